@@ -1,0 +1,38 @@
+# Two commands from a fresh clone: `make demo` and `make test` (see README).
+# Both create .venv with Python >= 3.12 (found by tools/find_python.sh), install the
+# package with its dev extra, and put Solara's browser bundle where its offline CDN
+# proxy looks for it (tools/install_solara_assets.py), so nothing is fetched at run time.
+VENV  := .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup demo test viz bench clean
+
+$(STAMP): pyproject.toml tools/find_python.sh $(wildcard tools/install_solara_assets.py)
+	@set -e; \
+	if ! [ -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null; then \
+	  python=$$(tools/find_python.sh); \
+	  echo "Creating $(VENV) with $$python ($$($$python --version))"; \
+	  rm -rf $(VENV); $$python -m venv $(VENV); \
+	fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@if [ -f tools/install_solara_assets.py ]; then $(PY) tools/install_solara_assets.py; fi
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(PY) -m marketsim run baseline
+
+test: setup
+	$(PY) -m pytest
+
+viz: setup
+	$(PY) -m marketsim viz
+
+bench: setup
+	$(PY) benchmarks/bench_model.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

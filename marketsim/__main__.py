@@ -1,0 +1,3 @@
+from marketsim.cli import main
+
+raise SystemExit(main())

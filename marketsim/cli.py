@@ -1,0 +1,112 @@
+"""Command line: ``marketsim run | params | viz`` (sweep, report and validate join them).
+
+Bad input (unknown scenario, parameter out of range, unreadable file) prints one clear message
+naming the field and what is allowed, exits with status 2, and writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from marketsim.errors import MarketsimError
+
+
+def _add_run(sub) -> None:
+    p = sub.add_parser("run", help="run one scenario and print its summary")
+    p.add_argument("scenario", help="a shipped scenario name (see `marketsim list`) or a TOML file")
+    p.add_argument("--months", type=int, help="run length in months")
+    p.add_argument("--seed", type=int, default=None, help="random seed (same seed, same output)")
+    p.add_argument("--firms", type=int, help="number of firms (n_firms)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a scenario parameter (repeatable), e.g. --set price_volatility_per_year=0.8")
+    p.add_argument("--out", help="folder for industry/firms/events.parquet and scenario.toml")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+
+def cmd_run(args) -> int:
+    from marketsim.runner import run
+    from marketsim.scenario import load_scenario, parse_override
+    from marketsim.summary import summarize
+
+    overrides = dict(parse_override(text) for text in args.overrides)
+    if args.months is not None:
+        overrides["months"] = args.months
+    if args.firms is not None:
+        overrides["n_firms"] = args.firms
+    scenario = load_scenario(args.scenario, **overrides)
+    seed = 0 if args.seed is None else args.seed
+    result = run(scenario, seed=seed)
+    if args.out:
+        path = result.save(args.out)
+        if not args.quiet:
+            print(f"wrote {path}/industry.parquet, firms.parquet, events.parquet, scenario.toml")
+    if not args.quiet:
+        print(summarize(result))
+    return 0
+
+
+def cmd_list(args) -> int:
+    import tomllib
+
+    from marketsim.scenario import shipped_scenarios
+
+    for name, path in shipped_scenarios().items():
+        desc = tomllib.loads(path.read_text()).get("description", "")
+        print(f"{name:24s} {desc}")
+    return 0
+
+
+def cmd_params(args) -> int:
+    from marketsim.scenario import parameter_table
+
+    for row in parameter_table():
+        rng = f" [{row['range']}]" if row["range"] else ""
+        print(f"{row['name']:42s} {row['default']:>14s}{rng}  {row['description']}")
+    return 0
+
+
+def cmd_viz(args) -> int:
+    import os
+    import subprocess
+    from pathlib import Path
+
+    app = Path(__file__).resolve().parent.parent / "viz" / "app.py"
+    if not app.exists():
+        raise MarketsimError(f"viz: the Solara app is not at {app}")
+    print(f"marketsim dashboard: http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
+    solara = Path(sys.executable).with_name("solara")
+    cmd = [str(solara), "run", str(app), "--host", args.host, "--port", str(args.port), "--production"]
+    return subprocess.call(cmd, env={**os.environ, "SOLARA_APP": str(app)})
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="marketsim", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_run(sub)
+    sub.add_parser("list", help="list the shipped scenarios")
+    sub.add_parser("params", help="every scenario parameter with its default and range")
+    v = sub.add_parser("viz", help="start the Solara dashboard")
+    v.add_argument("--host", default="127.0.0.1")
+    v.add_argument("--port", type=int, default=8765)
+    return parser
+
+
+COMMANDS = {"run": cmd_run, "list": cmd_list, "params": cmd_params, "viz": cmd_viz}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except MarketsimError as exc:
+        print(f"marketsim: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("marketsim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,9 @@
+"""Error types raised where bad input enters: scenario files, CLI arguments, data files."""
+
+
+class MarketsimError(Exception):
+    """Base class: the CLI turns these into a clear message and exit status 2."""
+
+
+class ScenarioError(MarketsimError, ValueError):
+    """A scenario or sweep file, or an override, names a bad field or value."""

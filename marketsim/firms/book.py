@@ -1,0 +1,240 @@
+"""State of all sites, firms and AI leases as column arrays.
+
+Why arrays and not attributes on each agent: the hot path (operate, pay, collect) touches every
+site every step; doing it with numpy over all sites keeps 1,000 firms x 120 months well under a
+second, while each `MiningFirm` agent keeps its identity, decision rule and history and reads
+its own slice through properties (see ``agent.py``). A site's MW is always in exactly one state:
+
+    capacity = mining + idle + converting + converted + shutdown
+    converted = AI-leased (delivered) + AI-empty
+
+(``converted`` is split into leased and empty by the lease book; MW under construction for an
+expansion is not capacity until energised and is tracked in ``build_pipeline``.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+FLOAT = np.float64
+
+
+class Pipeline:
+    """Quantities that arrive a whole number of steps from now, per row (a ring buffer).
+
+    Used for MW being built, MW being converted and capex payments falling due: adding is
+    O(1), and popping the current step's arrivals for all rows is one vector read.
+    """
+
+    def __init__(self, n_rows: int, horizon: int):
+        self.horizon = max(int(horizon), 1) + 1
+        self.buffer = np.zeros((n_rows, self.horizon), dtype=FLOAT)
+        self.cursor = 0
+
+    def add(self, rows: np.ndarray | int, amounts: np.ndarray | float, delay_steps: int) -> None:
+        """Schedule ``amounts`` for ``rows``, arriving ``delay_steps`` steps from now (>= 1)."""
+        delay = min(max(int(delay_steps), 1), self.horizon - 1)
+        np.add.at(self.buffer[:, (self.cursor + delay) % self.horizon], rows, amounts)
+
+    def add_spread(self, rows, amounts, over_steps: int) -> None:
+        """Schedule ``amounts`` in equal parts over the next ``over_steps`` steps."""
+        n = min(max(int(over_steps), 1), self.horizon - 1)
+        for delay in range(1, n + 1):
+            self.add(rows, np.asarray(amounts, dtype=FLOAT) / n, delay)
+
+    def pop(self) -> np.ndarray:
+        """Advance one step and return what arrives now (and clear it)."""
+        self.cursor = (self.cursor + 1) % self.horizon
+        due = self.buffer[:, self.cursor].copy()
+        self.buffer[:, self.cursor] = 0.0
+        return due
+
+    def pending(self) -> np.ndarray:
+        """Total still to arrive per row."""
+        return self.buffer.sum(axis=1)
+
+    def pending_row(self, row: int) -> float:
+        return float(self.buffer[row].sum())
+
+    def grow(self, n_new: int) -> None:
+        self.buffer = np.vstack([self.buffer, np.zeros((n_new, self.horizon), dtype=FLOAT)])
+
+
+@dataclass
+class SiteBook:
+    """One row per site; ``owner`` is the index of the owning firm in the FirmBook."""
+
+    owner: np.ndarray
+    capacity_mw: np.ndarray
+    suitable_mw: np.ndarray  # AI-suitable part of capacity (power quality, land, fibre, water)
+    power_base_usd_per_mwh: np.ndarray
+    efficiency_j_per_th: np.ndarray  # fleet average of the machine-carrying MW
+    fleet_age_years: np.ndarray
+    mw_mining: np.ndarray
+    mw_idle: np.ndarray
+    mw_converting: np.ndarray
+    mw_converted: np.ndarray
+    mw_shutdown: np.ndarray
+    idle_steps: np.ndarray  # consecutive steps with all machines curtailed
+    upgrade_due_step: np.ndarray  # -1: no upgrade on order
+    upgrade_efficiency: np.ndarray
+    build_pipeline: Pipeline
+    build_efficiency: np.ndarray  # efficiency of the machines ordered with the MW being built
+    conversion_pipeline: Pipeline
+
+    @classmethod
+    def create(
+        cls,
+        owner,
+        capacity_mw,
+        suitable_mw,
+        power_base_usd_per_mwh,
+        efficiency_j_per_th,
+        fleet_age_years,
+        pipeline_horizon: int,
+    ) -> SiteBook:
+        n = len(owner)
+        cap = np.asarray(capacity_mw, dtype=FLOAT)
+        return cls(
+            owner=np.asarray(owner, dtype=np.int64),
+            capacity_mw=cap.copy(),
+            suitable_mw=np.minimum(np.asarray(suitable_mw, dtype=FLOAT), cap),
+            power_base_usd_per_mwh=np.asarray(power_base_usd_per_mwh, dtype=FLOAT),
+            efficiency_j_per_th=np.asarray(efficiency_j_per_th, dtype=FLOAT),
+            fleet_age_years=np.asarray(fleet_age_years, dtype=FLOAT),
+            mw_mining=cap.copy(),
+            mw_idle=np.zeros(n),
+            mw_converting=np.zeros(n),
+            mw_converted=np.zeros(n),
+            mw_shutdown=np.zeros(n),
+            idle_steps=np.zeros(n, dtype=np.int64),
+            upgrade_due_step=np.full(n, -1, dtype=np.int64),
+            upgrade_efficiency=np.zeros(n),
+            build_pipeline=Pipeline(n, pipeline_horizon),
+            build_efficiency=np.asarray(efficiency_j_per_th, dtype=FLOAT).copy(),
+            conversion_pipeline=Pipeline(n, pipeline_horizon),
+        )
+
+    def __len__(self) -> int:
+        return len(self.owner)
+
+    @property
+    def mw_machines(self) -> np.ndarray:
+        """MW that carry mining machines (mining or curtailed)."""
+        return self.mw_mining + self.mw_idle
+
+    @property
+    def suitable_remaining_mw(self) -> np.ndarray:
+        """AI-suitable MW still carrying machines (candidates for conversion)."""
+        used = self.mw_converting + self.mw_converted
+        return np.clip(np.minimum(self.suitable_mw - used, self.mw_machines), 0.0, None)
+
+    def state_total(self) -> np.ndarray:
+        return self.mw_mining + self.mw_idle + self.mw_converting + self.mw_converted + self.mw_shutdown
+
+
+@dataclass
+class FirmBook:
+    """One row per firm ever created; ``active`` is False once it has left."""
+
+    name: list[str]
+    is_public: np.ndarray
+    rule: np.ndarray  # index into the model's decision-rule list
+    cash_usd: np.ndarray
+    debt_usd: np.ndarray
+    debt_rate_per_year: np.ndarray
+    debt_maturity_step: np.ndarray
+    btc_held: np.ndarray
+    btc_sell_share: np.ndarray
+    hurdle_rate_per_year: np.ndarray
+    conversion_capex_usd_per_mw: np.ndarray
+    expected_hashprice: np.ndarray  # each firm's smoothed belief, USD/PH/day
+    active: np.ndarray
+    payments: Pipeline  # capex instalments falling due
+    ledger: dict[str, np.ndarray] = field(default_factory=dict)
+
+    LEDGER_ITEMS = (
+        "revenue_mining_usd",
+        "revenue_ai_usd",
+        "power_usd",
+        "opex_usd",
+        "ai_opex_usd",
+        "interest_usd",
+        "capex_usd",
+        "btc_retained_usd",
+        "btc_sold_usd",
+        "debt_drawn_usd",
+        "debt_repaid_usd",
+        "btc_mined",
+        "acquisitions_usd",  # paid for sites or firms bought
+        "acquired_cash_usd",  # cash that came with a firm taken over
+    )
+
+    def __len__(self) -> int:
+        return len(self.name)
+
+    def reset_ledger(self) -> None:
+        n = len(self)
+        self.ledger = {item: np.zeros(n) for item in self.LEDGER_ITEMS}
+
+    @property
+    def operating_cost_usd(self) -> np.ndarray:
+        led = self.ledger
+        return led["power_usd"] + led["opex_usd"] + led["ai_opex_usd"] + led["interest_usd"]
+
+    @property
+    def profit_usd(self) -> np.ndarray:
+        """Operating profit of the step: revenue less power, opex and interest (capex excluded)."""
+        return self.ledger["revenue_mining_usd"] + self.ledger["revenue_ai_usd"] - self.operating_cost_usd
+
+
+@dataclass
+class LeaseBook:
+    """Signed AI leases: one row each. Rates are locked at signing and escalate yearly."""
+
+    site: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    mw_it: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    rate_usd_per_kw_month: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    signed_step: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    expiry_step: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.site)
+
+    def sign(self, sites: np.ndarray, mw_it: np.ndarray, rate: float, step: int, term_steps: int) -> None:
+        keep = mw_it > 0
+        n = int(keep.sum())
+        if n == 0:
+            return
+        self.site = np.concatenate([self.site, sites[keep]])
+        self.mw_it = np.concatenate([self.mw_it, mw_it[keep]])
+        self.rate_usd_per_kw_month = np.concatenate([self.rate_usd_per_kw_month, np.full(n, rate)])
+        self.signed_step = np.concatenate([self.signed_step, np.full(n, step, dtype=np.int64)])
+        self.expiry_step = np.concatenate([self.expiry_step, np.full(n, step + term_steps, dtype=np.int64)])
+
+    def expire(self, step: int) -> np.ndarray:
+        """Drop leases whose term has ended; return the MW IT freed per lease row dropped."""
+        ended = self.expiry_step <= step
+        freed_sites = self.site[ended]
+        freed_mw = self.mw_it[ended]
+        if ended.any():
+            keep = ~ended
+            for name in ("site", "mw_it", "rate_usd_per_kw_month", "signed_step", "expiry_step"):
+                setattr(self, name, getattr(self, name)[keep])
+        return np.stack([freed_sites.astype(FLOAT), freed_mw]) if len(freed_mw) else np.zeros((2, 0))
+
+    def contracted_it_by_site(self, n_sites: int) -> np.ndarray:
+        return np.bincount(self.site, weights=self.mw_it, minlength=n_sites)
+
+    def current_rates(self, step: int, steps_per_year: float, escalator_per_year: float) -> np.ndarray:
+        years = (step - self.signed_step) / steps_per_year
+        return self.rate_usd_per_kw_month * (1.0 + escalator_per_year) ** np.floor(years)
+
+    def monthly_rent_by_site(
+        self, n_sites: int, step: int, steps_per_year: float, escalator_per_year: float
+    ) -> np.ndarray:
+        """USD per month each site's tenants owe at full delivery (rate x kW)."""
+        rent = self.current_rates(step, steps_per_year, escalator_per_year) * self.mw_it * 1000.0
+        return np.bincount(self.site, weights=rent, minlength=n_sites)

@@ -1,0 +1,225 @@
+"""Decide: the firms that review their strategy this step upgrade, expand or convert.
+
+The rules (``rules.py``) say what is worth doing; this module applies what all firms share:
+- a firm reviews with probability ``review_probability_per_step`` (boards do not re-plan
+  every month, and it staggers the industry's reactions);
+- capex must be financeable: ``finance.spendable_usd`` (cash above reserve plus credit);
+  a conversion's debt share is larger when the AI market is tight (a signed lease makes
+  debt easier), ``conversion_debt_share_unleased`` .. ``_leased``;
+- machines arrive after ``machine_lead_time_months`` and new MW after
+  ``site_build_lead_time_months``; conversions finish after ``conversion_lead_time_months``
+  and capex is paid in equal instalments over the lead time. Orders are sunk: they arrive
+  whatever happens to hashprice meanwhile (why hashrate kept rising through 2022);
+- AI demand is visible to everybody: firms see announced conversions, so reviewing firms
+  (in random order) stop converting once the demand they forecast is spoken for.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from marketsim.firms import economics as econ
+from marketsim.firms import finance
+from marketsim.firms.rules import Candidates, Outlook
+
+UPGRADE_MIN_GAIN_RATIO = 1.1  # frontier must beat the fleet by 10% before an upgrade is valued
+DEMAND_TREND_MONTHS = 12
+
+
+def outlook(model) -> Outlook:
+    s, market = model.config, model.market
+    state = market.state
+    subsidy = market.subsidy_per_block_now()
+    ratio = (subsidy / 2 + state.fee_share * subsidy) / (subsidy + state.fee_share * subsidy)
+    return Outlook(
+        hashprice_now=model.hashprice_observed,
+        frontier_j_per_th=state.frontier_j_per_th,
+        machine_price_usd_per_th=model.machine_price_usd_per_th,
+        site_build_capex_usd_per_mw=s.site_build_capex_usd_per_mw,
+        lease_rate_usd_per_kw_month=market.lease_rate_usd_per_kw_month,
+        occupancy_outlook=occupancy_outlook(model),
+        months_to_halving=market.months_to_next_halving(),
+        post_halving_ratio=ratio,
+        horizon_months=round(s.decision_horizon_years * 12),
+        decline_per_year=s.expected_hashprice_decline_per_year,
+        max_payback_months=s.max_payback_months,
+        myopic_max_payback_months=s.myopic_max_payback_years * 12,
+        ai_pue=s.ai_pue,
+        ai_margin=s.ai_margin,
+        ai_term_years=s.ai_lease_term_years,
+        ai_escalator_per_year=s.ai_lease_escalator_per_year,
+        conversion_lead_months=s.conversion_lead_time_months,
+    )
+
+
+def demand_forecast_it_mw(model) -> float:
+    """AI demand expected when a conversion started now is delivered: the last year's trend."""
+    history = model.ai_demand_history
+    lag = min(len(history) - 1, round(DEMAND_TREND_MONTHS * model.steps_per_month))
+    now = history[-1]
+    growth_per_month = (now - history[-1 - lag]) / (lag / model.steps_per_month) if lag > 0 else 0.0
+    return max(0.0, now + growth_per_month * model.config.conversion_lead_time_months)
+
+
+def occupancy_outlook(model) -> float:
+    supply = model.ai_contracted_it_mw + model.ai_offered_it_mw
+    if supply <= 0:
+        return 1.0 if demand_forecast_it_mw(model) > 0 else 0.0
+    return float(np.clip(demand_forecast_it_mw(model) / supply, 0.0, 1.0))
+
+
+def _candidates(model, site_idx: np.ndarray, power: np.ndarray) -> Candidates:
+    firms, sites = model.firms, model.sites
+    owner = sites.owner[site_idx]
+    return Candidates(
+        efficiency_j_per_th=sites.efficiency_j_per_th[site_idx],
+        cost_usd_per_mwh=power[site_idx] + model.config.mining_opex_usd_per_mwh,
+        expected_hashprice=firms.expected_hashprice[owner],
+        hurdle_rate_per_year=firms.hurdle_rate_per_year[owner],
+        conversion_capex_usd_per_mw=firms.conversion_capex_usd_per_mw[owner],
+    )
+
+
+def decide(model, power_usd_per_mwh: np.ndarray) -> None:
+    s, firms, sites = model.config, model.firms, model.sites
+    reviewing = firms.active & (model.rng.random(len(firms)) < s.review_probability_per_step)
+    o = outlook(model)
+    spend = finance.spendable_usd(model)
+    steps = model.steps_per_month
+    live = sites.capacity_mw - sites.mw_shutdown > 0
+
+    for rule_id, rule in enumerate(model.rules):
+        own = reviewing[sites.owner] & (firms.rule[sites.owner] == rule_id) & live
+        # upgrades: re-fleet sites whose machines lag the frontier
+        cand = np.flatnonzero(own & (sites.upgrade_due_step < 0) & (sites.mw_machines > 0)
+                              & (sites.efficiency_j_per_th > o.frontier_j_per_th * UPGRADE_MIN_GAIN_RATIO))
+        if len(cand):
+            score = rule.upgrade_score(_candidates(model, cand, power_usd_per_mwh), o)
+            for site in cand[score > 0]:
+                capex = econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, o.frontier_j_per_th) * sites.mw_machines[site]
+                _order_upgrade(model, site, capex, spend, o.frontier_j_per_th, steps)
+        # expansions: one order per reviewing firm, on its largest live site
+        firm_ids = np.flatnonzero(reviewing & (firms.rule == rule_id))
+        primary = model.primary_site(firm_ids)
+        ok = primary >= 0
+        if ok.any():
+            firm_ids, primary = firm_ids[ok], primary[ok]
+            intensity = rule.expansion_intensity(_candidates(model, primary, power_usd_per_mwh), o)
+            for f, site, k in zip(firm_ids, primary, intensity):
+                if k > 0:
+                    mw = k * s.expansion_max_share_per_year * model.firm_mw(f) * model.years_in_step / s.review_probability_per_step
+                    _order_expansion(model, f, site, mw, spend, o, steps)
+        # conversions: AI-suitable MW still mining, first come first served against demand
+        cand = np.flatnonzero(own & (sites.suitable_remaining_mw > 0))
+        if len(cand) and s.ai_target_share is None:
+            score = rule.conversion_score(_candidates(model, cand, power_usd_per_mwh), o)
+            go = cand[score > 0]
+            model.rng.shuffle(go)
+            for site in go:
+                mw = s.conversion_max_share_per_step * sites.suitable_remaining_mw[site]
+                _order_conversion(model, site, mw, spend, o, forced=False)
+
+    if s.ai_target_share is not None:
+        pursue_ai_target(model, spend, o)
+
+
+def pursue_ai_target(model, spend: np.ndarray, o: Outlook) -> None:
+    """The published projection's strategy: public miners convert ``ai_target_share`` of
+    their MW (capped by the MW suitable for AI) by ``ai_target_date``, whatever the NPV,
+    ordering early enough to finish on time; tenants fund most of it (``_leased`` debt share).
+    """
+    s, firms, sites = model.config, model.firms, model.sites
+    months_left = max(1.0, (np_months(s.ai_target_date) - np_months(model.market.state.date)) - s.conversion_lead_time_months)
+    for f in np.flatnonzero(firms.active & firms.is_public):
+        site_rows = np.flatnonzero((sites.owner == f) & (sites.suitable_remaining_mw > 0))
+        if not len(site_rows):
+            continue
+        target = s.ai_target_share * model.firm_mw(f)
+        done = float((sites.mw_converting + sites.mw_converted)[sites.owner == f].sum())
+        gap = max(0.0, target - done)
+        if gap <= 0:
+            continue
+        this_step = gap / months_left * model.months_in_step if months_left > 1 else gap
+        for site in site_rows:
+            if this_step <= 0:
+                break
+            mw = min(this_step, sites.suitable_remaining_mw[site])
+            this_step -= _order_conversion(model, site, mw, spend, o, forced=True)
+
+
+def np_months(date) -> float:
+    return date.year * 12 + date.month - 1 + (date.day - 1) / 31
+
+
+def _order_upgrade(model, site, capex, spend, frontier, steps) -> None:
+    firms, sites = model.firms, model.sites
+    f = sites.owner[site]
+    if capex <= 0 or capex > spend[f]:
+        return
+    spend[f] -= capex
+    _finance_capex(model, f, capex)
+    firms.payments.add(f, capex, 1)
+    lead = max(1, round(model.config.machine_lead_time_months * steps))
+    sites.upgrade_due_step[site] = model.steps_done + lead
+    sites.upgrade_efficiency[site] = frontier
+    model.events.add("upgrade_ordered", f, site, sites.mw_machines[site], value_usd=capex,
+                     detail=f"{sites.efficiency_j_per_th[site]:.1f} -> {frontier:.1f} J/TH")
+
+
+def _order_expansion(model, f, site, mw, spend, o, steps) -> None:
+    s, firms, sites = model.config, model.firms, model.sites
+    per_mw = s.site_build_capex_usd_per_mw + econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, o.frontier_j_per_th)
+    mw = min(mw, max(spend[f], 0.0) / per_mw)
+    if mw < model.MIN_ORDER_MW:
+        return
+    capex = mw * per_mw
+    spend[f] -= capex
+    _finance_capex(model, f, capex)
+    lead = max(1, round(s.site_build_lead_time_months * steps))
+    firms.payments.add_spread(f, capex, lead)
+    pending = sites.build_pipeline.pending()[site]
+    sites.build_efficiency[site] = (pending + mw) / (pending / sites.build_efficiency[site] + mw / o.frontier_j_per_th)
+    sites.build_pipeline.add(site, mw, lead)
+    model.events.add("expansion_ordered", f, site, mw, value_usd=capex)
+
+
+def _order_conversion(model, site, mw, spend, o, forced: bool) -> float:
+    """Start converting up to ``mw`` of a site; returns the MW actually started."""
+    s, firms, sites = model.config, model.firms, model.sites
+    f = sites.owner[site]
+    if not forced:
+        room_gross = max(0.0, model.ai_unclaimed_it_mw) * s.ai_pue
+        mw = min(mw, room_gross)
+    per_mw = firms.conversion_capex_usd_per_mw[f]
+    occupancy = 1.0 if forced else o.occupancy_outlook
+    debt_share = s.conversion_debt_share_unleased + occupancy * (s.conversion_debt_share_leased - s.conversion_debt_share_unleased)
+    if forced:
+        debt_share = s.conversion_debt_share_leased
+    equity_per_mw = per_mw * (1.0 - debt_share)
+    if equity_per_mw > 0:
+        mw = min(mw, max(spend[f], 0.0) / equity_per_mw)
+    mw = min(mw, sites.suitable_remaining_mw[site])
+    if mw < model.MIN_ORDER_MW:
+        return 0.0
+    capex = mw * per_mw
+    spend[f] -= mw * equity_per_mw
+    finance.borrow(firms, np.array([f]), np.array([capex * debt_share]))
+    lead = max(1, round(s.conversion_lead_time_months * model.steps_per_month))
+    firms.payments.add_spread(f, capex, lead)
+    take_idle = min(mw, sites.mw_idle[site])
+    sites.mw_idle[site] -= take_idle
+    sites.mw_mining[site] -= mw - take_idle
+    sites.mw_converting[site] += mw
+    sites.conversion_pipeline.add(site, mw, lead)
+    model.ai_unclaimed_it_mw -= mw / s.ai_pue
+    model.events.add("conversion_started", f, site, mw, value_usd=capex,
+                     detail="mandated (ai_target_share)" if forced else model.rules[firms.rule[f]].name)
+    return mw
+
+
+def _finance_capex(model, f, capex) -> None:
+    """Draw the debt this order needs beyond free cash (the reserve is kept)."""
+    firms = model.firms
+    free = firms.cash_usd[f] - firms.payments.pending_row(f) - capex
+    if free < 0:
+        finance.borrow(firms, np.array([f]), np.array([-free]))

@@ -1,0 +1,126 @@
+"""Plain functions that value a firm's options: mining margins, lease values, paybacks.
+
+Decision rules call these on arrays of sites or firms. Everything is in USD, MW of site power
+and months; a month is ``DAYS_PER_MONTH`` days on average. Curtailment is an option: a
+machine that would lose money is switched off, so the value of mining is the discounted sum
+of ``max(margin, 0)``, not of the margin itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+DAYS_PER_MONTH = 365.25 / 12.0
+HOURS_PER_DAY = 24.0
+PH_PER_EH = 1000.0
+KW_PER_MW = 1000.0
+
+
+def revenue_usd_per_mw_day(hashprice_usd_per_ph_day, efficiency_j_per_th):
+    """Mining revenue of one MW: hashprice x PH/s per MW (= 1000 / J/TH)."""
+    return np.asarray(hashprice_usd_per_ph_day) * PH_PER_EH / np.asarray(efficiency_j_per_th)
+
+
+def cash_cost_usd_per_mw_day(power_usd_per_mwh, opex_usd_per_mwh):
+    """Variable cost of one MW mining all day (power and variable opex)."""
+    return (np.asarray(power_usd_per_mwh) + opex_usd_per_mwh) * HOURS_PER_DAY
+
+
+def breakeven_hashprice(efficiency_j_per_th, power_usd_per_mwh, opex_usd_per_mwh):
+    """Hashprice (USD/PH/day) below which a MW is better curtailed."""
+    return cash_cost_usd_per_mw_day(power_usd_per_mwh, opex_usd_per_mwh) * np.asarray(efficiency_j_per_th) / PH_PER_EH
+
+
+def hashprice_outlook(
+    hashprice_now: np.ndarray | float,
+    months: int,
+    decline_per_year: float,
+    months_to_halving: float,
+    post_halving_ratio: float,
+) -> np.ndarray:
+    """Expected hashprice for each of the next ``months`` months (columns), per belief (rows).
+
+    The form a miner uses in practice: today's level, eroded by expected network growth at
+    ``decline_per_year`` (hashrate grows faster than price on average), and cut by the known
+    halving (``post_halving_ratio`` = (subsidy/2 + fees) / (subsidy + fees)) when it lands.
+    """
+    t = np.arange(1, months + 1, dtype=float)
+    path = (1.0 - decline_per_year) ** (t / 12.0)
+    path = np.where(t > months_to_halving, path * post_halving_ratio, path)
+    return np.multiply.outer(np.atleast_1d(np.asarray(hashprice_now, dtype=float)), path)
+
+
+def monthly_discount(rate_per_year: np.ndarray | float, months: int) -> np.ndarray:
+    """Discount factors for months 1..months (rows: one per rate)."""
+    monthly = (1.0 + np.atleast_1d(np.asarray(rate_per_year, dtype=float))) ** (1.0 / 12.0)
+    return monthly[:, None] ** -np.arange(1, months + 1, dtype=float)[None, :]
+
+
+def pv_mining_margin_per_mw(
+    hashprice_path: np.ndarray,
+    efficiency_j_per_th: np.ndarray,
+    cost_usd_per_mwh: np.ndarray,
+    discount: np.ndarray,
+) -> np.ndarray:
+    """Present value of one MW's mining margin with the option to curtail.
+
+    ``hashprice_path`` and ``discount`` are (n, months); efficiency and cost are (n,).
+    """
+    rev = hashprice_path * (PH_PER_EH / np.asarray(efficiency_j_per_th))[:, None]
+    cost = (np.asarray(cost_usd_per_mwh) * HOURS_PER_DAY)[:, None]
+    return (np.maximum(rev - cost, 0.0) * discount).sum(axis=1) * DAYS_PER_MONTH
+
+
+def lease_noi_usd_per_gross_mw_month(rate_usd_per_kw_month, pue: float, margin: float):
+    """Net operating income of one gross site MW leased to an AI tenant (IT MW = gross / PUE)."""
+    return np.asarray(rate_usd_per_kw_month) * KW_PER_MW / pue * margin
+
+
+def lease_pv_per_gross_mw(
+    rate_usd_per_kw_month,
+    pue: float,
+    margin: float,
+    term_years: float,
+    escalator_per_year: float,
+    discount_rate_per_year,
+    delay_months: float,
+):
+    """PV of a lease signed now at ``rate`` that starts paying after ``delay_months``."""
+    r = (1.0 + np.asarray(discount_rate_per_year, dtype=float)) ** (1.0 / 12.0) - 1.0
+    g = (1.0 + escalator_per_year) ** (1.0 / 12.0) - 1.0
+    n = term_years * 12.0
+    # growing annuity of n monthly payments, first one paid one month after delivery
+    ratio = (1.0 + g) / (1.0 + r)
+    annuity = np.where(np.isclose(r, g), n / (1.0 + r), (1.0 - ratio**n) / np.maximum(r - g, 1e-12))
+    annuity = np.where(r > g, annuity, n)  # no discounting benefit when growth >= rate
+    noi = lease_noi_usd_per_gross_mw_month(rate_usd_per_kw_month, pue, margin)
+    return noi * annuity * (1.0 + r) ** -delay_months
+
+
+def machine_capex_usd_per_mw(price_usd_per_th, efficiency_j_per_th):
+    """Cost of filling one MW with machines: USD/TH x TH per MW (= 1e6 / J/TH)."""
+    return np.asarray(price_usd_per_th) * 1e6 / np.asarray(efficiency_j_per_th)
+
+
+def payback_months(capex_usd, monthly_gain_usd):
+    """Simple payback; infinite when the gain is not positive."""
+    gain = np.asarray(monthly_gain_usd, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(gain > 0, np.asarray(capex_usd) / np.where(gain > 0, gain, 1.0), np.inf)
+
+
+def firm_asset_value_usd(
+    mw_machines: np.ndarray,
+    machine_value_usd_per_mw: np.ndarray,
+    site_value_usd_per_mw: float,
+    mw_converted: np.ndarray,
+    converted_value_usd_per_mw: float,
+    btc_held: np.ndarray,
+    btc_price_usd: float,
+) -> np.ndarray:
+    """What lenders lend against: sites, machines at market price, AI halls and BTC."""
+    return (
+        mw_machines * (site_value_usd_per_mw + machine_value_usd_per_mw)
+        + mw_converted * converted_value_usd_per_mw
+        + btc_held * btc_price_usd
+    )

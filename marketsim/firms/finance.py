@@ -1,0 +1,105 @@
+"""Pay: the step's cash flows, debt service and the financing of shortfalls.
+
+Every movement of cash is an item of the firm's ledger, so that for each firm and step
+
+    cash_end - cash_start = revenue_mining - btc_retained + btc_sold + revenue_ai
+                            - power - opex - ai_opex - interest - capex
+                            + debt_drawn - debt_repaid - acquisitions + acquired_cash
+
+holds exactly (tests check it). Mined BTC is valued at the step's price; the firm sells its
+``btc_sell_share`` of it and keeps the rest in its treasury.
+
+Financing follows how miners actually got through 2022: a shortfall is met first by drawing
+on credit (up to ``max_debt_to_assets`` of the assets lenders count), then by selling
+treasury BTC. A firm still short is insolvent; ``consolidation`` takes it from there. Debt
+falls due at its maturity and is rolled over only as far as the loan-to-value limit allows;
+the excess must be repaid from cash.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from marketsim.firms import economics as econ
+
+
+def asset_value_usd(model) -> np.ndarray:
+    """Per firm: what lenders lend against (sites, machines at market, AI halls, BTC)."""
+    s, sites, firms = model.config, model.sites, model.firms
+    n = len(firms)
+    machine_value = econ.machine_capex_usd_per_mw(model.machine_price_usd_per_th, sites.efficiency_j_per_th)
+    # machines lose value as they age and as the frontier moves away from them
+    relative = np.clip(model.market.state.frontier_j_per_th / sites.efficiency_j_per_th, 0.0, 1.0)
+    per_site = econ.firm_asset_value_usd(
+        sites.mw_machines, machine_value * relative, s.site_build_capex_usd_per_mw,
+        sites.mw_converted + sites.mw_converting, s.conversion_capex_usd_per_mw, 0.0, 0.0,
+    )
+    return np.bincount(sites.owner, weights=per_site, minlength=n) + firms.btc_held * model.market.state.btc_price_usd
+
+
+def credit_headroom_usd(model, assets: np.ndarray | None = None) -> np.ndarray:
+    assets = asset_value_usd(model) if assets is None else assets
+    return np.clip(model.config.max_debt_to_assets * assets - model.firms.debt_usd, 0.0, None)
+
+
+def pay(model) -> None:
+    s, firms = model.config, model.firms
+    price = model.market.state.btc_price_usd
+    led = firms.ledger
+    active = firms.active
+    step = model.steps_done
+
+    led["capex_usd"] = led["capex_usd"] + firms.payments.pop()
+    led["interest_usd"] = firms.debt_usd * firms.debt_rate_per_year * model.years_in_step
+    led["btc_retained_usd"] = led["revenue_mining_usd"] * (1.0 - firms.btc_sell_share)
+    firms.btc_held += led["btc_mined"] * (1.0 - firms.btc_sell_share)
+    firms.cash_usd += (
+        led["revenue_mining_usd"] - led["btc_retained_usd"] + led["revenue_ai_usd"]
+        - led["power_usd"] - led["opex_usd"] - led["ai_opex_usd"] - led["interest_usd"] - led["capex_usd"]
+    )
+
+    assets = asset_value_usd(model)
+    due = active & (firms.debt_maturity_step <= step) & (firms.debt_usd > 0)
+    if due.any():
+        allowed = s.max_debt_to_assets * assets[due]
+        repay = np.clip(firms.debt_usd[due] - allowed, 0.0, None)
+        _repay(firms, np.flatnonzero(due), repay)
+        firms.debt_maturity_step[due] = step + round(s.debt_maturity_years * model.steps_per_year)
+
+    short = active & (firms.cash_usd < 0)
+    if short.any():
+        idx = np.flatnonzero(short)
+        draw = np.minimum(-firms.cash_usd[idx], credit_headroom_usd(model, assets)[idx])
+        borrow(firms, idx, draw)
+        still = idx[firms.cash_usd[idx] < 0]
+        if len(still):
+            coins = np.minimum(firms.btc_held[still], -firms.cash_usd[still] / price)
+            firms.btc_held[still] -= coins
+            led["btc_sold_usd"][still] += coins * price
+            firms.cash_usd[still] += coins * price
+    model.insolvent = np.flatnonzero(active & (firms.cash_usd < -1e-6))
+
+
+def borrow(firms, idx: np.ndarray, amount: np.ndarray) -> None:
+    firms.debt_usd[idx] += amount
+    firms.cash_usd[idx] += amount
+    firms.ledger["debt_drawn_usd"][idx] += amount
+
+
+def _repay(firms, idx: np.ndarray, amount: np.ndarray) -> None:
+    firms.debt_usd[idx] -= amount
+    firms.cash_usd[idx] -= amount
+    firms.ledger["debt_repaid_usd"][idx] += amount
+
+
+def spendable_usd(model, assets: np.ndarray | None = None) -> np.ndarray:
+    """Per firm: what it can commit to new capex now without breaching its cash reserve.
+
+    Cash above a reserve of ``cash_reserve_months`` of fixed and interest costs, less capex
+    already committed, plus unused credit.
+    """
+    s, firms = model.config, model.firms
+    monthly_fixed = (firms.ledger["opex_usd"] + firms.ledger["interest_usd"]) / model.months_in_step
+    reserve = s.cash_reserve_months * monthly_fixed
+    free = firms.cash_usd - reserve - firms.payments.pending()
+    return np.where(firms.active, free + credit_headroom_usd(model, assets), 0.0)

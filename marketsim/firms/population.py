@@ -1,0 +1,125 @@
+"""The starting industry: the large public miners of the data file plus a synthetic tail.
+
+The tail stands for private miners and hosted capacity. It is fitted so the whole population
+*is* the network at the start: total hashrate equals the scenario's (or the data's) network
+hashrate and the MW-weighted fleet efficiency equals ``network_efficiency_j_per_th``. Because
+the firms are the whole network, no separate rest-of-network is needed; the tail responds to
+hashprice through the same decision rules (that is the "stock of hosting and private capacity
+that follows the same signals"). Tail firm sizes are Pareto distributed (a few large private
+miners, a long tail of small ones) and rescaled to the tail's MW, so ``n_firms`` changes the
+granularity of the industry, not its size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from marketsim.errors import ScenarioError
+from marketsim.scenario import Scenario
+
+PUBLIC_MINERS_FILE = "public_miners_2022.csv"
+TAIL_EFFICIENCY_BOUNDS_J_PER_TH = (15.0, 120.0)
+TAIL_POWER_BOUNDS_USD_PER_MWH = (20.0, 150.0)
+HURDLE_BOUNDS = (0.03, 0.6)
+MAX_INITIAL_FLEET_AGE_YEARS = 4.0
+PUBLIC_COLUMNS = ["name", "hashrate_ehs", "mw", "efficiency_j_per_th", "power_usd_per_mwh", "cash_usd", "debt_usd",
+                  "debt_rate_per_year", "btc_held", "ai_suitable_share", "btc_sell_share", "distressed"]
+
+
+def load_public_miners() -> pd.DataFrame:
+    """The calibrated end-2022 public miners (see docs/calibration.md for every source)."""
+    with resources.files("marketsim.data").joinpath(PUBLIC_MINERS_FILE).open() as fh:
+        table = pd.read_csv(fh)
+    missing = [c for c in PUBLIC_COLUMNS if c not in table.columns]
+    if missing:
+        raise ScenarioError(f"{PUBLIC_MINERS_FILE}: missing columns {missing}")
+    return table
+
+
+@dataclass
+class Population:
+    """Column arrays from which the model builds its books (one site per firm at the start)."""
+
+    name: list[str]
+    is_public: np.ndarray
+    mw: np.ndarray
+    efficiency_j_per_th: np.ndarray
+    power_usd_per_mwh: np.ndarray
+    suitable_share: np.ndarray
+    cash_usd: np.ndarray
+    debt_usd: np.ndarray
+    debt_rate_per_year: np.ndarray
+    btc_held: np.ndarray
+    btc_sell_share: np.ndarray
+    distressed: np.ndarray
+    fleet_age_years: np.ndarray
+    rule: np.ndarray
+    hurdle_rate_per_year: np.ndarray
+    conversion_capex_usd_per_mw: np.ndarray
+
+    @property
+    def hashrate_ehs(self) -> np.ndarray:
+        return self.mw / self.efficiency_j_per_th
+
+
+def build_population(s: Scenario, network_hashrate_ehs: float, rule_names: list[str],
+                     rng: np.random.Generator) -> Population:
+    if s.include_public_miners:
+        public = load_public_miners()
+    else:
+        public = pd.DataFrame({c: pd.Series(dtype=float) for c in PUBLIC_COLUMNS}).astype({"name": object})
+    n_tail = s.n_firms - len(public)
+    if n_tail < 1:
+        raise ScenarioError(
+            f"n_firms={s.n_firms}: with include_public_miners the population needs at least "
+            f"{len(public) + 1} firms ({len(public)} public miners plus a tail)"
+        )
+    network_mw = network_hashrate_ehs * s.network_efficiency_j_per_th
+    tail_hashrate = network_hashrate_ehs - public["hashrate_ehs"].sum()
+    tail_mw = network_mw - public["mw"].sum()
+    if tail_hashrate <= 0 or tail_mw <= 0:
+        raise ScenarioError(
+            f"initial_network_hashrate_ehs={network_hashrate_ehs:.1f}: smaller than the public miners alone"
+        )
+    tail_mean_eff = tail_mw / tail_hashrate
+
+    sizes = rng.pareto(s.tail_size_pareto_alpha, n_tail) + 1.0
+    mw = sizes / sizes.sum() * tail_mw
+    eff = np.clip(rng.normal(tail_mean_eff, s.tail_efficiency_sd_j_per_th, n_tail), *TAIL_EFFICIENCY_BOUNDS_J_PER_TH)
+    eff *= (mw / eff).sum() / tail_hashrate  # exact fit of the tail's hashrate
+    power_cost = np.clip(
+        rng.normal(s.tail_power_price_mean_usd_per_mwh, s.tail_power_price_sd_usd_per_mwh, n_tail),
+        *TAIL_POWER_BOUNDS_USD_PER_MWH,
+    )
+    m = s.ai_suitable_share_mean
+    suitable = rng.beta(2.0, 2.0 * (1 - m) / m, n_tail) if 0 < m < 1 else np.full(n_tail, m)
+    cash = s.tail_cash_usd_per_mw * mw * rng.lognormal(-0.125, 0.5, n_tail)
+    debt = s.tail_debt_usd_per_mw * mw * rng.lognormal(-0.245, 0.7, n_tail)
+
+    n = s.n_firms
+    names = list(public["name"]) + [f"Private miner {i + 1:0{len(str(n_tail))}d}" for i in range(n_tail)]
+    mix = np.array([s.decision_rule_mix.get(r, 0.0) for r in rule_names], dtype=float)
+    sigma = s.conversion_capex_dispersion
+    return Population(
+        name=names,
+        is_public=np.r_[np.ones(len(public), bool), np.zeros(n_tail, bool)],
+        mw=np.r_[public["mw"].to_numpy(float), mw],
+        efficiency_j_per_th=np.r_[public["efficiency_j_per_th"].to_numpy(float), eff],
+        power_usd_per_mwh=np.r_[public["power_usd_per_mwh"].to_numpy(float), power_cost],
+        suitable_share=np.r_[public["ai_suitable_share"].to_numpy(float), suitable],
+        cash_usd=np.r_[public["cash_usd"].to_numpy(float), cash],
+        debt_usd=np.r_[public["debt_usd"].to_numpy(float), debt],
+        debt_rate_per_year=np.r_[public["debt_rate_per_year"].to_numpy(float),
+                                 np.full(n_tail, s.tail_debt_rate_per_year)],
+        btc_held=np.r_[public["btc_held"].to_numpy(float), np.zeros(n_tail)],
+        btc_sell_share=np.r_[public["btc_sell_share"].to_numpy(float), np.full(n_tail, s.tail_btc_sell_share)],
+        distressed=np.r_[public["distressed"].astype(str).str.lower().eq("true").to_numpy(), np.zeros(n_tail, bool)],
+        fleet_age_years=rng.uniform(0.0, MAX_INITIAL_FLEET_AGE_YEARS, n),
+        rule=rng.choice(len(rule_names), size=n, p=mix / mix.sum()),
+        hurdle_rate_per_year=np.clip(rng.normal(s.hurdle_rate_per_year, s.hurdle_rate_sd, n), *HURDLE_BOUNDS),
+        conversion_capex_usd_per_mw=s.conversion_capex_usd_per_mw * rng.lognormal(-sigma**2 / 2, sigma, n),
+    )

@@ -1,0 +1,162 @@
+"""Decision rules: how a firm values upgrading, expanding and converting to AI hosting.
+
+A rule only *values* options, on arrays of candidate sites; ``decisions.py`` applies the
+common mechanics (review timing, financing limits, caps, events) to whatever the rules say is
+worth doing. So a new rule is one small class, and a population can mix rules freely
+(``decision_rule_mix`` in the scenario).
+
+Every method returns, per candidate site, a *score* where > 0 means "do it" and, for
+expansion, an intensity in [0, 1] that scales how much of the allowed growth is ordered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from marketsim.firms import economics as econ
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Per-site inputs of the firms that review their strategy this step."""
+
+    efficiency_j_per_th: np.ndarray
+    cost_usd_per_mwh: np.ndarray  # power + variable opex
+    expected_hashprice: np.ndarray  # the owner's smoothed belief
+    hurdle_rate_per_year: np.ndarray
+    conversion_capex_usd_per_mw: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.efficiency_j_per_th)
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """Market-level facts every firm observes at the moment of deciding."""
+
+    hashprice_now: float
+    frontier_j_per_th: float
+    machine_price_usd_per_th: float
+    site_build_capex_usd_per_mw: float
+    lease_rate_usd_per_kw_month: float
+    occupancy_outlook: float  # share of new AI capacity expected to find a tenant
+    months_to_halving: float
+    post_halving_ratio: float
+    horizon_months: int
+    decline_per_year: float
+    max_payback_months: float
+    myopic_max_payback_months: float
+    ai_pue: float
+    ai_margin: float
+    ai_term_years: float
+    ai_escalator_per_year: float
+    conversion_lead_months: float
+
+
+class DecisionRule:
+    """Interface; see the module docstring."""
+
+    name = "abstract"
+
+    def upgrade_score(self, c: Candidates, o: Outlook) -> np.ndarray:
+        raise NotImplementedError
+
+    def expansion_intensity(self, c: Candidates, o: Outlook) -> np.ndarray:
+        raise NotImplementedError
+
+    def conversion_score(self, c: Candidates, o: Outlook) -> np.ndarray:
+        raise NotImplementedError
+
+
+class NPVRule(DecisionRule):
+    """Discounted cash flows over a horizon, at the firm's hurdle rate, under its expectations.
+
+    Expected hashprice: the firm's smoothed belief, eroded by expected network growth and cut
+    at the next halving (``economics.hashprice_outlook``). Mining value keeps the option to
+    curtail. A conversion gives up the mining value of the MW over the horizon and gains the
+    lease's NOI from delivery for the whole term, times the expected occupancy.
+    """
+
+    name = "npv"
+
+    def _paths(self, c: Candidates, o: Outlook):
+        hp = econ.hashprice_outlook(
+            c.expected_hashprice, o.horizon_months, o.decline_per_year, o.months_to_halving, o.post_halving_ratio
+        )
+        return hp, econ.monthly_discount(c.hurdle_rate_per_year, o.horizon_months)
+
+    def upgrade_score(self, c, o):
+        hp, disc = self._paths(c, o)
+        frontier = np.full(len(c), o.frontier_j_per_th)
+        gain = econ.pv_mining_margin_per_mw(hp, frontier, c.cost_usd_per_mwh, disc) - econ.pv_mining_margin_per_mw(
+            hp, c.efficiency_j_per_th, c.cost_usd_per_mwh, disc
+        )
+        capex = econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, frontier)
+        first_month_gain = hp[:, 0] * econ.PH_PER_EH * econ.DAYS_PER_MONTH * (1 / frontier - 1 / c.efficiency_j_per_th)
+        quick = econ.payback_months(capex, first_month_gain) <= o.max_payback_months
+        return np.where(quick, gain - capex, -1.0)
+
+    def expansion_intensity(self, c, o):
+        hp, disc = self._paths(c, o)
+        frontier = np.full(len(c), o.frontier_j_per_th)
+        value = econ.pv_mining_margin_per_mw(hp, frontier, c.cost_usd_per_mwh, disc)
+        capex = o.site_build_capex_usd_per_mw + econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, frontier)
+        margin_now = np.maximum(
+            econ.revenue_usd_per_mw_day(hp[:, 0], frontier) - c.cost_usd_per_mwh * econ.HOURS_PER_DAY, 0.0
+        ) * econ.DAYS_PER_MONTH
+        quick = econ.payback_months(capex, margin_now) <= o.max_payback_months
+        return np.where(quick, np.clip(value / capex - 1.0, 0.0, 1.0), 0.0)
+
+    def conversion_score(self, c, o):
+        hp, disc = self._paths(c, o)
+        forgone = econ.pv_mining_margin_per_mw(hp, c.efficiency_j_per_th, c.cost_usd_per_mwh, disc)
+        lease = econ.lease_pv_per_gross_mw(
+            o.lease_rate_usd_per_kw_month,
+            o.ai_pue,
+            o.ai_margin,
+            o.ai_term_years,
+            o.ai_escalator_per_year,
+            c.hurdle_rate_per_year,
+            o.conversion_lead_months,
+        )
+        return lease * o.occupancy_outlook - c.conversion_capex_usd_per_mw - forgone
+
+
+class MyopicRule(DecisionRule):
+    """Today's numbers only: current hashprice and lease rate, simple payback, no discounting.
+
+    This is how many small operators decide: a machine is bought if it pays back within
+    ``max_payback_months`` at today's hashprice; a conversion is made if the extra monthly
+    income over today's mining margin repays the capex within ``myopic_max_payback_years``.
+    """
+
+    name = "myopic"
+
+    def _margin_month(self, hashprice, eff, cost):
+        return (econ.revenue_usd_per_mw_day(hashprice, eff) - cost * econ.HOURS_PER_DAY) * econ.DAYS_PER_MONTH
+
+    def upgrade_score(self, c, o):
+        new = self._margin_month(o.hashprice_now, o.frontier_j_per_th, c.cost_usd_per_mwh)
+        old = np.maximum(self._margin_month(o.hashprice_now, c.efficiency_j_per_th, c.cost_usd_per_mwh), 0.0)
+        capex = econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, o.frontier_j_per_th)
+        pb = econ.payback_months(capex, new - old)
+        return o.max_payback_months - pb
+
+    def expansion_intensity(self, c, o):
+        margin = self._margin_month(o.hashprice_now, o.frontier_j_per_th, c.cost_usd_per_mwh)
+        capex = o.site_build_capex_usd_per_mw + econ.machine_capex_usd_per_mw(
+            o.machine_price_usd_per_th, o.frontier_j_per_th
+        )
+        pb = econ.payback_months(capex, margin)
+        return np.clip(1.0 - pb / o.max_payback_months, 0.0, 1.0)
+
+    def conversion_score(self, c, o):
+        noi = econ.lease_noi_usd_per_gross_mw_month(o.lease_rate_usd_per_kw_month, o.ai_pue, o.ai_margin)
+        mining = np.maximum(self._margin_month(o.hashprice_now, c.efficiency_j_per_th, c.cost_usd_per_mwh), 0.0)
+        pb = econ.payback_months(c.conversion_capex_usd_per_mw, noi * o.occupancy_outlook - mining)
+        return o.myopic_max_payback_months - pb
+
+
+RULES: dict[str, type[DecisionRule]] = {"npv": NPVRule, "myopic": MyopicRule}

@@ -1,0 +1,275 @@
+"""The market: exogenous drivers plus the chain, advanced once per step.
+
+Builds the price, fee, power, ASIC and AI-demand drivers the scenario chooses (each a
+pluggable object from this package) and owns the protocol state (height, difficulty proxy).
+What it needs from the firms each step is only the network hashrate; what it gives them is a
+`MarketState` snapshot. Replay drivers read the packaged data, summed over each step's days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from marketsim import data as mdata
+from marketsim import protocol
+from marketsim.errors import ScenarioError
+from marketsim.market import ai, asic, fees, power, price
+from marketsim.scenario import Scenario
+from marketsim.timeline import DAYS_PER_YEAR, step_boundaries
+
+
+@dataclass(frozen=True)
+class MarketState:
+    """What every firm observes at the start of a step (before the network's hashrate is known)."""
+
+    step: int
+    date: pd.Timestamp
+    days: float
+    btc_price_usd: float
+    fee_share: float  # fees as a share of the subsidy
+    power_multiplier: float  # seasonality x shocks x scenario level
+    frontier_j_per_th: float
+    ai_demand_mw: float  # IT MW that tenants want at former mining sites
+    years_elapsed: float
+
+
+@dataclass(frozen=True)
+class ChainOutcome:
+    blocks: float
+    issuance_btc: float
+    fees_btc: float
+    revenue_usd: float
+    height_end: float
+    difficulty_hashrate_ehs: float
+    hashprice_usd_per_ph_day: float
+
+
+class Market:
+    """Drivers and chain for one run; deterministic given the model's rng."""
+
+    def __init__(self, scenario: Scenario, rng: np.random.Generator):
+        self.scenario = scenario
+        self.rng = rng
+        self.bounds = step_boundaries(scenario.start_date, scenario.months, scenario.step_unit)
+        self.replay = self._load_replay() if scenario.replay else None
+        self.price_path = self._build_price_path()
+        self.fee_share_path = None
+        if scenario.fee_model == "stochastic":
+            self.fee_share_path = fees.StochasticFeeShare(
+                mean_share=scenario.fee_share_mean,
+                reversion_per_year=scenario.fee_reversion_per_year,
+                volatility_per_year=scenario.fee_volatility_per_year,
+                spike_intensity_per_year=scenario.fee_spike_intensity_per_year,
+                spike_mean_share=scenario.fee_spike_mean_share,
+                initial_share=scenario.fee_share_initial
+                if scenario.fee_share_initial is not None
+                else scenario.fee_share_mean,
+            )
+        self.chain = protocol.ChainState(
+            height=float(self.initial_height()),
+            difficulty_hashrate_ehs=self.initial_network_hashrate_ehs(),
+            epoch_blocks=float(self.initial_height() % protocol.RETARGET_INTERVAL_BLOCKS),
+            epoch_days=float(self.initial_height() % protocol.RETARGET_INTERVAL_BLOCKS)
+            / protocol.TARGET_BLOCKS_PER_DAY,
+        )
+        self.lease_rate_usd_per_kw_month = scenario.ai_lease_rate_initial_usd_per_kw_month
+        self.last_hashprice = np.nan
+        self.state: MarketState | None = None
+
+    # --- set-up ------------------------------------------------------------------------
+    def _load_replay(self) -> pd.DataFrame:
+        daily = mdata.load_btc_daily()
+        try:
+            return mdata.aggregate_steps(daily, list(self.bounds))
+        except mdata.DataError as exc:
+            raise ScenarioError(f"replay needs the run inside the shipped data: {exc}") from None
+
+    def _data_price_at_start(self) -> float:
+        daily = mdata.load_btc_daily()
+        day = daily.loc[daily["date"] == pd.Timestamp(self.scenario.start_date)]
+        if day.empty:
+            raise ScenarioError(
+                f"price_initial_usd: the start date {self.scenario.start_date} is outside the shipped data "
+                f"({daily['date'].iloc[0].date()} .. {daily['date'].iloc[-1].date()}); set price_initial_usd"
+            )
+        return float(day["price_usd"].iloc[0])
+
+    def _build_price_path(self) -> price.PricePath:
+        s = self.scenario
+        if s.price_model == "replay":
+            base: price.PricePath = price.SeriesPrice(self.replay["price_usd"].to_numpy())
+        elif s.price_model == "csv":
+            series = mdata.load_price_csv(s.price_csv_path)
+            per_step = []
+            for start, end in zip(self.bounds[:-1], self.bounds[1:]):
+                window = series[(series["date"] >= start) & (series["date"] < end)]
+                if window.empty:
+                    raise ScenarioError(
+                        f"price_csv_path {s.price_csv_path}: no price for the step {start.date()}..{end.date()}"
+                    )
+                per_step.append(float(window["price_usd"].mean()))
+            base = price.SeriesPrice(per_step)
+        else:
+            p0 = s.price_initial_usd if s.price_initial_usd is not None else self._data_price_at_start()
+            if s.price_model == "gbm":
+                base = price.GBMPrice(p0, s.price_drift_per_year, s.price_volatility_per_year)
+            else:
+                base = price.RegimeSwitchingPrice(
+                    p0,
+                    s.price_bull_drift_per_year,
+                    s.price_bull_volatility_per_year,
+                    s.price_bear_drift_per_year,
+                    s.price_bear_volatility_per_year,
+                    s.price_bull_to_bear_per_year,
+                    s.price_bear_to_bull_per_year,
+                    s.price_jump_intensity_per_year,
+                    s.price_jump_mean_log,
+                    s.price_jump_std_log,
+                )
+        if s.price_shocks:
+            base = price.ShockedPrice(base, [(sh.step, sh.change) for sh in s.price_shocks])
+        return base
+
+    def initial_height(self) -> int:
+        s = self.scenario
+        if s.initial_block_height is not None:
+            return s.initial_block_height
+        daily = mdata.load_btc_daily()
+        start = pd.Timestamp(s.start_date)
+        last = daily["date"].iloc[-1]
+        if start <= last:
+            return mdata.block_height_at_start_of(start)
+        extra_days = (start - last).days - 1
+        end_height = mdata.block_height_at_start_of(last) + int(daily["blocks"].iloc[-1])
+        return end_height + extra_days * protocol.TARGET_BLOCKS_PER_DAY
+
+    def initial_network_hashrate_ehs(self) -> float:
+        """The scenario's value, else the data's mean over the month before the start."""
+        s = self.scenario
+        if s.initial_network_hashrate_ehs is not None:
+            return s.initial_network_hashrate_ehs
+        daily = mdata.load_btc_daily()
+        start = pd.Timestamp(s.start_date)
+        window = daily[(daily["date"] < start) & (daily["date"] >= start - pd.DateOffset(months=1))]
+        rate = window["hashrate_ths"].dropna()
+        if rate.empty:
+            raise ScenarioError(
+                f"initial_network_hashrate_ehs: the shipped data has no hashrate in the month before "
+                f"{s.start_date} (it ends in 2022 on purpose); set initial_network_hashrate_ehs"
+            )
+        return float(rate.mean()) / 1e6
+
+    # --- per step -----------------------------------------------------------------------
+    def step_dates(self, step: int) -> tuple[pd.Timestamp, pd.Timestamp]:
+        while step + 1 >= len(self.bounds):
+            if self.replay is not None:
+                raise ScenarioError(
+                    f"months: the replay covers {len(self.bounds) - 1} steps; step {step} is past the data"
+                )
+            more = step_boundaries(self.bounds[-1].date(), 12, self.scenario.step_unit)
+            self.bounds = self.bounds.append(more[1:])
+        return self.bounds[step], self.bounds[step + 1]
+
+    def observe(self, step: int) -> MarketState:
+        s = self.scenario
+        start, end = self.step_dates(step)
+        days = float((end - start).days)
+        dt_years = days / DAYS_PER_YEAR
+        years = float((start - self.bounds[0]).days) / DAYS_PER_YEAR
+        btc = self.price_path.next_price(step, dt_years, self.rng)
+        if self.fee_share_path is not None:
+            fee_share = self.fee_share_path.next_share(step, dt_years, self.rng)
+        else:
+            row = self.replay.iloc[step]
+            fee_share = float(row["fees_btc"] / row["issuance_btc"]) if row["issuance_btc"] > 0 else 0.0
+        multiplier = s.power_price_multiplier * power.apply_power_shocks(
+            step, [(p.step, p.duration, p.change) for p in s.power_shocks]
+        )
+        frontier = asic.frontier_efficiency_j_per_th(
+            years, s.asic_frontier_initial_j_per_th, s.asic_frontier_improvement_per_year, s.asic_frontier_floor_j_per_th
+        )
+        demand = self.ai_demand_at(years)
+        self.state = MarketState(step, start, days, float(btc), float(fee_share), float(multiplier),
+                                 float(frontier), float(demand), years)
+        return self.state
+
+    def ai_demand_at(self, years: float) -> float:
+        s = self.scenario
+        params = dict(
+            max_mw=s.ai_demand_max_mw,
+            midpoint_years=s.ai_demand_midpoint_years,
+            steepness_per_year=s.ai_demand_steepness_per_year,
+            initial_mw=s.ai_demand_initial_mw,
+        )
+        if s.ai_demand_model == "boom_bust":
+            params.update(
+                bust_years=s.ai_bust_years, bust_floor_share=s.ai_bust_floor_share, bust_speed_per_year=s.ai_bust_speed_per_year
+            )
+        return float(ai.ai_demand_mw(years, s.ai_demand_model, **params))
+
+    def site_power_prices(self, base_usd_per_mwh: np.ndarray) -> np.ndarray:
+        st = self.state
+        return power.power_price_usd_per_mwh(
+            base_usd_per_mwh, st.date.month, self.scenario.power_seasonal_amplitude,
+            self.scenario.power_peak_month, st.power_multiplier,
+        )
+
+    def hashprice_at_difficulty(self) -> float:
+        """USD per PH/s per day a miner earns this step at the current difficulty proxy."""
+        st = self.state
+        if self.replay is not None and self.scenario.blocks_model == "replay":
+            row = self.replay.iloc[st.step]
+            reward_per_day = (row["issuance_btc"] + row["fees_btc"]) / st.days
+            return float(reward_per_day * st.btc_price_usd / (self.chain.difficulty_hashrate_ehs * 1000.0))
+        reward = self.subsidy_per_block_now() * (1.0 + st.fee_share)
+        return reward * protocol.TARGET_BLOCKS_PER_DAY * st.btc_price_usd / (self.chain.difficulty_hashrate_ehs * 1000.0)
+
+    def subsidy_per_block_now(self) -> float:
+        return protocol.subsidy_btc(int(self.chain.height))
+
+    def settle_chain(self, hashrate_ehs: float) -> ChainOutcome:
+        """Advance the chain with the network's realised hashrate and price the step's rewards."""
+        st = self.state
+        if self.scenario.blocks_model == "replay":
+            # blocks and issuance are the data's; the difficulty proxy follows the modelled
+            # hashrate (the data's own difficulty after 2022 is not used: it is the answer)
+            row = self.replay.iloc[st.step]
+            blocks, issuance = float(row["blocks"]), float(row["issuance_btc"])
+            epoch_blocks = (self.chain.epoch_blocks + blocks) % protocol.RETARGET_INTERVAL_BLOCKS
+            self.chain = protocol.ChainState(self.chain.height + blocks, hashrate_ehs, epoch_blocks,
+                                             epoch_blocks / protocol.TARGET_BLOCKS_PER_DAY)
+        else:
+            start_height = self.chain.height
+            self.chain, blocks = protocol.advance_chain(self.chain, hashrate_ehs, st.days)
+            issuance = protocol.subsidy_for_blocks(start_height, blocks)
+        if self.fee_share_path is None and self.scenario.blocks_model == "replay":
+            fees_btc = float(self.replay.iloc[st.step]["fees_btc"])
+        else:
+            fees_btc = st.fee_share * issuance
+        revenue = (issuance + fees_btc) * st.btc_price_usd
+        hashprice = revenue / st.days / (hashrate_ehs * 1000.0) if hashrate_ehs > 0 else self.hashprice_at_difficulty()
+        self.last_hashprice = hashprice
+        return ChainOutcome(blocks, issuance, fees_btc, revenue, self.chain.height,
+                            self.chain.difficulty_hashrate_ehs, hashprice)
+
+    def machine_price_usd_per_th(self, hashprice: float) -> float:
+        s = self.scenario
+        return float(asic.machine_price_usd_per_th(
+            hashprice, s.machine_price_reference_hashprice, s.machine_price_reference_usd_per_th,
+            s.machine_price_elasticity, s.machine_price_floor_usd_per_th,
+        ))
+
+    def clear_leases(self, new_demand_mw: float, offered_mw: np.ndarray) -> np.ndarray:
+        s = self.scenario
+        leased, self.lease_rate_usd_per_kw_month = ai.clear_lease_market(
+            new_demand_mw, offered_mw, self.lease_rate_usd_per_kw_month, s.ai_lease_rate_adjustment_per_step,
+            s.ai_lease_rate_floor_usd_per_kw_month, s.ai_lease_rate_cap_usd_per_kw_month,
+        )
+        return leased
+
+    def months_to_next_halving(self) -> float:
+        blocks_left = protocol.next_halving_height(int(self.chain.height)) - self.chain.height
+        return blocks_left / protocol.TARGET_BLOCKS_PER_DAY / (DAYS_PER_YEAR / 12)

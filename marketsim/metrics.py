@@ -1,0 +1,152 @@
+"""Industry outcomes recorded every step, and the concentration measures behind them.
+
+``hhi`` and ``top_n_share`` are plain functions of holdings (hashrate or MW per firm), so the
+same code serves the model's reporters and any recomputation from ``firms.parquet``.
+HHI is on the 0..1 scale (sum of squared shares; 0.25 is "highly concentrated").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+COLUMN_DOCS = {
+    "step": "step index, from 0",
+    "date": "first day of the step",
+    "block_height": "chain height at the end of the step",
+    "blocks": "blocks found in the step",
+    "subsidy_btc": "block subsidy in force at the end of the step, BTC per block",
+    "issuance_btc": "new coins issued in the step, BTC",
+    "fees_btc": "fees paid to miners in the step, BTC",
+    "btc_price_usd": "BTC price of the step, USD (replay: revenue-weighted mean of the days)",
+    "difficulty_hashrate_ehs": "difficulty as the hashrate it is set for, EH/s (end of step)",
+    "network_hashrate_ehs": "hashrate of all firms' mining MW, EH/s",
+    "hashprice_usd_per_ph_day": "mining revenue per PH/s per day, USD",
+    "revenue_mining_usd": "(issuance + fees) x price: what the network's miners earned, USD",
+    "revenue_ai_usd": "rent paid by AI tenants on delivered leases, USD",
+    "cost_usd": "power, opex, AI opex and interest, USD",
+    "profit_usd": "revenue (mining + AI) less cost_usd (capex excluded), USD",
+    "capex_usd": "capex paid in the step (machines, new MW, conversions), USD",
+    "mw_mining": "MW mining",
+    "mw_idle": "MW with machines switched off (curtailed)",
+    "mw_converting": "MW being converted to AI hosting",
+    "mw_ai": "MW hosting AI under a delivered lease (gross site MW)",
+    "mw_ai_empty": "converted MW without a tenant",
+    "mw_shutdown": "MW that left the network (scrapped, bankrupt)",
+    "mw_building": "new MW ordered and not yet energised",
+    "firms_active": "firms still in business",
+    "bankruptcies": "bankruptcies in the step",
+    "voluntary_sales": "firms sold by owners who valued continuing less than the offer",
+    "takeovers": "firms bought by an opportunistic peer",
+    "wind_downs": "wind-downs: firms or bankrupt sites closed for want of a buyer or of value",
+    "exits": "firms that left in the step (bankrupt, sold, taken over, wound down)",
+    "acquisitions": "deals in the step (sites bought at auction, firms bought)",
+    "acquisitions_usd": "price paid in those deals, USD",
+    "bankruptcies_cum": "bankruptcies so far",
+    "exits_cum": "exits so far",
+    "acquisitions_cum": "acquisitions so far",
+    "hhi_hashrate": "Herfindahl index of firms' hashrate (0..1)",
+    "top4_share_hashrate": "share of the 4 largest firms in hashrate",
+    "top5_share_hashrate": "share of the 5 largest firms in hashrate",
+    "hhi_mw": "Herfindahl index of firms' live MW (0..1)",
+    "top4_share_mw": "share of the 4 largest firms in live MW",
+    "top5_share_mw": "share of the 5 largest firms in live MW",
+    "public_share_hashrate": "share of network hashrate held by the calibrated public miners",
+    "avg_efficiency_j_per_th": "fleet efficiency of the MW mining, J/TH",
+    "cost_to_mine_btc_usd": "power and opex per BTC mined, USD",
+    "ai_demand_mw": "IT MW that AI tenants want from (former) mining sites",
+    "ai_contracted_it_mw": "IT MW under signed leases (delivered or not)",
+    "ai_lease_rate_usd_per_kw_month": "market lease rate for new leases, USD per kW-month of IT",
+    "machine_price_usd_per_th": "price of frontier machines, USD per TH/s",
+    "frontier_j_per_th": "efficiency of the best machine on sale, J/TH",
+}
+INDUSTRY_COLUMNS = list(COLUMN_DOCS)
+
+
+def hhi(holdings) -> float:
+    """Herfindahl-Hirschman index of holdings (0..1); 0 when nothing is held."""
+    x = np.asarray(holdings, dtype=float)
+    total = x.sum()
+    return float(((x / total) ** 2).sum()) if total > 0 else 0.0
+
+
+def top_n_share(holdings, n: int) -> float:
+    """Share of the ``n`` largest holders."""
+    x = np.asarray(holdings, dtype=float)
+    total = x.sum()
+    if total <= 0:
+        return 0.0
+    k = min(n, len(x))
+    return float(np.partition(x, len(x) - k)[len(x) - k:].sum() / total)
+
+
+def industry_outcome(model) -> dict:
+    sites, firms, market = model.sites, model.firms, model.market
+    chain, state = model.chain_outcome, market.state
+    led = firms.ledger
+    firm_mw = np.bincount(sites.owner, weights=sites.capacity_mw - sites.mw_shutdown, minlength=len(firms))
+    firm_mw = np.where(firms.active, firm_mw, 0.0)
+    # concentration after this step's deals: sites' hashrate under their current owners
+    hashrate = np.bincount(sites.owner, weights=model.site_hashrate_ehs, minlength=len(firms))
+    model.firm_hashrate_ehs = hashrate
+    mining_th = (sites.mw_mining / sites.efficiency_j_per_th).sum()
+    mining_cost = float(led["power_usd"].sum())
+    mined = float(led["btc_mined"].sum())
+    mw_ai = float(model.mw_ai_leased.sum())
+    events = model.events
+    step = model.steps_done
+    counts = events.counts_at(step)
+    exits = int(model.left_this_step.sum())
+    model.cumulative["bankruptcies"] += counts.get("bankruptcy", 0)
+    model.cumulative["acquisitions"] += counts.get("acquisition", 0)
+    model.cumulative["exits"] += exits
+    cost = float(firms.operating_cost_usd.sum())
+    return {
+        "step": step,
+        "date": state.date,
+        "block_height": int(chain.height_end),
+        "blocks": chain.blocks,
+        "subsidy_btc": market.subsidy_per_block_now(),
+        "issuance_btc": chain.issuance_btc,
+        "fees_btc": chain.fees_btc,
+        "btc_price_usd": state.btc_price_usd,
+        "difficulty_hashrate_ehs": chain.difficulty_hashrate_ehs,
+        "network_hashrate_ehs": model.network_hashrate_ehs,
+        "hashprice_usd_per_ph_day": chain.hashprice_usd_per_ph_day,
+        "revenue_mining_usd": chain.revenue_usd,
+        "revenue_ai_usd": float(led["revenue_ai_usd"].sum()),
+        "cost_usd": cost,
+        "profit_usd": chain.revenue_usd + float(led["revenue_ai_usd"].sum()) - cost,
+        "capex_usd": float(led["capex_usd"].sum()),
+        "mw_mining": float(sites.mw_mining.sum()),
+        "mw_idle": float(sites.mw_idle.sum()),
+        "mw_converting": float(sites.mw_converting.sum()),
+        "mw_ai": mw_ai,
+        "mw_ai_empty": float(sites.mw_converted.sum()) - mw_ai,
+        "mw_shutdown": float(sites.mw_shutdown.sum()),
+        "mw_building": float(sites.build_pipeline.pending().sum()),
+        "firms_active": int(firms.active.sum()),
+        "bankruptcies": counts.get("bankruptcy", 0),
+        "voluntary_sales": counts.get("voluntary_sale", 0),
+        "takeovers": counts.get("takeover", 0),
+        "wind_downs": counts.get("wind_down", 0),
+        "exits": exits,
+        "acquisitions": counts.get("acquisition", 0),
+        "acquisitions_usd": events.value_at(step, "acquisition"),
+        "bankruptcies_cum": model.cumulative["bankruptcies"],
+        "exits_cum": model.cumulative["exits"],
+        "acquisitions_cum": model.cumulative["acquisitions"],
+        "hhi_hashrate": hhi(hashrate),
+        "top4_share_hashrate": top_n_share(hashrate, 4),
+        "top5_share_hashrate": top_n_share(hashrate, 5),
+        "hhi_mw": hhi(firm_mw),
+        "top4_share_mw": top_n_share(firm_mw, 4),
+        "top5_share_mw": top_n_share(firm_mw, 5),
+        "public_share_hashrate": float(hashrate[firms.is_public].sum() / hashrate.sum()) if hashrate.sum() > 0 else 0.0,
+        "avg_efficiency_j_per_th": float(sites.mw_mining.sum() / mining_th) if mining_th > 0 else float("nan"),
+        "cost_to_mine_btc_usd": (mining_cost + float(led["opex_usd"].sum())) / mined if mined > 0 else float("nan"),
+        "ai_demand_mw": state.ai_demand_mw,
+        "ai_contracted_it_mw": model.ai_contracted_it_mw,
+        "ai_lease_rate_usd_per_kw_month": market.lease_rate_usd_per_kw_month,
+        "machine_price_usd_per_th": model.machine_price_usd_per_th,
+        "frontier_j_per_th": state.frontier_j_per_th,
+    }

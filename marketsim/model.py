@@ -1,0 +1,193 @@
+"""IndustryModel: the Bitcoin mining industry as a Mesa model. The step order, nothing else.
+
+Each step (MODEL.md "Each step, each firm"):
+  observe   the market moves (price, fees, power, ASIC frontier, AI demand); firms update
+            their hashprice beliefs from what they can see;
+  operate   orders land; sites mine or curtail; the chain advances with the network's
+            hashrate; firms earn their share of the rewards and pay for power;
+  host AI   leases end, the lease market clears, delivered leases pay rent;
+  pay       debt service, capex instalments, financing of shortfalls;
+  decide    reviewing firms upgrade, expand or convert, under their own decision rule;
+  exit      insolvent firms leave (``consolidation``);
+  record    industry outcomes, per-firm snapshots, events.
+
+Parameters: pass a ``marketsim.Scenario``, a shipped scenario name, a
+``mesa.experimental.scenarios.Scenario`` with the same field names, or plain keyword
+arguments (as ``mesa.batch_run`` and ``SolaraViz`` do) — all are validated the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mesa
+import numpy as np
+from mesa.experimental.scenarios import Scenario as MesaScenario
+
+from marketsim import consolidation, metrics
+from marketsim.firms import decisions, finance, hosting, operations
+from marketsim.firms.agent import MiningFirm
+from marketsim.firms.book import FirmBook, LeaseBook, Pipeline, SiteBook
+from marketsim.firms.population import build_population
+from marketsim.firms.rules import RULES
+from marketsim.market.engine import Market
+from marketsim.records import EventLog, FirmRecorder
+from marketsim.scenario import Scenario, load_scenario, load_scenario_dict
+from marketsim.timeline import DAYS_PER_YEAR, STEPS_PER_MONTH, steps_for_months
+
+PIPELINE_SLACK_STEPS = 2
+
+
+def resolve_scenario(scenario: Any, params: dict[str, Any]) -> Scenario:
+    """One validated Scenario from whatever the caller passed (see the module docstring)."""
+    if scenario is None:
+        return load_scenario_dict(params) if params else Scenario()
+    if isinstance(scenario, Scenario):
+        return scenario.with_overrides(**params) if params else scenario
+    if isinstance(scenario, str):
+        return load_scenario(scenario, **params)
+    if isinstance(scenario, MesaScenario):
+        values = {k: v for k, v in scenario.to_dict().items() if k not in ("model", "_scenario_id", "rng")}
+        return load_scenario_dict({**values, **params}, source="(mesa Scenario)")
+    raise TypeError(f"scenario: expected a marketsim Scenario, a name or a mesa Scenario, got {type(scenario)!r}")
+
+
+class IndustryModel(mesa.Model):
+    MIN_ORDER_MW = 0.05
+
+    def __init__(self, scenario: Any = None, *, rng=None, **params: Any):
+        config = resolve_scenario(scenario, params)
+        if rng is None and isinstance(scenario, MesaScenario):
+            rng = scenario.rng
+        super().__init__(scenario=MesaScenario(rng=rng, **config.to_dict()))
+        self.config = config
+        self.steps_per_month = STEPS_PER_MONTH[config.step_unit]
+        self.steps_per_year = self.steps_per_month * 12
+        self.n_steps = steps_for_months(config.months, config.step_unit)
+        self.market = Market(config, self.rng)
+        self.rules = [RULES[name]() for name in RULES]
+        self._build_industry()
+        self.events = EventLog(self)
+        self.firm_records = FirmRecorder()
+        self.cumulative = {"bankruptcies": 0, "acquisitions": 0, "exits": 0}
+        self.ai_demand_history: list[float] = []
+        self.creditor_recoveries: list[dict] = []
+        self.hashprice_observed = float("nan")
+        self.outcome: dict[str, Any] = {}
+        self.datacollector = mesa.DataCollector(
+            model_reporters={c: (lambda m, c=c: m.outcome[c]) for c in metrics.INDUSTRY_COLUMNS}
+        )
+
+    # --- set-up ----------------------------------------------------------------------------
+    def _build_industry(self) -> None:
+        c = self.config
+        pop = build_population(c, self.market.initial_network_hashrate_ehs(), list(RULES), self.rng)
+        n = len(pop.name)
+        horizon = round(max(c.site_build_lead_time_months, c.conversion_lead_time_months,
+                            c.machine_lead_time_months) * self.steps_per_month) + PIPELINE_SLACK_STEPS
+        self.sites = SiteBook.create(
+            owner=np.arange(n), capacity_mw=pop.mw, suitable_mw=pop.mw * pop.suitable_share,
+            power_base_usd_per_mwh=pop.power_usd_per_mwh, efficiency_j_per_th=pop.efficiency_j_per_th,
+            fleet_age_years=pop.fleet_age_years, pipeline_horizon=horizon,
+        )
+        maturity = np.round(self.rng.uniform(0.25, 1.0, n) * c.debt_maturity_years * self.steps_per_year)
+        maturity = np.where(pop.distressed, np.minimum(maturity, 6 * self.steps_per_month), maturity)
+        self.firms = FirmBook(
+            name=pop.name, is_public=pop.is_public, rule=pop.rule, cash_usd=pop.cash_usd.copy(),
+            debt_usd=pop.debt_usd.copy(), debt_rate_per_year=pop.debt_rate_per_year,
+            debt_maturity_step=maturity.astype(np.int64), btc_held=pop.btc_held.copy(),
+            btc_sell_share=pop.btc_sell_share, hurdle_rate_per_year=pop.hurdle_rate_per_year,
+            conversion_capex_usd_per_mw=pop.conversion_capex_usd_per_mw,
+            expected_hashprice=np.full(n, np.nan), active=np.ones(n, bool),
+            payments=Pipeline(n, horizon + round(12 * self.steps_per_month)),
+        )
+        self.firms.reset_ledger()
+        self.leases = LeaseBook()
+        self.left_this_step = np.zeros(n, bool)
+        self.insolvent = np.zeros(0, dtype=np.int64)
+        self.mw_ai_leased = np.zeros(len(self.sites))
+        self.site_hashrate_ehs = pop.mw / pop.efficiency_j_per_th
+        self.firm_hashrate_ehs = self.site_hashrate_ehs.copy()
+        self.network_hashrate_ehs = float(self.site_hashrate_ehs.sum())
+        self.ai_contracted_it_mw = 0.0
+        self.ai_offered_it_mw = 0.0
+        self.agents_by_index = {a.index: a for a in MiningFirm.create_agents(self, n, index=list(range(n)))}
+
+    # --- the step --------------------------------------------------------------------------
+    def step(self) -> None:
+        self.steps_done = self.steps - 1
+        self.observe_market()
+        self.operate()
+        hosting.host_ai(self)
+        finance.pay(self)
+        decisions.decide(self, self.site_power_usd_per_mwh)
+        consolidation.settle_exits(self)
+        self.record()
+        if self.steps >= self.n_steps:
+            self.running = False
+
+    def observe_market(self) -> None:
+        state = self.market.observe(self.steps_done)
+        self.firms.reset_ledger()
+        self.left_this_step[:] = False
+        self.months_in_step = state.days / (DAYS_PER_YEAR / 12)
+        self.years_in_step = state.days / DAYS_PER_YEAR
+        self.site_power_usd_per_mwh = self.market.site_power_prices(self.sites.power_base_usd_per_mwh)
+        # what a miner sees before the step: hashprice at the current difficulty (blocks come
+        # in proportion to hashrate over difficulty, so a TH/s earns reward x 144 / difficulty
+        # whatever the others do until the next retarget)
+        self.hashprice_observed = self.market.hashprice_at_difficulty()
+        smoothing = self.config.hashprice_smoothing
+        belief = self.firms.expected_hashprice
+        self.firms.expected_hashprice = np.where(
+            np.isnan(belief), self.hashprice_observed, smoothing * self.hashprice_observed + (1 - smoothing) * belief
+        )
+        self.machine_price_usd_per_th = self.market.machine_price_usd_per_th(self.hashprice_observed)
+        self.ai_demand_history.append(state.ai_demand_mw)
+        self.ai_unclaimed_it_mw = decisions.demand_forecast_it_mw(self) - self.ai_contracted_it_mw - self.ai_offered_it_mw
+
+    def operate(self) -> None:
+        operations.land_deliveries(self)
+        operations.curtail_or_mine(self, self.site_power_usd_per_mwh, self.hashprice_observed)
+        self.sites.fleet_age_years += self.years_in_step
+        operations.mine_and_earn(self, self.site_power_usd_per_mwh)
+        self.network_hashrate_ehs = float(self.site_hashrate_ehs.sum())
+
+    def record(self) -> None:
+        self.outcome = metrics.industry_outcome(self)
+        self.datacollector.collect(self)
+        every = self.config.firm_record_every
+        if every and (self.steps_done % every == 0 or not self.running or self.steps >= self.n_steps):
+            self.firm_records.record(self)
+
+    # --- helpers the phases share -------------------------------------------------------------
+    def retire_firm(self, firm_id: int) -> None:
+        self.firms.active[firm_id] = False
+        self.left_this_step[firm_id] = True
+        agent = self.agents_by_index.pop(firm_id, None)
+        if agent is not None:
+            agent.remove()
+
+    def firm_states(self) -> np.ndarray:
+        state = np.where(self.firms.active, "active", "exited").astype(object)
+        state[self.left_this_step] = "exited"
+        return state
+
+    def firm_mw(self, firm_id: int) -> float:
+        rows = self.sites.owner == firm_id
+        return float((self.sites.capacity_mw[rows] - self.sites.mw_shutdown[rows]).sum())
+
+    def primary_site(self, firm_ids: np.ndarray) -> np.ndarray:
+        """Each firm's largest live site (-1 if none): where expansions are built."""
+        live = self.sites.capacity_mw - self.sites.mw_shutdown
+        order = np.lexsort((-live, self.sites.owner))
+        owners = self.sites.owner[order]
+        first = np.r_[True, owners[1:] != owners[:-1]]
+        best = np.full(len(self.firms), -1, dtype=np.int64)
+        best[owners[first]] = np.where(live[order[first]] > 0, order[first], -1)
+        return best[firm_ids]
+
+    def run(self) -> IndustryModel:
+        while self.running and self.steps < self.n_steps:
+            self.step()
+        return self

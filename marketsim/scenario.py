@@ -1,0 +1,348 @@
+"""Scenario: every parameter of a run, its unit, default and valid range, declared once.
+
+Why pydantic and why flat names
+-------------------------------
+Each parameter is declared once as a typed field with bounds; pydantic turns that single
+declaration into the checks *and* the error messages (field, value, allowed range), so there
+are no hand-written ``if`` chains to drift out of date.
+
+Names are flat and carry their topic as a prefix (``price_volatility_per_year``,
+``ai_lease_term_years``) rather than nested sections. That one choice lets the same name
+work everywhere a user meets a parameter: a TOML file, ``--set key=value`` on the command
+line, ``marketsim.run(..., key=value)``, ``IndustryModel(key=value)`` keyword arguments (as
+Mesa's ``batch_run`` and ``SolaraViz`` pass them) and ``mesa.experimental.scenarios.Scenario``
+attributes. Units are in the names or the field descriptions (shown by ``marketsim params``).
+
+Dates: monthly steps start on the first of a month; weekly and daily steps may start any day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from marketsim.errors import ScenarioError
+
+GENESIS_DATE = dt.date(2009, 1, 3)
+LATEST_START_DATE = dt.date(2100, 1, 1)
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNeg = Annotated[float, Field(ge=0.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+
+
+class PriceShock(BaseModel):
+    """A deterministic, permanent multiplicative move of the BTC price at one step."""
+
+    model_config = ConfigDict(extra="forbid")
+    step: int = Field(ge=0, description="step at which the price moves")
+    change: float = Field(gt=-1.0, le=10.0, description="relative change, -0.5 = -50%")
+
+
+class PowerShock(BaseModel):
+    """A temporary multiplicative move of every site's power price."""
+
+    model_config = ConfigDict(extra="forbid")
+    step: int = Field(ge=0, description="first step of the shock")
+    duration: int = Field(ge=1, le=1200, description="number of steps it lasts")
+    change: float = Field(gt=-1.0, le=10.0, description="relative change, 0.5 = +50%")
+
+
+class HashrateEvent(BaseModel):
+    """An exogenous outage: a share of mining MW forced offline (heat waves, storms, bans)."""
+
+    model_config = ConfigDict(extra="forbid")
+    step: int = Field(ge=0)
+    duration: int = Field(ge=1, le=1200)
+    share_offline: float = Field(gt=0.0, le=1.0)
+
+
+class Scenario(BaseModel):
+    """All parameters of one marketsim run. See README "Scenario files" for the table."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+    # --- identity -----------------------------------------------------------------
+    name: str = Field("custom", description="scenario name")
+    description: str = Field("", description="free text")
+
+    # --- time -----------------------------------------------------------------------
+    start_date: dt.date = Field(dt.date(2023, 1, 1), description="first day of the run")
+    months: int = Field(120, ge=1, le=1200, description="run length in months")
+    step_unit: Literal["month", "week", "day"] = Field("month", description="length of one step")
+
+    # --- chain ------------------------------------------------------------------------
+    blocks_model: Literal["difficulty", "replay"] = Field(
+        "difficulty",
+        description="'difficulty': blocks follow hashrate with the 2016-block retarget lag; "
+        "'replay': blocks found per step come from the shipped data",
+    )
+    initial_block_height: int | None = Field(
+        None, ge=0, description="height at the start (None: from the data, extrapolated at 144/day)"
+    )
+    initial_network_hashrate_ehs: float | None = Field(
+        None, gt=0, description="network hashrate the population is sized to, EH/s "
+        "(None: the data's mean over the month before the start)"
+    )
+
+    # --- BTC price ----------------------------------------------------------------------
+    price_model: Literal["gbm", "regime", "replay", "csv"] = Field("gbm")
+    price_initial_usd: float | None = Field(
+        None, gt=0, description="price at step 0, USD (None: the data's price on the start date)"
+    )
+    price_drift_per_year: float = Field(0.35, ge=-3.0, le=3.0, description="GBM drift (log-price, per year)")
+    price_volatility_per_year: float = Field(0.55, ge=0.0, le=3.0, description="GBM volatility per sqrt(year)")
+    price_bull_drift_per_year: float = Field(0.8, ge=-3.0, le=3.0)
+    price_bull_volatility_per_year: float = Field(0.55, ge=0.0, le=3.0)
+    price_bear_drift_per_year: float = Field(-0.6, ge=-3.0, le=3.0)
+    price_bear_volatility_per_year: float = Field(0.7, ge=0.0, le=3.0)
+    price_bull_to_bear_per_year: float = Field(0.5, ge=0.0, le=50.0, description="regime switch rate")
+    price_bear_to_bull_per_year: float = Field(0.8, ge=0.0, le=50.0, description="regime switch rate")
+    price_jump_intensity_per_year: float = Field(0.5, ge=0.0, le=50.0, description="crash arrival rate")
+    price_jump_mean_log: float = Field(-0.25, ge=-3.0, le=3.0, description="mean log size of a jump")
+    price_jump_std_log: float = Field(0.1, ge=0.0, le=3.0)
+    price_csv_path: str | None = Field(None, description="CSV with columns date,price_usd (price_model='csv')")
+    price_shocks: list[PriceShock] = Field(default_factory=list)
+
+    # --- fees -------------------------------------------------------------------------------
+    fee_model: Literal["stochastic", "replay"] = Field("stochastic")
+    fee_share_mean: float = Field(0.05, ge=0.0, le=5.0, description="long-run fees as a share of subsidy")
+    fee_share_initial: float | None = Field(None, ge=0.0, le=5.0, description="None: fee_share_mean")
+    fee_reversion_per_year: float = Field(3.0, gt=0.0, le=100.0)
+    fee_volatility_per_year: float = Field(0.8, ge=0.0, le=10.0)
+    fee_spike_intensity_per_year: float = Field(1.0, ge=0.0, le=100.0)
+    fee_spike_mean_share: float = Field(0.1, ge=0.0, le=5.0)
+
+    # --- power --------------------------------------------------------------------------------
+    power_price_multiplier: float = Field(1.0, gt=0.0, le=10.0, description="scales every site's base $/MWh")
+    power_seasonal_amplitude: float = Field(0.10, ge=0.0, le=0.9)
+    power_peak_month: int = Field(8, ge=1, le=12)
+    power_shocks: list[PowerShock] = Field(default_factory=list)
+    hashrate_events: list[HashrateEvent] = Field(default_factory=list)
+
+    # --- machines and mining sites --------------------------------------------------------------
+    asic_frontier_initial_j_per_th: float = Field(21.5, gt=1.0, le=200.0, description="best machine on sale at start")
+    asic_frontier_improvement_per_year: float = Field(0.2, ge=0.0, le=2.0, description="rate toward the floor")
+    asic_frontier_floor_j_per_th: float = Field(8.0, gt=0.5, le=100.0)
+    machine_price_reference_usd_per_th: float = Field(17.0, gt=0.0, le=1000.0)
+    machine_price_reference_hashprice: float = Field(60.0, gt=0.0, le=5000.0, description="USD/PH/day")
+    machine_price_elasticity: float = Field(1.0, ge=0.0, le=5.0)
+    machine_price_floor_usd_per_th: float = Field(3.0, ge=0.0, le=1000.0)
+    machine_lead_time_months: int = Field(4, ge=0, le=36, description="order to hashing, for upgrades")
+    site_build_capex_usd_per_mw: float = Field(325_000.0, ge=0.0, le=5e6)
+    site_build_lead_time_months: int = Field(9, ge=0, le=60, description="order to energised new MW")
+    expansion_max_share_per_year: float = Field(0.6, ge=0.0, le=5.0, description="max MW growth a firm orders per year")
+    mining_opex_usd_per_mwh: float = Field(6.0, ge=0.0, le=500.0, description="variable non-power cost")
+    site_fixed_cost_usd_per_mw_month: float = Field(3_000.0, ge=0.0, le=1e6)
+    scrap_after_idle_months: int = Field(12, ge=1, le=240, description="idle fleet is scrapped after this")
+
+    # --- AI / HPC hosting --------------------------------------------------------------------------
+    ai_demand_model: Literal["logistic", "boom_bust"] = Field("logistic")
+    ai_demand_initial_mw: float = Field(20.0, ge=0.0, le=1e6, description="IT MW wanted at start")
+    ai_demand_max_mw: float = Field(6_000.0, ge=0.0, le=1e6, description="IT MW wanted at saturation")
+    ai_demand_midpoint_years: float = Field(3.0, ge=-20.0, le=50.0)
+    ai_demand_steepness_per_year: float = Field(1.6, gt=0.0, le=20.0)
+    ai_bust_years: float = Field(4.0, ge=0.0, le=50.0, description="boom_bust: when demand turns")
+    ai_bust_floor_share: float = Field(0.3, ge=0.0, le=1.0, description="boom_bust: demand falls to this share")
+    ai_bust_speed_per_year: float = Field(1.5, gt=0.0, le=50.0)
+    ai_lease_rate_initial_usd_per_kw_month: float = Field(120.0, gt=0.0, le=2000.0)
+    ai_lease_rate_floor_usd_per_kw_month: float = Field(60.0, gt=0.0, le=2000.0)
+    ai_lease_rate_cap_usd_per_kw_month: float = Field(250.0, gt=0.0, le=5000.0)
+    ai_lease_rate_adjustment_per_step: float = Field(0.03, ge=0.0, le=1.0)
+    ai_lease_term_years: float = Field(12.0, gt=0.0, le=40.0)
+    ai_lease_escalator_per_year: float = Field(0.03, ge=0.0, le=0.2)
+    ai_margin: float = Field(0.8, ge=0.0, le=1.0, description="net operating income share of lease revenue")
+    ai_pue: float = Field(1.3, ge=1.0, le=3.0, description="gross site MW per MW of critical IT")
+    conversion_capex_usd_per_mw: float = Field(4_000_000.0, ge=0.0, le=5e7, description="per gross site MW converted")
+    conversion_capex_dispersion: float = Field(0.15, ge=0.0, le=2.0, description="lognormal sd across firms")
+    conversion_lead_time_months: int = Field(12, ge=1, le=60)
+    conversion_max_share_per_step: float = Field(0.25, gt=0.0, le=1.0, description="of remaining suitable MW")
+    conversion_debt_share_leased: float = Field(0.8, ge=0.0, le=1.0, description="capex share lenders fund with a signed lease")
+    conversion_debt_share_unleased: float = Field(0.3, ge=0.0, le=1.0)
+    ai_suitable_share_mean: float = Field(0.2, ge=0.0, le=1.0, description="tail firms' AI-suitable MW share")
+    ai_target_share: float | None = Field(
+        None, ge=0.0, le=1.0, description="if set, public miners convert this share of their MW by ai_target_date"
+    )
+    ai_target_date: dt.date = Field(dt.date(2027, 12, 1))
+
+    # --- the firm population ----------------------------------------------------------------------
+    n_firms: int = Field(200, ge=1, le=100_000, description="firms in total, public miners included")
+    include_public_miners: bool = Field(True, description="seed the 2022 public miners from the data file")
+    network_efficiency_j_per_th: float = Field(45.0, gt=1.0, le=200.0, description="network average at start")
+    tail_efficiency_sd_j_per_th: float = Field(8.0, ge=0.0, le=100.0)
+    tail_size_pareto_alpha: float = Field(1.3, gt=0.5, le=10.0, description="heavy tail of firm sizes")
+    tail_power_price_mean_usd_per_mwh: float = Field(40.0, gt=0.0, le=1000.0)
+    tail_power_price_sd_usd_per_mwh: float = Field(12.0, ge=0.0, le=500.0)
+    tail_cash_usd_per_mw: float = Field(60_000.0, ge=0.0, le=1e8)
+    tail_debt_usd_per_mw: float = Field(120_000.0, ge=0.0, le=1e8)
+    tail_debt_rate_per_year: float = Field(0.10, ge=0.0, le=1.0)
+    tail_btc_sell_share: float = Field(0.8, ge=0.0, le=1.0)
+    decision_rule_mix: dict[Literal["npv", "myopic"], NonNeg] = Field(
+        default_factory=lambda: {"npv": 0.6, "myopic": 0.4}, description="population shares of decision rules"
+    )
+    hurdle_rate_per_year: float = Field(0.15, ge=0.0, le=2.0, description="mean discount/hurdle rate")
+    hurdle_rate_sd: float = Field(0.04, ge=0.0, le=1.0)
+    decision_horizon_years: float = Field(5.0, gt=0.0, le=30.0)
+    review_probability_per_step: float = Field(0.34, gt=0.0, le=1.0, description="chance a firm reviews its strategy")
+    hashprice_smoothing: float = Field(0.4, gt=0.0, le=1.0, description="EWMA weight on the newest hashprice")
+    expected_hashprice_decline_per_year: float = Field(0.25, ge=-1.0, le=1.0)
+    max_payback_months: float = Field(20.0, gt=0.0, le=240.0, description="longest payback a firm accepts for machines")
+    myopic_max_payback_years: float = Field(6.0, gt=0.0, le=50.0, description="myopic rule's conversion payback")
+    cash_reserve_months: float = Field(3.0, ge=0.0, le=60.0)
+    max_debt_to_assets: float = Field(0.5, ge=0.0, le=0.95)
+    debt_maturity_years: float = Field(3.0, gt=0.0, le=30.0)
+
+    # --- consolidation ----------------------------------------------------------------------
+    distress_bid_shading: float = Field(0.35, ge=0.0, le=0.95, description="fire-sale discount bidders apply in distress auctions")
+    auction_max_bidders: int = Field(12, ge=1, le=1000, description="best-funded firms invited to bid")
+    ma_review_probability_per_step: float = Field(0.1, ge=0.0, le=1.0, description="chance a weak or cheap firm is shopped")
+    takeover_value_ratio: float = Field(0.6, ge=0.0, le=10.0, description="cheap: equity below this x replacement value")
+    takeover_min_gain: float = Field(0.15, ge=0.0, le=10.0, description="buyer's value must beat owner's by this share")
+    seller_bargaining_power: float = Field(0.5, ge=0.0, le=1.0, description="Nash bargaining weight of the seller")
+
+    # --- records --------------------------------------------------------------------------------
+    firm_record_every: int = Field(1, ge=0, le=10_000, description="per-firm rows every k steps (0: none)")
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Scenario:
+        if not GENESIS_DATE <= self.start_date <= LATEST_START_DATE:
+            raise ValueError(
+                f"start_date={self.start_date} is outside the allowed range "
+                f"{GENESIS_DATE} .. {LATEST_START_DATE}"
+            )
+        if self.step_unit == "month" and self.start_date.day != 1:
+            raise ValueError(
+                f"start_date={self.start_date}: monthly steps must start on the first of a month"
+            )
+        if self.price_model == "csv" and not self.price_csv_path:
+            raise ValueError("price_csv_path is required when price_model='csv'")
+        if self.ai_lease_rate_floor_usd_per_kw_month > self.ai_lease_rate_cap_usd_per_kw_month:
+            raise ValueError(
+                "ai_lease_rate_floor_usd_per_kw_month must not exceed ai_lease_rate_cap_usd_per_kw_month"
+            )
+        if self.asic_frontier_floor_j_per_th > self.asic_frontier_initial_j_per_th:
+            raise ValueError("asic_frontier_floor_j_per_th must not exceed asic_frontier_initial_j_per_th")
+        if sum(self.decision_rule_mix.values()) <= 0:
+            raise ValueError("decision_rule_mix must give at least one rule a positive share")
+        if not self.include_public_miners and self.n_firms < 1:
+            raise ValueError("n_firms must be >= 1")
+        return self
+
+    # ----------------------------------------------------------------------------------------
+    def with_overrides(self, **overrides: Any) -> Scenario:
+        """A validated copy with some fields changed (unknown names are rejected)."""
+        return load_scenario_dict({**self.to_dict(), **overrides})
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="python")
+
+    def to_toml(self) -> str:
+        """TOML text that loads back to an equal scenario (None fields are left out)."""
+        data = {k: v for k, v in self.model_dump(mode="json").items() if v is not None}
+        return tomli_w.dumps(data)
+
+    @property
+    def replay(self) -> bool:
+        """True when any driver reads the shipped data (the run must stay inside it)."""
+        return "replay" in (self.price_model, self.fee_model, self.blocks_model)
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    lines = [f"invalid scenario {source}:"]
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "(scenario)"
+        value = err.get("input")
+        shown = repr(value) if not isinstance(value, dict) else "{...}"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown parameter (see `marketsim params` for the allowed names)"
+        lines.append(f"  {field} = {shown}: {msg}")
+    return "\n".join(lines)
+
+
+def load_scenario_dict(data: dict[str, Any], source: str = "(dict)") -> Scenario:
+    """Validate a mapping of parameters; raise ScenarioError naming each bad field."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_format_errors(exc, source)) from None
+
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "experiments"
+
+
+def shipped_scenarios() -> dict[str, Path]:
+    """Scenario names shipped in the repository's ``experiments/`` folder, mapped to files.
+
+    Scenarios live where users read and copy them (``experiments/*.toml``) rather than
+    inside the package; marketsim is installed editable from its clone (``make demo``).
+    Sweep files live one level down, in ``experiments/sweeps/``.
+    """
+    if not SCENARIO_DIR.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(SCENARIO_DIR.glob("*.toml"))}
+
+
+def load_scenario(name_or_path: str | Path, **overrides: Any) -> Scenario:
+    """Load a shipped scenario by name or a TOML file by path, then apply overrides."""
+    path = Path(name_or_path)
+    shipped = shipped_scenarios()
+    if str(name_or_path) in shipped:
+        path = shipped[str(name_or_path)]
+    elif not path.exists():
+        raise ScenarioError(
+            f"scenario {str(name_or_path)!r}: no such file, and not a shipped scenario "
+            f"(shipped: {', '.join(sorted(shipped))})"
+        )
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"scenario {path}: not valid TOML: {exc}") from None
+    data.setdefault("name", path.stem)
+    data.update(overrides)
+    return load_scenario_dict(data, source=str(path))
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``key=value`` from the command line; the value is read as a TOML value.
+
+    ``price_volatility_per_year=0.8``, ``start_date=2024-01-01``, ``price_model=gbm`` (bare
+    words are taken as strings) and ``price_shocks=[{step=6, change=-0.5}]`` all work.
+    """
+    if "=" not in text:
+        raise ScenarioError(f"--set {text!r}: expected key=value")
+    key, raw = (s.strip() for s in text.split("=", 1))
+    if key not in Scenario.model_fields:
+        raise ScenarioError(f"--set {key}: unknown parameter (see `marketsim params`)")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def parameter_table() -> list[dict[str, str]]:
+    """Name, type, default, range and description of every parameter (docs and CLI)."""
+    rows = []
+    for name, field in Scenario.model_fields.items():
+        bounds = []
+        for meta in field.metadata:
+            for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+                if getattr(meta, attr, None) is not None:
+                    bounds.append(f"{sym} {getattr(meta, attr)}")
+        default = field.get_default(call_default_factory=True)
+        rows.append(
+            {
+                "name": name,
+                "type": getattr(field.annotation, "__name__", str(field.annotation)).replace("typing.", ""),
+                "default": repr(default),
+                "range": ", ".join(bounds),
+                "description": field.description or "",
+            }
+        )
+    return rows

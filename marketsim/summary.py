@@ -1,0 +1,67 @@
+"""A readable summary of one run: start and end state, and key outcomes year by year."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from marketsim.runner import RunResult
+
+
+def _money(x: float) -> str:
+    for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= div:
+            return f"${x / div:,.2f}{unit}"
+    return f"${x:,.0f}"
+
+
+def yearly_table(industry: pd.DataFrame) -> pd.DataFrame:
+    df = industry.copy()
+    df["year"] = pd.to_datetime(df["date"]).dt.year
+    g = df.groupby("year")
+    table = pd.DataFrame({
+        "BTC price": g["btc_price_usd"].mean().map(lambda v: f"${v:,.0f}"),
+        "hashrate EH/s": g["network_hashrate_ehs"].mean().map("{:,.0f}".format),
+        "hashprice $/PH/d": g["hashprice_usd_per_ph_day"].mean().map("{:,.1f}".format),
+        "mining rev": g["revenue_mining_usd"].sum().map(_money),
+        "AI rev": g["revenue_ai_usd"].sum().map(_money),
+        "profit": g["profit_usd"].sum().map(_money),
+        "MW AI (end)": g["mw_ai"].last().map("{:,.0f}".format),
+        "MW idle (end)": g["mw_idle"].last().map("{:,.0f}".format),
+        "firms": g["firms_active"].last(),
+        "bankrupt": g["bankruptcies"].sum(),
+        "HHI": g["hhi_hashrate"].last().map("{:.3f}".format),
+        "top-5": g["top5_share_hashrate"].last().map("{:.1%}".format),
+    })
+    table.index.name = None
+    return table
+
+
+def state_lines(row: pd.Series, label: str) -> list[str]:
+    return [
+        f"{label} ({pd.Timestamp(row['date']).date()}): BTC ${row['btc_price_usd']:,.0f}, "
+        f"hashrate {row['network_hashrate_ehs']:,.0f} EH/s, hashprice ${row['hashprice_usd_per_ph_day']:,.1f}/PH/day, "
+        f"height {row['block_height']:,}, subsidy {row['subsidy_btc']:g} BTC",
+        f"    MW mining {row['mw_mining']:,.0f} | idle {row['mw_idle']:,.0f} | converting {row['mw_converting']:,.0f} | "
+        f"AI leased {row['mw_ai']:,.0f} | AI empty {row['mw_ai_empty']:,.0f} | shut down {row['mw_shutdown']:,.0f}",
+        f"    firms {row['firms_active']:,}, HHI {row['hhi_hashrate']:.3f}, top-5 share {row['top5_share_hashrate']:.1%}, "
+        f"fleet {row['avg_efficiency_j_per_th']:.1f} J/TH, AI lease ${row['ai_lease_rate_usd_per_kw_month']:.0f}/kW-month",
+    ]
+
+
+def summarize(result: RunResult) -> str:
+    ind = result.industry
+    s = result.scenario
+    events = result.events
+    lines = [f"marketsim run: {s.name} — {len(ind)} {s.step_unit} steps from {s.start_date}, "
+             f"{s.n_firms} firms, seed {result.seed}", ""]
+    lines += state_lines(ind.iloc[0], "start")
+    lines += state_lines(ind.iloc[-1], "end  ")
+    lines += ["", "By year:", yearly_table(ind).to_string(), ""]
+    kinds = events["kind"].value_counts() if len(events) else pd.Series(dtype=int)
+    lines.append("Events: " + (", ".join(f"{k} {v}" for k, v in kinds.items()) or "none"))
+    lines.append(
+        f"Totals: mining revenue {_money(ind['revenue_mining_usd'].sum())}, AI revenue {_money(ind['revenue_ai_usd'].sum())}, "
+        f"industry profit {_money(ind['profit_usd'].sum())}, bankruptcies {int(ind['bankruptcies'].sum())}, "
+        f"acquisitions {int(ind['acquisitions'].sum())}"
+    )
+    return "\n".join(lines)

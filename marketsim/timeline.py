@@ -1,0 +1,32 @@
+"""Step calendar: each step knows its dates; a run is a list of step boundaries.
+
+Monthly steps follow calendar months (so a step's revenue is the month's revenue, and a replay
+step equals the data summed over that month); weekly and daily steps are fixed lengths.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+DAYS_PER_YEAR = 365.25
+STEPS_PER_MONTH = {"month": 1.0, "week": DAYS_PER_YEAR / 12 / 7, "day": DAYS_PER_YEAR / 12}
+
+
+def step_boundaries(start: dt.date, months: int, unit: str) -> pd.DatetimeIndex:
+    """Start dates of every step plus the end of the last step (length n_steps + 1)."""
+    start_ts = pd.Timestamp(start)
+    if unit == "month":
+        return pd.date_range(start_ts, periods=months + 1, freq="MS")
+    end = start_ts + pd.DateOffset(months=months)
+    freq = {"week": "7D", "day": "D"}[unit]
+    bounds = pd.date_range(start_ts, end, freq=freq)
+    if bounds[-1] < end:
+        bounds = bounds.append(pd.DatetimeIndex([bounds[-1] + pd.Timedelta(freq)]))
+    return bounds
+
+
+def steps_for_months(months: float, unit: str) -> int:
+    """Whole number of steps that spans ``months`` (at least one)."""
+    return max(1, round(months * STEPS_PER_MONTH[unit]))
