@@ -146,7 +146,7 @@ def screen_targets(model) -> np.ndarray:
     assets = finance.asset_value_usd(model)
     weak = (firms.profit_usd < 0) | (firms.debt_usd > s.max_debt_to_assets * assets)
     cheap = assets - firms.debt_usd < s.takeover_value_ratio * replacement_value_usd(model)
-    drawn = model.rng.random(len(firms)) < s.ma_review_probability_per_step
+    drawn = model.firm_rng.random(len(firms)) < s.ma_review_probability_per_step
     candidates = firms.active & drawn & (weak | cheap)
     candidates[model.insolvent] = False
     return np.flatnonzero(candidates)

@@ -64,7 +64,10 @@ class IndustryModel(mesa.Model):
         self.steps_per_month = STEPS_PER_MONTH[config.step_unit]
         self.steps_per_year = self.steps_per_month * 12
         self.n_steps = steps_for_months(config.months, config.step_unit)
-        self.market = Market(config, self.rng)
+        # separate streams: the market's path does not depend on what the firms draw, so the
+        # same seed gives the same BTC price in two scenarios that differ only in firm settings
+        market_rng, self.firm_rng = self.rng.spawn(2)
+        self.market = Market(config, market_rng)
         self.rules = [RULES[name]() for name in RULES]
         self._build_industry()
         self.events = EventLog(self)
@@ -81,7 +84,7 @@ class IndustryModel(mesa.Model):
     # --- set-up ----------------------------------------------------------------------------
     def _build_industry(self) -> None:
         c = self.config
-        pop = build_population(c, self.market.initial_network_hashrate_ehs(), list(RULES), self.rng)
+        pop = build_population(c, self.market.initial_network_hashrate_ehs(), list(RULES), self.firm_rng)
         n = len(pop.name)
         horizon = round(max(c.site_build_lead_time_months, c.conversion_lead_time_months,
                             c.machine_lead_time_months) * self.steps_per_month) + PIPELINE_SLACK_STEPS
@@ -90,7 +93,7 @@ class IndustryModel(mesa.Model):
             power_base_usd_per_mwh=pop.power_usd_per_mwh, efficiency_j_per_th=pop.efficiency_j_per_th,
             fleet_age_years=pop.fleet_age_years, pipeline_horizon=horizon,
         )
-        maturity = np.round(self.rng.uniform(0.25, 1.0, n) * c.debt_maturity_years * self.steps_per_year)
+        maturity = np.round(self.firm_rng.uniform(0.25, 1.0, n) * c.debt_maturity_years * self.steps_per_year)
         maturity = np.where(pop.distressed, np.minimum(maturity, 6 * self.steps_per_month), maturity)
         self.firms = FirmBook(
             name=pop.name, is_public=pop.is_public, rule=pop.rule, cash_usd=pop.cash_usd.copy(),

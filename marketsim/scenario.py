@@ -176,6 +176,7 @@ class Scenario(BaseModel):
     network_efficiency_j_per_th: float = Field(45.0, gt=1.0, le=200.0, description="network average at start")
     tail_efficiency_sd_j_per_th: float = Field(8.0, ge=0.0, le=100.0)
     tail_size_pareto_alpha: float = Field(1.3, gt=0.5, le=10.0, description="heavy tail of firm sizes")
+    tail_max_firm_share: float = Field(0.04, gt=0.0, le=1.0, description="largest private miner's share of the tail's MW")
     tail_power_price_mean_usd_per_mwh: float = Field(40.0, gt=0.0, le=1000.0)
     tail_power_price_sd_usd_per_mwh: float = Field(12.0, ge=0.0, le=500.0)
     tail_cash_usd_per_mw: float = Field(60_000.0, ge=0.0, le=1e8)
@@ -193,16 +194,16 @@ class Scenario(BaseModel):
     expected_hashprice_decline_per_year: float = Field(0.25, ge=-1.0, le=1.0)
     max_payback_months: float = Field(20.0, gt=0.0, le=240.0, description="longest payback a firm accepts for machines")
     myopic_max_payback_years: float = Field(6.0, gt=0.0, le=50.0, description="myopic rule's conversion payback")
-    cash_reserve_months: float = Field(3.0, ge=0.0, le=60.0)
+    cash_reserve_months: float = Field(6.0, ge=0.0, le=60.0)
     max_debt_to_assets: float = Field(0.5, ge=0.0, le=0.95)
     debt_maturity_years: float = Field(3.0, gt=0.0, le=30.0)
 
     # --- consolidation ----------------------------------------------------------------------
     distress_bid_shading: float = Field(0.35, ge=0.0, le=0.95, description="fire-sale discount bidders apply in distress auctions")
     auction_max_bidders: int = Field(12, ge=1, le=1000, description="best-funded firms invited to bid")
-    ma_review_probability_per_step: float = Field(0.1, ge=0.0, le=1.0, description="chance a weak or cheap firm is shopped")
-    takeover_value_ratio: float = Field(0.6, ge=0.0, le=10.0, description="cheap: equity below this x replacement value")
-    takeover_min_gain: float = Field(0.15, ge=0.0, le=10.0, description="buyer's value must beat owner's by this share")
+    ma_review_probability_per_step: float = Field(0.03, ge=0.0, le=1.0, description="chance a weak or cheap firm is shopped")
+    takeover_value_ratio: float = Field(0.4, ge=0.0, le=10.0, description="cheap: equity below this x replacement value")
+    takeover_min_gain: float = Field(0.3, ge=0.0, le=10.0, description="buyer's value must beat owner's by this share")
     seller_bargaining_power: float = Field(0.5, ge=0.0, le=1.0, description="Nash bargaining weight of the seller")
 
     # --- records --------------------------------------------------------------------------------

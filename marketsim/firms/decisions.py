@@ -82,7 +82,7 @@ def _candidates(model, site_idx: np.ndarray, power: np.ndarray) -> Candidates:
 
 def decide(model, power_usd_per_mwh: np.ndarray) -> None:
     s, firms, sites = model.config, model.firms, model.sites
-    reviewing = firms.active & (model.rng.random(len(firms)) < s.review_probability_per_step)
+    reviewing = firms.active & (model.firm_rng.random(len(firms)) < s.review_probability_per_step)
     o = outlook(model)
     spend = finance.spendable_usd(model)
     steps = model.steps_per_month
@@ -114,7 +114,7 @@ def decide(model, power_usd_per_mwh: np.ndarray) -> None:
         if len(cand) and s.ai_target_share is None:
             score = rule.conversion_score(_candidates(model, cand, power_usd_per_mwh), o)
             go = cand[score > 0]
-            model.rng.shuffle(go)
+            model.firm_rng.shuffle(go)
             for site in go:
                 mw = s.conversion_max_share_per_step * sites.suitable_remaining_mw[site]
                 _order_conversion(model, site, mw, spend, o, forced=False)

@@ -40,6 +40,26 @@ def load_public_miners() -> pd.DataFrame:
     return table
 
 
+def capped_shares(sizes: np.ndarray, cap: float) -> np.ndarray:
+    """Shares proportional to ``sizes``, none above ``cap``; excess goes to the uncapped pro rata.
+
+    A Pareto draw can give one private miner most of the tail; the cap keeps the largest
+    private miner of the order of the largest public ones (a documented calibration choice).
+    """
+    shares = sizes / sizes.sum()
+    if cap * len(shares) < 1.0:
+        return np.full(len(shares), 1.0 / len(shares))
+    for _ in range(100):
+        over = shares > cap
+        if not over.any():
+            break
+        excess = (shares[over] - cap).sum()
+        shares[over] = cap
+        free = ~over & (shares < cap)
+        shares[free] += excess * shares[free] / shares[free].sum()
+    return shares
+
+
 @dataclass
 class Population:
     """Column arrays from which the model builds its books (one site per firm at the start)."""
@@ -87,8 +107,7 @@ def build_population(s: Scenario, network_hashrate_ehs: float, rule_names: list[
         )
     tail_mean_eff = tail_mw / tail_hashrate
 
-    sizes = rng.pareto(s.tail_size_pareto_alpha, n_tail) + 1.0
-    mw = sizes / sizes.sum() * tail_mw
+    mw = capped_shares(rng.pareto(s.tail_size_pareto_alpha, n_tail) + 1.0, s.tail_max_firm_share) * tail_mw
     eff = np.clip(rng.normal(tail_mean_eff, s.tail_efficiency_sd_j_per_th, n_tail), *TAIL_EFFICIENCY_BOUNDS_J_PER_TH)
     eff *= (mw / eff).sum() / tail_hashrate  # exact fit of the tail's hashrate
     power_cost = np.clip(
