@@ -30,14 +30,18 @@ from marketsim.firms import finance
 
 
 def settle_exits(model) -> None:
-    """Bankruptcies first (their sites are auctioned), then the market for whole firms."""
+    """Bankruptcies first (their sites are auctioned), then the market for whole firms.
+
+    What each firm can spend is computed once and drawn down as it buys.
+    """
+    spend = finance.spendable_usd(model)
     for firm_id in model.insolvent:
-        go_bankrupt(model, int(firm_id))
-    market_for_firms(model)
+        go_bankrupt(model, int(firm_id), spend)
+    market_for_firms(model, spend)
 
 
 # --- bankruptcy and distress auctions ---------------------------------------------------
-def go_bankrupt(model, firm_id: int) -> None:
+def go_bankrupt(model, firm_id: int, spend: np.ndarray | None = None) -> None:
     firms, sites = model.firms, model.sites
     rows = np.flatnonzero((sites.owner == firm_id) & (sites.capacity_mw - sites.mw_shutdown > 0))
     mw = float((sites.capacity_mw[rows] - sites.mw_shutdown[rows]).sum())
@@ -46,7 +50,7 @@ def go_bankrupt(model, firm_id: int) -> None:
     model.events.add("bankruptcy", firm_id, -1, mw, hashrate_ehs=hashrate, value_usd=debt,
                      detail=f"unpaid bills {payables:,.0f} USD, debt {debt:,.0f} USD")
     firms.payments.buffer[firm_id] = 0.0  # orders in flight are cancelled
-    proceeds = auction_sites(model, firm_id, rows, distressed=True)
+    proceeds = auction_sites(model, firm_id, rows, distressed=True, spend=spend)
     paid_bills = min(proceeds, payables)
     paid_debt = min(proceeds - paid_bills, debt)
     model.creditor_recoveries.append({
@@ -60,17 +64,17 @@ def go_bankrupt(model, firm_id: int) -> None:
     model.retire_firm(firm_id)
 
 
-def auction_sites(model, seller: int, rows: np.ndarray, distressed: bool) -> float:
+def auction_sites(model, seller: int, rows: np.ndarray, distressed: bool, spend: np.ndarray | None = None) -> float:
     """Sell each site to the best bidder (second-price); unsold sites wind down. Returns proceeds."""
     s = model.config
     if not len(rows):
         return 0.0
-    bidders = eligible_bidders(model, exclude=seller)
+    spend = finance.spendable_usd(model) if spend is None else spend
+    bidders = eligible_bidders(model, seller, spend)
     proceeds = 0.0
     if len(bidders):
         values = valuation.site_values_for_bidders(model, rows, bidders)
         shading = 1.0 - (s.distress_bid_shading if distressed else 0.0)
-        spend = finance.spendable_usd(model)
         order = np.argsort(-values.max(axis=0))  # most valuable sites first
         for j in order:
             bids = np.minimum(values[:, j] * shading, np.maximum(spend[bidders], 0.0))
@@ -92,7 +96,7 @@ def auction_sites(model, seller: int, rows: np.ndarray, distressed: bool) -> flo
     return proceeds
 
 
-def eligible_bidders(model, exclude: int) -> np.ndarray:
+def eligible_bidders(model, exclude: int, spend: np.ndarray) -> np.ndarray:
     """The best-funded solvent firms (``auction_max_bidders`` of them)."""
     firms = model.firms
     ok = firms.active.copy()
@@ -101,8 +105,7 @@ def eligible_bidders(model, exclude: int) -> np.ndarray:
     ok &= firms.cash_usd > 0
     idx = np.flatnonzero(ok)
     if len(idx) > model.config.auction_max_bidders:
-        spend = finance.spendable_usd(model)[idx]
-        idx = idx[np.argsort(-spend)[: model.config.auction_max_bidders]]
+        idx = idx[np.argsort(-spend[idx])[: model.config.auction_max_bidders]]
     return idx
 
 
@@ -160,7 +163,7 @@ def replacement_value_usd(model) -> np.ndarray:
     return np.bincount(sites.owner, weights=live * per_mw, minlength=len(model.firms))
 
 
-def market_for_firms(model) -> None:
+def market_for_firms(model, spend: np.ndarray) -> None:
     s, firms, sites = model.config, model.firms, model.sites
     price_btc = model.market.state.btc_price_usd
     for target in screen_targets(model):
@@ -169,7 +172,7 @@ def market_for_firms(model) -> None:
         rows = np.flatnonzero((sites.owner == target) & (sites.capacity_mw - sites.mw_shutdown > 0))
         if not len(rows):
             continue
-        bidders = eligible_bidders(model, exclude=target)
+        bidders = eligible_bidders(model, target, spend)
         if not len(bidders):
             return
         sites_to_bidders = valuation.site_values_for_bidders(model, rows, bidders).sum(axis=1)
@@ -177,7 +180,6 @@ def market_for_firms(model) -> None:
         net = firms.cash_usd[target] + firms.btc_held[target] * price_btc - firms.debt_usd[target]
         owner_value = max(sites_to_owner + net, 0.0)  # limited liability: equity is never below 0
         buyer_values = sites_to_bidders + net
-        spend = finance.spendable_usd(model)[bidders]
         best = int(np.argmax(buyer_values))
         buyer, buyer_value = bidders[best], buyer_values[best]
         if buyer_value <= owner_value * (1.0 + s.takeover_min_gain):
@@ -185,11 +187,12 @@ def market_for_firms(model) -> None:
                 wind_down(model, target, rows)
             continue
         price = owner_value + s.seller_bargaining_power * (buyer_value - owner_value)
-        if price > spend[best]:
+        if price > spend[buyer]:
             continue
         liquidation = float(sites_to_bidders.max()) * (1.0 - s.distress_bid_shading)
         how = "voluntary sale" if sites_to_owner + net < liquidation + net else "takeover"
         merge_firms(model, buyer, target, price, how)
+        spend[buyer] -= price
 
 
 def fixed_cost_pv(model, rows: np.ndarray, firm_id: int) -> float:

@@ -90,6 +90,11 @@ class Scenario(BaseModel):
         "(None: the data's mean over the month before the start)"
     )
 
+    history_until: dt.date | None = Field(
+        None, description="replay the data's price, fees and blocks for the steps before this date, "
+        "then let the stochastic drivers take over (None: no history)"
+    )
+
     # --- BTC price ----------------------------------------------------------------------
     price_model: Literal["gbm", "regime", "replay", "csv"] = Field("gbm")
     price_initial_usd: float | None = Field(
@@ -120,6 +125,9 @@ class Scenario(BaseModel):
 
     # --- power --------------------------------------------------------------------------------
     power_price_multiplier: float = Field(1.0, gt=0.0, le=10.0, description="scales every site's base $/MWh")
+    power_hourly_volatility: float = Field(
+        0.35, ge=0.0, le=3.0, description="log-sd of hourly power prices around a site's mean (0: mine all or nothing)"
+    )
     power_seasonal_amplitude: float = Field(0.10, ge=0.0, le=0.9)
     power_peak_month: int = Field(8, ge=1, le=12)
     power_shocks: list[PowerShock] = Field(default_factory=list)
@@ -197,6 +205,9 @@ class Scenario(BaseModel):
     cash_reserve_months: float = Field(6.0, ge=0.0, le=60.0)
     max_debt_to_assets: float = Field(0.5, ge=0.0, le=0.95)
     debt_maturity_years: float = Field(3.0, gt=0.0, le=30.0)
+    refinancing_penalty_rate: float = Field(
+        0.04, ge=0.0, le=1.0, description="rate added to debt above the loan-to-value limit that lenders extend at maturity"
+    )
 
     # --- consolidation ----------------------------------------------------------------------
     distress_bid_shading: float = Field(0.35, ge=0.0, le=0.95, description="fire-sale discount bidders apply in distress auctions")
@@ -220,6 +231,10 @@ class Scenario(BaseModel):
             raise ValueError(
                 f"start_date={self.start_date}: monthly steps must start on the first of a month"
             )
+        if self.history_until is not None and self.price_initial_usd is not None:
+            raise ValueError("price_initial_usd: leave it unset with history_until (the history sets the price)")
+        if self.history_until is not None and self.history_until <= self.start_date:
+            raise ValueError(f"history_until={self.history_until} must be after start_date={self.start_date}")
         if self.price_model == "csv" and not self.price_csv_path:
             raise ValueError("price_csv_path is required when price_model='csv'")
         if self.ai_lease_rate_floor_usd_per_kw_month > self.ai_lease_rate_cap_usd_per_kw_month:
@@ -250,7 +265,7 @@ class Scenario(BaseModel):
     @property
     def replay(self) -> bool:
         """True when any driver reads the shipped data (the run must stay inside it)."""
-        return "replay" in (self.price_model, self.fee_model, self.blocks_model)
+        return self.history_until is not None or "replay" in (self.price_model, self.fee_model, self.blocks_model)
 
 
 def _format_errors(exc: ValidationError, source: str) -> str:

@@ -47,16 +47,26 @@ def site_values_for_bidders(model, site_rows: np.ndarray, bidders: np.ndarray) -
 
 
 def lease_value(model, site_rows: np.ndarray) -> np.ndarray:
-    """PV of the rent still due on each site's leases, at the average hurdle rate."""
+    """PV of the rent still due on each site's leases, at the average hurdle rate.
+
+    Computed once per step and lease-book size (auctions and takeovers ask for it many times).
+    """
+    key = (model.steps_done, len(model.leases))
+    if getattr(model, "_lease_value_key", None) != key:
+        model._lease_value_cache = _lease_value_by_site(model)
+        model._lease_value_key = key
+    return model._lease_value_cache[site_rows]
+
+
+def _lease_value_by_site(model) -> np.ndarray:
     s, leases = model.config, model.leases
     if len(leases) == 0:
-        return np.zeros(len(site_rows))
+        return np.zeros(len(model.sites))
     rates = leases.current_rates(model.steps_done, model.steps_per_year, s.ai_lease_escalator_per_year)
     years_left = np.clip((leases.expiry_step - model.steps_done) / model.steps_per_year, 0.0, None)
     pv = econ.lease_pv_per_gross_mw(rates, 1.0, s.ai_margin, years_left, s.ai_lease_escalator_per_year,
                                     s.hurdle_rate_per_year, 0.0) * leases.mw_it
-    per_site = np.bincount(leases.site, weights=pv, minlength=len(model.sites))
-    return per_site[site_rows]
+    return np.bincount(leases.site, weights=pv, minlength=len(model.sites))
 
 
 def firm_value_to_owner(model, firm_id: int) -> float:

@@ -9,5 +9,5 @@ from marketsim import load_scenario
 
 @pytest.fixture
 def small_baseline():
-    """Baseline with a small population and two years: enough to exercise every phase."""
-    return load_scenario("baseline", n_firms=40, months=24)
+    """Baseline with a small population, two years and a stochastic price from the start."""
+    return load_scenario("baseline", n_firms=40, months=24, history_until=None)

@@ -105,7 +105,8 @@ def test_no_price_stress_and_ample_cash_means_no_bankruptcy():
     # default whatever the price does, so this test uses a debt-free, cash-rich population)
     scenario = load_scenario("baseline", n_firms=60, months=36, price_drift_per_year=0.3,
                              price_volatility_per_year=0.0, tail_cash_usd_per_mw=2_000_000.0,
-                             tail_debt_usd_per_mw=0.0, include_public_miners=False)
+                             tail_debt_usd_per_mw=0.0, include_public_miners=False,
+                             history_until=None)
     result = marketsim.run(scenario, seed=1)
     assert result.industry["bankruptcies"].sum() == 0
 

@@ -98,11 +98,27 @@ def test_a_site_with_negative_margin_curtails_and_a_cheap_one_mines(small_baseli
     model.sites.power_base_usd_per_mwh[1] = 10.0
     model.step()
     sites = model.sites
-    assert sites.mw_mining[0] == 0 and sites.mw_idle[0] == pytest.approx(sites.mw_machines[0])
-    assert sites.mw_mining[1] > 0
-    assert model.site_hashrate_ehs[0] == 0
+    # hourly prices vary, but at 100x the breakeven the site mines essentially never
+    assert sites.mw_mining[0] == pytest.approx(0.0, abs=1e-9)
+    assert sites.mw_idle[0] == pytest.approx(sites.mw_machines[0])
+    assert sites.mw_mining[1] > 0.99 * sites.mw_machines[1]
+    assert model.site_hashrate_ehs[0] == pytest.approx(0.0, abs=1e-9)
     kinds = model.events.frame().query("site_id == 0")["kind"].tolist()
     assert "curtailment" in kinds
+
+
+def test_hourly_curtailment_mines_the_cheap_hours_only():
+    from marketsim.firms.economics import hourly_mining_share
+
+    share, cost = hourly_mining_share(np.array([40.0, 40.0, 80.0, 10.0]), np.array([40.0, 40.0, 40.0, 40.0]), 0.35)
+    # breakeven at the mean: about half the hours (lognormal median is below the mean)
+    assert 0.5 < share[0] < 0.65
+    # the hours mined are the cheaper ones: cost share below the share of hours
+    assert (cost < share).all()
+    # a higher breakeven mines more hours; a breakeven far below the mean almost none
+    assert share[2] > share[0] > share[3] and share[3] < 1e-3
+    on, on_cost = hourly_mining_share(np.array([39.0, 41.0]), np.array([40.0, 40.0]), 0.0)
+    assert on.tolist() == [0.0, 1.0] and on_cost.tolist() == [0.0, 1.0]
 
 
 def test_profitable_conversion_uses_only_suitable_mw_and_pays_capex(small_baseline):
@@ -151,7 +167,8 @@ def test_mesa_keyword_and_scenario_conventions_work():
 def test_difficulty_lag_speeds_blocks_when_hashrate_grows():
     # a big, fast-arriving build-out: blocks per day must exceed 144 while difficulty catches up
     scenario = load_scenario("baseline", n_firms=40, months=24, price_drift_per_year=1.5,
-                             price_volatility_per_year=0.0, expansion_max_share_per_year=2.0)
+                             price_volatility_per_year=0.0, expansion_max_share_per_year=2.0,
+                             history_until=None)
     ind = marketsim.run(scenario, seed=1).industry
     days = pd.to_datetime(ind["date"]).dt.days_in_month
     per_day = ind["blocks"] / days

@@ -33,16 +33,16 @@ class Pipeline:
         self.buffer = np.zeros((n_rows, self.horizon), dtype=FLOAT)
         self.cursor = 0
 
-    def add(self, rows: np.ndarray | int, amounts: np.ndarray | float, delay_steps: int) -> None:
-        """Schedule ``amounts`` for ``rows``, arriving ``delay_steps`` steps from now (>= 1)."""
+    def add(self, row: int, amount: float, delay_steps: int) -> None:
+        """Schedule ``amount`` for one row, arriving ``delay_steps`` steps from now (>= 1)."""
         delay = min(max(int(delay_steps), 1), self.horizon - 1)
-        np.add.at(self.buffer[:, (self.cursor + delay) % self.horizon], rows, amounts)
+        self.buffer[row, (self.cursor + delay) % self.horizon] += amount
 
-    def add_spread(self, rows, amounts, over_steps: int) -> None:
-        """Schedule ``amounts`` in equal parts over the next ``over_steps`` steps."""
+    def add_spread(self, row: int, amount: float, over_steps: int) -> None:
+        """Schedule ``amount`` for one row in equal parts over the next ``over_steps`` steps."""
         n = min(max(int(over_steps), 1), self.horizon - 1)
-        for delay in range(1, n + 1):
-            self.add(rows, np.asarray(amounts, dtype=FLOAT) / n, delay)
+        cols = (self.cursor + np.arange(1, n + 1)) % self.horizon
+        self.buffer[row, cols] += amount / n
 
     def pop(self) -> np.ndarray:
         """Advance one step and return what arrives now (and clear it)."""
@@ -130,6 +130,11 @@ class SiteBook:
         """AI-suitable MW still carrying machines (candidates for conversion)."""
         used = self.mw_converting + self.mw_converted
         return np.clip(np.minimum(self.suitable_mw - used, self.mw_machines), 0.0, None)
+
+    def suitable_remaining_at(self, site: int) -> float:
+        """The same for one site, without building the whole array (used in order loops)."""
+        used = self.mw_converting[site] + self.mw_converted[site]
+        return max(0.0, min(self.suitable_mw[site] - used, self.mw_mining[site] + self.mw_idle[site]))
 
     def state_total(self) -> np.ndarray:
         return self.mw_mining + self.mw_idle + self.mw_converting + self.mw_converted + self.mw_shutdown

@@ -116,7 +116,7 @@ def decide(model, power_usd_per_mwh: np.ndarray) -> None:
             go = cand[score > 0]
             model.firm_rng.shuffle(go)
             for site in go:
-                mw = s.conversion_max_share_per_step * sites.suitable_remaining_mw[site]
+                mw = s.conversion_max_share_per_step * sites.suitable_remaining_at(site)
                 _order_conversion(model, site, mw, spend, o, forced=False)
 
     if s.ai_target_share is not None:
@@ -143,7 +143,7 @@ def pursue_ai_target(model, spend: np.ndarray, o: Outlook) -> None:
         for site in site_rows:
             if this_step <= 0:
                 break
-            mw = min(this_step, sites.suitable_remaining_mw[site])
+            mw = min(this_step, sites.suitable_remaining_at(site))
             this_step -= _order_conversion(model, site, mw, spend, o, forced=True)
 
 
@@ -177,7 +177,7 @@ def _order_expansion(model, f, site, mw, spend, o, steps) -> None:
     _finance_capex(model, f, capex)
     lead = max(1, round(s.site_build_lead_time_months * steps))
     firms.payments.add_spread(f, capex, lead)
-    pending = sites.build_pipeline.pending()[site]
+    pending = sites.build_pipeline.pending_row(site)
     sites.build_efficiency[site] = (pending + mw) / (pending / sites.build_efficiency[site] + mw / o.frontier_j_per_th)
     sites.build_pipeline.add(site, mw, lead)
     model.events.add("expansion_ordered", f, site, mw, value_usd=capex)
@@ -198,7 +198,7 @@ def _order_conversion(model, site, mw, spend, o, forced: bool) -> float:
     equity_per_mw = per_mw * (1.0 - debt_share)
     if equity_per_mw > 0:
         mw = min(mw, max(spend[f], 0.0) / equity_per_mw)
-    mw = min(mw, sites.suitable_remaining_mw[site])
+    mw = min(mw, sites.suitable_remaining_at(site))
     if mw < model.MIN_ORDER_MW:
         return 0.0
     capex = mw * per_mw

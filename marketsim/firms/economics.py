@@ -9,6 +9,7 @@ of ``max(margin, 0)``, not of the margin itself.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import ndtr
 
 DAYS_PER_MONTH = 365.25 / 12.0
 HOURS_PER_DAY = 24.0
@@ -29,6 +30,33 @@ def cash_cost_usd_per_mw_day(power_usd_per_mwh, opex_usd_per_mwh):
 def breakeven_hashprice(efficiency_j_per_th, power_usd_per_mwh, opex_usd_per_mwh):
     """Hashprice (USD/PH/day) below which a MW is better curtailed."""
     return cash_cost_usd_per_mw_day(power_usd_per_mwh, opex_usd_per_mwh) * np.asarray(efficiency_j_per_th) / PH_PER_EH
+
+
+def hourly_mining_share(breakeven_power_usd_per_mwh, mean_power_usd_per_mwh, hourly_volatility: float):
+    """Share of hours a site mines, and the cost of those hours relative to always mining.
+
+    Power is bought by the hour; its price over a month is lognormal around the site's mean
+    with log-sd ``hourly_volatility``. A miner runs in the hours when power costs less than
+    the revenue of a MWh (the breakeven price) and curtails in the others, as Texas miners do.
+    With ln P ~ N(m, s^2), m = ln(mean) - s^2/2 and d = (ln k - m) / s:
+
+        share of hours mined            = Phi(d)
+        E[P; P < k] / mean (cost share) = Phi(d - s)
+
+    With ``hourly_volatility`` = 0 this is the all-or-nothing rule (mine iff k > mean). The
+    spread is what keeps a price fall from switching the whole network off at once.
+    """
+    k = np.asarray(breakeven_power_usd_per_mwh, dtype=float)
+    mean = np.asarray(mean_power_usd_per_mwh, dtype=float)
+    if hourly_volatility <= 0:
+        on = (k > mean).astype(float)
+        return on, on
+    s = hourly_volatility
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = (np.log(np.where(k > 0, k, 1.0)) - (np.log(np.maximum(mean, 1e-9)) - s * s / 2)) / s
+    share = np.where(k > 0, ndtr(d), 0.0)
+    cost = np.where(k > 0, ndtr(d - s), 0.0)
+    return share, cost
 
 
 def hashprice_outlook(

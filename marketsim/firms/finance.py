@@ -12,8 +12,8 @@ holds exactly (tests check it). Mined BTC is valued at the step's price; the fir
 Financing follows how miners actually got through 2022: a shortfall is met first by drawing
 on credit (up to ``max_debt_to_assets`` of the assets lenders count), then by selling
 treasury BTC. A firm still short is insolvent; ``consolidation`` takes it from there. Debt
-falls due at its maturity and is rolled over only as far as the loan-to-value limit allows;
-the excess must be repaid from cash.
+falls due at its maturity and rolls over as far as the loan-to-value limit allows; the excess
+is repaid from cash, and what cash cannot cover is extended at a penalty rate.
 """
 
 from __future__ import annotations
@@ -61,10 +61,19 @@ def pay(model) -> None:
     assets = asset_value_usd(model)
     due = active & (firms.debt_maturity_step <= step) & (firms.debt_usd > 0)
     if due.any():
-        allowed = s.max_debt_to_assets * assets[due]
-        repay = np.clip(firms.debt_usd[due] - allowed, 0.0, None)
-        _repay(firms, np.flatnonzero(due), repay)
-        firms.debt_maturity_step[due] = step + round(s.debt_maturity_years * model.steps_per_year)
+        # amend and extend: debt within the loan-to-value limit rolls over; the excess is
+        # repaid from the cash there is, and what cash cannot cover is extended at a penalty
+        # rate (lenders recover more from a going concern than from a fire sale)
+        idx = np.flatnonzero(due)
+        excess = np.clip(firms.debt_usd[idx] - s.max_debt_to_assets * assets[idx], 0.0, None)
+        repay = np.minimum(excess, np.clip(firms.cash_usd[idx], 0.0, None))
+        _repay(firms, idx, repay)
+        extended = excess - repay > 0
+        firms.debt_rate_per_year[idx[extended]] += s.refinancing_penalty_rate
+        for f in idx[extended]:
+            model.events.add("debt_extended", f, -1, 0.0, value_usd=float(excess[idx == f][0] - repay[idx == f][0]),
+                             detail=f"rate now {firms.debt_rate_per_year[f]:.1%}")
+        firms.debt_maturity_step[idx] = step + round(s.debt_maturity_years * model.steps_per_year)
 
     short = active & (firms.cash_usd < 0)
     if short.any():

@@ -16,6 +16,8 @@ import numpy as np
 
 from marketsim.firms import economics as econ
 
+DORMANT_SHARE = 0.05  # a site mining fewer hours than this is idle for scrapping purposes
+
 
 def land_deliveries(model) -> None:
     sites, step = model.sites, model.steps_done
@@ -44,27 +46,38 @@ def land_deliveries(model) -> None:
 
 
 def curtail_or_mine(model, power_usd_per_mwh: np.ndarray, hashprice_observed: float) -> None:
-    """Switch each site's machines on when their expected margin is positive, off otherwise."""
+    """Each site mines in the hours its margin is positive (``economics.hourly_mining_share``).
+
+    ``mw_mining`` is the site's machine MW times the share of hours mined (MW-equivalents), the
+    rest is ``mw_idle``. A site that mines less than half of the hours counts as curtailed
+    (events), and one that mines almost never for ``scrap_after_idle_months`` is scrapped.
+    """
     s, sites = model.config, model.sites
-    breakeven = econ.breakeven_hashprice(sites.efficiency_j_per_th, power_usd_per_mwh, s.mining_opex_usd_per_mwh)
+    breakeven_power = econ.revenue_usd_per_mw_day(hashprice_observed, sites.efficiency_j_per_th) / econ.HOURS_PER_DAY
+    share, cost_share = econ.hourly_mining_share(
+        breakeven_power - s.mining_opex_usd_per_mwh, power_usd_per_mwh, s.power_hourly_volatility
+    )
     machines = sites.mw_machines
-    mine = (hashprice_observed > breakeven) & (machines > 0)
-    was_mining = sites.mw_mining > 0
-    sites.mw_mining = np.where(mine, machines, 0.0)
-    sites.mw_idle = np.where(mine, 0.0, machines)
-    stopped = was_mining & ~mine
-    resumed = ~was_mining & mine & (sites.idle_steps > 0)
+    was_mining = sites.mw_mining > 0.5 * machines
+    sites.mw_mining = share * machines
+    sites.mw_idle = machines - sites.mw_mining
+    model.site_power_cost_share = cost_share
+    mining = (share >= 0.5) & (machines > 0)
+    stopped = was_mining & ~mining
+    resumed = ~was_mining & mining & (machines > 0)
     if stopped.any():
         model.events.add_many("curtailment", sites.owner[stopped], np.flatnonzero(stopped), sites.mw_idle[stopped])
     if resumed.any():
         model.events.add_many("resumption", sites.owner[resumed], np.flatnonzero(resumed), sites.mw_mining[resumed])
 
-    sites.idle_steps = np.where(~mine & (machines > 0), sites.idle_steps + 1, 0)
+    dormant = (share < DORMANT_SHARE) & (machines > 0)
+    sites.idle_steps = np.where(dormant, sites.idle_steps + 1, 0)
     scrap = (sites.idle_steps >= model.steps_per_month * s.scrap_after_idle_months) & (sites.upgrade_due_step < 0)
     if scrap.any():
-        model.events.add_many("scrapped", sites.owner[scrap], np.flatnonzero(scrap), sites.mw_idle[scrap])
-        sites.mw_shutdown[scrap] += sites.mw_idle[scrap]
+        model.events.add_many("scrapped", sites.owner[scrap], np.flatnonzero(scrap), machines[scrap])
+        sites.mw_shutdown[scrap] += machines[scrap]
         sites.mw_idle[scrap] = 0.0
+        sites.mw_mining[scrap] = 0.0
         sites.idle_steps[scrap] = 0
 
 
@@ -93,7 +106,9 @@ def mine_and_earn(model, power_usd_per_mwh: np.ndarray) -> None:
     led["revenue_mining_usd"] = led["btc_mined"] * state.btc_price_usd
     hours = state.days * econ.HOURS_PER_DAY
     mwh = sites.mw_mining * online * hours
-    led["power_usd"] = np.bincount(sites.owner, weights=mwh * power_usd_per_mwh, minlength=n)
+    # the hours mined are the cheap ones: cost = machine MW x hours x mean price x cost share
+    power_cost = sites.mw_machines * online * hours * power_usd_per_mwh * model.site_power_cost_share
+    led["power_usd"] = np.bincount(sites.owner, weights=power_cost, minlength=n)
     fixed = (sites.capacity_mw - sites.mw_shutdown) * s.site_fixed_cost_usd_per_mw_month * model.months_in_step
     led["opex_usd"] = np.bincount(sites.owner, weights=mwh * s.mining_opex_usd_per_mwh + fixed, minlength=n)
     model.site_hashrate_ehs = site_hashrate

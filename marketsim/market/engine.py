@@ -55,6 +55,8 @@ class Market:
         self.rng = rng
         self.bounds = step_boundaries(scenario.start_date, scenario.months, scenario.step_unit)
         self.replay = self._load_replay() if scenario.replay else None
+        # steps whose price, fees and blocks all come from the data (a replay prefix)
+        self.history_steps = self._history_steps()
         self.price_path = self._build_price_path()
         self.fee_share_path = None
         if scenario.fee_model == "stochastic":
@@ -82,10 +84,29 @@ class Market:
     # --- set-up ------------------------------------------------------------------------
     def _load_replay(self) -> pd.DataFrame:
         daily = mdata.load_btc_daily()
+        bounds = list(self.bounds)
+        s = self.scenario
+        if s.history_until is not None and not any(m == "replay" for m in (s.price_model, s.fee_model, s.blocks_model)):
+            last = min(pd.Timestamp(s.history_until), daily["date"].iloc[-1] + pd.Timedelta(days=1))
+            bounds = [b for b in bounds if b <= last]
+            if len(bounds) < 2:
+                raise ScenarioError(f"history_until={s.history_until}: no whole step of the run lies before it")
         try:
-            return mdata.aggregate_steps(daily, list(self.bounds))
+            return mdata.aggregate_steps(daily, bounds)
         except mdata.DataError as exc:
             raise ScenarioError(f"replay needs the run inside the shipped data: {exc}") from None
+
+    def _history_steps(self) -> int:
+        if self.replay is None:
+            return 0
+        s = self.scenario
+        if s.history_until is not None and "replay" not in (s.price_model, s.fee_model, s.blocks_model):
+            return len(self.replay)
+        return 0
+
+    def replays_step(self, step: int, model_name: str) -> bool:
+        """True when a driver set to ``model_name`` reads the data at ``step``."""
+        return model_name == "replay" or step < self.history_steps
 
     def _data_price_at_start(self) -> float:
         daily = mdata.load_btc_daily()
@@ -101,6 +122,10 @@ class Market:
         s = self.scenario
         if s.price_model == "replay":
             base: price.PricePath = price.SeriesPrice(self.replay["price_usd"].to_numpy())
+        elif self.history_steps:
+            history = self.replay["price_usd"].to_numpy()
+            then = self._stochastic_price(float(history[-1]))
+            base = price.SplicedPrice(price.SeriesPrice(history), then, self.history_steps)
         elif s.price_model == "csv":
             series = mdata.load_price_csv(s.price_csv_path)
             per_step = []
@@ -114,10 +139,16 @@ class Market:
             base = price.SeriesPrice(per_step)
         else:
             p0 = s.price_initial_usd if s.price_initial_usd is not None else self._data_price_at_start()
-            if s.price_model == "gbm":
-                base = price.GBMPrice(p0, s.price_drift_per_year, s.price_volatility_per_year)
-            else:
-                base = price.RegimeSwitchingPrice(
+            base = self._stochastic_price(p0)
+        if s.price_shocks:
+            base = price.ShockedPrice(base, [(sh.step, sh.change) for sh in s.price_shocks])
+        return base
+
+    def _stochastic_price(self, p0: float) -> price.PricePath:
+        s = self.scenario
+        if s.price_model == "gbm":
+            return price.GBMPrice(p0, s.price_drift_per_year, s.price_volatility_per_year)
+        return price.RegimeSwitchingPrice(
                     p0,
                     s.price_bull_drift_per_year,
                     s.price_bull_volatility_per_year,
@@ -129,9 +160,6 @@ class Market:
                     s.price_jump_mean_log,
                     s.price_jump_std_log,
                 )
-        if s.price_shocks:
-            base = price.ShockedPrice(base, [(sh.step, sh.change) for sh in s.price_shocks])
-        return base
 
     def initial_height(self) -> int:
         s = self.scenario
@@ -165,7 +193,7 @@ class Market:
     # --- per step -----------------------------------------------------------------------
     def step_dates(self, step: int) -> tuple[pd.Timestamp, pd.Timestamp]:
         while step + 1 >= len(self.bounds):
-            if self.replay is not None:
+            if self.replay is not None and not self.history_steps:
                 raise ScenarioError(
                     f"months: the replay covers {len(self.bounds) - 1} steps; step {step} is past the data"
                 )
@@ -182,7 +210,7 @@ class Market:
         btc = self.price_path.next_price(step, dt_years, self.rng)
         if self.fee_share_path is not None:
             fee_share = self.fee_share_path.next_share(step, dt_years, self.rng)
-        else:
+        if self.replays_step(step, s.fee_model):
             row = self.replay.iloc[step]
             fee_share = float(row["fees_btc"] / row["issuance_btc"]) if row["issuance_btc"] > 0 else 0.0
         multiplier = s.power_price_multiplier * power.apply_power_shocks(
@@ -220,7 +248,7 @@ class Market:
     def hashprice_at_difficulty(self) -> float:
         """USD per PH/s per day a miner earns this step at the current difficulty proxy."""
         st = self.state
-        if self.replay is not None and self.scenario.blocks_model == "replay":
+        if self.replays_step(st.step, self.scenario.blocks_model):
             row = self.replay.iloc[st.step]
             reward_per_day = (row["issuance_btc"] + row["fees_btc"]) / st.days
             return float(reward_per_day * st.btc_price_usd / (self.chain.difficulty_hashrate_ehs * 1000.0))
@@ -233,7 +261,7 @@ class Market:
     def settle_chain(self, hashrate_ehs: float) -> ChainOutcome:
         """Advance the chain with the network's realised hashrate and price the step's rewards."""
         st = self.state
-        if self.scenario.blocks_model == "replay":
+        if self.replays_step(st.step, self.scenario.blocks_model):
             # blocks and issuance are the data's; the difficulty proxy follows the modelled
             # hashrate (the data's own difficulty after 2022 is not used: it is the answer)
             row = self.replay.iloc[st.step]
@@ -245,7 +273,7 @@ class Market:
             start_height = self.chain.height
             self.chain, blocks = protocol.advance_chain(self.chain, hashrate_ehs, st.days)
             issuance = protocol.subsidy_for_blocks(start_height, blocks)
-        if self.fee_share_path is None and self.scenario.blocks_model == "replay":
+        if self.replays_step(st.step, self.scenario.fee_model) and self.replays_step(st.step, self.scenario.blocks_model):
             fees_btc = float(self.replay.iloc[st.step]["fees_btc"])
         else:
             fees_btc = st.fee_share * issuance

@@ -119,3 +119,22 @@ class ShockedPrice:
             if at == step:
                 self.factor *= 1.0 + change
         return self.base.next_price(step, dt_years, rng) * self.factor
+
+
+class SplicedPrice:
+    """History first, then a stochastic path that starts where the history ends.
+
+    Steps before ``switch_step`` read ``history``; from then on ``then`` moves on (its own
+    step counter starts at 0 at the switch, where it returns its initial price, which is
+    the last historical one, before moving on the next step).
+    """
+
+    def __init__(self, history: PricePath, then: PricePath, switch_step: int):
+        if switch_step < 1:
+            raise ValueError(f"switch_step={switch_step}: must be >= 1")
+        self.history, self.then, self.switch = history, then, switch_step
+
+    def next_price(self, step, dt_years, rng):
+        if step < self.switch:
+            return self.history.next_price(step, dt_years, rng)
+        return self.then.next_price(step - self.switch + 1, dt_years, rng)
