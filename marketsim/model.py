@@ -53,7 +53,7 @@ def resolve_scenario(scenario: Any, params: dict[str, Any]) -> Scenario:
 
 
 class IndustryModel(mesa.Model):
-    MIN_ORDER_MW = 0.05
+    MIN_ORDER_MW = 1.0  # smaller orders are not worth a board decision (and cost a loop turn)
 
     def __init__(self, scenario: Any = None, *, rng=None, **params: Any):
         config = resolve_scenario(scenario, params)

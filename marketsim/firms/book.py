@@ -44,6 +44,17 @@ class Pipeline:
         cols = (self.cursor + np.arange(1, n + 1)) % self.horizon
         self.buffer[row, cols] += amount / n
 
+    def add_rows(self, rows: np.ndarray, amounts: np.ndarray, delay_steps: int) -> None:
+        """Vector form of ``add`` for many rows at once (rows may repeat)."""
+        delay = min(max(int(delay_steps), 1), self.horizon - 1)
+        np.add.at(self.buffer, (rows, (self.cursor + delay) % self.horizon), amounts)
+
+    def add_spread_rows(self, rows: np.ndarray, amounts: np.ndarray, over_steps: int) -> None:
+        """Vector form of ``add_spread`` for many rows at once (rows may repeat)."""
+        n = min(max(int(over_steps), 1), self.horizon - 1)
+        cols = (self.cursor + np.arange(1, n + 1)) % self.horizon
+        np.add.at(self.buffer, (np.repeat(rows, n), np.tile(cols, len(rows))), np.repeat(amounts / n, n))
+
     def pop(self) -> np.ndarray:
         """Advance one step and return what arrives now (and clear it)."""
         self.cursor = (self.cursor + 1) % self.horizon

@@ -105,10 +105,12 @@ def decide(model, power_usd_per_mwh: np.ndarray) -> None:
         if ok.any():
             firm_ids, primary = firm_ids[ok], primary[ok]
             intensity = rule.expansion_intensity(_candidates(model, primary, power_usd_per_mwh), o)
-            for f, site, k in zip(firm_ids, primary, intensity):
-                if k > 0:
-                    mw = k * s.expansion_max_share_per_year * model.firm_mw(f) * model.years_in_step / s.review_probability_per_step
-                    _order_expansion(model, f, site, mw, spend, o, steps)
+            go = intensity > 0
+            if go.any():
+                firm_mw = np.bincount(sites.owner, weights=sites.capacity_mw - sites.mw_shutdown, minlength=len(firms))
+                f = firm_ids[go]
+                mw = intensity[go] * s.expansion_max_share_per_year * firm_mw[f] * model.years_in_step / s.review_probability_per_step
+                _order_expansions(model, f, primary[go], mw, spend, o, steps)
         # conversions: AI-suitable MW still mining, first come first served against demand
         cand = np.flatnonzero(own & (sites.suitable_remaining_mw > 0))
         if len(cand) and s.ai_target_share is None:
@@ -166,21 +168,26 @@ def _order_upgrade(model, site, capex, spend, frontier, steps) -> None:
                      detail=f"{sites.efficiency_j_per_th[site]:.1f} -> {frontier:.1f} J/TH")
 
 
-def _order_expansion(model, f, site, mw, spend, o, steps) -> None:
+def _order_expansions(model, f: np.ndarray, site: np.ndarray, mw: np.ndarray, spend, o, steps) -> None:
+    """New MW with frontier machines, for many firms at once (one site each)."""
     s, firms, sites = model.config, model.firms, model.sites
     per_mw = s.site_build_capex_usd_per_mw + econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, o.frontier_j_per_th)
-    mw = min(mw, max(spend[f], 0.0) / per_mw)
-    if mw < model.MIN_ORDER_MW:
+    mw = np.minimum(mw, np.maximum(spend[f], 0.0) / per_mw)
+    ok = mw >= model.MIN_ORDER_MW
+    f, site, mw = f[ok], site[ok], mw[ok]
+    if not len(f):
         return
     capex = mw * per_mw
     spend[f] -= capex
-    _finance_capex(model, f, capex)
+    pending = firms.payments.buffer[f].sum(axis=1)
+    shortfall = np.clip(pending + capex - firms.cash_usd[f], 0.0, None)
+    finance.borrow(firms, f, shortfall)
     lead = max(1, round(s.site_build_lead_time_months * steps))
-    firms.payments.add_spread(f, capex, lead)
-    pending = sites.build_pipeline.pending_row(site)
-    sites.build_efficiency[site] = (pending + mw) / (pending / sites.build_efficiency[site] + mw / o.frontier_j_per_th)
-    sites.build_pipeline.add(site, mw, lead)
-    model.events.add("expansion_ordered", f, site, mw, value_usd=capex)
+    firms.payments.add_spread_rows(f, capex, lead)
+    building = sites.build_pipeline.buffer[site].sum(axis=1)
+    sites.build_efficiency[site] = (building + mw) / (building / sites.build_efficiency[site] + mw / o.frontier_j_per_th)
+    sites.build_pipeline.add_rows(site, mw, lead)
+    model.events.add_many("expansion_ordered", f, site, mw, value_usd=capex)
 
 
 def _order_conversion(model, site, mw, spend, o, forced: bool) -> float:
