@@ -143,7 +143,7 @@ class Scenario(BaseModel):
     machine_price_floor_usd_per_th: float = Field(3.0, ge=0.0, le=1000.0)
     machine_lead_time_months: int = Field(4, ge=0, le=36, description="order to hashing, for upgrades")
     site_build_capex_usd_per_mw: float = Field(325_000.0, ge=0.0, le=5e6)
-    site_build_lead_time_months: int = Field(9, ge=0, le=60, description="order to energised new MW")
+    site_build_lead_time_months: int = Field(6, ge=0, le=60, description="order to energised new MW")
     expansion_max_share_per_year: float = Field(0.6, ge=0.0, le=5.0, description="max MW growth a firm orders per year")
     mining_opex_usd_per_mwh: float = Field(6.0, ge=0.0, le=500.0, description="variable non-power cost")
     site_fixed_cost_usd_per_mw_month: float = Field(3_000.0, ge=0.0, le=1e6)
@@ -200,10 +200,13 @@ class Scenario(BaseModel):
     review_probability_per_step: float = Field(0.34, gt=0.0, le=1.0, description="chance a firm reviews its strategy")
     hashprice_smoothing: float = Field(0.4, gt=0.0, le=1.0, description="EWMA weight on the newest hashprice")
     expected_hashprice_decline_per_year: float = Field(0.25, ge=-1.0, le=1.0)
-    max_payback_months: float = Field(20.0, gt=0.0, le=240.0, description="longest payback a firm accepts for machines")
+    max_payback_months: float = Field(22.0, gt=0.0, le=240.0, description="longest payback a firm accepts for machines")
     myopic_max_payback_years: float = Field(6.0, gt=0.0, le=50.0, description="myopic rule's conversion payback")
     cash_reserve_months: float = Field(6.0, ge=0.0, le=60.0)
     max_debt_to_assets: float = Field(0.5, ge=0.0, le=0.95)
+    equity_issuance_share_per_year: float = Field(
+        0.0, ge=0.0, le=5.0, description="new equity a profitable firm can raise per year, share of its asset value"
+    )
     debt_maturity_years: float = Field(3.0, gt=0.0, le=30.0)
     refinancing_penalty_rate: float = Field(
         0.04, ge=0.0, le=1.0, description="rate added to debt above the loan-to-value limit that lenders extend at maturity"

@@ -56,7 +56,8 @@ def test_cash_accounting_balances_for_every_firm_and_step(small_baseline):
         led = model.firms.ledger
         flows = (led["revenue_mining_usd"] - led["btc_retained_usd"] + led["btc_sold_usd"] + led["revenue_ai_usd"]
                  - led["power_usd"] - led["opex_usd"] - led["ai_opex_usd"] - led["interest_usd"] - led["capex_usd"]
-                 + led["debt_drawn_usd"] - led["debt_repaid_usd"] - led["acquisitions_usd"] + led["acquired_cash_usd"])
+                 + led["debt_drawn_usd"] - led["debt_repaid_usd"] - led["acquisitions_usd"] + led["acquired_cash_usd"]
+                 + led["equity_raised_usd"])
         stayed = model.firms.active
         np.testing.assert_allclose((model.firms.cash_usd - cash_before)[stayed], flows[stayed], rtol=1e-9, atol=1e-3)
         # revenue is the network's, shared by hashrate

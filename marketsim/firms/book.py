@@ -186,6 +186,7 @@ class FirmBook:
         "btc_mined",
         "acquisitions_usd",  # paid for sites or firms bought
         "acquired_cash_usd",  # cash that came with a firm taken over
+        "equity_raised_usd",  # new shares sold to fund capex
     )
 
     def __len__(self) -> int:

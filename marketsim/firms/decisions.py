@@ -84,7 +84,10 @@ def decide(model, power_usd_per_mwh: np.ndarray) -> None:
     s, firms, sites = model.config, model.firms, model.sites
     reviewing = firms.active & (model.firm_rng.random(len(firms)) < s.review_probability_per_step)
     o = outlook(model)
-    spend = finance.spendable_usd(model)
+    assets = finance.asset_value_usd(model)
+    equity_room = finance.equity_room_usd(model, assets)
+    model.equity_room = equity_room
+    spend = finance.spendable_usd(model, assets) + equity_room
     steps = model.steps_per_month
     live = sites.capacity_mw - sites.mw_shutdown > 0
 
@@ -159,7 +162,7 @@ def _order_upgrade(model, site, capex, spend, frontier, steps) -> None:
     if capex <= 0 or capex > spend[f]:
         return
     spend[f] -= capex
-    _finance_capex(model, f, capex)
+    finance.fund_orders(model, np.array([f]), np.array([capex]), model.equity_room)
     firms.payments.add(f, capex, 1)
     lead = max(1, round(model.config.machine_lead_time_months * steps))
     sites.upgrade_due_step[site] = model.steps_done + lead
@@ -179,9 +182,7 @@ def _order_expansions(model, f: np.ndarray, site: np.ndarray, mw: np.ndarray, sp
         return
     capex = mw * per_mw
     spend[f] -= capex
-    pending = firms.payments.buffer[f].sum(axis=1)
-    shortfall = np.clip(pending + capex - firms.cash_usd[f], 0.0, None)
-    finance.borrow(firms, f, shortfall)
+    finance.fund_orders(model, f, capex, model.equity_room)
     lead = max(1, round(s.site_build_lead_time_months * steps))
     firms.payments.add_spread_rows(f, capex, lead)
     building = sites.build_pipeline.buffer[site].sum(axis=1)
@@ -222,11 +223,3 @@ def _order_conversion(model, site, mw, spend, o, forced: bool) -> float:
     model.events.add("conversion_started", f, site, mw, value_usd=capex,
                      detail="mandated (ai_target_share)" if forced else model.rules[firms.rule[f]].name)
     return mw
-
-
-def _finance_capex(model, f, capex) -> None:
-    """Draw the debt this order needs beyond free cash (the reserve is kept)."""
-    firms = model.firms
-    free = firms.cash_usd[f] - firms.payments.pending_row(f) - capex
-    if free < 0:
-        finance.borrow(firms, np.array([f]), np.array([-free]))

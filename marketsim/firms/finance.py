@@ -4,7 +4,7 @@ Every movement of cash is an item of the firm's ledger, so that for each firm an
 
     cash_end - cash_start = revenue_mining - btc_retained + btc_sold + revenue_ai
                             - power - opex - ai_opex - interest - capex
-                            + debt_drawn - debt_repaid - acquisitions + acquired_cash
+                            + debt_drawn - debt_repaid - acquisitions + acquired_cash + equity_raised
 
 holds exactly (tests check it). Mined BTC is valued at the step's price; the firm sells its
 ``btc_sell_share`` of it and keeps the rest in its treasury.
@@ -99,6 +99,34 @@ def _repay(firms, idx: np.ndarray, amount: np.ndarray) -> None:
     firms.debt_usd[idx] -= amount
     firms.cash_usd[idx] -= amount
     firms.ledger["debt_repaid_usd"][idx] += amount
+
+
+def equity_room_usd(model, assets: np.ndarray | None = None) -> np.ndarray:
+    """Per firm: new equity it could raise this step for capex.
+
+    Miners financed much of 2023-24's build-out by selling shares (at-the-market offerings)
+    and private miners by raising funds; investors only buy into a profitable business, so a
+    firm that made a profit this step may raise up to ``equity_issuance_share_per_year`` of
+    its asset value per year (spread over its reviews).
+    """
+    s, firms = model.config, model.firms
+    assets = asset_value_usd(model) if assets is None else assets
+    per_review = s.equity_issuance_share_per_year * model.years_in_step / s.review_probability_per_step
+    return np.where(firms.active & (firms.profit_usd > 0), per_review * assets, 0.0)
+
+
+def fund_orders(model, idx: np.ndarray, capex: np.ndarray, equity_room: np.ndarray) -> None:
+    """Fund capex commitments beyond free cash: new equity first (within ``equity_room``),
+    then debt. Cash rises by what is raised; the instalments are paid later from it."""
+    firms = model.firms
+    idx = np.atleast_1d(idx)
+    pending = firms.payments.buffer[idx].sum(axis=1)
+    shortfall = np.clip(pending + np.atleast_1d(capex) - firms.cash_usd[idx], 0.0, None)
+    equity = np.minimum(shortfall, np.clip(equity_room[idx], 0.0, None))
+    np.subtract.at(equity_room, idx, equity)
+    firms.cash_usd[idx] += equity
+    np.add.at(firms.ledger["equity_raised_usd"], idx, equity)
+    borrow(firms, idx, shortfall - equity)
 
 
 def spendable_usd(model, assets: np.ndarray | None = None) -> np.ndarray:

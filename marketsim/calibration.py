@@ -1,0 +1,84 @@
+"""Fitting the hashrate response to the data up to 2022-12-31, and only to that.
+
+The shipped data has network hashrate until the end of 2022 and none after, on purpose: the
+model must produce it, and a replay of 2023-2025 is an out-of-sample test. So the parameters
+that decide how fast the industry adds, upgrades and switches off machines are fitted on the
+in-sample window (``experiments/calibration/fit-2020-2022.toml``: real price, fees and blocks
+from February 2020, a synthetic industry sized to the data, China's 2021 ban and the December
+2022 storm as exogenous outages), by a grid search minimising the mean absolute percentage
+error (MAPE) of monthly network hashrate, averaged over seeds. The fitted values are the
+defaults in ``scenario.py`` and are recorded, with the search, in ``docs/calibration.md``
+(``python -m marketsim.calibration`` reruns the search and prints the table).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from marketsim import data as mdata
+from marketsim.runner import run
+from marketsim.scenario import SCENARIO_DIR, Scenario, load_scenario
+
+FIT_SCENARIO = SCENARIO_DIR / "calibration" / "fit-2020-2022.toml"
+FIT_GRID: dict[str, list] = {
+    "tail_power_price_mean_usd_per_mwh": [30.0, 38.0],
+    "expansion_max_share_per_year": [0.6, 1.0, 1.5],
+    "max_payback_months": [16.0, 22.0, 28.0],
+    "site_build_lead_time_months": [6, 9],
+    "equity_issuance_share_per_year": [0.0, 0.3, 0.6],
+}
+FIT_SEEDS = (1, 2)
+
+
+def monthly_data_hashrate_ehs() -> pd.Series:
+    """The data's monthly mean network hashrate (EH/s), where it exists (to 2022-12)."""
+    daily = mdata.load_btc_daily().set_index("date")["hashrate_ths"].dropna()
+    return daily.resample("MS").mean() / 1e6
+
+
+def error_measures(model: Sequence[float], observed: Sequence[float]) -> dict[str, float]:
+    """MAPE, maximum absolute percentage error and bias (mean signed error, %)."""
+    m, o = np.asarray(model, dtype=float), np.asarray(observed, dtype=float)
+    pct = (m - o) / o
+    return {"mape": float(np.mean(np.abs(pct))), "max_ape": float(np.max(np.abs(pct))), "bias": float(np.mean(pct))}
+
+
+def hashrate_fit(industry: pd.DataFrame) -> dict[str, float]:
+    """Error measures of a run's monthly network hashrate against the data (where present)."""
+    data = monthly_data_hashrate_ehs()
+    dates = pd.to_datetime(industry["date"])
+    have = dates.isin(data.index)
+    return error_measures(industry.loc[have.values, "network_hashrate_ehs"], data.loc[dates[have]])
+
+
+def fit_scenario(**overrides) -> Scenario:
+    return load_scenario(FIT_SCENARIO, **overrides)
+
+
+def grid_search(grid: Mapping[str, Sequence] = FIT_GRID, seeds: Sequence[int] = FIT_SEEDS,
+                n_firms: int = 150) -> pd.DataFrame:
+    """Every grid point's mean in-sample MAPE over ``seeds``, best first."""
+    rows = []
+    names = list(grid)
+    for values in itertools.product(*(grid[n] for n in names)):
+        point = dict(zip(names, values))
+        fits = [hashrate_fit(run(fit_scenario(n_firms=n_firms, **point), seed=seed).industry) for seed in seeds]
+        rows.append({**point, **{k: float(np.mean([f[k] for f in fits])) for k in ("mape", "max_ape", "bias")}})
+    return pd.DataFrame(rows).sort_values("mape").reset_index(drop=True)
+
+
+def main() -> None:  # pragma: no cover - a maintenance command, run by hand
+    table = grid_search()
+    print(table.head(10).to_markdown(index=False, floatfmt=".3f"))
+    out = Path("calibration-grid.csv")
+    table.to_csv(out, index=False)
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
