@@ -81,19 +81,40 @@ def cmd_viz(args) -> int:
     return subprocess.call(cmd, env={**os.environ, "SOLARA_APP": str(app)})
 
 
+def cmd_validate(args) -> int:
+    from marketsim import pivot, validation
+
+    report = validation.validate(args.out, seeds=tuple(args.seeds), n_firms=args.firms)
+    cases = pivot.pivot_study(seed=args.seeds[0], n_firms=args.firms)
+    with open(report.out_dir / "report.md", "a") as fh:
+        fh.write("\n" + pivot.render_markdown(cases))
+    m = report.metrics
+    print(f"in-sample hashrate MAPE {m['hashrate_in_sample']['mape']:.1%}, max error "
+          f"{m['hashrate_in_sample']['max_ape']:.1%}; revenue MAPE {m['revenue']['out-of-sample']['mape']:.1e} "
+          f"(out-of-sample); public miners' AI profit "
+          + ", ".join(f"{c.name} ${c.mean_profit_after_capex_usd_per_year / 1e9:.2f}B/yr" for c in cases.values())
+          + f" vs projected ${pivot.PROJECTED_PROFIT_USD_PER_YEAR / 1e9:.1f}B/yr")
+    print(f"wrote {report.out_dir}/report.md, metrics.json and {len(report.figures)} figures")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="marketsim", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)
     sub.add_parser("list", help="list the shipped scenarios")
     sub.add_parser("params", help="every scenario parameter with its default and range")
+    val = sub.add_parser("validate", help="replay history and write the validation report")
+    val.add_argument("--out", default="validation", help="report folder (default: ./validation)")
+    val.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="seeds of the replays")
+    val.add_argument("--firms", type=int, default=200, help="firms in each replay")
     v = sub.add_parser("viz", help="start the Solara dashboard")
     v.add_argument("--host", default="127.0.0.1")
     v.add_argument("--port", type=int, default=8765)
     return parser
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "params": cmd_params, "viz": cmd_viz}
+COMMANDS = {"validate": cmd_validate, "run": cmd_run, "list": cmd_list, "params": cmd_params, "viz": cmd_viz}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

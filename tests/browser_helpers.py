@@ -7,18 +7,19 @@ venv's CDN proxy cache that tools/install_solara_assets.py fills at setup time.
 Typical use::
 
     from playwright.sync_api import sync_playwright
-    from browser_helpers import ensure_chromium, free_port, is_local_url, launch_browser, solara_server
+    from browser_helpers import RequestLog, ensure_chromium, free_port, launch_browser, solara_server
     # (tests/ has no __init__.py; pytest's default import mode puts tests/ on sys.path)
 
     ensure_chromium()
     port = free_port()
-    with solara_server(app_path, port), sync_playwright() as pw:
+    with solara_server(app_path, port) as url, sync_playwright() as pw:
         browser = launch_browser(pw)
         page = browser.new_page()
-        external = []
-        page.on("request", lambda r: external.append(r.url) if not is_local_url(r.url) else None)
-        page.goto(f"http://127.0.0.1:{port}/")
+        requests = RequestLog(page)  # attach before goto
+        page.goto(url + "/")
+        page.get_by_role("button", name="Step").wait_for(timeout=60_000)
         ...
+        assert requests.external == [] and requests.failed == []
 """
 
 from __future__ import annotations
@@ -93,6 +94,24 @@ def is_local_url(url: str) -> bool:
     return parts.hostname in ("127.0.0.1", "localhost", "::1")
 
 
+class RequestLog:
+    """Records what a Playwright page fetches: `external` (any request leaving this machine)
+    and `failed` ((url, status or error) for network failures and HTTP responses >= 400)."""
+
+    def __init__(self, page) -> None:
+        self.urls: list[str] = []
+        self.external: list[str] = []
+        self.failed: list[tuple[str, object]] = []
+        page.on("request", self._on_request)
+        page.on("requestfailed", lambda r: self.failed.append((r.url, r.failure)))
+        page.on("response", lambda r: self.failed.append((r.url, r.status)) if r.status >= 400 else None)
+
+    def _on_request(self, request) -> None:
+        self.urls.append(request.url)
+        if not is_local_url(request.url):
+            self.external.append(request.url)
+
+
 def _tail(path: Path, limit: int = 6000) -> str:
     try:
         text = path.read_text(errors="replace")
@@ -119,6 +138,10 @@ def solara_server(
         **os.environ,
         # no server-side telemetry call-outs (offline, and they would only time out)
         "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
+        # The CDN proxy fetches files missing from <venv>/share/solara/cdn from this URL.
+        # Point it at a closed local port so a missing asset fails (a 404 in the browser,
+        # see RequestLog.failed) instead of silently coming from the internet when online.
+        "SOLARA_ASSETS_CDN": "http://127.0.0.1:9/npm/",
         "PYTHONUNBUFFERED": "1",
         **(env or {}),
     }

@@ -4,15 +4,19 @@ Run with the venv's interpreter after `pip install` (the Makefile does this):
 
     .venv/bin/python tools/install_solara_assets.py
 
-`solara run` serves the page's front end (the Vue app bundle, require.js, font-awesome) through
-its CDN proxy at `/_solara/cdn/<npm package>@<version>/<file>`. The proxy first looks in
+`solara run` serves the browser side through its CDN proxy at
+`/_solara/cdn/<npm package>@<version>/<file>`: the page's Vue app bundle, fonts, require.js and
+font-awesome, and, loaded later by widgets, vue-grid-layout (solara.GridDraggable, which Mesa's
+SolaraViz always uses), vega/vega-lite/vega-embed (solara.FigureAltair) and katex/mermaid
+(solara.Markdown). The proxy first looks in
 `<sys.prefix>/share/solara/cdn/<npm package>@<version>/<file>` and only fetches from
-cdn.jsdelivr.net on a miss, so without this step the page stays on "Loading app" offline.
+cdn.jsdelivr.net on a miss, so without this step the page stays on "Loading app" offline (and
+Mesa's plot grid stays empty). Solara's Jupyter server extension serves the same directory.
 
-This script reads the npm packages and versions the installed Solara actually asks for from its
-page template (`solara/server/templates/solara.html.j2`) and settings, fetches each one with
-`npm pack` (install time: the npm registry is reachable then) and unpacks the whole package
-there, which is the same file tree jsdelivr serves. Idempotent: a package whose referenced files
+This script reads the npm packages and versions the installed Solara asks for from its page
+template (`solara/server/templates/solara.html.j2`), settings and widget sources, fetches each
+one with `npm pack` (install time: the npm registry is reachable then) and unpacks the whole
+package there, the same file tree jsdelivr serves. Idempotent: a package whose referenced files
 are all present is skipped. Exits non-zero with a message if npm is missing or a pack fails.
 """
 
@@ -27,17 +31,28 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
-# `{{cdn}}` followed by the rest of the URL in the template, e.g.
-#   {{cdn}}/@widgetti/solara-vuetify-app@10.1.1/dist/main{{ipywidget_major_version}}.css
-#   {{cdn}}/requirejs@2.3.6/require.js
-#   {{cdn}}{{assets.fontawesome_path}}
-CDN_REF = re.compile(r"""\{\{\s*cdn\s*\}\}((?:[^"'\s{]|\{\{[^}]*\}\})+)""")
-# <package>@<exact version>/<file>, the package possibly scoped (@scope/name)
-PKG_PATH = re.compile(r"^/?((?:@[^/@]+/)?[^/@]+)@(\d+\.\d+\.\d+(?:[-+][\w.]+)?)/(.+)$")
+# How Solara's sources spell "the CDN root", followed by the rest of the URL, e.g.
+#   {{cdn}}/@widgetti/solara-vuetify-app@10.1.1/dist/main{{ipywidget_major_version}}.css   (page template)
+#   {{cdn}}{{assets.fontawesome_path}}                                                  (page template)
+#   ${this.getCdn()}/@widgetti/vue-grid-layout@2.3.13-alpha.2/dist/vue-grid-layout.umd.js  (Vue widgets)
+CDN_REFS = [
+    re.compile(r"""\{\{\s*cdn\s*\}\}((?:[^"'`\s{]|\{\{[^}]*\}\})+)"""),
+    re.compile(r"""\$\{this\.getCdn\(\)\}(/[^"'`\s$]+)"""),
+]
+# <package>@<version>/<file>, the package possibly scoped (@scope/name); the version is exact
+# (10.1.1, 2.3.13-alpha.2) or a major-only range (vega@5), which jsdelivr and `npm pack` both
+# resolve to the newest match. URLs built from runtime variables (echarts@${version}) are skipped.
+PKG_PATH = re.compile(r"^/((?:@[^/@]+/)?[^/@]+)@(\d+(?:\.\d+){0,2}(?:-[\w.]+)?)/(.+)$")
+# Solara sources that reference CDN assets, relative to the solara package: the page template
+# (app bundle, fonts, require.js, font-awesome), the Vue widgets (solara.GridDraggable, which
+# Mesa's SolaraViz uses for its component grid, and solara.FigureAltair -> vega) and
+# solara.Markdown (katex, mermaid; Mesa's CommandConsole uses it).
+SOURCE_GLOBS = ["server/templates/*.j2", "widgets/vue/*.vue", "components/*.vue", "components/*.py"]
 
 
-def fail(msg: str) -> "None":
+def fail(msg: str) -> NoReturn:
     print(f"install_solara_assets: ERROR: {msg}", file=sys.stderr)
     sys.exit(1)
 
@@ -49,18 +64,18 @@ def major(dist: str) -> int | None:
         return None
 
 
-def needed_files() -> tuple[str, Path, dict[tuple[str, str], list[str]]]:
-    """(solara version, proxy cache dir, {(npm package, version): [file paths in the package]})."""
+def needed_files() -> tuple[str, Path, dict[tuple[str, str], list[str]], list[str]]:
+    """(solara version, proxy cache dir, {(npm package, version): [file paths]}, skipped URLs)."""
     try:
         import solara
         import solara.server.settings as server_settings
     except ImportError as e:
         fail(f"solara is not installed in this interpreter ({sys.executable}): {e}")
 
-    template = Path(solara.__file__).parent / "server" / "templates" / "solara.html.j2"
+    root = Path(solara.__file__).parent
+    template = root / "server" / "templates" / "solara.html.j2"
     if not template.is_file():
         fail(f"Solara page template not found at {template}; this Solara version is not supported")
-    text = template.read_text(encoding="utf-8")
 
     widgets_major = major("ipywidgets")
     if widgets_major is None:
@@ -72,35 +87,37 @@ def needed_files() -> tuple[str, Path, dict[tuple[str, str], list[str]]]:
         "assets.fontawesome_path": assets.fontawesome_path,
     }
 
-    def substitute(m: re.Match) -> str:
-        key = m.group(1).strip()
-        if key not in substitutions:
-            fail(f"unknown template variable {{{{{key}}}}} in a CDN URL of {template}")
-        return substitutions[key]
-
     files: dict[tuple[str, str], list[str]] = {}
-    for ref in CDN_REF.findall(text):
-        url = re.sub(r"\{\{([^}]*)\}\}", substitute, ref)
-        m = PKG_PATH.match(url)
-        if not m:
-            fail(f"cannot parse CDN URL {url!r} from {template} as <package>@<version>/<file>")
-        package, version, path = m.groups()
-        # The template has a Vue 2 branch (solara-vuetify-app) and a Vue 3 branch
-        # (solara-vuetify3-app); only the one for the installed ipyvue is ever served.
-        if (package.endswith("/solara-vuetify3-app") and not vue3) or (package.endswith("/solara-vuetify-app") and vue3):
-            continue
-        files.setdefault((package, version), [])
-        if path not in files[(package, version)]:
-            files[(package, version)].append(path)
-    if not files:
-        fail(f"no CDN URLs found in {template}; this Solara version is not supported")
-    return solara.__version__, Path(assets.proxy_cache_dir), files
+    skipped: set[str] = set()
+    for source in sorted({p for pattern in SOURCE_GLOBS for p in root.glob(pattern)}):
+        text = source.read_text(encoding="utf-8", errors="replace")
+        for regex in CDN_REFS:
+            for ref in regex.findall(text):
+                unknown = [k.strip() for k in re.findall(r"\{\{([^}]*)\}\}", ref) if k.strip() not in substitutions]
+                if unknown:
+                    fail(f"unknown template variable(s) {unknown} in CDN URL {ref!r} of {source}")
+                url = re.sub(r"\{\{([^}]*)\}\}", lambda m: substitutions[m.group(1).strip()], ref)
+                m = PKG_PATH.match(url)
+                if not m:
+                    skipped.add(f"{source.relative_to(root)}: {url}")
+                    continue
+                package, version, path = m.groups()
+                # The template has a Vue 2 branch (solara-vuetify-app) and a Vue 3 branch
+                # (solara-vuetify3-app); only the one matching the installed ipyvue is served.
+                if (package.endswith("/solara-vuetify3-app") and not vue3) or (package.endswith("/solara-vuetify-app") and vue3):
+                    continue
+                paths = files.setdefault((package, version), [])
+                if path not in paths:
+                    paths.append(path)
+    if not any("/solara-vuetify" in package for package, _ in files):
+        fail(f"found no Solara app bundle URL in {template}; this Solara version is not supported")
+    return solara.__version__, Path(assets.proxy_cache_dir), files, sorted(skipped)
 
 
 def npm_pack(npm: str, spec: str, workdir: Path) -> Path:
     try:
         proc = subprocess.run(
-            [npm, "pack", spec, "--silent", "--pack-destination", str(workdir)],
+            [npm, "pack", spec, "--silent"],  # writes the tarball into cwd
             cwd=workdir,
             capture_output=True,
             text=True,
@@ -144,12 +161,30 @@ def unpack(tarball: Path, dest: Path) -> None:
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def add_minified_aliases(dest: Path, paths: list[str]) -> None:
+    """jsdelivr serves `x.min.js` / `x.min.css` for any `x.js` / `x.css` by minifying on the fly,
+    and Solara relies on that (solara.Markdown loads `requirejs@2.3.6/require.min.js`, a file the
+    npm package lacks). Serve the unminified file under the .min name instead."""
+    for path in paths:
+        target = dest / path
+        m = re.fullmatch(r"(.+)\.min\.(js|css)", path)
+        if m and not target.exists():
+            original = dest / f"{m.group(1)}.{m.group(2)}"
+            if original.is_file():
+                shutil.copyfile(original, target)
+                target.chmod(0o644)
+
+
 def main() -> int:
-    solara_version, cache_dir, files = needed_files()
+    solara_version, cache_dir, files, skipped = needed_files()
     print(f"install_solara_assets: solara {solara_version}, CDN proxy cache {cache_dir}")
+    if skipped:
+        print("  not installed (version chosen at run time): " + ", ".join(skipped))
     todo = []
     for (package, version), paths in files.items():
         dest = cache_dir / f"{package}@{version}"
+        if dest.is_dir():
+            add_minified_aliases(dest, paths)
         missing = [p for p in paths if not (dest / p).is_file()]
         if missing:
             todo.append((package, version, dest, paths))
@@ -169,6 +204,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="solara-assets-") as tmp:
             tarball = npm_pack(npm, spec, Path(tmp))
             unpack(tarball, dest)
+        add_minified_aliases(dest, paths)
         missing = [p for p in paths if not (dest / p).is_file()]
         if missing:
             fail(f"{spec} was unpacked to {dest} but lacks {', '.join(missing)}")

@@ -1,0 +1,243 @@
+"""`marketsim validate`: the model side by side with what really happened.
+
+Two replays with real price, fees and blocks found, both with hashrate produced by the agents:
+
+- **in-sample** (``experiments/calibration/fit-2020-2022.toml``, Feb 2020 - Dec 2022): the
+  window the hashrate response was fitted on; the data has network hashrate here, so the
+  report shows model vs data and the error measures;
+- **out-of-sample** (``experiments/halving-2024-replay.toml``, Jan 2023 - Nov 2025): the
+  calibrated industry of end-2022 through the April 2024 halving. The data deliberately has no
+  hashrate here; the report shows what the model produces (across seeds) for comparison with
+  outside figures, and the revenue check (model revenue = the data's arithmetic, every month).
+
+Written to ``DIR``: ``report.md``, ``metrics.json`` and PNG figures. Each replay runs over
+several seeds (the tail of private miners is random); bands are the min-max over seeds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from marketsim import data as mdata  # noqa: E402
+from marketsim.calibration import FIT_GRID, FIT_SCENARIO, error_measures, monthly_data_hashrate_ehs  # noqa: E402
+from marketsim.runner import run  # noqa: E402
+from marketsim.scenario import load_scenario  # noqa: E402
+
+OUT_OF_SAMPLE = "halving-2024-replay"
+DEFAULT_SEEDS = (1, 2, 3)
+HALVING_WINDOW_MONTHS = 3
+
+
+def monthly_data_revenue_usd() -> pd.Series:
+    daily = mdata.load_btc_daily()
+    revenue = (daily["issuance_btc"] + daily["fees_btc"]) * daily["price_usd"]
+    return revenue.groupby(daily["date"].dt.to_period("M").dt.to_timestamp()).sum()
+
+
+def _runs(scenario, seeds, n_firms):
+    frames = []
+    for seed in seeds:
+        ind = run(load_scenario(scenario, n_firms=n_firms), seed=seed).industry.copy()
+        ind["seed"] = seed
+        frames.append(ind)
+    out = pd.concat(frames, ignore_index=True)
+    out["date"] = pd.to_datetime(out["date"])
+    return out
+
+
+def halving_response(runs: pd.DataFrame, halving_month: str) -> dict[str, float]:
+    """Mean change of hashrate and hashprice from the months before to the months after."""
+    month = pd.Timestamp(halving_month)
+    before = runs[(runs["date"] < month) & (runs["date"] >= month - pd.DateOffset(months=HALVING_WINDOW_MONTHS))]
+    after = runs[(runs["date"] > month) & (runs["date"] <= month + pd.DateOffset(months=HALVING_WINDOW_MONTHS))]
+    if before.empty or after.empty:
+        return {}
+    return {
+        "hashrate_change": float(after["network_hashrate_ehs"].mean() / before["network_hashrate_ehs"].mean() - 1),
+        "hashprice_change": float(after["hashprice_usd_per_ph_day"].mean() / before["hashprice_usd_per_ph_day"].mean() - 1),
+        "revenue_change": float(after["revenue_mining_usd"].mean() / before["revenue_mining_usd"].mean() - 1),
+    }
+
+
+def data_halving_response(halving_month: str) -> dict[str, float]:
+    """The same measure on the data (only where it has hashrate, i.e. up to 2022)."""
+    month = pd.Timestamp(halving_month)
+    rate = monthly_data_hashrate_ehs()
+    rev = monthly_data_revenue_usd().reindex(rate.index)
+    hp = rev / rate.index.days_in_month / (rate * 1000)
+    before = (rate.index < month) & (rate.index >= month - pd.DateOffset(months=HALVING_WINDOW_MONTHS))
+    after = (rate.index > month) & (rate.index <= month + pd.DateOffset(months=HALVING_WINDOW_MONTHS))
+    if not before.any() or not after.any():
+        return {}
+    return {
+        "hashrate_change": float(rate[after].mean() / rate[before].mean() - 1),
+        "hashprice_change": float(hp[after].mean() / hp[before].mean() - 1),
+        "revenue_change": float(rev[after].mean() / rev[before].mean() - 1),
+    }
+
+
+def _band_plot(ax, runs, column, label, color):
+    g = runs.groupby("date")[column]
+    ax.fill_between(g.min().index, g.min(), g.max(), color=color, alpha=0.25, lw=0)
+    ax.plot(g.mean().index, g.mean(), color=color, label=label)
+
+
+@dataclass
+class ValidationReport:
+    out_dir: Path
+    metrics: dict = field(default_factory=dict)
+    figures: list[str] = field(default_factory=list)
+
+
+def validate(out_dir: str | Path, seeds=DEFAULT_SEEDS, n_firms: int = 200) -> ValidationReport:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report = ValidationReport(out)
+    data_rate = monthly_data_hashrate_ehs()
+    data_rev = monthly_data_revenue_usd()
+
+    ins = _runs(FIT_SCENARIO, seeds, n_firms)
+    oos = _runs(OUT_OF_SAMPLE, seeds, n_firms)
+    both = pd.concat([ins.assign(window="in-sample"), oos.assign(window="out-of-sample")], ignore_index=True)
+
+    # revenue: the model's industry revenue is the data's arithmetic in every replayed month
+    rev = both.groupby(["window", "date"])["revenue_mining_usd"].mean().reset_index()
+    rev["data_usd"] = data_rev.reindex(rev["date"]).to_numpy()
+    report.metrics["revenue"] = {w: error_measures(g["revenue_mining_usd"], g["data_usd"])
+                                 for w, g in rev.groupby("window")}
+
+    # hashrate, in-sample only (the data has none after 2022)
+    mean_rate = ins.groupby("date")["network_hashrate_ehs"].mean()
+    report.metrics["hashrate_in_sample"] = error_measures(mean_rate, data_rate.reindex(mean_rate.index))
+    report.metrics["hashrate_in_sample_by_seed"] = {
+        int(seed): error_measures(g["network_hashrate_ehs"], data_rate.reindex(g["date"]))
+        for seed, g in ins.groupby("seed")
+    }
+    oos_year_end = oos[oos["date"].dt.month.isin([12, 11])].groupby(oos["date"].dt.year)["network_hashrate_ehs"]
+    report.metrics["hashrate_out_of_sample_year_end_ehs"] = {
+        int(y): {"mean": float(g.mean()), "min": float(g.min()), "max": float(g.max())} for y, g in oos_year_end
+    }
+    report.metrics["halving_2020"] = {"model": halving_response(ins, "2020-05-01"), "data": data_halving_response("2020-05-01")}
+    report.metrics["halving_2024"] = {"model": halving_response(oos, "2024-04-01")}
+    report.metrics["seeds"] = list(seeds)
+    report.metrics["n_firms"] = n_firms
+
+    # figures
+    fig, ax = plt.subplots(figsize=(9, 4))
+    ax.plot(data_rev.index, data_rev / 1e9, color="black", lw=1, label="data: (issuance + fees) x price")
+    for window, color in (("in-sample", "tab:blue"), ("out-of-sample", "tab:orange")):
+        g = rev[rev["window"] == window]
+        ax.plot(g["date"], g["revenue_mining_usd"] / 1e9, "o", ms=3, color=color, label=f"model ({window})")
+    ax.set_ylabel("miner revenue, USD bn per month")
+    ax.set_title("Monthly industry revenue: model vs data")
+    ax.legend()
+    report.figures.append(_save(fig, out / "revenue_model_vs_data.png"))
+
+    fig, ax = plt.subplots(figsize=(9, 4))
+    _band_plot(ax, ins, "network_hashrate_ehs", "model, in-sample (fitted)", "tab:blue")
+    _band_plot(ax, oos, "network_hashrate_ehs", "model, out-of-sample", "tab:orange")
+    ax.plot(data_rate.index, data_rate, color="black", lw=1, label="data (monthly mean)")
+    for h in ("2020-05-11", "2024-04-20"):
+        ax.axvline(pd.Timestamp(h), color="grey", ls="--", lw=0.8)
+    ax.set_ylabel("network hashrate, EH/s")
+    ax.set_title("Network hashrate produced by the agents (band: min-max over seeds)")
+    ax.legend()
+    report.figures.append(_save(fig, out / "hashrate_model_vs_data.png"))
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, runs, month, title in ((axes[0], ins, "2020-05-01", "May 2020 halving"),
+                                   (axes[1], oos, "2024-04-01", "April 2024 halving")):
+        window = runs[(runs["date"] >= pd.Timestamp(month) - pd.DateOffset(months=6))
+                      & (runs["date"] <= pd.Timestamp(month) + pd.DateOffset(months=6))]
+        _band_plot(ax, window, "hashprice_usd_per_ph_day", "model hashprice", "tab:red")
+        if month < "2023":
+            hp = data_rev / data_rev.index.days_in_month / (data_rate.reindex(data_rev.index) * 1000)
+            hp = hp[(hp.index >= window["date"].min()) & (hp.index <= window["date"].max())]
+            ax.plot(hp.index, hp, color="black", lw=1, label="data hashprice")
+        ax.axvline(pd.Timestamp(month), color="grey", ls="--", lw=0.8)
+        ax.set_title(title)
+        ax.set_ylabel("USD per PH/s per day")
+        ax.legend(fontsize=8)
+        ax.tick_params(axis="x", labelrotation=45)
+    report.figures.append(_save(fig, out / "halving_response.png"))
+
+    (out / "metrics.json").write_text(json.dumps(report.metrics, indent=2))
+    (out / "report.md").write_text(render_markdown(report))
+    return report
+
+
+def _save(fig, path: Path) -> str:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path.name
+
+
+def _pct(x: float) -> str:
+    return f"{x:+.1%}" if x == x else "n/a"
+
+
+def render_markdown(report: ValidationReport) -> str:
+    m = report.metrics
+    ins = m["hashrate_in_sample"]
+    lines = [
+        "# marketsim validation report",
+        "",
+        f"Seeds {m['seeds']}, {m['n_firms']} firms. In-sample: `{FIT_SCENARIO.name}` (Feb 2020 - Dec 2022, "
+        f"where the data has hashrate; the hashrate response was fitted here). Out-of-sample: `{OUT_OF_SAMPLE}` "
+        "(Jan 2023 - Nov 2025, no hashrate in the data on purpose).",
+        "",
+        "## Monthly industry revenue (model vs data)",
+        "",
+        "| window | MAPE | max error |",
+        "|---|---|---|",
+    ]
+    for window, e in m["revenue"].items():
+        lines.append(f"| {window} | {e['mape']:.2e} | {e['max_ape']:.2e} |")
+    lines += [
+        "",
+        "In replay the price, fees and blocks found are the data's, so the revenue pie is exactly the data's "
+        "(errors are floating-point rounding); the agents compete for it.",
+        "",
+        "![revenue](revenue_model_vs_data.png)",
+        "",
+        "## Network hashrate",
+        "",
+        f"In-sample (mean of seeds vs data's monthly mean): MAPE {ins['mape']:.1%}, max error {ins['max_ape']:.1%}, "
+        f"bias {ins['bias']:+.1%}.",
+        "",
+        "| seed | MAPE | max error | bias |",
+        "|---|---|---|---|",
+    ]
+    for seed, e in m["hashrate_in_sample_by_seed"].items():
+        lines.append(f"| {seed} | {e['mape']:.1%} | {e['max_ape']:.1%} | {e['bias']:+.1%} |")
+    lines += ["", "Out-of-sample, model network hashrate at the end of each year (EH/s, mean and range over seeds):", "",
+              "| year | mean | min | max |", "|---|---|---|---|"]
+    for year, v in m["hashrate_out_of_sample_year_end_ehs"].items():
+        lines.append(f"| {year} | {v['mean']:.0f} | {v['min']:.0f} | {v['max']:.0f} |")
+    lines += ["", "![hashrate](hashrate_model_vs_data.png)", "", "## Halving response",
+              f"(mean of the {HALVING_WINDOW_MONTHS} months after vs the {HALVING_WINDOW_MONTHS} months before)", "",
+              "| halving | source | hashrate | hashprice | revenue |", "|---|---|---|---|---|"]
+    for key, label in (("halving_2020", "May 2020"), ("halving_2024", "April 2024")):
+        for source, v in m[key].items():
+            if v:
+                lines.append(f"| {label} | {source} | {_pct(v['hashrate_change'])} | {_pct(v['hashprice_change'])} | "
+                             f"{_pct(v['revenue_change'])} |")
+    lines += ["", "![halving](halving_response.png)", "", "## Parameters", "",
+              "The fitted hashrate-response parameters (grid searched on the in-sample window only; see "
+              "`docs/calibration.md`):", ""]
+    defaults = load_scenario(OUT_OF_SAMPLE)
+    for name in FIT_GRID:
+        lines.append(f"- `{name}` = {getattr(defaults, name)!r} (out-of-sample run)")
+    lines += ["", "The scenario files themselves are `experiments/calibration/fit-2020-2022.toml` and "
+              f"`experiments/{OUT_OF_SAMPLE}.toml`; `marketsim params` lists every other default.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,80 @@
+"""Calibration and validation against the shipped data, and the AI-pivot accounting."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import marketsim
+from marketsim import IndustryModel, load_scenario
+from marketsim import data as mdata
+from marketsim.calibration import error_measures, hashrate_fit, monthly_data_hashrate_ehs
+from marketsim.cli import main
+from marketsim.pivot import pivot_study, public_ai_accounts
+
+
+def test_error_measures_by_hand():
+    e = error_measures([110.0, 90.0], [100.0, 100.0])
+    assert e["mape"] == pytest.approx(0.10) and e["max_ape"] == pytest.approx(0.10) and e["bias"] == pytest.approx(0.0)
+
+
+def test_calibrated_january_2023_start_matches_december_2022_hashrate_within_2_percent():
+    model = IndustryModel(load_scenario("halving-2024-replay"), rng=1)
+    december = monthly_data_hashrate_ehs().loc["2022-12-01"]
+    assert model.network_hashrate_ehs == pytest.approx(december, rel=0.02)
+    # the public miners are the calibrated ones, a fifth to a quarter of the network
+    public_share = (model.site_hashrate_ehs[model.firms.is_public].sum()) / model.network_hashrate_ehs
+    assert 0.2 <= public_share <= 0.3
+
+
+def test_in_sample_fit_tracks_the_data():
+    result = marketsim.run("experiments/calibration/fit-2020-2022.toml", seed=1, n_firms=150)
+    fit = hashrate_fit(result.industry)
+    assert fit["mape"] < 0.2  # the fitted response follows 2020-2022 within a fifth on average
+    ind = result.industry.set_index(pd.to_datetime(result.industry["date"]))
+    # the China ban (exogenous outage) shows as a dip, and growth resumes after it
+    assert ind.loc["2021-07-01", "network_hashrate_ehs"] < 0.8 * ind.loc["2021-04-01", "network_hashrate_ehs"]
+    assert ind.loc["2022-10-01", "network_hashrate_ehs"] > 1.5 * ind.loc["2021-07-01", "network_hashrate_ehs"]
+
+
+def test_halving_months_show_the_subsidy_cut_in_both_replays():
+    fit = marketsim.run("experiments/calibration/fit-2020-2022.toml", seed=1, n_firms=40).industry
+    fit = fit.set_index(pd.to_datetime(fit["date"]))
+    assert fit.loc["2020-04-01", "subsidy_btc"] == 12.5 and fit.loc["2020-06-01", "subsidy_btc"] == 6.25
+    daily = mdata.load_btc_daily().set_index("date")
+    assert fit.loc["2020-06-01", "issuance_btc"] == pytest.approx(daily.loc["2020-06", "issuance_btc"].sum())
+
+
+@pytest.mark.slow
+def test_validate_writes_its_report_and_figures(tmp_path):
+    out = tmp_path / "val"
+    assert main(["validate", "--out", str(out), "--seeds", "1", "--firms", "60"]) == 0
+    for name in ("report.md", "metrics.json", "revenue_model_vs_data.png", "hashrate_model_vs_data.png",
+                 "halving_response.png"):
+        assert (out / name).stat().st_size > 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["revenue"]["out-of-sample"]["max_ape"] < 1e-9
+    assert metrics["hashrate_in_sample"]["mape"] < 0.25
+    report = (out / "report.md").read_text()
+    assert "MAPE" in report and "13.9B" in report and "halving" in report.lower()
+
+
+@pytest.mark.slow
+def test_ai_pivot_figures_come_from_the_model_accounting(tmp_path):
+    cases = pivot_study(seed=1, n_firms=60)
+    for case in cases.values():
+        case.result.save(tmp_path / case.name.replace(" ", "-"))
+        firms = pd.read_parquet(tmp_path / case.name.replace(" ", "-") / "firms.parquet")
+        public = firms[firms["is_public"]]
+        years = pd.to_datetime(public["date"]).dt.year
+        margin = case.result.scenario.ai_margin
+        expected = (public["revenue_ai_usd"] * margin).groupby(years).sum()
+        np.testing.assert_allclose(case.accounts["ai_noi_usd"].to_numpy(), expected.to_numpy(), rtol=1e-12)
+        np.testing.assert_allclose(public_ai_accounts(firms, margin)["ai_noi_usd"], case.accounts["ai_noi_usd"])
+        # the public miners reach their 20% target share of MW in AI by 2028 (capped by AI-suitable MW)
+        assert case.accounts.loc[2028, "mw_ai_end"] > 0
+    projected, market = cases["as projected"], cases["model market"]
+    assert projected.mean_noi_usd_per_year > market.mean_noi_usd_per_year  # GPU-cloud rates pay more
