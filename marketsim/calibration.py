@@ -56,6 +56,46 @@ def hashrate_fit(industry: pd.DataFrame) -> dict[str, float]:
     return error_measures(industry.loc[have.values, "network_hashrate_ehs"], data.loc[dates[have]])
 
 
+START_MINING_SHARE = 0.92  # December 2022: ~8% offline (winter storm Elliott; the fit scenario's outage)
+
+
+def start_mining_share(scenario: Scenario, hashprice_usd_per_ph_day: float, seed: int = 0) -> float:
+    """Share of the starting population's hashrate that mines at a given hashprice."""
+    from marketsim.firms import economics as econ
+    from marketsim.model import IndustryModel
+
+    model = IndustryModel(scenario, rng=seed)
+    sites = model.sites
+    month = pd.Timestamp(scenario.start_date).month
+    from marketsim.market.power import power_price_usd_per_mwh
+
+    power = power_price_usd_per_mwh(sites.power_base_usd_per_mwh, (month - 2) % 12 + 1, scenario.power_seasonal_amplitude,
+                                    scenario.power_peak_month, scenario.power_price_multiplier)
+    breakeven = econ.revenue_usd_per_mw_day(hashprice_usd_per_ph_day, sites.efficiency_j_per_th) / econ.HOURS_PER_DAY
+    share, _ = econ.hourly_mining_share(breakeven - scenario.mining_opex_usd_per_mwh, power, scenario.power_hourly_volatility)
+    hashrate = sites.capacity_mw / sites.efficiency_j_per_th
+    return float((share * hashrate).sum() / hashrate.sum())
+
+
+def fit_tail_power_price(scenario_name: str = "halving-2024-replay", target: float = START_MINING_SHARE,
+                         low: float = 10.0, high: float = 90.0, seeds: Sequence[int] = (0, 1, 2)) -> float:
+    """The tail's mean power price at which the start population mines ``target`` of its
+    hashrate at the data's hashprice of the month before the start (bisection)."""
+    base = load_scenario(scenario_name)
+    month_before = pd.Timestamp(base.start_date) - pd.DateOffset(months=1)
+    rate = monthly_data_hashrate_ehs().loc[month_before]
+    daily = mdata.load_btc_daily().set_index("date")
+    window = daily.loc[month_before: pd.Timestamp(base.start_date) - pd.Timedelta(days=1)]
+    hashprice = float(((window["issuance_btc"] + window["fees_btc"]) * window["price_usd"]).sum()
+                      / len(window) / (rate * 1000))
+    for _ in range(20):
+        mid = (low + high) / 2
+        share = np.mean([start_mining_share(base.with_overrides(tail_power_price_mean_usd_per_mwh=mid), hashprice, s)
+                         for s in seeds])
+        low, high = (mid, high) if share > target else (low, mid)
+    return round((low + high) / 2, 1)
+
+
 def fit_scenario(**overrides) -> Scenario:
     return load_scenario(FIT_SCENARIO, **overrides)
 

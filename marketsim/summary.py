@@ -48,6 +48,38 @@ def state_lines(row: pd.Series, label: str) -> list[str]:
     ]
 
 
+CONSOLIDATION_KINDS = ("bankruptcy", "acquisition", "voluntary_sale", "takeover", "wind_down")
+MAX_LISTED = 12
+
+
+def consolidation_lines(result: RunResult) -> list[str]:
+    """Who failed, who bought what at what price, and concentration before and after."""
+    ev, ind, firms = result.events, result.industry, result.firms
+    names = firms.drop_duplicates("firm_id").set_index("firm_id")["name"].to_dict() if len(firms) else {}
+    name = lambda i: names.get(int(i), f"firm {int(i)}")  # noqa: E731
+    deals = ev[ev["kind"] == "acquisition"]
+    failed = ev[ev["kind"] == "bankruptcy"]
+    first, last = ind.iloc[0], ind.iloc[-1]
+    lines = ["Consolidation:",
+             f"    HHI of hashrate {first['hhi_hashrate']:.3f} -> {last['hhi_hashrate']:.3f}; top-5 share "
+             f"{first['top5_share_hashrate']:.1%} -> {last['top5_share_hashrate']:.1%}; HHI of MW "
+             f"{first['hhi_mw']:.3f} -> {last['hhi_mw']:.3f}; firms {first['firms_active']} -> {last['firms_active']}",
+             f"    {len(failed)} bankruptcies, {int((ev['kind'] == 'voluntary_sale').sum())} voluntary sales, "
+             f"{int((ev['kind'] == 'takeover').sum())} takeovers, {int((ev['kind'] == 'wind_down').sum())} wind-downs; "
+             f"{len(deals)} deals for {_money(deals['value_usd'].sum())} "
+             f"({_money(deals['value_usd'].sum() / max(deals['mw'].sum(), 1e-9))} per MW)"]
+    if len(failed):
+        biggest = failed.sort_values("mw", ascending=False).head(MAX_LISTED)
+        lines.append("    Largest failures: " + "; ".join(
+            f"{name(r.firm_id)} ({r.mw:,.0f} MW, {pd.Timestamp(r.date):%Y-%m})" for r in biggest.itertuples()))
+    if len(deals):
+        buyers = deals.groupby("firm_id").agg(mw=("mw", "sum"), usd=("value_usd", "sum"), n=("mw", "size"))
+        top = buyers.sort_values("mw", ascending=False).head(MAX_LISTED)
+        lines.append("    Top buyers: " + "; ".join(
+            f"{name(f)} bought {int(r.n)} ({r.mw:,.0f} MW for {_money(r.usd)})" for f, r in top.iterrows()))
+    return lines
+
+
 def summarize(result: RunResult) -> str:
     ind = result.industry
     s = result.scenario
@@ -57,6 +89,8 @@ def summarize(result: RunResult) -> str:
     lines += state_lines(ind.iloc[0], "start")
     lines += state_lines(ind.iloc[-1], "end  ")
     lines += ["", "By year:", yearly_table(ind).to_string(), ""]
+    if events["kind"].isin(CONSOLIDATION_KINDS).any():
+        lines += consolidation_lines(result) + [""]
     kinds = events["kind"].value_counts() if len(events) else pd.Series(dtype=int)
     lines.append("Events: " + (", ".join(f"{k} {v}" for k, v in kinds.items()) or "none"))
     lines.append(
