@@ -61,7 +61,7 @@ def go_bankrupt(model, firm_id: int, spend: np.ndarray | None = None) -> None:
     firms.cash_usd[firm_id] = 0.0
     firms.debt_usd[firm_id] = 0.0
     firms.btc_held[firm_id] = 0.0
-    model.retire_firm(firm_id)
+    model.retire_firm(firm_id, "bankrupt")
 
 
 def auction_sites(model, seller: int, rows: np.ndarray, distressed: bool, spend: np.ndarray | None = None) -> float:
@@ -212,7 +212,7 @@ def wind_down(model, firm_id: int, rows: np.ndarray) -> None:
                      detail="sites worth less than their fixed costs")
     shut_down_sites(model, rows)
     firms.payments.buffer[firm_id] = 0.0
-    model.retire_firm(firm_id)
+    model.retire_firm(firm_id, "wound_down")
 
 
 def merge_firms(model, buyer: int, target: int, price: float, how: str) -> None:
@@ -240,4 +240,4 @@ def merge_firms(model, buyer: int, target: int, price: float, how: str) -> None:
     model.events.add("acquisition", buyer, -1, mw, counterparty_id=target, hashrate_ehs=hashrate, value_usd=price,
                      detail=how)
     firms.cash_usd[target] = firms.debt_usd[target] = firms.btc_held[target] = 0.0
-    model.retire_firm(target)
+    model.retire_firm(target, "sold" if kind == "voluntary_sale" else "taken_over")

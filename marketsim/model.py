@@ -107,6 +107,7 @@ class IndustryModel(mesa.Model):
         self.firms.reset_ledger()
         self.leases = LeaseBook()
         self.left_this_step = np.zeros(n, bool)
+        self.exit_reason = np.full(n, "", dtype=object)
         self.insolvent = np.zeros(0, dtype=np.int64)
         self.mw_ai_leased = np.zeros(len(self.sites))
         self.site_hashrate_ehs = pop.mw / pop.efficiency_j_per_th
@@ -164,7 +165,9 @@ class IndustryModel(mesa.Model):
             self.firm_records.record(self)
 
     # --- helpers the phases share -------------------------------------------------------------
-    def retire_firm(self, firm_id: int) -> None:
+    def retire_firm(self, firm_id: int, reason: str) -> None:
+        """Take a firm out: ``reason`` (bankrupt, sold, taken_over, wound_down) is its final state."""
+        self.exit_reason[firm_id] = reason
         self.firms.active[firm_id] = False
         self.left_this_step[firm_id] = True
         agent = self.agents_by_index.pop(firm_id, None)
@@ -172,9 +175,7 @@ class IndustryModel(mesa.Model):
             agent.remove()
 
     def firm_states(self) -> np.ndarray:
-        state = np.where(self.firms.active, "active", "exited").astype(object)
-        state[self.left_this_step] = "exited"
-        return state
+        return np.where(self.firms.active, "active", self.exit_reason).astype(object)
 
     def firm_mw(self, firm_id: int) -> float:
         rows = self.sites.owner == firm_id
