@@ -238,6 +238,9 @@ class Scenario(BaseModel):
             )
         if self.history_until is not None and self.price_initial_usd is not None:
             raise ValueError("price_initial_usd: leave it unset with history_until (the history sets the price)")
+        if self.history_until is not None and self.price_model not in ("gbm", "regime"):
+            raise ValueError(f"history_until: needs price_model 'gbm' or 'regime' to continue after the history "
+                             f"(got {self.price_model!r})")
         if self.history_until is not None and self.history_until <= self.start_date:
             raise ValueError(f"history_until={self.history_until} must be after start_date={self.start_date}")
         if self.price_model == "csv" and not self.price_csv_path:

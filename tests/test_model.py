@@ -175,3 +175,15 @@ def test_difficulty_lag_speeds_blocks_when_hashrate_grows():
     per_day = ind["blocks"] / days
     growing = ind["network_hashrate_ehs"].diff() > 0
     assert (per_day[growing] > 144).mean() > 0.8
+
+
+def test_user_csv_price_path_is_averaged_per_step(tmp_path):
+    days = pd.date_range("2030-01-01", "2030-04-30", freq="D")
+    prices = np.where(days.month == 1, 50_000.0, np.where(days.month == 2, 60_000.0, 70_000.0))
+    path = tmp_path / "prices.csv"
+    pd.DataFrame({"date": days.strftime("%Y-%m-%d"), "price_usd": prices}).to_csv(path, index=False)
+    result = marketsim.run("baseline", seed=1, n_firms=30, months=4, start_date="2030-01-01", history_until=None,
+                           price_model="csv", price_csv_path=str(path), initial_network_hashrate_ehs=900.0)
+    assert result.industry["btc_price_usd"].tolist() == [50_000.0, 60_000.0, 70_000.0, 70_000.0]
+    # beyond the data: the network size had to be given, and the model produced the rest
+    assert result.industry["network_hashrate_ehs"].iloc[0] > 0
