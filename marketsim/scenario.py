@@ -152,8 +152,8 @@ class Scenario(BaseModel):
     # --- AI / HPC hosting --------------------------------------------------------------------------
     ai_demand_model: Literal["logistic", "boom_bust"] = Field("logistic")
     ai_demand_initial_mw: float = Field(20.0, ge=0.0, le=1e6, description="IT MW wanted at start")
-    ai_demand_max_mw: float = Field(6_000.0, ge=0.0, le=1e6, description="IT MW wanted at saturation")
-    ai_demand_midpoint_years: float = Field(3.0, ge=-20.0, le=50.0)
+    ai_demand_max_mw: float = Field(3_000.0, ge=0.0, le=1e6, description="IT MW wanted at saturation")
+    ai_demand_midpoint_years: float = Field(2.5, ge=-20.0, le=50.0)
     ai_demand_steepness_per_year: float = Field(1.6, gt=0.0, le=20.0)
     ai_bust_years: float = Field(4.0, ge=0.0, le=50.0, description="boom_bust: when demand turns")
     ai_bust_floor_share: float = Field(0.3, ge=0.0, le=1.0, description="boom_bust: demand falls to this share")
@@ -164,6 +164,9 @@ class Scenario(BaseModel):
     ai_lease_rate_adjustment_per_step: float = Field(0.03, ge=0.0, le=1.0)
     ai_lease_term_years: float = Field(12.0, gt=0.0, le=40.0)
     ai_lease_escalator_per_year: float = Field(0.03, ge=0.0, le=0.2)
+    ai_tenant_failure_share_per_year: float = Field(
+        1.0, ge=0.0, le=12.0, description="share per year of contracted MW above demand whose tenants fail"
+    )
     ai_margin: float = Field(0.8, ge=0.0, le=1.0, description="net operating income share of lease revenue")
     ai_pue: float = Field(1.3, ge=1.0, le=3.0, description="gross site MW per MW of critical IT")
     conversion_capex_usd_per_mw: float = Field(4_000_000.0, ge=0.0, le=5e7, description="per gross site MW converted")

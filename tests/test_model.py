@@ -187,3 +187,13 @@ def test_user_csv_price_path_is_averaged_per_step(tmp_path):
     assert result.industry["btc_price_usd"].tolist() == [50_000.0, 60_000.0, 70_000.0, 70_000.0]
     # beyond the data: the network size had to be given, and the model produced the rest
     assert result.industry["network_hashrate_ehs"].iloc[0] > 0
+
+
+def test_ai_bust_leaves_converted_mw_empty_and_lowers_the_lease_rate():
+    ind = marketsim.run("ai-boom-bust", seed=1, n_firms=120, months=84).industry
+    bust = ind.set_index(pd.to_datetime(ind["date"]))
+    before, after = bust.loc[:"2025-12-01"], bust.loc["2027-06-01":]
+    assert before["mw_ai_empty"].max() < 1.0  # during the boom every converted MW finds a tenant
+    assert after["mw_ai_empty"].iloc[-1] > 100.0  # after the bust, halls stand empty
+    assert after["ai_lease_rate_usd_per_kw_month"].iloc[-1] < 0.8 * bust["ai_lease_rate_usd_per_kw_month"].max()
+    assert after["ai_contracted_it_mw"].iloc[-1] < bust["ai_contracted_it_mw"].max()  # tenants failed

@@ -242,6 +242,12 @@ class LeaseBook:
                 setattr(self, name, getattr(self, name)[keep])
         return np.stack([freed_sites.astype(FLOAT), freed_mw]) if len(freed_mw) else np.zeros((2, 0))
 
+    def cancel_share(self, share: float) -> tuple[np.ndarray, np.ndarray]:
+        """Tenants fail on ``share`` of every lease's MW (pro rata); returns (sites, MW IT lost)."""
+        lost = self.mw_it * share
+        self.mw_it = self.mw_it - lost
+        return self.site.copy(), lost
+
     def contracted_it_by_site(self, n_sites: int) -> np.ndarray:
         return np.bincount(self.site, weights=self.mw_it, minlength=n_sites)
 

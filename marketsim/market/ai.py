@@ -58,7 +58,14 @@ def clear_lease_market(new_demand_mw: float, offered_mw: np.ndarray, current_rat
     supply = float(offered.sum())
     leased_total = min(demand, supply)
     leased = offered * (leased_total / supply) if supply > 0 else np.zeros_like(offered)
-    scale = max(demand, supply)
-    tightness = (demand - supply) / scale if scale > 0 else 0.0
-    rate = current_rate_usd_per_kw_month * (1.0 + adjustment_per_step * tightness)
-    return leased, float(min(max(rate, floor_rate), cap_rate))
+    return leased, adjust_lease_rate(current_rate_usd_per_kw_month, demand, supply, adjustment_per_step,
+                                     floor_rate, cap_rate)
+
+
+def adjust_lease_rate(rate_usd_per_kw_month: float, demand_mw: float, supply_mw: float, adjustment_per_step: float,
+                      floor_rate: float, cap_rate: float) -> float:
+    """Partial adjustment toward scarcity: rate x (1 + adjustment x tightness), clipped."""
+    scale = max(demand_mw, supply_mw)
+    tightness = (demand_mw - supply_mw) / scale if scale > 0 else 0.0
+    rate = rate_usd_per_kw_month * (1.0 + adjustment_per_step * tightness)
+    return float(min(max(rate, floor_rate), cap_rate))

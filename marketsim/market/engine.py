@@ -290,10 +290,16 @@ class Market:
             s.machine_price_elasticity, s.machine_price_floor_usd_per_th,
         ))
 
-    def clear_leases(self, new_demand_mw: float, offered_mw: np.ndarray) -> np.ndarray:
+    def clear_leases(self, new_demand_mw: float, offered_mw: np.ndarray, demand_mw: float,
+                     capacity_mw: float) -> np.ndarray:
+        """New tenants take offered MW; the rate for new leases moves with the whole market's
+        tightness (all demand against all AI capacity, contracted or not), so it falls in a
+        bust even when nothing new is offered or asked for."""
         s = self.scenario
-        leased, self.lease_rate_usd_per_kw_month = ai.clear_lease_market(
-            new_demand_mw, offered_mw, self.lease_rate_usd_per_kw_month, s.ai_lease_rate_adjustment_per_step,
+        leased, _ = ai.clear_lease_market(new_demand_mw, offered_mw, self.lease_rate_usd_per_kw_month, 0.0,
+                                          s.ai_lease_rate_floor_usd_per_kw_month, s.ai_lease_rate_cap_usd_per_kw_month)
+        self.lease_rate_usd_per_kw_month = ai.adjust_lease_rate(
+            self.lease_rate_usd_per_kw_month, demand_mw, capacity_mw, s.ai_lease_rate_adjustment_per_step,
             s.ai_lease_rate_floor_usd_per_kw_month, s.ai_lease_rate_cap_usd_per_kw_month,
         )
         return leased
