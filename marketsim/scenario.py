@@ -189,7 +189,7 @@ class Scenario(BaseModel):
     tail_size_pareto_alpha: float = Field(1.3, gt=0.5, le=10.0, description="heavy tail of firm sizes")
     tail_max_firm_share: float = Field(0.04, gt=0.0, le=1.0, description="largest private miner's share of the tail's MW")
     tail_power_price_mean_usd_per_mwh: float = Field(
-        24.4, gt=0.0, le=1000.0, description="fitted: the start population mines 92% of its hashrate at the data's Dec-2022 hashprice"
+        23.4, gt=0.0, le=1000.0, description="fitted: the start population mines 92% of its hashrate at the data's Dec-2022 hashprice"
     )
     tail_power_price_sd_usd_per_mwh: float = Field(12.0, ge=0.0, le=500.0)
     tail_cash_usd_per_mw: float = Field(60_000.0, ge=0.0, le=1e8)
