@@ -121,6 +121,8 @@ def decide(model, power_usd_per_mwh: np.ndarray) -> None:
             go = cand[score > 0]
             model.firm_rng.shuffle(go)
             for site in go:
+                if model.ai_unclaimed_it_mw <= 0:
+                    break  # the demand firms can see is spoken for
                 mw = s.conversion_max_share_per_step * sites.suitable_remaining_at(site)
                 _order_conversion(model, site, mw, spend, o, forced=False)
 
