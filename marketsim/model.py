@@ -97,12 +97,13 @@ class IndustryModel(mesa.Model):
         maturity = np.where(pop.distressed, np.minimum(maturity, 6 * self.steps_per_month), maturity)
         self.firms = FirmBook(
             name=pop.name, is_public=pop.is_public, rule=pop.rule, cash_usd=pop.cash_usd.copy(),
-            debt_usd=pop.debt_usd.copy(), debt_rate_per_year=pop.debt_rate_per_year,
+            debt_usd=pop.debt_usd.copy(), debt_rate_per_year=pop.debt_rate_per_year.copy(),
             debt_maturity_step=maturity.astype(np.int64), btc_held=pop.btc_held.copy(),
             btc_sell_share=pop.btc_sell_share, hurdle_rate_per_year=pop.hurdle_rate_per_year,
             conversion_capex_usd_per_mw=pop.conversion_capex_usd_per_mw,
             expected_hashprice=np.full(n, np.nan), active=np.ones(n, bool),
             payments=Pipeline(n, horizon + round(12 * self.steps_per_month)),
+            new_debt_rate=c.new_debt_rate_per_year,
         )
         self.firms.reset_ledger()
         self.leases = LeaseBook()

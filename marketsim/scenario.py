@@ -135,7 +135,7 @@ class Scenario(BaseModel):
 
     # --- machines and mining sites --------------------------------------------------------------
     asic_frontier_initial_j_per_th: float = Field(21.5, gt=1.0, le=200.0, description="best machine on sale at start")
-    asic_frontier_improvement_per_year: float = Field(0.2, ge=0.0, le=2.0, description="rate toward the floor")
+    asic_frontier_improvement_per_year: float = Field(0.35, ge=0.0, le=2.0, description="rate toward the floor")
     asic_frontier_floor_j_per_th: float = Field(8.0, gt=0.5, le=100.0)
     machine_price_reference_usd_per_th: float = Field(17.0, gt=0.0, le=1000.0)
     machine_price_reference_hashprice: float = Field(60.0, gt=0.0, le=5000.0, description="USD/PH/day")
@@ -153,8 +153,8 @@ class Scenario(BaseModel):
     ai_demand_model: Literal["logistic", "boom_bust"] = Field("logistic")
     ai_demand_initial_mw: float = Field(20.0, ge=0.0, le=1e6, description="IT MW wanted at start")
     ai_demand_max_mw: float = Field(3_000.0, ge=0.0, le=1e6, description="IT MW wanted at saturation")
-    ai_demand_midpoint_years: float = Field(2.5, ge=-20.0, le=50.0)
-    ai_demand_steepness_per_year: float = Field(1.6, gt=0.0, le=20.0)
+    ai_demand_midpoint_years: float = Field(2.4, ge=-20.0, le=50.0)
+    ai_demand_steepness_per_year: float = Field(4.0, gt=0.0, le=20.0)
     ai_bust_years: float = Field(4.0, ge=0.0, le=50.0, description="boom_bust: when demand turns")
     ai_bust_floor_share: float = Field(0.3, ge=0.0, le=1.0, description="boom_bust: demand falls to this share")
     ai_bust_speed_per_year: float = Field(1.5, gt=0.0, le=50.0)
@@ -209,6 +209,9 @@ class Scenario(BaseModel):
     myopic_max_payback_years: float = Field(6.0, gt=0.0, le=50.0, description="myopic rule's conversion payback")
     cash_reserve_months: float = Field(6.0, ge=0.0, le=60.0)
     max_debt_to_assets: float = Field(0.5, ge=0.0, le=0.95)
+    new_debt_rate_per_year: float = Field(
+        0.10, ge=0.0, le=1.0, description="rate on new borrowing (blended into a firm's average rate)"
+    )
     equity_issuance_share_per_year: float = Field(
         0.0, ge=0.0, le=5.0, description="new equity a profitable firm can raise per year, share of its asset value"
     )

@@ -169,6 +169,7 @@ class FirmBook:
     expected_hashprice: np.ndarray  # each firm's smoothed belief, USD/PH/day
     active: np.ndarray
     payments: Pipeline  # capex instalments falling due
+    new_debt_rate: float = 0.10  # what lenders charge on new money (scenario: new_debt_rate_per_year)
     ledger: dict[str, np.ndarray] = field(default_factory=dict)
 
     LEDGER_ITEMS = (

@@ -90,6 +90,14 @@ def pay(model) -> None:
 
 
 def borrow(firms, idx: np.ndarray, amount: np.ndarray) -> None:
+    """New debt at the market rate (``new_debt_rate_per_year``), blended into the firm's average
+    rate: a miner with old 1% convertibles does not borrow at 1% today."""
+    idx, amount = np.atleast_1d(idx), np.atleast_1d(amount)
+    old = firms.debt_usd[idx]
+    total = old + amount
+    blended = np.where(total > 0, (old * firms.debt_rate_per_year[idx] + amount * firms.new_debt_rate) / np.where(total > 0, total, 1.0),
+                       firms.debt_rate_per_year[idx])
+    firms.debt_rate_per_year[idx] = blended
     firms.debt_usd[idx] += amount
     firms.cash_usd[idx] += amount
     firms.ledger["debt_drawn_usd"][idx] += amount

@@ -2,7 +2,9 @@
 
 Frontier: the best machine on sale improves exponentially toward a physical floor,
 floor + (start - floor) e^{-rate t}. With start 21.5 J/TH (S19 XP, 2022), floor 8 and rate
-0.2/yr it gives ~17.5 J/TH in early 2024 and ~14.5 by 2025 (S21 17.5, S21 Pro 15, S21 XP 13.5).
+0.35/yr it gives 17.0 J/TH after one year and 14.7 after two (S21 17.5 and S21 Pro 15 in 2024,
+S21 XP 13.5 late 2024; volume shipments lag launches). 2020-22 (S19 Pro 29.5 to S19 XP 21.5)
+fits a rate of 0.2.
 
 Machine price: prices follow hashprice, ref x (hp / ref_hp)^elasticity, floored. Calibration:
 best-tier machines cost ~$15.7-20/TH at ~$60/PH/day (Dec 2022) and ~$119/TH at ~$315/PH/day
