@@ -115,8 +115,10 @@ def decide(model, power_usd_per_mwh: np.ndarray) -> None:
                 mw = intensity[go] * s.expansion_max_share_per_year * firm_mw[f] * model.years_in_step / s.review_probability_per_step
                 _order_expansions(model, f, primary[go], mw, spend, o, steps)
         # conversions: AI-suitable MW still mining, first come first served against demand
-        cand = np.flatnonzero(own & (sites.suitable_remaining_mw > 0))
-        if len(cand) and s.ai_target_share is None:
+        # (public miners under a mandated ai_target_share follow it instead, below)
+        mandated = firms.is_public[sites.owner] if s.ai_target_share is not None else False
+        cand = np.flatnonzero(own & ~mandated & (sites.suitable_remaining_mw > 0))
+        if len(cand):
             score = rule.conversion_score(_candidates(model, cand, power_usd_per_mwh), o)
             go = cand[score > 0]
             model.firm_rng.shuffle(go)
@@ -136,7 +138,7 @@ def pursue_ai_target(model, spend: np.ndarray, o: Outlook) -> None:
     ordering early enough to finish on time; tenants fund most of it (``_leased`` debt share).
     """
     s, firms, sites = model.config, model.firms, model.sites
-    months_left = max(1.0, (np_months(s.ai_target_date) - np_months(model.market.state.date)) - s.conversion_lead_time_months)
+    months_left = max(1.0, (_month_index(s.ai_target_date) - _month_index(model.market.state.date)) - s.conversion_lead_time_months)
     for f in np.flatnonzero(firms.active & firms.is_public):
         site_rows = np.flatnonzero((sites.owner == f) & (sites.suitable_remaining_mw > 0))
         if not len(site_rows):
@@ -154,7 +156,8 @@ def pursue_ai_target(model, spend: np.ndarray, o: Outlook) -> None:
             this_step -= _order_conversion(model, site, mw, spend, o, forced=True)
 
 
-def np_months(date) -> float:
+def _month_index(date) -> float:
+    """Months since year 0, fractional within the month (for lead-time arithmetic)."""
     return date.year * 12 + date.month - 1 + (date.day - 1) / 31
 
 
