@@ -116,7 +116,7 @@ def decide(model, power_usd_per_mwh: np.ndarray) -> None:
                 _order_expansions(model, f, primary[go], mw, spend, o, steps)
         # conversions: AI-suitable MW still mining, first come first served against demand
         # (public miners under a mandated ai_target_share follow it instead, below)
-        mandated = firms.is_public[sites.owner] if s.ai_target_share is not None else False
+        mandated = firms.is_public[sites.owner] if s.ai_target_share is not None else np.zeros(len(sites), bool)
         cand = np.flatnonzero(own & ~mandated & (sites.suitable_remaining_mw > 0))
         if len(cand):
             score = rule.conversion_score(_candidates(model, cand, power_usd_per_mwh), o)
