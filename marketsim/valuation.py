@@ -67,13 +67,3 @@ def _lease_value_by_site(model) -> np.ndarray:
     pv = econ.lease_pv_per_gross_mw(rates, 1.0, s.ai_margin, years_left, s.ai_lease_escalator_per_year,
                                     s.hurdle_rate_per_year, 0.0) * leases.mw_it
     return np.bincount(leases.site, weights=pv, minlength=len(model.sites))
-
-
-def firm_value_to_owner(model, firm_id: int) -> float:
-    """What continuing is worth to the owner: its sites under its own view, plus cash and
-    BTC, less debt (the equity value the owner compares an offer with)."""
-    rows = np.flatnonzero(model.sites.owner == firm_id)
-    firms = model.firms
-    sites_value = site_values_for_bidders(model, rows, np.array([firm_id])).sum() if len(rows) else 0.0
-    return float(sites_value + firms.cash_usd[firm_id] + firms.btc_held[firm_id] * model.market.state.btc_price_usd
-                 - firms.debt_usd[firm_id])

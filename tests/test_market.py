@@ -1,4 +1,7 @@
-"""Market drivers: each process has the statistics it claims, and clearing moves the right way."""
+"""Market drivers: each process has the statistics it claims, and clearing moves the right way.
+
+Tolerances are a few standard errors of the estimator (noted beside each), not loose bands.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from hypothesis import strategies as st
 from marketsim.market import ai, asic, fees, power, price
 
 DT = 1 / 12
+DAYS_PER_MONTH = 365.25 / 12
 
 
 def _paths(make, n_paths, n_steps, seed=0):
@@ -21,32 +25,81 @@ def _paths(make, n_paths, n_steps, seed=0):
     return out
 
 
+def _regime(**overrides):
+    args = dict(initial_usd=100.0, bull_drift=0.5, bull_volatility=0.5, bear_drift=-0.5, bear_volatility=0.7,
+                bull_to_bear_per_year=1.0, bear_to_bull_per_year=1.0, jump_intensity_per_year=1.0,
+                jump_mean_log=-0.2, jump_std_log=0.1)
+    args.update(overrides)
+    return price.RegimeSwitchingPrice(**args)
+
+
+# --- BTC price ---------------------------------------------------------------------------
+
 def test_gbm_recovers_drift_and_volatility():
-    mu, sigma, n_paths, n_steps = 0.3, 0.6, 2000, 120
+    mu, sigma, n_paths, n_steps = 0.3, 0.6, 4000, 120
     paths = _paths(lambda: price.GBMPrice(100.0, mu, sigma), n_paths, n_steps)
     assert (paths[:, 0] == 100.0).all()  # step 0 is the initial price
     logret = np.diff(np.log(paths), axis=1).ravel()
     n = logret.size
-    # per-year mean of log returns = mu - s^2/2; standard error sigma*sqrt(dt)/sqrt(n) per step
-    assert logret.mean() / DT == pytest.approx(mu - sigma**2 / 2, abs=4 * sigma * np.sqrt(DT) / np.sqrt(n) / DT)
-    assert logret.std() / np.sqrt(DT) == pytest.approx(sigma, rel=0.01)
+    # annualised mean log return = mu - s^2/2; SE = sigma / sqrt(dt n) = 0.003, tolerance 4 SE
+    assert logret.mean() / DT == pytest.approx(mu - sigma**2 / 2, abs=4 * sigma / np.sqrt(DT * n))
+    # sd of the sample sd is sigma / sqrt(2n): 0.07% here, tolerance 0.5%
+    assert logret.std() / np.sqrt(DT) == pytest.approx(sigma, rel=0.005)
+    # arithmetic drift: E[P(1 yr)] = P0 e^{mu}; SE ~ 1%, tolerance 4%
+    assert paths[:, 12].mean() / 100.0 == pytest.approx(np.exp(mu), rel=0.04)
+
+
+def test_gbm_with_zero_volatility_is_deterministic_exponential_growth():
+    p = price.GBMPrice(100.0, 0.12, 0.0)
+    rng = np.random.default_rng(0)
+    got = [p.next_price(k, DT, rng) for k in range(13)]
+    assert got[12] == pytest.approx(100.0 * np.exp(0.12))
 
 
 def test_regime_chain_spends_the_theoretical_share_of_time_in_bull():
     b2bear, bear2b = 0.6, 1.2
     rng = np.random.default_rng(1)
-    p = price.RegimeSwitchingPrice(100, 0.5, 0.5, -0.5, 0.5, b2bear, bear2b, 0.0, 0.0, 0.0)
+    p = _regime(bull_to_bear_per_year=b2bear, bear_to_bull_per_year=bear2b, jump_intensity_per_year=0.0)
     bull = [p.next_price(k, DT, rng) and p.regime == "bull" for k in range(60_000)]
+    # mean regime spell ~ 0.8 yr = 10 steps: ~3,000 independent blocks, SE ~ 0.01
     assert np.mean(bull) == pytest.approx(bear2b / (bear2b + b2bear), abs=0.03)
+
+
+def test_regimes_have_their_own_drift():
+    # never leave the starting regime: a bear path falls, a bull path rises, on the same draws
+    def mean_logret(start):
+        paths = _paths(lambda: _regime(bull_to_bear_per_year=0, bear_to_bull_per_year=0, jump_intensity_per_year=0,
+                                       bull_volatility=0.3, bear_volatility=0.3, start_regime=start), 200, 60, seed=6)
+        return np.diff(np.log(paths), axis=1).mean() / DT
+
+    assert mean_logret("bull") == pytest.approx(0.5 - 0.045, abs=0.05)
+    assert mean_logret("bear") == pytest.approx(-0.5 - 0.045, abs=0.05)
 
 
 def test_negative_jumps_lower_the_mean_log_return_by_intensity_times_mean():
     def mean_logret(intensity):
-        paths = _paths(lambda: price.RegimeSwitchingPrice(100, 0.2, 0.3, 0.2, 0.3, 0, 0, intensity, -0.2, 0.05),
+        paths = _paths(lambda: _regime(bull_drift=0.2, bull_volatility=0.3, bear_drift=0.2, bear_volatility=0.3,
+                                       bull_to_bear_per_year=0, bear_to_bull_per_year=0,
+                                       jump_intensity_per_year=intensity, jump_mean_log=-0.2, jump_std_log=0.05),
                        400, 120, seed=2)
         return np.diff(np.log(paths), axis=1).mean() / DT
 
-    assert mean_logret(2.0) - mean_logret(0.0) == pytest.approx(2.0 * -0.2, abs=0.08)
+    # fixed draws per step: both runs share their diffusion draws, so the difference is the
+    # jump part alone; its SE over 4,000 path-years is sqrt(2 x 0.0425 / 4000) = 0.005
+    assert mean_logret(2.0) - mean_logret(0.0) == pytest.approx(2.0 * -0.2, abs=0.02)
+
+
+@pytest.mark.parametrize("intensity_per_year", [1.2, 120.0])
+def test_jump_counts_are_poisson(intensity_per_year):
+    # no diffusion, fixed jump size: each step's log return is (count x jump size)
+    p = _regime(bull_drift=0.0, bull_volatility=0.0, bull_to_bear_per_year=0.0,
+                jump_intensity_per_year=intensity_per_year, jump_mean_log=-0.001, jump_std_log=0.0)
+    rng = np.random.default_rng(8)
+    path = np.array([p.next_price(k, DT, rng) for k in range(20_001)])
+    counts = np.round(np.diff(np.log(path)) / -0.001)
+    lam = intensity_per_year * DT
+    assert counts.mean() == pytest.approx(lam, rel=0.05)  # SE: sqrt(lam / 20000), <= 2.5%
+    assert counts.var() == pytest.approx(lam, rel=0.08)
 
 
 def test_shocks_apply_exactly_at_their_step_and_persist():
@@ -59,103 +112,256 @@ def test_shocks_apply_exactly_at_their_step_and_persist():
     assert moved[6:] == pytest.approx([p * 0.5 for p in plain[6:]])
 
 
+def test_shocks_compose_with_a_stochastic_base_and_with_each_other():
+    make = lambda: _regime()  # noqa: E731
+    plain = _paths(make, 1, 24, seed=4)[0]
+    shocked = _paths(lambda: price.ShockedPrice(make(), [(6, -0.5), (12, 0.2), (12, 0.5)]), 1, 24, seed=4)[0]
+    factor = np.ones(25)
+    factor[6:] *= 0.5
+    factor[12:] *= 1.2 * 1.5
+    assert shocked == pytest.approx(plain * factor)
+
+
+def test_series_replays_and_past_its_end_names_the_step():
+    s = price.SeriesPrice([1.0, 2.0, 3.0])
+    assert [s.next_price(k, DT, None) for k in range(3)] == [1.0, 2.0, 3.0]
+    with pytest.raises(ValueError, match="price series has 3 steps; step 3 requested"):
+        s.next_price(3, DT, np.random.default_rng())
+
+
 def test_spliced_price_continues_from_the_last_historical_price():
     spliced = price.SplicedPrice(price.SeriesPrice([10.0, 20.0, 30.0]), price.GBMPrice(30.0, 0.0, 0.0), 3)
     rng = np.random.default_rng(0)
     assert [spliced.next_price(k, DT, rng) for k in range(5)] == pytest.approx([10, 20, 30, 30, 30])
-
-
-def test_series_past_its_end_names_the_step():
-    with pytest.raises(ValueError, match="step 3 requested"):
-        price.SeriesPrice([1.0, 2.0, 3.0]).next_price(3, DT, np.random.default_rng())
+    moving = price.SplicedPrice(price.SeriesPrice([10.0, 20.0, 30.0]), price.GBMPrice(30.0, 0.0, 0.5), 3)
+    got = [moving.next_price(k, DT, rng) for k in range(4)]
+    assert got[:3] == [10.0, 20.0, 30.0] and got[3] != 30.0  # the first stochastic step moves
 
 
 def test_same_seed_same_path_and_fixed_draws_per_step():
-    a = _paths(lambda: price.RegimeSwitchingPrice(100, 0.5, 0.5, -0.5, 0.7, 1, 1, 1, -0.2, 0.1), 1, 50, seed=9)
-    b = _paths(lambda: price.RegimeSwitchingPrice(100, 0.5, 0.5, -0.5, 0.7, 1, 1, 1, -0.2, 0.1), 1, 50, seed=9)
-    c = _paths(lambda: price.RegimeSwitchingPrice(100, 0.5, 0.5, -0.5, 0.7, 1, 1, 1, -0.2, 0.1), 1, 50, seed=10)
-    assert (a == b).all() and not (a == c).all()
+    for make in (_regime, lambda: price.GBMPrice(100.0, 0.1, 0.6)):
+        a, b, c = (_paths(make, 1, 50, seed=s) for s in (9, 9, 10))
+        assert (a == b).all() and not (a == c).all()
     # different parameters, same seed: the generator ends in the same state (draws do not depend on outcomes)
     rngs = [np.random.default_rng(5), np.random.default_rng(5)]
-    for p, rng in zip((price.RegimeSwitchingPrice(100, 0.5, 0.5, -0.5, 0.7, 9, 9, 9, -0.2, 0.1),
-                       price.RegimeSwitchingPrice(100, 0.1, 0.2, -0.1, 0.2, 0, 0, 0, 0.0, 0.0)), rngs):
+    for p, rng in zip((_regime(bull_to_bear_per_year=9, bear_to_bull_per_year=9, jump_intensity_per_year=500),
+                       _regime(bull_to_bear_per_year=0, bear_to_bull_per_year=0, jump_intensity_per_year=0)), rngs):
         for k in range(30):
             p.next_price(k, DT, rng)
     assert rngs[0].random() == rngs[1].random()
 
 
-def test_fee_share_reverts_to_its_mean_and_spikes_raise_it():
-    def shares(spikes):
-        rng = np.random.default_rng(4)
-        f = fees.StochasticFeeShare(0.05, 3.0, 0.8, spikes, 0.2, initial_share=0.5)
-        return np.array([f.next_share(k, DT, rng) for k in range(6000)])
+# --- fees --------------------------------------------------------------------------------
 
-    calm = shares(0.0)
-    assert calm[0] == 0.5
-    assert np.median(calm[600:]) == pytest.approx(0.05, rel=0.15)
-    assert shares(4.0)[600:].mean() > calm[600:].mean() + 0.04
+def _fee_shares(spikes, n=6000, seed=4, **kw):
+    args = dict(mean_share=0.05, reversion_per_year=3.0, volatility_per_year=0.8, spike_intensity_per_year=spikes,
+                spike_mean_share=0.2, initial_share=0.5)
+    args.update(kw)
+    rng = np.random.default_rng(seed)
+    f = fees.StochasticFeeShare(**args)
+    return np.array([f.next_share(k, DT, rng) for k in range(n)]), rng
 
 
-def test_power_seasonality_peaks_in_its_month_and_shocks_stay_in_their_window():
-    base = np.array([40.0])
-    by_month = [power.power_price_usd_per_mwh(base, m, 0.2, 8)[0] for m in range(1, 13)]
-    assert int(np.argmax(by_month)) + 1 == 8 and max(by_month) == pytest.approx(48.0)
+def test_fee_share_reverts_to_its_mean():
+    calm, _ = _fee_shares(0.0)
+    assert calm[0] == 0.5 and (calm >= 0).all()
+    assert calm[12] < 0.5 * calm[0]  # a year at k = 3/yr removes 95% of the log gap
+    # stationary: median = mean_share, log-sd = s / sqrt(2k) = 0.327 (about 700 independent spells)
+    assert np.median(calm[600:]) == pytest.approx(0.05, rel=0.08)
+    assert np.log(calm[600:]).std() == pytest.approx(0.8 / np.sqrt(6.0), rel=0.1)
+
+
+def test_fee_spikes_raise_the_mean_by_rate_times_size():
+    calm, _ = _fee_shares(0.0)
+    spiky, _ = _fee_shares(4.0)
+    # same draws, so the difference is the spikes alone: P(spike) x mean size per step, SE ~ 0.002
+    expected = (1 - np.exp(-4.0 * DT)) * 0.2
+    assert (spiky - calm)[1:].mean() == pytest.approx(expected, abs=0.01)
+    assert ((spiky - calm) >= 0).all()
+
+
+def test_fee_paths_reproduce_by_seed_and_draw_a_fixed_count():
+    a, rng_a = _fee_shares(4.0, n=200, seed=1)
+    b, rng_b = _fee_shares(0.0, n=200, seed=1, volatility_per_year=0.0)
+    c, _ = _fee_shares(4.0, n=200, seed=2)
+    assert (a == _fee_shares(4.0, n=200, seed=1)[0]).all() and not (a == c).all()
+    assert rng_a.random() == rng_b.random()
+
+
+# --- power -------------------------------------------------------------------------------
+
+def test_power_seasonality_peaks_in_its_month_and_is_vectorised():
+    base = np.array([40.0, 20.0])
+    by_month = np.array([power.power_price_usd_per_mwh(base, m, 0.2, 8) for m in range(1, 13)])
+    assert int(np.argmax(by_month[:, 0])) + 1 == 8 and int(np.argmin(by_month[:, 0])) + 1 == 2
+    assert by_month[7] == pytest.approx([48.0, 24.0]) and by_month[1] == pytest.approx([32.0, 16.0])
+    assert by_month.mean(axis=0) == pytest.approx(base)  # seasonality averages out over a year
+    assert power.power_price_usd_per_mwh(base, 8, 0.2, 8, multiplier=1.5) == pytest.approx([72.0, 36.0])
+    assert (power.power_price_usd_per_mwh(base, 2, 1.5, 8) == 0.0).all()  # never below 0
+
+
+def test_power_shocks_stay_in_their_window_and_compound():
     shocks = [(3, 2, 0.5)]
     assert [power.apply_power_shocks(k, shocks) for k in range(2, 6)] == [1.0, 1.5, 1.5, 1.0]
+    both = [(3, 2, 0.5), (4, 3, -0.2)]
+    assert [power.apply_power_shocks(k, both) for k in range(2, 8)] == pytest.approx([1, 1.5, 1.2, 0.8, 0.8, 1])
 
 
-def test_frontier_improves_toward_its_floor_and_machine_price_follows_hashprice():
+# --- ASIC frontier and machine economics ----------------------------------------------------
+
+def test_frontier_improves_toward_its_floor():
     years = np.linspace(0, 30, 61)
-    front = asic.frontier_efficiency_j_per_th(years, 21.5, 0.2, 8.0)
-    assert front[0] == 21.5 and (np.diff(front) < 0).all() and front[-1] > 8.0
-    p60 = asic.machine_price_usd_per_th(60.0, 60.0, 17.0, 1.0, 3.0)
-    assert p60 == pytest.approx(17.0)
-    assert asic.machine_price_usd_per_th(120.0, 60.0, 17.0, 1.0, 3.0) == pytest.approx(34.0)
-    assert asic.machine_price_usd_per_th(float("nan"), 60.0, 17.0, 1.0, 3.0) == 3.0
-    assert asic.machine_price_usd_per_th(1.0, 60.0, 17.0, 1.0, 3.0) == 3.0
+    front = asic.frontier_efficiency_j_per_th(years, 21.5, 0.35, 8.0)
+    assert front[0] == 21.5 and (np.diff(front) < 0).all() and (front > 8.0).all()
+    assert front[-1] == pytest.approx(8.0, abs=1e-3)
+    # the calibration: S19 XP (21.5, 2022) -> 17.5 after a year, ~14.7 after two (S21, S21 Pro)
+    assert asic.frontier_efficiency_j_per_th([1.0, 2.0], 21.5, 0.35, 8.0) == pytest.approx([17.5, 14.7], abs=0.05)
+    assert asic.frontier_efficiency_j_per_th(-1.0, 21.5, 0.35, 8.0) == 21.5
 
+
+def test_machine_price_is_proportional_to_hashprice_with_elasticity_one():
+    hp = np.array([30.0, 60.0, 120.0, 315.0])
+    p = asic.machine_price_usd_per_th(hp, 60.0, 17.0, 1.0, 3.0)
+    assert p / hp == pytest.approx(np.full(4, 17.0 / 60.0))
+    assert asic.machine_price_usd_per_th(120.0, 60.0, 17.0, 2.0, 3.0) == pytest.approx(68.0)
+    assert asic.machine_price_usd_per_th(float("nan"), 60.0, 17.0, 1.0, 3.0) == 3.0
+    assert asic.machine_price_usd_per_th(1.0, 60.0, 17.0, 1.0, 3.0) == 3.0  # floored
+
+
+def test_mining_margin_capex_and_payback():
+    # calibration.md section 4: $50/PH/day at 17.5 J/TH ~ $1.04M per MW-yr before power
+    rev = asic.mining_margin_usd_per_mw_day(50.0, 17.5, 0.0, 0.0)
+    assert rev * 365 == pytest.approx(1.043e6, rel=1e-3)
+    margin = asic.mining_margin_usd_per_mw_day(np.array([50.0, 50.0]), np.array([17.5, 35.0]), 40.0, 5.0)
+    assert margin == pytest.approx([50 * 1000 / 17.5 - 45 * 24, 50 * 1000 / 35 - 45 * 24])
+    assert asic.mining_margin_usd_per_mw_day(20.0, 35.0, 50.0, 5.0) < 0  # curtail
+    capex = asic.machine_capex_usd_per_mw(np.array([17.5, 35.0]), 17.5)
+    assert capex == pytest.approx([1e6, 0.5e6])  # $17.5/TH x 57,143 TH per MW at 17.5 J/TH
+    pay = asic.upgrade_payback_months(capex, np.array([1000.0, -5.0]), DAYS_PER_MONTH)
+    assert pay[0] == pytest.approx(1e6 / (1000.0 * DAYS_PER_MONTH)) and pay[1] == np.inf
+
+
+# --- AI demand and leases -----------------------------------------------------------------
 
 def test_lease_clearing_shortage_and_glut():
     offered = np.array([10.0, 30.0])
     leased, rate = ai.clear_lease_market(100.0, offered, 120.0, 0.05, 60.0, 250.0)
-    assert leased.tolist() == [10.0, 30.0] and rate > 120.0  # shortage: all leased, rate up
+    # shortage: all leased, rate up by adjustment x tightness = 0.05 x 60/100
+    assert leased.tolist() == [10.0, 30.0] and rate == pytest.approx(120.0 * (1 + 0.05 * 0.6))
     leased, rate = ai.clear_lease_market(20.0, offered, 120.0, 0.05, 60.0, 250.0)
-    assert leased.sum() == pytest.approx(20.0) and leased[1] == pytest.approx(3 * leased[0]) and rate < 120.0
+    # glut: demand taken pro rata, the excess stays unleased, rate down by 0.05 x 20/40
+    assert leased.sum() == pytest.approx(20.0) and leased[1] == pytest.approx(3 * leased[0])
+    assert (offered - leased).sum() == pytest.approx(20.0) and rate == pytest.approx(120.0 * (1 - 0.05 * 0.5))
     leased, rate = ai.clear_lease_market(5.0, np.zeros(3), 120.0, 0.05, 60.0, 250.0)
     assert leased.sum() == 0 and rate > 120.0
+    assert ai.clear_lease_market(0.0, np.zeros(2), 120.0, 0.05, 60.0, 250.0)[1] == 120.0  # nothing either side
+    assert ai.clear_lease_market(1e6, offered, 249.0, 1.0, 60.0, 250.0)[1] == 250.0  # capped
+    assert ai.clear_lease_market(0.0, offered, 61.0, 1.0, 60.0, 250.0)[1] == 60.0  # floored
 
 
-@given(st.floats(0, 1e4), st.lists(st.floats(0, 1e3), min_size=1, max_size=8), st.floats(60, 250))
-def test_lease_clearing_never_exceeds_offer_or_demand_and_respects_bounds(demand, offered, rate):
-    leased, new_rate = ai.clear_lease_market(demand, np.array(offered), rate, 0.1, 60.0, 250.0)
-    assert leased.sum() <= min(demand, sum(offered)) + 1e-6
-    assert (leased <= np.array(offered) + 1e-9).all()
+@given(st.floats(0, 1e4), st.lists(st.floats(0, 1e3), min_size=1, max_size=8), st.floats(60, 250),
+       st.floats(0, 1))
+def test_lease_clearing_never_exceeds_offer_or_demand_and_respects_bounds(demand, offered, rate, adjustment):
+    leased, new_rate = ai.clear_lease_market(demand, np.array(offered), rate, adjustment, 60.0, 250.0)
+    assert leased.sum() == pytest.approx(min(demand, sum(offered)), rel=1e-9, abs=1e-9)
+    assert (leased <= np.array(offered) + 1e-9).all() and (leased >= 0).all()
     assert 60.0 <= new_rate <= 250.0
+    if demand > sum(offered):
+        assert new_rate >= min(rate, 250.0)
+    elif demand < sum(offered):
+        assert new_rate <= max(rate, 60.0)
+
+
+def test_lease_value_matches_the_monthly_sum():
+    mw, rate, esc, term, disc, margin = 50.0, 125.0, 0.03, 12.0, 0.10, 0.8
+    g, r = 1.03 ** (1 / 12) - 1, 1.10 ** (1 / 12) - 1
+    m = np.arange(1, 145)
+    brute = (mw * 1000 * rate * margin * (1 + g) ** (m - 1) / (1 + r) ** m).sum()
+    assert ai.lease_value_usd(mw, rate, esc, term, disc, margin) == pytest.approx(brute, rel=1e-10)
+    # no discounting and no escalator: term x 12 months of NOI
+    assert ai.lease_value_usd(1.0, 125.0, 0.0, 10.0, 0.0, 0.8) == pytest.approx(125_000 * 0.8 * 120)
+    # vectorised over firms' discount rates; higher hurdle, lower value
+    v = ai.lease_value_usd(mw, rate, esc, term, np.array([0.03, 0.08, 0.15]), margin)
+    assert v.shape == (3,) and (np.diff(v) < 0).all()
 
 
 def test_ai_demand_logistic_and_boom_bust():
     params = dict(max_mw=6000.0, midpoint_years=3.0, steepness_per_year=1.6, initial_mw=20.0)
     assert ai.ai_demand_mw(0.0, "logistic", **params) == pytest.approx(20.0)
     assert ai.ai_demand_mw(30.0, "logistic", **params) == pytest.approx(6000.0, rel=1e-3)
+    curve = ai.ai_demand_mw(np.linspace(0, 10, 41), "logistic", **params)
+    assert curve.shape == (41,) and (np.diff(curve) > 0).all()
     bb = dict(params, bust_years=4.0, bust_floor_share=0.3, bust_speed_per_year=2.0)
     peak = ai.ai_demand_mw(4.0, "boom_bust", **bb)
+    assert peak == pytest.approx(ai.ai_demand_mw(4.0, "logistic", **params))
     later = [ai.ai_demand_mw(t, "boom_bust", **bb) for t in (5.0, 6.0, 20.0)]
     assert peak > later[0] > later[1] and later[2] == pytest.approx(0.3 * peak, rel=1e-3)
-    with pytest.raises(ValueError, match="allowed kinds"):
-        ai.ai_demand_mw(1.0, "linear", **params)
-    with pytest.raises(ValueError, match="bust_years"):
-        ai.ai_demand_mw(1.0, "boom_bust", **params)
 
+
+def test_ai_demand_waves_add_up():
+    waves = dict(max_mw=[500.0, 2500.0], midpoint_years=[1.5, 2.6], steepness_per_year=[8.0, 5.0], initial_mw=20.0)
+    t = np.linspace(0, 10, 101)
+    d = ai.ai_demand_mw(t, "waves", **waves)
+    assert d[0] == pytest.approx(20.0) and d[-1] == pytest.approx(3020.0, rel=1e-3) and (np.diff(d) >= 0).all()
+    one = dict(max_mw=[500.0], midpoint_years=[1.5], steepness_per_year=[8.0], initial_mw=0.0)
+    two = dict(max_mw=[2500.0], midpoint_years=[2.6], steepness_per_year=[5.0], initial_mw=0.0)
+    assert d == pytest.approx(20.0 + ai.ai_demand_mw(t, "waves", **one) + ai.ai_demand_mw(t, "waves", **two))
+    # a single wave is the logistic kind with initial 0
+    assert ai.ai_demand_mw(t, "waves", **one) == pytest.approx(
+        ai.ai_demand_mw(t, "logistic", max_mw=500.0, midpoint_years=1.5, steepness_per_year=8.0, initial_mw=0.0))
+
+
+@pytest.mark.parametrize(
+    "kind, params, match",
+    [
+        ("linear", dict(max_mw=1.0, midpoint_years=1.0, steepness_per_year=1.0, initial_mw=0.0), "allowed kinds"),
+        ("boom_bust", dict(max_mw=1.0, midpoint_years=1.0, steepness_per_year=1.0, initial_mw=0.0), "bust_years"),
+        ("logistic", dict(max_mw=1.0, midpoint_years=1.0, steepness_per_year=1.0, initial_mw=0.0, mid=2),
+         "unknown parameter.*mid"),
+        ("logistic", dict(max_mw=1.0, midpoint_years=1.0, steepness_per_year=0.0, initial_mw=0.0),
+         "steepness_per_year=0.0"),
+        ("logistic", dict(max_mw=10.0, midpoint_years=1.0, steepness_per_year=1.0, initial_mw=20.0), "max_mw=10.0"),
+        ("boom_bust", dict(max_mw=1.0, midpoint_years=1.0, steepness_per_year=1.0, initial_mw=0.0, bust_years=1.0,
+                           bust_floor_share=1.5, bust_speed_per_year=1.0), "bust_floor_share=1.5"),
+        ("waves", dict(max_mw=[1.0, 2.0], midpoint_years=[1.0], steepness_per_year=[1.0, 1.0], initial_mw=0.0),
+         "one length"),
+    ],
+)
+def test_ai_demand_rejects_bad_kinds_and_parameters(kind, params, match):
+    with pytest.raises(ValueError, match=match):
+        ai.ai_demand_mw(1.0, kind, **params)
+
+
+# --- argument validation ----------------------------------------------------------------------
 
 @pytest.mark.parametrize(
     "make, name",
     [
-        (lambda: price.GBMPrice(-1.0, 0.1, 0.5), "initial_usd"),
-        (lambda: price.GBMPrice(100.0, 0.1, -0.5), "volatility_per_year"),
-        (lambda: price.RegimeSwitchingPrice(100, 0.1, 0.5, -0.1, 0.5, -1, 1, 0, 0, 0), "bull_to_bear_per_year"),
-        (lambda: fees.StochasticFeeShare(0.05, 0.0, 0.8, 1.0, 0.1, 0.05), "reversion_per_year"),
-        (lambda: fees.StochasticFeeShare(-0.05, 1.0, 0.8, 1.0, 0.1, 0.05), "mean_share"),
-        (lambda: asic.frontier_efficiency_j_per_th(1.0, 10.0, 0.2, 20.0), "floor_j_per_th"),
+        (lambda: price.GBMPrice(-1.0, 0.1, 0.5), "initial_usd=-1.0"),
+        (lambda: price.GBMPrice(100.0, 0.1, -0.5), "volatility_per_year=-0.5"),
+        (lambda: price.GBMPrice(100.0, float("nan"), 0.5), "drift_per_year=nan"),
+        (lambda: _regime(bull_to_bear_per_year=-1), "bull_to_bear_per_year=-1"),
+        (lambda: _regime(jump_std_log=-0.1), "jump_std_log=-0.1"),
+        (lambda: _regime(start_regime="sideways"), "start_regime='sideways'"),
+        (lambda: price.SeriesPrice([]), "prices"),
+        (lambda: price.SeriesPrice([1.0, -2.0]), r"prices\[1\]=-2.0"),
+        (lambda: price.ShockedPrice(price.GBMPrice(1.0, 0, 0), [(3, -1.5)]), r"shocks\[0\]=\(3, -1.5\)"),
+        (lambda: price.SplicedPrice(price.SeriesPrice([1.0]), price.GBMPrice(1.0, 0, 0), 0), "switch_step=0"),
+        (lambda: fees.StochasticFeeShare(0.05, 0.0, 0.8, 1.0, 0.1, 0.05), "reversion_per_year=0.0"),
+        (lambda: fees.StochasticFeeShare(-0.05, 1.0, 0.8, 1.0, 0.1, 0.05), "mean_share=-0.05"),
+        (lambda: fees.StochasticFeeShare(0.05, 1.0, 0.8, -1.0, 0.1, 0.05), "spike_intensity_per_year=-1.0"),
+        (lambda: power.power_price_usd_per_mwh(np.ones(2), 13, 0.1, 8), "month_of_year=13"),
+        (lambda: power.power_price_usd_per_mwh(np.ones(2), 1, -0.1, 8), "seasonal_amplitude=-0.1"),
+        (lambda: power.apply_power_shocks(0, [(0, -1, 0.5)]), r"shocks\[0\]"),
+        (lambda: asic.frontier_efficiency_j_per_th(1.0, 10.0, 0.2, 20.0), "floor_j_per_th=20.0"),
+        (lambda: asic.frontier_efficiency_j_per_th(1.0, 20.0, -0.2, 10.0), "improvement_per_year=-0.2"),
+        (lambda: asic.machine_price_usd_per_th(60.0, 0.0, 17.0, 1.0, 3.0), "reference_hashprice=0.0"),
+        (lambda: asic.machine_price_usd_per_th(60.0, 60.0, 17.0, -1.0, 3.0), "elasticity=-1.0"),
+        (lambda: asic.machine_capex_usd_per_mw(0.0, 17.0), "efficiency_j_per_th=0.0"),
+        (lambda: ai.clear_lease_market(1.0, np.ones(2), 120.0, 0.1, 300.0, 250.0), "cap_rate=250.0"),
+        (lambda: ai.clear_lease_market(1.0, np.ones(2), 120.0, 1.5, 60.0, 250.0), "adjustment_per_step=1.5"),
+        (lambda: ai.lease_value_usd(1.0, 120.0, 0.03, 10.0, 0.1, 1.2), "margin=1.2"),
+        (lambda: ai.lease_value_usd(1.0, 120.0, 0.03, -1.0, 0.1, 0.8), "term_years=-1.0"),
     ],
 )
 def test_bad_arguments_name_themselves(make, name):

@@ -66,11 +66,6 @@ class Pipeline:
         """Total still to arrive per row."""
         return self.buffer.sum(axis=1)
 
-    def pending_row(self, row: int) -> float:
-        return float(self.buffer[row].sum())
-
-    def grow(self, n_new: int) -> None:
-        self.buffer = np.vstack([self.buffer, np.zeros((n_new, self.horizon), dtype=FLOAT)])
 
 
 @dataclass

@@ -117,10 +117,11 @@ def lease_pv_per_gross_mw(
     r = (1.0 + np.asarray(discount_rate_per_year, dtype=float)) ** (1.0 / 12.0) - 1.0
     g = (1.0 + escalator_per_year) ** (1.0 / 12.0) - 1.0
     n = term_years * 12.0
-    # growing annuity of n monthly payments, first one paid one month after delivery
+    # growing annuity of n monthly payments, first one paid one month after delivery:
+    # sum_{k=1..n} (1+g)^(k-1) / (1+r)^k = (1 - ((1+g)/(1+r))^n) / (r - g), and n / (1+r) when r = g
     ratio = (1.0 + g) / (1.0 + r)
-    annuity = np.where(np.isclose(r, g), n / (1.0 + r), (1.0 - ratio**n) / np.maximum(r - g, 1e-12))
-    annuity = np.where(r > g, annuity, n)  # no discounting benefit when growth >= rate
+    same = np.isclose(r, g)
+    annuity = np.where(same, n / (1.0 + r), (1.0 - ratio**n) / np.where(same, 1.0, r - g))
     noi = lease_noi_usd_per_gross_mw_month(rate_usd_per_kw_month, pue, margin)
     return noi * annuity * (1.0 + r) ** -delay_months
 

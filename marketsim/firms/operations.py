@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from marketsim import protocol
 from marketsim.firms import economics as econ
 
 DORMANT_SHARE = 0.05  # a site mining fewer hours than this is idle for scrapping purposes
@@ -95,7 +96,7 @@ def mine_and_earn(model, power_usd_per_mwh: np.ndarray) -> None:
     """Realise hashrate, settle the chain, share the rewards, charge power and variable opex."""
     s, sites, firms, state = model.config, model.sites, model.firms, model.market.state
     online = 1.0 - outage_share(model)
-    site_hashrate = sites.mw_mining * online / sites.efficiency_j_per_th
+    site_hashrate = protocol.mw_to_ehs(sites.mw_mining * online, sites.efficiency_j_per_th)
     network = float(site_hashrate.sum())
     outcome = model.market.settle_chain(network)
     n = len(firms)

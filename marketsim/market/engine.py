@@ -78,7 +78,6 @@ class Market:
             / protocol.TARGET_BLOCKS_PER_DAY,
         )
         self.lease_rate_usd_per_kw_month = scenario.ai_lease_rate_initial_usd_per_kw_month
-        self.last_hashprice = np.nan
         self.state: MarketState | None = None
 
     # --- set-up ------------------------------------------------------------------------
@@ -278,8 +277,11 @@ class Market:
         else:
             fees_btc = st.fee_share * issuance
         revenue = (issuance + fees_btc) * st.btc_price_usd
-        hashprice = revenue / st.days / (hashrate_ehs * 1000.0) if hashrate_ehs > 0 else self.hashprice_at_difficulty()
-        self.last_hashprice = hashprice
+        if hashrate_ehs > 0 and blocks > 0:
+            hashprice = float(protocol.hashprice_usd_per_ph_day(st.btc_price_usd, issuance / blocks, fees_btc / blocks,
+                                                                blocks / st.days, hashrate_ehs))
+        else:
+            hashprice = self.hashprice_at_difficulty()
         return ChainOutcome(blocks, issuance, fees_btc, revenue, self.chain.height,
                             self.chain.difficulty_hashrate_ehs, hashprice)
 

@@ -1,0 +1,44 @@
+"""Firm-level valuation functions against hand sums."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from marketsim.firms import economics as econ
+from marketsim.metrics import hhi, top_n_share
+
+
+@pytest.mark.parametrize("discount", [0.15, 0.03, 0.01])
+def test_lease_pv_equals_the_monthly_sum_whatever_the_escalator(discount):
+    rate, pue, margin, years, esc, delay = 120.0, 1.3, 0.8, 12, 0.03, 6
+    r = (1 + discount) ** (1 / 12) - 1
+    g = (1 + esc) ** (1 / 12) - 1
+    noi = rate * 1000 / pue * margin
+    by_hand = sum(noi * (1 + g) ** (k - 1) / (1 + r) ** k for k in range(1, years * 12 + 1)) / (1 + r) ** delay
+    assert econ.lease_pv_per_gross_mw(rate, pue, margin, years, esc, discount, delay) == pytest.approx(by_hand, rel=1e-9)
+
+
+def test_mining_value_keeps_the_option_to_curtail():
+    hp = np.array([[100.0, 10.0]])  # one profitable month, one loss-making month
+    disc = np.ones((1, 2))
+    value = econ.pv_mining_margin_per_mw(hp, np.array([20.0]), np.array([50.0]), disc)
+    # revenue 100*1000/20 = 5,000 $/MW-day vs cost 1,200: only the first month counts
+    assert value[0] == pytest.approx((5000 - 1200) * econ.DAYS_PER_MONTH)
+
+
+def test_breakeven_hashprice_is_where_margin_is_zero():
+    be = econ.breakeven_hashprice(20.0, 40.0, 6.0)
+    assert econ.revenue_usd_per_mw_day(be, 20.0) == pytest.approx(econ.cash_cost_usd_per_mw_day(40.0, 6.0))
+
+
+def test_hashprice_outlook_declines_and_halves_at_the_halving():
+    path = econ.hashprice_outlook(100.0, 24, 0.25, 6.5, 0.52)[0]
+    assert path[0] == pytest.approx(100 * 0.75 ** (1 / 12))
+    assert path[6] / path[5] == pytest.approx(0.52 * 0.75 ** (1 / 12))
+
+
+def test_concentration_measures_by_hand():
+    assert hhi([50, 30, 20]) == pytest.approx(0.25 + 0.09 + 0.04)
+    assert top_n_share([5, 1, 3, 1], 2) == pytest.approx(0.8)
+    assert hhi([]) == 0.0 and top_n_share([0, 0], 4) == 0.0
