@@ -37,6 +37,9 @@ def yearly_table(industry: pd.DataFrame) -> pd.DataFrame:
 
 
 def state_lines(row: pd.Series, label: str) -> list[str]:
+    row = row.copy()
+    for col in ("mw_mining", "mw_idle", "mw_converting", "mw_ai", "mw_ai_empty", "mw_shutdown"):
+        row[col] = max(float(row[col]), 0.0)  # float residue of MW moving between states
     return [
         f"{label} ({pd.Timestamp(row['date']).date()}): BTC ${row['btc_price_usd']:,.0f}, "
         f"hashrate {row['network_hashrate_ehs']:,.0f} EH/s, hashprice ${row['hashprice_usd_per_ph_day']:,.1f}/PH/day, "
