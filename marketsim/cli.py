@@ -77,8 +77,10 @@ def cmd_viz(args) -> int:
         raise MarketsimError(f"viz: the Solara app is not at {app}")
     print(f"marketsim dashboard: http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
     solara = Path(sys.executable).with_name("solara")
-    cmd = [str(solara), "run", str(app), "--host", args.host, "--port", str(args.port), "--production"]
-    return subprocess.call(cmd, env={**os.environ, "SOLARA_APP": str(app)})
+    # offline by design: no version check against PyPI, no telemetry, no browser launch
+    cmd = [str(solara), "run", str(app), "--host", args.host, "--port", str(args.port), "--production",
+           "--no-open", "--no-check-version"]
+    return subprocess.call(cmd, env={**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"})
 
 
 def cmd_validate(args) -> int:

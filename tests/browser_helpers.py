@@ -51,6 +51,11 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # Debian's chromium still resolves accounts.google.com, update.googleapis.com and
+    # content-autofill.googleapis.com in the background despite the flags above (seen with
+    # strace); resolve nothing but the local server, so the browser cannot reach the internet.
+    # Page requests to other hosts are still reported by RequestLog (as external and failed).
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
 ]
 # `solara run` lives next to the interpreter running the tests (the project's venv).
 SOLARA = str(Path(sys.executable).with_name("solara"))
@@ -136,7 +141,7 @@ def solara_server(
     """
     full_env = {
         **os.environ,
-        # no server-side telemetry call-outs (offline, and they would only time out)
+        # no server-side telemetry call-outs (api.ipify.org, api.mixpanel.com at start)
         "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
         # The CDN proxy fetches files missing from <venv>/share/solara/cdn from this URL.
         # Point it at a closed local port so a missing asset fails (a 404 in the browser,
@@ -149,6 +154,8 @@ def solara_server(
         SOLARA, "run", str(app_path),
         "--host", "127.0.0.1", "--port", str(port),
         "--production", "--no-open",
+        # otherwise `solara run` synchronously asks pypi.org for the latest version at start
+        "--no-check-version",
         *extra_args,
     ]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
