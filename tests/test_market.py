@@ -180,6 +180,14 @@ def test_fee_spikes_raise_the_mean_by_rate_times_size():
     assert ((spiky - calm) >= 0).all()
 
 
+def test_fee_share_with_zero_mean_is_spikes_only():
+    calm, _ = _fee_shares(0.0, n=500, mean_share=0.0, initial_share=0.0)
+    assert (calm == 0.0).all()  # no log(0) error, no drift away from 0
+    spiky, _ = _fee_shares(4.0, n=20_000, mean_share=0.0, initial_share=0.0)
+    assert (spiky >= 0).all() and (spiky[1:] > 0).mean() == pytest.approx(1 - np.exp(-4.0 * DT), abs=0.01)
+    assert spiky[1:].mean() == pytest.approx((1 - np.exp(-4.0 * DT)) * 0.2, rel=0.1)  # SE ~ 3%
+
+
 def test_fee_paths_reproduce_by_seed_and_draw_a_fixed_count():
     a, rng_a = _fee_shares(4.0, n=200, seed=1)
     b, rng_b = _fee_shares(0.0, n=200, seed=1, volatility_per_year=0.0)
