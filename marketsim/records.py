@@ -59,50 +59,53 @@ FIRM_COLUMNS = ["step", "date", "firm_id", "name", "is_public", "rule", "state",
                 "profit_usd", "capex_usd"]
 
 
+def firm_snapshot(model) -> pd.DataFrame:
+    """One row per firm still in business or leaving in this step (the firms.parquet columns)."""
+    firms, sites = model.firms, model.sites
+    n = len(firms)
+
+    def by_firm(values):
+        return np.bincount(sites.owner, weights=values, minlength=n)
+
+    mw_machines = by_firm(sites.mw_machines)
+    machine_th = by_firm(np.divide(sites.mw_machines, sites.efficiency_j_per_th))
+    mw_ai = by_firm(model.mw_ai_leased)
+    power = by_firm(model.site_power_usd_per_mwh * sites.capacity_mw) / np.maximum(by_firm(sites.capacity_mw), 1e-12)
+    led = firms.ledger
+    frame = pd.DataFrame({
+        "step": model.steps_done,
+        "date": model.market.state.date,
+        "firm_id": np.arange(n),
+        "name": firms.name,
+        "is_public": firms.is_public,
+        "rule": [model.rules[r].name for r in firms.rule],
+        "state": model.firm_states(),
+        "mw_mining": by_firm(sites.mw_mining),
+        "mw_idle": by_firm(sites.mw_idle),
+        "mw_converting": by_firm(sites.mw_converting),
+        "mw_ai": mw_ai,
+        "mw_ai_empty": by_firm(sites.mw_converted) - mw_ai,
+        "mw_shutdown": by_firm(sites.mw_shutdown),
+        "hashrate_ehs": model.firm_hashrate_ehs,
+        "efficiency_j_per_th": np.divide(mw_machines, machine_th, out=np.full(n, np.nan), where=machine_th > 0),
+        "power_usd_per_mwh": power,
+        "cash_usd": firms.cash_usd.copy(),
+        "debt_usd": firms.debt_usd.copy(),
+        "btc_held": firms.btc_held.copy(),
+        "revenue_mining_usd": led["revenue_mining_usd"].copy(),
+        "revenue_ai_usd": led["revenue_ai_usd"].copy(),
+        "profit_usd": firms.profit_usd,
+        "capex_usd": led["capex_usd"].copy(),
+    })
+    return frame[firms.active | model.left_this_step].reset_index(drop=True)
+
+
 class FirmRecorder:
     def __init__(self):
         self.frames: list[pd.DataFrame] = []
 
     def record(self, model) -> None:
-        firms, sites = model.firms, model.sites
-        n = len(firms)
-
-        def by_firm(values):
-            return np.bincount(sites.owner, weights=values, minlength=n)
-
-        mw_mining = by_firm(sites.mw_mining)
-        mw_machines = by_firm(sites.mw_machines)
-        machine_th = by_firm(np.divide(sites.mw_machines, sites.efficiency_j_per_th))
-        mw_ai = by_firm(model.mw_ai_leased)
-        power = by_firm(model.site_power_usd_per_mwh * sites.capacity_mw) / np.maximum(by_firm(sites.capacity_mw), 1e-12)
-        led = firms.ledger
-        frame = pd.DataFrame({
-            "step": model.steps_done,
-            "date": model.market.state.date,
-            "firm_id": np.arange(n),
-            "name": firms.name,
-            "is_public": firms.is_public,
-            "rule": [model.rules[r].name for r in firms.rule],
-            "state": model.firm_states(),
-            "mw_mining": mw_mining,
-            "mw_idle": by_firm(sites.mw_idle),
-            "mw_converting": by_firm(sites.mw_converting),
-            "mw_ai": mw_ai,
-            "mw_ai_empty": by_firm(sites.mw_converted) - mw_ai,
-            "mw_shutdown": by_firm(sites.mw_shutdown),
-            "hashrate_ehs": model.firm_hashrate_ehs,
-            "efficiency_j_per_th": np.divide(mw_machines, machine_th, out=np.full(n, np.nan), where=machine_th > 0),
-            "power_usd_per_mwh": power,
-            "cash_usd": firms.cash_usd.copy(),
-            "debt_usd": firms.debt_usd.copy(),
-            "btc_held": firms.btc_held.copy(),
-            "revenue_mining_usd": led["revenue_mining_usd"].copy(),
-            "revenue_ai_usd": led["revenue_ai_usd"].copy(),
-            "profit_usd": firms.profit_usd,
-            "capex_usd": led["capex_usd"].copy(),
-        })
-        # firms that left before this step are not reported again
-        self.frames.append(frame[firms.active | model.left_this_step])
+        self.frames.append(firm_snapshot(model))
 
     def frame(self) -> pd.DataFrame:
         if not self.frames:

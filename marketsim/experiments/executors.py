@@ -1,0 +1,192 @@
+"""Executors: where runs happen. One small interface, three back-ends, all context managers.
+
+``executor.map_unordered(fn, items)`` yields ``(item, result, error)`` as runs finish, in any
+order; ``error`` is an exception the *executor* hit (a worker process died, the cluster went
+away), never one from the model: ``runs.execute`` turns model errors into failed outcomes itself.
+The sweep loop leaves executor errors unrecorded, so ``--resume`` runs those items again.
+
+At most ``max_in_flight`` items are submitted at once (default: 2 per worker), so memory stays
+bounded however large the sweep, and a killed sweep loses only the runs in flight.
+
+``SequentialExecutor``
+    in this process, in order (``--workers 1``): no start-up, no pickling; easiest to debug.
+``ProcessPoolExecutor``
+    ``concurrent.futures`` with the ``forkserver`` start method (``spawn`` where there is none):
+    never ``fork`` from a process that may hold threads (tqdm, Dask, BLAS). The fork server
+    imports marketsim once, so each worker starts warm.
+``DaskExecutor``
+    a ``distributed.Client`` to an existing scheduler (``--dask tcp://host:8786``) or to a
+    ``LocalCluster`` it starts and stops (``--dask-local N``: N single-threaded worker processes).
+    Workers need marketsim importable (same environment).
+
+Results depend only on each run's seed, so every executor gives the same tables, run for run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent import futures
+from typing import Any
+
+from marketsim.errors import MarketsimError
+
+PRELOAD = ["marketsim.experiments.runs", "marketsim.model", "marketsim.runner"]
+
+
+class ExecutorError(MarketsimError):
+    """The executor could not be started (bad address, no workers)."""
+
+
+class Executor:
+    name = "executor"
+    workers = 1
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:  # pragma: no cover - trivial
+        pass
+
+    def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any],
+                      max_in_flight: int | None = None) -> Iterator[tuple[Any, Any, BaseException | None]]:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.workers} worker{'s' if self.workers != 1 else ''})"
+
+
+class SequentialExecutor(Executor):
+    name = "sequential"
+
+    def map_unordered(self, fn, items, max_in_flight=None):
+        for item in items:
+            yield item, fn(item), None
+
+
+def _window(submit, wait_some, items, limit):
+    """Keep ``limit`` futures in flight; yield (item, future) as they finish."""
+    pending: dict[Any, Any] = {}
+    it = iter(items)
+    exhausted = False
+    while True:
+        while not exhausted and len(pending) < limit:
+            try:
+                item = next(it)
+            except StopIteration:
+                exhausted = True
+                break
+            pending[submit(item)] = item
+        if not pending:
+            return
+        for fut in wait_some(list(pending)):
+            yield pending.pop(fut), fut
+
+
+class ProcessPoolExecutor(Executor):
+    name = "process pool"
+
+    def __init__(self, workers: int | None = None, start_method: str | None = None):
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        methods = multiprocessing.get_all_start_methods()
+        method = start_method or ("forkserver" if "forkserver" in methods else "spawn")
+        if method == "fork":
+            raise ExecutorError("executor: the 'fork' start method is not used (it can copy held locks); "
+                                "use 'forkserver' or 'spawn'")
+        ctx = multiprocessing.get_context(method)
+        if method == "forkserver":
+            ctx.set_forkserver_preload(PRELOAD)
+        self.start_method = method
+        self.pool = futures.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def map_unordered(self, fn, items, max_in_flight=None):
+        limit = max_in_flight or 2 * self.workers
+
+        def wait_some(pending):
+            done, _ = futures.wait(pending, return_when=futures.FIRST_COMPLETED)
+            return done
+
+        for item, fut in _window(lambda item: self.pool.submit(fn, item), wait_some, items, limit):
+            exc = fut.exception()
+            yield item, (None if exc else fut.result()), exc
+
+
+class DaskExecutor(Executor):
+    name = "dask"
+
+    def __init__(self, address: str | None = None, local_workers: int | None = None):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError as exc:  # pragma: no cover - distributed is a dependency
+            raise ExecutorError(f"executor: Dask distributed is not installed ({exc})") from None
+        if (address is None) == (local_workers is None):
+            raise ExecutorError("executor: give either a scheduler address or a number of local workers")
+        self.cluster = None
+        if local_workers is not None:
+            if local_workers < 1:
+                raise ExecutorError(f"--dask-local {local_workers}: needs at least 1 worker")
+            self.cluster = LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
+                                        dashboard_address=None, silence_logs=40)
+            self.client = Client(self.cluster)
+            self.address = self.cluster.scheduler_address
+        else:
+            self.address = address
+            try:
+                self.client = Client(address, timeout="20s")
+            except (OSError, TimeoutError) as exc:
+                raise ExecutorError(f"--dask {address}: cannot reach the scheduler ({exc})") from None
+        self.workers = max(1, self.threads())
+        self.name = "dask LocalCluster" if self.cluster is not None else f"dask {self.address}"
+
+    def threads(self) -> int:
+        """Worker threads the scheduler knows now (a remote cluster may still be growing)."""
+        return sum(w.get("nthreads", 1) for w in self.client.scheduler_info(n_workers=-1)["workers"].values())
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+    def map_unordered(self, fn, items, max_in_flight=None):
+        from distributed import wait
+
+        limit = max_in_flight or 2 * self.workers
+
+        def submit(item):
+            key = f"marketsim-run-{getattr(item, 'run_id', id(item))}-{os.getpid()}-{id(item)}"
+            return self.client.submit(fn, item, pure=False, key=key)
+
+        def wait_some(pending):
+            return wait(pending, return_when="FIRST_COMPLETED").done
+
+        for item, fut in _window(submit, wait_some, items, limit):
+            if fut.status == "finished":
+                yield item, fut.result(), None
+            else:
+                try:
+                    exc = fut.exception()
+                except BaseException as err:  # noqa: BLE001 - cancelled futures raise here
+                    exc = err
+                yield item, None, exc
+            fut.release()
+
+
+def make_executor(workers: int | None = None, dask: str | None = None, dask_local: int | None = None) -> Executor:
+    """The executor the CLI flags ask for: ``--dask``, ``--dask-local``, else processes (1: in-process)."""
+    if dask is not None and dask_local is not None:
+        raise ExecutorError("--dask and --dask-local: give one or the other")
+    if dask is not None:
+        return DaskExecutor(address=dask)
+    if dask_local is not None:
+        return DaskExecutor(local_workers=dask_local)
+    n = workers if workers is not None else (os.cpu_count() or 1)
+    if n < 1:
+        raise ExecutorError(f"--workers {n}: needs at least 1")
+    return SequentialExecutor() if n == 1 else ProcessPoolExecutor(n)

@@ -1,0 +1,232 @@
+"""Store: the one writer (and reader) of a sweep's results on disk.
+
+Layout of a sweep folder::
+
+    DIR/manifest.json          the sweep file's text, resolved base scenario, parameters, design
+                               points, seeds, record options, package version, fingerprint, status
+    DIR/parts/<run_id>.industry.parquet   \\
+    DIR/parts/<run_id>.events.parquet      | one run each, written as soon as the run finishes,
+    DIR/parts/<run_id>.firms.parquet       | each atomically (temporary file, then rename);
+    DIR/parts/<run_id>.runs.parquet       /  the runs part is written last: it marks the run done
+    DIR/runs.parquet           one row per run: run id, parameters, seed, status, error, final outcomes
+    DIR/industry.parquet       run_id, step, date, industry columns (every step, or the final row)
+    DIR/events.parquet         run_id plus the event table (``mesa.batch_run`` drops it; not here)
+    DIR/firms.parquet          run_id plus per-firm snapshots, when the sweep records firms
+
+A SIGKILLed sweep loses only the runs in flight: every finished run is already a set of complete
+part files. Resuming (or re-running into DIR) skips every run whose runs part exists and runs the
+rest; the final tables are then rebuilt from all parts, concatenated in run-id order, so a resumed
+sweep's tables equal an uninterrupted one's. The final tables are streamed part by part through a
+``pyarrow.parquet.ParquetWriter``, so memory stays bounded by one run's tables.
+
+The parts stay after the sweep (they are the record the final tables are rebuilt from); delete
+``DIR/parts`` once you no longer want to resume or extend.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from marketsim.errors import MarketsimError
+from marketsim.experiments.runs import RunOutcome
+from marketsim.experiments.sweepfile import FORMAT, SweepPlan
+
+TABLES = ("industry", "events", "firms")
+PART_RE = re.compile(r"^(\d+)\.runs\.parquet$")
+
+
+class StoreError(MarketsimError):
+    """A sweep folder is missing, corrupt, or holds a different sweep."""
+
+
+def _atomic_write_bytes(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".tmp.{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_frame(path: Path, frame: pd.DataFrame) -> None:
+    _atomic_write_bytes(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    def write(tmp):
+        with open(tmp, "w") as fh:
+            json.dump(data, fh, indent=1, default=str)
+            fh.write("\n")
+
+    _atomic_write_bytes(path, write)
+
+
+class ResultStore:
+    """A sweep folder: ``open`` it to read, ``create`` (or re-open) it to run into."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.parts = self.root / "parts"
+        self.manifest_path = self.root / "manifest.json"
+
+    # --- opening -----------------------------------------------------------------------------
+    @classmethod
+    def prepare(cls, root: str | Path, plan: SweepPlan, *, resume: bool = False) -> ResultStore:
+        """Create DIR for ``plan``, or re-open it when it holds the same sweep (same fingerprint)."""
+        store = cls(root)
+        if store.manifest_path.exists():
+            manifest = store.manifest()
+            if manifest.get("fingerprint") != plan.fingerprint:
+                raise StoreError(
+                    f"{store.root}: holds results of another sweep ({manifest.get('name')!r}, fingerprint "
+                    f"{manifest.get('fingerprint')}; this one is {plan.fingerprint}): choose another --out"
+                )
+            store._clean_temporaries()
+            return store
+        if resume:
+            raise StoreError(f"--resume: {store.root} has no sweep to resume (no manifest.json)")
+        if store.root.exists() and any(store.root.iterdir()):
+            raise StoreError(f"{store.root}: exists and is not a sweep folder (no manifest.json); choose another --out")
+        store.parts.mkdir(parents=True, exist_ok=True)
+        _write_json(store.manifest_path, store._new_manifest(plan))
+        return store
+
+    @classmethod
+    def open(cls, root: str | Path) -> ResultStore:
+        """An existing sweep folder, for reading; a clear error if it is not one."""
+        store = cls(root)
+        if not store.root.is_dir():
+            raise StoreError(f"{store.root}: no such sweep folder")
+        if not store.manifest_path.exists():
+            raise StoreError(f"{store.root}: not a sweep folder (no manifest.json)")
+        store.manifest()
+        return store
+
+    def _new_manifest(self, plan: SweepPlan) -> dict[str, Any]:
+        from marketsim import __version__
+
+        sweep = plan.sweep
+        return {
+            "format": FORMAT,
+            "name": sweep.name,
+            "description": sweep.description,
+            "fingerprint": plan.fingerprint,
+            "package_version": __version__,
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "status": "running",
+            "sweep_file": plan.source,
+            "sweep_text": plan.text,
+            "base": sweep.base,
+            "base_scenario": plan.base.model_dump(mode="json"),
+            "master_seed": sweep.master_seed,
+            "replications": sweep.replications,
+            "common_random_numbers": sweep.common_random_numbers,
+            "design": sweep.design.model_dump(),
+            "parameters": plan.parameters,
+            "points": plan.points,
+            "seeds": plan.seeds,
+            "n_runs": plan.n_runs,
+            "record": sweep.record.model_dump(),
+            "report": sweep.report.model_dump(),
+        }
+
+    def manifest(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.manifest_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{self.manifest_path}: unreadable or corrupt ({exc})") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise StoreError(f"{self.manifest_path}: not a marketsim sweep manifest (format {FORMAT!r} expected)")
+        return data
+
+    def update_manifest(self, **fields: Any) -> None:
+        _write_json(self.manifest_path, {**self.manifest(), **fields})
+
+    def _clean_temporaries(self) -> None:
+        for p in self.parts.glob(".tmp.*"):
+            p.unlink(missing_ok=True)
+        for p in self.root.glob(".tmp.*"):
+            p.unlink(missing_ok=True)
+
+    # --- writing runs --------------------------------------------------------------------------
+    def part(self, run_id: int, table: str) -> Path:
+        return self.parts / f"{run_id:07d}.{table}.parquet"
+
+    def finished(self) -> set[int]:
+        """Run ids whose runs part exists (ok or failed): a resume skips these."""
+        if not self.parts.is_dir():
+            return set()
+        return {int(m.group(1)) for p in self.parts.iterdir() if (m := PART_RE.match(p.name))}
+
+    def count_failed(self, ids) -> int:
+        return sum(int(pd.read_parquet(self.part(i, "runs"), columns=["status"])["status"].iloc[0] == "failed")
+                   for i in ids)
+
+    def write_run(self, outcome: RunOutcome) -> None:
+        """A finished run's parts; the runs part last, so a half-written run counts as not done."""
+        for table in TABLES:
+            frame = getattr(outcome, table)
+            if frame is not None:
+                _write_frame(self.part(outcome.run_id, table), frame)
+        _write_frame(self.part(outcome.run_id, "runs"), pd.DataFrame([outcome.row]))
+
+    # --- final tables --------------------------------------------------------------------------
+    def consolidate(self, plan_parameters: list[str]) -> dict[str, int]:
+        """Rebuild runs/industry/events(/firms).parquet from all parts, in run-id order."""
+        ids = sorted(self.finished())
+        runs = [pd.read_parquet(self.part(i, "runs")) for i in ids]
+        if runs:
+            table = pd.concat(runs, ignore_index=True)
+        else:
+            table = pd.DataFrame(columns=["run_id", "point_id", "replication", "seed", *plan_parameters,
+                                          "status", "error"])
+        _write_frame(self.root / "runs.parquet", table)
+        ok = [i for i, r in zip(ids, runs) if r["status"].iloc[0] == "ok"]
+        for name in TABLES:
+            paths = [self.part(i, name) for i in ok if self.part(i, name).exists()]
+            target = self.root / f"{name}.parquet"
+            if paths or name != "firms":
+                _atomic_write_bytes(target, lambda tmp, paths=paths: _concat_parquet(paths, tmp))
+        counts = {"ok": len(ok), "failed": len(ids) - len(ok)}
+        return counts
+
+    # --- reading --------------------------------------------------------------------------------
+    def read(self, table: str) -> pd.DataFrame:
+        path = self.root / f"{table}.parquet"
+        if not path.exists():
+            raise StoreError(f"{path}: missing (did the sweep finish? run `marketsim sweep ... --resume`)")
+        try:
+            return pd.read_parquet(path)
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            raise StoreError(f"{path}: unreadable or corrupt ({exc})") from None
+
+
+def _concat_parquet(paths: list[Path], target: str) -> None:
+    """Stream parts into one file in the given order (one part in memory at a time)."""
+    writer = None
+    try:
+        for path in paths:
+            table = pq.read_table(path)
+            if writer is None:
+                schema = table.schema
+                writer = pq.ParquetWriter(target, schema)
+            if not table.schema.equals(schema, check_metadata=False):
+                table = table.cast(schema)
+            writer.write_table(table)
+        if writer is None:
+            pq.write_table(pa.table({"run_id": pa.array([], pa.int64())}), target)
+    finally:
+        if writer is not None:
+            writer.close()
