@@ -1,6 +1,6 @@
 # Two commands from a fresh clone: `make demo` and `make test` (see README).
 # Both create .venv with Python >= 3.12 (found by tools/find_python.sh), install the
-# package with its dev extra, and put Solara's browser bundle where its offline CDN
+# package with its dev and analysis extras, and put Solara's browser bundle where its offline CDN
 # proxy looks for it (tools/install_solara_assets.py), so nothing is fetched at run time.
 VENV  := .venv
 PY    := $(VENV)/bin/python
@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: setup demo test viz bench clean
 
-$(STAMP): pyproject.toml tools/find_python.sh $(wildcard tools/install_solara_assets.py)
+$(STAMP): Makefile pyproject.toml tools/find_python.sh $(wildcard tools/install_solara_assets.py)
 	@set -e; \
 	if ! [ -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null; then \
 	  python=$$(tools/find_python.sh); \
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml tools/find_python.sh $(wildcard tools/install_solara_as
 	  rm -rf $(VENV); $$python -m venv $(VENV); \
 	fi
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,analysis]'
 	@if [ -f tools/install_solara_assets.py ]; then $(PY) tools/install_solara_assets.py; fi
 	@touch $(STAMP)
 

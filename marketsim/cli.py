@@ -1,4 +1,4 @@
-"""Command line: ``marketsim run | params | viz`` (sweep, report and validate join them).
+"""Command line: ``marketsim run | list | params | sweep | report | validate | viz``.
 
 Bad input (unknown scenario, parameter out of range, unreadable file) prints one clear message
 naming the field and what is allowed, exits with status 2, and writes nothing.
@@ -83,6 +83,50 @@ def cmd_viz(args) -> int:
     return subprocess.call(cmd, env={**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"})
 
 
+def _add_sweep(sub) -> None:
+    p = sub.add_parser("sweep", help="run a sweep file: many parameter points x replications, into DIR")
+    p.add_argument("sweep_file", help="a sweep TOML file, or a shipped sweep name (experiments/sweeps/)")
+    p.add_argument("--out", required=True, help="result folder (manifest.json, runs/industry/events.parquet)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, help="local worker processes (default: all cores; 1 = in-process)")
+    where.add_argument("--dask", metavar="ADDRESS", help="send runs to a Dask scheduler, e.g. tcp://host:8786")
+    where.add_argument("--dask-local", type=int, metavar="N", help="start a Dask LocalCluster with N workers")
+    p.add_argument("--resume", action="store_true",
+                   help="continue a killed or partial sweep in DIR (re-running into DIR does the same)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def cmd_sweep(args) -> int:
+    from marketsim.experiments import sweep
+
+    result = sweep(args.sweep_file, args.out, workers=args.workers, dask=args.dask, dask_local=args.dask_local,
+                   resume=args.resume, progress=not args.quiet)
+    done = result.ok + result.failed
+    print(f"{result.out}: {result.n_runs} runs ({result.skipped} already done, {result.ok} ok, "
+          f"{result.failed} failed, {result.lost} lost) on {result.executor} in {result.elapsed_s:.1f} s"
+          + (f", {result.runs_per_second:.2f} runs/s" if done else ""))
+    for line in result.lost_errors[:10]:
+        print(f"  lost {line}", file=sys.stderr)
+    if result.lost:
+        print(f"marketsim: {result.lost} runs were lost by the executor; run again with --resume",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_report(args) -> int:
+    from marketsim.experiments.report import write_report
+
+    try:
+        report = write_report(args.results_dir, args.out)
+    except (KeyError, ValueError) as exc:
+        raise MarketsimError(f"report: {exc}") from None
+    print(f"wrote {report.out_dir}/report.md and {len(report.paths)} files")
+    for note in report.notes:
+        print(f"  note: {note}")
+    return 0
+
+
 def cmd_validate(args) -> int:
     from marketsim import pivot, validation
 
@@ -106,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     sub.add_parser("list", help="list the shipped scenarios")
     sub.add_parser("params", help="every scenario parameter with its default and range")
+    _add_sweep(sub)
+    rep = sub.add_parser("report", help="summary table, figures, Sobol indices and PRIM boxes of a sweep")
+    rep.add_argument("results_dir", help="a folder written by `marketsim sweep`")
+    rep.add_argument("--out", help="report folder (default: RESULTS_DIR/report)")
     val = sub.add_parser("validate", help="replay history and write the validation report")
     val.add_argument("--out", default="validation", help="report folder (default: ./validation)")
     val.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="seeds of the replays")
@@ -116,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"validate": cmd_validate, "run": cmd_run, "list": cmd_list, "params": cmd_params, "viz": cmd_viz}
+COMMANDS = {"validate": cmd_validate, "run": cmd_run, "list": cmd_list, "params": cmd_params, "viz": cmd_viz,
+            "sweep": cmd_sweep, "report": cmd_report}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -63,7 +63,12 @@ def sweep(sweep_file: str | Path | SweepPlan, out: str | Path, *, workers: int |
     plan = sweep_file if isinstance(sweep_file, SweepPlan) else load_sweep(sweep_file, **overrides)
     if executor is None:
         executor_cm = make_executor(workers, dask, dask_local)  # bad flags fail before anything is written
-    store = ResultStore.prepare(out, plan, resume=resume)
+    try:
+        store = ResultStore.prepare(out, plan, resume=resume)
+    except BaseException:
+        if executor is None:
+            executor_cm.close()  # a LocalCluster is already up: do not leave it behind
+        raise
     done = store.finished()
     todo = plan.specs(skip=done)
     counts = {"ok": 0, "failed": 0, "lost": 0}

@@ -138,6 +138,7 @@ class DaskExecutor(Executor):
             self.address = self.cluster.scheduler_address
         else:
             self.address = address
+            _check_reachable(address)
             try:
                 self.client = Client(address, timeout="20s")
             except (OSError, TimeoutError) as exc:
@@ -176,6 +177,20 @@ class DaskExecutor(Executor):
                     exc = err
                 yield item, None, exc
             fut.release()
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds, not after Dask's connect retries, when nothing listens at a tcp:// address."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme != "tcp" or parts.hostname is None or parts.port is None:
+        return  # tls://, ucx:// ...: let Dask connect (and time out) itself
+    try:
+        socket.create_connection((parts.hostname, parts.port), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ExecutorError(f"--dask {address}: cannot reach the scheduler ({exc})") from None
 
 
 def make_executor(workers: int | None = None, dask: str | None = None, dask_local: int | None = None) -> Executor:
