@@ -121,7 +121,7 @@ def cmd_report(args) -> int:
         report = write_report(args.results_dir, args.out)
     except (KeyError, ValueError) as exc:
         raise MarketsimError(f"report: {exc}") from None
-    print(f"wrote {report.out_dir}/report.md and {len(report.paths)} files")
+    print(f"wrote {report.out_dir}/report.md and {len(report.paths) - 1} more files")
     for note in report.notes:
         print(f"  note: {note}")
     return 0

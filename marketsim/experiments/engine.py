@@ -2,9 +2,10 @@
 
 ``sweep("smoke", out="out/smoke", workers=2)`` validates the sweep file (nothing is written if it
 is bad), opens or creates the store, skips the runs already finished there, sends the rest to the
-executor and writes each outcome as it arrives, then rebuilds the final tables. A run whose model
-raises is stored as failed with its message; an executor failure (a worker process killed) is
-not stored, so a later ``--resume`` runs it again, and the sweep reports it as ``lost``.
+executor, stores each outcome as it arrives (workers that share this disk write their own parts),
+then rebuilds the final tables. A run whose model raises is stored as failed with its message;
+an executor failure (a worker process killed) is not stored, so a later ``--resume`` runs it
+again, and the sweep reports it as ``lost``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from marketsim.experiments.executors import Executor, make_executor
 from marketsim.experiments.runs import execute
-from marketsim.experiments.store import ResultStore
+from marketsim.experiments.store import ExecuteAndStore, ResultStore
 from marketsim.experiments.sweepfile import SweepPlan, load_sweep
 
 
@@ -81,12 +82,14 @@ def sweep(sweep_file: str | Path | SweepPlan, out: str | Path, *, workers: int |
         if executor is None:
             ex.__enter__()
         store.update_manifest(status="running", executor=ex.describe())
-        for spec, outcome, error in ex.map_unordered(execute, todo):
+        fn = ExecuteAndStore(store.parts) if ex.shares_disk else execute
+        for spec, outcome, error in ex.map_unordered(fn, todo):
             if error is not None:
                 counts["lost"] += 1
                 lost_errors.append(f"run {spec.run_id}: {type(error).__name__}: {error}")
                 continue
-            store.write_run(outcome)
+            if not outcome.stored:
+                store.write_run(outcome)
             counts[outcome.status] += 1
             bar.update(1)
             if outcome.status == "failed":

@@ -42,6 +42,7 @@ class ExecutorError(MarketsimError):
 class Executor:
     name = "executor"
     workers = 1
+    shares_disk = True  # workers see the sweep's folder, so they can write their runs' parts themselves
 
     def __enter__(self) -> Executor:
         return self
@@ -113,7 +114,17 @@ class ProcessPoolExecutor(Executor):
             done, _ = futures.wait(pending, return_when=futures.FIRST_COMPLETED)
             return done
 
-        for item, fut in _window(lambda item: self.pool.submit(fn, item), wait_some, items, limit):
+        def submit(item):
+            try:
+                return self.pool.submit(fn, item)
+            except futures.process.BrokenProcessPool as exc:
+                raise ExecutorError(
+                    f"process pool: a worker process died ({exc}); runs finished so far are kept, "
+                    "run again with --resume. (Started from `python -` or `python -c`? Worker processes "
+                    "re-import __main__: use a script file, a notebook, or workers=1.)"
+                ) from None
+
+        for item, fut in _window(submit, wait_some, items, limit):
             exc = fut.exception()
             yield item, (None if exc else fut.result()), exc
 
@@ -143,6 +154,7 @@ class DaskExecutor(Executor):
                 self.client = Client(address, timeout="20s")
             except (OSError, TimeoutError) as exc:
                 raise ExecutorError(f"--dask {address}: cannot reach the scheduler ({exc})") from None
+        self.shares_disk = self.cluster is not None
         self.workers = max(1, self.threads())
         self.name = "dask LocalCluster" if self.cluster is not None else f"dask {self.address}"
 

@@ -42,6 +42,7 @@ class RunOutcome:
     events: pd.DataFrame | None = None
     firms: pd.DataFrame | None = None
     elapsed_s: float = 0.0
+    stored: bool = False  # True when the worker already wrote the parts (store.ExecuteAndStore)
 
 
 def param_value(value: Any) -> Any:

@@ -1,0 +1,388 @@
+"""Report: a sweep folder in, a folder someone can read out (``marketsim report DIR``).
+
+A sweep of a few hundred runs is only useful once its answer is on one page: what the key
+outcomes were at each parameter point, how they moved over time, which parameters mattered
+(Sobol indices) and where in parameter space a condition of interest holds (PRIM boxes).
+Every number comes from ``analysis.py``, so the report and the dashboard always agree; this
+module only chooses, draws and writes.
+
+Sampled designs (LHS, Sobol, Saltelli) have as many parameter values as points: for the bands
+over time a parameter with more than ``MAX_LINES`` values is cut into ``BAND_BINS`` quantile bins,
+and for the heatmap into ``HEAT_BINS``; each bin is labelled by the mean of its values.
+Sobol indices need SALib and a ``saltelli`` design; PRIM needs ema_workbench. When either is
+missing (or the design does not fit) the report says why instead of failing.
+
+The report is built in a hidden sibling folder and renamed into place, so a failure leaves the
+previous report (or nothing), never a half-written one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import re
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from marketsim.experiments.analysis import (
+    HIGH, LOW, SweepResults, bands_over_time, condition_mask, final_heatmap, load_results, outcome_summary,
+)
+from marketsim.experiments.sweepfile import CONDITION_RE, DEFAULT_OUTCOMES
+
+MAX_PARAMS = 6  # bands figures for at most this many parameters
+MAX_PANELS = 8  # outcomes per figure
+MAX_LINES = 6  # parameters with more distinct values are binned
+BAND_BINS, HEAT_BINS = 3, 4
+MD_ROWS = 40  # summary rows shown in report.md (all of them are in summary.csv / summary.md)
+PRIM_THRESHOLD = 0.8  # least share of runs inside a box that meet the condition
+SOBOL_SEED = 20240420  # bootstrap seed of the confidence intervals: the same report every time
+
+
+@dataclass
+class Report:
+    """What ``write_report`` wrote: the folder, its files (report.md last) and notes for the reader."""
+
+    out_dir: Path
+    paths: list[Path]
+    notes: list[str]
+
+
+@dataclass
+class _Page:
+    """The folder being built and the markdown of the section being written."""
+
+    dir: Path
+    files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    md: list[str] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        self.md.append(f"_{text}_\n")
+
+    def table(self, name: str, frame: pd.DataFrame) -> None:
+        frame.to_csv(self.dir / name, index=False)
+        self.files.append(name)
+
+    def figure(self, name: str, fig: Figure, title: str) -> None:
+        fig.savefig(self.dir / name, dpi=110)
+        self.files.append(name)
+        self.md.append(f"![{title}]({name})\n")
+
+
+def write_report(results_dir, out_dir=None, *, outcomes=None, conditions=None, heatmap=None) -> Report:
+    """Summary table, figures, Sobol indices and PRIM boxes of the sweep in ``results_dir``.
+
+    ``outcomes``, ``conditions`` and ``heatmap`` default to the sweep file's ``[report]`` section;
+    a name that does not exist raises ``ValueError`` listing what does. ``out_dir`` defaults to
+    ``<results_dir>/report`` and is replaced as a whole.
+    """
+    res = load_results(results_dir)
+    out = Path(out_dir) if out_dir is not None else res.root / "report"
+    page = _Page(Path("."))
+    outcomes, conditions, pair = _choose(res, outcomes, conditions, heatmap, page)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "report.md").exists())):
+        raise ValueError(f"{out}: exists and is not a report folder (no report.md); choose another --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    page.dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        sections = [_header(res, outcomes)]
+        summary = outcome_summary(res.runs, res.parameters, outcomes)
+        for title, build in [("Summary", lambda: _summary(summary, res.parameters, outcomes, page)),
+                             ("Outcomes over time", lambda: _bands(res, outcomes, page)),
+                             ("Final outcomes over two parameters", lambda: _heatmap(res, outcomes, pair, page)),
+                             ("Sensitivity: Sobol indices", lambda: _sobol(res, summary, outcomes, page)),
+                             ("Scenario discovery: PRIM", lambda: _prim(res, conditions, page))]:
+            page.md = []
+            build()
+            sections.append(f"## {title}\n\n" + "\n".join(page.md))
+        if page.notes:
+            sections.append("## Notes\n\n" + "\n".join(f"- {n}" for n in page.notes) + "\n")
+        (page.dir / "report.md").write_text("\n".join(sections))
+        page.files.append("report.md")
+        _publish(page.dir, out)
+    except BaseException:
+        shutil.rmtree(page.dir, ignore_errors=True)
+        raise
+    return Report(out, [out / name for name in page.files], page.notes)
+
+
+# --- choosing what to report ------------------------------------------------------------------
+def _choose(res: SweepResults, outcomes, conditions, heatmap, page: _Page):
+    """Outcomes, conditions and heatmap pair: as asked (checked), else the sweep's [report], filtered."""
+    spec, available, params = res.manifest.get("report") or {}, res.outcomes(), res.parameters
+    outcomes, conditions = ([x] if isinstance(x, str) else x for x in (outcomes, conditions))
+    if outcomes is None:
+        wanted = list(spec.get("outcomes") or DEFAULT_OUTCOMES)
+        outcomes = [o for o in wanted if o in available] or available[:MAX_PANELS]
+        _drop_note(page, "outcomes not in runs.parquet", [o for o in wanted if o not in available])
+    _require(outcomes, available, "outcome")
+    if conditions is None:
+        wanted = list(spec.get("conditions") or [])
+        conditions = [c for c in wanted if (m := CONDITION_RE.match(c)) and m.group(1) in available]
+        _drop_note(page, "conditions on outcomes not in runs.parquet", [c for c in wanted if c not in conditions])
+    for cond in conditions:
+        if not (m := CONDITION_RE.match(cond)):
+            raise ValueError(f"condition {cond!r}: expected 'outcome > number' (>, >=, <, <=)")
+        _require([m.group(1)], available, f"condition {cond!r}: outcome")
+    if heatmap is None:
+        saved = spec.get("heatmap") or []
+        heatmap = saved if len(saved) == 2 and set(saved) <= set(params) else params[:2] if len(params) > 1 else None
+    elif len(heatmap) != 2 or heatmap[0] == heatmap[1]:
+        raise ValueError(f"heatmap {list(heatmap)!r}: give two different swept parameters")
+    _require(list(heatmap or []), params, "heatmap parameter")
+    return list(outcomes), list(conditions), (list(heatmap) if heatmap else None)
+
+
+def _drop_note(page: _Page, what: str, dropped: list[str]) -> None:
+    if dropped:
+        page.notes.append(f"{what}, left out: {', '.join(dropped)}")
+
+
+def _require(names: list[str], available: list[str], what: str) -> None:
+    for name in names:
+        if name not in available:
+            raise ValueError(f"{what} {name!r} does not exist (available: {', '.join(available) or 'none'})")
+
+
+# --- sections ---------------------------------------------------------------------------------
+def _header(res: SweepResults, outcomes: list[str]) -> str:
+    m, runs, design = res.manifest, res.runs, res.manifest.get("design") or {}
+    n_ok = int((runs["status"] == "ok").sum())
+    lines = [f"# Sweep report: {m.get('name', res.root.name)}\n", f"{m.get('description', '')}\n",
+             f"- results: `{res.root}` (status {m.get('status', '?')}, marketsim {m.get('package_version', '?')})",
+             f"- base scenario: {m.get('base', '?')}; replications: {m.get('replications', '?')}",
+             f"- design: {design.get('method', '?')}" + (f" (n = {design['n']})" if design.get("n") else ""),
+             f"- runs: {n_ok} ok, {len(runs) - n_ok} failed, of {m.get('n_runs', len(runs))} planned"]
+    for p in res.parameters:
+        v = runs[p].drop_duplicates().sort_values()
+        lines.append(f"- parameter `{p}`: {v.size} values, {_fmt(v.iloc[0])} to {_fmt(v.iloc[-1])}")
+    lines.append(f"- outcomes: {', '.join(f'`{o}`' for o in outcomes)}")
+    for err in runs.loc[runs["status"] != "ok", "error"].drop_duplicates().iloc[:3]:
+        lines.append(f"- a failure: `{str(err)[:200]}`")
+    return "\n".join(lines) + "\n"
+
+
+def _summary(summary: pd.DataFrame, params: list[str], outcomes: list[str], page: _Page) -> None:
+    page.table("summary.csv", summary)
+    lo, hi = f"p{round(LOW * 100):02d}", f"p{round(HIGH * 100):02d}"
+    compact = summary[["point_id", *params, "n_ok", "n_failed"]].copy()
+    for o in outcomes:
+        compact[o] = [f"{_fmt(m)} [{_fmt(a)}, {_fmt(b)}]" for m, a, b in
+                      zip(summary[f"{o}_mean"], summary[f"{o}_{lo}"], summary[f"{o}_{hi}"])]
+    intro = f"Mean [{lo}, {hi}] over the ok replications of each parameter point.\n"
+    (page.dir / "summary.md").write_text(intro + "\n" + _md_table(compact) + "\n")
+    page.files.append("summary.md")
+    page.md += [intro, _md_table(compact.head(MD_ROWS))]
+    if len(compact) > MD_ROWS:
+        page.md.append(f"_First {MD_ROWS} of {len(compact)} points; all of them in summary.md._\n")
+    page.md.append("Tables: [summary.csv](summary.csv), [summary.md](summary.md)\n")
+
+
+def _bands(res: SweepResults, outcomes: list[str], page: _Page) -> None:
+    series = [o for o in outcomes if o in res.series()][:MAX_PANELS]
+    if not series or "step" not in res.industry or res.industry["step"].nunique() < 2:
+        return page.note("no bands over time: no chosen outcome was recorded at every step")
+    if len(res.parameters) > MAX_PARAMS:
+        page.note(f"bands drawn for the first {MAX_PARAMS} of {len(res.parameters)} parameters")
+    page.md.append(f"Mean (line) and {LOW:.0%}-{HIGH:.0%} band (shade) of the ok runs at every step.\n")
+    for p in res.parameters[:MAX_PARAMS] or [None]:
+        runs, labels = _binned(res.runs, p, BAND_BINS, page, "bands") if p else (res.runs, {})
+        fig, axes = _panels(len(series))
+        for ax, o in zip(axes, series):
+            bands = bands_over_time(res.industry, runs, o, by=p)
+            x = "date" if "date" in bands else "step"
+            for value, g in (bands.groupby(p, sort=True) if p else [(None, bands)]):
+                label = None if p is None else f"{p} = {labels.get(value, value)}"
+                line, = ax.plot(g[x], g["mean"], label=label)
+                ax.fill_between(g[x], g["low"], g["high"], color=line.get_color(), alpha=0.2, lw=0)
+            ax.set_title(o, fontsize=9)
+            ax.tick_params(labelsize=7)
+        if p is not None:
+            axes[0].legend(fontsize=7)
+        page.figure(f"bands_{_slug(p or 'all')}.png", fig, f"outcomes over time by {p or 'run'}")
+
+
+def _heatmap(res: SweepResults, outcomes: list[str], pair: list[str] | None, page: _Page) -> None:
+    if pair is None or not outcomes:
+        return page.note("no heatmap: " + ("it needs at least two swept parameters" if pair is None else "no outcomes"))
+    (x, y), runs = pair, res.runs
+    for p in pair:
+        runs, _ = _binned(runs, p, HEAT_BINS, page, "heatmap")
+    shown = outcomes[:MAX_PANELS]
+    fig, axes = _panels(len(shown))
+    for ax, o in zip(axes, shown):
+        table = final_heatmap(runs, o, x, y)
+        image = ax.imshow(table.to_numpy(dtype=float), origin="lower", aspect="auto", cmap="viridis")
+        ax.set_xticks(range(table.shape[1]), [_fmt(v) for v in table.columns], fontsize=7)
+        ax.set_yticks(range(table.shape[0]), [_fmt(v) for v in table.index], fontsize=7)
+        ax.set(xlabel=x, ylabel=y)
+        ax.set_title(f"{o} (mean)", fontsize=9)
+        ax.figure.colorbar(image, ax=ax)
+    page.figure("heatmap.png", fig, f"final outcomes over {x} and {y}")
+
+
+def _sobol(res: SweepResults, summary: pd.DataFrame, outcomes: list[str], page: _Page) -> None:
+    method = (res.manifest.get("design") or {}).get("method")
+    params, n_points = res.parameters, len(res.manifest.get("points") or [])
+    if method != "saltelli":
+        return page.note(f"no Sobol indices: the design is {method!r}; they need design.method = 'saltelli'")
+    if not _available("SALib"):
+        return page.note("no Sobol indices: SALib is not installed (pip install 'marketsim[analysis]')")
+    if summary["point_id"].tolist() != list(range(n_points)) or n_points % (len(params) + 2):
+        return page.note(f"no Sobol indices: {len(summary)} of {n_points} design points have runs (resume the sweep)")
+    from SALib.analyze import sobol
+
+    problem = {"num_vars": len(params), "names": params,
+               "bounds": [[float(summary[p].min()), float(summary[p].max())] for p in params]}
+    rows = []
+    for o in outcomes:
+        y = summary[f"{o}_mean"].to_numpy(dtype=float)
+        if np.isnan(y).any() or np.ptp(y) == 0:
+            why = "some points have no ok run" if np.isnan(y).any() else "it is the same at every point"
+            page.note(f"no Sobol indices for `{o}`: {why}")
+            continue
+        with warnings.catch_warnings(action="ignore"):
+            si = sobol.analyze(problem, y, calc_second_order=False, seed=SOBOL_SEED)
+        rows += [{"outcome": o, "parameter": p, **{k: float(si[k][j]) for k in ("S1", "S1_conf", "ST", "ST_conf")}}
+                 for j, p in enumerate(params)]
+    if not rows:
+        return None
+    table = pd.DataFrame(rows)
+    page.table("sobol.csv", table)
+    page.md += ["First-order (S1) and total (ST) indices of each outcome's mean over replications, "
+                "with 95% bootstrap half-widths.\n", _md_table(table), "Table: [sobol.csv](sobol.csv)\n"]
+    shown = list(dict.fromkeys(table["outcome"]))[:MAX_PANELS]
+    fig, axes = _panels(len(shown))
+    for ax, o in zip(axes, shown):
+        t, pos = table[table["outcome"] == o], np.arange(len(params))
+        ax.bar(pos - 0.2, t["S1"], 0.4, yerr=t["S1_conf"], label="S1")
+        ax.bar(pos + 0.2, t["ST"], 0.4, yerr=t["ST_conf"], label="ST")
+        ax.set_xticks(pos, params, rotation=30, ha="right", fontsize=7)
+        ax.set_title(o, fontsize=9)
+    axes[0].legend(fontsize=7)
+    page.figure("sobol.png", fig, "Sobol indices")
+
+
+def _prim(res: SweepResults, conditions: list[str], page: _Page) -> None:
+    params, ok = res.parameters, res.ok_runs.reset_index(drop=True)
+    if not conditions:
+        return page.note("no scenario discovery: no conditions (set [report] conditions in the sweep file)")
+    if not _available("ema_workbench"):
+        return page.note("no scenario discovery: ema_workbench is not installed (pip install 'marketsim[analysis]')")
+    if not params or ok.empty:
+        return page.note("no scenario discovery: " + ("nothing was swept" if not params else "no run finished ok"))
+    if len(params) == 1:
+        page.note(f"only one parameter swept: each PRIM box is an interval of `{params[0]}`")
+    page.md.append(f"Boxes of parameter space where at least {PRIM_THRESHOLD:.0%} of the ok runs meet the "
+                   "condition (density), holding as many of those runs as possible (coverage).\n")
+    for cond in conditions:
+        y = condition_mask(ok, cond).to_numpy()
+        if not y.any() or y.all():
+            page.note(f"`{cond}`: {'no' if not y.any() else 'every'} ok run meets it; no box to find")
+            continue
+        box = _prim_box(ok[params], y)
+        if isinstance(box, str):
+            page.note(f"`{cond}`: {box}")
+            continue
+        name = f"prim_{_slug(cond)}.csv"
+        page.table(name, box)
+        held = box[box["restricted"]]
+        limits = "; ".join(f"{_fmt(r.lower)} <= `{r.parameter}` <= {_fmt(r.upper)}" for r in held.itertuples())
+        b = box.iloc[0]
+        page.md.append(f"- `{cond}` ({int(y.sum())} of {len(y)} ok runs): {limits} "
+                       f"(coverage {b.coverage:.2f}, density {b.density:.2f}) [{name}]({name})\n")
+
+
+def _prim_box(x: pd.DataFrame, y: np.ndarray) -> pd.DataFrame | str:
+    """The densest box of largest coverage with density >= PRIM_THRESHOLD, or why there is none."""
+    with _quiet():
+        from ema_workbench.analysis import prim
+
+        found = prim.Prim(x, y).find_box()
+    traj = found.peeling_trajectory[["coverage", "density", "mass", "n", "k"]].astype(float)
+    good = traj[traj["density"] >= PRIM_THRESHOLD].sort_values(["coverage", "density"], ascending=False)
+    if good.empty:
+        return f"PRIM found no box with density >= {PRIM_THRESHOLD} (best {traj['density'].max():.2f})"
+    i = good.index[0]
+    lims, init = found.box_lims[i], found.prim.box_init
+    table = pd.DataFrame({"parameter": list(x.columns), "lower": lims.iloc[0].to_numpy(),
+                          "upper": lims.iloc[1].to_numpy(), "sampled_min": init.iloc[0].to_numpy(),
+                          "sampled_max": init.iloc[1].to_numpy()})
+    table["restricted"] = (table["lower"] != table["sampled_min"]) | (table["upper"] != table["sampled_max"])
+    if not table["restricted"].any():
+        return f"the condition holds in {traj.loc[i, 'density']:.0%} of all runs; no box narrows it"
+    stats = traj.loc[i].rename({"n": "runs_in_box", "k": "runs_meeting"})
+    return table.assign(**stats.to_dict())
+
+
+# --- helpers ----------------------------------------------------------------------------------
+def _available(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+@contextlib.contextmanager
+def _quiet():
+    """ema_workbench warns on import (optional extras) and logs every box: silence both."""
+    logger, level = logging.getLogger("EMA"), logging.getLogger("EMA").level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(action="ignore"):
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _binned(runs: pd.DataFrame, p: str, bins: int, page: _Page, where: str) -> tuple[pd.DataFrame, dict]:
+    """Runs with ``p`` replaced by the mean of its quantile bin (when it has over MAX_LINES values)."""
+    if not pd.api.types.is_numeric_dtype(runs[p]) or runs[p].nunique() <= MAX_LINES:
+        return runs, {}
+    page.note(f"{where}: `{p}` has {runs[p].nunique()} values, cut into {bins} quantile bins (labelled by their mean)")
+    values = runs[p].astype(float)
+    groups = values.groupby(pd.qcut(values, bins, labels=False, duplicates="drop"))
+    labels = {float(m): f"{lo:.3g} to {hi:.3g}" for m, lo, hi in zip(groups.mean(), groups.min(), groups.max())}
+    return runs.assign(**{p: groups.transform("mean")}), labels
+
+
+def _panels(n: int):
+    cols, rows = min(n, 4), -(-n // 4)
+    fig = Figure(figsize=(3.6 * cols, 2.8 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, list(axes[:n])
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    """Swap the finished folder in; the old report goes only once the new one is in place."""
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    if out.exists():
+        out.rename(old / out.name)
+    tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _slug(text: str) -> str:
+    for op, word in ((">=", "ge"), ("<=", "le"), (">", "gt"), ("<", "lt")):
+        text = text.replace(op, f"_{word}_")
+    return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9.\-]+", "_", text)).strip("_")
+
+
+def _fmt(value) -> str:
+    if isinstance(value, (float, np.floating)):
+        return "-" if np.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
+def _md_table(frame: pd.DataFrame) -> str:
+    cells = [[_fmt(v).replace("|", "\\|") for v in row] for row in frame.itertuples(index=False)]
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * frame.shape[1]]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells]) + "\n"
