@@ -396,3 +396,14 @@ def test_mesa_batch_run_drives_industry_model():
                                         rng=[1], max_steps=3, number_processes=1, data_collection_period=-1,
                                         display_progress=False))
     assert again["hhi_hashrate"].item() == a
+
+
+# --- the report command ------------------------------------------------------------------------------
+def test_cli_report_writes_a_report_and_rejects_a_missing_folder(smoke_reference, tmp_path, capsys):
+    out = tmp_path / "report"
+    assert main(["report", str(smoke_reference), "--out", str(out)]) == 0
+    assert (out / "report.md").exists() and (out / "summary.csv").exists()
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary["power_price_multiplier"]) == [1.0, 1.5] and list(summary["n_ok"]) == [3, 3]
+    assert main(["report", str(tmp_path / "nowhere")]) == 2
+    assert "no such sweep folder" in capsys.readouterr().err
