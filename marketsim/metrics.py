@@ -62,6 +62,12 @@ COLUMN_DOCS = {
 INDUSTRY_COLUMNS = list(COLUMN_DOCS)
 
 
+
+def without_residue(mw, tolerance_mw: float = 1e-6):
+    """A difference of two MW sums, with float residue (-1e-13 MW) shown as the 0 it is."""
+    return np.where(np.abs(mw) < tolerance_mw, 0.0, mw) if isinstance(mw, np.ndarray) else (
+        0.0 if abs(mw) < tolerance_mw else mw)
+
 def hhi(holdings) -> float:
     """Herfindahl-Hirschman index of holdings (0..1); 0 when nothing is held."""
     x = np.asarray(holdings, dtype=float)
@@ -121,7 +127,7 @@ def industry_outcome(model) -> dict:
         "mw_idle": float(sites.mw_idle.sum()),
         "mw_converting": float(sites.mw_converting.sum()),
         "mw_ai": mw_ai,
-        "mw_ai_empty": float(sites.mw_converted.sum()) - mw_ai,
+        "mw_ai_empty": without_residue(float(sites.mw_converted.sum()) - mw_ai),
         "mw_shutdown": float(sites.mw_shutdown.sum()),
         "mw_building": float(sites.build_pipeline.pending().sum()),
         "firms_active": int(firms.active.sum()),

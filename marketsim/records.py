@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from marketsim.metrics import without_residue
+
 EVENT_COLUMNS = ["step", "date", "kind", "firm_id", "counterparty_id", "site_id", "mw", "hashrate_ehs",
                  "value_usd", "detail"]
 
@@ -84,7 +86,7 @@ def firm_snapshot(model) -> pd.DataFrame:
         "mw_idle": by_firm(sites.mw_idle),
         "mw_converting": by_firm(sites.mw_converting),
         "mw_ai": mw_ai,
-        "mw_ai_empty": by_firm(sites.mw_converted) - mw_ai,
+        "mw_ai_empty": without_residue(by_firm(sites.mw_converted) - mw_ai),
         "mw_shutdown": by_firm(sites.mw_shutdown),
         "hashrate_ehs": model.firm_hashrate_ehs,
         "efficiency_j_per_th": np.divide(mw_machines, machine_th, out=np.full(n, np.nan), where=machine_th > 0),
