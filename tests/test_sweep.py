@@ -23,7 +23,7 @@ from marketsim.experiments import (
     Range, ResultStore, StoreError, SweepFileError, grid, latin_hypercube, load_sweep, saltelli, sobol, sweep,
 )
 from marketsim.experiments.executors import DaskExecutor, ProcessPoolExecutor, SequentialExecutor
-from marketsim.experiments.sweepfile import run_seeds
+from marketsim.experiments.sweepfile import FINAL_OUTCOMES, run_seeds
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -122,6 +122,8 @@ def test_shipped_sweeps_load():
     ('months = 3\nreplications = 5\nmax_runs = 4\n', ["max_runs", "5 runs"]),
     ('[report]\nconditions = ["hhi is high"]\n', ["report.conditions", "hhi is high"]),
     ('base = "no-such-scenario"\n', ["base", "no-such-scenario"]),
+    ('[report]\noutcomes = ["hhi_hashrat"]\n', ["report.outcomes.0", "hhi_hashrat", "hhi_hashrate"]),
+    ('[report]\nconditions = ["mw_a > 3"]\n', ["report.conditions.0", "mw_a"]),
 ])
 def test_invalid_sweep_files_name_the_field(tmp_path, body, names):
     path = write_sweep(tmp_path, body)
@@ -169,6 +171,8 @@ def test_same_master_seed_gives_identical_tables_and_another_differs(tmp_path):
     assert len(runs_a) == 4 and set(runs_a["status"]) == {"ok"}
     assert {"run_id", "point_id", "replication", "seed", "power_price_multiplier", "error",
             "hhi_hashrate", "total_profit_usd", "converted_share_mw"} <= set(runs_a.columns)
+    identity = {"run_id", "point_id", "replication", "seed", "status", "error", "power_price_multiplier"}
+    assert set(runs_a.columns) - identity == set(FINAL_OUTCOMES)  # what [report] may name is what runs hold
     industry = pd.read_parquet(tmp_path / "a" / "industry.parquet")
     assert len(industry) == 4 * 4 and list(industry.columns[:3]) == ["run_id", "step", "date"]
     # final outcomes are the last industry row of each run

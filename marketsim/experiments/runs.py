@@ -21,15 +21,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from marketsim.experiments.sweepfile import RunSpec
+from marketsim.experiments.sweepfile import FLOW_COLUMNS, LIVE_MW, RunSpec
 from marketsim.records import EVENT_COLUMNS
 
-FLOW_COLUMNS = ["revenue_mining_usd", "revenue_ai_usd", "cost_usd", "profit_usd", "capex_usd", "issuance_btc",
-                "fees_btc", "acquisitions_usd"]
 EVENT_DTYPES = {"step": "int64", "date": "datetime64[s]", "kind": "str", "firm_id": "int64",
                 "counterparty_id": "int64", "site_id": "int64", "mw": "float64", "hashrate_ehs": "float64",
                 "value_usd": "float64", "detail": "str"}
-LIVE_MW = ["mw_mining", "mw_idle", "mw_converting", "mw_ai", "mw_ai_empty"]
 
 
 @dataclass

@@ -61,6 +61,12 @@ from marketsim.scenario import Scenario, load_scenario, load_scenario_dict, ship
 SWEEP_DIR = Path(__file__).resolve().parent.parent.parent / "experiments" / "sweeps"
 FORMAT = "marketsim-sweep/1"
 RUN_COLUMNS = ["run_id", "point_id", "replication", "seed", "status", "error"]
+FLOW_COLUMNS = ["revenue_mining_usd", "revenue_ai_usd", "cost_usd", "profit_usd", "capex_usd", "issuance_btc",
+                "fees_btc", "acquisitions_usd"]  # summed over the run as total_<column>
+LIVE_MW = ["mw_mining", "mw_idle", "mw_converting", "mw_ai", "mw_ai_empty"]
+# the final outcomes of runs.parquet (see runs.final_outcomes): what [report] may name
+FINAL_OUTCOMES = ([c for c in INDUSTRY_COLUMNS if c not in ("step", "date")]
+                  + [f"total_{c}" for c in FLOW_COLUMNS] + ["converted_share_mw", "steps"])
 DEFAULT_OUTCOMES = ["hhi_hashrate", "top5_share_mw", "exits_cum", "bankruptcies_cum", "mw_ai",
                     "converted_share_mw", "network_hashrate_ehs", "total_profit_usd"]
 DEFAULT_CONDITIONS = ["hhi_hashrate > 0.25", "converted_share_mw > 0.5"]
@@ -258,6 +264,10 @@ def plan_sweep(data: dict[str, Any], *, source: str = "(dict)", text: str = "", 
     scenarios = [_scenario_at(base_dict, point, source) for point in points]
     seeds = run_seeds(sweep.master_seed, n_runs, sweep.replications, sweep.common_random_numbers)
     conditions = [_parse_condition(c, source) for c in sweep.report.conditions]
+    for where, name in ([(f"report.outcomes.{i}", o) for i, o in enumerate(sweep.report.outcomes)]
+                        + [(f"report.conditions.{i}", c[0]) for i, c in enumerate(conditions)]):
+        if name not in FINAL_OUTCOMES:
+            raise _fail(source, [f"{where} = {name!r}: not an outcome; choose from {', '.join(FINAL_OUTCOMES)}"])
     if sweep.report.heatmap:
         for i, p in enumerate(sweep.report.heatmap):
             if p not in names:
