@@ -42,3 +42,15 @@ def test_concentration_measures_by_hand():
     assert hhi([50, 30, 20]) == pytest.approx(0.25 + 0.09 + 0.04)
     assert top_n_share([5, 1, 3, 1], 2) == pytest.approx(0.8)
     assert hhi([]) == 0.0 and top_n_share([0, 0], 4) == 0.0
+
+
+def test_revenue_cost_capex_and_payback_by_hand():
+    # calibration.md section 4: $50/PH/day at 17.5 J/TH ~ $1.04M per MW-yr before power
+    assert econ.revenue_usd_per_mw_day(50.0, 17.5) * 365 == pytest.approx(1.043e6, rel=1e-3)
+    margin = econ.revenue_usd_per_mw_day(50.0, np.array([17.5, 35.0])) - econ.cash_cost_usd_per_mw_day(40.0, 5.0)
+    assert margin == pytest.approx([50 * 1000 / 17.5 - 45 * 24, 50 * 1000 / 35 - 45 * 24])
+    assert econ.revenue_usd_per_mw_day(20.0, 35.0) < econ.cash_cost_usd_per_mw_day(50.0, 5.0)  # curtail
+    capex = econ.machine_capex_usd_per_mw(17.5, np.array([17.5, 35.0]))
+    assert capex == pytest.approx([1e6, 0.5e6])  # $17.5/TH x 57,143 TH per MW at 17.5 J/TH
+    pay = econ.payback_months(capex, np.array([30_000.0, -5.0]))
+    assert pay[0] == pytest.approx(1e6 / 30_000.0) and pay[1] == np.inf

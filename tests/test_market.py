@@ -236,19 +236,6 @@ def test_machine_price_is_proportional_to_hashprice_with_elasticity_one():
     assert asic.machine_price_usd_per_th(1.0, 60.0, 17.0, 1.0, 3.0) == 3.0  # floored
 
 
-def test_mining_margin_capex_and_payback():
-    # calibration.md section 4: $50/PH/day at 17.5 J/TH ~ $1.04M per MW-yr before power
-    rev = asic.mining_margin_usd_per_mw_day(50.0, 17.5, 0.0, 0.0)
-    assert rev * 365 == pytest.approx(1.043e6, rel=1e-3)
-    margin = asic.mining_margin_usd_per_mw_day(np.array([50.0, 50.0]), np.array([17.5, 35.0]), 40.0, 5.0)
-    assert margin == pytest.approx([50 * 1000 / 17.5 - 45 * 24, 50 * 1000 / 35 - 45 * 24])
-    assert asic.mining_margin_usd_per_mw_day(20.0, 35.0, 50.0, 5.0) < 0  # curtail
-    capex = asic.machine_capex_usd_per_mw(np.array([17.5, 35.0]), 17.5)
-    assert capex == pytest.approx([1e6, 0.5e6])  # $17.5/TH x 57,143 TH per MW at 17.5 J/TH
-    pay = asic.upgrade_payback_months(capex, np.array([1000.0, -5.0]), DAYS_PER_MONTH)
-    assert pay[0] == pytest.approx(1e6 / (1000.0 * DAYS_PER_MONTH)) and pay[1] == np.inf
-
-
 # --- AI demand and leases -----------------------------------------------------------------
 
 def test_lease_clearing_shortage_and_glut():
@@ -278,19 +265,6 @@ def test_lease_clearing_never_exceeds_offer_or_demand_and_respects_bounds(demand
         assert new_rate >= min(rate, 250.0)
     elif demand < sum(offered):
         assert new_rate <= max(rate, 60.0)
-
-
-def test_lease_value_matches_the_monthly_sum():
-    mw, rate, esc, term, disc, margin = 50.0, 125.0, 0.03, 12.0, 0.10, 0.8
-    g, r = 1.03 ** (1 / 12) - 1, 1.10 ** (1 / 12) - 1
-    m = np.arange(1, 145)
-    brute = (mw * 1000 * rate * margin * (1 + g) ** (m - 1) / (1 + r) ** m).sum()
-    assert ai.lease_value_usd(mw, rate, esc, term, disc, margin) == pytest.approx(brute, rel=1e-10)
-    # no discounting and no escalator: term x 12 months of NOI
-    assert ai.lease_value_usd(1.0, 125.0, 0.0, 10.0, 0.0, 0.8) == pytest.approx(125_000 * 0.8 * 120)
-    # vectorised over firms' discount rates; higher hurdle, lower value
-    v = ai.lease_value_usd(mw, rate, esc, term, np.array([0.03, 0.08, 0.15]), margin)
-    assert v.shape == (3,) and (np.diff(v) < 0).all()
 
 
 def test_ai_demand_logistic_and_boom_bust():
@@ -365,11 +339,8 @@ def test_ai_demand_rejects_bad_kinds_and_parameters(kind, params, match):
         (lambda: asic.frontier_efficiency_j_per_th(1.0, 20.0, -0.2, 10.0), "improvement_per_year=-0.2"),
         (lambda: asic.machine_price_usd_per_th(60.0, 0.0, 17.0, 1.0, 3.0), "reference_hashprice=0.0"),
         (lambda: asic.machine_price_usd_per_th(60.0, 60.0, 17.0, -1.0, 3.0), "elasticity=-1.0"),
-        (lambda: asic.machine_capex_usd_per_mw(0.0, 17.0), "efficiency_j_per_th=0.0"),
         (lambda: ai.clear_lease_market(1.0, np.ones(2), 120.0, 0.1, 300.0, 250.0), "cap_rate=250.0"),
         (lambda: ai.clear_lease_market(1.0, np.ones(2), 120.0, 1.5, 60.0, 250.0), "adjustment_per_step=1.5"),
-        (lambda: ai.lease_value_usd(1.0, 120.0, 0.03, 10.0, 0.1, 1.2), "margin=1.2"),
-        (lambda: ai.lease_value_usd(1.0, 120.0, 0.03, -1.0, 0.1, 0.8), "term_years=-1.0"),
     ],
 )
 def test_bad_arguments_name_themselves(make, name):

@@ -24,13 +24,10 @@ adjustment toward scarcity:
 A shortage raises it, a glut lowers it and leaves MW unleased. ``adjustment`` <= 1 keeps the
 rate positive before the clip.
 
-Lease value: PV of net operating income of a lease, see ``lease_value_usd``.
+Lease value: PV of a lease's net operating income, see ``firms.economics.lease_pv_per_gross_mw``.
 """
 
 from __future__ import annotations
-
-import math
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -177,38 +174,3 @@ def adjust_lease_rate(rate_usd_per_kw_month: float, demand_mw: float, supply_mw:
     tightness = (demand - supply) / scale if scale > 0 else 0.0
     rate = rate_usd_per_kw_month * (1.0 + adjustment_per_step * tightness)
     return float(min(max(rate, floor_rate), cap_rate))
-
-
-def lease_value_usd(mw_it, rate_usd_per_kw_month, escalator_per_year, term_years, discount_rate_per_year, margin):
-    """Present value (USD, at signing) of a lease's net operating income.
-
-    Monthly NOI in month m = 1..N (N = 12 x term_years, rounded):
-        NOI_m = mw_it x 1000 kW/MW x rate x margin x (1 + g)^(m - 1),
-    discounted by (1 + r)^-m, with g = (1 + escalator)^(1/12) - 1 and r = (1 + discount)^(1/12)
-    - 1 (annual rates compounded monthly; deals escalate yearly, the smooth monthly form
-    differs by under half a year's escalation). Closed form, q = (1 + g) / (1 + r):
-        PV = NOI_1 / (1 + r) x (1 - q^N) / (1 - q)     (N / (1 + r) x NOI_1 when q = 1).
-    ``margin`` is NOI / revenue (70-90% in 2024-25 deals). Payments start one month after
-    signing; a caller valuing a lease that starts after a conversion lead time multiplies by
-    (1 + discount)^-(lead_months / 12). All arguments broadcast (arrays over sites or firms).
-    """
-    args = {"mw_it": mw_it, "rate_usd_per_kw_month": rate_usd_per_kw_month, "escalator_per_year": escalator_per_year,
-            "term_years": term_years, "discount_rate_per_year": discount_rate_per_year, "margin": margin}
-    arr = {k: np.asarray(v, dtype=float) for k, v in args.items()}
-    for name, low, high in (("mw_it", 0.0, math.inf), ("rate_usd_per_kw_month", 0.0, math.inf),
-                            ("term_years", 0.0, math.inf), ("margin", 0.0, 1.0)):
-        if np.any(~np.isfinite(arr[name]) | (arr[name] < low) | (arr[name] > high)):
-            raise ValueError(f"{name}={args[name]!r}: must be finite, >= {low} and <= {high}")
-    for name in ("escalator_per_year", "discount_rate_per_year"):
-        if np.any(~np.isfinite(arr[name]) | (arr[name] <= -1.0)):
-            raise ValueError(f"{name}={args[name]!r}: must be finite and > -1")
-    n = np.round(arr["term_years"] * MONTHS_PER_YEAR)
-    g = (1.0 + arr["escalator_per_year"]) ** (1.0 / MONTHS_PER_YEAR) - 1.0
-    r = (1.0 + arr["discount_rate_per_year"]) ** (1.0 / MONTHS_PER_YEAR) - 1.0
-    log_q = np.log1p(g) - np.log1p(r)
-    near_one = np.abs(log_q) < 1e-12
-    safe = np.where(near_one, 1.0, log_q)
-    annuity = np.where(near_one, n, np.expm1(n * safe) / np.expm1(safe)) / (1.0 + r)
-    noi_first_month = arr["mw_it"] * KW_PER_MW * arr["rate_usd_per_kw_month"] * arr["margin"]
-    out = noi_first_month * annuity
-    return float(out) if out.ndim == 0 else out

@@ -1,4 +1,4 @@
-"""The ASIC frontier, machine prices, and the per-MW economics of a fleet.
+"""The ASIC frontier and machine prices.
 
 Frontier (J/TH of the best machine on sale, ``t`` in years):
     eff(t) = floor + (start - floor) e^{-rate t}.
@@ -17,21 +17,13 @@ elasticity = log(119 / 17) / log(315 / 60) = 1.95 / 1.66 = 1.17 (1.08 with $20/T
 elasticity of about 1 fits, i.e. $/TH roughly proportional to hashprice (~$0.28/TH per
 $/PH/day).
 
-Per-MW economics (vectorised over sites):
-- 1 MW at ``eff`` J/TH runs 1e6 / eff TH/s = 1000 / eff PH/s;
-- margin ($/MW-day) = hashprice x 1000 / eff - (power + opex) x 24 h;
-- machine capex ($/MW) = $/TH x 1e6 / eff;
-- payback (months) = capex / (monthly margin gain). Used for curtailment (margin < 0),
-  upgrade (gain of a new fleet over the old) and expansion decisions.
+The per-MW economics of a fleet (revenue, cash cost, machine capex, payback) live in
+``marketsim.firms.economics``, next to the decisions that use them.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-TH_PER_MW_AT_1_J_PER_TH = 1e6  # 1 MW / (1 J/TH) = 1e6 TH/s
-PH_PER_MW_AT_1_J_PER_TH = 1e3  # the same in PH/s
-HOURS_PER_DAY = 24.0
 
 
 def _check_scalar(name: str, value: float, low: float, *, open_low: bool = False) -> None:
@@ -62,41 +54,3 @@ def machine_price_usd_per_th(hashprice_usd_per_ph_day, reference_hashprice, refe
     safe = np.where(np.isfinite(hp) & (hp > 0), hp, 0.0)
     price = reference_price_usd_per_th * (safe / reference_hashprice) ** elasticity
     return np.maximum(np.where(safe > 0, price, floor_usd_per_th), floor_usd_per_th)
-
-
-def mining_margin_usd_per_mw_day(hashprice_usd_per_ph_day, efficiency_j_per_th, power_price_usd_per_mwh,
-                                 opex_usd_per_mwh):
-    """Cash margin of one MW mining all day: hashprice x 1000/eff PH/s - (power + opex) x 24 MWh.
-
-    Negative means the MW loses money at the margin and should be curtailed. All arguments
-    broadcast (arrays over sites).
-    """
-    eff = np.asarray(efficiency_j_per_th, dtype=float)
-    if np.any(~(eff > 0)):
-        raise ValueError(f"efficiency_j_per_th={efficiency_j_per_th!r}: must be > 0")
-    revenue = np.asarray(hashprice_usd_per_ph_day, dtype=float) * PH_PER_MW_AT_1_J_PER_TH / eff
-    cost = (np.asarray(power_price_usd_per_mwh, dtype=float) + np.asarray(opex_usd_per_mwh, dtype=float)) * HOURS_PER_DAY
-    return revenue - cost
-
-
-def machine_capex_usd_per_mw(efficiency_j_per_th, price_usd_per_th):
-    """Cost of filling one MW with machines: $/TH x 1e6/eff TH/s per MW (broadcasts)."""
-    eff = np.asarray(efficiency_j_per_th, dtype=float)
-    if np.any(~(eff > 0)):
-        raise ValueError(f"efficiency_j_per_th={efficiency_j_per_th!r}: must be > 0")
-    return np.asarray(price_usd_per_th, dtype=float) * TH_PER_MW_AT_1_J_PER_TH / eff
-
-
-def upgrade_payback_months(capex_usd_per_mw, margin_gain_usd_per_mw_day, days_per_month):
-    """Simple payback of a capex per MW from a daily margin gain per MW: capex / (gain x days).
-
-    Infinite where the gain is not positive (the upgrade never pays). For an upgrade the
-    gain is the new fleet's margin minus the old one's (floored at 0 when the old fleet would
-    be curtailed); for an expansion it is the new fleet's margin.
-    """
-    if not (np.isfinite(days_per_month) and days_per_month > 0):
-        raise ValueError(f"days_per_month={days_per_month!r}: must be finite and > 0")
-    gain = np.asarray(margin_gain_usd_per_mw_day, dtype=float) * days_per_month
-    capex = np.asarray(capex_usd_per_mw, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(gain > 0, capex / np.where(gain > 0, gain, 1.0), np.inf)
