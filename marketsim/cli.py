@@ -75,12 +75,19 @@ def cmd_viz(args) -> int:
     app = Path(__file__).resolve().parent.parent / "viz" / "app.py"
     if not app.exists():
         raise MarketsimError(f"viz: the Solara app is not at {app}")
+    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
+    if args.sweep:
+        sweep_dir = Path(args.sweep).resolve()
+        if not sweep_dir.is_dir():
+            raise MarketsimError(f"viz --sweep {args.sweep}: no such folder (the --out of `marketsim sweep`)")
+        env["MARKETSIM_SWEEP_DIR"] = str(sweep_dir)
     print(f"marketsim dashboard: http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
+    print(f"sweep explorer:      http://{args.host}:{args.port}/explorer", flush=True)
     solara = Path(sys.executable).with_name("solara")
     # offline by design: no version check against PyPI, no telemetry, no browser launch
     cmd = [str(solara), "run", str(app), "--host", args.host, "--port", str(args.port), "--production",
            "--no-open", "--no-check-version"]
-    return subprocess.call(cmd, env={**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"})
+    return subprocess.call(cmd, env=env)
 
 
 def _add_sweep(sub) -> None:
@@ -161,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("viz", help="start the Solara dashboard")
     v.add_argument("--host", default="127.0.0.1")
     v.add_argument("--port", type=int, default=8765)
+    v.add_argument("--sweep", metavar="DIR", help="a sweep result folder for the explorer page to open")
     return parser
 
 

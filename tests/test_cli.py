@@ -57,3 +57,9 @@ def test_readme_tables_are_generated_from_the_declarations():
     readme = (ROOT / "README.md").read_text()
     assert gen_docs.render(readme) == readme, "README.md is out of date: run python tools/gen_docs.py"
     assert "make demo" in readme and "make test" in readme
+
+
+def test_viz_refuses_a_missing_sweep_folder_before_starting(tmp_path, capsys):
+    assert main(["viz", "--sweep", str(tmp_path / "nowhere"), "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--sweep" in err and "nowhere" in err

@@ -1,0 +1,448 @@
+"""The dashboard: its views and controls for small models, its components rendered into widgets,
+the sweep explorer on a real (tiny) sweep, and the real app in headless Chromium, offline.
+
+The browser tests (marked slow and browser) share one `solara run` server; they save
+screenshots under test-artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+
+import ipyvuetify
+import ipywidgets
+import pytest
+import solara
+import solara.widgets
+from mesa.visualization.solara_viz import _build_model_init_kwargs, _check_model_params, split_model_params
+from mesa.visualization.utils import update_counter
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from marketsim import IndustryModel, load_scenario  # noqa: E402
+from marketsim.experiments import sweep  # noqa: E402
+from viz import explorer, svgcharts, views  # noqa: E402
+from viz.app import CONTROLS, DashboardModel, apply_controls, dashboard, model_params_for, parse_seed  # noqa: E402
+from viz.components import COMPONENTS  # noqa: E402
+
+ARTIFACTS = ROOT / "test-artifacts"
+GRID_SWEEP = """
+name = "viz-test-grid"
+description = "two-parameter grid for the sweep explorer's tests"
+base = "baseline"
+months = 4
+replications = 2
+master_seed = 7
+
+[set]
+n_firms = 20
+
+[design]
+method = "grid"
+
+[parameters]
+power_price_multiplier = [1.0, 1.5]
+conversion_capex_usd_per_mw = [2000000.0, 6000000.0]
+
+[record]
+industry = "every_step"
+firms = false
+events = false
+
+[report]
+outcomes = ["hhi_hashrate", "network_hashrate_ehs", "mw_mining"]
+"""
+
+
+@pytest.fixture(scope="module")
+def model():
+    m = DashboardModel("bear-consolidation", n_firms=40, months=10, rng=3)
+    for _ in range(8):
+        m.step()
+    return m
+
+
+@pytest.fixture(scope="module")
+def sweep_dirs(tmp_path_factory):
+    """A two-parameter grid sweep and the one-parameter smoke sweep, run once for the module."""
+    root = tmp_path_factory.mktemp("sweeps")
+    (root / "grid.toml").write_text(GRID_SWEEP)
+    sweep(root / "grid.toml", out=root / "grid", workers=1, progress=False)
+    sweep("smoke", out=root / "smoke", workers=1, progress=False, months=3)
+    return {"grid": root / "grid", "smoke": root / "smoke"}
+
+
+def _tips(svg: str) -> list[str]:
+    return [html.unescape(t) for t in re.findall(r"<title>(.*?)</title>", svg)]
+
+
+# --- views: what the dashboard shows --------------------------------------------------------------
+def test_market_map_has_one_circle_per_active_firm_with_its_numbers(model):
+    svg = views.market_map_svg(model)
+    active = int(model.firms.active.sum())
+    assert svg.count('class="firm"') == active
+    table = views.firm_table(model)
+    biggest = table.iloc[0]
+    tip = next(t for t in _tips(svg) if t.startswith(biggest["name"] + " "))
+    assert f"{biggest['mw']:,.0f} MW" in tip and f"{biggest['power_usd_per_mwh']:.0f} $/MWh" in tip
+    # colours follow the firm's state, as in the MW-by-state chart
+    assert svg.count(f'fill="{views.STATE_COLOUR_BY_LABEL[biggest["state"]]}"') >= 1
+
+
+def test_firm_table_lists_active_firms_by_size_with_their_state(model):
+    table = views.firm_table(model)
+    assert len(table) == int(model.firms.active.sum())
+    assert table["mw"].is_monotonic_decreasing
+    assert set(table["state"]) <= set(views.STATE_COLOUR_BY_LABEL)
+    live = table[["mw"]].to_numpy().ravel()
+    assert live.sum() == pytest.approx(
+        (model.sites.capacity_mw - model.sites.mw_shutdown)[model.firms.active[model.sites.owner]].sum())
+    headers, items = views.table_items(table)
+    assert [h["value"] for h in headers] == [c for c, *_ in views.TABLE_DISPLAY]
+    assert len(items) == len(table)
+    assert items[0]["cash_usd"] == round(table["cash_usd"].iloc[0] / 1e6, 1)  # shown in $M
+    assert all(v is None or v == v for row in items for v in row.values())  # no NaN reaches the browser
+
+
+def test_cost_curve_covers_all_machine_mw_in_breakeven_order(model):
+    curve = views.cost_curve(model)
+    assert curve["mw"].sum() == pytest.approx((model.sites.mw_mining + model.sites.mw_idle).sum())
+    assert curve["breakeven_usd_per_ph_day"].is_monotonic_increasing
+    in_money = views.mw_in_the_money(model)
+    below = curve["breakeven_usd_per_ph_day"] <= model.hashprice_observed
+    assert in_money == pytest.approx(curve.loc[below, "mw"].sum())
+    svg = views.cost_curve_chart(model)
+    assert f"{in_money:,.0f} of {curve['mw'].sum():,.0f} machine MW" in svg
+    assert "hashprice now" in svg
+
+
+def test_population_histograms_count_every_active_firm(model):
+    svgs = views.population_histograms(model)
+    assert len(svgs) == 4
+    pop = views.population(model)
+    for svg, col in zip(svgs, views.POPULATION_COLUMNS):
+        counted = sum(int(re.search(r": (\d+) firms$", t).group(1)) for t in _tips(svg))
+        assert counted == pop[col].notna().sum()
+
+
+def test_time_series_charts_show_every_step_and_the_latest_values(model):
+    hist = views.industry_history(model)
+    assert len(hist) == model.steps
+    svg = views.series_chart(model, "btc_price")
+    points = re.search(r'<polyline class="series" points="([^"]*)"', svg).group(1).split()
+    assert len(points) == model.steps
+    last = _tips(svg)[-1]
+    assert last.startswith(f"{hist['date'].iloc[-1]:%Y-%m} (step {model.steps})")
+    assert svgcharts.fmt_money(hist["btc_price_usd"].iloc[-1]) in last
+    for name, (_, _, columns, _) in views.SERIES_CHARTS.items():
+        assert views.series_chart(model, name).count('class="series"') == len(columns)
+
+
+def test_mw_by_state_stacks_the_six_states(model):
+    svg = views.mw_by_state_chart(model)
+    assert svg.count('class="layer"') == len(views.STATE_COLUMNS)
+    last_row = views.industry_history(model).iloc[-1]
+    last = _tips(svg)[-1]
+    for col in views.STATE_COLUMNS:
+        assert f"{views.STATE_LABELS[col]} {max(last_row[col], 0):,.0f}" in last
+
+
+def test_event_feed_lists_the_latest_events_newest_first(model):
+    feed = views.recent_events(model, 5)
+    assert 0 < len(feed) <= 5
+    latest = [r for r in model.events.rows if r[2] not in views.IGNORED_EVENTS][-1]
+    assert feed.iloc[0]["event"] == latest[2].replace("_", " ")
+    assert not feed["event"].isin(["curtailment", "resumption"]).any()
+
+
+def test_before_the_first_step_the_views_are_empty_but_draw():
+    m = DashboardModel(n_firms=30, months=3)
+    assert not views.has_data(m)
+    assert views.firm_table(m).empty and views.cost_curve(m).empty and views.recent_events(m).empty
+    assert "step 0 of 3" in views.headline(m)
+    for svg in [views.market_map_svg(m), views.cost_curve_chart(m), views.mw_by_state_chart(m),
+                *views.population_histograms(m), *(views.series_chart(m, n) for n in views.SERIES_CHARTS)]:
+        assert svg.startswith("<svg") and svg.endswith("</svg>")
+
+
+def test_per_firm_views_share_one_snapshot_per_step(monkeypatch):
+    calls = []
+    real = views.firm_snapshot
+    monkeypatch.setattr(views, "firm_snapshot", lambda m: calls.append(m.steps) or real(m))
+    m = DashboardModel(n_firms=30, months=3)
+    m.step()
+    views.market_map_svg(m), views.firm_table(m), views.population(m), views.population_histograms(m)
+    m.step()
+    views.firm_table(m)
+    assert calls == [1, 2]
+
+
+def test_headline_and_tab_title_show_the_step(model):
+    assert f"step {model.steps} of {model.n_steps}" in views.headline(model)
+    assert views.step_label(model) == f"marketsim · bear-consolidation · step {model.steps}"
+    assert "shocks -35% at step 16, -25% at step 24" in views.scenario_line(model.config)
+
+
+# --- controls -----------------------------------------------------------------------------------------
+def test_controls_change_the_scenario_relative_to_its_own_values():
+    base = load_scenario("bear-consolidation")
+    out = apply_controls(base, npv_share=0.25, drift_shift=-0.2, volatility_scale=2.0, shock_change=-0.5,
+                         shock_month=6, ai_demand_scale=2.0, capex_scale=0.5, lease_scale=1.5, power_scale=1.2)
+    assert out.decision_rule_mix == {"npv": 0.25, "myopic": 0.75}
+    assert out.price_drift_per_year == pytest.approx(base.price_drift_per_year - 0.2)
+    assert out.price_volatility_per_year == pytest.approx(base.price_volatility_per_year * 2)
+    assert [(s.step, s.change) for s in out.price_shocks] == [(16, -0.35), (24, -0.25), (6, -0.5)]
+    assert out.ai_demand_max_mw == pytest.approx(base.ai_demand_max_mw * 2)
+    assert out.conversion_capex_usd_per_mw == pytest.approx(base.conversion_capex_usd_per_mw * 0.5)
+    for rate in ("initial", "floor", "cap"):
+        field = f"ai_lease_rate_{rate}_usd_per_kw_month"
+        assert getattr(out, field) == pytest.approx(getattr(base, field) * 1.5)
+    assert out.power_price_multiplier == pytest.approx(base.power_price_multiplier * 1.2)
+    neutral = apply_controls(base, npv_share=0.6)
+    assert neutral.to_dict() == base.with_overrides(decision_rule_mix={"npv": 0.6, "myopic": 0.4}).to_dict()
+    # extremes stay valid scenarios
+    apply_controls(base, drift_shift=-1.0, volatility_scale=3.0, shock_change=1.0, shock_month=120,
+                   ai_demand_scale=0.0, capex_scale=0.25, lease_scale=0.5, power_scale=2.5, npv_share=0.0)
+
+
+def test_seed_accepts_numbers_and_any_text():
+    assert parse_seed("42") == 42 and parse_seed(" 7 ") == 7 and parse_seed(3) == 3
+    assert parse_seed("hello") == parse_seed("hello") != parse_seed("hullo")
+
+
+def _reset(model):
+    """What SolaraViz's Reset does with the controls' current values."""
+    params = model_params_for(model)
+    _check_model_params(model, params)
+    user, fixed = split_model_params(params)
+    values = {**fixed, **{k: v["value"] for k, v in user.items()}}
+    kwargs = _build_model_init_kwargs(model, values, add_scenario_when_empty=True, require_model_accepts_scenario=True)
+    return type(model)(**kwargs)
+
+
+def test_reset_rebuilds_the_same_model_from_the_controls():
+    m = DashboardModel("ai-boom-bust", rng="9", n_firms=40, months=6, capex_scale=1.5, shock_change=-0.3)
+    assert set(model_params_for(m)) >= set(CONTROLS)
+    again = _reset(m)
+    assert type(again) is DashboardModel
+    assert again.config == m.config and again._seed == m._seed == 9
+    plain = IndustryModel("bear-consolidation", n_firms=30, months=4, rng=5)
+    again = _reset(plain)
+    assert again.config == plain.config and again._seed == 5
+
+
+# --- components: the dashboard rendered into widgets (what a notebook displays) --------------------------
+def _html_widgets(rc, css_class):
+    return [w for w in rc.find(solara.widgets.HTML).widgets if css_class in (w.unsafe_innerHTML or "")]
+
+
+def test_dashboard_renders_for_a_model_and_updates_after_a_step():
+    m = DashboardModel(n_firms=30, months=6, rng=2)
+    m.step()
+    box, rc = solara.render(dashboard(m), handle_error=False)
+    try:
+        headline = rc.find(solara.widgets.HTML, unsafe_innerHTML=views.headline(m))
+        headline.assert_single()
+        assert len(_html_widgets(rc, 'class="market-map"')) == 1
+        assert len(_html_widgets(rc, 'class="series ')) == len(views.SERIES_CHARTS) + 1  # + MW by state
+        assert len(_html_widgets(rc, 'class="histogram ')) == 4
+        table = [w for w in rc.find(ipyvuetify.DataTable).widgets if w.class_ == "firm-table"][0]
+        assert len(table.items) == int(m.firms.active.sum())
+        m.step()
+        update_counter.value += 1  # what SolaraViz does after a step
+        assert "step 2 of 6" in _html_widgets(rc, "step 2 of 6")[0].unsafe_innerHTML
+        assert len(table.items) == int(m.firms.active.sum())
+    finally:
+        rc.close()
+
+
+def test_dashboard_renders_for_a_plain_industry_model():
+    m = IndustryModel("halving-2024-replay", n_firms=30, months=3, rng=1)
+    box, rc = solara.render(dashboard(m), handle_error=False)
+    try:
+        assert _html_widgets(rc, "step 0 of 3")
+    finally:
+        rc.close()
+    assert len(COMPONENTS) >= 12
+
+
+@pytest.mark.slow
+def test_the_docstring_example_displays_the_dashboard_in_a_jupyter_kernel():
+    """Run dashboard()'s three-line example in a real IPython kernel: it must display a widget."""
+    from jupyter_client.manager import start_new_kernel
+
+    doc = dashboard.__doc__
+    example = textwrap.dedent(doc[doc.index("Example::") + len("Example::"):].split("\n\n")[1])
+    assert len(example.strip().splitlines()) == 3
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(ROOT))
+    try:
+        msg_id = kc.execute(example)
+        outputs = []
+        while True:
+            msg = kc.get_iopub_msg(timeout=120)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+            outputs.append((msg["msg_type"], msg["content"]))
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert not [c for t, c in outputs if t == "error"], outputs
+    assert any("application/vnd.jupyter.widget-view+json" in c.get("data", {}) for t, c in outputs), outputs
+
+
+# --- sweep explorer ---------------------------------------------------------------------------------
+def test_explorer_reports_missing_and_corrupt_folders(tmp_path, sweep_dirs):
+    assert explorer.open_sweep("") == (None, None)
+    results, error = explorer.open_sweep(str(tmp_path / "nope"))
+    assert results is None and "no such sweep folder" in error
+    (tmp_path / "manifest.json").write_text("{not json")
+    results, error = explorer.open_sweep(str(tmp_path))
+    assert results is None and "manifest.json: unreadable or corrupt" in error
+    broken = tmp_path / "broken"
+    shutil.copytree(sweep_dirs["grid"], broken)
+    (broken / "runs.parquet").write_bytes(b"not a parquet file")
+    results, error = explorer.open_sweep(str(broken))
+    assert results is None and "runs.parquet: unreadable or corrupt" in error
+
+
+def test_explorer_draws_bands_and_a_heatmap_of_a_grid_sweep(sweep_dirs):
+    results, error = explorer.open_sweep(str(sweep_dirs["grid"]))
+    assert error is None
+    d = explorer.defaults(results)
+    assert d["outcome"] == "hhi_hashrate" and {d["x"], d["y"]} == set(results.parameters)
+    fig = explorer.bands_figure(results, "mw_mining", "power_price_multiplier")
+    ax = fig.axes[0]
+    assert len(ax.lines) == 2 and len(ax.collections) == 2  # a mean line and a band per value
+    fig = explorer.heatmap_figure(results, "hhi_hashrate", "power_price_multiplier", "conversion_capex_usd_per_mw")
+    image = fig.axes[0].images[0].get_array()
+    assert image.shape == (2, 2)
+    ok = results.runs[results.runs["status"] == "ok"]
+    cell = ok[(ok["power_price_multiplier"] == 1.5) & (ok["conversion_capex_usd_per_mw"] == 2e6)]["hhi_hashrate"]
+    assert image[0, 1] == pytest.approx(cell.mean())
+    assert explorer.bands_figure(results, "mw_mining", None).axes[0].lines[0].get_label().startswith("all runs")
+
+
+def test_explorer_shows_a_one_parameter_sweep_as_a_line(sweep_dirs):
+    results, _ = explorer.open_sweep(str(sweep_dirs["smoke"]))
+    assert results.parameters == ["power_price_multiplier"]
+    fig = explorer.outcome_line_figure(results, "hhi_hashrate", "power_price_multiplier")
+    assert list(fig.axes[0].lines[0].get_xdata()) == [1.0, 1.5]
+
+
+def test_explorer_page_renders_a_sweep_and_a_clear_error(sweep_dirs, tmp_path):
+    box, rc = solara.render(explorer.SweepExplorer(str(sweep_dirs["grid"])), handle_error=False)
+    try:
+        assert len(rc.find(ipywidgets.Image)) == 2  # bands and heatmap
+        selects = {w.label: w.v_model for w in rc.find(ipyvuetify.Select).widgets}
+        assert selects["Final outcome"] == "hhi_hashrate" and selects["x"] == "power_price_multiplier"
+        assert not rc.find(ipyvuetify.Alert)
+    finally:
+        rc.close()
+    box, rc = solara.render(explorer.SweepExplorer(str(tmp_path / "missing")), handle_error=False)
+    try:
+        assert "missing: no such sweep folder" in str(rc.find(ipyvuetify.Alert).widget.children)
+        assert not rc.find(ipywidgets.Image)
+    finally:
+        rc.close()
+
+
+# --- the real app in a browser ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def server(sweep_dirs):
+    from browser_helpers import ensure_chromium, free_port, solara_server
+
+    ensure_chromium()
+    env = {"MARKETSIM_SWEEP_DIR": str(sweep_dirs["grid"])}
+    with solara_server(ROOT / "viz" / "app.py", free_port(), env=env) as url:
+        yield url
+
+
+@pytest.fixture
+def page(server):
+    from browser_helpers import RequestLog, launch_browser
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = launch_browser(pw)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.requests = RequestLog(page)
+        yield page
+        browser.close()
+
+
+def _assert_offline(page):
+    assert page.requests.external == [], page.requests.external
+    assert [f for f in page.requests.failed if "favicon" not in f[0]] == []
+
+
+def _step_to(page, n):
+    page.get_by_role("button", name="Step").click()
+    page.wait_for_function("n => document.title.endsWith('step ' + n)", arg=str(n), timeout=30_000)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_dashboard_runs_offline_in_chromium(server, page):
+    page.goto(server + "/")
+    page.get_by_role("button", name="Step").wait_for(timeout=90_000)
+    assert page.title() == "marketsim · baseline · step 0"
+    page.wait_for_selector("svg.series-btc_price", timeout=30_000)
+    for n in (1, 2, 3):
+        _step_to(page, n)
+    page.wait_for_selector("svg.market-map circle.firm", timeout=30_000)
+    assert page.locator("svg.series-btc_price polyline.series").count() == 1
+    assert page.locator("svg.mw-by-state polygon.layer").count() == 6
+    assert page.locator(".firm-table tbody tr").count() > 0
+    headline = page.locator(".marketsim-headline").inner_text()
+    assert "step 3 of 120" in headline
+    _step_to(page, 4)
+    assert page.locator(".marketsim-headline").inner_text() != headline
+    # play, then pause
+    page.get_by_role("button", name="▶").click()
+    page.wait_for_function("Number(document.title.match(/step (\\d+)$/)[1]) >= 7", timeout=30_000)
+    page.get_by_role("button", name="❚❚").click()
+    page.get_by_role("button", name="▶").wait_for(timeout=30_000)
+    page.wait_for_timeout(1000)  # a step under way when paused still finishes
+    paused_at = page.title()
+    page.wait_for_timeout(1500)
+    assert page.title() == paused_at
+    # Mesa's own matplotlib plots, on the second tab of SolaraViz's grid
+    page.get_by_role("tab", name="Page 1").click()
+    page.wait_for_selector(".vue-grid-item img", timeout=30_000)
+    page.get_by_role("tab", name="Page 0").click()
+    page.wait_for_selector("svg.market-map", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"))
+    # a control, then Reset: a new model with 10 more firms, back at step 0
+    slider = page.locator(".v-input", has_text="Number of firms").get_by_role("slider")
+    slider.focus()
+    slider.press("ArrowRight")
+    page.wait_for_timeout(500)
+    page.get_by_role("button", name="Reset").click()
+    page.wait_for_function("document.title.endsWith('step 0')", timeout=30_000)
+    page.get_by_text(re.compile(r"· 210 firms ·")).wait_for(timeout=30_000)
+    _step_to(page, 1)
+    _assert_offline(page)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_sweep_explorer_runs_offline_in_chromium(server, page):
+    page.goto(server + "/explorer")
+    page.wait_for_selector(".sweep-heatmap img", timeout=90_000)
+    page.wait_for_selector(".sweep-bands img", timeout=30_000)
+    assert "viz-test-grid" in page.locator(".sweep-explorer").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "explorer.png"))
+    folder = page.get_by_label(re.compile("Sweep folder"))
+    folder.fill("/nonexistent/sweep")
+    folder.press("Enter")
+    page.get_by_text("/nonexistent/sweep: no such sweep folder").wait_for(timeout=30_000)
+    assert page.locator(".sweep-heatmap").count() == 0
+    _assert_offline(page)

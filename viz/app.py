@@ -1,0 +1,179 @@
+"""marketsim dashboard: ``make viz`` / ``marketsim viz`` (``solara run viz/app.py``).
+
+Two pages (Solara routes, tabs in the app bar):
+
+``/``          the live dashboard, built on Mesa's SolaraViz: the controls in ``model_params``
+               (Reset applies them), Play / Pause / Step, and the views of ``viz.components``,
+               which re-render after every step;
+``/explorer``  the sweep explorer (``viz.explorer``): bands over time and heatmaps of a sweep's
+               result folder, ``$MARKETSIM_SWEEP_DIR`` or typed in the page.
+
+Each browser session gets its own model. In a notebook, ``dashboard(model)`` shows the same
+dashboard for a model you built (see its docstring).
+"""
+
+from __future__ import annotations
+
+import sys
+import zlib
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import solara  # noqa: E402
+from mesa.visualization import SolaraViz  # noqa: E402
+
+from marketsim import IndustryModel  # noqa: E402
+from marketsim.scenario import Scenario, load_scenario, shipped_scenarios  # noqa: E402
+from marketsim.timeline import steps_for_months  # noqa: E402
+from viz.components import COMPONENTS, Headline  # noqa: E402
+from viz.explorer import SweepExplorer  # noqa: E402
+
+DEFAULT_SCENARIO = "baseline"
+DEFAULT_FIRMS = 200
+NAME = "marketsim"
+# Mesa's sliders show their value only while dragged: show it always (Vuetify 2 thumb labels),
+# and give the sliders room for it. Compact tables.
+CSS = """
+.v-navigation-drawer .v-slider__thumb-label-container { display: block !important; }
+.v-navigation-drawer .v-slider__thumb-label {
+    transform: translateY(-10%) translateX(-50%) rotate(45deg) scale(0.8) !important; }
+.v-navigation-drawer .v-input__slider { padding-top: 18px; }
+.firm-table td, .firm-table th, .event-feed td, .event-feed th {
+    white-space: nowrap; font-size: 12px !important; padding: 0 6px !important; height: 26px !important; }
+"""
+
+# The dashboard's controls, relative to the chosen scenario (so a scenario keeps its own price
+# path, demand curve and costs until a control is moved); the headline shows the values in force.
+CONTROLS: dict[str, dict[str, Any]] = {
+    "scenario_name": {"type": "Select", "value": DEFAULT_SCENARIO, "label": "Scenario"},
+    "rng": {"type": "InputText", "value": "1", "label": "Seed"},
+    "n_firms": {"type": "SliderInt", "value": DEFAULT_FIRMS, "label": "Number of firms",
+                "min": 20, "max": 1000, "step": 10},
+    "npv_share": {"type": "SliderFloat", "value": 0.6, "label": "Decision rules: NPV share (rest myopic)",
+                  "min": 0.0, "max": 1.0, "step": 0.05},
+    "drift_shift": {"type": "SliderFloat", "value": 0.0, "label": "BTC drift per year, + scenario's",
+                    "min": -1.0, "max": 1.0, "step": 0.05},
+    "volatility_scale": {"type": "SliderFloat", "value": 1.0, "label": "BTC volatility, × scenario's",
+                         "min": 0.0, "max": 3.0, "step": 0.1},
+    "shock_change": {"type": "SliderFloat", "value": 0.0, "label": "BTC price shock (-0.5 = -50%, 0 = none)",
+                     "min": -0.8, "max": 1.0, "step": 0.05},
+    "shock_month": {"type": "SliderInt", "value": 12, "label": "Price shock at month", "min": 1, "max": 120, "step": 1},
+    "ai_demand_scale": {"type": "SliderFloat", "value": 1.0, "label": "AI demand growth (ceiling), × scenario's",
+                        "min": 0.0, "max": 5.0, "step": 0.1},
+    "capex_scale": {"type": "SliderFloat", "value": 1.0, "label": "Conversion capex per MW, × scenario's",
+                    "min": 0.25, "max": 3.0, "step": 0.05},
+    "lease_scale": {"type": "SliderFloat", "value": 1.0, "label": "AI lease rates, × scenario's",
+                    "min": 0.5, "max": 2.0, "step": 0.05},
+    "power_scale": {"type": "SliderFloat", "value": 1.0, "label": "Power price level, × scenario's",
+                    "min": 0.5, "max": 2.5, "step": 0.05},
+}
+KNOBS = {k: v["value"] for k, v in CONTROLS.items() if k not in ("scenario_name", "rng", "n_firms", "npv_share")}
+
+
+def parse_seed(value: Any) -> int:
+    """The seed typed in the dashboard: a whole number, or any other text hashed to one."""
+    text = str(value).strip()
+    try:
+        return int(text)
+    except ValueError:
+        return zlib.crc32(text.encode())
+
+
+def apply_controls(base: Scenario, *, npv_share: float = 0.6, drift_shift: float = 0.0,
+                   volatility_scale: float = 1.0, shock_change: float = 0.0, shock_month: int = 12,
+                   ai_demand_scale: float = 1.0, capex_scale: float = 1.0, lease_scale: float = 1.0,
+                   power_scale: float = 1.0) -> Scenario:
+    """The scenario with the dashboard's controls applied (validated like any scenario)."""
+    def clip(v, lo, hi):
+        return float(min(max(v, lo), hi))
+
+    changes: dict[str, Any] = {
+        "decision_rule_mix": {"npv": float(npv_share), "myopic": 1.0 - float(npv_share)},
+        "ai_demand_max_mw": base.ai_demand_max_mw * ai_demand_scale,
+        "conversion_capex_usd_per_mw": base.conversion_capex_usd_per_mw * capex_scale,
+        "ai_lease_rate_initial_usd_per_kw_month": base.ai_lease_rate_initial_usd_per_kw_month * lease_scale,
+        "ai_lease_rate_floor_usd_per_kw_month": base.ai_lease_rate_floor_usd_per_kw_month * lease_scale,
+        "ai_lease_rate_cap_usd_per_kw_month": base.ai_lease_rate_cap_usd_per_kw_month * lease_scale,
+        "power_price_multiplier": clip(base.power_price_multiplier * power_scale, 0.01, 10.0),
+    }
+    for drift, vol in (("price_drift_per_year", "price_volatility_per_year"),
+                       ("price_bull_drift_per_year", "price_bull_volatility_per_year"),
+                       ("price_bear_drift_per_year", "price_bear_volatility_per_year")):
+        changes[drift] = clip(getattr(base, drift) + drift_shift, -3.0, 3.0)
+        changes[vol] = clip(getattr(base, vol) * volatility_scale, 0.0, 3.0)
+    if shock_change:
+        step = steps_for_months(shock_month, base.step_unit)
+        changes["price_shocks"] = [s.model_dump() for s in base.price_shocks] + [{"step": step, "change": shock_change}]
+    return base.with_overrides(**changes)
+
+
+class DashboardModel(IndustryModel):
+    """IndustryModel built from the dashboard's controls: a shipped scenario, a seed, the number
+    of firms, and the knobs of ``apply_controls``. ``overrides`` are raw scenario fields
+    (``months=24``) applied before the knobs; ``scenario`` is what SolaraViz's Reset passes along
+    (an empty Mesa Scenario) and is ignored. The arguments are kept in ``dashboard_params``."""
+
+    def __init__(self, scenario_name: str = DEFAULT_SCENARIO, rng: Any = 1, n_firms: int = DEFAULT_FIRMS,
+                 npv_share: float = 0.6, *, scenario: Any = None, **params: Any):
+        knobs = {k: params.pop(k) for k in list(params) if k in KNOBS}
+        base = load_scenario(scenario_name, n_firms=int(n_firms), **params)
+        config = apply_controls(base, npv_share=npv_share, **knobs)
+        super().__init__(config, rng=parse_seed(rng))
+        self.dashboard_params = {"scenario_name": scenario_name, "rng": str(rng), "n_firms": int(n_firms),
+                                 "npv_share": float(npv_share), **KNOBS, **knobs}
+        self.dashboard_overrides = params
+
+
+def model_params_for(model: IndustryModel) -> dict[str, Any]:
+    """SolaraViz's ``model_params`` for this model: the controls, starting at the model's own
+    settings (a DashboardModel), or fixed parameters that rebuild the same scenario (any other
+    IndustryModel: Reset restarts it from step 0 with the same seed)."""
+    if isinstance(model, DashboardModel):
+        params = {k: {**spec, "value": model.dashboard_params[k]} for k, spec in CONTROLS.items()}
+        params["scenario_name"]["values"] = sorted(set(shipped_scenarios()) | {model.dashboard_params["scenario_name"]})
+        return {**params, **model.dashboard_overrides}
+    return {**model.config.to_dict(), "rng": getattr(model, "_seed", None)}
+
+
+@solara.component
+def Dashboard(model: IndustryModel | None = None):
+    """The live dashboard for ``model`` (a new DashboardModel with the default controls if None)."""
+    initial = solara.use_memo(lambda: model if model is not None else DashboardModel(), [])
+    current = solara.use_reactive(initial)
+    params = solara.use_memo(lambda: model_params_for(initial), [])
+    solara.Style(CSS)
+    with solara.Column(gap="0px", style={"width": "100%"}):
+        Headline(current.value)
+        SolaraViz(current, components=COMPONENTS, model_params=params, name=NAME)
+
+
+def dashboard(model: IndustryModel):
+    """The dashboard for a model instance: what a notebook cell displays. Example::
+
+        from viz.app import DashboardModel, dashboard   # run from the repository root
+        model = DashboardModel("bear-consolidation", n_firms=100, rng=7)
+        dashboard(model)  # last line of the cell: the dashboard renders below it
+
+    Any ``IndustryModel`` works (``dashboard(IndustryModel("baseline", rng=1))``); with a
+    DashboardModel the sidebar's controls start at its settings and Reset applies them, with
+    another model Reset restarts the same scenario and seed.
+    """
+    return Dashboard(model=model)
+
+
+@solara.component
+def DashboardPage():
+    Dashboard()
+
+
+@solara.component
+def ExplorerPage():
+    SweepExplorer()
+
+
+routes = [
+    solara.Route(path="/", component=DashboardPage, label="Dashboard"),
+    solara.Route(path="explorer", component=ExplorerPage, label="Sweep explorer"),
+]

@@ -1,0 +1,86 @@
+"""Take the README's screenshots of the dashboard and the sweep explorer (docs/*.png), offline.
+
+    .venv/bin/python viz/screenshots.py [--steps 30] [--out docs]
+
+Starts `solara run viz/app.py` on a free local port with the test suite's browser helpers
+(Debian's chromium, no downloads, nothing leaves 127.0.0.1), steps the default model, and saves
+``dashboard.png`` (1280x900 pixels of a page laid out larger, to show more of it) and ``explorer.png`` (a
+small two-parameter sweep made in a temporary folder). Fails if a request left the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+GRID = """
+name = "capex-x-power"
+description = "conversion capex x power price level (for the explorer's screenshot)"
+base = "baseline"
+months = 36
+replications = 3
+master_seed = 11
+[set]
+n_firms = 60
+[design]
+method = "grid"
+[parameters]
+power_price_multiplier = [0.8, 1.0, 1.25, 1.5]
+conversion_capex_usd_per_mw = [2000000.0, 4000000.0, 6000000.0]
+[record]
+industry = "every_step"
+firms = false
+events = false
+[report]
+outcomes = ["exits_cum", "hhi_hashrate", "mw_mining"]
+"""
+
+
+def main() -> None:
+    from browser_helpers import RequestLog, ensure_chromium, free_port, launch_browser, solara_server
+    from playwright.sync_api import sync_playwright
+
+    from marketsim.experiments import sweep
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    parser.add_argument("--scale", type=float, default=0.8,
+                        help="image pixels per CSS pixel: the page is laid out at 1280/scale x 900/scale")
+    args = parser.parse_args()
+    ensure_chromium()
+    with tempfile.TemporaryDirectory(prefix="marketsim-") as tmp:
+        (Path(tmp) / "grid.toml").write_text(GRID)
+        sweep(Path(tmp) / "grid.toml", out=Path(tmp) / "capex-x-power", progress=False)
+        env = {"MARKETSIM_SWEEP_DIR": str(Path(tmp) / "capex-x-power")}
+        with solara_server(ROOT / "viz" / "app.py", free_port(), env=env) as url, sync_playwright() as pw:
+            browser = launch_browser(pw)
+            page = browser.new_page(viewport={"width": round(1280 / args.scale), "height": round(900 / args.scale)},
+                                    device_scale_factor=args.scale)
+            requests = RequestLog(page)
+            page.goto(url + "/")
+            step = page.get_by_role("button", name="Step")
+            step.wait_for(timeout=90_000)
+            for n in range(1, args.steps + 1):
+                step.click()
+                page.wait_for_function("n => document.title.endsWith('step ' + n)", arg=str(n), timeout=30_000)
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(args.out / "dashboard.png"))
+            page.goto(url + "/explorer")
+            page.wait_for_selector(".sweep-heatmap img", timeout=90_000)
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(args.out / "explorer.png"))
+            browser.close()
+            if requests.external or requests.failed:
+                sys.exit(f"requests left the machine or failed: {requests.external} {requests.failed}")
+    print(f"wrote {args.out / 'dashboard.png'} and {args.out / 'explorer.png'}")
+
+
+if __name__ == "__main__":
+    main()
