@@ -446,3 +446,13 @@ def test_sweep_explorer_runs_offline_in_chromium(server, page):
     page.get_by_text("/nonexistent/sweep: no such sweep folder").wait_for(timeout=30_000)
     assert page.locator(".sweep-heatmap").count() == 0
     _assert_offline(page)
+
+
+def test_explorer_opens_on_the_heatmap_axes_the_sweep_file_names(sweep_dirs):
+    results, _ = explorer.open_sweep(str(sweep_dirs["grid"]))
+    a, b = results.parameters
+    for x, y in ((a, b), (b, a)):
+        manifest = {**results.manifest, "report": {**results.manifest["report"], "heatmap": [x, y]}}
+        named = type(results)(results.root, manifest, results.runs, results.industry)
+        d = explorer.defaults(named)
+        assert (d["x"], d["y"]) == (x, y)

@@ -63,9 +63,9 @@ def defaults(results: SweepResults) -> dict[str, object]:
     report = results.manifest.get("report") or {}
     params = results.parameters
     outcomes = results.outcomes()
-    heat = report.get("heatmap") or {}
-    x = _pick(heat.get("x") if isinstance(heat, dict) else None, params)
-    y = _pick(heat.get("y") if isinstance(heat, dict) else None, [p for p in params if p != x])
+    heat = report.get("heatmap") or [None, None]  # the sweep file's [report] heatmap = [x, y]
+    x = _pick(heat[0], params)
+    y = _pick(heat[1], [p for p in params if p != x])
     return {
         "series": _pick(None, results.series(), [*(report.get("outcomes") or []), *PREFERRED_SERIES]),
         "by": params[0] if params else ALL_RUNS,
