@@ -218,12 +218,16 @@ def load_btc_daily(path: str | Path | None = None) -> pd.DataFrame:
     if path is None:
         return _load_packaged().copy()
     source = str(path)
+    return _validate_btc_daily(_read_user_csv(path, BTC_DAILY_COLUMNS), source)
+
+
+def _read_user_csv(path: str | Path, expected_columns: Sequence[str]) -> pd.DataFrame:
+    """A CSV file of the user's, as text columns; an unreadable file is a `DataError` naming it."""
     try:
         with open(path, encoding="utf-8") as handle:
-            raw = _read_csv_text(handle, source, BTC_DAILY_COLUMNS)
+            return _read_csv_text(handle, str(path), expected_columns)
     except OSError as exc:
-        raise DataError(f"{source}: cannot be read ({exc})") from exc
-    return _validate_btc_daily(raw, source)
+        raise DataError(f"{path}: cannot be read ({exc})") from exc
 
 
 def load_price_csv(path: str | Path) -> pd.DataFrame:
@@ -233,11 +237,7 @@ def load_price_csv(path: str | Path) -> pd.DataFrame:
     increasing (so at most one price per day), prices finite and > 0.
     """
     source = str(path)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            raw = _read_csv_text(handle, source, PRICE_COLUMNS)
-    except OSError as exc:
-        raise DataError(f"{source}: cannot be read ({exc})") from exc
+    raw = _read_user_csv(path, PRICE_COLUMNS)
     df = pd.DataFrame({"date": _parse_dates(raw, source)})
     df["price_usd"] = _parse_number(raw, "price_usd", source, nullable=False)
     _check_increasing(df, source, contiguous=False)

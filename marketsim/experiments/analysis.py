@@ -72,6 +72,11 @@ def _check_columns(frame: pd.DataFrame, names: list[str], what: str) -> None:
                        f"(available: {', '.join(map(str, frame.columns))})")
 
 
+def band_suffixes(low: float = LOW, high: float = HIGH) -> tuple[str, str]:
+    """The column suffixes of a band in ``outcome_summary``: ``("p05", "p95")`` for 5%-95%."""
+    return f"p{round(low * 100):02d}", f"p{round(high * 100):02d}"
+
+
 def outcome_summary(runs: pd.DataFrame, parameters: list[str], outcomes: list[str],
                     low: float = LOW, high: float = HIGH) -> pd.DataFrame:
     """One row per parameter point: its parameters, runs ok and failed, and per outcome the mean and
@@ -80,6 +85,7 @@ def outcome_summary(runs: pd.DataFrame, parameters: list[str], outcomes: list[st
     ok = runs[runs["status"] == "ok"]
     if not ok.empty:  # a sweep of failures only has no outcome columns at all
         _check_columns(ok, outcomes, "outcome_summary")
+    lo, hi = band_suffixes(low, high)
     rows = []
     for point_id, group in runs.groupby("point_id", sort=True):
         row: dict[str, Any] = {"point_id": int(point_id)}
@@ -89,8 +95,8 @@ def outcome_summary(runs: pd.DataFrame, parameters: list[str], outcomes: list[st
         for name in outcomes:
             values = good[name].astype(float) if name in good else pd.Series(dtype=float)
             row[f"{name}_mean"] = float(values.mean()) if len(values) else np.nan
-            row[f"{name}_p{round(low * 100):02d}"] = float(values.quantile(low)) if len(values) else np.nan
-            row[f"{name}_p{round(high * 100):02d}"] = float(values.quantile(high)) if len(values) else np.nan
+            row[f"{name}_{lo}"] = float(values.quantile(low)) if len(values) else np.nan
+            row[f"{name}_{hi}"] = float(values.quantile(high)) if len(values) else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -33,7 +33,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from marketsim.experiments.analysis import (
-    HIGH, LOW, SweepResults, bands_over_time, condition_mask, final_heatmap, load_results, outcome_summary,
+    HIGH, LOW, SweepResults, band_suffixes, bands_over_time, condition_mask, final_heatmap, load_results, outcome_summary,
 )
 from marketsim.experiments.sweepfile import CONDITION_RE, DEFAULT_OUTCOMES
 
@@ -173,7 +173,7 @@ def _header(res: SweepResults, outcomes: list[str]) -> str:
 
 def _summary(summary: pd.DataFrame, params: list[str], outcomes: list[str], page: _Page) -> None:
     page.table("summary.csv", summary)
-    lo, hi = f"p{round(LOW * 100):02d}", f"p{round(HIGH * 100):02d}"
+    lo, hi = band_suffixes()
     compact = summary[["point_id", *params, "n_ok", "n_failed"]].copy()
     for o in outcomes:
         compact[o] = [f"{_fmt(m)} [{_fmt(a)}, {_fmt(b)}]" for m, a, b in
