@@ -27,6 +27,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from marketsim.errors import ScenarioError
+from marketsim.shipped_files import shipped_dir
 
 GENESIS_DATE = dt.date(2009, 1, 3)
 LATEST_START_DATE = dt.date(2100, 1, 1)
@@ -303,15 +304,15 @@ def load_scenario_dict(data: dict[str, Any], source: str = "(dict)") -> Scenario
         raise ScenarioError(_format_errors(exc, source)) from None
 
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "experiments"
+SCENARIO_DIR = shipped_dir()
 
 
 def shipped_scenarios() -> dict[str, Path]:
-    """Scenario names shipped in the repository's ``experiments/`` folder, mapped to files.
+    """Scenario names shipped with marketsim, mapped to files.
 
-    Scenarios live where users read and copy them (``experiments/*.toml``) rather than
-    inside the package; marketsim is installed editable from its clone (``make demo``).
-    Sweep files live one level down, in ``experiments/sweeps/``.
+    Scenarios live where users read and copy them (``experiments/*.toml`` in a clone) and are
+    installed with the package too (``shipped_files``). Sweep files live one level down, in
+    ``sweeps/``.
     """
     if not SCENARIO_DIR.is_dir():
         return {}

@@ -57,8 +57,9 @@ from marketsim.errors import ScenarioError
 from marketsim.experiments import design
 from marketsim.metrics import INDUSTRY_COLUMNS
 from marketsim.scenario import Scenario, load_scenario, load_scenario_dict, shipped_scenarios
+from marketsim.shipped_files import shipped_dir
 
-SWEEP_DIR = Path(__file__).resolve().parent.parent.parent / "experiments" / "sweeps"
+SWEEP_DIR = shipped_dir() / "sweeps"
 FORMAT = "marketsim-sweep/1"
 RUN_COLUMNS = ["run_id", "point_id", "replication", "seed", "status", "error"]
 FLOW_COLUMNS = ["revenue_mining_usd", "revenue_ai_usd", "cost_usd", "profit_usd", "capex_usd", "issuance_btc",
