@@ -134,18 +134,3 @@ def saltelli(ranges: Mapping[str, Range], n: int, seed: int) -> list[Point]:
             blocks.append(ab)
         blocks.append(b[i])
     return _scaled(ranges, np.array(blocks))
-
-
-def saltelli_size(n: int, d: int) -> int:
-    return n * (d + 2)
-
-
-def strata_filled(values: Sequence[float], r: Range, n: int) -> bool:
-    """True when each of ``n`` equal strata of ``r`` (in its scale) holds exactly one value."""
-    v = np.asarray(values, dtype=float)
-    if r.scale == "log":
-        u = (np.log(v) - np.log(r.low)) / (np.log(r.high) - np.log(r.low))
-    else:
-        u = (v - r.low) / (r.high - r.low)
-    idx = np.minimum(np.floor(u * n).astype(int), n - 1)
-    return sorted(idx.tolist()) == list(range(n))
