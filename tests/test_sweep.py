@@ -230,8 +230,9 @@ def test_store_refuses_another_sweep_and_reports_corruption(tmp_path):
         sweep(b, tmp_path / "o", workers=1, progress=False)
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "x.txt").write_text("hi")
-    with pytest.raises(StoreError, match="not a sweep folder"):
+    with pytest.raises(StoreError, match="not written by marketsim"):
         sweep(a, tmp_path / "junk", workers=1, progress=False)
+    assert (tmp_path / "junk" / "x.txt").read_text() == "hi" and len(list((tmp_path / "junk").iterdir())) == 1
     with pytest.raises(StoreError, match="no sweep to resume"):
         sweep(a, tmp_path / "fresh", workers=1, progress=False, resume=True)
     (tmp_path / "o" / "manifest.json").write_text("{not json")

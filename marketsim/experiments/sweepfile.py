@@ -44,6 +44,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -56,7 +57,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from marketsim.errors import ScenarioError
 from marketsim.experiments import design
 from marketsim.metrics import INDUSTRY_COLUMNS
-from marketsim.scenario import Scenario, load_scenario, load_scenario_dict, shipped_scenarios
+from marketsim.scenario import (
+    Scenario, _is_nan, _shown, load_scenario, load_scenario_dict, read_toml, shipped_scenarios,
+)
 
 SWEEP_DIR = Path(__file__).resolve().parent.parent.parent / "experiments" / "sweeps"
 FORMAT = "marketsim-sweep/1"
@@ -65,8 +68,8 @@ FLOW_COLUMNS = ["revenue_mining_usd", "revenue_ai_usd", "cost_usd", "profit_usd"
                 "fees_btc", "acquisitions_usd"]  # summed over the run as total_<column>
 LIVE_MW = ["mw_mining", "mw_idle", "mw_converting", "mw_ai", "mw_ai_empty"]
 # the final outcomes of runs.parquet (see runs.final_outcomes): what [report] may name
-FINAL_OUTCOMES = ([c for c in INDUSTRY_COLUMNS if c not in ("step", "date")]
-                  + [f"total_{c}" for c in FLOW_COLUMNS] + ["converted_share_mw", "steps"])
+FINAL_OUTCOMES = list(dict.fromkeys([c for c in INDUSTRY_COLUMNS if c not in ("step", "date")]
+                                    + [f"total_{c}" for c in FLOW_COLUMNS] + ["converted_share_mw", "steps", "halted"]))
 DEFAULT_OUTCOMES = ["hhi_hashrate", "top5_share_mw", "exits_cum", "bankruptcies_cum", "mw_ai",
                     "converted_share_mw", "network_hashrate_ehs", "total_profit_usd"]
 DEFAULT_CONDITIONS = ["hhi_hashrate > 0.25", "converted_share_mw > 0.5"]
@@ -89,6 +92,8 @@ class RangeSpec(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> RangeSpec:
+        if not (math.isfinite(self.min) and math.isfinite(self.max)):
+            raise ValueError(f"min={self.min}, max={self.max}: both must be finite numbers")
         if not self.min < self.max:
             raise ValueError(f"min={self.min} must be below max={self.max}")
         if self.scale == "log" and self.min <= 0:
@@ -201,7 +206,8 @@ class SweepPlan:
 
 # --- loading ----------------------------------------------------------------------------------------
 def _fail(source: str, lines: list[str]) -> SweepFileError:
-    return SweepFileError("\n".join([f"invalid sweep file {source}:"] + [f"  {line}" for line in lines]))
+    """One line: ``invalid sweep file SOURCE: field = value: what is wrong; ...``."""
+    return SweepFileError(f"invalid sweep file {source}: " + "; ".join(" ".join(line.split()) for line in lines))
 
 
 def _format_validation(exc: ValidationError) -> list[str]:
@@ -212,10 +218,12 @@ def _format_validation(exc: ValidationError) -> list[str]:
         loc = [p for p in loc if p not in ("list[any]", "RangeSpec")]
         where = ".".join(loc) or "(sweep)"
         value = err.get("input")
-        shown = repr(value) if not isinstance(value, dict) else "{...}"
+        shown = _shown(value)
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
+        elif _is_nan(value):
+            msg = "not a number (NaN)"
         lines.append(f"{where} = {shown}: {msg}" if loc else msg)
     # a union error repeats itself once per branch: keep each line once
     return list(dict.fromkeys(lines))
@@ -236,11 +244,8 @@ def find_sweep(name_or_path: str | Path) -> Path:
 def load_sweep(name_or_path: str | Path, **overrides: Any) -> SweepPlan:
     """Read, validate and resolve a sweep file (path, or a name in ``experiments/sweeps/``)."""
     path = find_sweep(name_or_path)
-    text = path.read_text()
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SweepFileError(f"sweep file {path}: not valid TOML: {exc}") from None
+    data = read_toml(path, "sweep file", SweepFileError)
+    text = path.read_bytes().decode("utf-8-sig")
     data.setdefault("name", path.stem)
     data.update(overrides)
     return plan_sweep(data, source=str(path), text=text, base_dir=path.parent)
