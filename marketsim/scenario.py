@@ -406,6 +406,15 @@ def _choices(annotation: Any) -> list[str]:
     return []
 
 
+def _key_choices(annotation: Any) -> list[str]:
+    """The allowed keys of a table keyed by a Literal (``decision_rule_mix``: npv, myopic), else []."""
+    from typing import get_args, get_origin
+
+    if get_origin(annotation) is dict:
+        return _choices(get_args(annotation)[0])
+    return []
+
+
 def _default_text(default: Any) -> str:
     if isinstance(default, dt.date):
         return default.isoformat()
@@ -424,6 +433,8 @@ def parameter_table() -> list[dict[str, str]]:
         choices = _choices(field.annotation)
         if choices:
             bounds.append("one of " + ", ".join(choices))
+        if _key_choices(field.annotation):
+            bounds.append("keys: " + ", ".join(_key_choices(field.annotation)))
         if name == "start_date":
             bounds.append(f"{GENESIS_DATE} .. {LATEST_START_DATE}")
         default = field.get_default(call_default_factory=True)
