@@ -227,6 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("marketsim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `marketsim run ... | head`: the reader left; nothing more to say
+        _silence_stdout()
+        return 0
     except Exception as exc:
         if debug:
             traceback.print_exc()
@@ -236,6 +239,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("marketsim: this looks like a bug; run again with --debug for the traceback and report it",
                   file=sys.stderr)
         return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so Python's exit flush does not raise BrokenPipeError again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # pytest's captured stdout has no file descriptor
+        pass
 
 
 def _classify(exc: Exception) -> tuple[int, str]:

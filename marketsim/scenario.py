@@ -310,17 +310,54 @@ def _format_errors(exc: ValidationError, source: str) -> str:
     """One line: ``invalid scenario SOURCE: field = value: what is wrong; field2 = ...``."""
     parts = []
     for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "(scenario)"
-        parts.append(f"{field} = {_shown(err.get('input'))}: {_error_message(err)}")
+        message = _error_message(err).removeprefix("Value error, ")
+        if not err["loc"]:  # a rule across fields: its message names them
+            parts.append(message)
+            continue
+        field = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{field} = {_shown(err.get('input'))}: {message}")
     return f"invalid scenario {source}: " + "; ".join(parts)
+
+
+def _hostile_values(data: dict[str, Any]) -> list[str]:
+    """What pydantic's lax mode lets through but a scenario must not hold: ``true`` where a
+    number is expected (it would become 1) and infinities in fields with no upper bound
+    (``decision_rule_mix = {npv = inf}``)."""
+    problems = []
+
+    def walk(value: Any, where: str, numeric: bool) -> None:
+        if isinstance(value, bool):
+            if numeric:
+                problems.append(f"{where} = {str(value).lower()}: expected a number, not true/false")
+        elif isinstance(value, float) and value in (float("inf"), float("-inf")):
+            problems.append(f"{where} = {value}: expected a finite number")
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{where}.{k}", True)
+            numbers = [v for v in value.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            if numbers and all(abs(v) < float("inf") for v in numbers) and abs(sum(numbers)) == float("inf"):
+                problems.append(f"{where}: the values are too large (their sum overflows)")
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{where}.{i}", True)
+
+    for name, value in data.items():
+        field = Scenario.model_fields.get(name)
+        if field is not None:
+            walk(value, name, field.annotation is not bool)
+    return problems
 
 
 def load_scenario_dict(data: dict[str, Any], source: str = "(dict)") -> Scenario:
     """Validate a mapping of parameters; raise ScenarioError naming each bad field."""
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(_format_errors(exc, source)) from None
+    problems = _hostile_values(data)
+    if problems:
+        raise ScenarioError(f"invalid scenario {source}: " + "; ".join(problems))
+    return scenario
 
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "experiments"

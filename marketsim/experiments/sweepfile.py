@@ -212,10 +212,15 @@ def _fail(source: str, lines: list[str]) -> SweepFileError:
 
 def _format_validation(exc: ValidationError) -> list[str]:
     lines = []
-    for err in exc.errors():
+    errors = exc.errors()
+    union_branches = {str(e["loc"][:2]) for e in errors if "RangeSpec" in [str(p) for p in e["loc"]]}
+    for err in errors:
         loc = [str(p) for p in err["loc"]]
         # pydantic names the union branch it tried (list[any] / RangeSpec): drop those from the path
-        loc = [p for p in loc if p not in ("list[any]", "RangeSpec")]
+        loc = [p for p in loc if p not in ("list[any]", "RangeSpec") and not p.startswith("function-after[")]
+        if (err["type"] == "list_type" and isinstance(err.get("input"), dict)
+                and str(err["loc"][:2]) in union_branches):
+            continue  # a table given for a parameter is a range: the range's own errors say what is wrong
         where = ".".join(loc) or "(sweep)"
         value = err.get("input")
         shown = _shown(value)
@@ -261,11 +266,14 @@ def plan_sweep(data: dict[str, Any], *, source: str = "(dict)", text: str = "", 
     names = list(sweep.parameters)
     _check_names(sweep, names, base_dict, source)
     ranges = _ranges(sweep, base_dict, source)
-    points = _design_points(sweep, ranges)
-    n_runs = len(points) * sweep.replications
-    if n_runs > sweep.max_runs:
-        raise _fail(source, [f"max_runs = {sweep.max_runs}: the design has {len(points)} points x "
-                             f"{sweep.replications} replications = {n_runs} runs; raise max_runs if you mean it"])
+    for n_points in (_count_points(sweep), None):  # count first: a huge design is refused before it is built
+        if n_points is None:
+            points = _design_points(sweep, ranges)
+            n_points = len(points)
+        n_runs = n_points * sweep.replications
+        if n_runs > sweep.max_runs:
+            raise _fail(source, [f"max_runs = {sweep.max_runs}: the design has {n_points} points x "
+                                 f"{sweep.replications} replications = {n_runs} runs; raise max_runs if you mean it"])
     scenarios = [_scenario_at(base_dict, point, source) for point in points]
     seeds = run_seeds(sweep.master_seed, n_runs, sweep.replications, sweep.common_random_numbers)
     conditions = [_parse_condition(c, source) for c in sweep.report.conditions]
@@ -356,6 +364,15 @@ def _ranges(sweep: SweepFile, base: dict[str, Any], source: str) -> dict[str, de
     return out
 
 
+def _count_points(sweep: SweepFile) -> int:
+    """Design points, counted without building them (an upper bound for integer grids)."""
+    method = sweep.design.method
+    if method == "grid":
+        return math.prod(spec.num if isinstance(spec, RangeSpec) else len(spec) for spec in sweep.parameters.values())
+    n = sweep.design.n or 0
+    return n * (len(sweep.parameters) + 2) if method == "saltelli" else n
+
+
 def _design_points(sweep: SweepFile, ranges: dict[str, design.Range]) -> list[dict[str, Any]]:
     method = sweep.design.method
     seed = sweep.design.seed if sweep.design.seed is not None else sweep.master_seed
@@ -386,7 +403,7 @@ def _scenario_at(base: dict[str, Any], point: dict[str, Any], source: str, where
     try:
         return load_scenario_dict(data, source=source)
     except ScenarioError as exc:
-        detail = [line.strip() for line in str(exc).splitlines()[1:]] or [str(exc)]
+        detail = [str(exc).removeprefix(f"invalid scenario {source}: ")]
         label = where or "parameters: the point " + ", ".join(f"{k} = {v!r}" for k, v in point.items())
         raise _fail(source, [f"{label}: {line}" for line in detail]) from None
 
@@ -395,7 +412,13 @@ def _parse_condition(text: str, source: str) -> tuple[str, str, float]:
     m = CONDITION_RE.match(text)
     if not m:
         raise _fail(source, [f"report.conditions: {text!r}: expected 'outcome > number' (>, >=, <, <=)"])
-    return m.group(1), m.group(2), float(m.group(3))
+    try:
+        threshold = float(m.group(3))
+    except ValueError:
+        threshold = float("nan")
+    if not math.isfinite(threshold):
+        raise _fail(source, [f"report.conditions: {text!r}: the threshold {m.group(3)!r} is not a finite number"])
+    return m.group(1), m.group(2), threshold
 
 
 def fingerprint(plan: SweepPlan) -> str:
