@@ -65,6 +65,7 @@ def sweep(sweep_file: str | Path | SweepPlan, out: str | Path, *, workers: int |
     replace top-level sweep fields (``replications=2``, ``master_seed=7``).
     """
     plan = sweep_file if isinstance(sweep_file, SweepPlan) else load_sweep(sweep_file, **overrides)
+    ResultStore.refuse_early(out)  # a path we must not write to: refused before a cluster starts
     if executor is None:
         executor_cm = make_executor(workers, dask, dask_local)  # bad flags fail before anything is written
     try:

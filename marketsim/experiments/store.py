@@ -122,6 +122,16 @@ class ResultStore:
         _write_json(store.manifest_path, store._new_manifest(plan))
         return store
 
+    @classmethod
+    def refuse_early(cls, root: str | Path) -> None:
+        """The checks of `prepare` that need no plan: a path that can never hold a store is refused."""
+        store = cls(root)
+        if store.manifest_path.is_file():
+            return
+        problem = output.destination_problem(store.root, "sweep")
+        if problem:
+            raise StoreError(f"--out {store.root}: {problem}")
+
     def _check_version(self, manifest: dict[str, Any]) -> None:
         from marketsim import __version__
 
