@@ -255,7 +255,7 @@ def _silence_stdout() -> None:
 def _classify(exc: Exception) -> tuple[int, str]:
     """Exit status and message: 2 for the user's input and the OS (fixable by the user), 1 for a bug."""
     if isinstance(exc, MarketsimError):
-        return 2, str(exc)
+        return 2, " ".join(line.strip() for line in str(exc).splitlines() if line.strip())  # one line
     if isinstance(exc, OSError):
         return 2, describe_os_error(exc)
     try:

@@ -3,8 +3,10 @@
 ``run("baseline", months=24, seed=7, price_volatility_per_year=0.8)`` builds the model, steps
 it (with a progress bar on a terminal for runs longer than a couple of seconds) and returns a
 `RunResult` with ``industry``, ``firms`` and ``events`` DataFrames, the resolved scenario,
-and ``save(dir)``, which writes the Parquet files and the scenario TOML atomically: into a
-temporary folder first, renamed into place only once every file is complete.
+and ``save(dir)``, which writes the Parquet files and the scenario TOML atomically through
+`marketsim.output` (a temporary sibling folder renamed into place once every file is complete;
+only a new folder, an empty one or an earlier run's output may be replaced). ``initial`` holds
+the state before any step, which the model's own table (recorded at the end of each step) lacks.
 """
 
 from __future__ import annotations
