@@ -1,13 +1,17 @@
 """Command line: ``marketsim run | list | params | sweep | report | validate | viz``.
 
 Bad input (unknown scenario, parameter out of range, unreadable file) prints one clear message
-naming the field and what is allowed, exits with status 2, and writes nothing.
+naming the field and what is allowed, exits with status 2, and writes nothing. So does an OS
+error (a read-only or full disk, a missing path) and a corrupt data file: one line, no
+traceback; ``--debug`` (anywhere on the line) shows the traceback. Output folders are checked
+before any long work starts (`marketsim.output`).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
 
 from marketsim.errors import MarketsimError
@@ -25,19 +29,29 @@ def _add_run(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
+def _warn(line: str) -> None:
+    print(f"warning: {line}", file=sys.stderr)
+
+
 def cmd_run(args) -> int:
-    from marketsim.runner import run
+    from marketsim import output
+    from marketsim.runner import check_seed, inert_overrides, run
     from marketsim.scenario import load_scenario, parse_override
     from marketsim.summary import summarize
 
+    seed = check_seed(0 if args.seed is None else args.seed, "--seed")
     overrides = dict(parse_override(text) for text in args.overrides)
     if args.months is not None:
         overrides["months"] = args.months
     if args.firms is not None:
         overrides["n_firms"] = args.firms
     scenario = load_scenario(args.scenario, **overrides)
-    seed = 0 if args.seed is None else args.seed
-    result = run(scenario, seed=seed)
+    if args.out:  # refuse a path we must not replace before the run, not after it
+        output.check_destination(args.out, "run")
+        output.probe_writable(args.out)
+    for line in inert_overrides(scenario, {k: v for k, v in overrides.items() if k != "n_firms"}):
+        _warn(line)
+    result = run(scenario, seed=seed, progress=False if args.quiet else None)
     if args.out:
         path = result.save(args.out)
         if not args.quiet:
@@ -62,7 +76,8 @@ def cmd_params(args) -> int:
     from marketsim.scenario import parameter_table
 
     for row in parameter_table():
-        rng = f" [{row['range']}]" if row["range"] else ""
+        allowed = row["range"]
+        rng = f" [{allowed}]" if allowed else ""
         print(f"{row['name']:42s} {row['default']:>14s}{rng}  {row['description']}")
     return 0
 
@@ -107,7 +122,7 @@ def cmd_sweep(args) -> int:
     from marketsim.experiments import sweep
 
     result = sweep(args.sweep_file, args.out, workers=args.workers, dask=args.dask, dask_local=args.dask_local,
-                   resume=args.resume, progress=not args.quiet)
+                   resume=args.resume, progress=None if not args.quiet else False)
     done = result.ok + result.failed
     print(f"{result.out}: {result.n_runs} runs ({result.skipped} already done, {result.ok} ok, "
           f"{result.failed} failed, {result.lost} lost) on {result.executor} in {result.elapsed_s:.1f} s"
@@ -122,8 +137,11 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from marketsim import output
     from marketsim.experiments.report import write_report
 
+    if args.out is not None:
+        output.check_destination(args.out, "report")
     try:
         report = write_report(args.results_dir, args.out)
     except (KeyError, ValueError) as exc:
@@ -135,12 +153,22 @@ def cmd_report(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from marketsim import pivot, validation
+    from marketsim import output, pivot, validation
+    from marketsim.runner import check_seed
 
-    report = validation.validate(args.out, seeds=tuple(args.seeds), n_firms=args.firms)
-    cases = pivot.pivot_study(seed=args.seeds[0], n_firms=args.firms)
-    with open(report.out_dir / "report.md", "a") as fh:
-        fh.write("\n" + pivot.render_markdown(cases))
+    for seed in args.seeds:
+        check_seed(seed, "--seeds")
+    if args.firms < 1:
+        raise MarketsimError(f"--firms {args.firms}: expected a whole number >= 1")
+    output.check_destination(args.out, "validation")
+    output.probe_writable(args.out)
+    cases = {}
+
+    def appendix() -> str:
+        cases.update(pivot.pivot_study(seed=args.seeds[0], n_firms=args.firms))
+        return "\n" + pivot.render_markdown(cases)
+
+    report = validation.validate(args.out, seeds=tuple(args.seeds), n_firms=args.firms, appendix=appendix)
     m = report.metrics
     print(f"in-sample hashrate MAPE {m['hashrate_in_sample']['mape']:.1%}, max error "
           f"{m['hashrate_in_sample']['max_ape']:.1%}; revenue MAPE {m['revenue']['out-of-sample']['mape']:.1e} "
@@ -153,6 +181,8 @@ def cmd_validate(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="marketsim", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error (may also follow the command)")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)
     sub.add_parser("list", help="list the shipped scenarios")
@@ -176,16 +206,66 @@ COMMANDS = {"validate": cmd_validate, "run": cmd_run, "list": cmd_list, "params"
             "sweep": cmd_sweep, "report": cmd_report}
 
 
+def describe_os_error(exc: OSError) -> str:
+    """``/path: No space left on device``: the path and the reason, without Python's noise."""
+    from marketsim.output import os_reason
+
+    where = exc.filename if exc.filename is not None else None
+    if exc.filename2 is not None:
+        where = f"{exc.filename} -> {exc.filename2}"
+    reason = os_reason(exc)
+    return f"{where}: {reason}" if where else reason
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except MarketsimError as exc:
-        print(f"marketsim: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("marketsim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `marketsim run ... | head`: the reader left; nothing more to say
+        _silence_stdout()
+        return 0
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        code, message = _classify(exc)
+        print(f"marketsim: {message}", file=sys.stderr)
+        if code != 2 and not debug:
+            print("marketsim: this looks like a bug; run again with --debug for the traceback and report it",
+                  file=sys.stderr)
+        return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so Python's exit flush does not raise BrokenPipeError again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # pytest's captured stdout has no file descriptor
+        pass
+
+
+def _classify(exc: Exception) -> tuple[int, str]:
+    """Exit status and message: 2 for the user's input and the OS (fixable by the user), 1 for a bug."""
+    if isinstance(exc, MarketsimError):
+        return 2, " ".join(line.strip() for line in str(exc).splitlines() if line.strip())  # one line
+    if isinstance(exc, OSError):
+        return 2, describe_os_error(exc)
+    try:
+        import pyarrow as pa
+
+        if isinstance(exc, pa.ArrowException):
+            return 2, f"a Parquet file is corrupt or truncated ({' '.join(str(exc).split())})"
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        pass
+    return 1, f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
 if __name__ == "__main__":

@@ -3,24 +3,29 @@
 ``run("baseline", months=24, seed=7, price_volatility_per_year=0.8)`` builds the model, steps
 it (with a progress bar on a terminal for runs longer than a couple of seconds) and returns a
 `RunResult` with ``industry``, ``firms`` and ``events`` DataFrames, the resolved scenario,
-and ``save(dir)``, which writes the Parquet files and the scenario TOML atomically: into a
-temporary folder first, renamed into place only once every file is complete.
+and ``save(dir)``, which writes the Parquet files and the scenario TOML atomically through
+`marketsim.output` (a temporary sibling folder renamed into place once every file is complete;
+only a new folder, an empty one or an earlier run's output may be replaced). ``initial`` holds
+the state before any step, which the model's own table (recorded at the end of each step) lacks.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
-import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from marketsim import inert, metrics
+from marketsim.errors import ScenarioError
 from marketsim.model import IndustryModel, resolve_scenario
+from marketsim.output import staged
+from marketsim.protocol import TARGET_BLOCKS_PER_DAY
 from marketsim.scenario import Scenario
 
 PROGRESS_AFTER_SECONDS = 2.0
@@ -33,24 +38,21 @@ class RunResult:
     industry: pd.DataFrame
     firms: pd.DataFrame
     events: pd.DataFrame
+    initial: dict[str, Any] | None = None  # the state before any step (`initial_state`); None from sweeps
 
     def save(self, out_dir: str | Path) -> Path:
-        out = Path(out_dir)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-        try:
+        """Write the tables and the resolved scenario into ``out_dir`` atomically (`marketsim.output`).
+
+        ``out_dir`` must be new, empty, or an earlier run's output (its marker file says so);
+        anything else raises `OutputError` and nothing is touched.
+        """
+        with staged(out_dir, "run") as tmp:
             self.industry.to_parquet(tmp / "industry.parquet", index=False)
             self.firms.to_parquet(tmp / "firms.parquet", index=False)
             self.events.to_parquet(tmp / "events.parquet", index=False)
             header = f"# resolved scenario of a marketsim run (seed = {self.seed})\n"
             (tmp / "scenario.toml").write_text(header + self.scenario.to_toml())
-            if out.exists():
-                shutil.rmtree(out)
-            os.replace(tmp, out)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return out
+        return Path(out_dir)
 
 
 def _progress(total: int, enabled: bool | None):
@@ -61,11 +63,98 @@ def _progress(total: int, enabled: bool | None):
     return tqdm(total=total, unit="step", desc="simulating", delay=PROGRESS_AFTER_SECONDS, file=sys.stderr)
 
 
+def check_seed(seed: Any, what: str = "seed") -> int | None:
+    """A seed is None or a whole number >= 0 (numpy's SeedSequence refuses negatives)."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ScenarioError(f"{what} = {seed!r}: expected a whole number >= 0")
+    if seed < 0:
+        raise ScenarioError(f"{what} = {seed}: expected a whole number >= 0")
+    return int(seed)
+
+
+def inert_overrides(config: Scenario, overrides: dict[str, Any]) -> list[str]:
+    """One line per explicitly set parameter that cannot act in this run (see `marketsim.inert`)."""
+    if not overrides:
+        return []
+    data_end = None
+    if config.history_until is not None:
+        from marketsim.data import load_btc_daily
+
+        data_end = (load_btc_daily()["date"].iloc[-1] + pd.Timedelta(days=1)).date()
+    found = inert.inert_parameters(config, overrides, data_end=data_end)
+    return [inert.describe(name, getattr(config, name), why) for name, why in found.items()]
+
+
+def warn_inert(config: Scenario, overrides: dict[str, Any], stacklevel: int = 3) -> list[str]:
+    lines = inert_overrides(config, overrides)
+    for line in lines:
+        warnings.warn(line, inert.InertParameterWarning, stacklevel=stacklevel)
+    return lines
+
+
+def initial_state(model: IndustryModel) -> dict[str, Any]:
+    """The industry before any step, in the industry table's column names (for the summary's "start").
+
+    The model records its state only at the end of each step, so the state it starts from is
+    read here from the constructed model: the population's sites and firms, the chain at the
+    start height, the price the price path starts from and the hashprice it implies.
+    """
+    sites, firms, market, c = model.sites, model.firms, model.market, model.config
+    hashrate = np.bincount(sites.owner, weights=model.site_hashrate_ehs, minlength=len(firms.active))
+    mining_th = float((sites.mw_mining / sites.efficiency_j_per_th).sum())
+    price = _starting_price(market.price_path)
+    if market.replay is not None and len(market.replay) and market.replays_step(0, c.fee_model):
+        row = market.replay.iloc[0]
+        fee_share = float(row["fees_btc"] / row["issuance_btc"]) if row["issuance_btc"] > 0 else 0.0
+    else:
+        fee_share = c.fee_share_initial if c.fee_share_initial is not None else c.fee_share_mean
+    subsidy = market.subsidy_per_block_now()
+    difficulty = market.chain.difficulty_hashrate_ehs
+    hashprice = (subsidy * (1.0 + fee_share) * TARGET_BLOCKS_PER_DAY * price / (difficulty * 1000.0)
+                 if difficulty > 0 else float("nan"))
+    mw_converted = float(sites.mw_converted.sum())
+    mw_ai = float(model.mw_ai_leased.sum())
+    return {
+        "date": pd.Timestamp(c.start_date), "btc_price_usd": price,
+        "network_hashrate_ehs": float(model.network_hashrate_ehs), "hashprice_usd_per_ph_day": hashprice,
+        "block_height": int(market.chain.height), "subsidy_btc": subsidy,
+        "mw_mining": float(sites.mw_mining.sum()), "mw_idle": float(sites.mw_idle.sum()),
+        "mw_converting": float(sites.mw_converting.sum()), "mw_ai": mw_ai, "mw_ai_empty": mw_converted - mw_ai,
+        "mw_shutdown": float(sites.mw_shutdown.sum()), "firms_active": int(firms.active.sum()),
+        "hhi_hashrate": metrics.hhi(hashrate), "top5_share_hashrate": metrics.top_n_share(hashrate, 5),
+        "avg_efficiency_j_per_th": float(sites.mw_mining.sum()) / mining_th if mining_th > 0 else float("nan"),
+        "ai_lease_rate_usd_per_kw_month": float(market.lease_rate_usd_per_kw_month),
+    }
+
+
+def _starting_price(path) -> float:
+    """The price a price path starts from, before its first step (unwrapping shocks and splices)."""
+    while True:
+        if hasattr(path, "history"):
+            path = path.history
+        elif hasattr(path, "base"):
+            path = path.base
+        else:
+            break
+    if hasattr(path, "prices"):
+        return float(path.prices[0]) if len(path.prices) else float("nan")
+    return float(getattr(path, "level", float("nan")))
+
+
 def run(scenario: str | Scenario | None = "baseline", *, seed: int | None = None, progress: bool | None = None,
         **overrides: Any) -> RunResult:
-    """Run a scenario (name, path or object) with overrides; ``seed`` makes it reproducible."""
+    """Run a scenario (name, path or object) with overrides; ``seed`` makes it reproducible.
+
+    An override that cannot act in this run (e.g. ``price_volatility_per_year`` while the
+    whole run replays history) raises an `InertParameterWarning` saying why.
+    """
+    seed = check_seed(seed)
     config = resolve_scenario(scenario, overrides)
+    warn_inert(config, overrides)
     model = IndustryModel(config, rng=seed)
+    start = initial_state(model)
     bar = _progress(model.n_steps, progress)
     started = time.perf_counter()
     while model.running and model.steps < model.n_steps:
@@ -75,7 +164,9 @@ def run(scenario: str | Scenario | None = "baseline", *, seed: int | None = None
     if bar is not None:
         bar.close()
     model.elapsed_seconds = time.perf_counter() - started
-    return result_of(model, seed)
+    result = result_of(model, seed)
+    result.initial = start
+    return result
 
 
 def result_of(model: IndustryModel, seed: int | None = None) -> RunResult:

@@ -283,25 +283,82 @@ class Scenario(BaseModel):
         return self.history_until is not None or "replay" in (self.price_model, self.fee_model, self.blocks_model)
 
 
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{...}"
+    if isinstance(value, list):
+        return "[...]" if len(repr(value)) > 60 else repr(value)
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_nan(value: Any) -> bool:
+    if isinstance(value, float):
+        return value != value
+    return isinstance(value, str) and value.strip().lower() in ("nan", "+nan", "-nan")
+
+
+def _error_message(err: dict[str, Any]) -> str:
+    """Pydantic's message, made plain where it misleads: NaN is "not a number", not "<= 10"."""
+    if err["type"] == "extra_forbidden":
+        return "unknown parameter (see `marketsim params` for the allowed names)"
+    if _is_nan(err.get("input")):
+        return "not a number (NaN); expected a finite number within the field's range"
+    return err["msg"]
+
+
 def _format_errors(exc: ValidationError, source: str) -> str:
-    lines = [f"invalid scenario {source}:"]
+    """One line: ``invalid scenario SOURCE: field = value: what is wrong; field2 = ...``."""
+    parts = []
     for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "(scenario)"
-        value = err.get("input")
-        shown = repr(value) if not isinstance(value, dict) else "{...}"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown parameter (see `marketsim params` for the allowed names)"
-        lines.append(f"  {field} = {shown}: {msg}")
-    return "\n".join(lines)
+        message = _error_message(err).removeprefix("Value error, ")
+        if not err["loc"]:  # a rule across fields: its message names them
+            parts.append(message)
+            continue
+        field = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{field} = {_shown(err.get('input'))}: {message}")
+    return f"invalid scenario {source}: " + "; ".join(parts)
+
+
+def _hostile_values(data: dict[str, Any]) -> list[str]:
+    """What pydantic's lax mode lets through but a scenario must not hold: ``true`` where a
+    number is expected (it would become 1) and infinities in fields with no upper bound
+    (``decision_rule_mix = {npv = inf}``)."""
+    problems = []
+
+    def walk(value: Any, where: str, numeric: bool) -> None:
+        if isinstance(value, bool):
+            if numeric:
+                problems.append(f"{where} = {str(value).lower()}: expected a number, not true/false")
+        elif isinstance(value, float) and value in (float("inf"), float("-inf")):
+            problems.append(f"{where} = {value}: expected a finite number")
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{where}.{k}", True)
+            numbers = [v for v in value.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            if numbers and all(abs(v) < float("inf") for v in numbers) and abs(sum(numbers)) == float("inf"):
+                problems.append(f"{where}: the values are too large (their sum overflows)")
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{where}.{i}", True)
+
+    for name, value in data.items():
+        field = Scenario.model_fields.get(name)
+        if field is not None:
+            walk(value, name, field.annotation is not bool)
+    return problems
 
 
 def load_scenario_dict(data: dict[str, Any], source: str = "(dict)") -> Scenario:
     """Validate a mapping of parameters; raise ScenarioError naming each bad field."""
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(_format_errors(exc, source)) from None
+    problems = _hostile_values(data)
+    if problems:
+        raise ScenarioError(f"invalid scenario {source}: " + "; ".join(problems))
+    return scenario
 
 
 SCENARIO_DIR = shipped_dir()
@@ -330,13 +387,34 @@ def load_scenario(name_or_path: str | Path, **overrides: Any) -> Scenario:
             f"scenario {str(name_or_path)!r}: no such file, and not a shipped scenario "
             f"(shipped: {', '.join(sorted(shipped))})"
         )
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"scenario {path}: not valid TOML: {exc}") from None
+    data = read_toml(path, "scenario")
     data.setdefault("name", path.stem)
     data.update(overrides)
     return load_scenario_dict(data, source=str(path))
+
+
+def read_toml(path: str | Path, what: str, error: type[ScenarioError] = ScenarioError) -> dict[str, Any]:
+    """A TOML file as a dict, or one line saying why not (unreadable, not UTF-8, not TOML).
+
+    A UTF-8 byte-order mark (Windows editors write one) and CRLF line ends are accepted.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except IsADirectoryError:
+        raise error(f"{what} {path}: is a folder, not a TOML file") from None
+    except OSError as exc:
+        raise error(f"{what} {path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise error(f"{what} {path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{what} {path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise error(f"{what} {path}: not valid TOML: nested too deeply") from None
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -352,13 +430,37 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ScenarioError(f"--set {key}: unknown parameter (see `marketsim params`)")
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         value = raw
     return key, value
 
 
+def _choices(annotation: Any) -> list[str]:
+    """The allowed values of a Literal field (``step_unit``: month, week, day), else []."""
+    from typing import get_args, get_origin
+
+    if get_origin(annotation) is Literal:
+        return [str(a) for a in get_args(annotation)]
+    return []
+
+
+def _key_choices(annotation: Any) -> list[str]:
+    """The allowed keys of a table keyed by a Literal (``decision_rule_mix``: npv, myopic), else []."""
+    from typing import get_args, get_origin
+
+    if get_origin(annotation) is dict:
+        return _choices(get_args(annotation)[0])
+    return []
+
+
+def _default_text(default: Any) -> str:
+    if isinstance(default, dt.date):
+        return default.isoformat()
+    return repr(default)
+
+
 def parameter_table() -> list[dict[str, str]]:
-    """Name, type, default, range and description of every parameter (docs and CLI)."""
+    """Name, type, default, range (or allowed values) and description of every parameter (docs and CLI)."""
     rows = []
     for name, field in Scenario.model_fields.items():
         bounds = []
@@ -366,13 +468,21 @@ def parameter_table() -> list[dict[str, str]]:
             for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
                 if getattr(meta, attr, None) is not None:
                     bounds.append(f"{sym} {getattr(meta, attr)}")
+        choices = _choices(field.annotation)
+        if choices:
+            bounds.append("one of " + ", ".join(choices))
+        if _key_choices(field.annotation):
+            bounds.append("keys: " + ", ".join(_key_choices(field.annotation)))
+        if name == "start_date":
+            bounds.append(f"{GENESIS_DATE} .. {LATEST_START_DATE}")
         default = field.get_default(call_default_factory=True)
         rows.append(
             {
                 "name": name,
                 "type": getattr(field.annotation, "__name__", str(field.annotation)).replace("typing.", ""),
-                "default": repr(default),
+                "default": _default_text(default),
                 "range": ", ".join(bounds),
+                "choices": ", ".join(choices),
                 "description": field.description or "",
             }
         )

@@ -7,11 +7,32 @@ import pandas as pd
 from marketsim.runner import RunResult
 
 
+HALTED = "network halted"
+
+
 def _money(x: float) -> str:
+    """``$1.23M``, ``-$451.83M`` (the sign before the currency, as accountants write it)."""
+    if x != x:  # NaN
+        return "n/a"
+    sign = "-" if x < 0 else ""
+    x = abs(x)
     for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(x) >= div:
-            return f"${x / div:,.2f}{unit}"
-    return f"${x:,.0f}"
+        if x >= div:
+            return f"{sign}${x / div:,.2f}{unit}"
+    if round(x) == 0:
+        sign = ""
+    return f"{sign}${x:,.0f}"
+
+
+def halted(row: pd.Series) -> bool:
+    """No hashrate: concentration and fleet efficiency are undefined, not 0 (issue 10, item 4)."""
+    if "halted" in row.index and pd.notna(row["halted"]):
+        return bool(row["halted"])
+    return not float(row["network_hashrate_ehs"]) > 0
+
+
+def _concentration(row: pd.Series, fmt: str, column: str) -> str:
+    return HALTED if halted(row) or pd.isna(row[column]) else format(float(row[column]), fmt)
 
 
 def yearly_table(industry: pd.DataFrame) -> pd.DataFrame:
@@ -29,8 +50,8 @@ def yearly_table(industry: pd.DataFrame) -> pd.DataFrame:
         "MW idle (end)": g["mw_idle"].last().map("{:,.0f}".format),
         "firms": g["firms_active"].last(),
         "bankrupt": g["bankruptcies"].sum(),
-        "HHI": g["hhi_hashrate"].last().map("{:.3f}".format),
-        "top-5": g["top5_share_hashrate"].last().map("{:.1%}".format),
+        "HHI": g.tail(1).set_index("year").apply(lambda r: _concentration(r, ".3f", "hhi_hashrate"), axis=1),
+        "top-5": g.tail(1).set_index("year").apply(lambda r: _concentration(r, ".1%", "top5_share_hashrate"), axis=1),
     })
     table.index.name = None
     return table
@@ -46,8 +67,11 @@ def state_lines(row: pd.Series, label: str) -> list[str]:
         f"height {row['block_height']:,}, subsidy {row['subsidy_btc']:g} BTC",
         f"    MW mining {row['mw_mining']:,.0f} | idle {row['mw_idle']:,.0f} | converting {row['mw_converting']:,.0f} | "
         f"AI leased {row['mw_ai']:,.0f} | AI empty {row['mw_ai_empty']:,.0f} | shut down {row['mw_shutdown']:,.0f}",
-        f"    firms {row['firms_active']:,}, HHI {row['hhi_hashrate']:.3f}, top-5 share {row['top5_share_hashrate']:.1%}, "
-        f"fleet {row['avg_efficiency_j_per_th']:.1f} J/TH, AI lease ${row['ai_lease_rate_usd_per_kw_month']:.0f}/kW-month",
+        f"    firms {int(row['firms_active']):,}, " + (
+            f"{HALTED} (no MW mining: no concentration or fleet efficiency)" if halted(row) else
+            f"HHI {row['hhi_hashrate']:.3f}, top-5 share {row['top5_share_hashrate']:.1%}, "
+            f"fleet {row['avg_efficiency_j_per_th']:.1f} J/TH")
+        + f", AI lease ${row['ai_lease_rate_usd_per_kw_month']:.0f}/kW-month",
     ]
 
 
@@ -64,15 +88,18 @@ def consolidation_lines(result: RunResult) -> list[str]:
     failed = ev[ev["kind"] == "bankruptcy"]
     first, last = ind.iloc[0], ind.iloc[-1]
     lines = ["Consolidation:",
-             f"    HHI of hashrate {first['hhi_hashrate']:.3f} -> {last['hhi_hashrate']:.3f}; top-5 share "
-             f"{first['top5_share_hashrate']:.1%} -> {last['top5_share_hashrate']:.1%}; HHI of MW "
+             f"    HHI of hashrate {_concentration(first, '.3f', 'hhi_hashrate')} -> "
+             f"{_concentration(last, '.3f', 'hhi_hashrate')}; top-5 share "
+             f"{_concentration(first, '.1%', 'top5_share_hashrate')} -> "
+             f"{_concentration(last, '.1%', 'top5_share_hashrate')}; HHI of MW "
              f"{first['hhi_mw']:.3f} -> {last['hhi_mw']:.3f}; firms {first['firms_active']} -> {last['firms_active']}",
              f"    {len(failed)} bankruptcies, {int((ev['kind'] == 'voluntary_sale').sum())} voluntary sales, "
              f"{int((ev['kind'] == 'takeover').sum())} takeovers, {int((ev['kind'] == 'wind_down').sum())} wind-downs; "
              f"{len(deals)} deals for {_money(deals['value_usd'].sum())} "
              f"({_money(deals['value_usd'].sum() / max(deals['mw'].sum(), 1e-9))} per MW)"]
-    if len(failed):
-        biggest = failed.sort_values("mw", ascending=False).head(MAX_LISTED)
+    sized = failed[failed["mw"].round() > 0]  # a failure of 0 MW (a firm with only shut sites) is no news
+    if len(sized):
+        biggest = sized.sort_values("mw", ascending=False).head(MAX_LISTED)
         lines.append("    Largest failures: " + "; ".join(
             f"{name(r.firm_id)} ({r.mw:,.0f} MW, {pd.Timestamp(r.date):%Y-%m})" for r in biggest.itertuples()))
     if len(deals):
@@ -89,7 +116,10 @@ def summarize(result: RunResult) -> str:
     events = result.events
     lines = [f"marketsim run: {s.name} — {len(ind)} {s.step_unit} steps from {s.start_date}, "
              f"{s.n_firms} firms, seed {result.seed}", ""]
-    lines += state_lines(ind.iloc[0], "start")
+    if result.initial is not None:
+        lines += state_lines(pd.Series(result.initial), "start")
+    else:  # a result rebuilt from tables: the first recorded row is after step 1
+        lines += state_lines(ind.iloc[0], "after step 1")
     lines += state_lines(ind.iloc[-1], "end  ")
     lines += ["", "By year:", yearly_table(ind).to_string(), ""]
     if events["kind"].isin(CONSOLIDATION_KINDS).any():

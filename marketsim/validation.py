@@ -27,6 +27,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from marketsim import data as mdata  # noqa: E402
+from marketsim import output  # noqa: E402
 from marketsim.calibration import FIT_GRID, FIT_SCENARIO, error_measures, monthly_data_hashrate_ehs  # noqa: E402
 from marketsim.runner import run  # noqa: E402
 from marketsim.scenario import load_scenario  # noqa: E402
@@ -97,9 +98,19 @@ class ValidationReport:
     figures: list[str] = field(default_factory=list)
 
 
-def validate(out_dir: str | Path, seeds=DEFAULT_SEEDS, n_firms: int = 200) -> ValidationReport:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+def validate(out_dir: str | Path, seeds=DEFAULT_SEEDS, n_firms: int = 200, appendix=None) -> ValidationReport:
+    """Write the validation report into ``out_dir``, atomically and only where `marketsim.output`
+    allows; ``appendix()`` (optional) returns more Markdown for report.md (the CLI's pivot study)."""
+    with output.staged(out_dir, "validation") as staging:
+        report = _validate_into(staging, seeds, n_firms)
+        if appendix is not None:
+            with open(staging / "report.md", "a") as fh:
+                fh.write(appendix())
+    report.out_dir = Path(out_dir)
+    return report
+
+
+def _validate_into(out: Path, seeds, n_firms: int) -> ValidationReport:
     report = ValidationReport(out)
     data_rate = monthly_data_hashrate_ehs()
     data_rev = monthly_data_revenue_usd()

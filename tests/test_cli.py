@@ -25,7 +25,8 @@ def test_run_writes_the_four_files_and_prints_a_summary(tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "By year:" in printed and "2023" in printed and "2024" in printed
-    assert sorted(p.name for p in out.iterdir()) == ["events.parquet", "firms.parquet", "industry.parquet", "scenario.toml"]
+    assert sorted(p.name for p in out.iterdir()) == [".marketsim-output", "events.parquet", "firms.parquet",
+                                                    "industry.parquet", "scenario.toml"]
     industry = pd.read_parquet(out / "industry.parquet")
     assert len(industry) == 14
     assert set(REQUIRED_COLUMNS) <= set(industry.columns)

@@ -156,7 +156,7 @@ def test_rewriting_replaces_the_report_and_leaves_no_temporaries(one_param, one_
     rep = write_report(one_param, out, outcomes=["hhi_hashrate"])
     assert pd.read_csv(out / "summary.csv").filter(like="_mean").columns.tolist() == ["hhi_hashrate_mean"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]
-    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in rep.paths)
+    assert sorted(p.name for p in out.iterdir()) == sorted([".marketsim-output"] + [p.name for p in rep.paths])
 
 
 def test_a_failure_midway_keeps_the_previous_report(one_param, tmp_path, monkeypatch):
@@ -197,7 +197,7 @@ def test_unknown_names_raise_value_error_naming_them(two_params, tmp_path):
 
 
 def test_refuses_to_replace_a_folder_that_is_not_a_report(two_params):
-    with pytest.raises(ValueError, match="not a report folder"):
+    with pytest.raises(ValueError, match="holds a marketsim sweep output, not a report output"):
         write_report(two_params, two_params)
     assert (pd.read_parquet(f"{two_params}/runs.parquet")["status"] == "ok").all()
 

@@ -230,8 +230,9 @@ def test_store_refuses_another_sweep_and_reports_corruption(tmp_path):
         sweep(b, tmp_path / "o", workers=1, progress=False)
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "x.txt").write_text("hi")
-    with pytest.raises(StoreError, match="not a sweep folder"):
+    with pytest.raises(StoreError, match="not written by marketsim"):
         sweep(a, tmp_path / "junk", workers=1, progress=False)
+    assert (tmp_path / "junk" / "x.txt").read_text() == "hi" and len(list((tmp_path / "junk").iterdir())) == 1
     with pytest.raises(StoreError, match="no sweep to resume"):
         sweep(a, tmp_path / "fresh", workers=1, progress=False, resume=True)
     (tmp_path / "o" / "manifest.json").write_text("{not json")
@@ -257,26 +258,36 @@ def test_resume_after_an_interrupted_sweep_equals_an_uninterrupted_one(tmp_path)
     assert_same_tables(tmp_path / "full", tmp_path / "part")
 
 
+def _wait_for_parts(out: Path, k: int, proc: subprocess.Popen, timeout_s: float = 300) -> int:
+    """Block until the store holds ``k`` finished runs (not a time window: robust on a loaded machine)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        done = len(list((out / "parts").glob("*.runs.parquet"))) if (out / "parts").is_dir() else 0
+        if done >= k:
+            return done
+        assert proc.poll() is None, "the sweep ended before it could be killed"
+        time.sleep(0.02)
+    raise AssertionError(f"no {k} finished runs in {timeout_s} s")
+
+
 @pytest.mark.slow
 def test_sigkill_mid_sweep_then_resume_gives_the_uninterrupted_tables(tmp_path):
-    path = write_sweep(tmp_path, SMALL.format(months=24, reps=8, seed=4).replace("n_firms = 20", "n_firms = 40"))
+    # 48 short runs: the kill comes after the 3rd finished run, with ~45 runs (seconds) still to go,
+    # so it lands mid-sweep however loaded the machine is
+    path = write_sweep(tmp_path, SMALL.format(months=6, reps=24, seed=4))
     sweep(path, tmp_path / "full", workers=2, progress=False)
     out = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([PYTHON, "-m", "marketsim", "sweep", str(path), "--out", str(out), "--workers", "2",
                              "--quiet"], env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        done = len(list((out / "parts").glob("*.runs.parquet"))) if (out / "parts").is_dir() else 0
-        if done >= 3:
-            break
-        assert proc.poll() is None, "the sweep ended before it could be killed"
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its worker processes, no clean-up
-    proc.wait()
+    try:
+        _wait_for_parts(out, 3, proc)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its worker processes, no clean-up
+        proc.wait()
     finished = ResultStore(out).finished()
-    assert 3 <= len(finished) < 16, f"killed after {len(finished)} of 16 runs"
+    assert 3 <= len(finished) < 48, f"killed after {len(finished)} of 48 runs"
     assert not (out / "runs.parquet").exists()
     assert main(["sweep", str(path), "--out", str(out), "--workers", "2", "--resume", "--quiet"]) == 0
     assert_same_tables(tmp_path / "full", out)
@@ -318,8 +329,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def dask_cluster(n_workers: int = 2):
-    """A scheduler and workers as separate processes, started the way a user starts a cluster."""
+def dask_cluster(n_workers: int = 2, procs_out: list | None = None):
+    """A scheduler and workers as separate processes, started the way a user starts a cluster.
+
+    ``procs_out`` receives the worker processes (each leads its own process group: nanny and worker)."""
     bindir = Path(PYTHON).parent
     dask = str(bindir / "dask") if (bindir / "dask").exists() else shutil.which("dask")
     port = _free_port()
@@ -334,6 +347,8 @@ def dask_cluster(n_workers: int = 2):
                                            "--no-dashboard", "--host", "127.0.0.1"], env=env,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                           start_new_session=True))
+        if procs_out is not None:
+            procs_out.extend(procs[1:])
         from distributed import Client
 
         with Client(address, timeout="60s") as client:
@@ -362,6 +377,35 @@ def test_a_real_dask_scheduler_with_two_workers_matches_sequential(smoke_referen
     manifest = ResultStore.open(tmp_path / "remote").manifest()
     assert manifest["executor"].startswith(f"dask {address}")
     assert_same_tables(smoke_reference, tmp_path / "remote")
+
+
+@pytest.mark.slow
+def test_a_dask_worker_killed_mid_sweep_leaves_complete_identical_tables(tmp_path):
+    """SIGKILL one of two real `dask worker` processes mid-sweep: the scheduler re-runs its tasks on the
+    other worker and the sweep ends complete, with the tables of an undisturbed sweep."""
+    path = write_sweep(tmp_path, SMALL.format(months=12, reps=10, seed=11))  # 20 runs
+    sweep(path, tmp_path / "undisturbed", workers=1, progress=False)
+    workers: list[subprocess.Popen] = []
+    out = tmp_path / "disturbed"
+    with dask_cluster(2, procs_out=workers) as address:
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        proc = subprocess.Popen([PYTHON, "-m", "marketsim", "sweep", str(path), "--out", str(out), "--dask", address,
+                                 "--quiet"], env=env, start_new_session=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            done_at_kill = _wait_for_parts(out, 2, proc)
+            os.killpg(workers[0].pid, signal.SIGKILL)  # nanny and worker: gone for good, no clean-up
+            workers[0].wait()
+            stdout, stderr = proc.communicate(timeout=600)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    assert done_at_kill < 20
+    assert proc.returncode == 0, stderr
+    assert "20 runs (0 already done, 20 ok, 0 failed, 0 lost)" in stdout
+    assert ResultStore.open(out).manifest()["status"] == "complete"
+    assert_same_tables(tmp_path / "undisturbed", out)
 
 
 def test_unreachable_dask_scheduler_is_a_clear_error(tmp_path, capsys):

@@ -75,12 +75,13 @@ def _read_csv_text(handle, source: str, expected_columns: Sequence[str]) -> pd.D
     """Read everything as text so parse failures can be reported per cell, not as a pandas traceback."""
     try:
         raw = pd.read_csv(handle, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"{source}: not a readable CSV file ({exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{source}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise DataError(f"{source}: not a readable CSV file ({' '.join(str(exc).split())})") from None
     if tuple(raw.columns) != tuple(expected_columns):
-        raise DataError(
-            f"{source}: columns are {list(raw.columns)}; expected exactly {list(expected_columns)}"
-        )
+        shown = [str(c)[:40] for c in raw.columns[:6]] + (["..."] if len(raw.columns) > 6 else [])
+        raise DataError(f"{source}: columns are {shown}; expected exactly {list(expected_columns)}")
     if raw.empty:
         raise DataError(f"{source}: has a header but no data rows")
     return raw
@@ -224,10 +225,13 @@ def load_btc_daily(path: str | Path | None = None) -> pd.DataFrame:
 def _read_user_csv(path: str | Path, expected_columns: Sequence[str]) -> pd.DataFrame:
     """A CSV file of the user's, as text columns; an unreadable file is a `DataError` naming it."""
     try:
-        with open(path, encoding="utf-8") as handle:
+        # utf-8-sig: a byte-order mark (spreadsheets on Windows write one) is not part of the header
+        with open(path, encoding="utf-8-sig", newline="") as handle:
             return _read_csv_text(handle, str(path), expected_columns)
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not a CSV file") from None
     except OSError as exc:
-        raise DataError(f"{path}: cannot be read ({exc})") from exc
+        raise DataError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
 
 def load_price_csv(path: str | Path) -> pd.DataFrame:

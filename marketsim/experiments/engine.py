@@ -45,16 +45,19 @@ class SweepResult:
         return ResultStore.open(self.out).read(table)
 
 
-def _bar(total: int, initial: int, desc: str, enabled: bool, failed: int):
+def _bar(total: int, initial: int, desc: str, enabled: bool | None, failed: int):
+    """The progress bar: ``None`` shows it only on a terminal. In a log file a bar is
+    hundreds of carriage-return updates; the sweep's closing line says what happened instead."""
     from tqdm import tqdm
 
+    enabled = sys.stderr.isatty() if enabled is None else enabled
     return tqdm(total=total, initial=initial, desc=desc, unit="run", file=sys.stderr, disable=not enabled,
                 dynamic_ncols=True, smoothing=0.1, postfix={"failed": failed})
 
 
 def sweep(sweep_file: str | Path | SweepPlan, out: str | Path, *, workers: int | None = None,
           dask: str | None = None, dask_local: int | None = None, executor: Executor | None = None,
-          resume: bool = False, progress: bool = True, **overrides: Any) -> SweepResult:
+          resume: bool = False, progress: bool | None = None, **overrides: Any) -> SweepResult:
     """Run a sweep file (path, shipped name or a `SweepPlan`) into the folder ``out``.
 
     ``workers`` (default: all cores; 1 runs in this process), ``dask`` (scheduler address) or
@@ -62,6 +65,7 @@ def sweep(sweep_file: str | Path | SweepPlan, out: str | Path, *, workers: int |
     replace top-level sweep fields (``replications=2``, ``master_seed=7``).
     """
     plan = sweep_file if isinstance(sweep_file, SweepPlan) else load_sweep(sweep_file, **overrides)
+    ResultStore.refuse_early(out)  # a path we must not write to: refused before a cluster starts
     if executor is None:
         executor_cm = make_executor(workers, dask, dask_local)  # bad flags fail before anything is written
     try:

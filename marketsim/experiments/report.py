@@ -23,7 +23,6 @@ import importlib.util
 import logging
 import re
 import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from marketsim import output
 from marketsim.experiments.analysis import (
     HIGH, LOW, SweepResults, band_suffixes, bands_over_time, condition_mask, final_heatmap, load_results, outcome_summary,
 )
@@ -89,10 +89,9 @@ def write_report(results_dir, out_dir=None, *, outcomes=None, conditions=None, h
     out = Path(out_dir) if out_dir is not None else res.root / "report"
     page = _Page(Path("."))
     outcomes, conditions, pair = _choose(res, outcomes, conditions, heatmap, page)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "report.md").exists())):
-        raise ValueError(f"{out}: exists and is not a report folder (no report.md); choose another --out")
+    output.check_destination(out, "report")  # before any figure is drawn (marketsim.output's rule)
     out.parent.mkdir(parents=True, exist_ok=True)
-    page.dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    page.dir = output.new_folder(out.parent, f".{out.name}.partial-")
     try:
         sections = [_header(res, outcomes)]
         summary = outcome_summary(res.runs, res.parameters, outcomes)
@@ -362,12 +361,10 @@ def _panels(n: int):
 
 
 def _publish(tmp: Path, out: Path) -> None:
-    """Swap the finished folder in; the old report goes only once the new one is in place."""
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-    if out.exists():
-        out.rename(old / out.name)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
+    """Swap the finished folder in (marker, then `marketsim.output.publish`: the old report goes
+    only once the new one is in place)."""
+    output.write_marker(tmp, "report")
+    output.publish(tmp, out, "report")
 
 
 def _slug(text: str) -> str:

@@ -6,8 +6,9 @@ DataFrames (picklable for process pools and Dask) and one ``row`` for ``runs.par
 identity, its parameters, status and final outcomes.
 
 Final outcomes (columns of ``runs.parquet``): the last value of every industry column, the totals
-of the flow columns over the run (``total_revenue_mining_usd`` ...), and ``converted_share_mw``,
-the share of live MW converted to AI hosting (leased or empty) at the end. They are computed from
+of the flow columns over the run (``total_revenue_mining_usd`` ...), ``converted_share_mw``,
+the share of live MW converted to AI hosting (leased or empty) at the end, and ``halted``, True
+when the network had no hashrate at any step. They are computed from
 every step even when the sweep records only the final row.
 """
 
@@ -61,7 +62,17 @@ def final_outcomes(industry: pd.DataFrame) -> dict[str, Any]:
     live = float(sum(last[c] for c in LIVE_MW if c in industry))
     out["converted_share_mw"] = float(last["mw_ai"] + last["mw_ai_empty"]) / live if live > 0 else 0.0
     out["steps"] = int(len(industry))
+    out["halted"] = halted_at_any_step(industry)
     return out
+
+
+def halted_at_any_step(industry: pd.DataFrame) -> bool:
+    """True when the network had no hashrate at some step: outcomes such as HHI are undefined
+    there, so a study can count and separate these runs (issue 10, item 4). The model's own
+    ``halted`` column when it records one, else network hashrate <= 0."""
+    if "halted" in industry:
+        return bool(industry["halted"].fillna(False).astype(bool).any())
+    return bool((industry["network_hashrate_ehs"] <= 0).any())
 
 
 def execute(spec: RunSpec) -> RunOutcome:

@@ -29,7 +29,7 @@ import datetime as dt
 import json
 import os
 import re
-import tempfile
+import uuid
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,12 +39,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from marketsim import output
 from marketsim.errors import MarketsimError
 from marketsim.experiments.runs import RunOutcome, execute
 from marketsim.experiments.sweepfile import FORMAT, SweepPlan
 
 TABLES = ("industry", "events", "firms")
 PART_RE = re.compile(r"^(\d+)\.runs\.parquet$")
+ANY_PART_RE = re.compile(r"^(\d+)\.(\w+)\.parquet$")
 
 
 class StoreError(MarketsimError):
@@ -52,8 +54,9 @@ class StoreError(MarketsimError):
 
 
 def _atomic_write_bytes(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".tmp.{path.name}.", dir=path.parent)
-    os.close(fd)
+    """``write(tmp)`` then rename onto ``path``. The temporary name is random but the file is
+    created by ``write`` itself, so it gets the user's normal permissions (``mkstemp``'s are 0600)."""
+    tmp = str(path.parent / f".tmp.{path.name}.{uuid.uuid4().hex[:12]}")
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -86,31 +89,85 @@ class ResultStore:
     # --- opening -----------------------------------------------------------------------------
     @classmethod
     def prepare(cls, root: str | Path, plan: SweepPlan, *, resume: bool = False) -> ResultStore:
-        """Create DIR for ``plan``, or re-open it when it holds the same sweep (same fingerprint)."""
+        """Create DIR for ``plan``, or re-open it when it holds the same sweep (same fingerprint).
+
+        The same rule as every output folder (`marketsim.output`): a new path or an empty
+        folder is created; an existing folder is re-opened only when it is a sweep store
+        (its marker, or the manifest of a store from before markers); anything else is refused
+        before any run starts. A store written by another marketsim version is refused too:
+        resuming it would mix two versions' results in one table.
+        """
         store = cls(root)
-        if store.manifest_path.exists():
+        if store.manifest_path.is_file() and store.root.resolve() != Path.cwd().resolve():
             manifest = store.manifest()
+            store._check_version(manifest)
             if manifest.get("fingerprint") != plan.fingerprint:
                 raise StoreError(
                     f"{store.root}: holds results of another sweep ({manifest.get('name')!r}, fingerprint "
                     f"{manifest.get('fingerprint')}; this one is {plan.fingerprint}): choose another --out"
                 )
             store._clean_temporaries()
+            store.drop_damaged_runs()
+            if output.read_marker(store.root) is None:
+                output.write_marker(store.root, "sweep")  # a store from before markers
             return store
+        problem = output.destination_problem(store.root, "sweep")
+        if problem:
+            raise StoreError(f"--out {store.root}: {problem}")
         if resume:
             raise StoreError(f"--resume: {store.root} has no sweep to resume (no manifest.json)")
-        if store.root.exists() and any(store.root.iterdir()):
-            raise StoreError(f"{store.root}: exists and is not a sweep folder (no manifest.json); choose another --out")
+        output.probe_writable(store.root)
         store.parts.mkdir(parents=True, exist_ok=True)
+        output.write_marker(store.root, "sweep")
         _write_json(store.manifest_path, store._new_manifest(plan))
         return store
+
+    @classmethod
+    def refuse_early(cls, root: str | Path) -> None:
+        """The checks of `prepare` that need no plan: a path that can never hold a store is refused."""
+        store = cls(root)
+        if store.manifest_path.is_file():
+            return
+        problem = output.destination_problem(store.root, "sweep")
+        if problem:
+            raise StoreError(f"--out {store.root}: {problem}")
+
+    def _check_version(self, manifest: dict[str, Any]) -> None:
+        from marketsim import __version__
+
+        written = manifest.get("package_version")
+        if written != __version__:
+            raise StoreError(f"{self.root}: written by marketsim {written}, this is {__version__}; its runs would "
+                             "mix two versions' results: choose another --out")
+
+    def drop_damaged_runs(self) -> list[int]:
+        """Delete every part of a run whose part files cannot be opened (truncated, corrupt), so it re-runs.
+
+        Parts are written atomically, so damage means the disk or someone else touched them;
+        reading each part's footer (Parquet keeps its schema at the end) finds truncation.
+        """
+        damaged: set[int] = set()
+        if not self.parts.is_dir():
+            return []
+        for path in self.parts.iterdir():
+            m = ANY_PART_RE.match(path.name)
+            if not m:
+                continue
+            try:
+                pq.ParquetFile(path).metadata
+            except (OSError, pa.ArrowException):
+                damaged.add(int(m.group(1)))
+        for run_id in sorted(damaged):
+            for table in ("runs", *TABLES):  # the runs part first: the run counts as not done from here on
+                self.part(run_id, table).unlink(missing_ok=True)
+        return sorted(damaged)
 
     @classmethod
     def open(cls, root: str | Path) -> ResultStore:
         """An existing sweep folder, for reading; a clear error if it is not one."""
         store = cls(root)
         if not store.root.is_dir():
-            raise StoreError(f"{store.root}: no such sweep folder")
+            raise StoreError(f"{store.root}: no such sweep folder")  # (or a file: not a folder)
         if not store.manifest_path.exists():
             raise StoreError(f"{store.root}: not a sweep folder (no manifest.json)")
         store.manifest()
@@ -146,8 +203,8 @@ class ResultStore:
 
     def manifest(self) -> dict[str, Any]:
         try:
-            data = json.loads(self.manifest_path.read_text())
-        except (OSError, ValueError) as exc:
+            data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError) as exc:
             raise StoreError(f"{self.manifest_path}: unreadable or corrupt ({exc})") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise StoreError(f"{self.manifest_path}: not a marketsim sweep manifest (format {FORMAT!r} expected)")

@@ -44,6 +44,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -56,7 +57,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from marketsim.errors import ScenarioError
 from marketsim.experiments import design
 from marketsim.metrics import INDUSTRY_COLUMNS
-from marketsim.scenario import Scenario, load_scenario, load_scenario_dict, shipped_scenarios
+from marketsim.scenario import (
+    Scenario, _is_nan, _shown, load_scenario, load_scenario_dict, read_toml, shipped_scenarios,
+)
 from marketsim.shipped_files import shipped_dir
 
 SWEEP_DIR = shipped_dir() / "sweeps"
@@ -66,8 +69,8 @@ FLOW_COLUMNS = ["revenue_mining_usd", "revenue_ai_usd", "cost_usd", "profit_usd"
                 "fees_btc", "acquisitions_usd"]  # summed over the run as total_<column>
 LIVE_MW = ["mw_mining", "mw_idle", "mw_converting", "mw_ai", "mw_ai_empty"]
 # the final outcomes of runs.parquet (see runs.final_outcomes): what [report] may name
-FINAL_OUTCOMES = ([c for c in INDUSTRY_COLUMNS if c not in ("step", "date")]
-                  + [f"total_{c}" for c in FLOW_COLUMNS] + ["converted_share_mw", "steps"])
+FINAL_OUTCOMES = list(dict.fromkeys([c for c in INDUSTRY_COLUMNS if c not in ("step", "date")]
+                                    + [f"total_{c}" for c in FLOW_COLUMNS] + ["converted_share_mw", "steps", "halted"]))
 DEFAULT_OUTCOMES = ["hhi_hashrate", "top5_share_mw", "exits_cum", "bankruptcies_cum", "mw_ai",
                     "converted_share_mw", "network_hashrate_ehs", "total_profit_usd"]
 DEFAULT_CONDITIONS = ["hhi_hashrate > 0.25", "converted_share_mw > 0.5"]
@@ -90,6 +93,8 @@ class RangeSpec(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> RangeSpec:
+        if not (math.isfinite(self.min) and math.isfinite(self.max)):
+            raise ValueError(f"min={self.min}, max={self.max}: both must be finite numbers")
         if not self.min < self.max:
             raise ValueError(f"min={self.min} must be below max={self.max}")
         if self.scale == "log" and self.min <= 0:
@@ -202,21 +207,29 @@ class SweepPlan:
 
 # --- loading ----------------------------------------------------------------------------------------
 def _fail(source: str, lines: list[str]) -> SweepFileError:
-    return SweepFileError("\n".join([f"invalid sweep file {source}:"] + [f"  {line}" for line in lines]))
+    """One line: ``invalid sweep file SOURCE: field = value: what is wrong; ...``."""
+    return SweepFileError(f"invalid sweep file {source}: " + "; ".join(" ".join(line.split()) for line in lines))
 
 
 def _format_validation(exc: ValidationError) -> list[str]:
     lines = []
-    for err in exc.errors():
+    errors = exc.errors()
+    union_branches = {str(e["loc"][:2]) for e in errors if "RangeSpec" in [str(p) for p in e["loc"]]}
+    for err in errors:
         loc = [str(p) for p in err["loc"]]
         # pydantic names the union branch it tried (list[any] / RangeSpec): drop those from the path
-        loc = [p for p in loc if p not in ("list[any]", "RangeSpec")]
+        loc = [p for p in loc if p not in ("list[any]", "RangeSpec") and not p.startswith("function-after[")]
+        if (err["type"] == "list_type" and isinstance(err.get("input"), dict)
+                and str(err["loc"][:2]) in union_branches):
+            continue  # a table given for a parameter is a range: the range's own errors say what is wrong
         where = ".".join(loc) or "(sweep)"
         value = err.get("input")
-        shown = repr(value) if not isinstance(value, dict) else "{...}"
+        shown = _shown(value)
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
+        elif _is_nan(value):
+            msg = "not a number (NaN)"
         lines.append(f"{where} = {shown}: {msg}" if loc else msg)
     # a union error repeats itself once per branch: keep each line once
     return list(dict.fromkeys(lines))
@@ -237,11 +250,8 @@ def find_sweep(name_or_path: str | Path) -> Path:
 def load_sweep(name_or_path: str | Path, **overrides: Any) -> SweepPlan:
     """Read, validate and resolve a sweep file (path, or a name in ``experiments/sweeps/``)."""
     path = find_sweep(name_or_path)
-    text = path.read_text()
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SweepFileError(f"sweep file {path}: not valid TOML: {exc}") from None
+    data = read_toml(path, "sweep file", SweepFileError)
+    text = path.read_bytes().decode("utf-8-sig")
     data.setdefault("name", path.stem)
     data.update(overrides)
     return plan_sweep(data, source=str(path), text=text, base_dir=path.parent)
@@ -257,11 +267,14 @@ def plan_sweep(data: dict[str, Any], *, source: str = "(dict)", text: str = "", 
     names = list(sweep.parameters)
     _check_names(sweep, names, base_dict, source)
     ranges = _ranges(sweep, base_dict, source)
-    points = _design_points(sweep, ranges)
-    n_runs = len(points) * sweep.replications
-    if n_runs > sweep.max_runs:
-        raise _fail(source, [f"max_runs = {sweep.max_runs}: the design has {len(points)} points x "
-                             f"{sweep.replications} replications = {n_runs} runs; raise max_runs if you mean it"])
+    for n_points in (_count_points(sweep), None):  # count first: a huge design is refused before it is built
+        if n_points is None:
+            points = _design_points(sweep, ranges)
+            n_points = len(points)
+        n_runs = n_points * sweep.replications
+        if n_runs > sweep.max_runs:
+            raise _fail(source, [f"max_runs = {sweep.max_runs}: the design has {n_points} points x "
+                                 f"{sweep.replications} replications = {n_runs} runs; raise max_runs if you mean it"])
     scenarios = [_scenario_at(base_dict, point, source) for point in points]
     seeds = run_seeds(sweep.master_seed, n_runs, sweep.replications, sweep.common_random_numbers)
     conditions = [_parse_condition(c, source) for c in sweep.report.conditions]
@@ -352,6 +365,15 @@ def _ranges(sweep: SweepFile, base: dict[str, Any], source: str) -> dict[str, de
     return out
 
 
+def _count_points(sweep: SweepFile) -> int:
+    """Design points, counted without building them (an upper bound for integer grids)."""
+    method = sweep.design.method
+    if method == "grid":
+        return math.prod(spec.num if isinstance(spec, RangeSpec) else len(spec) for spec in sweep.parameters.values())
+    n = sweep.design.n or 0
+    return n * (len(sweep.parameters) + 2) if method == "saltelli" else n
+
+
 def _design_points(sweep: SweepFile, ranges: dict[str, design.Range]) -> list[dict[str, Any]]:
     method = sweep.design.method
     seed = sweep.design.seed if sweep.design.seed is not None else sweep.master_seed
@@ -382,7 +404,7 @@ def _scenario_at(base: dict[str, Any], point: dict[str, Any], source: str, where
     try:
         return load_scenario_dict(data, source=source)
     except ScenarioError as exc:
-        detail = [line.strip() for line in str(exc).splitlines()[1:]] or [str(exc)]
+        detail = [str(exc).removeprefix(f"invalid scenario {source}: ")]
         label = where or "parameters: the point " + ", ".join(f"{k} = {v!r}" for k, v in point.items())
         raise _fail(source, [f"{label}: {line}" for line in detail]) from None
 
@@ -391,7 +413,13 @@ def _parse_condition(text: str, source: str) -> tuple[str, str, float]:
     m = CONDITION_RE.match(text)
     if not m:
         raise _fail(source, [f"report.conditions: {text!r}: expected 'outcome > number' (>, >=, <, <=)"])
-    return m.group(1), m.group(2), float(m.group(3))
+    try:
+        threshold = float(m.group(3))
+    except ValueError:
+        threshold = float("nan")
+    if not math.isfinite(threshold):
+        raise _fail(source, [f"report.conditions: {text!r}: the threshold {m.group(3)!r} is not a finite number"])
+    return m.group(1), m.group(2), threshold
 
 
 def fingerprint(plan: SweepPlan) -> str:
