@@ -42,12 +42,15 @@ def projection_lease_rate_usd_per_kw_month() -> float:
 def projection_overrides() -> dict:
     rate = projection_lease_rate_usd_per_kw_month()
     return {
+        # tenants pay up to the GPU-cloud revenue and want far more than miners can offer, so the
+        # market clears a hair below it: demand at the reference rate - 1, choke = that revenue
         "ai_lease_rate_initial_usd_per_kw_month": rate,
-        "ai_lease_rate_floor_usd_per_kw_month": rate,
-        "ai_lease_rate_cap_usd_per_kw_month": rate,
-        "ai_lease_rate_adjustment_per_step": 0.0,
+        "ai_tenant_reference_rate_usd_per_kw_month": rate - 1.0,
+        "ai_greenfield_rent_usd_per_kw_month": rate,
+        "ai_speed_value_per_year": 0.0,
         "ai_lease_escalator_per_year": 0.0,
         "conversion_capex_usd_per_mw": PROJECTION_CAPEX_USD_PER_MW,
+        "conversion_capex_growth_per_year": 0.0,
         "conversion_capex_dispersion": 0.0,
         "ai_demand_initial_mw": 1e5,
         "ai_demand_max_mw": 1e5,
