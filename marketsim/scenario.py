@@ -176,6 +176,8 @@ class Scenario(BaseModel):
     )
     ai_tenant_default_per_year: float = Field(
         0.03, ge=0.0, le=1.0, description="hazard that a tenant defaults in any year (its hall empties, rent stops)")
+    ai_hall_opex_usd_per_kw_month: float = Field(
+        25.0, ge=0.0, le=1000.0, description="cost of keeping a hall running: the lowest rate an empty hall is let at")
     ai_tenant_capex_share: float = Field(
         0.1, ge=0.0, le=1.0, description="share of a hall's capex the tenant funds (prepayments, direct funding)")
     ai_backstopped_debt_rate_per_year: float = Field(

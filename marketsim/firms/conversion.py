@@ -2,8 +2,8 @@
 deals are built (MODEL.md "AI/HPC demand"; calibration.md section 4).
 
 Each step every active firm offers, site by site, what its site can give AI tenants:
-- **empty halls**: converted (or converting) IT MW without a tenant, at reservation rate 0
-  (the capex is sunk; any rent beats none);
+- **empty halls**: converted (or converting) IT MW without a tenant, at the hall's running
+  cost ``ai_hall_opex_usd_per_kw_month`` (the capex is sunk; any rent above that beats none);
 - **new halls** on unused interconnect (approved power not yet built): no mining margin is
   given up, but the capex carries ``ai_new_hall_capex_premium`` (shell, substation);
 - **conversions** of mining MW on an AI-suitable site: capex plus the mining margin the MW
@@ -21,8 +21,9 @@ tenant pays ``rate x quality`` at a site, so better locations sign higher rates.
 
 Signed MW is built to suit: first rent ``conversion_lead_time_months`` after signing, the
 halls delivered in equal phases over ``ai_delivery_phase_months``; capex is paid over the
-same span. Public miners under a mandated ``ai_target_share`` accept any rate and build the
-rest of their target speculatively (unleased halls then sit empty until let).
+same span. Public miners under a mandated ``ai_target_share`` offer like everybody else and
+build the rest of their target speculatively: those halls then sit empty until let, offered
+at their running cost, so a glut of them pulls the rate down for everybody.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def _reservations(model, o: Outlook, power: np.ndarray, firm_capex_it: np.ndarra
     return hall_res, conv_res
 
 
-def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, mandated: np.ndarray):
+def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray):
     """The step's offers as flat arrays (site, kind index, IT MW, reservation rate)."""
     s, sites, firms, leases = model.config, model.sites, model.firms, model.leases
     n = len(sites)
@@ -125,15 +126,11 @@ def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, mandated: np
     scale = np.where(need > 0, np.clip(np.maximum(spend, 0.0) / np.where(need > 0, need, 1.0), 0.0, 1.0), 1.0)
     hall_it = np.where(suitable, hall_it * scale[sites.owner], 0.0)
     conv_it = np.where(suitable, conv_it * scale[sites.owner], 0.0)
-    # mandated firms take any rate (the projection's strategy: convert whatever the NPV)
-    m = mandated[sites.owner]
-    hall_res = np.where(m, 0.0, hall_res)
-    conv_res = np.where(m, 0.0, conv_res)
     q = np.where(active, np.maximum(sites.location_quality, 1e-9), 1.0)
     site = np.r_[np.arange(n), np.arange(n), np.arange(n)]
     kind = np.repeat(np.arange(3), n)
     mw = np.r_[np.where(active, empty_it, 0.0), hall_it, conv_it]
-    res = np.r_[np.zeros(n), hall_res, conv_res] / np.r_[q, q, q]
+    res = np.r_[np.full(n, s.ai_hall_opex_usd_per_kw_month), hall_res, conv_res] / np.r_[q, q, q]
     ok = (mw > 0) & np.isfinite(res)
     return site[ok], kind[ok], mw[ok], res[ok]
 
@@ -196,8 +193,7 @@ def convert(model, spend: np.ndarray, o: Outlook, power_usd_per_mwh: np.ndarray)
     """Offers, clearing, signings and builds for one step (called from ``decisions.decide``)."""
     s, firms, sites, leases = model.config, model.firms, model.sites, model.leases
     step = model.steps_done
-    mandated = firms.active & firms.is_public if s.ai_target_share is not None else np.zeros(len(firms), bool)
-    site, kind, mw, res = offers(model, spend, o, power_usd_per_mwh, mandated)
+    site, kind, mw, res = offers(model, spend, o, power_usd_per_mwh)
     contracted = float(leases.mw_it.sum())
     clearing: LeaseClearing = model.market.clear_leases(mw, res, contracted)
     filled = clearing.filled_mw

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from marketsim.market import ai
+
 AI_COLUMN_DOCS = {
     "ai_signed_it_mw": "IT MW of new leases signed in the step",
     "ai_offered_it_mw": "IT MW firms offered to tenants in the step (empty halls, new halls, conversions)",
@@ -35,14 +37,17 @@ AI_COLUMN_DOCS = {
 def fail_tenants_in_a_bust(model) -> float:
     """When AI demand falls below the MW under contract, tenants of the excess fail.
 
-    Each step a share ``ai_tenant_failure_share_per_year`` (per year) of the excess is lost,
+    Demand is the tenants' curve at the market's current rate (``ai.tenant_demand_share``), so a
+    rate that has fallen in a glut keeps more tenants in business. Each step a share ``ai_tenant_failure_share_per_year`` (per year) of the excess is lost,
     pro rata across leases: in a bust the weakest tenants (GPU clouds without hyperscaler
     backing) stop paying and their halls go empty. With demand above contracts, nobody fails.
     Returns the IT MW lost.
     """
     s, leases = model.config, model.leases
     contracted = float(leases.mw_it.sum())
-    excess = contracted - model.market.state.ai_demand_mw
+    share = float(ai.tenant_demand_share(model.market.lease_rate_usd_per_kw_month,
+                                         s.ai_tenant_reference_rate_usd_per_kw_month, s.ai_choke_rate_usd_per_kw_month))
+    excess = contracted - model.market.state.ai_demand_mw * share
     if excess <= 0 or contracted <= 0 or s.ai_tenant_failure_share_per_year <= 0:
         return 0.0
     lost_total = excess * min(1.0, s.ai_tenant_failure_share_per_year * model.years_in_step)
