@@ -247,3 +247,40 @@ def test_no_rate_sits_at_a_cap_in_the_shipped_scenarios(name):
     # the rate moves: it is not pinned at one value for the whole run
     rates = df["ai_clearing_rate_usd_per_kw_month"].dropna()
     assert rates.nunique() > 3
+
+
+# --- the pivot, honestly ----------------------------------------------------------------------
+
+def test_pivot_profit_is_noi_less_forgone_mining_margin_discounted():
+    from marketsim.pivot import discounted_pivot_profit
+    # (100 - 30 - 50) / 1.1 + (200 - 50 - 0) / 1.21 = 18.1818 + 123.9669
+    assert discounted_pivot_profit([100.0, 200.0], [30.0, 50.0], [50.0, 0.0], 0.10) == pytest.approx(142.14876, rel=1e-6)
+    assert discounted_pivot_profit([100.0], [0.0], [0.0], 0.0) == pytest.approx(100.0)
+
+
+def test_pivot_accounts_take_forgone_margin_from_the_firms_own_mining_margin():
+    import pandas as pd
+    from marketsim.pivot import public_ai_accounts
+    scenario = Scenario()  # mining_opex 6 $/MWh
+    # one public firm, two monthly steps in January and February 2024 (744 h, 696 h):
+    # step 0: 90 MW mining earning $3.5M at 40 $/MWh -> margin 3.5M - 90 x 744 x 46 = 419,840 USD
+    #         over 100 machine MW = 4,198.4 $/MW; it converted 10 MW from mining (and built a 20 MW
+    #         hall, which gives up nothing): forgone 41,984 USD
+    # step 1: margin 2.5M - 90 x 696 x 46 = -381,440 -> 0: nothing forgone
+    firms = pd.DataFrame({
+        "step": [0, 1], "date": pd.to_datetime(["2024-01-01", "2024-02-01"]), "firm_id": [0, 0],
+        "is_public": [True, True], "mw_mining": [90.0, 90.0], "mw_idle": [10.0, 10.0],
+        "power_usd_per_mwh": [40.0, 40.0], "revenue_mining_usd": [3.5e6, 2.5e6],
+        "revenue_ai_usd": [1.0e6, 2.0e6], "mw_ai": [13.0, 13.0],
+    })
+    events = pd.DataFrame({
+        "step": [0, 0], "date": pd.to_datetime(["2024-01-01", "2024-01-01"]), "kind": ["conversion_started"] * 2,
+        "firm_id": [0, 0], "mw": [10.0, 20.0], "value_usd": [5e6, 9e6],
+        "detail": ["lease: conversion of mining MW", "lease: new AI hall on unused interconnect"],
+    })
+    acc = public_ai_accounts(firms, 0.8, events, scenario)
+    forgone = 41_984.0
+    assert acc.loc[2024, "forgone_mining_margin_usd"] == pytest.approx(forgone)
+    assert acc.loc[2024, "ai_noi_usd"] == pytest.approx(2.4e6)
+    assert acc.loc[2024, "ai_profit_usd"] == pytest.approx(2.4e6 - forgone)
+    assert acc.loc[2024, "capex_usd"] == pytest.approx(14e6)
