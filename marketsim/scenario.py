@@ -197,6 +197,14 @@ class Scenario(BaseModel):
     ai_delivery_phase_months: int = Field(9, ge=1, le=60, description="the rest is delivered evenly over these months")
     conversion_debt_share_leased: float = Field(0.8, ge=0.0, le=1.0, description="host capex share lenders fund with a signed lease")
     conversion_debt_share_unleased: float = Field(0.3, ge=0.0, le=1.0)
+    ai_gpu_cloud_revenue_usd_per_it_mw_year: float = Field(
+        9e6, ge=0.0, le=1e9, description="own GPU cloud: revenue per MW of IT a year at full utilisation")
+    ai_gpu_capex_usd_per_it_mw: float = Field(
+        28e6, ge=0.0, le=1e10, description="own GPU cloud: GPUs installed per MW of IT (~700 GPUs x $40k)")
+    ai_gpu_life_years: float = Field(5.0, gt=0.0, le=20.0, description="own GPU cloud: GPUs' economic life")
+    ai_gpu_opex_share: float = Field(0.3, ge=0.0, le=1.0, description="own GPU cloud: operating cost share of revenue")
+    ai_gpu_utilisation_mean: float = Field(0.8, gt=0.0, le=1.0, description="own GPU cloud: expected utilisation")
+    ai_gpu_utilisation_sd: float = Field(0.15, ge=0.0, le=0.5, description="own GPU cloud: spread of realised utilisation")
     ai_miner_value_usd_per_mw: float = Field(4.5e6, ge=0.0, le=1e9, description="market value of a miner per MW (Aug 2024)")
     ai_datacentre_value_usd_per_it_mw: float = Field(
         30e6, ge=0.0, le=1e9, description="market value of data-centre stocks per MW of IT (> $30M, Aug 2024)")

@@ -284,3 +284,36 @@ def test_pivot_accounts_take_forgone_margin_from_the_firms_own_mining_margin():
     assert acc.loc[2024, "ai_noi_usd"] == pytest.approx(2.4e6)
     assert acc.loc[2024, "ai_profit_usd"] == pytest.approx(2.4e6 - forgone)
     assert acc.loc[2024, "capex_usd"] == pytest.approx(14e6)
+
+
+# --- the own-GPU-cloud alternative --------------------------------------------------------------
+
+def test_gpu_cloud_npv_hand_worked():
+    # 9M x 0.8 x (1 - 0.3) = 5.04M a year for 5 years at 15%: annuity 3.35216 -> 16.895M - 28M
+    assert ai.gpu_cloud_npv_per_it_mw(9e6, 0.8, 0.3, 28e6, 5.0, 0.15) == pytest.approx(
+        5.04e6 * (1 - 1.15**-5) / 0.15 - 28e6)
+    assert ai.gpu_cloud_npv_per_it_mw(9e6, 1.0, 0.0, 0.0, 2.0, 0.0) == pytest.approx(18e6)
+
+
+@pytest.mark.parametrize("gpu_capex, expect_gpu", [(5e6, True), (28e6, False)])
+def test_an_empty_hall_runs_its_owners_gpu_cloud_only_when_it_pays(gpu_capex, expect_gpu):
+    model = IndustryModel(load_scenario("halving-2024-replay", n_firms=30, ai_gpu_capex_usd_per_it_mw=gpu_capex,
+                                        ai_tenant_default_per_year=0.0, ai_tenant_failure_share_per_year=0.0), rng=1)
+    model.step()
+    site = int(np.argmax(model.sites.suitable_mw))
+    model.leases = LeaseBook()
+    model.sites.mw_mining[site] -= 13.0
+    model.sites.mw_converted[site] += 13.0  # an empty 10 MW IT hall
+    spend = np.full(len(model.firms), 1e12)
+    started = conversion.choose_gpu_cloud(model, spend)
+    own = model.leases.own_gpu & (model.leases.site == site)
+    assert own.any() == expect_gpu
+    if expect_gpu:
+        assert started >= 10.0 - 1e-9
+        hosting.host_ai(model)
+        owner = model.sites.owner[site]
+        u_rate = model.leases.rate_usd_per_kw_month[own][0]
+        # NOI booked = rent equivalent x kW x margin = GPU revenue x utilisation x (1 - GPU opex) per month
+        noi = model.firms.ledger["revenue_ai_usd"][owner] * model.config.ai_margin
+        assert noi == pytest.approx(u_rate * 10_000.0 * model.config.ai_margin * model.months_in_step, rel=1e-9)
+        assert spend[owner] < 1e12  # the GPUs' equity came out of the firm's spendable cash

@@ -224,19 +224,21 @@ class LeaseBook:
     escalated rate it is paying then.
     """
 
-    COLUMNS = ("site", "mw_it", "rate_usd_per_kw_month", "signed_step", "expiry_step")
+    COLUMNS = ("site", "mw_it", "rate_usd_per_kw_month", "signed_step", "expiry_step", "own_gpu")
 
     site: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     mw_it: np.ndarray = field(default_factory=lambda: np.zeros(0))
     rate_usd_per_kw_month: np.ndarray = field(default_factory=lambda: np.zeros(0))
     signed_step: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     expiry_step: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    own_gpu: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # the host runs its own GPU cloud
 
     def __len__(self) -> int:
         return len(self.site)
 
-    def sign(self, sites: np.ndarray, mw_it: np.ndarray, rate, step: int, term_steps: int) -> None:
-        """New leases, one per site; ``rate`` is one rate or one per site."""
+    def sign(self, sites: np.ndarray, mw_it: np.ndarray, rate, step: int, term_steps: int, own_gpu: bool = False) -> None:
+        """New leases, one per site; ``rate`` is one rate or one per site. ``own_gpu`` rows are the
+        host's own GPU cloud (no tenant; ``rate`` is its net revenue as a rent equivalent)."""
         sites, mw_it = np.asarray(sites, dtype=np.int64), np.asarray(mw_it, dtype=FLOAT)
         rates = np.broadcast_to(np.asarray(rate, dtype=FLOAT), mw_it.shape)
         keep = mw_it > 0
@@ -248,6 +250,7 @@ class LeaseBook:
         self.rate_usd_per_kw_month = np.concatenate([self.rate_usd_per_kw_month, rates[keep]])
         self.signed_step = np.concatenate([self.signed_step, np.full(n, step, dtype=np.int64)])
         self.expiry_step = np.concatenate([self.expiry_step, np.full(n, step + term_steps, dtype=np.int64)])
+        self.own_gpu = np.concatenate([self.own_gpu, np.full(n, own_gpu, dtype=bool)])
 
     def _drop(self, gone: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Remove the rows where ``gone``; return their (sites, MW IT)."""
@@ -287,7 +290,8 @@ class LeaseBook:
         return np.bincount(self.site, weights=self.mw_it, minlength=n_sites)
 
     def current_rates(self, step: int, steps_per_year: float, escalator_per_year: float) -> np.ndarray:
-        years = (step - self.signed_step) / steps_per_year
+        """Signed rate x (1 + escalator)^whole years since signing (own GPU clouds do not escalate)."""
+        years = np.where(self.own_gpu, 0.0, (step - self.signed_step) / steps_per_year)
         return self.rate_usd_per_kw_month * (1.0 + escalator_per_year) ** np.floor(years)
 
     def monthly_rent_by_site(

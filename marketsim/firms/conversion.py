@@ -32,9 +32,10 @@ import numpy as np
 
 from marketsim.firms import finance
 from marketsim.firms.rules import Candidates, Outlook
-from marketsim.market.ai import LeaseClearing, rerating_uplift_usd_per_signed_it_mw
+from marketsim.market.ai import LeaseClearing, gpu_cloud_npv_per_it_mw, rerating_uplift_usd_per_signed_it_mw
 
 OFFER_KINDS = ("empty", "new_hall", "convert")
+MONTHS_PER_YEAR, KW_PER_MW = 12.0, 1000.0
 DAYS_PER_YEAR = 365.25
 NEAR_MARGIN_SHARE = 0.2  # unfilled offers within this share of the clearing rate are logged as offers
 
@@ -220,6 +221,7 @@ def convert(model, spend: np.ndarray, o: Outlook, power_usd_per_mwh: np.ndarray)
         ask = res[near] * sites.location_quality[site[near]]
         _log(model, "lease_offered", sites.owner[site[near]], site[near], mw[near] * s.ai_pue, ask * mw[near] * 12000.0,
              np.array([f"asks {r:.1f} $/kW-month, {OFFER_KINDS[k]}" for r, k in zip(ask, kind[near])], dtype=object))
+    gpu_it = choose_gpu_cloud(model, spend)
     if s.ai_target_share is not None:
         pursue_ai_target(model, spend)
     model.ai_step = {
@@ -228,9 +230,59 @@ def convert(model, spend: np.ndarray, o: Outlook, power_usd_per_mwh: np.ndarray)
         "ai_clearing_rate_usd_per_kw_month": clearing.rate_usd_per_kw_month,
         "ai_signed_rate_min_usd_per_kw_month": float(rates.min()) if len(rates) else float("nan"),
         "ai_signed_rate_max_usd_per_kw_month": float(rates.max()) if len(rates) else float("nan"),
+        "ai_gpu_cloud_started_it_mw": gpu_it,
     }
     model.ai_contracted_it_mw = float(leases.mw_it.sum())
     model.ai_offered_it_mw = float(mw.sum()) - float(filled.sum())
+
+
+def gpu_cloud_rent_equivalent(s, utilisation) -> np.ndarray:
+    """The rent ($/kW-month) whose NOI (x ``ai_margin``) equals an own GPU cloud's net income, so
+    the GPU cloud flows through the same books: revenue x utilisation x (1 - GPU opex) / margin."""
+    net = s.ai_gpu_cloud_revenue_usd_per_it_mw_year * np.asarray(utilisation) * (1.0 - s.ai_gpu_opex_share)
+    return net / (MONTHS_PER_YEAR * KW_PER_MW * max(s.ai_margin, 1e-9))
+
+
+def choose_gpu_cloud(model, spend: np.ndarray) -> float:
+    """Halls still empty after the market cleared may run their owner's own GPU cloud instead.
+
+    A firm does it where ``ai.gpu_cloud_npv_per_it_mw`` at its hurdle rate and the expected
+    utilisation is positive and it can fund the GPUs' equity (``conversion_debt_share_unleased``
+    is borrowed: no tenant backs the debt). The utilisation it then gets is drawn (the risk:
+    normal around ``ai_gpu_utilisation_mean``, clipped to [0.05, 1]) and fixed for the GPUs'
+    life. Returns the IT MW started.
+    """
+    s, sites, firms, leases = model.config, model.sites, model.firms, model.leases
+    n = len(sites)
+    empty = np.clip((sites.mw_converting + sites.mw_converted) / s.ai_pue - leases.contracted_it_by_site(n), 0.0, None)
+    cand = np.flatnonzero((empty * s.ai_pue >= model.MIN_ORDER_MW) & firms.active[sites.owner])
+    if not len(cand):
+        return 0.0
+    owner = sites.owner[cand]
+    npv = gpu_cloud_npv_per_it_mw(s.ai_gpu_cloud_revenue_usd_per_it_mw_year, s.ai_gpu_utilisation_mean,
+                                  s.ai_gpu_opex_share, s.ai_gpu_capex_usd_per_it_mw, s.ai_gpu_life_years,
+                                  firms.hurdle_rate_per_year[owner])
+    equity_per_mw = s.ai_gpu_capex_usd_per_it_mw * (1.0 - s.conversion_debt_share_unleased)
+    mw = empty[cand]
+    if equity_per_mw > 0:
+        mw = np.minimum(mw, np.maximum(spend[owner], 0.0) / equity_per_mw)
+    go = (npv > 0) & (mw * s.ai_pue >= model.MIN_ORDER_MW)
+    if not go.any():
+        return 0.0
+    site, f, mw = cand[go], owner[go], mw[go]
+    # one GPU cloud per firm per step: the first of its sites (spend is per firm)
+    _, first = np.unique(f, return_index=True)
+    site, f, mw = site[first], f[first], mw[first]
+    utilisation = np.clip(model.firm_rng.normal(s.ai_gpu_utilisation_mean, s.ai_gpu_utilisation_sd, len(site)), 0.05, 1.0)
+    capex = mw * s.ai_gpu_capex_usd_per_it_mw
+    np.subtract.at(spend, f, capex * (1.0 - s.conversion_debt_share_unleased))
+    finance.borrow(firms, f, capex * s.conversion_debt_share_unleased)
+    firms.payments.add_spread_rows(f, capex, 1)
+    leases.sign(site, mw, gpu_cloud_rent_equivalent(s, utilisation), model.steps_done,
+                round(s.ai_gpu_life_years * model.steps_per_year), own_gpu=True)
+    _log(model, "gpu_cloud_started", f, site, mw * s.ai_pue, capex,
+         np.array([f"own GPU cloud, utilisation {u:.0%}" for u in utilisation], dtype=object))
+    return float(mw.sum())
 
 
 def pursue_ai_target(model, spend: np.ndarray) -> None:

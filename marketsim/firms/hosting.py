@@ -31,6 +31,8 @@ AI_COLUMN_DOCS = {
     "ai_signed_rate_max_usd_per_kw_month": "highest rate signed in the step (location-adjusted), USD per kW-month (NaN: none)",
     "ai_unmet_demand_it_mw": "IT MW tenants want at the reference rate that is not under lease",
     "ai_tenant_defaults_it_mw": "IT MW whose tenants defaulted or failed in the step",
+    "ai_gpu_cloud_started_it_mw": "IT MW of empty halls turned into their owners' own GPU clouds in the step",
+    "ai_gpu_cloud_it_mw": "IT MW running their owners' own GPU clouds (signed to themselves)",
 }
 
 
@@ -64,7 +66,7 @@ def default_tenants(model) -> float:
     if len(leases) == 0 or s.ai_tenant_default_per_year <= 0:
         return 0.0
     p = 1.0 - np.exp(-s.ai_tenant_default_per_year * model.years_in_step)
-    gone = model.firm_rng.random(len(leases)) < p
+    gone = (model.firm_rng.random(len(leases)) < p) & ~leases.own_gpu  # own GPU clouds have no tenant
     if not gone.any():
         return 0.0
     sites_, mw = leases.default(gone)
@@ -76,7 +78,7 @@ def default_tenants(model) -> float:
 def host_ai(model) -> None:
     s, sites, firms, leases = model.config, model.sites, model.firms, model.leases
     step, n_sites = model.steps_done, len(sites)
-    renews = model.firm_rng.random(len(leases)) < s.ai_lease_renewal_probability
+    renews = (model.firm_rng.random(len(leases)) < s.ai_lease_renewal_probability) & ~leases.own_gpu
     leases.expire(step, renews, round(s.ai_lease_renewal_term_years * model.steps_per_year),
                   model.steps_per_year, s.ai_lease_escalator_per_year)
     lost = fail_tenants_in_a_bust(model) + default_tenants(model)
@@ -112,4 +114,6 @@ def ai_outcome(model) -> dict:
         "ai_signed_rate_max_usd_per_kw_month": step_market.get("ai_signed_rate_max_usd_per_kw_month", nan),
         "ai_unmet_demand_it_mw": max(0.0, model.market.state.ai_demand_mw - float(model.leases.mw_it.sum())),
         "ai_tenant_defaults_it_mw": getattr(model, "ai_tenant_defaults_it_mw", 0.0),
+        "ai_gpu_cloud_started_it_mw": step_market.get("ai_gpu_cloud_started_it_mw", 0.0),
+        "ai_gpu_cloud_it_mw": float(model.leases.mw_it[model.leases.own_gpu].sum()),
     }

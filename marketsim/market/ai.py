@@ -211,7 +211,7 @@ def clear_lease_market(offer_mw, reservation_rate, wanted_mw: float, contracted_
     order = idx[np.argsort(res[idx], kind="stable")]
     r_sorted, q_sorted = res[order], mw[order]
     cum = np.cumsum(q_sorted)
-    before = cum - q_sorted
+    before = np.r_[0.0, cum[:-1]]  # exclusive sum (no cancellation error)
     demand = new_lease_demand_mw(r_sorted, wanted_mw, contracted_mw, reference_rate, choke_rate)
     met = np.flatnonzero(cum >= demand)
     if not len(met):  # every offer is taken: demand sets the rate above the last offer
@@ -219,7 +219,7 @@ def clear_lease_market(offer_mw, reservation_rate, wanted_mw: float, contracted_
         filled[order] = q_sorted
     else:
         k = int(met[0])
-        if demand[k] >= before[k]:  # the marginal offer sets the rate and is partly filled
+        if demand[k] > before[k]:  # the marginal offer sets the rate and is partly filled
             rate = float(r_sorted[k])
             filled[order[:k]] = q_sorted[:k]
             filled[order[k]] = demand[k] - before[k]
@@ -256,3 +256,16 @@ def rerating_uplift_usd_per_signed_it_mw(miner_usd_per_mw: float, datacentre_usd
     """What one newly signed MW of IT adds to a public miner's value (the derivative of
     ``rerated_equity_value_usd`` in signed MW converted from mining): the equity it can raise on it."""
     return float(signed_credibility * (datacentre_usd_per_it_mw - miner_usd_per_mw * pue))
+
+
+def gpu_cloud_npv_per_it_mw(revenue_usd_per_it_mw_year, utilisation, opex_share: float, capex_usd_per_it_mw,
+                            life_years: float, discount_rate_per_year):
+    """NPV of running one's own GPU cloud on a MW of IT instead of leasing it out:
+    revenue x utilisation x (1 - opex share), a level annuity over the GPUs' life, less the GPUs.
+    Why: the GPU-cloud model earns ~$9M per MW-yr against ~$1.5-1.9M for colocation, but the
+    miner buys the GPUs (~$40k per H200 installed) and carries the utilisation risk
+    (calibration.md section 4)."""
+    r = np.asarray(discount_rate_per_year, dtype=float)
+    annuity = np.where(r > 0, (1.0 - (1.0 + r) ** -life_years) / np.where(r > 0, r, 1.0), life_years)
+    net = np.asarray(revenue_usd_per_it_mw_year) * np.asarray(utilisation) * (1.0 - opex_share)
+    return net * annuity - np.asarray(capex_usd_per_it_mw)
