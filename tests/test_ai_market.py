@@ -136,6 +136,7 @@ def test_public_sites_file_covers_every_public_miner_with_sources():
     assert sites["source"].str.len().min() > 10 and sites["assumptions"].str.len().min() > 5
     riot = sites.set_index("name").loc["Riot"]
     assert riot["interconnect_mw"] == 1750  # Rockdale ~750 + Corsicana 1 GW (end-2022)
+    assert sites.set_index("name").loc["Marathon", "location_quality"] == 0  # hosted: no site of its own
 
 
 def test_a_firm_converts_only_what_its_sites_interconnect_allows():
