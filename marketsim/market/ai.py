@@ -45,6 +45,7 @@ import numpy as np
 
 KW_PER_MW = 1000.0
 MONTHS_PER_YEAR = 12.0
+MIN_WANTED_MW = 1e-9  # below this nobody is asking (and the inverse demand would overflow)
 
 KINDS = {
     "logistic": ("max_mw", "midpoint_years", "steepness_per_year", "initial_mw"),
@@ -165,7 +166,7 @@ def new_lease_demand_mw(rate, wanted_mw: float, contracted_mw: float, reference_
 def _rate_for_quantity(quantity_mw: float, wanted_mw: float, contracted_mw: float, reference_rate: float,
                        choke_rate: float) -> float:
     """Inverse demand: the rate r at which Q(r) = ``quantity_mw`` (the choke when nothing is wanted)."""
-    if wanted_mw <= 0:
+    if wanted_mw <= MIN_WANTED_MW:
         return float(choke_rate)
     share = (quantity_mw + contracted_mw) / wanted_mw
     return float(min(choke_rate, choke_rate - (choke_rate - reference_rate) * share))
