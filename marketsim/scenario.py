@@ -152,9 +152,9 @@ class Scenario(BaseModel):
     # --- AI / HPC hosting --------------------------------------------------------------------------
     ai_demand_model: Literal["logistic", "boom_bust"] = Field("logistic")
     ai_demand_initial_mw: float = Field(20.0, ge=0.0, le=1e6, description="IT MW wanted at start")
-    ai_demand_max_mw: float = Field(3_000.0, ge=0.0, le=1e6, description="IT MW wanted at saturation")
-    ai_demand_midpoint_years: float = Field(2.4, ge=-20.0, le=50.0)
-    ai_demand_steepness_per_year: float = Field(4.0, gt=0.0, le=20.0)
+    ai_demand_max_mw: float = Field(4_000.0, ge=0.0, le=1e6, description="IT MW wanted at saturation (at the reference rate)")
+    ai_demand_midpoint_years: float = Field(2.7, ge=-20.0, le=50.0)
+    ai_demand_steepness_per_year: float = Field(3.5, gt=0.0, le=20.0)
     ai_bust_years: float = Field(4.0, ge=0.0, le=50.0, description="boom_bust: when demand turns")
     ai_bust_floor_share: float = Field(0.3, ge=0.0, le=1.0, description="boom_bust: demand falls to this share")
     ai_bust_speed_per_year: float = Field(1.5, gt=0.0, le=50.0)
@@ -213,7 +213,7 @@ class Scenario(BaseModel):
     ai_rerating_raise_share: float = Field(
         0.15, ge=0.0, le=1.0, description="share of a signing's re-rating a public miner raises as new equity")
     ai_private_project_equity_share: float = Field(
-        0.5, ge=0.0, le=1.0, description="share of a private host's equity need that project investors fund on a signed lease")
+        0.8, ge=0.0, le=1.0, description="share of a private host's equity need that project investors fund on a signed lease")
     ai_min_location_quality: float = Field(
         1.06, ge=0.0, le=5.0, description="sites below this location quality are not AI-suitable")
     tail_location_quality_sd: float = Field(0.08, ge=0.0, le=2.0, description="tail sites: lognormal sd around 1")
