@@ -318,3 +318,17 @@ def test_an_empty_hall_runs_its_owners_gpu_cloud_only_when_it_pays(gpu_capex, ex
         noi = model.firms.ledger["revenue_ai_usd"][owner] * model.config.ai_margin
         assert noi == pytest.approx(u_rate * 10_000.0 * model.config.ai_margin * model.months_in_step, rel=1e-9)
         assert spend[owner] < 1e12  # the GPUs' equity came out of the firm's spendable cash
+
+
+def test_replay_concentrates_leases_on_the_sites_that_suit_ai():
+    model = IndustryModel(load_scenario("halving-2024-replay"), rng=1).run()
+    events = model.events.frame()
+    signed = events[events["kind"] == "lease_signed"]
+    assert (model.sites.suitable_mw[signed["site_id"].to_numpy()] > 0).all()
+    by_firm = signed.groupby("firm_id")["mw"].sum().sort_values(ascending=False)
+    assert len(by_firm) < 0.2 * len(model.firms)  # a few campuses, not crumbs spread over many firms
+    assert by_firm.head(5).sum() > 0.6 * by_firm.sum()
+    df = model.datacollector.get_model_vars_dataframe().set_index("date")
+    rates = df.loc["2024-01-01":, ["ai_signed_rate_min_usd_per_kw_month", "ai_signed_rate_max_usd_per_kw_month"]]
+    busy = df.loc["2024-01-01":, "ai_signed_it_mw"] > 5
+    assert rates[busy].min().min() >= 95 and rates[busy].max().max() <= model.config.ai_choke_rate_usd_per_kw_month
