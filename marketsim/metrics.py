@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from marketsim.firms.hosting import AI_COLUMN_DOCS, ai_outcome
+
 COLUMN_DOCS = {
     "step": "step index, from 0",
     "date": "first day of the step",
@@ -59,6 +61,7 @@ COLUMN_DOCS = {
     "machine_price_usd_per_th": "price of frontier machines, USD per TH/s",
     "frontier_j_per_th": "efficiency of the best machine on sale, J/TH",
 }
+COLUMN_DOCS.update(AI_COLUMN_DOCS)
 INDUSTRY_COLUMNS = list(COLUMN_DOCS)
 
 
@@ -155,4 +158,5 @@ def industry_outcome(model) -> dict:
         "ai_lease_rate_usd_per_kw_month": market.lease_rate_usd_per_kw_month,
         "machine_price_usd_per_th": model.machine_price_usd_per_th,
         "frontier_j_per_th": state.frontier_j_per_th,
+        **ai_outcome(model),
     }

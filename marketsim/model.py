@@ -86,12 +86,13 @@ class IndustryModel(mesa.Model):
         c = self.config
         pop = build_population(c, self.market.initial_network_hashrate_ehs(), list(RULES), self.firm_rng)
         n = len(pop.name)
-        horizon = round(max(c.site_build_lead_time_months, c.conversion_lead_time_months,
+        horizon = round(max(c.site_build_lead_time_months, c.conversion_lead_time_months + c.ai_delivery_phase_months,
                             c.machine_lead_time_months) * self.steps_per_month) + PIPELINE_SLACK_STEPS
         self.sites = SiteBook.create(
-            owner=np.arange(n), capacity_mw=pop.mw, suitable_mw=pop.mw * pop.suitable_share,
+            owner=np.arange(n), capacity_mw=pop.mw, suitable_mw=pop.suitable_mw(c),
             power_base_usd_per_mwh=pop.power_usd_per_mwh, efficiency_j_per_th=pop.efficiency_j_per_th,
-            fleet_age_years=pop.fleet_age_years, pipeline_horizon=horizon,
+            fleet_age_years=pop.fleet_age_years, pipeline_horizon=horizon, interconnect_mw=pop.interconnect_mw,
+            land_acres=pop.land_acres, location_quality=pop.location_quality,
         )
         maturity = np.round(self.firm_rng.uniform(0.25, 1.0, n) * c.debt_maturity_years * self.steps_per_year)
         maturity = np.where(pop.distressed, np.minimum(maturity, 6 * self.steps_per_month), maturity)
@@ -149,7 +150,6 @@ class IndustryModel(mesa.Model):
         )
         self.machine_price_usd_per_th = self.market.machine_price_usd_per_th(self.hashprice_observed)
         self.ai_demand_history.append(state.ai_demand_mw)
-        self.ai_unclaimed_it_mw = decisions.demand_forecast_it_mw(self) - self.ai_contracted_it_mw - self.ai_offered_it_mw
 
     def operate(self) -> None:
         operations.land_deliveries(self)

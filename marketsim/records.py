@@ -56,7 +56,7 @@ class EventLog:
 
 
 FIRM_COLUMNS = ["step", "date", "firm_id", "name", "is_public", "rule", "state", "mw_mining", "mw_idle",
-                "mw_converting", "mw_ai", "mw_ai_empty", "mw_shutdown", "hashrate_ehs", "efficiency_j_per_th",
+                "mw_converting", "mw_ai", "mw_ai_empty", "ai_contracted_it_mw", "mw_shutdown", "hashrate_ehs", "efficiency_j_per_th",
                 "power_usd_per_mwh", "cash_usd", "debt_usd", "btc_held", "revenue_mining_usd", "revenue_ai_usd",
                 "profit_usd", "capex_usd"]
 
@@ -87,6 +87,7 @@ def firm_snapshot(model) -> pd.DataFrame:
         "mw_converting": by_firm(sites.mw_converting),
         "mw_ai": mw_ai,
         "mw_ai_empty": without_residue(by_firm(sites.mw_converted) - mw_ai),
+        "ai_contracted_it_mw": by_firm(model.leases.contracted_it_by_site(len(sites))),
         "mw_shutdown": by_firm(sites.mw_shutdown),
         "hashrate_ehs": model.firm_hashrate_ehs,
         "efficiency_j_per_th": np.divide(mw_machines, machine_th, out=np.full(n, np.nan), where=machine_th > 0),

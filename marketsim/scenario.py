@@ -153,30 +153,75 @@ class Scenario(BaseModel):
     # --- AI / HPC hosting --------------------------------------------------------------------------
     ai_demand_model: Literal["logistic", "boom_bust"] = Field("logistic")
     ai_demand_initial_mw: float = Field(20.0, ge=0.0, le=1e6, description="IT MW wanted at start")
-    ai_demand_max_mw: float = Field(3_000.0, ge=0.0, le=1e6, description="IT MW wanted at saturation")
-    ai_demand_midpoint_years: float = Field(2.4, ge=-20.0, le=50.0)
-    ai_demand_steepness_per_year: float = Field(4.0, gt=0.0, le=20.0)
+    ai_demand_max_mw: float = Field(4_000.0, ge=0.0, le=1e6, description="IT MW wanted at saturation (at the reference rate)")
+    ai_demand_midpoint_years: float = Field(2.7, ge=-20.0, le=50.0)
+    ai_demand_steepness_per_year: float = Field(3.5, gt=0.0, le=20.0)
     ai_bust_years: float = Field(4.0, ge=0.0, le=50.0, description="boom_bust: when demand turns")
     ai_bust_floor_share: float = Field(0.3, ge=0.0, le=1.0, description="boom_bust: demand falls to this share")
     ai_bust_speed_per_year: float = Field(1.5, gt=0.0, le=50.0)
-    ai_lease_rate_initial_usd_per_kw_month: float = Field(120.0, gt=0.0, le=2000.0)
-    ai_lease_rate_floor_usd_per_kw_month: float = Field(60.0, gt=0.0, le=2000.0)
-    ai_lease_rate_cap_usd_per_kw_month: float = Field(250.0, gt=0.0, le=5000.0)
-    ai_lease_rate_adjustment_per_step: float = Field(0.03, ge=0.0, le=1.0)
-    ai_lease_term_years: float = Field(12.0, gt=0.0, le=40.0)
+    ai_lease_rate_initial_usd_per_kw_month: float = Field(
+        120.0, gt=0.0, le=2000.0, description="rate firms expect before the lease market first clears ($/kW-month IT)")
+    ai_tenant_reference_rate_usd_per_kw_month: float = Field(
+        150.0, gt=0.0, le=2000.0, description="rate at which tenants want the demand curve's MW; demand slopes down from it")
+    ai_greenfield_rent_usd_per_kw_month: float = Field(
+        135.0, gt=0.0, le=2000.0, description="rent covering a greenfield data centre's cost (tenants' outside option)")
+    ai_greenfield_lead_time_years: float = Field(4.5, ge=0.0, le=20.0, description="greenfield data centre: signing to power")
+    ai_speed_value_per_year: float = Field(
+        0.15, ge=0.0, le=2.0, description="premium over greenfield rent tenants pay per year of power gained")
+    ai_lease_term_years: float = Field(12.0, gt=0.0, le=40.0, description="deals: 10-15 years")
     ai_lease_escalator_per_year: float = Field(0.03, ge=0.0, le=0.2)
+    ai_lease_renewal_probability: float = Field(0.6, ge=0.0, le=1.0, description="share of expiring leases renewed")
+    ai_lease_renewal_term_years: float = Field(5.0, ge=0.0, le=40.0, description="renewal option's term")
     ai_tenant_failure_share_per_year: float = Field(
         1.0, ge=0.0, le=12.0, description="share per year of contracted MW above demand whose tenants fail"
     )
+    ai_tenant_default_per_year: float = Field(
+        0.03, ge=0.0, le=1.0, description="hazard that a tenant defaults in any year (its hall empties, rent stops)")
+    ai_hall_opex_usd_per_kw_month: float = Field(
+        25.0, ge=0.0, le=1000.0, description="cost of keeping a hall running: the lowest rate an empty hall is let at")
+    ai_tenant_capex_share: float = Field(
+        0.1, ge=0.0, le=1.0, description="share of a hall's capex the tenant funds (prepayments, direct funding)")
+    ai_backstopped_debt_rate_per_year: float = Field(
+        0.10, ge=0.0, le=1.0, description="rate on project debt backed by the tenant's credit")
     ai_margin: float = Field(0.8, ge=0.0, le=1.0, description="net operating income share of lease revenue")
     ai_pue: float = Field(1.3, ge=1.0, le=3.0, description="gross site MW per MW of critical IT")
-    conversion_capex_usd_per_mw: float = Field(4_000_000.0, ge=0.0, le=5e7, description="per gross site MW converted")
+    conversion_capex_usd_per_mw: float = Field(
+        7_500_000.0, ge=0.0, le=5e7, description="per MW of critical IT, at conversion_capex_reference_date")
+    conversion_capex_growth_per_year: float = Field(
+        0.2, ge=-0.5, le=2.0, description="capex per IT MW grows this much a year from the reference date ...")
+    conversion_capex_reference_date: dt.date = Field(dt.date(2024, 7, 1))
+    conversion_capex_growth_until: dt.date = Field(dt.date(2026, 1, 1), description="... until this date (flat after)")
     conversion_capex_dispersion: float = Field(0.15, ge=0.0, le=2.0, description="lognormal sd across firms")
-    conversion_lead_time_months: int = Field(12, ge=1, le=60)
-    conversion_max_share_per_step: float = Field(0.25, gt=0.0, le=1.0, description="of remaining suitable MW")
-    conversion_debt_share_leased: float = Field(0.8, ge=0.0, le=1.0, description="capex share lenders fund with a signed lease")
+    ai_new_hall_capex_premium: float = Field(
+        0.15, ge=0.0, le=5.0, description="extra capex share of a new AI hall on unused interconnect vs a conversion")
+    conversion_lead_time_months: int = Field(12, ge=1, le=60, description="signing to first delivered phase (8-18)")
+    ai_delivery_phase_months: int = Field(9, ge=1, le=60, description="the rest is delivered evenly over these months")
+    conversion_debt_share_leased: float = Field(0.8, ge=0.0, le=1.0, description="host capex share lenders fund with a signed lease")
     conversion_debt_share_unleased: float = Field(0.3, ge=0.0, le=1.0)
-    ai_suitable_share_mean: float = Field(0.2, ge=0.0, le=1.0, description="tail firms' AI-suitable MW share")
+    ai_gpu_cloud_revenue_usd_per_it_mw_year: float = Field(
+        9e6, ge=0.0, le=1e9, description="own GPU cloud: revenue per MW of IT a year at full utilisation")
+    ai_gpu_capex_usd_per_it_mw: float = Field(
+        28e6, ge=0.0, le=1e10, description="own GPU cloud: GPUs installed per MW of IT (~700 GPUs x $40k)")
+    ai_gpu_life_years: float = Field(5.0, gt=0.0, le=20.0, description="own GPU cloud: GPUs' economic life")
+    ai_gpu_opex_share: float = Field(0.3, ge=0.0, le=1.0, description="own GPU cloud: operating cost share of revenue")
+    ai_gpu_utilisation_mean: float = Field(0.8, gt=0.0, le=1.0, description="own GPU cloud: expected utilisation")
+    ai_gpu_utilisation_sd: float = Field(0.15, ge=0.0, le=0.5, description="own GPU cloud: spread of realised utilisation")
+    ai_miner_value_usd_per_mw: float = Field(4.5e6, ge=0.0, le=1e9, description="market value of a miner per MW (Aug 2024)")
+    ai_datacentre_value_usd_per_it_mw: float = Field(
+        30e6, ge=0.0, le=1e9, description="market value of data-centre stocks per MW of IT (> $30M, Aug 2024)")
+    ai_signed_lease_credibility: float = Field(
+        0.5, ge=0.0, le=1.0, description="share of the re-rating a signed, undelivered lease earns")
+    ai_rerating_raise_share: float = Field(
+        0.15, ge=0.0, le=1.0, description="share of a signing's re-rating a public miner raises as new equity")
+    ai_private_project_equity_share: float = Field(
+        0.8, ge=0.0, le=1.0, description="share of a private host's equity need that project investors fund on a signed lease")
+    ai_min_location_quality: float = Field(
+        1.06, ge=0.0, le=5.0, description="sites below this location quality are not AI-suitable")
+    tail_location_quality_sd: float = Field(0.08, ge=0.0, le=2.0, description="tail sites: lognormal sd around 1")
+    tail_interconnect_headroom_pareto_alpha: float = Field(
+        1.6, gt=1.0, le=20.0, description="tail sites: interconnect above built MW, heavy-tailed (Lomax)")
+    tail_interconnect_headroom_scale: float = Field(0.3, ge=0.0, le=10.0, description="Lomax scale (share of built MW)")
+    tail_interconnect_headroom_max: float = Field(4.0, ge=0.0, le=100.0, description="cap on headroom / built MW")
     ai_target_share: float | None = Field(
         None, ge=0.0, le=1.0, description="if set, public miners convert this share of their MW by ai_target_date"
     )
@@ -252,10 +297,10 @@ class Scenario(BaseModel):
             raise ValueError(f"history_until={self.history_until} must be after start_date={self.start_date}")
         if self.price_model == "csv" and not self.price_csv_path:
             raise ValueError("price_csv_path is required when price_model='csv'")
-        if self.ai_lease_rate_floor_usd_per_kw_month > self.ai_lease_rate_cap_usd_per_kw_month:
+        if self.ai_tenant_reference_rate_usd_per_kw_month >= self.ai_choke_rate_usd_per_kw_month:
             raise ValueError(
-                "ai_lease_rate_floor_usd_per_kw_month must not exceed ai_lease_rate_cap_usd_per_kw_month"
-            )
+                f"ai_tenant_reference_rate_usd_per_kw_month={self.ai_tenant_reference_rate_usd_per_kw_month}: must be "
+                f"below the greenfield choke rate {self.ai_choke_rate_usd_per_kw_month:.1f} (greenfield rent x speed premium)")
         if self.asic_frontier_floor_j_per_th > self.asic_frontier_initial_j_per_th:
             raise ValueError("asic_frontier_floor_j_per_th must not exceed asic_frontier_initial_j_per_th")
         if sum(self.decision_rule_mix.values()) <= 0:
@@ -263,6 +308,12 @@ class Scenario(BaseModel):
         if not self.include_public_miners and self.n_firms < 1:
             raise ValueError("n_firms must be >= 1")
         return self
+
+    @property
+    def ai_choke_rate_usd_per_kw_month(self) -> float:
+        """Tenants' highest rate at a mining site: greenfield rent plus the value of speed."""
+        years = max(0.0, self.ai_greenfield_lead_time_years - self.conversion_lead_time_months / 12.0)
+        return self.ai_greenfield_rent_usd_per_kw_month * (1.0 + self.ai_speed_value_per_year * years)
 
     # ----------------------------------------------------------------------------------------
     def with_overrides(self, **overrides: Any) -> Scenario:

@@ -238,33 +238,7 @@ def test_machine_price_is_proportional_to_hashprice_with_elasticity_one():
 
 # --- AI demand and leases -----------------------------------------------------------------
 
-def test_lease_clearing_shortage_and_glut():
-    offered = np.array([10.0, 30.0])
-    leased, rate = ai.clear_lease_market(100.0, offered, 120.0, 0.05, 60.0, 250.0)
-    # shortage: all leased, rate up by adjustment x tightness = 0.05 x 60/100
-    assert leased.tolist() == [10.0, 30.0] and rate == pytest.approx(120.0 * (1 + 0.05 * 0.6))
-    leased, rate = ai.clear_lease_market(20.0, offered, 120.0, 0.05, 60.0, 250.0)
-    # glut: demand taken pro rata, the excess stays unleased, rate down by 0.05 x 20/40
-    assert leased.sum() == pytest.approx(20.0) and leased[1] == pytest.approx(3 * leased[0])
-    assert (offered - leased).sum() == pytest.approx(20.0) and rate == pytest.approx(120.0 * (1 - 0.05 * 0.5))
-    leased, rate = ai.clear_lease_market(5.0, np.zeros(3), 120.0, 0.05, 60.0, 250.0)
-    assert leased.sum() == 0 and rate > 120.0
-    assert ai.clear_lease_market(0.0, np.zeros(2), 120.0, 0.05, 60.0, 250.0)[1] == 120.0  # nothing either side
-    assert ai.clear_lease_market(1e6, offered, 249.0, 1.0, 60.0, 250.0)[1] == 250.0  # capped
-    assert ai.clear_lease_market(0.0, offered, 61.0, 1.0, 60.0, 250.0)[1] == 60.0  # floored
-
-
-@given(st.floats(0, 1e4), st.lists(st.floats(0, 1e3), min_size=1, max_size=8), st.floats(60, 250),
-       st.floats(0, 1))
-def test_lease_clearing_never_exceeds_offer_or_demand_and_respects_bounds(demand, offered, rate, adjustment):
-    leased, new_rate = ai.clear_lease_market(demand, np.array(offered), rate, adjustment, 60.0, 250.0)
-    assert leased.sum() == pytest.approx(min(demand, sum(offered)), rel=1e-9, abs=1e-9)
-    assert (leased <= np.array(offered) + 1e-9).all() and (leased >= 0).all()
-    assert 60.0 <= new_rate <= 250.0
-    if demand > sum(offered):
-        assert new_rate >= min(rate, 250.0)
-    elif demand < sum(offered):
-        assert new_rate <= max(rate, 60.0)
+# the lease market's clearing is tested in tests/test_ai_market.py
 
 
 def test_ai_demand_logistic_and_boom_bust():
@@ -339,8 +313,8 @@ def test_ai_demand_rejects_bad_kinds_and_parameters(kind, params, match):
         (lambda: asic.frontier_efficiency_j_per_th(1.0, 20.0, -0.2, 10.0), "improvement_per_year=-0.2"),
         (lambda: asic.machine_price_usd_per_th(60.0, 0.0, 17.0, 1.0, 3.0), "reference_hashprice=0.0"),
         (lambda: asic.machine_price_usd_per_th(60.0, 60.0, 17.0, -1.0, 3.0), "elasticity=-1.0"),
-        (lambda: ai.clear_lease_market(1.0, np.ones(2), 120.0, 0.1, 300.0, 250.0), "cap_rate=250.0"),
-        (lambda: ai.clear_lease_market(1.0, np.ones(2), 120.0, 1.5, 60.0, 250.0), "adjustment_per_step=1.5"),
+        (lambda: ai.clear_lease_market(np.ones(2), np.ones(2), 10.0, 0.0, 150.0, 140.0), "choke_rate=140.0"),
+        (lambda: ai.clear_lease_market(np.ones(2), np.ones(2), -1.0, 0.0, 150.0, 200.0), "wanted_mw=-1.0"),
     ],
 )
 def test_bad_arguments_name_themselves(make, name):

@@ -103,7 +103,7 @@ def test_shipped_sweeps_load():
         assert plan.n_runs == len(plan.points) * plan.sweep.replications > 0
     plan = load_sweep("conversion-capex")
     capex = sorted({p["conversion_capex_usd_per_mw"] for p in plan.points})
-    assert capex == [3e6, 3.5e6, 4e6, 4.5e6, 5e6]
+    assert capex == [5e6, 6.25e6, 7.5e6, 8.75e6, 10e6]
     assert {s.conversion_capex_usd_per_mw for s in plan.scenarios} == set(capex)
     drivers = load_sweep("consolidation-drivers")
     assert {s.price_shocks[0].change for s in drivers.scenarios} == {0.0, -0.3, -0.6}

@@ -200,8 +200,8 @@ def test_controls_change_the_scenario_relative_to_its_own_values():
     assert [(s.step, s.change) for s in out.price_shocks] == [(16, -0.35), (24, -0.25), (6, -0.5)]
     assert out.ai_demand_max_mw == pytest.approx(base.ai_demand_max_mw * 2)
     assert out.conversion_capex_usd_per_mw == pytest.approx(base.conversion_capex_usd_per_mw * 0.5)
-    for rate in ("initial", "floor", "cap"):
-        field = f"ai_lease_rate_{rate}_usd_per_kw_month"
+    for field in ("ai_lease_rate_initial_usd_per_kw_month", "ai_tenant_reference_rate_usd_per_kw_month",
+                  "ai_greenfield_rent_usd_per_kw_month"):
         assert getattr(out, field) == pytest.approx(getattr(base, field) * 1.5)
     assert out.power_price_multiplier == pytest.approx(base.power_price_multiplier * 1.2)
     neutral = apply_controls(base, npv_share=0.6)

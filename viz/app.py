@@ -94,8 +94,8 @@ def apply_controls(base: Scenario, *, npv_share: float = 0.6, drift_shift: float
         "ai_demand_max_mw": base.ai_demand_max_mw * ai_demand_scale,
         "conversion_capex_usd_per_mw": base.conversion_capex_usd_per_mw * capex_scale,
         "ai_lease_rate_initial_usd_per_kw_month": base.ai_lease_rate_initial_usd_per_kw_month * lease_scale,
-        "ai_lease_rate_floor_usd_per_kw_month": base.ai_lease_rate_floor_usd_per_kw_month * lease_scale,
-        "ai_lease_rate_cap_usd_per_kw_month": base.ai_lease_rate_cap_usd_per_kw_month * lease_scale,
+        "ai_tenant_reference_rate_usd_per_kw_month": base.ai_tenant_reference_rate_usd_per_kw_month * lease_scale,
+        "ai_greenfield_rent_usd_per_kw_month": base.ai_greenfield_rent_usd_per_kw_month * lease_scale,
         "power_price_multiplier": clip(base.power_price_multiplier * power_scale, 0.01, 10.0),
     }
     for drift, vol in (("price_drift_per_year", "price_volatility_per_year"),

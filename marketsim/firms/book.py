@@ -89,6 +89,11 @@ class SiteBook:
     build_pipeline: Pipeline
     build_efficiency: np.ndarray  # efficiency of the machines ordered with the MW being built
     conversion_pipeline: Pipeline
+    # AI suitability (issue 13): grid interconnect incl. approved unbuilt power (MW), land, and a
+    # tenant's price multiplier for the location (latency, fibre, climate); ``suitable_mw`` follows
+    interconnect_mw: np.ndarray = None
+    land_acres: np.ndarray = None
+    location_quality: np.ndarray = None
 
     @classmethod
     def create(
@@ -100,13 +105,17 @@ class SiteBook:
         efficiency_j_per_th,
         fleet_age_years,
         pipeline_horizon: int,
+        interconnect_mw=None,
+        land_acres=None,
+        location_quality=None,
     ) -> SiteBook:
         n = len(owner)
         cap = np.asarray(capacity_mw, dtype=FLOAT)
+        grid = cap.copy() if interconnect_mw is None else np.maximum(np.asarray(interconnect_mw, dtype=FLOAT), cap)
         return cls(
             owner=np.asarray(owner, dtype=np.int64),
             capacity_mw=cap.copy(),
-            suitable_mw=np.minimum(np.asarray(suitable_mw, dtype=FLOAT), cap),
+            suitable_mw=np.minimum(np.asarray(suitable_mw, dtype=FLOAT), grid),
             power_base_usd_per_mwh=np.asarray(power_base_usd_per_mwh, dtype=FLOAT),
             efficiency_j_per_th=np.asarray(efficiency_j_per_th, dtype=FLOAT),
             fleet_age_years=np.asarray(fleet_age_years, dtype=FLOAT),
@@ -121,6 +130,9 @@ class SiteBook:
             build_pipeline=Pipeline(n, pipeline_horizon),
             build_efficiency=np.asarray(efficiency_j_per_th, dtype=FLOAT).copy(),
             conversion_pipeline=Pipeline(n, pipeline_horizon),
+            interconnect_mw=grid,
+            land_acres=np.full(n, np.inf) if land_acres is None else np.asarray(land_acres, dtype=FLOAT),
+            location_quality=np.ones(n) if location_quality is None else np.asarray(location_quality, dtype=FLOAT),
         )
 
     def __len__(self) -> int:
@@ -205,38 +217,68 @@ class FirmBook:
 
 @dataclass
 class LeaseBook:
-    """Signed AI leases: one row each. Rates are locked at signing and escalate yearly."""
+    """Signed AI leases: one row each. Rates are locked at signing and escalate yearly.
+
+    A lease keeps paying its signed rate (times the escalator) until it expires, its tenant
+    defaults or a bust cancels it; at expiry the tenant may exercise a renewal option at the
+    escalated rate it is paying then.
+    """
+
+    COLUMNS = ("site", "mw_it", "rate_usd_per_kw_month", "signed_step", "expiry_step", "own_gpu")
 
     site: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     mw_it: np.ndarray = field(default_factory=lambda: np.zeros(0))
     rate_usd_per_kw_month: np.ndarray = field(default_factory=lambda: np.zeros(0))
     signed_step: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     expiry_step: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    own_gpu: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # the host runs its own GPU cloud
 
     def __len__(self) -> int:
         return len(self.site)
 
-    def sign(self, sites: np.ndarray, mw_it: np.ndarray, rate: float, step: int, term_steps: int) -> None:
+    def sign(self, sites: np.ndarray, mw_it: np.ndarray, rate, step: int, term_steps: int, own_gpu: bool = False) -> None:
+        """New leases, one per site; ``rate`` is one rate or one per site. ``own_gpu`` rows are the
+        host's own GPU cloud (no tenant; ``rate`` is its net revenue as a rent equivalent)."""
+        sites, mw_it = np.asarray(sites, dtype=np.int64), np.asarray(mw_it, dtype=FLOAT)
+        rates = np.broadcast_to(np.asarray(rate, dtype=FLOAT), mw_it.shape)
         keep = mw_it > 0
         n = int(keep.sum())
         if n == 0:
             return
         self.site = np.concatenate([self.site, sites[keep]])
         self.mw_it = np.concatenate([self.mw_it, mw_it[keep]])
-        self.rate_usd_per_kw_month = np.concatenate([self.rate_usd_per_kw_month, np.full(n, rate)])
+        self.rate_usd_per_kw_month = np.concatenate([self.rate_usd_per_kw_month, rates[keep]])
         self.signed_step = np.concatenate([self.signed_step, np.full(n, step, dtype=np.int64)])
         self.expiry_step = np.concatenate([self.expiry_step, np.full(n, step + term_steps, dtype=np.int64)])
+        self.own_gpu = np.concatenate([self.own_gpu, np.full(n, own_gpu, dtype=bool)])
 
-    def expire(self, step: int) -> np.ndarray:
-        """Drop leases whose term has ended; return the MW IT freed per lease row dropped."""
-        ended = self.expiry_step <= step
-        freed_sites = self.site[ended]
-        freed_mw = self.mw_it[ended]
-        if ended.any():
-            keep = ~ended
-            for name in ("site", "mw_it", "rate_usd_per_kw_month", "signed_step", "expiry_step"):
+    def _drop(self, gone: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Remove the rows where ``gone``; return their (sites, MW IT)."""
+        out = self.site[gone].copy(), self.mw_it[gone].copy()
+        if gone.any():
+            keep = ~gone
+            for name in self.COLUMNS:
                 setattr(self, name, getattr(self, name)[keep])
-        return np.stack([freed_sites.astype(FLOAT), freed_mw]) if len(freed_mw) else np.zeros((2, 0))
+        return out
+
+    def expire(self, step: int, renews: np.ndarray | None = None, renewal_steps: int = 0,
+               steps_per_year: float = 12.0, escalator_per_year: float = 0.0) -> np.ndarray:
+        """End leases whose term is over; those with ``renews`` (one bool per lease row) run on
+        for ``renewal_steps`` at the rate they pay now. Returns (2, k): sites and MW IT freed."""
+        ended = self.expiry_step <= step
+        if renews is not None and renewal_steps > 0:
+            again = ended & np.asarray(renews, bool)
+            if again.any():
+                self.rate_usd_per_kw_month[again] = self.current_rates(step, steps_per_year, escalator_per_year)[again]
+                self.signed_step[again] = step
+                self.expiry_step[again] = step + renewal_steps
+                ended = ended & ~again
+        sites, mw = self._drop(ended)
+        return np.stack([sites.astype(FLOAT), mw]) if len(mw) else np.zeros((2, 0))
+
+    def default(self, defaulted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Tenants of the rows where ``defaulted`` stop paying: the leases go, the halls empty."""
+        return self._drop(np.asarray(defaulted, bool))
 
     def cancel_share(self, share: float) -> tuple[np.ndarray, np.ndarray]:
         """Tenants fail on ``share`` of every lease's MW (pro rata); returns (sites, MW IT lost)."""
@@ -248,7 +290,8 @@ class LeaseBook:
         return np.bincount(self.site, weights=self.mw_it, minlength=n_sites)
 
     def current_rates(self, step: int, steps_per_year: float, escalator_per_year: float) -> np.ndarray:
-        years = (step - self.signed_step) / steps_per_year
+        """Signed rate x (1 + escalator)^whole years since signing (own GPU clouds do not escalate)."""
+        years = np.where(self.own_gpu, 0.0, (step - self.signed_step) / steps_per_year)
         return self.rate_usd_per_kw_month * (1.0 + escalator_per_year) ** np.floor(years)
 
     def monthly_rent_by_site(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from marketsim.firms import economics as econ
-from marketsim.firms import finance
+from marketsim.firms import conversion, finance
 from marketsim.firms.rules import Candidates, Outlook
 
 UPGRADE_MIN_GAIN_RATIO = 1.1  # frontier must beat the fleet by 10% before an upgrade is valued
@@ -114,51 +114,8 @@ def decide(model, power_usd_per_mwh: np.ndarray) -> None:
                 f = firm_ids[go]
                 mw = intensity[go] * s.expansion_max_share_per_year * firm_mw[f] * model.years_in_step / s.review_probability_per_step
                 _order_expansions(model, f, primary[go], mw, spend, o, steps)
-        # conversions: AI-suitable MW still mining, first come first served against demand
-        # (public miners under a mandated ai_target_share follow it instead, below)
-        mandated = firms.is_public[sites.owner] if s.ai_target_share is not None else np.zeros(len(sites), bool)
-        cand = np.flatnonzero(own & ~mandated & (sites.suitable_remaining_mw > 0))
-        if len(cand):
-            score = rule.conversion_score(_candidates(model, cand, power_usd_per_mwh), o)
-            go = cand[score > 0]
-            model.firm_rng.shuffle(go)
-            for site in go:
-                if model.ai_unclaimed_it_mw <= 0:
-                    break  # the demand firms can see is spoken for
-                mw = s.conversion_max_share_per_step * sites.suitable_remaining_at(site)
-                _order_conversion(model, site, mw, spend, o, forced=False)
-
-    if s.ai_target_share is not None:
-        pursue_ai_target(model, spend, o)
-
-
-def pursue_ai_target(model, spend: np.ndarray, o: Outlook) -> None:
-    """The published projection's strategy: public miners convert ``ai_target_share`` of
-    their MW (capped by the MW suitable for AI) by ``ai_target_date``, whatever the NPV,
-    ordering early enough to finish on time; tenants fund most of it (``_leased`` debt share).
-    """
-    s, firms, sites = model.config, model.firms, model.sites
-    months_left = max(1.0, (_month_index(s.ai_target_date) - _month_index(model.market.state.date)) - s.conversion_lead_time_months)
-    for f in np.flatnonzero(firms.active & firms.is_public):
-        site_rows = np.flatnonzero((sites.owner == f) & (sites.suitable_remaining_mw > 0))
-        if not len(site_rows):
-            continue
-        target = s.ai_target_share * model.firm_mw(f)
-        done = float((sites.mw_converting + sites.mw_converted)[sites.owner == f].sum())
-        gap = max(0.0, target - done)
-        if gap <= 0:
-            continue
-        this_step = gap / months_left * model.months_in_step if months_left > 1 else gap
-        for site in site_rows:
-            if this_step <= 0:
-                break
-            mw = min(this_step, sites.suitable_remaining_at(site))
-            this_step -= _order_conversion(model, site, mw, spend, o, forced=True)
-
-
-def _month_index(date) -> float:
-    """Months since year 0, fractional within the month (for lead-time arithmetic)."""
-    return date.year * 12 + date.month - 1 + (date.day - 1) / 31
+    # AI: offers, the lease market, signings and builds (firms/conversion.py)
+    conversion.convert(model, spend, o, power_usd_per_mwh)
 
 
 def _order_upgrade(model, site, capex, spend, frontier, steps) -> None:
@@ -194,37 +151,3 @@ def _order_expansions(model, f: np.ndarray, site: np.ndarray, mw: np.ndarray, sp
     sites.build_efficiency[site] = (building + mw) / (building / sites.build_efficiency[site] + mw / o.frontier_j_per_th)
     sites.build_pipeline.add_rows(site, mw, lead)
     model.events.add_many("expansion_ordered", f, site, mw, value_usd=capex)
-
-
-def _order_conversion(model, site, mw, spend, o, forced: bool) -> float:
-    """Start converting up to ``mw`` of a site; returns the MW actually started."""
-    s, firms, sites = model.config, model.firms, model.sites
-    f = sites.owner[site]
-    if not forced:
-        room_gross = max(0.0, model.ai_unclaimed_it_mw) * s.ai_pue
-        mw = min(mw, room_gross)
-    per_mw = firms.conversion_capex_usd_per_mw[f]
-    occupancy = 1.0 if forced else o.occupancy_outlook
-    debt_share = s.conversion_debt_share_unleased + occupancy * (s.conversion_debt_share_leased - s.conversion_debt_share_unleased)
-    if forced:
-        debt_share = s.conversion_debt_share_leased
-    equity_per_mw = per_mw * (1.0 - debt_share)
-    if equity_per_mw > 0:
-        mw = min(mw, max(spend[f], 0.0) / equity_per_mw)
-    mw = min(mw, sites.suitable_remaining_at(site))
-    if mw < model.MIN_ORDER_MW:
-        return 0.0
-    capex = mw * per_mw
-    spend[f] -= mw * equity_per_mw
-    finance.borrow(firms, np.array([f]), np.array([capex * debt_share]))
-    lead = max(1, round(s.conversion_lead_time_months * model.steps_per_month))
-    firms.payments.add_spread(f, capex, lead)
-    take_idle = min(mw, sites.mw_idle[site])
-    sites.mw_idle[site] -= take_idle
-    sites.mw_mining[site] -= mw - take_idle
-    sites.mw_converting[site] += mw
-    sites.conversion_pipeline.add(site, mw, lead)
-    model.ai_unclaimed_it_mw -= mw / s.ai_pue
-    model.events.add("conversion_started", f, site, mw, value_usd=capex,
-                     detail="mandated (ai_target_share)" if forced else model.rules[firms.rule[f]].name)
-    return mw

@@ -1,58 +1,89 @@
-"""Host AI: leases end, the lease market clears, delivered leases pay rent.
+"""Host AI: leases end or renew, tenants default, delivered leases pay rent.
 
-MW converted for AI is offered to tenants from the moment conversion starts (build-to-suit:
-a tenant may sign before the hall is finished, as most 2024-25 deals did), but rent starts
-only on delivered MW: a site's delivered IT MW is ``min(contracted, converted / PUE)``. This
-is why "signed" runs ahead of "delivered" (calibration.md section 4). Signed leases keep their
-rate (with escalator) for their term, whatever the market does later: a bust hits new and
-unleased capacity, which sits empty (``mw_ai_empty``), and on the MW whose tenants fail when
-demand falls below what is under contract (``fail_tenants_in_a_bust``).
+The lease market itself (offers, clearing, signing, building) is ``firms/conversion.py``. A
+signed lease is built to suit and rent starts only on delivered MW: a site's delivered IT MW is
+``min(contracted, converted / PUE)``, and halls arrive in phases, so "signed" runs ahead of
+"delivered" (calibration.md section 4: ~25% delivered by late 2025). Signed leases keep their
+rate (with escalator) for their term, whatever the market does later. Three things end one:
+- expiry: at the end of the term a share ``ai_lease_renewal_probability`` of tenants exercise a
+  renewal option (``ai_lease_renewal_term_years`` at the rate they pay then); the others leave;
+- default: each tenant defaults with hazard ``ai_tenant_default_per_year`` (a GPU cloud without
+  a hyperscaler's backing runs out of money); its hall empties and its rent stops;
+- a bust: when demand falls below the MW under contract, tenants of the excess fail
+  (``fail_tenants_in_a_bust``).
+Empty halls are offered again in the lease market at any rate (their capex is sunk).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from marketsim.market import ai
 
-def fail_tenants_in_a_bust(model) -> None:
+AI_COLUMN_DOCS = {
+    "ai_signed_it_mw": "IT MW of new leases signed in the step",
+    "ai_offered_it_mw": "IT MW firms offered to tenants in the step (empty halls, new halls, conversions)",
+    "ai_under_construction_it_mw": "IT MW being built or converted (signed or speculative), not yet delivered",
+    "ai_delivered_it_mw": "IT MW delivered and paying rent",
+    "ai_empty_it_mw": "IT MW of finished halls without a paying tenant",
+    "ai_clearing_rate_usd_per_kw_month": "lease market's clearing rate in the step, USD per kW-month of IT (NaN: no offers)",
+    "ai_signed_rate_min_usd_per_kw_month": "lowest rate signed in the step (location-adjusted), USD per kW-month (NaN: none)",
+    "ai_signed_rate_max_usd_per_kw_month": "highest rate signed in the step (location-adjusted), USD per kW-month (NaN: none)",
+    "ai_unmet_demand_it_mw": "IT MW tenants want at the reference rate that is not under lease",
+    "ai_tenant_defaults_it_mw": "IT MW whose tenants defaulted or failed in the step",
+    "ai_gpu_cloud_started_it_mw": "IT MW of empty halls turned into their owners' own GPU clouds in the step",
+    "ai_gpu_cloud_it_mw": "IT MW running their owners' own GPU clouds (signed to themselves)",
+}
+
+
+def fail_tenants_in_a_bust(model) -> float:
     """When AI demand falls below the MW under contract, tenants of the excess fail.
 
-    Each step a share ``ai_tenant_failure_share_per_year`` (per year) of the excess is lost,
+    Demand is the tenants' curve at the market's current rate (``ai.tenant_demand_share``), so a
+    rate that has fallen in a glut keeps more tenants in business. Each step a share ``ai_tenant_failure_share_per_year`` (per year) of the excess is lost,
     pro rata across leases: in a bust the weakest tenants (GPU clouds without hyperscaler
     backing) stop paying and their halls go empty. With demand above contracts, nobody fails.
+    Returns the IT MW lost.
     """
     s, leases = model.config, model.leases
     contracted = float(leases.mw_it.sum())
-    excess = contracted - model.market.state.ai_demand_mw
+    share = float(ai.tenant_demand_share(model.market.lease_rate_usd_per_kw_month,
+                                         s.ai_tenant_reference_rate_usd_per_kw_month, s.ai_choke_rate_usd_per_kw_month))
+    excess = contracted - model.market.state.ai_demand_mw * share
     if excess <= 0 or contracted <= 0 or s.ai_tenant_failure_share_per_year <= 0:
-        return
+        return 0.0
     lost_total = excess * min(1.0, s.ai_tenant_failure_share_per_year * model.years_in_step)
     sites_, lost = leases.cancel_share(lost_total / contracted)
     by_site = np.bincount(sites_, weights=lost, minlength=len(model.sites))
     hit = np.flatnonzero(by_site > 0)
     model.events.add_many("tenant_failed", model.sites.owner[hit], hit, by_site[hit] * s.ai_pue)
+    return float(lost.sum())
+
+
+def default_tenants(model) -> float:
+    """Each lease's tenant defaults with probability 1 - exp(-hazard x dt); returns IT MW lost."""
+    s, leases = model.config, model.leases
+    if len(leases) == 0 or s.ai_tenant_default_per_year <= 0:
+        return 0.0
+    p = 1.0 - np.exp(-s.ai_tenant_default_per_year * model.years_in_step)
+    gone = (model.firm_rng.random(len(leases)) < p) & ~leases.own_gpu  # own GPU clouds have no tenant
+    if not gone.any():
+        return 0.0
+    sites_, mw = leases.default(gone)
+    model.events.add_many("tenant_defaulted", model.sites.owner[sites_], sites_, mw * s.ai_pue,
+                          value_usd=np.zeros(len(mw)))
+    return float(mw.sum())
 
 
 def host_ai(model) -> None:
     s, sites, firms, leases = model.config, model.sites, model.firms, model.leases
     step, n_sites = model.steps_done, len(sites)
-    leases.expire(step)
-    fail_tenants_in_a_bust(model)
+    renews = (model.firm_rng.random(len(leases)) < s.ai_lease_renewal_probability) & ~leases.own_gpu
+    leases.expire(step, renews, round(s.ai_lease_renewal_term_years * model.steps_per_year),
+                  model.steps_per_year, s.ai_lease_escalator_per_year)
+    lost = fail_tenants_in_a_bust(model) + default_tenants(model)
 
     contracted = leases.contracted_it_by_site(n_sites)
-    capacity_it = (sites.mw_converting + sites.mw_converted) / s.ai_pue
-    offered = np.clip(capacity_it - contracted, 0.0, None)
-    demand = model.market.state.ai_demand_mw
-    new_demand = max(0.0, demand - float(contracted.sum()))
-    leased = model.market.clear_leases(new_demand, offered, demand, float(capacity_it.sum()))
-    if leased.sum() > 0:
-        signed = np.flatnonzero(leased > 0)
-        leases.sign(signed, leased[signed], model.market.lease_rate_usd_per_kw_month, step,
-                    round(s.ai_lease_term_years * 12 * model.steps_per_month))
-        model.events.add_many("lease_signed", sites.owner[signed], signed, leased[signed] * s.ai_pue,
-                              value_usd=leased[signed] * 1000.0 * model.market.lease_rate_usd_per_kw_month * 12)
-        contracted = contracted + leased
-
     delivered_it = np.minimum(contracted, sites.mw_converted / s.ai_pue)
     rent = leases.monthly_rent_by_site(n_sites, step, model.steps_per_year, s.ai_lease_escalator_per_year)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -63,4 +94,26 @@ def host_ai(model) -> None:
     firms.ledger["ai_opex_usd"] = firms.ledger["revenue_ai_usd"] * (1.0 - s.ai_margin)
     model.mw_ai_leased = delivered_it * s.ai_pue
     model.ai_contracted_it_mw = float(contracted.sum())
-    model.ai_offered_it_mw = float(np.clip(capacity_it - contracted, 0.0, None).sum())
+    model.ai_tenant_defaults_it_mw = lost
+
+
+def ai_outcome(model) -> dict:
+    """The AI market's industry columns for the step (``AI_COLUMN_DOCS``)."""
+    s, sites = model.config, model.sites
+    step_market = getattr(model, "ai_step", None) or {}
+    delivered = float(model.mw_ai_leased.sum()) / s.ai_pue
+    nan = float("nan")
+    return {
+        "ai_signed_it_mw": step_market.get("ai_signed_it_mw", 0.0),
+        "ai_offered_it_mw": step_market.get("ai_offered_it_mw", 0.0),
+        "ai_under_construction_it_mw": float(sites.mw_converting.sum()) / s.ai_pue,
+        "ai_delivered_it_mw": delivered,
+        "ai_empty_it_mw": max(0.0, float(sites.mw_converted.sum()) / s.ai_pue - delivered),
+        "ai_clearing_rate_usd_per_kw_month": step_market.get("ai_clearing_rate_usd_per_kw_month", nan),
+        "ai_signed_rate_min_usd_per_kw_month": step_market.get("ai_signed_rate_min_usd_per_kw_month", nan),
+        "ai_signed_rate_max_usd_per_kw_month": step_market.get("ai_signed_rate_max_usd_per_kw_month", nan),
+        "ai_unmet_demand_it_mw": max(0.0, model.market.state.ai_demand_mw - float(model.leases.mw_it.sum())),
+        "ai_tenant_defaults_it_mw": getattr(model, "ai_tenant_defaults_it_mw", 0.0),
+        "ai_gpu_cloud_started_it_mw": step_market.get("ai_gpu_cloud_started_it_mw", 0.0),
+        "ai_gpu_cloud_it_mw": float(model.leases.mw_it[model.leases.own_gpu].sum()),
+    }

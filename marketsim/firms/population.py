@@ -18,6 +18,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
+from marketsim.data.sites import load_ai_sites
 from marketsim.errors import ScenarioError
 from marketsim.scenario import Scenario
 
@@ -27,6 +28,9 @@ TAIL_POWER_BOUNDS_USD_PER_MWH = (20.0, 150.0)
 HURDLE_BOUNDS = (0.03, 0.6)
 MAX_INITIAL_FLEET_AGE_YEARS = 4.0
 EFFICIENCY_TOLERANCE = 1e-3  # rounding in the file
+# land (calibration.md s2): mining needs ~5,000 sq ft per MW, AI ~1,000 sq ft per MW of IT
+TAIL_QUALITY_BOUNDS = (0.5, 1.15)  # no private site beats the best public campuses (Core's, Hut 8's data centres)
+MINING_SQFT_PER_MW, AI_SQFT_PER_IT_MW, SQFT_PER_ACRE = 5_000.0, 1_000.0, 43_560.0
 PUBLIC_COLUMNS = ["name", "hashrate_ehs", "mw", "efficiency_j_per_th", "power_usd_per_mwh", "cash_usd", "debt_usd",
                   "debt_rate_per_year", "btc_held", "ai_suitable_share", "btc_sell_share", "distressed"]
 
@@ -77,7 +81,9 @@ class Population:
     mw: np.ndarray
     efficiency_j_per_th: np.ndarray
     power_usd_per_mwh: np.ndarray
-    suitable_share: np.ndarray
+    interconnect_mw: np.ndarray  # grid capacity incl. approved unbuilt power
+    land_acres: np.ndarray
+    location_quality: np.ndarray  # tenants' price multiplier for the location (0: no site of its own)
     cash_usd: np.ndarray
     debt_usd: np.ndarray
     debt_rate_per_year: np.ndarray
@@ -88,6 +94,12 @@ class Population:
     rule: np.ndarray
     hurdle_rate_per_year: np.ndarray
     conversion_capex_usd_per_mw: np.ndarray
+
+    def suitable_mw(self, s: Scenario) -> np.ndarray:
+        """Gross MW a site can give AI: its interconnect, or what its land holds at AI density,
+        if tenants want the location at all (``ai_min_location_quality``); else 0."""
+        land_mw = self.land_acres * SQFT_PER_ACRE / AI_SQFT_PER_IT_MW * s.ai_pue
+        return np.where(self.location_quality >= s.ai_min_location_quality, np.minimum(self.interconnect_mw, land_mw), 0.0)
 
     @property
     def hashrate_ehs(self) -> np.ndarray:
@@ -122,8 +134,6 @@ def build_population(s: Scenario, network_hashrate_ehs: float, rule_names: list[
         rng.normal(s.tail_power_price_mean_usd_per_mwh, s.tail_power_price_sd_usd_per_mwh, n_tail),
         *TAIL_POWER_BOUNDS_USD_PER_MWH,
     )
-    m = s.ai_suitable_share_mean
-    suitable = rng.beta(2.0, 2.0 * (1 - m) / m, n_tail) if 0 < m < 1 else np.full(n_tail, m)
     cash = s.tail_cash_usd_per_mw * mw * rng.lognormal(-0.125, 0.5, n_tail)
     debt = s.tail_debt_usd_per_mw * mw * rng.lognormal(-0.245, 0.7, n_tail)
 
@@ -131,13 +141,13 @@ def build_population(s: Scenario, network_hashrate_ehs: float, rule_names: list[
     names = list(public["name"]) + [f"Private miner {i + 1:0{len(str(n_tail))}d}" for i in range(n_tail)]
     mix = np.array([s.decision_rule_mix.get(r, 0.0) for r in rule_names], dtype=float)
     sigma = s.conversion_capex_dispersion
+    grid, land, quality = _site_fields(s, public, mw, rng.spawn(1)[0])
     return Population(
         name=names,
         is_public=np.r_[np.ones(len(public), bool), np.zeros(n_tail, bool)],
         mw=np.r_[public["mw"].to_numpy(float), mw],
         efficiency_j_per_th=np.r_[public["efficiency_j_per_th"].to_numpy(float), eff],
         power_usd_per_mwh=np.r_[public["power_usd_per_mwh"].to_numpy(float), power_cost],
-        suitable_share=np.r_[public["ai_suitable_share"].to_numpy(float), suitable],
         cash_usd=np.r_[public["cash_usd"].to_numpy(float), cash],
         debt_usd=np.r_[public["debt_usd"].to_numpy(float), debt],
         debt_rate_per_year=np.r_[public["debt_rate_per_year"].to_numpy(float),
@@ -149,4 +159,25 @@ def build_population(s: Scenario, network_hashrate_ehs: float, rule_names: list[
         rule=rng.choice(len(rule_names), size=n, p=mix / mix.sum()),
         hurdle_rate_per_year=np.clip(rng.normal(s.hurdle_rate_per_year, s.hurdle_rate_sd, n), *HURDLE_BOUNDS),
         conversion_capex_usd_per_mw=s.conversion_capex_usd_per_mw * rng.lognormal(-sigma**2 / 2, sigma, n),
+        interconnect_mw=grid, land_acres=land, location_quality=quality,
     )
+
+
+def _site_fields(s: Scenario, public: pd.DataFrame, tail_mw: np.ndarray, rng: np.random.Generator):
+    """Interconnect, land and location quality: public miners from ``ai_sites_2022.csv``; the tail
+    drawn (own stream, so the other draws do not move): interconnect = MW x (1 + headroom), headroom
+    ~ scale x Lomax(alpha) capped (heavy-tailed: most sites full, a few with large approved power);
+    quality ~ lognormal(mean 1, sd); land = the mining footprint of the interconnect x lognormal."""
+    sites = load_ai_sites().set_index("name").reindex(public["name"])
+    if len(public) and sites["interconnect_mw"].isna().any():
+        raise ScenarioError(f"ai_sites_2022.csv: no row for {', '.join(sites.index[sites['interconnect_mw'].isna()])}")
+    headroom = np.minimum(s.tail_interconnect_headroom_scale * rng.pareto(s.tail_interconnect_headroom_pareto_alpha,
+                                                                         len(tail_mw)), s.tail_interconnect_headroom_max)
+    sd = s.tail_location_quality_sd
+    quality = np.clip(rng.lognormal(-sd**2 / 2, sd, len(tail_mw)), *TAIL_QUALITY_BOUNDS)
+    tail_grid = tail_mw * (1.0 + headroom)
+    grid = np.r_[np.maximum(sites["interconnect_mw"].to_numpy(float), public["mw"].to_numpy(float)), tail_grid]
+    land = np.r_[sites["land_acres"].to_numpy(float), tail_grid * rng.lognormal(0.0, 0.5, len(tail_mw))
+                 * MINING_SQFT_PER_MW / SQFT_PER_ACRE]
+    land = np.where(np.isnan(land), grid * MINING_SQFT_PER_MW / SQFT_PER_ACRE, land)
+    return grid, land, np.r_[sites["location_quality"].to_numpy(float), quality]

@@ -109,19 +109,24 @@ class NPVRule(DecisionRule):
         quick = econ.payback_months(capex, margin_now) <= o.max_payback_months
         return np.where(quick, np.clip(value / capex - 1.0, 0.0, 1.0), 0.0)
 
-    def conversion_score(self, c, o):
+    def conversion_reservation_rate(self, c, o):
+        """Lowest lease rate ($/kW-month of IT) at which hosting beats mining on this site.
+
+        The lease's NOI, discounted at the project's rate (``c.hurdle_rate_per_year``: the
+        caller's financing rate incl. tenant default risk) from first delivery for the term,
+        must repay the host's capex per IT MW (``c.conversion_capex_usd_per_mw``) plus the
+        mining margin the PUE gross MW give up over the horizon (0 on a new hall: efficiency
+        inf). Linear in the rate, so r = cost / PV of $1/kW-month.
+        """
         hp, disc = self._paths(c, o)
-        forgone = econ.pv_mining_margin_per_mw(hp, c.efficiency_j_per_th, c.cost_usd_per_mwh, disc)
-        lease = econ.lease_pv_per_gross_mw(
-            o.lease_rate_usd_per_kw_month,
-            o.ai_pue,
-            o.ai_margin,
-            o.ai_term_years,
-            o.ai_escalator_per_year,
-            c.hurdle_rate_per_year,
-            o.conversion_lead_months,
-        )
-        return lease * o.occupancy_outlook - c.conversion_capex_usd_per_mw - forgone
+        forgone = econ.pv_mining_margin_per_mw(hp, c.efficiency_j_per_th, c.cost_usd_per_mwh, disc) * o.ai_pue
+        per_rate = econ.lease_pv_per_gross_mw(1.0, 1.0, o.ai_margin, o.ai_term_years, o.ai_escalator_per_year,
+                                              c.hurdle_rate_per_year, o.conversion_lead_months)
+        return (c.conversion_capex_usd_per_mw + forgone) / per_rate
+
+    def conversion_score(self, c, o):
+        """> 0 when the market's lease rate beats the site's reservation rate."""
+        return o.lease_rate_usd_per_kw_month - self.conversion_reservation_rate(c, o)
 
 
 class MyopicRule(DecisionRule):
@@ -152,11 +157,15 @@ class MyopicRule(DecisionRule):
         pb = econ.payback_months(capex, margin)
         return np.clip(1.0 - pb / o.max_payback_months, 0.0, 1.0)
 
-    def conversion_score(self, c, o):
-        noi = econ.lease_noi_usd_per_gross_mw_month(o.lease_rate_usd_per_kw_month, o.ai_pue, o.ai_margin)
+    def conversion_reservation_rate(self, c, o):
+        """The rate whose NOI, less today's mining margin on the PUE gross MW given up, repays
+        the host's capex per IT MW within ``myopic_max_payback_months`` (no discounting)."""
         mining = np.maximum(self._margin_month(o.hashprice_now, c.efficiency_j_per_th, c.cost_usd_per_mwh), 0.0)
-        pb = econ.payback_months(c.conversion_capex_usd_per_mw, noi * o.occupancy_outlook - mining)
-        return o.myopic_max_payback_months - pb
+        needed = c.conversion_capex_usd_per_mw / o.myopic_max_payback_months + mining * o.ai_pue
+        return needed / (econ.KW_PER_MW * o.ai_margin)
+
+    def conversion_score(self, c, o):
+        return o.lease_rate_usd_per_kw_month - self.conversion_reservation_rate(c, o)
 
 
 RULES: dict[str, type[DecisionRule]] = {"npv": NPVRule, "myopic": MyopicRule}

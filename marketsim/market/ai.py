@@ -16,23 +16,36 @@ Demand (MW of critical IT that AI tenants want from converted mining sites, cumu
   ``initial_mw``: f(t) = initial + sum_i g_i(t). Why: announced leases clustered in mid-2024
   and from mid-2025 (calibration.md section 4), not along one smooth curve.
 
-Clearing (one step): tenants take min(new demand, MW on offer), pro rata across offering
-sites. The rate for new leases ($ per kW of critical IT per month) moves by partial
-adjustment toward scarcity:
-    rate' = clip(rate x (1 + adjustment x tightness), floor, cap),
-    tightness = (demand - offered) / max(demand, offered) in [-1, 1] (0 when both are 0).
-A shortage raises it, a glut lowers it and leaves MW unleased. ``adjustment`` <= 1 keeps the
-rate positive before the clip.
+The curve is the IT MW tenants want *at a reference rate* (``reference_rate``, $/kW-month).
+At other rates they want less or more: demand slopes down linearly and reaches zero at the
+**choke rate**, the rate at which a tenant prefers to wait for a greenfield data centre:
+    share(r) = max(0, (choke - r) / (choke - reference)),
+    choke = greenfield_rent x (1 + speed_value_per_year x (greenfield_lead - miner_lead)).
+Why: miners sell *speed to power* (about a year, against 4+ years for a greenfield hall in
+the interconnection queue); a tenant pays a premium over the greenfield rent for each year
+gained, and no more (MODEL.md; calibration.md section 4).
+
+Clearing (one step, ``clear_lease_market``): new leases demanded at rate r are
+    Q(r) = max(0, wanted x share(r) - contracted)
+(the backlog of tenants not yet served at that rate; signed leases keep their own rate).
+Supply is a list of offers (MW, reservation rate). Sort offers by reservation rate, take
+their cumulative sum S, and cut where demand at that rate is met: the clearing rate r* is the
+lowest rate at which S(r*) >= Q(r*). Either the marginal offer sets it (and is partly
+filled), or demand does (between two offers, r* solves Q(r*) = S; above the last offer when
+every offer is taken). No cap: r* never exceeds the choke rate, because Q(choke) = 0.
 
 Lease value: PV of a lease's net operating income, see ``firms.economics.lease_pv_per_gross_mw``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 KW_PER_MW = 1000.0
 MONTHS_PER_YEAR = 12.0
+MIN_WANTED_MW = 1e-9  # below this nobody is asking (and the inverse demand would overflow)
 
 KINDS = {
     "logistic": ("max_mw", "midpoint_years", "steepness_per_year", "initial_mw"),
@@ -131,46 +144,129 @@ def ai_demand_mw(years_since_start, kind: str, **params):
     return float(out) if out.ndim == 0 else out
 
 
-def _check_rate_bounds(floor_rate: float, cap_rate: float) -> None:
-    if not (np.isfinite(floor_rate) and floor_rate >= 0):
-        raise ValueError(f"floor_rate={floor_rate!r}: must be finite and >= 0")
-    if not (np.isfinite(cap_rate) and cap_rate >= floor_rate):
-        raise ValueError(f"cap_rate={cap_rate!r}: must be finite and >= floor_rate={floor_rate!r}")
+def greenfield_choke_rate(greenfield_rent_usd_per_kw_month: float, speed_value_per_year: float,
+                          greenfield_lead_years: float, miner_lead_years: float) -> float:
+    """Highest rate a tenant pays at a mining site before waiting for a greenfield hall."""
+    years_gained = max(0.0, greenfield_lead_years - miner_lead_years)
+    return float(greenfield_rent_usd_per_kw_month * (1.0 + speed_value_per_year * years_gained))
 
 
-def clear_lease_market(new_demand_mw: float, offered_mw: np.ndarray, current_rate_usd_per_kw_month: float,
-                       adjustment_per_step: float, floor_rate: float, cap_rate: float) -> tuple[np.ndarray, float]:
-    """Lease new demand against the MW on offer; return (leased MW per site, new rate).
+def tenant_demand_share(rate, reference_rate: float, choke_rate: float):
+    """share(r) = max(0, (choke - r) / (choke - reference)): 1 at the reference rate, 0 at the choke."""
+    if not (np.isfinite(choke_rate) and np.isfinite(reference_rate) and choke_rate > reference_rate >= 0):
+        raise ValueError(f"choke_rate={choke_rate!r}: must be finite and above reference_rate={reference_rate!r} >= 0")
+    return np.maximum(0.0, (choke_rate - np.asarray(rate, dtype=float)) / (choke_rate - reference_rate))
 
-    ``offered_mw`` is each site's converted, unleased IT MW (negative entries count as 0).
-    Leased = offered x min(demand, total offered) / total offered (pro rata), so it never
-    exceeds a site's offer or the demand and sums to min(demand, total). The rate follows the
-    partial-adjustment rule in the module docstring.
+
+def new_lease_demand_mw(rate, wanted_mw: float, contracted_mw: float, reference_rate: float, choke_rate: float):
+    """Q(r) = max(0, wanted x share(r) - contracted): IT MW of new leases tenants sign at ``rate``."""
+    return np.maximum(0.0, wanted_mw * tenant_demand_share(rate, reference_rate, choke_rate) - contracted_mw)
+
+
+def _rate_for_quantity(quantity_mw: float, wanted_mw: float, contracted_mw: float, reference_rate: float,
+                       choke_rate: float) -> float:
+    """Inverse demand: the rate r at which Q(r) = ``quantity_mw`` (the choke when nothing is wanted)."""
+    if wanted_mw <= MIN_WANTED_MW:
+        return float(choke_rate)
+    share = (quantity_mw + contracted_mw) / wanted_mw
+    return float(min(choke_rate, choke_rate - (choke_rate - reference_rate) * share))
+
+
+@dataclass(frozen=True)
+class LeaseClearing:
+    """One step of the lease market. ``rate`` is NaN when nobody offers anything."""
+
+    rate_usd_per_kw_month: float
+    filled_mw: np.ndarray  # per offer, in the caller's order
+    demand_at_rate_mw: float  # Q(rate)
+
+    @property
+    def signed_mw(self) -> float:
+        return float(self.filled_mw.sum())
+
+
+def clear_lease_market(offer_mw, reservation_rate, wanted_mw: float, contracted_mw: float,
+                       reference_rate: float, choke_rate: float) -> LeaseClearing:
+    """Clear new leases between tenants' demand curve and the offers (see the module docstring).
+
+    ``offer_mw`` and ``reservation_rate`` are per offer (MW of IT, $/kW-month). Offers at or
+    below the clearing rate are filled in order of reservation rate; the marginal one may be
+    partly filled. Every filled offer signs at the one clearing rate (a uniform-price call
+    market; callers may scale it by a site's location quality).
     """
-    _check_rate_bounds(floor_rate, cap_rate)
-    offered = np.clip(np.asarray(offered_mw, dtype=float), 0.0, None)
-    if not np.all(np.isfinite(offered)):
-        raise ValueError(f"offered_mw={offered_mw!r}: must be finite")
-    if not np.isfinite(new_demand_mw):
-        raise ValueError(f"new_demand_mw={new_demand_mw!r}: must be finite")
-    demand = max(float(new_demand_mw), 0.0)
-    supply = float(offered.sum())
-    leased_total = min(demand, supply)
-    leased = offered * (leased_total / supply) if supply > 0 else np.zeros_like(offered)
-    return leased, adjust_lease_rate(current_rate_usd_per_kw_month, demand, supply, adjustment_per_step,
-                                     floor_rate, cap_rate)
+    mw = np.asarray(offer_mw, dtype=float)
+    res = np.asarray(reservation_rate, dtype=float)
+    if mw.shape != res.shape:
+        raise ValueError(f"offer_mw and reservation_rate: shapes differ ({mw.shape} vs {res.shape})")
+    if not (np.all(np.isfinite(mw)) and np.all(mw >= 0)):
+        raise ValueError("offer_mw: must be finite and >= 0")
+    if not np.all(np.isfinite(res)):
+        raise ValueError("reservation_rate: must be finite")
+    if not (np.isfinite(wanted_mw) and wanted_mw >= 0 and np.isfinite(contracted_mw) and contracted_mw >= 0):
+        raise ValueError(f"wanted_mw={wanted_mw!r}, contracted_mw={contracted_mw!r}: must be finite and >= 0")
+    live = mw > 0
+    filled = np.zeros_like(mw)
+    if not live.any():
+        return LeaseClearing(float("nan"), filled, 0.0)
+    idx = np.flatnonzero(live)
+    order = idx[np.argsort(res[idx], kind="stable")]
+    r_sorted, q_sorted = res[order], mw[order]
+    cum = np.cumsum(q_sorted)
+    before = np.r_[0.0, cum[:-1]]  # exclusive sum (no cancellation error)
+    demand = new_lease_demand_mw(r_sorted, wanted_mw, contracted_mw, reference_rate, choke_rate)
+    met = np.flatnonzero(cum >= demand)
+    if not len(met):  # every offer is taken: demand sets the rate above the last offer
+        rate = _rate_for_quantity(cum[-1], wanted_mw, contracted_mw, reference_rate, choke_rate)
+        filled[order] = q_sorted
+    else:
+        k = int(met[0])
+        if demand[k] > before[k]:  # the marginal offer sets the rate and is partly filled
+            rate = float(r_sorted[k])
+            filled[order[:k]] = q_sorted[:k]
+            filled[order[k]] = demand[k] - before[k]
+        else:  # demand runs out between offers k-1 and k
+            rate = _rate_for_quantity(before[k], wanted_mw, contracted_mw, reference_rate, choke_rate)
+            filled[order[:k]] = q_sorted[:k]
+    rate = max(rate, float(r_sorted[0])) if filled.sum() > 0 else float(r_sorted[0])
+    return LeaseClearing(rate, filled, float(new_lease_demand_mw(rate, wanted_mw, contracted_mw,
+                                                                 reference_rate, choke_rate)))
 
 
-def adjust_lease_rate(rate_usd_per_kw_month: float, demand_mw: float, supply_mw: float, adjustment_per_step: float,
-                      floor_rate: float, cap_rate: float) -> float:
-    """Partial adjustment toward scarcity: clip(rate x (1 + adjustment x tightness), floor, cap)."""
-    _check_rate_bounds(floor_rate, cap_rate)
-    if not (np.isfinite(adjustment_per_step) and 0 <= adjustment_per_step <= 1):
-        raise ValueError(f"adjustment_per_step={adjustment_per_step!r}: must be in [0, 1]")
-    if not (np.isfinite(rate_usd_per_kw_month) and rate_usd_per_kw_month >= 0):
-        raise ValueError(f"current_rate_usd_per_kw_month={rate_usd_per_kw_month!r}: must be finite and >= 0")
-    demand, supply = max(float(demand_mw), 0.0), max(float(supply_mw), 0.0)
-    scale = max(demand, supply)
-    tightness = (demand - supply) / scale if scale > 0 else 0.0
-    rate = rate_usd_per_kw_month * (1.0 + adjustment_per_step * tightness)
-    return float(min(max(rate, floor_rate), cap_rate))
+def rerated_equity_value_usd(mining_mw, signed_it_mw, delivered_it_mw, miner_usd_per_mw: float,
+                             datacentre_usd_per_it_mw: float, signed_credibility: float, pue: float):
+    """Market value of a public miner re-rated toward data-centre multiples by its AI leases.
+
+    Investors value mining MW at the miners' multiple (~$4.5M per MW, Aug 2024) and leased AI
+    capacity at data-centre multiples (> $30M per MW of IT); a lease signed but not yet
+    delivered counts for ``signed_credibility`` of the uplift (execution risk), a delivered one
+    fully (calibration.md section 4, valuation gap):
+        V = miner x (mining MW + PUE x IT MW)
+            + (dc - miner x PUE) x (delivered + credibility x (signed - delivered)).
+    Pure: arrays in, arrays out (one value per firm).
+    """
+    mining = np.asarray(mining_mw, dtype=float)
+    signed = np.asarray(signed_it_mw, dtype=float)
+    delivered = np.minimum(np.asarray(delivered_it_mw, dtype=float), signed)
+    base = miner_usd_per_mw * (mining + pue * signed)
+    uplift = (datacentre_usd_per_it_mw - miner_usd_per_mw * pue) * (delivered + signed_credibility * (signed - delivered))
+    return base + uplift
+
+
+def rerating_uplift_usd_per_signed_it_mw(miner_usd_per_mw: float, datacentre_usd_per_it_mw: float,
+                                         signed_credibility: float, pue: float) -> float:
+    """What one newly signed MW of IT adds to a public miner's value (the derivative of
+    ``rerated_equity_value_usd`` in signed MW converted from mining): the equity it can raise on it."""
+    return float(signed_credibility * (datacentre_usd_per_it_mw - miner_usd_per_mw * pue))
+
+
+def gpu_cloud_npv_per_it_mw(revenue_usd_per_it_mw_year, utilisation, opex_share: float, capex_usd_per_it_mw,
+                            life_years: float, discount_rate_per_year):
+    """NPV of running one's own GPU cloud on a MW of IT instead of leasing it out:
+    revenue x utilisation x (1 - opex share), a level annuity over the GPUs' life, less the GPUs.
+    Why: the GPU-cloud model earns ~$9M per MW-yr against ~$1.5-1.9M for colocation, but the
+    miner buys the GPUs (~$40k per H200 installed) and carries the utilisation risk
+    (calibration.md section 4)."""
+    r = np.asarray(discount_rate_per_year, dtype=float)
+    annuity = np.where(r > 0, (1.0 - (1.0 + r) ** -life_years) / np.where(r > 0, r, 1.0), life_years)
+    net = np.asarray(revenue_usd_per_it_mw_year) * np.asarray(utilisation) * (1.0 - opex_share)
+    return net * annuity - np.asarray(capex_usd_per_it_mw)

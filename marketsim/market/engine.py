@@ -292,19 +292,19 @@ class Market:
             s.machine_price_elasticity, s.machine_price_floor_usd_per_th,
         ))
 
-    def clear_leases(self, new_demand_mw: float, offered_mw: np.ndarray, demand_mw: float,
-                     capacity_mw: float) -> np.ndarray:
-        """New tenants take offered MW; the rate for new leases moves with the whole market's
-        tightness (all demand against all AI capacity, contracted or not), so it falls in a
-        bust even when nothing new is offered or asked for."""
+    def clear_leases(self, offer_mw: np.ndarray, reservation_rate: np.ndarray, contracted_mw: float) -> ai.LeaseClearing:
+        """Clear this step's offers against tenants' demand curve (``ai.clear_lease_market``).
+
+        Tenants want ``ai_demand_mw`` of IT at the reference rate, less above it, none at the
+        greenfield choke rate; ``contracted_mw`` is already served at its own locked rates. The
+        market's rate for new leases becomes the clearing rate (kept when nobody offers).
+        """
         s = self.scenario
-        leased, _ = ai.clear_lease_market(new_demand_mw, offered_mw, self.lease_rate_usd_per_kw_month, 0.0,
-                                          s.ai_lease_rate_floor_usd_per_kw_month, s.ai_lease_rate_cap_usd_per_kw_month)
-        self.lease_rate_usd_per_kw_month = ai.adjust_lease_rate(
-            self.lease_rate_usd_per_kw_month, demand_mw, capacity_mw, s.ai_lease_rate_adjustment_per_step,
-            s.ai_lease_rate_floor_usd_per_kw_month, s.ai_lease_rate_cap_usd_per_kw_month,
-        )
-        return leased
+        result = ai.clear_lease_market(offer_mw, reservation_rate, self.state.ai_demand_mw, contracted_mw,
+                                       s.ai_tenant_reference_rate_usd_per_kw_month, s.ai_choke_rate_usd_per_kw_month)
+        if np.isfinite(result.rate_usd_per_kw_month):
+            self.lease_rate_usd_per_kw_month = result.rate_usd_per_kw_month
+        return result
 
     def months_to_next_halving(self) -> float:
         blocks_left = protocol.next_halving_height(int(self.chain.height)) - self.chain.height

@@ -1,0 +1,320 @@
+"""Convert for AI: firms offer powered capacity to tenants, the lease market clears, signed
+deals are built (MODEL.md "AI/HPC demand"; calibration.md section 4).
+
+Each step every active firm offers, site by site, what its site can give AI tenants:
+- **empty halls**: converted (or converting) IT MW without a tenant, at the hall's running
+  cost ``ai_hall_opex_usd_per_kw_month`` (the capex is sunk; any rent above that beats none);
+- **new halls** on unused interconnect (approved power not yet built): no mining margin is
+  given up, but the capex carries ``ai_new_hall_capex_premium`` (shell, substation);
+- **conversions** of mining MW on an AI-suitable site: capex plus the mining margin the MW
+  gives up (``rules.conversion_reservation_rate``, under the firm's own decision rule).
+What a site can give AI in all is its ``suitable_mw`` (interconnect or land, if tenants want
+the location), so a firm never converts or builds past its interconnect.
+
+Reservation rates follow deal terms as signed: capex per MW of critical IT by date
+(``capex_per_it_mw``), of which the tenant funds ``ai_tenant_capex_share`` (prepayments,
+direct funding); the host's share is financed ``conversion_debt_share_leased`` by project debt
+at the backstopped rate and the rest by equity at the firm's hurdle rate, and tenant default
+risk adds its hazard to that rate. A firm offers only the IT MW whose equity it can fund
+(``spend``). Offers are compared in location-adjusted terms (reservation / quality): a
+tenant pays ``rate x quality`` at a site, so better locations sign higher rates.
+
+Signed MW is built to suit: first rent ``conversion_lead_time_months`` after signing, the
+halls delivered in equal phases over ``ai_delivery_phase_months``; capex is paid over the
+same span. Public miners under a mandated ``ai_target_share`` offer like everybody else and
+build the rest of their target speculatively: those halls then sit empty until let, offered
+at their running cost, so a glut of them pulls the rate down for everybody.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from marketsim.firms import finance
+from marketsim.firms.rules import Candidates, Outlook
+from marketsim.market.ai import LeaseClearing, gpu_cloud_npv_per_it_mw, rerating_uplift_usd_per_signed_it_mw
+
+OFFER_KINDS = ("empty", "new_hall", "convert")
+MONTHS_PER_YEAR, KW_PER_MW = 12.0, 1000.0
+DAYS_PER_YEAR = 365.25
+NEAR_MARGIN_SHARE = 0.2  # unfilled offers within this share of the clearing rate are logged as offers
+
+
+def capex_per_it_mw(s, date, firm_capex_usd_per_mw) -> np.ndarray:
+    """Capex per MW of critical IT at ``date``: the firm's figure at the reference date, grown by
+    ``conversion_capex_growth_per_year`` between the reference date and ``..._growth_until``
+    (deals: $6-8M late 2024, $8-11M in 2025; calibration.md section 4)."""
+    ref = np.datetime64(s.conversion_capex_reference_date)
+    until = np.datetime64(s.conversion_capex_growth_until)
+    now = min(max(np.datetime64(date.date() if hasattr(date, "date") else date), ref), until)
+    years = (now - ref).astype("timedelta64[D]").astype(float) / DAYS_PER_YEAR
+    return np.asarray(firm_capex_usd_per_mw, dtype=float) * (1.0 + s.conversion_capex_growth_per_year) ** years
+
+
+def host_capex_per_it_mw(capex_usd_per_it_mw, tenant_capex_share: float):
+    """What the host pays of a hall's capex: the tenant funds its share."""
+    return np.asarray(capex_usd_per_it_mw) * (1.0 - tenant_capex_share)
+
+
+def host_equity_per_it_mw(capex_usd_per_it_mw, tenant_capex_share: float, debt_share: float):
+    """The host's own cash per IT MW: its capex share less the project debt lenders fund."""
+    return host_capex_per_it_mw(capex_usd_per_it_mw, tenant_capex_share) * (1.0 - debt_share)
+
+
+def project_rate_per_year(hurdle_rate_per_year, debt_share: float, debt_rate_per_year: float,
+                          default_per_year: float):
+    """Discount rate of a leased hall: debt and equity weighted, plus the tenant default hazard."""
+    return debt_share * debt_rate_per_year + (1.0 - debt_share) * np.asarray(hurdle_rate_per_year) + default_per_year
+
+
+def site_ai_room_mw(sites) -> tuple[np.ndarray, np.ndarray]:
+    """Gross MW each site can still give AI as (new halls on unused interconnect, conversions of
+    machine MW); their sum never takes the site's AI MW past ``suitable_mw`` (<= interconnect)."""
+    ai_gross = sites.mw_converting + sites.mw_converted
+    room = np.clip(sites.suitable_mw - ai_gross, 0.0, None)
+    live = sites.capacity_mw - sites.mw_shutdown
+    headroom = np.clip(sites.interconnect_mw - live - sites.build_pipeline.pending(), 0.0, None)
+    new_hall = np.minimum(room, headroom)
+    convert = np.minimum(room - new_hall, sites.mw_machines)
+    return new_hall, convert
+
+
+def _reservations(model, o: Outlook, power: np.ndarray, firm_capex_it: np.ndarray, rows: np.ndarray):
+    """Reservation rates ($/kW-month) of the sites ``rows`` for a new hall and for a conversion,
+    each site valued by its owner's decision rule."""
+    s, sites, firms = model.config, model.sites, model.firms
+    owner = sites.owner[rows]
+    rate = project_rate_per_year(firms.hurdle_rate_per_year[owner], s.conversion_debt_share_leased,
+                                 s.ai_backstopped_debt_rate_per_year, s.ai_tenant_default_per_year)
+    host = host_capex_per_it_mw(firm_capex_it[owner], s.ai_tenant_capex_share)
+    cost = power[rows] + s.mining_opex_usd_per_mwh
+    eff = sites.efficiency_j_per_th[rows]
+    hall_res = np.full(len(rows), np.inf)
+    conv_res = np.full(len(rows), np.inf)
+    for rule_id, rule in enumerate(model.rules):
+        mine = np.flatnonzero(firms.rule[owner] == rule_id)
+        if not len(mine):
+            continue
+        hp = firms.expected_hashprice[owner[mine]]
+        conv = Candidates(eff[mine], cost[mine], hp, rate[mine], host[mine])
+        hall = Candidates(np.full(len(mine), np.inf), cost[mine], hp, rate[mine],
+                          host[mine] * (1.0 + s.ai_new_hall_capex_premium))
+        conv_res[mine] = rule.conversion_reservation_rate(conv, o)
+        hall_res[mine] = rule.conversion_reservation_rate(hall, o)
+    return hall_res, conv_res
+
+
+def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray):
+    """The step's offers as flat arrays (site, kind index, IT MW, reservation rate)."""
+    s, sites, firms, leases = model.config, model.sites, model.firms, model.leases
+    n = len(sites)
+    active = firms.active[sites.owner] & (sites.capacity_mw - sites.mw_shutdown > 0)
+    firm_capex_it = capex_per_it_mw(s, model.market.state.date, firms.conversion_capex_usd_per_mw)
+    empty_it = np.clip((sites.mw_converting + sites.mw_converted) / s.ai_pue
+                       - leases.contracted_it_by_site(n), 0.0, None)
+    hall_gross, conv_gross = site_ai_room_mw(sites)
+    hall_it, conv_it = hall_gross / s.ai_pue, conv_gross / s.ai_pue
+    suitable = active & (hall_it + conv_it > 0)
+    hall_res, conv_res = np.full(n, np.inf), np.full(n, np.inf)
+    if suitable.any():
+        rows = np.flatnonzero(suitable)
+        hall_res[rows], conv_res[rows] = _reservations(model, o, power, firm_capex_it, rows)
+    # financing: a firm offers only the new MW whose equity it can fund
+    need_it = host_equity_per_it_mw(firm_capex_it, s.ai_tenant_capex_share, s.conversion_debt_share_leased)
+    equity_it = need_it - lease_equity_per_it_mw(s, firms.is_public, need_it)
+    want = np.where(suitable, hall_it * (1.0 + s.ai_new_hall_capex_premium) + conv_it, 0.0)
+    need = np.bincount(sites.owner, weights=want, minlength=len(firms)) * equity_it
+    scale = np.where(need > 0, np.clip(np.maximum(spend, 0.0) / np.where(need > 0, need, 1.0), 0.0, 1.0), 1.0)
+    hall_it = np.where(suitable, hall_it * scale[sites.owner], 0.0)
+    conv_it = np.where(suitable, conv_it * scale[sites.owner], 0.0)
+    q = np.where(active, np.maximum(sites.location_quality, 1e-9), 1.0)
+    site = np.r_[np.arange(n), np.arange(n), np.arange(n)]
+    kind = np.repeat(np.arange(3), n)
+    mw = np.r_[np.where(active, empty_it, 0.0), hall_it, conv_it]
+    res = np.r_[np.full(n, s.ai_hall_opex_usd_per_kw_month), hall_res, conv_res] / np.r_[q, q, q]
+    ok = (mw > 0) & np.isfinite(res)
+    return site[ok], kind[ok], mw[ok], res[ok]
+
+
+def lease_equity_per_it_mw(s, is_public: np.ndarray, equity_need_per_it_mw) -> np.ndarray:
+    """New equity raised per IT MW signed. A public miner sells shares worth
+    ``ai_rerating_raise_share`` of the re-rating the lease earns (``ai.rerated_equity_value_usd``);
+    a private one brings in project equity (infrastructure funds) for ``ai_private_project_equity_share``
+    of the equity its share of the build needs. Never more than that need."""
+    uplift = rerating_uplift_usd_per_signed_it_mw(s.ai_miner_value_usd_per_mw, s.ai_datacentre_value_usd_per_it_mw,
+                                                  s.ai_signed_lease_credibility, s.ai_pue)
+    need = np.asarray(equity_need_per_it_mw, dtype=float)
+    raised = np.where(is_public, s.ai_rerating_raise_share * max(uplift, 0.0), s.ai_private_project_equity_share * need)
+    return np.minimum(raised, need)
+
+
+def _log(model, kind: str, firm_ids, site_ids, mw, value_usd, detail) -> None:
+    details = np.broadcast_to(np.asarray(detail, dtype=object), np.shape(mw))
+    for f, site, w, v, d in zip(firm_ids, site_ids, mw, value_usd, details):
+        model.events.add(kind, f, site, w, value_usd=v, detail=d)
+
+
+def start_halls(model, site: np.ndarray, kind: np.ndarray, it_mw: np.ndarray, debt_share: float,
+                spend: np.ndarray, detail: str) -> np.ndarray:
+    """Build ``it_mw`` of IT at each site (kind 1: new hall on unused interconnect, 2: conversion
+    of machine MW, 0: an existing hall, nothing to build). Returns the host capex per row."""
+    s, sites, firms = model.config, model.sites, model.firms
+    build = (kind > 0) & (it_mw > 0)
+    site, kind, it_mw = site[build], kind[build], it_mw[build]
+    capex_out = np.zeros(len(site))
+    if not len(site):
+        return capex_out
+    f = sites.owner[site]
+    gross = it_mw * s.ai_pue
+    capex_it = capex_per_it_mw(s, model.market.state.date, firms.conversion_capex_usd_per_mw[f])
+    capex = it_mw * capex_it * np.where(kind == 1, 1.0 + s.ai_new_hall_capex_premium, 1.0)
+    host = host_capex_per_it_mw(capex, s.ai_tenant_capex_share)
+    # new halls add capacity; conversions take machine MW, idle first
+    hall = kind == 1
+    np.add.at(sites.capacity_mw, site[hall], gross[hall])
+    conv = ~hall
+    take_idle = np.minimum(gross[conv], sites.mw_idle[site[conv]])
+    np.subtract.at(sites.mw_idle, site[conv], take_idle)
+    np.subtract.at(sites.mw_mining, site[conv], gross[conv] - take_idle)
+    np.add.at(sites.mw_converting, site, gross)
+    lead = max(1, round(s.conversion_lead_time_months * model.steps_per_month))
+    phases = max(1, round(s.ai_delivery_phase_months * model.steps_per_month))
+    for k in range(phases):
+        sites.conversion_pipeline.add_rows(site, gross / phases, lead + k)
+    np.subtract.at(spend, f, host * (1.0 - debt_share))
+    finance.borrow(firms, f, host * debt_share)
+    firms.payments.add_spread_rows(f, host, lead + phases - 1)
+    _log(model, "conversion_started", f, site, gross, host,
+         np.where(kind == 1, f"{detail}: new AI hall on unused interconnect", f"{detail}: conversion of mining MW"))
+    capex_out[:] = host
+    return capex_out
+
+
+def convert(model, spend: np.ndarray, o: Outlook, power_usd_per_mwh: np.ndarray) -> None:
+    """Offers, clearing, signings and builds for one step (called from ``decisions.decide``)."""
+    s, firms, sites, leases = model.config, model.firms, model.sites, model.leases
+    step = model.steps_done
+    site, kind, mw, res = offers(model, spend, o, power_usd_per_mwh)
+    contracted = float(leases.mw_it.sum())
+    clearing: LeaseClearing = model.market.clear_leases(mw, res, contracted)
+    filled = clearing.filled_mw
+    signed = filled > 1e-9
+    rates = np.empty(0)
+    if signed.any():
+        ss, kk, it = site[signed], kind[signed], filled[signed]
+        rates = clearing.rate_usd_per_kw_month * sites.location_quality[ss]
+        term = round(s.ai_lease_term_years * model.steps_per_year)
+        leases.sign(ss, it, rates, step, term)
+        _log(model, "lease_signed", sites.owner[ss], ss, it * s.ai_pue, it * 1000.0 * rates * 12.0,
+             np.array([f"{r:.1f} $/kW-month, {OFFER_KINDS[k]}" for r, k in zip(rates, kk)], dtype=object))
+        owners = sites.owner[ss]
+        need_it = host_equity_per_it_mw(capex_per_it_mw(s, model.market.state.date, firms.conversion_capex_usd_per_mw[owners]),
+                                        s.ai_tenant_capex_share, s.conversion_debt_share_leased)
+        need_it = need_it * np.where(kk == 1, 1.0 + s.ai_new_hall_capex_premium, 1.0)
+        raised = lease_equity_per_it_mw(s, firms.is_public[owners], need_it) * np.where(kk > 0, it, 0.0)
+        np.add.at(firms.cash_usd, owners, raised)
+        np.add.at(firms.ledger["equity_raised_usd"], owners, raised)
+        np.add.at(spend, owners, raised)
+        start_halls(model, ss, kk, it, s.conversion_debt_share_leased, spend, detail="lease")
+    near = ~signed & (res <= clearing.rate_usd_per_kw_month * (1.0 + NEAR_MARGIN_SHARE))
+    if near.any():
+        ask = res[near] * sites.location_quality[site[near]]
+        _log(model, "lease_offered", sites.owner[site[near]], site[near], mw[near] * s.ai_pue, ask * mw[near] * 12000.0,
+             np.array([f"asks {r:.1f} $/kW-month, {OFFER_KINDS[k]}" for r, k in zip(ask, kind[near])], dtype=object))
+    gpu_it = choose_gpu_cloud(model, spend)
+    if s.ai_target_share is not None:
+        pursue_ai_target(model, spend)
+    model.ai_step = {
+        "ai_signed_it_mw": float(filled.sum()),
+        "ai_offered_it_mw": float(mw.sum()),
+        "ai_clearing_rate_usd_per_kw_month": clearing.rate_usd_per_kw_month,
+        "ai_signed_rate_min_usd_per_kw_month": float(rates.min()) if len(rates) else float("nan"),
+        "ai_signed_rate_max_usd_per_kw_month": float(rates.max()) if len(rates) else float("nan"),
+        "ai_gpu_cloud_started_it_mw": gpu_it,
+    }
+    model.ai_contracted_it_mw = float(leases.mw_it.sum())
+    model.ai_offered_it_mw = float(mw.sum()) - float(filled.sum())
+
+
+def gpu_cloud_rent_equivalent(s, utilisation) -> np.ndarray:
+    """The rent ($/kW-month) whose NOI (x ``ai_margin``) equals an own GPU cloud's net income, so
+    the GPU cloud flows through the same books: revenue x utilisation x (1 - GPU opex) / margin."""
+    net = s.ai_gpu_cloud_revenue_usd_per_it_mw_year * np.asarray(utilisation) * (1.0 - s.ai_gpu_opex_share)
+    return net / (MONTHS_PER_YEAR * KW_PER_MW * max(s.ai_margin, 1e-9))
+
+
+def choose_gpu_cloud(model, spend: np.ndarray) -> float:
+    """Halls still empty after the market cleared may run their owner's own GPU cloud instead.
+
+    A firm does it where ``ai.gpu_cloud_npv_per_it_mw`` at its hurdle rate and the expected
+    utilisation is positive and it can fund the GPUs' equity (``conversion_debt_share_unleased``
+    is borrowed: no tenant backs the debt). The utilisation it then gets is drawn (the risk:
+    normal around ``ai_gpu_utilisation_mean``, clipped to [0.05, 1]) and fixed for the GPUs'
+    life. Returns the IT MW started.
+    """
+    s, sites, firms, leases = model.config, model.sites, model.firms, model.leases
+    n = len(sites)
+    empty = np.clip((sites.mw_converting + sites.mw_converted) / s.ai_pue - leases.contracted_it_by_site(n), 0.0, None)
+    cand = np.flatnonzero((empty * s.ai_pue >= model.MIN_ORDER_MW) & firms.active[sites.owner])
+    if not len(cand):
+        return 0.0
+    owner = sites.owner[cand]
+    npv = gpu_cloud_npv_per_it_mw(s.ai_gpu_cloud_revenue_usd_per_it_mw_year, s.ai_gpu_utilisation_mean,
+                                  s.ai_gpu_opex_share, s.ai_gpu_capex_usd_per_it_mw, s.ai_gpu_life_years,
+                                  firms.hurdle_rate_per_year[owner])
+    equity_per_mw = s.ai_gpu_capex_usd_per_it_mw * (1.0 - s.conversion_debt_share_unleased)
+    mw = empty[cand]
+    if equity_per_mw > 0:
+        mw = np.minimum(mw, np.maximum(spend[owner], 0.0) / equity_per_mw)
+    go = (npv > 0) & (mw * s.ai_pue >= model.MIN_ORDER_MW)
+    if not go.any():
+        return 0.0
+    site, f, mw = cand[go], owner[go], mw[go]
+    # one GPU cloud per firm per step: the first of its sites (spend is per firm)
+    _, first = np.unique(f, return_index=True)
+    site, f, mw = site[first], f[first], mw[first]
+    utilisation = np.clip(model.firm_rng.normal(s.ai_gpu_utilisation_mean, s.ai_gpu_utilisation_sd, len(site)), 0.05, 1.0)
+    capex = mw * s.ai_gpu_capex_usd_per_it_mw
+    np.subtract.at(spend, f, capex * (1.0 - s.conversion_debt_share_unleased))
+    finance.borrow(firms, f, capex * s.conversion_debt_share_unleased)
+    firms.payments.add_spread_rows(f, capex, 1)
+    leases.sign(site, mw, gpu_cloud_rent_equivalent(s, utilisation), model.steps_done,
+                round(s.ai_gpu_life_years * model.steps_per_year), own_gpu=True)
+    _log(model, "gpu_cloud_started", f, site, mw * s.ai_pue, capex,
+         np.array([f"own GPU cloud, utilisation {u:.0%}" for u in utilisation], dtype=object))
+    return float(mw.sum())
+
+
+def pursue_ai_target(model, spend: np.ndarray) -> None:
+    """The published projection's strategy: public miners convert ``ai_target_share`` of their MW
+    (within what their sites allow) by ``ai_target_date``, whatever the NPV, ordering early enough
+    to finish on time; what no tenant signed for is built speculatively (it sits empty until let).
+    """
+    s, firms, sites = model.config, model.firms, model.sites
+    n_firms = len(firms)
+    months_left = max(1.0, _months_between(model.market.state.date, s.ai_target_date)
+                      - s.conversion_lead_time_months - s.ai_delivery_phase_months)
+    public = firms.active & firms.is_public
+    live = sites.capacity_mw - sites.mw_shutdown
+    firm_mw = np.bincount(sites.owner, weights=live, minlength=n_firms)
+    done = np.bincount(sites.owner, weights=sites.mw_converting + sites.mw_converted, minlength=n_firms)
+    gap = np.where(public, np.clip(s.ai_target_share * firm_mw - done, 0.0, None), 0.0)
+    pace = gap / months_left * model.months_in_step if months_left > 1 else gap
+    hall, conv = site_ai_room_mw(sites)
+    room = hall + conv
+    firm_room = np.bincount(sites.owner, weights=room, minlength=n_firms)
+    share = np.where(firm_room[sites.owner] > 0, room / np.where(firm_room[sites.owner] > 0, firm_room[sites.owner], 1), 0)
+    gross = np.minimum(pace[sites.owner] * share, room)
+    go = np.flatnonzero(gross >= model.MIN_ORDER_MW)
+    if not len(go):
+        return
+    from_hall = np.minimum(gross[go], hall[go])
+    rows = np.r_[go, go]
+    kinds = np.r_[np.ones(len(go), np.int64), np.full(len(go), 2, np.int64)]
+    it = np.r_[from_hall, gross[go] - from_hall] / s.ai_pue
+    start_halls(model, rows, kinds, it, s.conversion_debt_share_unleased, spend, detail="mandated (ai_target_share)")
+
+
+def _months_between(a, b) -> float:
+    """Months from date ``a`` to date ``b`` (fractional)."""
+    return (b.year - a.year) * 12 + (b.month - a.month) + (b.day - a.day) / 31.0

@@ -1,0 +1,334 @@
+"""The AI hosting market (issue 13): clearing, sites and interconnects, deal terms, leases,
+defaults, re-rating. Hand-worked numbers throughout."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from marketsim.firms import conversion, hosting
+from marketsim.firms.book import LeaseBook
+from marketsim.firms.population import load_public_miners
+from marketsim.data.sites import load_ai_sites
+from marketsim.market import ai
+from marketsim.model import IndustryModel
+from marketsim.scenario import Scenario, load_scenario, shipped_scenarios
+
+REF, CHOKE = 150.0, 200.0  # share(r) = (200 - r) / 50
+
+
+# --- the clearing function ------------------------------------------------------------------
+
+def test_marginal_offer_sets_the_rate_and_is_partly_filled():
+    # wanted 100 MW at 150; at 110, Q = 100 x 90/50 - 0 = 180; offers 100 @ 100, 200 @ 110
+    c = ai.clear_lease_market([200.0, 100.0], [110.0, 100.0], 100.0, 0.0, REF, CHOKE)
+    assert c.rate_usd_per_kw_month == pytest.approx(110.0)
+    assert c.filled_mw.tolist() == pytest.approx([80.0, 100.0])  # 180 - 100 from the marginal offer
+    assert c.demand_at_rate_mw == pytest.approx(180.0)
+
+
+def test_demand_sets_the_rate_between_offers_and_above_the_last():
+    # offers 50 @ 100 and 500 @ 190: at 190 Q = 100 x 10/50 = 20 < 50, so the rate solves
+    # Q(r) = 50: 100 x (200 - r)/50 = 50 -> r = 175; only the first offer is filled
+    c = ai.clear_lease_market([50.0, 500.0], [100.0, 190.0], 100.0, 0.0, REF, CHOKE)
+    assert c.rate_usd_per_kw_month == pytest.approx(175.0)
+    assert c.filled_mw.tolist() == pytest.approx([50.0, 0.0])
+    # every offer taken: Q(r) = 60 with 20 already contracted -> 100 x (200 - r)/50 = 80 -> r = 160
+    c = ai.clear_lease_market([60.0], [90.0], 100.0, 20.0, REF, CHOKE)
+    assert c.rate_usd_per_kw_month == pytest.approx(160.0) and c.signed_mw == pytest.approx(60.0)
+
+
+def test_nothing_trades_above_the_choke_or_without_offers():
+    c = ai.clear_lease_market([100.0], [205.0], 1000.0, 0.0, REF, CHOKE)
+    assert c.signed_mw == 0.0 and c.rate_usd_per_kw_month == pytest.approx(205.0)  # the standing ask
+    c = ai.clear_lease_market([], [], 1000.0, 0.0, REF, CHOKE)
+    assert c.signed_mw == 0.0 and np.isnan(c.rate_usd_per_kw_month)
+
+
+def test_clearing_rate_falls_when_supply_rises_and_rises_when_demand_rises():
+    offers, asks = np.array([100.0, 100.0, 100.0]), np.array([120.0, 140.0, 160.0])
+    base = ai.clear_lease_market(offers, asks, 200.0, 0.0, REF, CHOKE).rate_usd_per_kw_month
+    more_supply = ai.clear_lease_market(np.r_[offers, 150.0], np.r_[asks, 110.0], 200.0, 0.0, REF, CHOKE)
+    more_demand = ai.clear_lease_market(offers, asks, 400.0, 0.0, REF, CHOKE)
+    assert more_supply.rate_usd_per_kw_month < base < more_demand.rate_usd_per_kw_month
+    assert more_demand.signed_mw > ai.clear_lease_market(offers, asks, 200.0, 0.0, REF, CHOKE).signed_mw
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 500), st.floats(0, 250)), min_size=1, max_size=10),
+       st.floats(0, 5000), st.floats(0, 2000))
+def test_clearing_fills_no_more_than_offers_or_demand_and_stays_below_the_choke(rows, wanted, contracted):
+    mw = np.array([r[0] for r in rows])
+    asks = np.array([r[1] for r in rows])
+    c = ai.clear_lease_market(mw, asks, wanted, contracted, REF, CHOKE)
+    assert (c.filled_mw >= -1e-9).all() and (c.filled_mw <= mw + 1e-9).all()
+    if mw.sum() == 0:
+        assert np.isnan(c.rate_usd_per_kw_month) and c.signed_mw == 0
+        return
+    q = float(ai.new_lease_demand_mw(c.rate_usd_per_kw_month, wanted, contracted, REF, CHOKE))
+    assert c.signed_mw <= q + 1e-6 * max(1.0, q)
+    assert (c.filled_mw[asks > c.rate_usd_per_kw_month + 1e-9] == 0).all()  # nobody signs below its ask
+    if mw.sum() > 0 and c.signed_mw > 0:
+        assert c.rate_usd_per_kw_month <= CHOKE + 1e-9
+
+
+def test_choke_rate_is_greenfield_rent_plus_the_value_of_speed():
+    # 135 x (1 + 0.15 x (4.5 - 1)) = 205.875
+    assert ai.greenfield_choke_rate(135.0, 0.15, 4.5, 1.0) == pytest.approx(205.875)
+    assert Scenario().ai_choke_rate_usd_per_kw_month == pytest.approx(205.875)
+
+
+# --- deal terms ----------------------------------------------------------------------------
+
+def test_capex_per_it_mw_grows_by_date_between_the_reference_and_the_end():
+    s = Scenario()  # 7.5M at 2024-07-01, +20%/yr until 2026-01-01
+    assert conversion.capex_per_it_mw(s, dt.date(2023, 6, 1), 7.5e6) == pytest.approx(7.5e6)
+    one_year = conversion.capex_per_it_mw(s, dt.date(2025, 7, 1), 7.5e6)
+    assert one_year == pytest.approx(7.5e6 * 1.2 ** (365 / 365.25))
+    assert conversion.capex_per_it_mw(s, dt.date(2030, 1, 1), 7.5e6) == pytest.approx(
+        conversion.capex_per_it_mw(s, dt.date(2026, 1, 1), 7.5e6))
+
+
+def test_a_tenant_funded_deal_needs_less_of_the_hosts_cash():
+    # $10M per IT MW, 80% project debt: host equity 10 x 0.2 = 2.0M; with the tenant funding
+    # 30%, 10 x 0.7 x 0.2 = 1.4M
+    assert conversion.host_equity_per_it_mw(10e6, 0.0, 0.8) == pytest.approx(2.0e6)
+    assert conversion.host_equity_per_it_mw(10e6, 0.3, 0.8) == pytest.approx(1.4e6)
+    # and in the model: the same 10 MW conversion takes less of the firm's spendable cash
+    drops = []
+    for share in (0.0, 0.5):
+        model = IndustryModel(load_scenario("halving-2024-replay", n_firms=30, ai_tenant_capex_share=share), rng=3)
+        model.step()
+        site = int(np.argmax(model.sites.suitable_mw))
+        spend = np.full(len(model.firms), 1e12)
+        conversion.start_halls(model, np.array([site]), np.array([2]), np.array([10.0]),
+                               model.config.conversion_debt_share_leased, spend, detail="test")
+        drops.append(1e12 - spend[model.sites.owner[site]])
+    assert drops[1] == pytest.approx(drops[0] * 0.5)
+
+
+def test_reservation_rate_is_capex_and_forgone_margin_over_the_lease_annuity():
+    model = IndustryModel(load_scenario("halving-2024-replay", n_firms=30), rng=1)
+    model.step()
+    from marketsim.firms import decisions
+    o = decisions.outlook(model)
+    rows = np.flatnonzero(model.sites.suitable_mw > 0)
+    capex = conversion.capex_per_it_mw(model.config, model.market.state.date, model.firms.conversion_capex_usd_per_mw)
+    hall, conv = conversion._reservations(model, o, model.site_power_usd_per_mwh, capex, rows)
+    assert (hall > 0).all() and np.isfinite(hall).all()
+    # a conversion gives up mining margin, a new hall does not: the hall's ask is lower per unit capex
+    premium = 1 + model.config.ai_new_hall_capex_premium
+    assert (conv >= hall / premium - 1e-9).all()
+    # doubling capex roughly doubles a new hall's ask (it is all capex)
+    hall2, _ = conversion._reservations(model, o, model.site_power_usd_per_mwh, 2 * capex, rows)
+    assert hall2 == pytest.approx(2 * hall)
+
+
+# --- sites and interconnects -----------------------------------------------------------------
+
+def test_public_sites_file_covers_every_public_miner_with_sources():
+    sites = load_ai_sites()
+    assert set(sites["name"]) == set(load_public_miners()["name"])
+    assert sites["source"].str.len().min() > 10 and sites["assumptions"].str.len().min() > 5
+    riot = sites.set_index("name").loc["Riot"]
+    assert riot["interconnect_mw"] == 1750  # Rockdale ~750 + Corsicana 1 GW (end-2022)
+    assert sites.set_index("name").loc["Marathon", "location_quality"] == 0  # hosted: no site of its own
+
+
+def test_a_firm_converts_only_what_its_sites_interconnect_allows():
+    scenario = load_scenario("halving-2024-replay", n_firms=40, ai_demand_initial_mw=50_000.0,
+                             ai_demand_max_mw=50_000.0, conversion_capex_usd_per_mw=1e6, months=12)
+    model = IndustryModel(scenario, rng=2)
+    sites = model.sites
+    for _ in range(model.n_steps):
+        model.step()
+        ai_gross = sites.mw_converting + sites.mw_converted
+        assert (ai_gross <= sites.suitable_mw + 1e-6).all()
+        assert (sites.suitable_mw <= sites.interconnect_mw + 1e-9).all()
+    ai_gross = sites.mw_converting + sites.mw_converted
+    assert ai_gross.sum() > 0
+    assert (ai_gross[sites.suitable_mw == 0] == 0).all()  # unsuitable sites never host AI
+    assert np.isclose(ai_gross, sites.suitable_mw, rtol=1e-6).any()  # some campus is full
+
+
+def test_suitable_share_of_the_start_industry_is_about_a_fifth():
+    model = IndustryModel(load_scenario("halving-2024-replay"), rng=1)
+    s = model.sites
+    share = np.minimum(s.suitable_mw, s.capacity_mw).sum() / s.capacity_mw.sum()
+    assert 0.12 < share < 0.35  # calibration: ~20% of a mining portfolio suits AI
+
+
+# --- leases -------------------------------------------------------------------------------
+
+def test_a_lease_keeps_paying_its_signed_rate_with_its_escalator():
+    book = LeaseBook()
+    book.sign(np.array([0, 1]), np.array([10.0, 5.0]), np.array([120.0, 150.0]), step=0, term_steps=144)
+    # 13 months later: one yearly step of the 3% escalator, whatever the market does
+    rent = book.monthly_rent_by_site(2, 13, 12.0, 0.03)
+    assert rent.tolist() == pytest.approx([120.0 * 1.03 * 10_000.0, 150.0 * 1.03 * 5_000.0])
+    rent = book.monthly_rent_by_site(2, 25, 12.0, 0.03)
+    assert rent[0] == pytest.approx(120.0 * 1.03**2 * 10_000.0)
+
+
+def test_renewal_option_extends_at_the_escalated_rate_and_others_expire():
+    book = LeaseBook()
+    book.sign(np.array([0, 1]), np.array([10.0, 5.0]), 100.0, step=0, term_steps=24)
+    freed = book.expire(24, renews=np.array([True, False]), renewal_steps=60, steps_per_year=12.0,
+                        escalator_per_year=0.03)
+    assert freed[1].tolist() == [5.0] and len(book) == 1
+    assert book.rate_usd_per_kw_month[0] == pytest.approx(100.0 * 1.03**2) and book.expiry_step[0] == 84
+
+
+def test_signed_rates_in_a_run_never_change_after_signing():
+    model = IndustryModel(load_scenario("halving-2024-replay", n_firms=60, ai_tenant_default_per_year=0.0), rng=1)
+    seen = {}
+    for _ in range(model.n_steps):
+        model.step()
+        for key, rate in zip(zip(model.leases.site, model.leases.signed_step), model.leases.rate_usd_per_kw_month):
+            assert seen.setdefault(key, rate) == rate
+    assert len(seen) > 0
+
+
+def test_a_tenant_default_empties_the_hall_and_stops_the_rent():
+    model = IndustryModel(load_scenario("halving-2024-replay", n_firms=30, ai_tenant_default_per_year=0.0), rng=1)
+    model.step()
+    site = int(np.argmax(model.sites.suitable_mw))
+    owner = model.sites.owner[site]
+    model.sites.mw_mining[site] -= 13.0
+    model.sites.mw_converted[site] += 13.0  # a finished 10 MW IT hall
+    model.leases = LeaseBook()
+    model.leases.sign(np.array([site]), np.array([10.0]), 130.0, model.steps_done, 144)
+    hosting.host_ai(model)
+    # rent = 130 $/kW-month x 10,000 kW x the step's months
+    assert model.firms.ledger["revenue_ai_usd"][owner] == pytest.approx(130.0 * 10_000.0 * model.months_in_step)
+    assert model.mw_ai_leased[site] == pytest.approx(13.0)
+    model.config = model.config.with_overrides(ai_tenant_default_per_year=0.5)  # p = 1 - e^(-0.5/12)
+
+    class FirstDrawDefaults:  # every uniform draw is 0 < p: the tenant defaults now
+        def random(self, n):
+            return np.zeros(n)
+
+    model.firm_rng = FirstDrawDefaults()
+    hosting.host_ai(model)
+    assert len(model.leases) == 0
+    assert model.firms.ledger["revenue_ai_usd"][owner] == 0.0  # the rent stops
+    assert model.mw_ai_leased[site] == 0.0  # the hall is empty ...
+    assert model.sites.mw_converted[site] == pytest.approx(13.0)  # ... but still there, to be let again
+    assert hosting.ai_outcome(model)["ai_empty_it_mw"] >= 10.0 - 1e-9
+    assert "tenant_defaulted" in [r[2] for r in model.events.rows]
+
+
+# --- valuation feedback -----------------------------------------------------------------------
+
+def test_rerating_values_signed_and_delivered_leases_toward_data_centre_multiples():
+    # 100 MW mining, 20 MW IT signed of which 5 delivered, PUE 1.3, miner 4.5M/MW, DC 30M/IT MW,
+    # credibility 0.5: base 4.5 x (100 + 26) = 567M; uplift (30 - 5.85) x (5 + 0.5 x 15) = 301.875M
+    v = ai.rerated_equity_value_usd(100.0, 20.0, 5.0, 4.5e6, 30e6, 0.5, 1.3)
+    assert v == pytest.approx(567e6 + 301.875e6)
+    assert ai.rerated_equity_value_usd(100.0, 0.0, 0.0, 4.5e6, 30e6, 0.5, 1.3) == pytest.approx(450e6)
+    assert ai.rerating_uplift_usd_per_signed_it_mw(4.5e6, 30e6, 0.5, 1.3) == pytest.approx(12.075e6)
+
+
+# --- shipped scenarios ------------------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(shipped_scenarios()))
+def test_no_rate_sits_at_a_cap_in_the_shipped_scenarios(name):
+    scenario = load_scenario(name, n_firms=80)
+    assert not any("cap" in f and "rate" in f for f in Scenario.model_fields)
+    model = IndustryModel(scenario, rng=1).run()
+    df = model.datacollector.get_model_vars_dataframe()
+    signed = df[df["ai_signed_it_mw"] > 0]
+    choke = scenario.ai_choke_rate_usd_per_kw_month
+    assert (signed["ai_clearing_rate_usd_per_kw_month"] < choke).all()
+    # the rate moves: it is not pinned at one value for the whole run
+    rates = df["ai_clearing_rate_usd_per_kw_month"].dropna()
+    assert rates.nunique() > 3
+
+
+# --- the pivot, honestly ----------------------------------------------------------------------
+
+def test_pivot_profit_is_noi_less_forgone_mining_margin_discounted():
+    from marketsim.pivot import discounted_pivot_profit
+    # (100 - 30 - 50) / 1.1 + (200 - 50 - 0) / 1.21 = 18.1818 + 123.9669
+    assert discounted_pivot_profit([100.0, 200.0], [30.0, 50.0], [50.0, 0.0], 0.10) == pytest.approx(142.14876, rel=1e-6)
+    assert discounted_pivot_profit([100.0], [0.0], [0.0], 0.0) == pytest.approx(100.0)
+
+
+def test_pivot_accounts_take_forgone_margin_from_the_firms_own_mining_margin():
+    import pandas as pd
+    from marketsim.pivot import public_ai_accounts
+    scenario = Scenario()  # mining_opex 6 $/MWh
+    # one public firm, two monthly steps in January and February 2024 (744 h, 696 h):
+    # step 0: 90 MW mining earning $3.5M at 40 $/MWh -> margin 3.5M - 90 x 744 x 46 = 419,840 USD
+    #         over 100 machine MW = 4,198.4 $/MW; it converted 10 MW from mining (and built a 20 MW
+    #         hall, which gives up nothing): forgone 41,984 USD
+    # step 1: margin 2.5M - 90 x 696 x 46 = -381,440 -> 0: nothing forgone
+    firms = pd.DataFrame({
+        "step": [0, 1], "date": pd.to_datetime(["2024-01-01", "2024-02-01"]), "firm_id": [0, 0],
+        "is_public": [True, True], "mw_mining": [90.0, 90.0], "mw_idle": [10.0, 10.0],
+        "power_usd_per_mwh": [40.0, 40.0], "revenue_mining_usd": [3.5e6, 2.5e6],
+        "revenue_ai_usd": [1.0e6, 2.0e6], "mw_ai": [13.0, 13.0],
+    })
+    events = pd.DataFrame({
+        "step": [0, 0], "date": pd.to_datetime(["2024-01-01", "2024-01-01"]), "kind": ["conversion_started"] * 2,
+        "firm_id": [0, 0], "mw": [10.0, 20.0], "value_usd": [5e6, 9e6],
+        "detail": ["lease: conversion of mining MW", "lease: new AI hall on unused interconnect"],
+    })
+    acc = public_ai_accounts(firms, 0.8, events, scenario)
+    forgone = 41_984.0
+    assert acc.loc[2024, "forgone_mining_margin_usd"] == pytest.approx(forgone)
+    assert acc.loc[2024, "ai_noi_usd"] == pytest.approx(2.4e6)
+    assert acc.loc[2024, "ai_profit_usd"] == pytest.approx(2.4e6 - forgone)
+    assert acc.loc[2024, "capex_usd"] == pytest.approx(14e6)
+
+
+# --- the own-GPU-cloud alternative --------------------------------------------------------------
+
+def test_gpu_cloud_npv_hand_worked():
+    # 9M x 0.8 x (1 - 0.3) = 5.04M a year for 5 years at 15%: annuity 3.35216 -> 16.895M - 28M
+    assert ai.gpu_cloud_npv_per_it_mw(9e6, 0.8, 0.3, 28e6, 5.0, 0.15) == pytest.approx(
+        5.04e6 * (1 - 1.15**-5) / 0.15 - 28e6)
+    assert ai.gpu_cloud_npv_per_it_mw(9e6, 1.0, 0.0, 0.0, 2.0, 0.0) == pytest.approx(18e6)
+
+
+@pytest.mark.parametrize("gpu_capex, expect_gpu", [(5e6, True), (28e6, False)])
+def test_an_empty_hall_runs_its_owners_gpu_cloud_only_when_it_pays(gpu_capex, expect_gpu):
+    model = IndustryModel(load_scenario("halving-2024-replay", n_firms=30, ai_gpu_capex_usd_per_it_mw=gpu_capex,
+                                        ai_tenant_default_per_year=0.0, ai_tenant_failure_share_per_year=0.0), rng=1)
+    model.step()
+    site = int(np.argmax(model.sites.suitable_mw))
+    model.leases = LeaseBook()
+    model.sites.mw_mining[site] -= 13.0
+    model.sites.mw_converted[site] += 13.0  # an empty 10 MW IT hall
+    spend = np.full(len(model.firms), 1e12)
+    started = conversion.choose_gpu_cloud(model, spend)
+    own = model.leases.own_gpu & (model.leases.site == site)
+    assert own.any() == expect_gpu
+    if expect_gpu:
+        assert started >= 10.0 - 1e-9
+        hosting.host_ai(model)
+        owner = model.sites.owner[site]
+        u_rate = model.leases.rate_usd_per_kw_month[own][0]
+        # NOI booked = rent equivalent x kW x margin = GPU revenue x utilisation x (1 - GPU opex) per month
+        noi = model.firms.ledger["revenue_ai_usd"][owner] * model.config.ai_margin
+        assert noi == pytest.approx(u_rate * 10_000.0 * model.config.ai_margin * model.months_in_step, rel=1e-9)
+        assert spend[owner] < 1e12  # the GPUs' equity came out of the firm's spendable cash
+
+
+def test_replay_concentrates_leases_on_the_sites_that_suit_ai():
+    model = IndustryModel(load_scenario("halving-2024-replay"), rng=1).run()
+    events = model.events.frame()
+    signed = events[events["kind"] == "lease_signed"]
+    assert (model.sites.suitable_mw[signed["site_id"].to_numpy()] > 0).all()
+    by_firm = signed.groupby("firm_id")["mw"].sum().sort_values(ascending=False)
+    assert len(by_firm) < 0.2 * len(model.firms)  # a few campuses, not crumbs spread over many firms
+    assert by_firm.head(5).sum() > 0.6 * by_firm.sum()
+    df = model.datacollector.get_model_vars_dataframe().set_index("date")
+    rates = df.loc["2024-01-01":, ["ai_signed_rate_min_usd_per_kw_month", "ai_signed_rate_max_usd_per_kw_month"]]
+    busy = df.loc["2024-01-01":, "ai_signed_it_mw"] > 5
+    assert rates[busy].min().min() >= 95 and rates[busy].max().max() <= model.config.ai_choke_rate_usd_per_kw_month
