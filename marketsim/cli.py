@@ -23,6 +23,8 @@ def _add_run(sub) -> None:
                    help="override a scenario parameter (repeatable), e.g. --set price_volatility_per_year=0.8")
     p.add_argument("--out", help="folder for industry/firms/events.parquet and scenario.toml")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--check", action="store_true", default=None,
+                   help="check the model's invariants (MW, cash, chain) after every step; stop at the first broken one")
 
 
 def cmd_run(args) -> int:
@@ -37,7 +39,7 @@ def cmd_run(args) -> int:
         overrides["n_firms"] = args.firms
     scenario = load_scenario(args.scenario, **overrides)
     seed = 0 if args.seed is None else args.seed
-    result = run(scenario, seed=seed)
+    result = run(scenario, seed=seed, check=args.check)
     if args.out:
         path = result.save(args.out)
         if not args.quiet:

@@ -24,7 +24,7 @@ import mesa
 import numpy as np
 from mesa.experimental.scenarios import Scenario as MesaScenario
 
-from marketsim import consolidation, metrics
+from marketsim import consolidation, invariants, metrics
 from marketsim.firms import decisions, finance, hosting, operations
 from marketsim.firms.agent import MiningFirm
 from marketsim.firms.book import FirmBook, LeaseBook, Pipeline, SiteBook
@@ -55,7 +55,9 @@ def resolve_scenario(scenario: Any, params: dict[str, Any]) -> Scenario:
 class IndustryModel(mesa.Model):
     MIN_ORDER_MW = 1.0  # smaller orders are not worth a board decision (and cost a loop turn)
 
-    def __init__(self, scenario: Any = None, *, rng=None, **params: Any):
+    def __init__(self, scenario: Any = None, *, rng=None, check: bool | None = None, **params: Any):
+        """``check``: test the model's invariants after every step (``marketsim.invariants``);
+        default on when the environment sets MARKETSIM_CHECK=1 (the test suite does)."""
         config = resolve_scenario(scenario, params)
         if rng is None and isinstance(scenario, MesaScenario):
             rng = scenario.rng
@@ -73,6 +75,7 @@ class IndustryModel(mesa.Model):
         self.events = EventLog(self)
         self.firm_records = FirmRecorder()
         self.cumulative = {"bankruptcies": 0, "acquisitions": 0, "exits": 0}
+        self.checker = invariants.Checker(self) if invariants.wanted(check) else None
         self.ai_demand_history: list[float] = []
         self.creditor_recoveries: list[dict] = []
         self.hashprice_observed = float("nan")
@@ -111,6 +114,7 @@ class IndustryModel(mesa.Model):
         self.exit_reason = np.full(n, "", dtype=object)
         self.insolvent = np.zeros(0, dtype=np.int64)
         self.mw_ai_leased = np.zeros(len(self.sites))
+        self.mw_cancelled = np.zeros(len(self.sites))  # per site: MW ordered, never built (owner left)
         self.site_hashrate_ehs = pop.mw / pop.efficiency_j_per_th
         self.firm_hashrate_ehs = self.site_hashrate_ehs.copy()
         self.network_hashrate_ehs = float(self.site_hashrate_ehs.sum())
@@ -121,13 +125,18 @@ class IndustryModel(mesa.Model):
     # --- the step --------------------------------------------------------------------------
     def step(self) -> None:
         self.steps_done = self.steps - 1
+        if self.checker is not None:
+            self.checker.remember()  # the state the step starts from (a test may have set it)
         self.observe_market()
         self.operate()
         hosting.host_ai(self)
         finance.pay(self)
         decisions.decide(self, self.site_power_usd_per_mwh)
         consolidation.settle_exits(self)
+        self.count_after_deals()
         self.record()
+        if self.checker is not None:
+            self.checker.check()
         if self.steps >= self.n_steps:
             self.running = False
 
@@ -157,6 +166,15 @@ class IndustryModel(mesa.Model):
         self.sites.fleet_age_years += self.years_in_step
         operations.mine_and_earn(self, self.site_power_usd_per_mwh)
         self.network_hashrate_ehs = float(self.site_hashrate_ehs.sum())
+
+    def count_after_deals(self) -> None:
+        """Hashrate under the sites' owners after this step's deals, and the running totals
+        (here, not in the reporter, so that reporting twice counts nothing twice)."""
+        self.firm_hashrate_ehs = np.bincount(self.sites.owner, weights=self.site_hashrate_ehs, minlength=len(self.firms))
+        counts = self.events.counts_at(self.steps_done)
+        self.cumulative["bankruptcies"] += counts.get("bankruptcy", 0)
+        self.cumulative["acquisitions"] += counts.get("acquisition", 0)
+        self.cumulative["exits"] += int(self.left_this_step.sum())
 
     def record(self) -> None:
         self.outcome = metrics.industry_outcome(self)

@@ -62,10 +62,11 @@ def _progress(total: int, enabled: bool | None):
 
 
 def run(scenario: str | Scenario | None = "baseline", *, seed: int | None = None, progress: bool | None = None,
-        **overrides: Any) -> RunResult:
-    """Run a scenario (name, path or object) with overrides; ``seed`` makes it reproducible."""
+        check: bool | None = None, **overrides: Any) -> RunResult:
+    """Run a scenario (name, path or object) with overrides; ``seed`` makes it reproducible;
+    ``check`` tests the model's invariants after every step (``marketsim.invariants``)."""
     config = resolve_scenario(scenario, overrides)
-    model = IndustryModel(config, rng=seed)
+    model = IndustryModel(config, rng=seed, check=check)
     bar = _progress(model.n_steps, progress)
     started = time.perf_counter()
     while model.running and model.steps < model.n_steps:

@@ -57,6 +57,7 @@ def test_acquirer_pays_the_price_and_creditors_are_paid_in_order():
     model.firms.debt_usd[victim] = 1e12  # far more than the sites can fetch
     cash_before = model.firms.cash_usd.copy()
     debt_before = model.firms.debt_usd.copy()
+    treasury_usd = model.firms.btc_held[victim] * model.market.state.btc_price_usd
     go_bankrupt(model, victim)
     ev = model.events.frame()
     deals = ev[ev["kind"] == "acquisition"]
@@ -68,9 +69,17 @@ def test_acquirer_pays_the_price_and_creditors_are_paid_in_order():
     rec = model.creditor_recoveries[-1]
     proceeds = deals["value_usd"].sum()
     assert rec["proceeds_usd"] == pytest.approx(proceeds)
-    assert rec["bills_paid_usd"] == pytest.approx(min(proceeds, 2e6))  # bills first
-    assert rec["debt_paid_usd"] == pytest.approx(max(0.0, proceeds - 2e6))  # then lenders
+    estate = proceeds + treasury_usd  # the sites' price and the treasury BTC, sold
+    assert rec["btc_sold_usd"] == pytest.approx(treasury_usd)
+    assert rec["bills_paid_usd"] == pytest.approx(min(estate, 2e6))  # bills first
+    assert rec["debt_paid_usd"] == pytest.approx(max(0.0, estate - 2e6))  # then lenders
+    assert rec["debt_written_off_usd"] == pytest.approx(1e12 - rec["debt_paid_usd"])
     assert rec["equity_usd"] == pytest.approx(0.0)
+    # the books are closed: nothing left to pay interest on
+    firms = model.firms
+    assert firms.cash_usd[victim] == firms.debt_usd[victim] == firms.btc_held[victim] == 0.0
+    assert firms.payments.pending()[victim] == 0.0
+    assert firms.ledger["debt_repaid_usd"][victim] == pytest.approx(rec["debt_paid_usd"])
 
 
 def test_a_firm_that_cannot_pay_does_not_win():

@@ -5,8 +5,11 @@ Every movement of cash is an item of the firm's ledger, so that for each firm an
     cash_end - cash_start = revenue_mining - btc_retained + btc_sold + revenue_ai
                             - power - opex - ai_opex - interest - capex
                             + debt_drawn - debt_repaid - acquisitions + acquired_cash + equity_raised
+                            + asset_sales + bills_written_off - equity_paid_out
 
-holds exactly (tests check it). Mined BTC is valued at the step's price; the firm sells its
+holds exactly (``invariants.check_cash_identity`` checks it after every step in check mode).
+The last three items are a leaving firm's estate (``consolidation.close_books``); a firm taken
+over hands its cash to the buyer as a negative ``acquired_cash``. Mined BTC is valued at the step's price; the firm sells its
 ``btc_sell_share`` of it and keeps the rest in its treasury.
 
 Financing follows how miners actually got through 2022: a shortfall is met first by drawing
@@ -34,12 +37,23 @@ def asset_value_usd(model) -> np.ndarray:
         sites.mw_machines, machine_value * relative, s.site_build_capex_usd_per_mw,
         sites.mw_converted + sites.mw_converting, s.conversion_capex_usd_per_mw, 0.0, 0.0,
     )
-    return np.bincount(sites.owner, weights=per_site, minlength=n) + firms.btc_held * model.market.state.btc_price_usd
+    assets = np.bincount(sites.owner, weights=per_site, minlength=n) + firms.btc_held * model.market.state.btc_price_usd
+    # lenders' limit as of this valuation: ``borrow`` never lends beyond it (a phase values the
+    # assets before it borrows, so the ceiling is that phase's)
+    firms.debt_ceiling_usd = s.max_debt_to_assets * np.where(firms.active, assets, 0.0)
+    return assets
 
 
 def credit_headroom_usd(model, assets: np.ndarray | None = None) -> np.ndarray:
     assets = asset_value_usd(model) if assets is None else assets
     return np.clip(model.config.max_debt_to_assets * assets - model.firms.debt_usd, 0.0, None)
+
+
+def borrowable_usd(firms, idx) -> np.ndarray:
+    """New debt lenders will still give these firms: the loan-to-value ceiling less their debt."""
+    if firms.debt_ceiling_usd is None:
+        return np.zeros(np.shape(idx))
+    return np.clip(firms.debt_ceiling_usd[idx] - firms.debt_usd[idx], 0.0, None)
 
 
 def pay(model) -> None:
@@ -89,18 +103,28 @@ def pay(model) -> None:
     model.insolvent = np.flatnonzero(active & (firms.cash_usd < -1e-6))
 
 
-def borrow(firms, idx: np.ndarray, amount: np.ndarray) -> None:
+def borrow(firms, idx: np.ndarray, amount: np.ndarray) -> np.ndarray:
     """New debt at the market rate (``new_debt_rate_per_year``), blended into the firm's average
-    rate: a miner with old 1% convertibles does not borrow at 1% today."""
-    idx, amount = np.atleast_1d(idx), np.atleast_1d(amount)
+    rate: a miner with old 1% convertibles does not borrow at 1% today.
+
+    Lenders lend only up to ``max_debt_to_assets`` of the assets they count (the ceiling set at
+    the last ``asset_value_usd``): a request beyond it gets what is left under the ceiling.
+    Returns what each firm drew.
+    """
+    idx = np.atleast_1d(idx)
+    amount = np.clip(np.broadcast_to(np.asarray(amount, dtype=float), idx.shape), 0.0, None)
+    if len(np.unique(idx)) < len(idx):  # a firm named twice: each draw sees the debt before it
+        return np.concatenate([borrow(firms, idx[k:k + 1], amount[k:k + 1]) for k in range(len(idx))])
+    drawn = np.minimum(amount, borrowable_usd(firms, idx))
     old = firms.debt_usd[idx]
-    total = old + amount
-    blended = np.where(total > 0, (old * firms.debt_rate_per_year[idx] + amount * firms.new_debt_rate) / np.where(total > 0, total, 1.0),
-                       firms.debt_rate_per_year[idx])
-    firms.debt_rate_per_year[idx] = blended
-    firms.debt_usd[idx] += amount
-    firms.cash_usd[idx] += amount
-    firms.ledger["debt_drawn_usd"][idx] += amount
+    total = old + drawn
+    firms.debt_rate_per_year[idx] = np.where(
+        drawn > 0, (old * firms.debt_rate_per_year[idx] + drawn * firms.new_debt_rate) / np.where(total > 0, total, 1.0),
+        firms.debt_rate_per_year[idx])
+    firms.debt_usd[idx] += drawn
+    firms.cash_usd[idx] += drawn
+    firms.ledger["debt_drawn_usd"][idx] += drawn
+    return drawn
 
 
 def _repay(firms, idx: np.ndarray, amount: np.ndarray) -> None:
