@@ -33,6 +33,7 @@ from marketsim.errors import InvariantError
 
 ENV_FLAG = "MARKETSIM_CHECK"
 MW_TOLERANCE = 1e-6  # MW: float residue of sums over thousands of sites
+HASHRATE_TOLERANCE_EHS = 1e-9  # EH/s: the residue of MW_TOLERANCE at any efficiency (1 GH/s)
 USD_RELATIVE_TOLERANCE = 1e-9  # cash identity, relative to the largest flow of the firm's step
 USD_TOLERANCE = 1e-3  # and never tighter than a tenth of a cent
 EXIT_KINDS = ("bankruptcy", "voluntary_sale", "takeover", "wind_down")
@@ -94,7 +95,7 @@ def check_site_mw(model) -> None:
         arr = getattr(sites, name)
         bad = np.flatnonzero(~np.isfinite(arr) | (arr < -MW_TOLERANCE))
         if len(bad):
-            fail(model, f"site {bad[0]}: {name} = {arr[bad[0]]!r} MW (must be finite and >= 0)")
+            fail(model, f"site {bad[0]}: {name} = {float(arr[bad[0]])!r} MW (must be finite and >= 0)")
     gap = sites.state_total() - sites.capacity_mw
     bad = np.flatnonzero(np.abs(gap) > MW_TOLERANCE * np.maximum(1.0, sites.capacity_mw))
     if len(bad):
@@ -105,15 +106,15 @@ def check_site_mw(model) -> None:
                       ("mw_cancelled", model.mw_cancelled), ("mw_ai_leased", model.mw_ai_leased)):
         bad = np.flatnonzero(~np.isfinite(arr) | (arr < -MW_TOLERANCE))
         if len(bad):
-            fail(model, f"site {bad[0]}: {name} = {arr[bad[0]]!r} MW (must be finite and >= 0)")
+            fail(model, f"site {bad[0]}: {name} = {float(arr[bad[0]])!r} MW (must be finite and >= 0)")
     bad = np.flatnonzero(model.mw_ai_leased > sites.mw_converted + MW_TOLERANCE)
     if len(bad):
         s = bad[0]
         fail(model, f"site {s}: AI-leased {model.mw_ai_leased[s]:.6f} MW exceeds converted {sites.mw_converted[s]:.6f} MW")
     hashrate = model.site_hashrate_ehs
-    bad = np.flatnonzero(~np.isfinite(hashrate) | (hashrate < 0))
+    bad = np.flatnonzero(~np.isfinite(hashrate) | (hashrate < -HASHRATE_TOLERANCE_EHS))
     if len(bad):
-        fail(model, f"site {bad[0]}: hashrate = {hashrate[bad[0]]!r} EH/s (must be finite and >= 0)")
+        fail(model, f"site {bad[0]}: hashrate = {float(hashrate[bad[0]])!r} EH/s (must be finite and >= 0)")
 
 
 def ordered_mw_this_step(model) -> float:
@@ -172,12 +173,12 @@ def check_closed_books(model, active_before: np.ndarray) -> None:
                       ("capex instalments due", pending)):
         bad = np.flatnonzero(gone & (arr != 0))
         if len(bad):
-            fail(model, f"{_firm(model, bad[0])} has left but holds {name} = {arr[bad[0]]!r}")
+            fail(model, f"{_firm(model, bad[0])} has left but holds {name} = {float(arr[bad[0]])!r}")
     long_gone = gone & ~active_before
     for item, arr in firms.ledger.items():
         bad = np.flatnonzero(long_gone & (arr != 0))
         if len(bad):
-            fail(model, f"{_firm(model, bad[0])} left before this step but its ledger has {item} = {arr[bad[0]]!r}")
+            fail(model, f"{_firm(model, bad[0])} left before this step but its ledger has {item} = {float(arr[bad[0]])!r}")
 
 
 def check_signs_and_numbers(model) -> None:
@@ -186,19 +187,19 @@ def check_signs_and_numbers(model) -> None:
         arr = getattr(firms, name)
         bad = np.flatnonzero(~np.isfinite(arr))
         if len(bad):
-            fail(model, f"{_firm(model, bad[0])}: {name} = {arr[bad[0]]!r} (must be finite)")
+            fail(model, f"{_firm(model, bad[0])}: {name} = {float(arr[bad[0]])!r} (must be finite)")
     for name in ("debt_usd", "btc_held"):
         arr = getattr(firms, name)
         bad = np.flatnonzero(arr < -1e-9 * np.maximum(1.0, np.abs(arr).max()))
         if len(bad):
-            fail(model, f"{_firm(model, bad[0])}: {name} = {arr[bad[0]]!r} (must be >= 0)")
+            fail(model, f"{_firm(model, bad[0])}: {name} = {float(arr[bad[0]])!r} (must be >= 0)")
     for item, arr in firms.ledger.items():
         bad = np.flatnonzero(~np.isfinite(arr))
         if len(bad):
-            fail(model, f"{_firm(model, bad[0])}: ledger {item} = {arr[bad[0]]!r} (must be finite)")
+            fail(model, f"{_firm(model, bad[0])}: ledger {item} = {float(arr[bad[0]])!r} (must be finite)")
     belief = firms.expected_hashprice[firms.active]
     if not np.isfinite(belief).all():
-        fail(model, f"a firm's expected hashprice is {belief[~np.isfinite(belief)][0]!r} (must be finite)")
+        fail(model, f"a firm's expected hashprice is {float(belief[~np.isfinite(belief)][0])!r} (must be finite)")
     out = model.outcome
     halted, no_mw = bool(out["halted"]), not (out["mw_mining"] + out["mw_idle"] + out["mw_converting"]
                                                + out["mw_ai"] + out["mw_ai_empty"]) > 0
@@ -209,12 +210,12 @@ def check_signs_and_numbers(model) -> None:
         if name in ("date", "halted") or name in may_be_missing:
             continue
         if not math.isfinite(float(value)):
-            fail(model, f"outcome {name} = {value!r} (must be a finite number{'' if halted else '; network not halted'})")
+            fail(model, f"outcome {name} = {float(value)!r} (must be a finite number{'' if halted else '; network not halted'})")
     for name in NONNEGATIVE_COLUMNS:
         if out[name] < -MW_TOLERANCE:
-            fail(model, f"outcome {name} = {out[name]!r} (must be >= 0)")
+            fail(model, f"outcome {name} = {float(out[name])!r} (must be >= 0)")
     if halted != (not model.network_hashrate_ehs > 0):
-        fail(model, f"halted = {halted} but network hashrate is {model.network_hashrate_ehs!r} EH/s")
+        fail(model, f"halted = {halted} but network hashrate is {float(model.network_hashrate_ehs)!r} EH/s")
 
 
 def check_chain(model, height_before: float) -> None:

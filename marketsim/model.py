@@ -33,7 +33,7 @@ from marketsim.firms.rules import RULES
 from marketsim.market.engine import Market
 from marketsim.records import EventLog, FirmRecorder
 from marketsim.scenario import Scenario, load_scenario, load_scenario_dict
-from marketsim.timeline import DAYS_PER_YEAR, STEPS_PER_MONTH, steps_for_months
+from marketsim.timeline import DAYS_PER_YEAR, STEPS_PER_MONTH, step_boundaries
 
 PIPELINE_SLACK_STEPS = 2
 
@@ -65,7 +65,9 @@ class IndustryModel(mesa.Model):
         self.config = config
         self.steps_per_month = STEPS_PER_MONTH[config.step_unit]
         self.steps_per_year = self.steps_per_month * 12
-        self.n_steps = steps_for_months(config.months, config.step_unit)
+        # the calendar's steps, as the market prices them (weeks and days of calendar months:
+        # round(months x 30.44) days overran a 59-day January-February and its CSV prices)
+        self.n_steps = len(step_boundaries(config.start_date, config.months, config.step_unit)) - 1
         # separate streams: the market's path does not depend on what the firms draw, so the
         # same seed gives the same BTC price in two scenarios that differ only in firm settings
         market_rng, self.firm_rng = self.rng.spawn(2)

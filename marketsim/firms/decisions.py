@@ -212,7 +212,7 @@ def _order_conversion(model, site, mw, spend, o, forced: bool) -> float:
     if equity_per_mw > 0:
         mw = min(mw, max(spend[f], 0.0) / equity_per_mw)
     mw = min(mw, sites.suitable_remaining_at(site))
-    if debt_share > 0:  # lenders' loan-to-value limit caps the debt-funded part
+    if per_mw * debt_share > 0:  # lenders' loan-to-value limit caps the debt-funded part
         mw = min(mw, float(finance.borrowable_usd(firms, f)) / (per_mw * debt_share))
     if mw < model.MIN_ORDER_MW:
         return 0.0
