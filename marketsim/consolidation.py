@@ -60,6 +60,8 @@ def go_bankrupt(model, firm_id: int, spend: np.ndarray | None = None) -> None:
     model.events.add("bankruptcy", firm_id, -1, mw, hashrate_ehs=hashrate, value_usd=debt,
                      detail=f"unpaid bills {payables:,.0f} USD, debt {debt:,.0f} USD")
     proceeds = auction_sites(model, firm_id, rows, distressed=True, spend=spend)
+    # its sites with no live MW (scrapped) too, exactly: a -1e-13 MW residue would bill it opex
+    shut_down_sites(model, owned[sites.owner[owned] == firm_id])
     record = close_books(model, firm_id, payables)
     model.creditor_recoveries.append({"step": model.steps_done, "firm_id": firm_id, "kind": "bankruptcy",
                                       "proceeds_usd": proceeds, **record})
