@@ -103,7 +103,10 @@ def industry_outcome(model) -> dict:
     firm_mw = np.where(firms.active, firm_mw, 0.0)
     # concentration after this step's deals: sites' hashrate under their current owners
     hashrate = np.bincount(sites.owner, weights=model.site_hashrate_ehs, minlength=len(firms))
-    halted = not hashrate.sum() > 0
+    # halted: nothing mined in the step; shares are also undefined when the firms that mined
+    # all left in it (their sites shut: no hashrate left to share)
+    halted = not model.network_hashrate_ehs > 0
+    no_hashrate = not hashrate.sum() > 0
     mining_th = (sites.mw_mining / sites.efficiency_j_per_th).sum()
     mining_cost = float(led["power_usd"].sum())
     mined = float(led["btc_mined"].sum())
@@ -150,13 +153,13 @@ def industry_outcome(model) -> dict:
         "bankruptcies_cum": model.cumulative["bankruptcies"],
         "exits_cum": model.cumulative["exits"],
         "acquisitions_cum": model.cumulative["acquisitions"],
-        "hhi_hashrate": MISSING if halted else hhi(hashrate),
-        "top4_share_hashrate": MISSING if halted else top_n_share(hashrate, 4),
-        "top5_share_hashrate": MISSING if halted else top_n_share(hashrate, 5),
+        "hhi_hashrate": MISSING if no_hashrate else hhi(hashrate),
+        "top4_share_hashrate": MISSING if no_hashrate else top_n_share(hashrate, 4),
+        "top5_share_hashrate": MISSING if no_hashrate else top_n_share(hashrate, 5),
         "hhi_mw": MISSING if no_mw else hhi(firm_mw),
         "top4_share_mw": MISSING if no_mw else top_n_share(firm_mw, 4),
         "top5_share_mw": MISSING if no_mw else top_n_share(firm_mw, 5),
-        "public_share_hashrate": MISSING if halted else float(hashrate[firms.is_public].sum() / hashrate.sum()),
+        "public_share_hashrate": MISSING if no_hashrate else float(hashrate[firms.is_public].sum() / hashrate.sum()),
         "avg_efficiency_j_per_th": float(sites.mw_mining.sum() / mining_th) if mining_th > 0 else MISSING,
         "cost_to_mine_btc_usd": (mining_cost + float(led["opex_usd"].sum())) / mined if mined > 0 else MISSING,
         "halted": halted,

@@ -101,7 +101,7 @@ def assert_sane(result, params: dict) -> None:
     assert (ind["exits"] == ind[["bankruptcies", "voluntary_sales", "takeovers", "wind_downs"]].sum(axis=1)).all()
     assert (ind["halted"] == ~(ind["network_hashrate_ehs"] > 0)).all()
     for col in ("hhi_hashrate", "top4_share_hashrate", "public_share_hashrate"):
-        mining = ind.loc[~ind["halted"], col]
+        mining = ind.loc[~ind["halted"], col].dropna()  # (NaN also when every miner left in the step)
         assert mining.between(0.0, 1.0 + 1e-12).all(), col
         assert ind.loc[ind["halted"], col].isna().all(), col  # missing, never a 0 or 1 taken for a result
     flows = ["revenue_mining_usd", "revenue_ai_usd", "cost_usd", "profit_usd", "capex_usd", "btc_price_usd"]
