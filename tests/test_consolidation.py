@@ -254,3 +254,13 @@ def test_conversion_debt_respects_the_loan_to_value_limit():
     mw = decisions._order_conversion(model, site, 1e6, spend, o, forced=True)
     assert 0 < mw <= 10e6 / per_mw + 1e-9
     assert firms.debt_usd[f] <= model.config.max_debt_to_assets * assets[f] + 1e-3
+
+
+def test_a_firm_that_must_also_sell_btc_borrows_only_against_what_it_keeps():
+    # LTV 0.5, assets 100 of which BTC 40, debt 30: headroom 20
+    got = finance.credit_then_btc(np.array([10.0, 30.0, 100.0, 30.0]), np.array([20.0, 20.0, 20.0, 20.0]),
+                                  np.array([40.0, 40.0, 40.0, 0.0]), 0.5)
+    # 10: credit covers it; 30: borrow 10, sell 20 of BTC -> debt 40 = 0.5 x (100 - 20);
+    # 100: even all BTC does not cover it -> borrow 20 - 0.5 x 40 = 0 (debt 30 = 0.5 x 60);
+    # no BTC to sell: the whole headroom
+    np.testing.assert_allclose(got, [10.0, 10.0, 0.0, 20.0])

@@ -13,8 +13,8 @@ over hands its cash to the buyer as a negative ``acquired_cash``. Mined BTC is v
 ``btc_sell_share`` of it and keeps the rest in its treasury.
 
 Financing follows how miners actually got through 2022: a shortfall is met first by drawing
-on credit (up to ``max_debt_to_assets`` of the assets lenders count), then by selling
-treasury BTC. A firm still short is insolvent; ``consolidation`` takes it from there. Debt
+on credit (up to ``max_debt_to_assets`` of the assets lenders count, counting only the BTC
+that is not sold next: ``credit_then_btc``), then by selling treasury BTC. A firm still short is insolvent; ``consolidation`` takes it from there. Debt
 falls due at its maturity and rolls over as far as the loan-to-value limit allows; the excess
 is repaid from cash, and what cash cannot cover is extended at a penalty rate.
 """
@@ -92,7 +92,8 @@ def pay(model) -> None:
     short = active & (firms.cash_usd < 0)
     if short.any():
         idx = np.flatnonzero(short)
-        draw = np.minimum(-firms.cash_usd[idx], credit_headroom_usd(model, assets)[idx])
+        draw = credit_then_btc(-firms.cash_usd[idx], credit_headroom_usd(model, assets)[idx],
+                               firms.btc_held[idx] * price, s.max_debt_to_assets)
         borrow(firms, idx, draw)
         still = idx[firms.cash_usd[idx] < 0]
         if len(still):
@@ -101,6 +102,22 @@ def pay(model) -> None:
             led["btc_sold_usd"][still] += coins * price
             firms.cash_usd[still] += coins * price
     model.insolvent = np.flatnonzero(active & (firms.cash_usd < -1e-6))
+
+
+def credit_then_btc(short_usd, headroom_usd, btc_usd, max_debt_to_assets: float) -> np.ndarray:
+    """How much of a shortfall to borrow when treasury BTC, part of the collateral, may have to
+    be sold after the credit line is used up.
+
+    Borrowing x and selling BTC worth y = short - x must leave debt within the loan-to-value
+    limit L of the assets that remain: D + x <= L (A - y), i.e. x <= H - L y with headroom
+    H = L A - D. Credit alone covers the shortfall when H >= short; otherwise
+    x = (H - L short) / (1 - L), if the BTC covers the rest; a firm short even after selling all
+    its BTC (insolvent) borrows H - L x its BTC.
+    """
+    short, head, btc = (np.asarray(v, dtype=float) for v in (short_usd, headroom_usd, btc_usd))
+    mixed = np.clip((head - max_debt_to_assets * short) / (1.0 - max_debt_to_assets), 0.0, None)
+    all_btc = np.clip(head - max_debt_to_assets * btc, 0.0, None)
+    return np.where(head >= short, short, np.where(short - mixed <= btc, mixed, all_btc))
 
 
 def borrow(firms, idx: np.ndarray, amount: np.ndarray) -> np.ndarray:
