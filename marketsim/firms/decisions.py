@@ -213,7 +213,7 @@ def _order_conversion(model, site, mw, spend, o, forced: bool) -> float:
         mw = min(mw, max(spend[f], 0.0) / equity_per_mw)
     mw = min(mw, sites.suitable_remaining_at(site))
     if per_mw * debt_share > 0:  # lenders' loan-to-value limit caps the debt-funded part
-        mw = min(mw, float(finance.borrowable_usd(firms, f)) / (per_mw * debt_share))
+        mw = min(mw, float(finance.borrowable_usd(firms, f)) / float(per_mw * debt_share))
     if mw < model.MIN_ORDER_MW:
         return 0.0
     capex = mw * per_mw
