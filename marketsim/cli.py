@@ -27,6 +27,8 @@ def _add_run(sub) -> None:
                    help="override a scenario parameter (repeatable), e.g. --set price_volatility_per_year=0.8")
     p.add_argument("--out", help="folder for industry/firms/events.parquet and scenario.toml")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--check", action="store_true", default=None,
+                   help="check the model's invariants (MW, cash, chain) after every step; stop at the first broken one")
 
 
 def _warn(line: str) -> None:
@@ -51,7 +53,7 @@ def cmd_run(args) -> int:
         output.probe_writable(args.out)
     for line in inert_overrides(scenario, {k: v for k, v in overrides.items() if k != "n_firms"}):
         _warn(line)
-    result = run(scenario, seed=seed, progress=False if args.quiet else None)
+    result = run(scenario, seed=seed, progress=False if args.quiet else None, check=args.check)
     if args.out:
         path = result.save(args.out)
         if not args.quiet:

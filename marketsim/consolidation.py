@@ -9,8 +9,14 @@ A firm leaves in one of these ways, each an event with date, parties, MW, hashra
   to its assets) is shopped to the best-funded peers; if a buyer values it more than the
   owner values continuing, it is sold (seller-initiated when the owner's equity is worth
   less than its sites' liquidation value, a *takeover* by an opportunistic buyer otherwise).
-- **wind-down** — a bankrupt's site that finds no bidder, or a firm whose sites are worth
-  less to it than their fixed costs, shuts down: that MW leaves the network.
+- **wind-down** — a solvent firm whose sites are worth less to it than their fixed costs shuts
+  them down (that MW leaves the network), sells its BTC, repays its lenders and pays out what
+  is left. A bankrupt's site that finds no bidder is shut down too (event ``sites_closed``),
+  but its firm's exit is the bankruptcy: exits = bankruptcies + sales + takeovers + wind-downs.
+
+A leaving firm's books are closed (``close_books``): it keeps no cash, BTC, debt or payments.
+A bankrupt's orders in flight are cancelled before its sites are sold (``cancel_pipelines``);
+a firm taken over hands its orders, and the instalments still due on them, to the buyer.
 
 Auction rule (documented choice): sealed-bid second-price. Each bidder bids its own value of
 the site (``valuation.site_values_for_bidders``), shaded by ``distress_bid_shading`` in a
@@ -43,25 +49,89 @@ def settle_exits(model) -> None:
 # --- bankruptcy and distress auctions ---------------------------------------------------
 def go_bankrupt(model, firm_id: int, spend: np.ndarray | None = None) -> None:
     firms, sites = model.firms, model.sites
-    rows = np.flatnonzero((sites.owner == firm_id) & (sites.capacity_mw - sites.mw_shutdown > 0))
+    owned = np.flatnonzero(sites.owner == firm_id)
+    # orders in flight stop with the payments for them: a buyer gets the sites as they stand,
+    # not MW nobody pays for
+    cancel_pipelines(model, owned)
+    rows = owned[sites.capacity_mw[owned] - sites.mw_shutdown[owned] > 0]
     mw = float((sites.capacity_mw[rows] - sites.mw_shutdown[rows]).sum())
     hashrate = float(model.site_hashrate_ehs[rows].sum())
     payables, debt = max(0.0, -firms.cash_usd[firm_id]), float(firms.debt_usd[firm_id])
     model.events.add("bankruptcy", firm_id, -1, mw, hashrate_ehs=hashrate, value_usd=debt,
                      detail=f"unpaid bills {payables:,.0f} USD, debt {debt:,.0f} USD")
-    firms.payments.buffer[firm_id] = 0.0  # orders in flight are cancelled
     proceeds = auction_sites(model, firm_id, rows, distressed=True, spend=spend)
-    paid_bills = min(proceeds, payables)
-    paid_debt = min(proceeds - paid_bills, debt)
-    model.creditor_recoveries.append({
-        "step": model.steps_done, "firm_id": firm_id, "proceeds_usd": proceeds,
-        "bills_usd": payables, "bills_paid_usd": paid_bills, "debt_usd": debt, "debt_paid_usd": paid_debt,
-        "equity_usd": proceeds - paid_bills - paid_debt,
-    })
-    firms.cash_usd[firm_id] = 0.0
-    firms.debt_usd[firm_id] = 0.0
-    firms.btc_held[firm_id] = 0.0
+    # its sites with no live MW (scrapped) too, exactly: a -1e-13 MW residue would bill it opex
+    shut_down_sites(model, owned[sites.owner[owned] == firm_id])
+    record = close_books(model, firm_id, payables)
+    model.creditor_recoveries.append({"step": model.steps_done, "firm_id": firm_id, "kind": "bankruptcy",
+                                      "proceeds_usd": proceeds, **record})
     model.retire_firm(firm_id, "bankrupt")
+
+
+def close_books(model, firm_id: int, bills_usd: float) -> dict:
+    """Settle a leaving firm's estate in order of priority and leave it with nothing.
+
+    Its remaining capex instalments are cancelled with its orders; its treasury BTC is sold at
+    the step's price; the estate (cash, sale proceeds already in it, BTC) pays the unpaid
+    operating bills (``bills_usd``, already netted in its negative cash) first, then the
+    lenders; what is left is paid out to the shareholders. Bills and debt the estate cannot
+    cover are written off. Afterwards the firm has no cash, BTC, debt or payments, so it pays
+    no interest and earns nothing: its books are closed.
+    """
+    firms, led = model.firms, model.firms.ledger
+    f = firm_id
+    cancelled = float(firms.payments.buffer[f].sum())
+    firms.payments.buffer[f] = 0.0
+    coins = float(firms.btc_held[f])
+    btc_usd = coins * model.market.state.btc_price_usd
+    firms.btc_held[f] = 0.0
+    firms.cash_usd[f] += btc_usd
+    led["btc_sold_usd"][f] += btc_usd
+    estate = float(firms.cash_usd[f]) + bills_usd
+    bills_paid = min(max(estate, 0.0), bills_usd)
+    debt = float(firms.debt_usd[f])
+    debt_paid = min(max(float(firms.cash_usd[f]), 0.0), debt)
+    finance._repay(firms, np.array([f]), np.array([debt_paid]))
+    firms.debt_usd[f] = 0.0  # the rest is written off
+    equity = max(float(firms.cash_usd[f]), 0.0)
+    firms.cash_usd[f] -= equity
+    led["equity_paid_out_usd"][f] += equity
+    unpaid = max(-float(firms.cash_usd[f]), 0.0)
+    firms.cash_usd[f] = 0.0
+    led["bills_written_off_usd"][f] += unpaid
+    if firms.debt_ceiling_usd is not None:
+        firms.debt_ceiling_usd[f] = 0.0
+    return {"btc_sold": coins, "btc_sold_usd": btc_usd, "estate_usd": estate, "bills_usd": bills_usd,
+            "bills_paid_usd": bills_paid, "debt_usd": debt, "debt_paid_usd": debt_paid,
+            "debt_written_off_usd": debt - debt_paid, "equity_usd": equity, "capex_cancelled_usd": cancelled}
+
+
+def cancel_pipelines(model, rows: np.ndarray) -> None:
+    """Cancel the orders in flight at these sites: MW being built is recorded as cancelled
+    (``model.mw_cancelled``), upgrades lapse (the old fleet stays), and MW being converted goes
+    back to its machines (idle until curtailment decides), with leases signed on the unbuilt
+    halls cut to what is delivered."""
+    sites, leases = model.sites, model.leases
+    if not len(rows):
+        return
+    building = sites.build_pipeline.buffer[rows].sum(axis=1)
+    converting = sites.mw_converting[rows].copy()
+    model.mw_cancelled[rows] += building
+    sites.build_pipeline.buffer[rows] = 0.0
+    sites.upgrade_due_step[rows] = -1
+    sites.conversion_pipeline.buffer[rows] = 0.0
+    sites.mw_converting[rows] = 0.0
+    sites.mw_idle[rows] += converting
+    if len(leases) and converting.any():
+        contracted = leases.contracted_it_by_site(len(sites))
+        deliverable = sites.mw_converted / model.config.ai_pue
+        keep = np.where(contracted > deliverable, deliverable / np.where(contracted > 0, contracted, 1.0), 1.0)
+        hit = np.zeros(len(sites), bool)
+        hit[rows] = True
+        leases.mw_it = np.where(hit[leases.site], leases.mw_it * keep[leases.site], leases.mw_it)
+    hit = building + converting > 0
+    if hit.any():
+        model.events.add_many("orders_cancelled", model.sites.owner[rows[hit]], rows[hit], (building + converting)[hit])
 
 
 def auction_sites(model, seller: int, rows: np.ndarray, distressed: bool, spend: np.ndarray | None = None) -> float:
@@ -90,7 +160,8 @@ def auction_sites(model, seller: int, rows: np.ndarray, distressed: bool, spend:
     unsold = rows[model.sites.owner[rows] == seller]
     if len(unsold):
         mw = float((model.sites.capacity_mw[unsold] - model.sites.mw_shutdown[unsold]).sum())
-        model.events.add("wind_down", seller, -1, mw, hashrate_ehs=float(model.site_hashrate_ehs[unsold].sum()),
+        # not a wind-down exit: the seller leaves as a bankrupt (exits = sum of their kinds)
+        model.events.add("sites_closed", seller, -1, mw, hashrate_ehs=float(model.site_hashrate_ehs[unsold].sum()),
                          detail=f"{len(unsold)} site(s) found no buyer and shut down")
         shut_down_sites(model, unsold)
     return proceeds
@@ -118,6 +189,8 @@ def transfer_site(model, site: int, buyer: int, seller: int, price: float, how: 
         finance.borrow(firms, np.array([buyer]), np.array([shortfall]))
     firms.cash_usd[buyer] -= price
     firms.ledger["acquisitions_usd"][buyer] += price
+    firms.cash_usd[seller] += price  # into the seller's estate, for its creditors
+    firms.ledger["asset_sales_usd"][seller] += price
     sites.owner[site] = buyer
     mw = float(sites.capacity_mw[site] - sites.mw_shutdown[site])
     model.events.add("acquisition", buyer, site, mw, counterparty_id=seller,
@@ -125,12 +198,13 @@ def transfer_site(model, site: int, buyer: int, seller: int, price: float, how: 
 
 
 def shut_down_sites(model, rows: np.ndarray) -> None:
-    """Every MW of these sites leaves the network; nothing is lost from the MW accounting."""
+    """Every MW of these sites leaves the network; nothing is lost from the MW accounting
+    (MW still being built is recorded in ``model.mw_cancelled``)."""
     sites, leases = model.sites, model.leases
     for name in ("mw_mining", "mw_idle", "mw_converting", "mw_converted"):
-        arr = getattr(sites, name)
-        sites.mw_shutdown[rows] += arr[rows]
-        arr[rows] = 0.0
+        getattr(sites, name)[rows] = 0.0
+    sites.mw_shutdown[rows] = sites.capacity_mw[rows]  # exactly: no float residue left live
+    model.mw_cancelled[rows] += sites.build_pipeline.buffer[rows].sum(axis=1)  # never built: recorded
     sites.build_pipeline.buffer[rows] = 0.0
     sites.conversion_pipeline.buffer[rows] = 0.0
     sites.upgrade_due_step[rows] = -1
@@ -204,29 +278,44 @@ def fixed_cost_pv(model, rows: np.ndarray, firm_id: int) -> float:
 
 
 def wind_down(model, firm_id: int, rows: np.ndarray) -> None:
-    """A solvent firm whose sites are worth less to it than their fixed costs closes them,
-    sells its BTC, repays its lenders and leaves."""
-    firms = model.firms
-    mw = float((model.sites.capacity_mw[rows] - model.sites.mw_shutdown[rows]).sum())
+    """A solvent firm whose sites are worth less to it than their fixed costs closes them
+    (all of its sites, with their orders in flight), sells its BTC, repays its lenders, pays
+    its shareholders what is left and leaves (``close_books``)."""
+    sites = model.sites
+    mw = float((sites.capacity_mw[rows] - sites.mw_shutdown[rows]).sum())
     model.events.add("wind_down", firm_id, -1, mw, hashrate_ehs=float(model.site_hashrate_ehs[rows].sum()),
                      detail="sites worth less than their fixed costs")
-    shut_down_sites(model, rows)
-    firms.payments.buffer[firm_id] = 0.0
+    shut_down_sites(model, np.flatnonzero(sites.owner == firm_id))
+    record = close_books(model, firm_id, max(0.0, -float(model.firms.cash_usd[firm_id])))
+    model.creditor_recoveries.append({"step": model.steps_done, "firm_id": firm_id, "kind": "wind_down",
+                                      "proceeds_usd": 0.0, **record})
     model.retire_firm(firm_id, "wound_down")
 
 
 def merge_firms(model, buyer: int, target: int, price: float, how: str) -> None:
     """The buyer pays the target's shareholders and takes over everything: sites, cash, BTC,
-    debt and committed capex."""
+    debt (its rate and maturity blended into the buyer's) and committed capex (so the target's
+    orders in flight are paid for by the buyer)."""
     firms, sites = model.firms, model.sites
     rows = np.flatnonzero(sites.owner == target)
     mw = float((sites.capacity_mw[rows] - sites.mw_shutdown[rows]).sum())
     hashrate = float(model.site_hashrate_ehs[rows].sum())
     led = firms.ledger
     led["acquired_cash_usd"][buyer] += firms.cash_usd[target]
+    led["acquired_cash_usd"][target] -= firms.cash_usd[target]  # the target's cash leaves with it
     firms.cash_usd[buyer] += firms.cash_usd[target]
     firms.btc_held[buyer] += firms.btc_held[target]
-    firms.debt_usd[buyer] += firms.debt_usd[target]
+    # the target's loans come with it: the buyer's rate and maturity become the debt-weighted blend
+    d_buyer, d_target = float(firms.debt_usd[buyer]), float(firms.debt_usd[target])
+    if d_target > 0:
+        w = d_target / (d_buyer + d_target)
+        firms.debt_rate_per_year[buyer] += w * (firms.debt_rate_per_year[target] - firms.debt_rate_per_year[buyer])
+        firms.debt_maturity_step[buyer] = round(firms.debt_maturity_step[buyer]
+                                                + w * (firms.debt_maturity_step[target] - firms.debt_maturity_step[buyer]))
+    firms.debt_usd[buyer] += d_target
+    if firms.debt_ceiling_usd is not None:  # and so does the collateral behind them
+        firms.debt_ceiling_usd[buyer] += firms.debt_ceiling_usd[target]
+        firms.debt_ceiling_usd[target] = 0.0
     firms.payments.buffer[buyer] += firms.payments.buffer[target]
     firms.payments.buffer[target] = 0.0
     shortfall = price - max(firms.cash_usd[buyer], 0.0)

@@ -7,3 +7,7 @@ class MarketsimError(Exception):
 
 class ScenarioError(MarketsimError, ValueError):
     """A scenario or sweep file, or an override, names a bad field or value."""
+
+
+class InvariantError(MarketsimError):
+    """A step broke a law of the model's books (``marketsim.invariants``): MW, cash, the chain."""

@@ -35,33 +35,41 @@ COLUMN_DOCS = {
     "mw_ai_empty": "converted MW without a tenant",
     "mw_shutdown": "MW that left the network (scrapped, bankrupt)",
     "mw_building": "new MW ordered and not yet energised",
+    "mw_cancelled": "new MW ordered and never built because its firm left (cumulative)",
     "firms_active": "firms still in business",
     "bankruptcies": "bankruptcies in the step",
     "voluntary_sales": "firms sold by owners who valued continuing less than the offer",
     "takeovers": "firms bought by an opportunistic peer",
-    "wind_downs": "wind-downs: firms or bankrupt sites closed for want of a buyer or of value",
-    "exits": "firms that left in the step (bankrupt, sold, taken over, wound down)",
+    "wind_downs": "solvent firms that closed their sites, repaid their lenders and left",
+    "exits": "firms that left in the step: bankruptcies + voluntary_sales + takeovers + wind_downs",
     "acquisitions": "deals in the step (sites bought at auction, firms bought)",
     "acquisitions_usd": "price paid in those deals, USD",
     "bankruptcies_cum": "bankruptcies so far",
     "exits_cum": "exits so far",
     "acquisitions_cum": "acquisitions so far",
-    "hhi_hashrate": "Herfindahl index of firms' hashrate (0..1)",
-    "top4_share_hashrate": "share of the 4 largest firms in hashrate",
-    "top5_share_hashrate": "share of the 5 largest firms in hashrate",
-    "hhi_mw": "Herfindahl index of firms' live MW (0..1)",
+    "hhi_hashrate": "Herfindahl index of firms' hashrate (0..1; NaN when halted or every miner left in the step)",
+    "top4_share_hashrate": "share of the 4 largest firms in hashrate (NaN when halted)",
+    "top5_share_hashrate": "share of the 5 largest firms in hashrate (NaN when halted)",
+    "hhi_mw": "Herfindahl index of firms' live MW (0..1; NaN when no MW is live)",
     "top4_share_mw": "share of the 4 largest firms in live MW",
     "top5_share_mw": "share of the 5 largest firms in live MW",
-    "public_share_hashrate": "share of network hashrate held by the calibrated public miners",
-    "avg_efficiency_j_per_th": "fleet efficiency of the MW mining, J/TH",
-    "cost_to_mine_btc_usd": "power and opex per BTC mined, USD",
+    "public_share_hashrate": "share of network hashrate held by the calibrated public miners (NaN when halted)",
+    "avg_efficiency_j_per_th": "fleet efficiency of the MW mining, J/TH (NaN when nothing mines)",
+    "cost_to_mine_btc_usd": "power and opex per BTC mined, USD (NaN when nothing is mined)",
     "ai_demand_mw": "IT MW that AI tenants want from (former) mining sites",
     "ai_contracted_it_mw": "IT MW under signed leases (delivered or not)",
     "ai_lease_rate_usd_per_kw_month": "market lease rate for new leases, USD per kW-month of IT",
     "machine_price_usd_per_th": "price of frontier machines, USD per TH/s",
     "frontier_j_per_th": "efficiency of the best machine on sale, J/TH",
+    "halted": "True when no site mines (network hashrate 0): the hashrate outcomes are then missing (NaN)",
 }
 COLUMN_DOCS.update(AI_COLUMN_DOCS)
+# outcomes with no value when nothing mines (``halted``) or no MW is left: NaN, never a 0 or 1
+# that an average over runs would take for a result
+MISSING = float("nan")
+UNDEFINED_WHEN_HALTED = ("hhi_hashrate", "top4_share_hashrate", "top5_share_hashrate", "public_share_hashrate",
+                         "avg_efficiency_j_per_th", "cost_to_mine_btc_usd")
+UNDEFINED_WITHOUT_MW = ("hhi_mw", "top4_share_mw", "top5_share_mw")
 INDUSTRY_COLUMNS = list(COLUMN_DOCS)
 
 
@@ -89,6 +97,8 @@ def top_n_share(holdings, n: int) -> float:
 
 
 def industry_outcome(model) -> dict:
+    """This step's row of ``industry.parquet``. Pure: it reads the model and changes nothing,
+    so calling it twice gives the same row (running totals are kept by the model's step)."""
     sites, firms, market = model.sites, model.firms, model.market
     chain, state = model.chain_outcome, market.state
     led = firms.ledger
@@ -96,7 +106,10 @@ def industry_outcome(model) -> dict:
     firm_mw = np.where(firms.active, firm_mw, 0.0)
     # concentration after this step's deals: sites' hashrate under their current owners
     hashrate = np.bincount(sites.owner, weights=model.site_hashrate_ehs, minlength=len(firms))
-    model.firm_hashrate_ehs = hashrate
+    # halted: nothing mined in the step; shares are also undefined when the firms that mined
+    # all left in it (their sites shut: no hashrate left to share)
+    halted = not model.network_hashrate_ehs > 0
+    no_hashrate = not hashrate.sum() > 0
     mining_th = (sites.mw_mining / sites.efficiency_j_per_th).sum()
     mining_cost = float(led["power_usd"].sum())
     mined = float(led["btc_mined"].sum())
@@ -105,9 +118,7 @@ def industry_outcome(model) -> dict:
     step = model.steps_done
     counts = events.counts_at(step)
     exits = int(model.left_this_step.sum())
-    model.cumulative["bankruptcies"] += counts.get("bankruptcy", 0)
-    model.cumulative["acquisitions"] += counts.get("acquisition", 0)
-    model.cumulative["exits"] += exits
+    no_mw = not firm_mw.sum() > 0
     cost = float(firms.operating_cost_usd.sum())
     return {
         "step": step,
@@ -133,6 +144,7 @@ def industry_outcome(model) -> dict:
         "mw_ai_empty": without_residue(float(sites.mw_converted.sum()) - mw_ai),
         "mw_shutdown": float(sites.mw_shutdown.sum()),
         "mw_building": float(sites.build_pipeline.pending().sum()),
+        "mw_cancelled": float(model.mw_cancelled.sum()),
         "firms_active": int(firms.active.sum()),
         "bankruptcies": counts.get("bankruptcy", 0),
         "voluntary_sales": counts.get("voluntary_sale", 0),
@@ -144,15 +156,16 @@ def industry_outcome(model) -> dict:
         "bankruptcies_cum": model.cumulative["bankruptcies"],
         "exits_cum": model.cumulative["exits"],
         "acquisitions_cum": model.cumulative["acquisitions"],
-        "hhi_hashrate": hhi(hashrate),
-        "top4_share_hashrate": top_n_share(hashrate, 4),
-        "top5_share_hashrate": top_n_share(hashrate, 5),
-        "hhi_mw": hhi(firm_mw),
-        "top4_share_mw": top_n_share(firm_mw, 4),
-        "top5_share_mw": top_n_share(firm_mw, 5),
-        "public_share_hashrate": float(hashrate[firms.is_public].sum() / hashrate.sum()) if hashrate.sum() > 0 else 0.0,
-        "avg_efficiency_j_per_th": float(sites.mw_mining.sum() / mining_th) if mining_th > 0 else float("nan"),
-        "cost_to_mine_btc_usd": (mining_cost + float(led["opex_usd"].sum())) / mined if mined > 0 else float("nan"),
+        "hhi_hashrate": MISSING if no_hashrate else hhi(hashrate),
+        "top4_share_hashrate": MISSING if no_hashrate else top_n_share(hashrate, 4),
+        "top5_share_hashrate": MISSING if no_hashrate else top_n_share(hashrate, 5),
+        "hhi_mw": MISSING if no_mw else hhi(firm_mw),
+        "top4_share_mw": MISSING if no_mw else top_n_share(firm_mw, 4),
+        "top5_share_mw": MISSING if no_mw else top_n_share(firm_mw, 5),
+        "public_share_hashrate": MISSING if no_hashrate else float(hashrate[firms.is_public].sum() / hashrate.sum()),
+        "avg_efficiency_j_per_th": float(sites.mw_mining.sum() / mining_th) if mining_th > 0 else MISSING,
+        "cost_to_mine_btc_usd": (mining_cost + float(led["opex_usd"].sum())) / mined if mined > 0 else MISSING,
+        "halted": halted,
         "ai_demand_mw": state.ai_demand_mw,
         "ai_contracted_it_mw": model.ai_contracted_it_mw,
         "ai_lease_rate_usd_per_kw_month": market.lease_rate_usd_per_kw_month,

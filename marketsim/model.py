@@ -24,7 +24,7 @@ import mesa
 import numpy as np
 from mesa.experimental.scenarios import Scenario as MesaScenario
 
-from marketsim import consolidation, metrics
+from marketsim import consolidation, invariants, metrics
 from marketsim.firms import decisions, finance, hosting, operations
 from marketsim.firms.agent import MiningFirm
 from marketsim.firms.book import FirmBook, LeaseBook, Pipeline, SiteBook
@@ -33,7 +33,7 @@ from marketsim.firms.rules import RULES
 from marketsim.market.engine import Market
 from marketsim.records import EventLog, FirmRecorder
 from marketsim.scenario import Scenario, load_scenario, load_scenario_dict
-from marketsim.timeline import DAYS_PER_YEAR, STEPS_PER_MONTH, steps_for_months
+from marketsim.timeline import DAYS_PER_YEAR, STEPS_PER_MONTH, step_boundaries
 
 PIPELINE_SLACK_STEPS = 2
 
@@ -55,7 +55,9 @@ def resolve_scenario(scenario: Any, params: dict[str, Any]) -> Scenario:
 class IndustryModel(mesa.Model):
     MIN_ORDER_MW = 1.0  # smaller orders are not worth a board decision (and cost a loop turn)
 
-    def __init__(self, scenario: Any = None, *, rng=None, **params: Any):
+    def __init__(self, scenario: Any = None, *, rng=None, check: bool | None = None, **params: Any):
+        """``check``: test the model's invariants after every step (``marketsim.invariants``);
+        default on when the environment sets MARKETSIM_CHECK=1 (the test suite does)."""
         config = resolve_scenario(scenario, params)
         if rng is None and isinstance(scenario, MesaScenario):
             rng = scenario.rng
@@ -63,7 +65,9 @@ class IndustryModel(mesa.Model):
         self.config = config
         self.steps_per_month = STEPS_PER_MONTH[config.step_unit]
         self.steps_per_year = self.steps_per_month * 12
-        self.n_steps = steps_for_months(config.months, config.step_unit)
+        # the calendar's steps, as the market prices them (weeks and days of calendar months:
+        # round(months x 30.44) days overran a 59-day January-February and its CSV prices)
+        self.n_steps = len(step_boundaries(config.start_date, config.months, config.step_unit)) - 1
         # separate streams: the market's path does not depend on what the firms draw, so the
         # same seed gives the same BTC price in two scenarios that differ only in firm settings
         market_rng, self.firm_rng = self.rng.spawn(2)
@@ -73,6 +77,7 @@ class IndustryModel(mesa.Model):
         self.events = EventLog(self)
         self.firm_records = FirmRecorder()
         self.cumulative = {"bankruptcies": 0, "acquisitions": 0, "exits": 0}
+        self.checker = invariants.Checker(self) if invariants.wanted(check) else None
         self.ai_demand_history: list[float] = []
         self.creditor_recoveries: list[dict] = []
         self.hashprice_observed = float("nan")
@@ -112,6 +117,7 @@ class IndustryModel(mesa.Model):
         self.exit_reason = np.full(n, "", dtype=object)
         self.insolvent = np.zeros(0, dtype=np.int64)
         self.mw_ai_leased = np.zeros(len(self.sites))
+        self.mw_cancelled = np.zeros(len(self.sites))  # per site: MW ordered, never built (owner left)
         self.site_hashrate_ehs = pop.mw / pop.efficiency_j_per_th
         self.firm_hashrate_ehs = self.site_hashrate_ehs.copy()
         self.network_hashrate_ehs = float(self.site_hashrate_ehs.sum())
@@ -122,13 +128,18 @@ class IndustryModel(mesa.Model):
     # --- the step --------------------------------------------------------------------------
     def step(self) -> None:
         self.steps_done = self.steps - 1
+        if self.checker is not None:
+            self.checker.remember()  # the state the step starts from (a test may have set it)
         self.observe_market()
         self.operate()
         hosting.host_ai(self)
         finance.pay(self)
         decisions.decide(self, self.site_power_usd_per_mwh)
         consolidation.settle_exits(self)
+        self.count_after_deals()
         self.record()
+        if self.checker is not None:
+            self.checker.check()
         if self.steps >= self.n_steps:
             self.running = False
 
@@ -157,6 +168,15 @@ class IndustryModel(mesa.Model):
         self.sites.fleet_age_years += self.years_in_step
         operations.mine_and_earn(self, self.site_power_usd_per_mwh)
         self.network_hashrate_ehs = float(self.site_hashrate_ehs.sum())
+
+    def count_after_deals(self) -> None:
+        """Hashrate under the sites' owners after this step's deals, and the running totals
+        (here, not in the reporter, so that reporting twice counts nothing twice)."""
+        self.firm_hashrate_ehs = np.bincount(self.sites.owner, weights=self.site_hashrate_ehs, minlength=len(self.firms))
+        counts = self.events.counts_at(self.steps_done)
+        self.cumulative["bankruptcies"] += counts.get("bankruptcy", 0)
+        self.cumulative["acquisitions"] += counts.get("acquisition", 0)
+        self.cumulative["exits"] += int(self.left_this_step.sum())
 
     def record(self) -> None:
         self.outcome = metrics.industry_outcome(self)

@@ -144,8 +144,9 @@ def _starting_price(path) -> float:
 
 
 def run(scenario: str | Scenario | None = "baseline", *, seed: int | None = None, progress: bool | None = None,
-        **overrides: Any) -> RunResult:
-    """Run a scenario (name, path or object) with overrides; ``seed`` makes it reproducible.
+        check: bool | None = None, **overrides: Any) -> RunResult:
+    """Run a scenario (name, path or object) with overrides; ``seed`` makes it reproducible;
+    ``check`` tests the model's invariants after every step (``marketsim.invariants``).
 
     An override that cannot act in this run (e.g. ``price_volatility_per_year`` while the
     whole run replays history) raises an `InertParameterWarning` saying why.
@@ -153,7 +154,7 @@ def run(scenario: str | Scenario | None = "baseline", *, seed: int | None = None
     seed = check_seed(seed)
     config = resolve_scenario(scenario, overrides)
     warn_inert(config, overrides)
-    model = IndustryModel(config, rng=seed)
+    model = IndustryModel(config, rng=seed, check=check)
     start = initial_state(model)
     bar = _progress(model.n_steps, progress)
     started = time.perf_counter()

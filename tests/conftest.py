@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# invariant mode in every test: each model step checks MW, cash, the chain (marketsim.invariants)
+os.environ["MARKETSIM_CHECK"] = "1"
 
 from marketsim import load_scenario
 

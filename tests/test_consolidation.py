@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 import marketsim
-from marketsim import IndustryModel, load_scenario, metrics
+from marketsim import IndustryModel, consolidation, load_scenario, metrics
 from marketsim.consolidation import auction_sites, go_bankrupt
+from marketsim.firms import decisions, finance
 
 
 def _bear(**overrides):
@@ -57,6 +58,7 @@ def test_acquirer_pays_the_price_and_creditors_are_paid_in_order():
     model.firms.debt_usd[victim] = 1e12  # far more than the sites can fetch
     cash_before = model.firms.cash_usd.copy()
     debt_before = model.firms.debt_usd.copy()
+    treasury_usd = model.firms.btc_held[victim] * model.market.state.btc_price_usd
     go_bankrupt(model, victim)
     ev = model.events.frame()
     deals = ev[(ev["kind"] == "acquisition") & (ev["counterparty_id"] == victim)]
@@ -67,9 +69,17 @@ def test_acquirer_pays_the_price_and_creditors_are_paid_in_order():
     rec = model.creditor_recoveries[-1]
     proceeds = deals["value_usd"].sum()
     assert rec["proceeds_usd"] == pytest.approx(proceeds)
-    assert rec["bills_paid_usd"] == pytest.approx(min(proceeds, 2e6))  # bills first
-    assert rec["debt_paid_usd"] == pytest.approx(max(0.0, proceeds - 2e6))  # then lenders
+    estate = proceeds + treasury_usd  # the sites' price and the treasury BTC, sold
+    assert rec["btc_sold_usd"] == pytest.approx(treasury_usd)
+    assert rec["bills_paid_usd"] == pytest.approx(min(estate, 2e6))  # bills first
+    assert rec["debt_paid_usd"] == pytest.approx(max(0.0, estate - 2e6))  # then lenders
+    assert rec["debt_written_off_usd"] == pytest.approx(1e12 - rec["debt_paid_usd"])
     assert rec["equity_usd"] == pytest.approx(0.0)
+    # the books are closed: nothing left to pay interest on
+    firms = model.firms
+    assert firms.cash_usd[victim] == firms.debt_usd[victim] == firms.btc_held[victim] == 0.0
+    assert firms.payments.pending()[victim] == 0.0
+    assert firms.ledger["debt_repaid_usd"][victim] == pytest.approx(rec["debt_paid_usd"])
 
 
 def test_a_firm_that_cannot_pay_does_not_win():
@@ -119,3 +129,137 @@ def test_bear_consolidation_fails_firms_sells_sites_and_concentrates():
     assert ind["acquisitions"].sum() > 0
     assert ind["hhi_hashrate"].iloc[-1] > ind["hhi_hashrate"].iloc[0]
     assert base.industry["bankruptcies"].sum() < 0.5 * ind["bankruptcies"].sum()
+
+
+# --- closing the books of firms that leave (issue 10) -----------------------------------------
+def _stepped_bear(seed, steps=1, **overrides):
+    model = IndustryModel(_bear(months=6, **overrides), rng=seed)
+    for _ in range(steps):
+        model.step()
+    return model
+
+
+def test_wind_down_sells_btc_repays_lenders_pays_out_the_rest_and_leaves_nothing():
+    model = _stepped_bear(8)
+    firms, sites = model.firms, model.sites
+    f = int(np.flatnonzero(firms.active & ~firms.is_public)[0])
+    firms.cash_usd[f], firms.debt_usd[f], firms.btc_held[f] = 6e6, 5e6, 100.0
+    site = int(np.flatnonzero(sites.owner == f)[0])
+    sites.build_pipeline.add(site, 7.0, 2)  # an expansion in flight
+    firms.payments.add(f, 1e6, 1)
+    price = model.market.state.btc_price_usd
+    cancelled_before = model.mw_cancelled.sum()
+    rows = np.flatnonzero(sites.owner == f)
+    consolidation.wind_down(model, f, rows)
+    rec = model.creditor_recoveries[-1]
+    assert rec["kind"] == "wind_down" and rec["btc_sold_usd"] == pytest.approx(100.0 * price)
+    assert rec["debt_paid_usd"] == pytest.approx(5e6)  # lenders first: all repaid
+    assert rec["equity_usd"] == pytest.approx(6e6 + 100.0 * price - 5e6)  # the rest to shareholders
+    assert rec["capex_cancelled_usd"] == pytest.approx(1e6)
+    led = firms.ledger
+    assert led["debt_repaid_usd"][f] == pytest.approx(5e6) and led["equity_paid_out_usd"][f] == pytest.approx(rec["equity_usd"])
+    assert firms.cash_usd[f] == firms.debt_usd[f] == firms.btc_held[f] == 0.0 and not firms.active[f]
+    assert (sites.capacity_mw[rows] == sites.mw_shutdown[rows]).all()
+    assert model.mw_cancelled.sum() - cancelled_before == pytest.approx(7.0)  # recorded, not lost
+    assert sites.build_pipeline.buffer[rows].sum() == 0.0
+    # the next step: no interest, no flows, nothing (the invariants check the rest)
+    model.step()
+    assert all(led_item[f] == 0.0 for led_item in firms.ledger.values())
+
+
+def test_a_bankrupt_firms_orders_are_cancelled_before_its_sites_are_sold():
+    model = _stepped_bear(9)
+    firms, sites = model.firms, model.sites
+    f = int(np.argmax(sites.capacity_mw * ~firms.is_public))
+    site = int(np.flatnonzero(sites.owner == f)[0])
+    sites.build_pipeline.add(site, 12.0, 3)
+    machines = float(sites.mw_machines[site])
+    sites.mw_mining[site] -= 4.0
+    sites.mw_converting[site] += 4.0
+    sites.conversion_pipeline.add(site, 4.0, 5)
+    sites.upgrade_due_step[site] = model.steps_done + 3
+    firms.payments.add(f, 2e7, 2)
+    firms.cash_usd[f] = -1e6
+    total_before = sites.capacity_mw.sum() + sites.build_pipeline.pending().sum() + model.mw_cancelled.sum()
+    consolidation.go_bankrupt(model, f)
+    assert sites.build_pipeline.buffer[site].sum() == 0.0 and sites.conversion_pipeline.buffer[site].sum() == 0.0
+    assert sites.upgrade_due_step[site] == -1 and sites.mw_converting[site] == 0.0
+    assert sites.mw_machines[site] == pytest.approx(machines) or sites.mw_shutdown[site] == sites.capacity_mw[site]
+    assert model.mw_cancelled[site] == pytest.approx(12.0)
+    total_after = sites.capacity_mw.sum() + sites.build_pipeline.pending().sum() + model.mw_cancelled.sum()
+    assert total_after == pytest.approx(total_before)
+    assert model.creditor_recoveries[-1]["capex_cancelled_usd"] >= 2e7
+    # whoever took the site owes nothing for orders it did not place, and gets no MW for free
+    if sites.owner[site] != f:
+        assert "orders_cancelled" in set(model.events.frame()["kind"])
+
+
+def test_unsold_bankrupt_sites_are_not_a_second_exit():
+    result = marketsim.run(_bear(months=36), seed=11)
+    ind = result.industry
+    kinds = ind[["bankruptcies", "voluntary_sales", "takeovers", "wind_downs"]].sum(axis=1)
+    assert ind["bankruptcies"].sum() > 0
+    assert (ind["exits"] == kinds).all()
+    assert ind["exits_cum"].iloc[-1] == ind["exits"].sum()
+    ev = result.events
+    closed = ev[ev["kind"] == "sites_closed"]
+    bankrupt = set(ev.loc[ev["kind"] == "bankruptcy", "firm_id"])
+    assert set(closed["firm_id"]) <= bankrupt  # only bankrupts' sites are closed this way
+
+
+def test_merge_blends_the_debt_rate_and_maturity_by_amount():
+    model = _stepped_bear(12)
+    firms = model.firms
+    buyer, target = (int(i) for i in np.flatnonzero(firms.active)[:2])
+    firms.debt_usd[buyer], firms.debt_rate_per_year[buyer], firms.debt_maturity_step[buyer] = 30e6, 0.04, 10
+    firms.debt_usd[target], firms.debt_rate_per_year[target], firms.debt_maturity_step[target] = 10e6, 0.12, 30
+    firms.cash_usd[buyer] = 1e9  # pays from cash: no new debt mixed in
+    consolidation.merge_firms(model, buyer, target, 5e6, "takeover")
+    assert firms.debt_usd[buyer] == pytest.approx(40e6)
+    assert firms.debt_rate_per_year[buyer] == pytest.approx((30 * 0.04 + 10 * 0.12) / 40)  # 6%
+    assert firms.debt_maturity_step[buyer] == 15  # 10 + 10/40 x 20
+    assert firms.debt_usd[target] == 0.0 and firms.ledger["acquired_cash_usd"][target] <= 0.0
+
+
+def test_borrowing_stops_at_the_loan_to_value_ceiling():
+    model = _stepped_bear(13)
+    firms = model.firms
+    assets = finance.asset_value_usd(model)
+    f = int(np.argmax(assets))
+    limit = model.config.max_debt_to_assets * assets[f]
+    firms.debt_usd[f] = limit - 1e6
+    cash, drawn_before = firms.cash_usd[f], firms.ledger["debt_drawn_usd"][f]
+    drawn = finance.borrow(firms, np.array([f]), np.array([5e6]))
+    assert drawn[0] == pytest.approx(1e6)  # only what is left under the ceiling
+    assert firms.debt_usd[f] == pytest.approx(limit)
+    assert firms.cash_usd[f] == pytest.approx(cash + 1e6)
+    assert firms.ledger["debt_drawn_usd"][f] - drawn_before == pytest.approx(1e6)
+    assert finance.borrow(firms, np.array([f]), np.array([1e6]))[0] == 0.0
+
+
+def test_conversion_debt_respects_the_loan_to_value_limit():
+    model = _stepped_bear(14, ai_demand_initial_mw=2_000.0)
+    firms, sites = model.firms, model.sites
+    assets = finance.asset_value_usd(model)
+    site = int(np.argmax(sites.suitable_remaining_mw))
+    f = int(sites.owner[site])
+    model.ai_unclaimed_it_mw = 1e6
+    spend = np.full(len(firms), 1e12)
+    firms.debt_usd[f] = model.config.max_debt_to_assets * assets[f]  # at the limit: lenders say no
+    o = decisions.outlook(model)
+    assert decisions._order_conversion(model, site, 50.0, spend, o, forced=True) == 0.0
+    firms.debt_usd[f] -= 10e6  # room for 10M of debt: at most 10M / (capex x debt share) MW
+    per_mw = firms.conversion_capex_usd_per_mw[f] * model.config.conversion_debt_share_leased
+    mw = decisions._order_conversion(model, site, 1e6, spend, o, forced=True)
+    assert 0 < mw <= 10e6 / per_mw + 1e-9
+    assert firms.debt_usd[f] <= model.config.max_debt_to_assets * assets[f] + 1e-3
+
+
+def test_a_firm_that_must_also_sell_btc_borrows_only_against_what_it_keeps():
+    # LTV 0.5, assets 100 of which BTC 40, debt 30: headroom 20
+    got = finance.credit_then_btc(np.array([10.0, 30.0, 100.0, 30.0]), np.array([20.0, 20.0, 20.0, 20.0]),
+                                  np.array([40.0, 40.0, 40.0, 0.0]), 0.5)
+    # 10: credit covers it; 30: borrow 10, sell 20 of BTC -> debt 40 = 0.5 x (100 - 20);
+    # 100: even all BTC does not cover it -> borrow 20 - 0.5 x 40 = 0 (debt 30 = 0.5 x 60);
+    # no BTC to sell: the whole headroom
+    np.testing.assert_allclose(got, [10.0, 10.0, 0.0, 20.0])

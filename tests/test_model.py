@@ -8,7 +8,7 @@ import pytest
 from mesa.experimental.scenarios import Scenario as MesaScenario
 
 import marketsim
-from marketsim import IndustryModel, load_scenario
+from marketsim import IndustryModel, load_scenario, metrics
 from marketsim import data as mdata
 from marketsim.firms.agent import MiningFirm
 
@@ -198,3 +198,43 @@ def test_ai_bust_leaves_converted_mw_empty_and_lowers_the_lease_rate():
     assert after["mw_ai_empty"].iloc[-1] > 100.0  # after the bust, halls stand empty
     assert after["ai_lease_rate_usd_per_kw_month"].iloc[-1] < 0.8 * bust["ai_lease_rate_usd_per_kw_month"].max()
     assert after["ai_contracted_it_mw"].iloc[-1] < bust["ai_contracted_it_mw"].max()  # tenants failed
+
+
+def test_the_reporter_is_pure_and_the_step_keeps_the_running_totals():
+    model = IndustryModel(load_scenario("bear-consolidation", n_firms=60, months=12), rng=2)
+    exits = 0
+    for _ in range(model.n_steps):
+        model.step()
+        exits += int(model.left_this_step.sum())
+        cumulative = dict(model.cumulative)
+        first, second = metrics.industry_outcome(model), metrics.industry_outcome(model)
+        assert first.keys() == second.keys()
+        for key in first:  # the same row twice (NaN where a value is missing)
+            assert first[key] == second[key] or (first[key] != first[key] and second[key] != second[key]), key
+        assert model.cumulative == cumulative  # nothing counted twice
+        assert first["exits_cum"] == exits == model.cumulative["exits"]
+
+
+def test_a_halted_network_reports_missing_values_not_results():
+    # every MW offline for steps 2-3 (an exogenous outage): nothing mines, the chain stalls
+    scenario = load_scenario("baseline", n_firms=30, months=6, history_until=None,
+                             hashrate_events=[{"step": 2, "duration": 2, "share_offline": 1.0}])
+    ind = marketsim.run(scenario, seed=3).industry
+    assert ind["halted"].tolist() == [False, False, True, True, False, False]
+    halted = ind[ind["halted"]]
+    assert (halted["network_hashrate_ehs"] == 0).all()
+    for col in metrics.UNDEFINED_WHEN_HALTED:
+        if col != "avg_efficiency_j_per_th":  # the fleet still has an efficiency while it is offline
+            assert halted[col].isna().all(), col
+    running = ind[~ind["halted"]]
+    assert running[["hhi_hashrate", "top4_share_hashrate", "public_share_hashrate"]].notna().all().all()
+    # MW concentration is still defined: the sites exist
+    assert halted["hhi_mw"].between(0, 1).all()
+
+
+def test_daily_steps_follow_the_calendar():
+    # January + February 2023 are 59 days, not round(2 x 30.44) = 61
+    scenario = load_scenario("baseline", n_firms=20, months=2, step_unit="day", history_until=None)
+    model = IndustryModel(scenario, rng=1)
+    assert model.n_steps == 59
+    assert len(marketsim.run(scenario, seed=1).industry) == 59

@@ -177,6 +177,7 @@ class FirmBook:
     active: np.ndarray
     payments: Pipeline  # capex instalments falling due
     new_debt_rate: float = 0.10  # what lenders charge on new money (scenario: new_debt_rate_per_year)
+    debt_ceiling_usd: np.ndarray | None = None  # loan-to-value limit at the last valuation (finance.borrow)
     ledger: dict[str, np.ndarray] = field(default_factory=dict)
 
     LEDGER_ITEMS = (
@@ -195,6 +196,11 @@ class FirmBook:
         "acquisitions_usd",  # paid for sites or firms bought
         "acquired_cash_usd",  # cash that came with a firm taken over
         "equity_raised_usd",  # new shares sold to fund capex
+        # a leaving firm's estate (consolidation.close_books): sites sold, bills left unpaid,
+        # what remained for its shareholders
+        "asset_sales_usd",
+        "bills_written_off_usd",
+        "equity_paid_out_usd",
     )
 
     def __len__(self) -> int:

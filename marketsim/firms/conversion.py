@@ -182,6 +182,10 @@ def start_halls(model, site: np.ndarray, kind: np.ndarray, it_mw: np.ndarray, de
     for k in range(phases):
         sites.conversion_pipeline.add_rows(site, gross / phases, lead + k)
     np.subtract.at(spend, f, host * (1.0 - debt_share))
+    # the hall is the project loan's collateral: lenders count it at once (the next valuation
+    # includes it anyway), so the loan-to-value ceiling rises by its share of the host's capex
+    if firms.debt_ceiling_usd is not None:
+        np.add.at(firms.debt_ceiling_usd, f, s.max_debt_to_assets * host)
     finance.borrow(firms, f, host * debt_share)
     firms.payments.add_spread_rows(f, host, lead + phases - 1)
     _log(model, "conversion_started", f, site, gross, host,

@@ -5,13 +5,16 @@ Every movement of cash is an item of the firm's ledger, so that for each firm an
     cash_end - cash_start = revenue_mining - btc_retained + btc_sold + revenue_ai
                             - power - opex - ai_opex - interest - capex
                             + debt_drawn - debt_repaid - acquisitions + acquired_cash + equity_raised
+                            + asset_sales + bills_written_off - equity_paid_out
 
-holds exactly (tests check it). Mined BTC is valued at the step's price; the firm sells its
+holds exactly (``invariants.check_cash_identity`` checks it after every step in check mode).
+The last three items are a leaving firm's estate (``consolidation.close_books``); a firm taken
+over hands its cash to the buyer as a negative ``acquired_cash``. Mined BTC is valued at the step's price; the firm sells its
 ``btc_sell_share`` of it and keeps the rest in its treasury.
 
 Financing follows how miners actually got through 2022: a shortfall is met first by drawing
-on credit (up to ``max_debt_to_assets`` of the assets lenders count), then by selling
-treasury BTC. A firm still short is insolvent; ``consolidation`` takes it from there. Debt
+on credit (up to ``max_debt_to_assets`` of the assets lenders count, counting only the BTC
+that is not sold next: ``credit_then_btc``), then by selling treasury BTC. A firm still short is insolvent; ``consolidation`` takes it from there. Debt
 falls due at its maturity and rolls over as far as the loan-to-value limit allows; the excess
 is repaid from cash, and what cash cannot cover is extended at a penalty rate.
 """
@@ -32,14 +35,26 @@ def asset_value_usd(model) -> np.ndarray:
     relative = np.clip(model.market.state.frontier_j_per_th / sites.efficiency_j_per_th, 0.0, 1.0)
     per_site = econ.firm_asset_value_usd(
         sites.mw_machines, machine_value * relative, s.site_build_capex_usd_per_mw,
-        sites.mw_converted + sites.mw_converting, s.conversion_capex_usd_per_mw, 0.0, 0.0,
+        # halls are valued at their build cost, which is quoted per MW of critical IT (gross MW / PUE)
+        sites.mw_converted + sites.mw_converting, s.conversion_capex_usd_per_mw / s.ai_pue, 0.0, 0.0,
     )
-    return np.bincount(sites.owner, weights=per_site, minlength=n) + firms.btc_held * model.market.state.btc_price_usd
+    assets = np.bincount(sites.owner, weights=per_site, minlength=n) + firms.btc_held * model.market.state.btc_price_usd
+    # lenders' limit as of this valuation: ``borrow`` never lends beyond it (a phase values the
+    # assets before it borrows, so the ceiling is that phase's)
+    firms.debt_ceiling_usd = s.max_debt_to_assets * np.where(firms.active, assets, 0.0)
+    return assets
 
 
 def credit_headroom_usd(model, assets: np.ndarray | None = None) -> np.ndarray:
     assets = asset_value_usd(model) if assets is None else assets
     return np.clip(model.config.max_debt_to_assets * assets - model.firms.debt_usd, 0.0, None)
+
+
+def borrowable_usd(firms, idx) -> np.ndarray:
+    """New debt lenders will still give these firms: the loan-to-value ceiling less their debt."""
+    if firms.debt_ceiling_usd is None:
+        return np.zeros(np.shape(idx))
+    return np.clip(firms.debt_ceiling_usd[idx] - firms.debt_usd[idx], 0.0, None)
 
 
 def pay(model) -> None:
@@ -78,7 +93,8 @@ def pay(model) -> None:
     short = active & (firms.cash_usd < 0)
     if short.any():
         idx = np.flatnonzero(short)
-        draw = np.minimum(-firms.cash_usd[idx], credit_headroom_usd(model, assets)[idx])
+        draw = credit_then_btc(-firms.cash_usd[idx], credit_headroom_usd(model, assets)[idx],
+                               firms.btc_held[idx] * price, s.max_debt_to_assets)
         borrow(firms, idx, draw)
         still = idx[firms.cash_usd[idx] < 0]
         if len(still):
@@ -89,18 +105,44 @@ def pay(model) -> None:
     model.insolvent = np.flatnonzero(active & (firms.cash_usd < -1e-6))
 
 
-def borrow(firms, idx: np.ndarray, amount: np.ndarray) -> None:
+def credit_then_btc(short_usd, headroom_usd, btc_usd, max_debt_to_assets: float) -> np.ndarray:
+    """How much of a shortfall to borrow when treasury BTC, part of the collateral, may have to
+    be sold after the credit line is used up.
+
+    Borrowing x and selling BTC worth y = short - x must leave debt within the loan-to-value
+    limit L of the assets that remain: D + x <= L (A - y), i.e. x <= H - L y with headroom
+    H = L A - D. Credit alone covers the shortfall when H >= short; otherwise
+    x = (H - L short) / (1 - L), if the BTC covers the rest; a firm short even after selling all
+    its BTC (insolvent) borrows H - L x its BTC.
+    """
+    short, head, btc = (np.asarray(v, dtype=float) for v in (short_usd, headroom_usd, btc_usd))
+    mixed = np.clip((head - max_debt_to_assets * short) / (1.0 - max_debt_to_assets), 0.0, None)
+    all_btc = np.clip(head - max_debt_to_assets * btc, 0.0, None)
+    return np.where(head >= short, short, np.where(short - mixed <= btc, mixed, all_btc))
+
+
+def borrow(firms, idx: np.ndarray, amount: np.ndarray) -> np.ndarray:
     """New debt at the market rate (``new_debt_rate_per_year``), blended into the firm's average
-    rate: a miner with old 1% convertibles does not borrow at 1% today."""
-    idx, amount = np.atleast_1d(idx), np.atleast_1d(amount)
+    rate: a miner with old 1% convertibles does not borrow at 1% today.
+
+    Lenders lend only up to ``max_debt_to_assets`` of the assets they count (the ceiling set at
+    the last ``asset_value_usd``): a request beyond it gets what is left under the ceiling.
+    Returns what each firm drew.
+    """
+    idx = np.atleast_1d(idx)
+    amount = np.clip(np.broadcast_to(np.asarray(amount, dtype=float), idx.shape), 0.0, None)
+    if len(np.unique(idx)) < len(idx):  # a firm named twice: each draw sees the debt before it
+        return np.concatenate([borrow(firms, idx[k:k + 1], amount[k:k + 1]) for k in range(len(idx))])
+    drawn = np.minimum(amount, borrowable_usd(firms, idx))
     old = firms.debt_usd[idx]
-    total = old + amount
-    blended = np.where(total > 0, (old * firms.debt_rate_per_year[idx] + amount * firms.new_debt_rate) / np.where(total > 0, total, 1.0),
-                       firms.debt_rate_per_year[idx])
-    firms.debt_rate_per_year[idx] = blended
-    firms.debt_usd[idx] += amount
-    firms.cash_usd[idx] += amount
-    firms.ledger["debt_drawn_usd"][idx] += amount
+    total = old + drawn
+    firms.debt_rate_per_year[idx] = np.where(
+        drawn > 0, (old * firms.debt_rate_per_year[idx] + drawn * firms.new_debt_rate) / np.where(total > 0, total, 1.0),
+        firms.debt_rate_per_year[idx])
+    firms.debt_usd[idx] += drawn
+    firms.cash_usd[idx] += drawn
+    firms.ledger["debt_drawn_usd"][idx] += drawn
+    return drawn
 
 
 def _repay(firms, idx: np.ndarray, amount: np.ndarray) -> None:
