@@ -30,6 +30,7 @@ import numpy as np
 
 from marketsim import metrics, protocol
 from marketsim.errors import InvariantError
+from marketsim.firms.conversion import NEW_HALL_DETAIL
 
 ENV_FLAG = "MARKETSIM_CHECK"
 MW_TOLERANCE = 1e-6  # MW: float residue of sums over thousands of sites
@@ -118,11 +119,15 @@ def check_site_mw(model) -> None:
 
 
 def ordered_mw_this_step(model) -> float:
-    return float(sum(row[6] for row in model.events._rows_at(model.steps_done) if row[2] == "expansion_ordered"))
+    """MW that entered the books this step: expansions ordered and new AI halls started on unused
+    interconnect (they add capacity at once; conversions of mining MW only change its state)."""
+    return float(sum(row[6] for row in model.events._rows_at(model.steps_done)
+                     if row[2] == "expansion_ordered" or (row[2] == "conversion_started" and NEW_HALL_DETAIL in row[9])))
 
 
 def check_industry_mw(model, before_mw: float) -> None:
-    """Capacity + building + cancelled moves only by this step's orders: no MW appears or vanishes."""
+    """Capacity + building + cancelled moves only by this step's orders and new AI halls: no MW
+    appears or vanishes."""
     now, ordered = industry_mw(model), ordered_mw_this_step(model)
     if abs(now - (before_mw + ordered)) > MW_TOLERANCE * max(1.0, now):
         fail(model, f"industry MW (capacity + building + cancelled) is {now:.6f} MW, expected {before_mw:.6f} MW "
@@ -205,7 +210,7 @@ def check_signs_and_numbers(model) -> None:
                                                + out["mw_ai"] + out["mw_ai_empty"]) > 0
     no_hashrate = not model.firm_hashrate_ehs.sum() > 0  # e.g. the only miners left this step
     may_be_missing = set(metrics.UNDEFINED_WHEN_HALTED if halted or no_hashrate else ()) \
-        | set(metrics.UNDEFINED_WITHOUT_MW if no_mw else ())
+        | set(metrics.UNDEFINED_WITHOUT_MW if no_mw else ()) | set(metrics.UNDEFINED_WITHOUT_DEALS)
     if out["issuance_btc"] + out["fees_btc"] <= 0 or out["mw_mining"] <= 0:
         may_be_missing |= {"cost_to_mine_btc_usd", "avg_efficiency_j_per_th"}
     for name, value in out.items():

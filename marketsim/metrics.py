@@ -70,6 +70,9 @@ MISSING = float("nan")
 UNDEFINED_WHEN_HALTED = ("hhi_hashrate", "top4_share_hashrate", "top5_share_hashrate", "public_share_hashrate",
                          "avg_efficiency_j_per_th", "cost_to_mine_btc_usd")
 UNDEFINED_WITHOUT_MW = ("hhi_mw", "top4_share_mw", "top5_share_mw")
+# the lease market's rates of a step with no offers (clearing) or no signings (signed range)
+UNDEFINED_WITHOUT_DEALS = ("ai_clearing_rate_usd_per_kw_month", "ai_signed_rate_min_usd_per_kw_month",
+                           "ai_signed_rate_max_usd_per_kw_month")
 INDUSTRY_COLUMNS = list(COLUMN_DOCS)
 
 

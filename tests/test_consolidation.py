@@ -9,7 +9,7 @@ import pytest
 import marketsim
 from marketsim import IndustryModel, consolidation, load_scenario, metrics
 from marketsim.consolidation import auction_sites, go_bankrupt
-from marketsim.firms import decisions, finance
+from marketsim.firms import conversion, finance
 
 
 def _bear(**overrides):
@@ -145,7 +145,9 @@ def test_wind_down_sells_btc_repays_lenders_pays_out_the_rest_and_leaves_nothing
     f = int(np.flatnonzero(firms.active & ~firms.is_public)[0])
     firms.cash_usd[f], firms.debt_usd[f], firms.btc_held[f] = 6e6, 5e6, 100.0
     site = int(np.flatnonzero(sites.owner == f)[0])
+    building_before = sites.build_pipeline.buffer[sites.owner == f].sum()  # its own orders in flight
     sites.build_pipeline.add(site, 7.0, 2)  # an expansion in flight
+    committed_before = firms.payments.pending()[f]  # e.g. instalments on an AI hall it started
     firms.payments.add(f, 1e6, 1)
     price = model.market.state.btc_price_usd
     cancelled_before = model.mw_cancelled.sum()
@@ -155,12 +157,12 @@ def test_wind_down_sells_btc_repays_lenders_pays_out_the_rest_and_leaves_nothing
     assert rec["kind"] == "wind_down" and rec["btc_sold_usd"] == pytest.approx(100.0 * price)
     assert rec["debt_paid_usd"] == pytest.approx(5e6)  # lenders first: all repaid
     assert rec["equity_usd"] == pytest.approx(6e6 + 100.0 * price - 5e6)  # the rest to shareholders
-    assert rec["capex_cancelled_usd"] == pytest.approx(1e6)
+    assert rec["capex_cancelled_usd"] == pytest.approx(committed_before + 1e6)
     led = firms.ledger
     assert led["debt_repaid_usd"][f] == pytest.approx(5e6) and led["equity_paid_out_usd"][f] == pytest.approx(rec["equity_usd"])
     assert firms.cash_usd[f] == firms.debt_usd[f] == firms.btc_held[f] == 0.0 and not firms.active[f]
     assert (sites.capacity_mw[rows] == sites.mw_shutdown[rows]).all()
-    assert model.mw_cancelled.sum() - cancelled_before == pytest.approx(7.0)  # recorded, not lost
+    assert model.mw_cancelled.sum() - cancelled_before == pytest.approx(building_before + 7.0)  # recorded, not lost
     assert sites.build_pipeline.buffer[rows].sum() == 0.0
     # the next step: no interest, no flows, nothing (the invariants check the rest)
     model.step()
@@ -237,22 +239,24 @@ def test_borrowing_stops_at_the_loan_to_value_ceiling():
     assert finance.borrow(firms, np.array([f]), np.array([1e6]))[0] == 0.0
 
 
-def test_conversion_debt_respects_the_loan_to_value_limit():
+def test_conversion_debt_is_project_debt_within_its_own_limit():
+    """A firm at its corporate loan-to-value limit can still build an AI hall: the project's
+    lenders fund ``debt_share`` of its cost against the hall and its lease, and not a dollar more."""
     model = _stepped_bear(14, ai_demand_initial_mw=2_000.0)
-    firms, sites = model.firms, model.sites
-    assets = finance.asset_value_usd(model)
-    site = int(np.argmax(sites.suitable_remaining_mw))
+    firms, sites, s = model.firms, model.sites, model.config
+    finance.asset_value_usd(model)  # the lenders' ceilings as of now
+    site = int(np.argmax(sites.mw_mining))
     f = int(sites.owner[site])
-    model.ai_unclaimed_it_mw = 1e6
+    firms.debt_usd[f] = firms.debt_ceiling_usd[f]  # at the corporate limit
+    before = float(firms.debt_usd[f])
     spend = np.full(len(firms), 1e12)
-    firms.debt_usd[f] = model.config.max_debt_to_assets * assets[f]  # at the limit: lenders say no
-    o = decisions.outlook(model)
-    assert decisions._order_conversion(model, site, 50.0, spend, o, forced=True) == 0.0
-    firms.debt_usd[f] -= 10e6  # room for 10M of debt: at most 10M / (capex x debt share) MW
-    per_mw = firms.conversion_capex_usd_per_mw[f] * model.config.conversion_debt_share_leased
-    mw = decisions._order_conversion(model, site, 1e6, spend, o, forced=True)
-    assert 0 < mw <= 10e6 / per_mw + 1e-9
-    assert firms.debt_usd[f] <= model.config.max_debt_to_assets * assets[f] + 1e-3
+    host = conversion.start_halls(model, np.array([site]), np.array([2]), np.array([10.0]),
+                                  s.conversion_debt_share_leased, spend, detail="test")
+    drawn = float(firms.debt_usd[f]) - before
+    assert drawn == pytest.approx(s.conversion_debt_share_leased * host[0])
+    assert firms.debt_usd[f] <= firms.debt_ceiling_usd[f] + 1e-3
+    # and ordinary borrowing stays shut: the corporate limit is still reached
+    assert finance.borrow(firms, np.array([f]), np.array([1e6]))[0] == pytest.approx(0.0, abs=1e-3)
 
 
 def test_a_firm_that_must_also_sell_btc_borrows_only_against_what_it_keeps():

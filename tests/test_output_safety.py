@@ -309,6 +309,7 @@ def test_summary_starts_before_step_one_and_names_a_halted_network(tmp_path):
     assert "start (2023-01-01)" in text
     row = result.industry.iloc[-1].copy()
     row["network_hashrate_ehs"] = 0.0
+    row["halted"] = True
     row["hhi_hashrate"] = 0.0
     row["avg_efficiency_j_per_th"] = float("nan")
     line = "\n".join(state_lines(row, "end"))

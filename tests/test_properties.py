@@ -138,8 +138,8 @@ def test_random_scenarios_up_to_2000_firms_keep_every_invariant(params, seed):
 def test_every_firm_bankrupt_the_model_keeps_stepping_and_reports_an_empty_industry():
     params = {"n_firms": 40, "months": 24, "history_until": None, "price_volatility_per_year": 0.0,
               "price_shocks": [{"step": 2, "change": -0.9999}], "tail_debt_usd_per_mw": 5e6,
-              "tail_cash_usd_per_mw": 0.0}
-    result = _run(params, seed=1)
+              "tail_cash_usd_per_mw": 0.0, "ai_demand_initial_mw": 0.0, "ai_demand_max_mw": 0.0}
+    result = _run(params, seed=1)  # no AI tenants: nobody has rent to live on
     ind = result.industry
     assert ind["firms_active"].iloc[-1] == 0 and ind["bankruptcies"].sum() > 0
     last = ind.iloc[-1]

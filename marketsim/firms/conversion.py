@@ -39,6 +39,8 @@ MONTHS_PER_YEAR, KW_PER_MW = 12.0, 1000.0
 DAYS_PER_YEAR = 365.25
 NEAR_MARGIN_SHARE = 0.2  # unfilled offers within this share of the clearing rate are logged as offers
 
+NEW_HALL_DETAIL = "new AI hall on unused interconnect"  # event detail of halls that add capacity
+
 
 def capex_per_it_mw(s, date, firm_capex_usd_per_mw) -> np.ndarray:
     """Capex per MW of critical IT at ``date``: the firm's figure at the reference date, grown by
@@ -182,14 +184,16 @@ def start_halls(model, site: np.ndarray, kind: np.ndarray, it_mw: np.ndarray, de
     for k in range(phases):
         sites.conversion_pipeline.add_rows(site, gross / phases, lead + k)
     np.subtract.at(spend, f, host * (1.0 - debt_share))
-    # the hall is the project loan's collateral: lenders count it at once (the next valuation
-    # includes it anyway), so the loan-to-value ceiling rises by its share of the host's capex
+    # project finance: the hall (and, when signed, the tenant's lease and its backstop) secures
+    # its own loan, sized by the project's lenders at ``debt_share`` of its cost (80-85% with a
+    # hyperscaler backstop, calibration.md section 4); the firm's corporate loan-to-value limit
+    # applies to everything else, so the ceiling rises by exactly this loan
     if firms.debt_ceiling_usd is not None:
-        np.add.at(firms.debt_ceiling_usd, f, s.max_debt_to_assets * host)
+        np.add.at(firms.debt_ceiling_usd, f, host * debt_share)
     finance.borrow(firms, f, host * debt_share)
     firms.payments.add_spread_rows(f, host, lead + phases - 1)
     _log(model, "conversion_started", f, site, gross, host,
-         np.where(kind == 1, f"{detail}: new AI hall on unused interconnect", f"{detail}: conversion of mining MW"))
+         np.where(kind == 1, f"{detail}: {NEW_HALL_DETAIL}", f"{detail}: conversion of mining MW"))
     capex_out[:] = host
     return capex_out
 
