@@ -32,7 +32,9 @@ from typing import Any
 
 from marketsim.errors import MarketsimError
 
-PRELOAD = ["marketsim.experiments.runs", "marketsim.model", "marketsim.runner"]
+# what a worker needs, imported once by the fork server: the run, its store (the function shipped is a
+# store.ExecuteAndStore), the model. Not the samplers, Dask or the report (see tests/test_imports.py).
+PRELOAD = ["marketsim.experiments.runs", "marketsim.experiments.store", "marketsim.model", "marketsim.runner"]
 
 
 class ExecutorError(MarketsimError):
