@@ -37,6 +37,16 @@ from marketsim.errors import MarketsimError
 PRELOAD = ["marketsim.experiments.runs", "marketsim.experiments.store", "marketsim.model", "marketsim.runner"]
 
 
+def warm_up(_: Any = None) -> int:
+    """Import what a run needs (``PRELOAD``) and return this worker's process id: submitted once
+    per worker when a pool starts, so the imports overlap with the sweep's own preparation."""
+    import importlib
+
+    for module in PRELOAD:
+        importlib.import_module(module)
+    return os.getpid()
+
+
 class ExecutorError(MarketsimError):
     """The executor could not be started (bad address, no workers)."""
 
@@ -105,6 +115,9 @@ class ProcessPoolExecutor(Executor):
             ctx.set_forkserver_preload(PRELOAD)
         self.start_method = method
         self.pool = futures.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+        # start the workers now (the fork server imports PRELOAD once), not at the first run:
+        # meanwhile the sweep prepares its folder and plan
+        self.warming = [self.pool.submit(warm_up) for _ in range(self.workers)]
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
