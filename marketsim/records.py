@@ -76,7 +76,7 @@ class ColumnBuffer:
 # --- events ------------------------------------------------------------------------------------------
 EVENT_COLUMNS = ["step", "date", "kind", "firm_id", "counterparty_id", "site_id", "mw", "hashrate_ehs",
                  "value_usd", "detail"]
-EVENT_DTYPES = {"step": np.int64, "date": object, "kind": object, "firm_id": np.int64,
+EVENT_BUFFER_DTYPES = {"step": np.int64, "date": object, "kind": object, "firm_id": np.int64,
                 "counterparty_id": np.int64, "site_id": np.int64, "mw": np.float64, "hashrate_ehs": np.float64,
                 "value_usd": np.float64, "detail": object}
 
@@ -100,7 +100,7 @@ class EventRows(Sequence):
         if not 0 <= i < n:
             raise IndexError("event row index out of range")
         buf = self._log.buffer
-        return tuple(buf.arrays[c][i].item() if EVENT_DTYPES[c] is not object else buf.arrays[c][i]
+        return tuple(buf.arrays[c][i].item() if EVENT_BUFFER_DTYPES[c] is not object else buf.arrays[c][i]
                      for c in EVENT_COLUMNS)
 
 
@@ -111,7 +111,7 @@ class EventLog:
 
     def __init__(self, model):
         self.model = model
-        self.buffer = ColumnBuffer(EVENT_DTYPES)
+        self.buffer = ColumnBuffer(EVENT_BUFFER_DTYPES)
         self._pending: list[tuple] = []
 
     def add(self, kind: str, firm_id, site_id=-1, mw=0.0, *, counterparty_id=-1, hashrate_ehs=0.0,
@@ -184,14 +184,14 @@ FIRM_COLUMNS = ["step", "date", "firm_id", "name", "is_public", "rule", "state",
 # once, at the end, by an Arrow ``take`` (10x faster than converting 100,000 Python strings):
 # ``name`` by firm id (the book never renames a firm), ``rule`` by index into ``model.rules``,
 # ``state`` by index into ``FirmRecorder.states`` ("active" first, then exit reasons as they occur).
-FIRM_DTYPES = {"step": np.int64, "firm_id": np.int64, "is_public": bool, "rule": np.int64, "state": np.int64,
+FIRM_BUFFER_DTYPES = {"step": np.int64, "firm_id": np.int64, "is_public": bool, "rule": np.int64, "state": np.int64,
                **{c: np.float64 for c in FIRM_COLUMNS[7:]}}
 ACTIVE = "active"
 
 
 def snapshot_columns(model, state_code) -> dict[str, Any]:
     """The firms.parquet columns of the firms still in business or leaving in this step, as numpy
-    arrays (text as codes, see ``FIRM_DTYPES``; ``step`` and ``date`` as scalars). ``state_code``
+    arrays (text as codes, see ``FIRM_BUFFER_DTYPES``; ``step`` and ``date`` as scalars). ``state_code``
     maps a leaving firm's exit reason to its code (a firm in business is ``ACTIVE``, code 0)."""
     firms, sites = model.firms, model.sites
     n = len(firms)
@@ -244,7 +244,7 @@ def text_column(table: Sequence[str], codes: np.ndarray) -> pd.api.extensions.Ex
 
 class FirmRecorder:
     def __init__(self):
-        self.buffer = ColumnBuffer(FIRM_DTYPES)
+        self.buffer = ColumnBuffer(FIRM_BUFFER_DTYPES)
         self.dates: list = []
         self.counts: list[int] = []
         self.names: Sequence[str] = []
