@@ -31,9 +31,12 @@ test: setup
 viz: setup
 	$(PY) -m marketsim viz
 
+# one run at 16 ... 50,000 firms against a bare Mesa loop, then a 200-run sweep on 1 and 2 processes
+# and Dask; the tables go to benchmarks/results/latest.md (tens of minutes on 2 cores)
 bench: setup
 	$(PY) benchmarks/bench_model.py
 	$(PY) benchmarks/bench_sweep.py
+	$(PY) benchmarks/latest.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,38 +1,125 @@
-"""How fast is one run? Times `baseline` at several population sizes for 120 monthly steps.
+"""How fast is one run, against the floor of a bare Mesa loop of the same size?
 
-    .venv/bin/python benchmarks/bench_model.py [--firms 100 1000 10000] [--months 120] [--repeat 3]
+    .venv/bin/python benchmarks/bench_model.py [--firms 16 200 1000 10000 50000] [--months 120] [--repeat N]
 
-Prints seconds per run (best of --repeat) and microseconds per firm-step. Figures are
-printed, never asserted: wall-clock limits in tests only make CI flaky.
+For each population size, in a fresh process (so peak memory is that size's own): the
+``baseline`` scenario with its full collection (industry outcomes and per-firm records every
+step, the events), ``--months`` monthly steps, run ``N`` times (seeds 0..N-1; default N is
+smaller for large sizes) and timed from the model's construction to its three tables
+(``runner.result_of``). Then the floor: a bare Mesa 3.5 model with as many agents, each doing
+ten arithmetic operations per step (``BareAgent.step``), the same number of steps, same N.
+
+Prints, per size: median wall and CPU seconds of a run, microseconds of CPU per firm-step, the
+floor's CPU seconds and the ratio to it, the share of the time spent building the tables at the
+end, and the peak resident memory of the process (and how much of it the run added to the
+interpreter with everything imported). Writes the table to ``benchmarks/results/model.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import resource
+import subprocess
+import sys
 import time
 
-from marketsim import IndustryModel, load_scenario
+from tables import markdown, median, plain, write_section
+
+DEFAULT_FIRMS = [16, 200, 1000, 10000, 50000]
+DEFAULT_REPEAT = {16: 7, 200: 5, 1000: 5, 10000: 2, 50000: 1}  # fewer runs where one run takes minutes
 
 
-def time_run(n_firms: int, months: int, seed: int) -> float:
-    scenario = load_scenario("baseline", n_firms=n_firms, months=months, firm_record_every=12)
-    model = IndustryModel(scenario, rng=seed)
-    start = time.perf_counter()
-    model.run()
-    return time.perf_counter() - start
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def measure(n_firms: int, months: int, repeat: int) -> dict:
+    """One size, in this (fresh) process."""
+    import mesa
+
+    from marketsim.model import IndustryModel
+    from marketsim.runner import result_of
+    from marketsim.scenario import load_scenario
+
+    class BareAgent(mesa.Agent):
+        """The floor: an agent whose step is ten arithmetic operations on its own attributes."""
+
+        def __init__(self, model):
+            super().__init__(model)
+            self.mw, self.price, self.cash = 10.0, 50.0, 1.0
+
+        def step(self):
+            revenue = self.mw * 720.0 * 0.05
+            cost = self.mw * self.price * 0.72
+            self.cash = self.cash + (revenue - cost) * 0.9 - 1.0
+            self.price = self.price * 1.001 + 0.01
+
+    class BareModel(mesa.Model):
+        def __init__(self, n, rng):
+            super().__init__(rng=rng)
+            BareAgent.create_agents(self, n)
+
+        def step(self):
+            self.agents.do("step")
+
+    scenario = load_scenario("baseline", n_firms=n_firms, months=months)
+    rss_imported = peak_rss_mb()
+    wall, cpu, tables = [], [], []
+    for seed in range(repeat):
+        w, c = time.perf_counter(), time.process_time()
+        model = IndustryModel(scenario, rng=seed)
+        model.run()
+        t = time.process_time()
+        result_of(model, seed)
+        tables.append(time.process_time() - t)
+        cpu.append(time.process_time() - c)
+        wall.append(time.perf_counter() - w)
+        steps = model.n_steps
+        del model
+    floor = []
+    for seed in range(repeat):
+        c = time.process_time()
+        bare = BareModel(n_firms, seed)
+        for _ in range(steps):
+            bare.step()
+        floor.append(time.process_time() - c)
+    return {"firms": n_firms, "steps": steps, "runs": repeat, "wall": wall, "cpu": cpu, "tables": tables,
+            "floor": floor, "rss_imported_mb": rss_imported, "rss_peak_mb": peak_rss_mb()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--firms", type=int, nargs="+", default=[100, 1000, 10000])
+    parser.add_argument("--firms", type=int, nargs="+", default=DEFAULT_FIRMS)
     parser.add_argument("--months", type=int, default=120)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, help="runs per size (default: 7 at 16 firms ... 1 at 50,000)")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    print(f"{'firms':>7} {'steps':>6} {'best s':>8} {'median s':>9} {'us/firm-step':>13}")
+    if args.child:
+        print(json.dumps(measure(args.firms[0], args.months, args.repeat)))
+        return
+    header = ["firms", "steps", "runs", "wall s", "CPU s", "us/firm-step", "floor CPU s", "x floor",
+              "tables %", "peak MB", "run MB"]
+    rows = []
+    print("one run: the model's construction, its steps and its three tables; medians of the runs", flush=True)
+    print(plain(header), flush=True)
     for n in args.firms:
-        times = sorted(time_run(n, args.months, seed) for seed in range(args.repeat))
-        best, median = times[0], times[len(times) // 2]
-        print(f"{n:>7} {args.months:>6} {best:>8.3f} {median:>9.3f} {best / (n * args.months) * 1e6:>13.2f}")
+        repeat = args.repeat or DEFAULT_REPEAT.get(n, 3)
+        cmd = [sys.executable, __file__, "--child", "--firms", str(n), "--months", str(args.months),
+               "--repeat", str(repeat)]
+        r = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+        cpu, floor = median(r["cpu"]), median(r["floor"])
+        rows.append([f"{n:,}", str(r["steps"]), str(r["runs"]), f"{median(r['wall']):.3f}", f"{cpu:.3f}",
+                     f"{cpu / (n * r['steps']) * 1e6:.2f}", f"{floor:.3f}", f"{cpu / floor:.1f}",
+                     f"{100 * median(r['tables']) / cpu:.0f}", f"{r['rss_peak_mb']:.0f}",
+                     f"{r['rss_peak_mb'] - r['rss_imported_mb']:.0f}"])
+        print(plain(rows[-1]), flush=True)
+    notes = ("`.venv/bin/python benchmarks/bench_model.py` — baseline scenario, full collection (outcomes and "
+             "per-firm records every step, events), medians of `runs` runs. `floor`: a bare Mesa 3.5 loop, "
+             "as many agents each doing ten arithmetic operations per step (`agents.do`). `tables %`: share of "
+             "the CPU time spent building the three DataFrames at the end. `peak MB`: peak resident memory of "
+             "the process; `run MB`: what the runs added to it after the imports.")
+    write_section("model", markdown("One run (bench_model.py)", header, rows, notes))
 
 
 if __name__ == "__main__":

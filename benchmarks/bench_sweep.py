@@ -1,67 +1,116 @@
-"""How fast do sweeps go, and how well do they use the cores? Times `smoke.toml` and a 200-run
-sweep on 1 worker (in-process), 2 worker processes, and a 2-worker Dask LocalCluster.
+"""How fast do sweeps go, and how well do they use the cores?
 
-    .venv/bin/python benchmarks/bench_sweep.py [--runs 200] [--months 24] [--firms 50]
+    .venv/bin/python benchmarks/bench_sweep.py [--runs 200] [--firms 200] [--months 120] [--repeat 1]
 
-The 200-run sweep is the `smoke` sweep widened: 4 power-price levels x 50 replications of a
-`--firms`-firm industry over `--months` months. Prints wall time (including executor start-up),
-runs per second, and each executor's speed-up over one worker. Figures are printed, never
-asserted. Results go to a temporary folder that is deleted afterwards.
+A ``--runs``-run sweep (the baseline scenario with ``--firms`` firms over ``--months`` months, 4
+power-price levels x runs/4 seeds, recording the industry every step and the events, as the
+shipped sweeps do) on 1 worker (in this process), 2 worker processes and a 2-worker Dask
+LocalCluster. Each is timed as a user sees it: ``sweep()`` from the call to the final tables,
+start-up included. Prints runs per second and the speed-up over one worker.
+
+Then the start-up alone: from creating the executor to every worker having imported what a run
+needs (``executors.warm_up``), median of ``--startup-repeat`` fresh pools. Writes the tables to
+``benchmarks/results/sweep.md``.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from marketsim.experiments import load_sweep, sweep
+from tables import markdown, median, plain, write_section
 
-EXECUTORS = {"1 worker": {"workers": 1}, "2 processes": {"workers": 2}, "dask local 2": {"dask_local": 2}}
+from marketsim.experiments import make_executor, sweep
+from marketsim.experiments.executors import warm_up
+
+EXECUTORS = {"1 worker": {"workers": 1}, "2 processes": {"workers": 2}, "Dask LocalCluster, 2 workers": {"dask_local": 2}}
+POWER_LEVELS = [1.0, 1.2, 1.4, 1.6]
 
 
-def wide_sweep(folder: Path, runs: int, months: int, firms: int) -> Path:
-    levels = [1.0, 1.2, 1.4, 1.6]
-    path = folder / "bench-200.toml"
+def sweep_file(folder: Path, runs: int, months: int, firms: int) -> Path:
+    path = folder / f"bench-{runs}.toml"
     path.write_text(
-        f'name = "bench-{runs}"\nbase = "bear-consolidation"\nmonths = {months}\n'
-        f"replications = {max(1, runs // len(levels))}\nmaster_seed = 1\n"
-        f"[set]\nn_firms = {firms}\n[parameters]\npower_price_multiplier = {levels}\n"
+        f'name = "bench-{runs}"\nbase = "baseline"\nmonths = {months}\n'
+        f"replications = {max(1, runs // len(POWER_LEVELS))}\nmaster_seed = 1\n"
+        f"[set]\nn_firms = {firms}\n[parameters]\npower_price_multiplier = {POWER_LEVELS}\n"
+        '[record]\nindustry = "every_step"\nfirms = false\nevents = true\n'
     )
     return path
 
 
-def time_sweep(sweep_file, out: Path, **executor) -> tuple[float, int]:
+def time_sweep(path: Path, out: Path, executor: dict) -> tuple[float, int]:
     start = time.perf_counter()
-    result = sweep(sweep_file, out, progress=False, **executor)
+    result = sweep(path, out, progress=False, **executor)
     elapsed = time.perf_counter() - start
-    if result.ok + result.failed != result.n_runs:
-        raise SystemExit(f"{out}: only {result.ok + result.failed} of {result.n_runs} runs finished")
+    if result.ok != result.n_runs:
+        raise SystemExit(f"{out}: {result.ok} of {result.n_runs} runs finished ok ({result.lost_errors[:3]})")
     return elapsed, result.n_runs
+
+
+def time_startup(executor: dict, workers: int = 2) -> float:
+    """Seconds from creating the executor to ``workers`` warm workers. Run it in a fresh process:
+    a process keeps its fork server (and what it imported) for the next pool."""
+    start = time.perf_counter()
+    ex = make_executor(**executor)
+    with ex:
+        pids = {pid for _, pid, err in ex.map_unordered(warm_up, range(workers)) if err is None}
+        elapsed = time.perf_counter() - start
+    if not pids:
+        raise SystemExit(f"{executor}: no worker answered")
+    return elapsed
+
+
+def fresh_startup(executor: dict) -> float:
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import bench_sweep; "
+            f"print(bench_sweep.time_startup({executor!r}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.split()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--months", type=int, default=24)
-    parser.add_argument("--firms", type=int, default=50)
+    parser.add_argument("--firms", type=int, default=200)
+    parser.add_argument("--months", type=int, default=120)
+    parser.add_argument("--repeat", type=int, default=1, help="times each sweep is timed (median)")
+    parser.add_argument("--startup-repeat", type=int, default=3)
     args = parser.parse_args()
-    print(f"cores: {os.cpu_count()}")
-    print(f"{'sweep':>10} {'executor':>14} {'runs':>5} {'wall s':>8} {'runs/s':>8} {'speed-up':>9}")
+
+    header = ["executor", "runs", "wall s", "runs/s", "speed-up"]
+    rows = []
+    print(f"{args.runs}-run sweep of {args.firms}-firm, {args.months}-month baseline runs", flush=True)
+    print(plain(header), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        tmp_path = Path(tmp)
-        sweeps = {"smoke": load_sweep("smoke"), f"{args.runs}-run": wide_sweep(tmp_path, args.runs, args.months,
-                                                                               args.firms)}
-        for label, sweep_file in sweeps.items():
-            base = None
-            for name, executor in EXECUTORS.items():
-                out = tmp_path / f"{label}-{name.replace(' ', '-')}"
-                elapsed, n = time_sweep(sweep_file, out, **executor)
-                base = base or elapsed
-                print(f"{label:>10} {name:>14} {n:>5} {elapsed:>8.2f} {n / elapsed:>8.1f} {base / elapsed:>8.2f}x",
-                      flush=True)
+        path = sweep_file(Path(tmp), args.runs, args.months, args.firms)
+        base = None
+        for i, (name, executor) in enumerate(EXECUTORS.items()):
+            times = []
+            for r in range(args.repeat):
+                elapsed, n = time_sweep(path, Path(tmp) / f"out-{i}-{r}", executor)
+                times.append(elapsed)
+            wall = median(times)
+            base = base or wall
+            rows.append([name, str(n), f"{wall:.1f}", f"{n / wall:.2f}", f"{base / wall:.2f}x"])
+            print(plain(rows[-1]), flush=True)
+
+    start_header = ["executor", "start-up s (median)", "fresh pools"]
+    start_rows = []
+    for name, executor in list(EXECUTORS.items())[1:]:
+        times = [fresh_startup(executor) for _ in range(args.startup_repeat)]
+        start_rows.append([name, f"{median(times):.2f}", str(len(times))])
+    print(plain(start_header), *(plain(r) for r in start_rows), sep="\n", flush=True)
+
+    notes = (f"`.venv/bin/python benchmarks/bench_sweep.py --runs {args.runs} --firms {args.firms} --months "
+             f"{args.months}` — wall time of `sweep()` including the executor's start-up and the final tables "
+             f"(industry every step and events recorded). Start-up: creating the executor until 2 workers have "
+             f"imported what a run needs (`executors.warm_up`).")
+    text = (markdown("Sweeps (bench_sweep.py)", header, rows)
+            + "\n" + markdown("Worker start-up (bench_sweep.py)", start_header, start_rows, notes))
+    write_section("sweep", text)
 
 
 if __name__ == "__main__":

@@ -121,8 +121,10 @@ def check_site_mw(model) -> None:
 def ordered_mw_this_step(model) -> float:
     """MW that entered the books this step: expansions ordered and new AI halls started on unused
     interconnect (they add capacity at once; conversions of mining MW only change its state)."""
-    return float(sum(row[6] for row in model.events._rows_at(model.steps_done)
-                     if row[2] == "expansion_ordered" or (row[2] == "conversion_started" and NEW_HALL_DETAIL in row[9])))
+    ev = model.events.columns_at(model.steps_done)
+    new_hall = np.array([NEW_HALL_DETAIL in str(d) for d in ev["detail"]], dtype=bool)
+    entered = (ev["kind"] == "expansion_ordered") | ((ev["kind"] == "conversion_started") & new_hall)
+    return float(np.asarray(ev["mw"], dtype=float)[entered].sum())
 
 
 def check_industry_mw(model, before_mw: float) -> None:

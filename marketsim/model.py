@@ -31,7 +31,7 @@ from marketsim.firms.book import FirmBook, LeaseBook, Pipeline, SiteBook
 from marketsim.firms.population import build_population
 from marketsim.firms.rules import RULES
 from marketsim.market.engine import Market
-from marketsim.records import EventLog, FirmRecorder
+from marketsim.records import EventLog, FirmRecorder, OutcomeCollector
 from marketsim.scenario import Scenario, load_scenario, load_scenario_dict
 from marketsim.timeline import DAYS_PER_YEAR, STEPS_PER_MONTH, step_boundaries
 
@@ -82,9 +82,7 @@ class IndustryModel(mesa.Model):
         self.creditor_recoveries: list[dict] = []
         self.hashprice_observed = float("nan")
         self.outcome: dict[str, Any] = {}
-        self.datacollector = mesa.DataCollector(
-            model_reporters={c: (lambda m, c=c: m.outcome[c]) for c in metrics.INDUSTRY_COLUMNS}
-        )
+        self.datacollector = OutcomeCollector(metrics.INDUSTRY_COLUMNS)  # a mesa.DataCollector, one pass a step
 
     # --- set-up ----------------------------------------------------------------------------
     def _build_industry(self) -> None:

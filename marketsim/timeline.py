@@ -7,8 +7,10 @@ step equals the data summed over that month); weekly and daily steps are fixed l
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 DAYS_PER_YEAR = 365.25
 STEPS_PER_MONTH = {"month": 1.0, "week": DAYS_PER_YEAR / 12 / 7, "day": DAYS_PER_YEAR / 12}
@@ -16,6 +18,8 @@ STEPS_PER_MONTH = {"month": 1.0, "week": DAYS_PER_YEAR / 12 / 7, "day": DAYS_PER
 
 def step_boundaries(start: dt.date, months: int, unit: str) -> pd.DatetimeIndex:
     """Start dates of every step plus the end of the last step (length n_steps + 1)."""
+    import pandas as pd  # here, not at the top: the calendar constants stay importable without pandas
+
     start_ts = pd.Timestamp(start)
     if unit == "month":
         return pd.date_range(start_ts, periods=months + 1, freq="MS")

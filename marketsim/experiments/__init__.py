@@ -9,16 +9,43 @@ analysis    summary tables, figures, Sobol indices, PRIM (``report.py``)
 
 ``sweep()`` (``engine.py``) ties them together; ``marketsim sweep`` and ``marketsim report`` are
 the command-line faces.
+
+The names below are imported on first use (PEP 562): a sweep worker imports
+``marketsim.experiments.runs`` and should not pay for the samplers (SciPy), Dask or the report.
 """
 
-from marketsim.experiments.design import Range, grid, latin_hypercube, saltelli, sobol
-from marketsim.experiments.engine import SweepResult, sweep
-from marketsim.experiments.executors import DaskExecutor, ProcessPoolExecutor, SequentialExecutor, make_executor
-from marketsim.experiments.store import ResultStore, StoreError
-from marketsim.experiments.sweepfile import SweepFileError, SweepPlan, load_sweep
+from __future__ import annotations
 
-__all__ = [
-    "DaskExecutor", "ProcessPoolExecutor", "Range", "ResultStore", "SequentialExecutor", "StoreError",
-    "SweepFileError", "SweepPlan", "SweepResult", "grid", "latin_hypercube", "load_sweep", "make_executor",
-    "saltelli", "sobol", "sweep",
-]
+import importlib
+from typing import TYPE_CHECKING
+
+_HOME = {
+    "Range": "design", "grid": "design", "latin_hypercube": "design", "saltelli": "design", "sobol": "design",
+    "SweepResult": "engine", "sweep": "engine",
+    "DaskExecutor": "executors", "ProcessPoolExecutor": "executors", "SequentialExecutor": "executors",
+    "make_executor": "executors",
+    "ResultStore": "store", "StoreError": "store",
+    "SweepFileError": "sweepfile", "SweepPlan": "sweepfile", "load_sweep": "sweepfile",
+}
+__all__ = sorted(_HOME)
+
+if TYPE_CHECKING:
+    from marketsim.experiments.design import Range, grid, latin_hypercube, saltelli, sobol
+    from marketsim.experiments.engine import SweepResult, sweep
+    from marketsim.experiments.executors import (DaskExecutor, ProcessPoolExecutor, SequentialExecutor,
+                                                 make_executor)
+    from marketsim.experiments.store import ResultStore, StoreError
+    from marketsim.experiments.sweepfile import SweepFileError, SweepPlan, load_sweep
+
+
+def __getattr__(name: str):
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'marketsim.experiments' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"marketsim.experiments.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

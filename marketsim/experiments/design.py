@@ -28,10 +28,12 @@ import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from scipy.stats import qmc
+
+if TYPE_CHECKING:
+    from scipy.stats import qmc
 
 Point = dict[str, Any]
 
@@ -101,6 +103,8 @@ def latin_hypercube(ranges: Mapping[str, Range], n: int, seed: int) -> list[Poin
     """``n`` points, one in each of the ``n`` strata of every dimension."""
     if n < 1:
         raise ValueError(f"latin_hypercube: n must be >= 1, got {n}")
+    from scipy.stats import qmc  # SciPy's stats take ~1 s to import: only when sampling
+
     sampler = qmc.LatinHypercube(d=len(ranges), rng=np.random.default_rng(seed))
     return _scaled(ranges, sampler.random(n))
 
@@ -109,6 +113,8 @@ def sobol(ranges: Mapping[str, Range], n: int, seed: int) -> list[Point]:
     """``n`` points of a scrambled Sobol sequence (``n`` a power of two keeps it balanced)."""
     if n < 1:
         raise ValueError(f"sobol: n must be >= 1, got {n}")
+    from scipy.stats import qmc
+
     sampler = qmc.Sobol(d=len(ranges), scramble=True, rng=np.random.default_rng(seed))
     return _scaled(ranges, _sobol_draw(sampler, n))
 
@@ -123,6 +129,8 @@ def saltelli(ranges: Mapping[str, Range], n: int, seed: int) -> list[Point]:
     if n < 1:
         raise ValueError(f"saltelli: n must be >= 1, got {n}")
     d = len(ranges)
+    from scipy.stats import qmc
+
     base = _sobol_draw(qmc.Sobol(d=2 * d, scramble=True, rng=np.random.default_rng(seed)), n)
     a, b = base[:, :d], base[:, d:]
     blocks = []

@@ -32,7 +32,19 @@ from typing import Any
 
 from marketsim.errors import MarketsimError
 
-PRELOAD = ["marketsim.experiments.runs", "marketsim.model", "marketsim.runner"]
+# what a worker needs, imported once by the fork server: the run, its store (the function shipped is a
+# store.ExecuteAndStore), the model. Not the samplers, Dask or the report (see tests/test_imports.py).
+PRELOAD = ["marketsim.experiments.runs", "marketsim.experiments.store", "marketsim.model", "marketsim.runner"]
+
+
+def warm_up(_: Any = None) -> int:
+    """Import what a run needs (``PRELOAD``) and return this worker's process id: submitted once
+    per worker when a pool starts, so the imports overlap with the sweep's own preparation."""
+    import importlib
+
+    for module in PRELOAD:
+        importlib.import_module(module)
+    return os.getpid()
 
 
 class ExecutorError(MarketsimError):
@@ -103,6 +115,9 @@ class ProcessPoolExecutor(Executor):
             ctx.set_forkserver_preload(PRELOAD)
         self.start_method = method
         self.pool = futures.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+        # start the workers now (the fork server imports PRELOAD once), not at the first run:
+        # meanwhile the sweep prepares its folder and plan
+        self.warming = [self.pool.submit(warm_up) for _ in range(self.workers)]
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
