@@ -548,12 +548,16 @@ def test_dashboard_runs_offline_in_chromium(server, page):
     page.goto(server + "/")
     page.get_by_role("button", name="Step").wait_for(timeout=90_000)
     assert page.title() == "marketsim · baseline · step 0"
-    page.wait_for_selector("svg.series-btc_price", timeout=30_000)
+    page.wait_for_selector(".chart-pivot .js-plotly-plot", timeout=60_000)
     for n in (1, 2, 3):
         _step_to(page, n)
-    page.wait_for_selector("svg.market-map circle.firm", timeout=30_000)
-    assert page.locator("svg.series-btc_price polyline.series").count() == 1
-    assert page.locator("svg.mw-by-state polygon.layer").count() == 6
+    page.wait_for_selector(".chart-map .js-plotly-plot .scatterlayer .point", state="attached", timeout=30_000)
+    # the baseline leases MW to AI from the start: its converters are counted and drawn as diamonds
+    legend = page.locator(".chart-map .legendtext", has_text="converters (AI MW)")
+    count = int(re.search(r": (\d+)", legend.text_content()).group(1))
+    assert count > 0
+    assert page.locator(".chart-map .scatterlayer .trace").nth(1).locator(".point").count() == count
+    assert page.locator(".chart-pivot .scatterlayer .trace").count() >= 5  # the five MW states
     assert page.locator(".firm-table tbody tr").count() > 0
     headline = page.locator(".marketsim-headline").inner_text()
     assert "step 3 of 120" in headline
@@ -563,25 +567,34 @@ def test_dashboard_runs_offline_in_chromium(server, page):
     page.get_by_role("button", name="▶").click()
     page.wait_for_function("Number(document.title.match(/step (\\d+)$/)[1]) >= 7", timeout=30_000)
     page.get_by_role("button", name="❚❚").click()
-    page.get_by_role("button", name="▶").wait_for(timeout=30_000)
+    page.get_by_role("button", name="▶").wait_for(timeout=90_000)
     page.wait_for_timeout(1000)  # a step under way when paused still finishes
     paused_at = page.title()
     page.wait_for_timeout(1500)
     assert page.title() == paused_at
-    # Mesa's own matplotlib plots, on the second tab of SolaraViz's grid
-    page.get_by_role("tab", name="Page 1").click()
-    page.wait_for_selector(".vue-grid-item img", timeout=30_000)
-    page.get_by_role("tab", name="Page 0").click()
-    page.wait_for_selector("svg.market-map", timeout=30_000)
+    # the other tabs, by name
+    page.get_by_role("tab", name="Consolidation").click()
+    page.wait_for_selector(".chart-consolidation .js-plotly-plot", timeout=30_000)
+    page.get_by_role("tab", name="Market").click()
+    page.wait_for_selector(".chart-cost .js-plotly-plot", timeout=30_000)
+    page.get_by_role("tab", name="Pivot to AI").click()
+    page.wait_for_selector(".chart-map .js-plotly-plot", timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"))
-    # a control, then Reset: a new model with 10 more firms, back at step 0
-    slider = page.locator(".v-input", has_text="Number of firms").get_by_role("slider")
+    # a download returns the run's industry table
+    with page.expect_download(timeout=30_000) as info:
+        page.get_by_role("button", name="Industry table (CSV)").click()
+    header = Path(info.value.path()).read_text().splitlines()[0].split(",")
+    assert {"date", "mw_ai", "hhi_hashrate", "network_hashrate_ehs"} <= set(header)
+    # a control: the page says to press Reset; Reset applies it (10 more firms, back at step 0)
+    label = page.locator(".control-label", has_text="Number of firms")
+    slider = label.locator("xpath=following-sibling::*[1]").get_by_role("slider")
     slider.focus()
     slider.press("ArrowRight")
-    page.wait_for_timeout(500)
-    page.get_by_role("button", name="Reset").click()
+    page.get_by_text("Changed: press Reset to apply").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Reset", exact=True).click()
     page.wait_for_function("document.title.endsWith('step 0')", timeout=30_000)
     page.get_by_text(re.compile(r"· 210 firms ·")).wait_for(timeout=30_000)
+    page.get_by_text("Changed: press Reset to apply").wait_for(state="hidden", timeout=30_000)
     _step_to(page, 1)
     _assert_offline(page)
 
@@ -590,10 +603,19 @@ def test_dashboard_runs_offline_in_chromium(server, page):
 @pytest.mark.browser
 def test_sweep_explorer_runs_offline_in_chromium(server, page):
     page.goto(server + "/explorer")
-    page.wait_for_selector(".sweep-heatmap img", timeout=90_000)
-    page.wait_for_selector(".sweep-bands img", timeout=30_000)
+    page.wait_for_selector(".chart-explorer-heatmap .js-plotly-plot", timeout=90_000)
+    page.wait_for_selector(".chart-explorer-bands .js-plotly-plot", timeout=30_000)
     assert "viz-test-grid" in page.locator(".sweep-explorer").inner_text()
     page.screenshot(path=str(ARTIFACTS / "explorer.png"))
+    # the outcome list: the sweep's [report] outcomes first, with their units
+    page.locator(".pick-outcome input").first.click()
+    titles = page.locator(".menuable__content__active .v-list-item__title")
+    titles.first.wait_for(timeout=30_000)
+    options = titles.all_inner_texts()
+    assert options[:3] == ["★ HHI of hashrate (0-1) · hhi_hashrate", "★ network hashrate (EH/s) · network_hashrate_ehs",
+                           "★ mining MW (MW) · mw_mining"]
+    page.keyboard.press("Escape")
+    assert "n=2" in page.locator(".chart-explorer-heatmap").inner_text()  # runs per cell
     folder = page.get_by_label(re.compile("Sweep folder"))
     folder.fill("/nonexistent/sweep")
     folder.press("Enter")

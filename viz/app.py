@@ -207,7 +207,7 @@ def Dashboard(model: IndustryModel | None = None, tab: str | None = None):
     current = solara.use_reactive(initial)
     params = solara.use_memo(lambda: model_params_for(initial), [])
     values = solara.use_reactive(control_values(params))
-    play_interval = solara.use_reactive(150)
+    play_interval = solara.use_reactive(300)  # room between steps for clicks (Pause) to be handled
     render_interval = solara.use_reactive(1)
     use_threads = solara.use_reactive(False)
     tab_names = list(TABS)

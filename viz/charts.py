@@ -28,7 +28,7 @@ FONT = dict(family="Roboto, Arial, sans-serif", size=12, color="#222")
 GRID = "#e6e6e6"
 GHOST = "#9e9e9e"
 HEIGHT = 300
-MARGIN = dict(l=60, r=20, t=40, b=40)
+MARGIN = dict(l=60, r=20, t=36, b=80)
 STATE_COLUMNS = ["mw_mining", "mw_idle", "mw_converting", "mw_ai", "mw_ai_empty"]
 STATE_LABELS = {"mw_mining": "mining", "mw_idle": "idle", "mw_converting": "converting", "mw_ai": "AI leased",
                 "mw_ai_empty": "AI empty", "mw_shutdown": "shut down"}
@@ -66,7 +66,7 @@ def layout(title: str, height: int = HEIGHT, **extra) -> dict:
     base = dict(template="none", title=dict(text=title, x=0.01, xanchor="left", font=dict(size=14)),
                 height=height, margin=MARGIN, font=FONT, paper_bgcolor="white", plot_bgcolor="white",
                 hovermode="x unified", xaxis=axis, yaxis=dict(axis),
-                legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom", font=dict(size=11)))
+                legend=dict(orientation="h", x=0, y=-0.14, yanchor="top", font=dict(size=11)))
     return {**base, **extra}
 
 
@@ -150,7 +150,7 @@ def time_series(hist: pd.DataFrame, columns: dict[str, str], title: str, *, mark
         second = outcomes.outcome(next(iter(secondary)))
         lay["yaxis2"] = dict(title=dict(text=second.title), tickformat=second.tickformat, overlaying="y",
                              side="right", showgrid=False, automargin=True, rangemode="tozero")
-        lay["legend"]["x"] = 0.0
+        lay["margin"] = {**MARGIN, "r": 70}
     if dates:
         _date_axis(lay["xaxis"], dates)
     lay["shapes"], lay["annotations"] = mark_parts(list(marks))
@@ -189,9 +189,10 @@ def market_map(table: pd.DataFrame) -> go.Figure:
     """Every active firm as a circle: power cost (x) against size (y, MW, log), area ~ MW, colour
     = the firm's AI share of its live MW (colour bar); converters (any AI MW) drawn as diamonds
     with a dark rim, in a legend entry of their own so they can be shown alone."""
-    lay = layout("Market map: firms by power cost and size, coloured by AI share", 400, hovermode="closest")
+    lay = layout("Market map: firms by power cost and size, coloured by AI share", 420, hovermode="closest")
+    lay["margin"] = {**MARGIN, "r": 70}
     lay["xaxis"]["title"] = dict(text="power cost ($/MWh)")
-    lay["yaxis"].update(title=dict(text="size (MW, log)"), type="log")
+    lay["yaxis"].update(title=dict(text="size (MW, log)"), type="log", dtick="D2")
     traces = []
     if len(table):
         mw = np.maximum(table["mw"].to_numpy(float), 0.1)
@@ -209,7 +210,8 @@ def market_map(table: pd.DataFrame) -> go.Figure:
                 marker=dict(size=size[mask], color=part["ai_share"].to_numpy(float), cmin=0, cmax=1,
                             colorscale=AI_SHARE_SCALE, symbol=symbol, opacity=0.8, line=dict(color="#222", width=rim),
                             showscale=symbol == "circle",
-                            colorbar=dict(title=dict(text="AI share"), tickformat=".0%", len=0.8, thickness=12)),
+                            colorbar=dict(title=dict(text="AI share"), tickformat=".0%", len=0.7, thickness=10,
+                                          x=1.0, xanchor="left")),
                 hovertemplate=("<b>%{customdata[0]}</b> (%{customdata[1]} rule)<br>%{customdata[2]:,.0f} MW, "
                                "%{customdata[3]:.2f} EH/s, %{x:.0f} $/MWh, %{customdata[8]:.1f} J/TH<br>"
                                "AI share %{customdata[9]:.0%}: %{customdata[4]:,.0f} MW (%{customdata[5]:,.0f} leased)<br>"

@@ -8,6 +8,8 @@ takes the model, as Mesa's visualisation components do.
 
 from __future__ import annotations
 
+import html
+
 import ipyvuetify
 import solara
 from mesa.visualization.utils import update_counter
@@ -93,9 +95,10 @@ def Headline(model):
     with solara.Div(style={"padding": "4px 8px 0 8px"}, classes=["marketsim-headline"]):
         solara.HTML(tag="div", unsafe_innerHTML=views.headline(model), style={"font-size": "15px"})
         if model.config.description:
-            solara.Text(model.config.description, classes=["scenario-description"],
-                        style={"font-size": "13px", "font-style": "italic"})
-        solara.Text(views.scenario_line(model.config), style={"font-size": "12px", "color": "#555"})
+            solara.HTML(tag="div", unsafe_innerHTML=html.escape(model.config.description),
+                        classes=["scenario-description"], style={"font-size": "13px", "font-style": "italic"})
+        solara.HTML(tag="div", unsafe_innerHTML=html.escape(views.scenario_line(model.config)),
+                    style={"font-size": "12px", "color": "#555"})
     for kind, sentence in views.status(model):
         solara.Warning(sentence, classes=[f"status-{kind}"], dense=True) if kind == "halted" else \
             solara.Success(sentence, classes=[f"status-{kind}"], dense=True)
