@@ -50,7 +50,7 @@ class Outcome:
     @property
     def tickformat(self) -> str:
         """A d3 format string for chart axes and hover (Plotly): % for shares, SI prefixes for USD."""
-        return {"pct": ".1%", "usd": "$~s", "int": ",d", "index": ".3f", "date": ""}.get(self.fmt, ",.4~g")
+        return {"pct": ".1%", "usd": "$,.3~s", "int": ",d", "index": ".3f", "date": ""}.get(self.fmt, ",.4~g")
 
     def format(self, value) -> str:
         """``value`` as text in this outcome's format: 0.123 -> '12.3%', 1.5e9 -> '$1.50B'."""

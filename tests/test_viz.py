@@ -163,6 +163,9 @@ def test_pivot_chart_shows_shares_of_live_mw_that_add_to_one_and_the_target(pivo
     assert layers[3].customdata[-1] == pytest.approx(last["mw_ai"])  # MW in the hover
     target = _trace(fig, "scenario target")
     assert list(target.y) == [0.2, 0.2] and "20% AI by 2027-12" in target.name
+    ai = _trace(fig, "AI share")  # the same share on its own scale, beside the target
+    assert ai.yaxis == target.yaxis == "y2"
+    assert ai.y[-1] == pytest.approx(sum(last[c] for c in views.AI_STATES) / live)
     assert fig.layout.yaxis.tickformat == ".0%"
 
 
@@ -199,6 +202,7 @@ def test_consolidation_panel_gives_each_measure_its_own_axis(model):
     takeovers = fig.data[[c for c, *_ in charts.CONSOLIDATION_PANELS].index("takeovers_cum")]
     assert takeovers.y[-1] == hist["takeovers"].sum()  # cumulated from the per-step column
     assert fig.layout.yaxis2.tickformat == ".1%" and fig.layout.yaxis.tickformat == ".3f"
+    assert fig.layout.yaxis3.tickformat == ",~r"  # firms active: counts without repeated ticks
 
 
 def test_largest_deals_are_the_biggest_acquisitions_of_the_run(model):

@@ -264,6 +264,7 @@ def DashboardPage():
 
 @solara.component
 def ExplorerPage():
+    solara.Style(CSS)  # the badge hidden here too
     SweepExplorer()
 
 

@@ -39,6 +39,11 @@ AI_SHARE_SCALE = [[0.0, "#f2a900"], [0.15, "#c9a86a"], [0.5, "#7e57c2"], [1.0, "
 MARK_COLOURS = {"halving": "#6d4c41", "shock": "#e53935", "history": "#00897b", "target": "#1e88e5"}
 VALIDATE = False  # tests set True: every figure is then checked against Plotly's schema
 CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+# Charts have a fixed width and the page lays panels of that width on a grid (two columns from
+# ~1,250 px, one below): plotly.js sizes an autosized chart when it is first drawn, which in Solara
+# is before the chart is in the page, so autosized charts took plotly's 700 px default and were cut.
+WIDTH = 490
+WIDE = 760  # the explorer's charts
 
 
 def figure(data: list[dict], lay: dict) -> go.Figure:
@@ -60,21 +65,19 @@ class Mark:
     kind: str
 
 
-def layout(title: str, height: int = HEIGHT, **extra) -> dict:
+def layout(title: str, height: int = HEIGHT, width: int = WIDTH, **extra) -> dict:
     """The common look: white, light grid, title top left, legend on top, hover for all series."""
     axis = dict(gridcolor=GRID, zeroline=False, linecolor="#999", ticks="outside", automargin=True)
     base = dict(template="none", title=dict(text=title, x=0.01, xanchor="left", font=dict(size=14)),
-                height=height, margin=MARGIN, font=FONT, paper_bgcolor="white", plot_bgcolor="white",
+                height=height, width=width, margin=MARGIN, font=FONT, paper_bgcolor="white", plot_bgcolor="white",
                 hovermode="x unified", xaxis=axis, yaxis=dict(axis),
                 legend=dict(orientation="h", x=0, y=-0.14, yanchor="top", font=dict(size=11)))
     return {**base, **extra}
 
 
 def _date_axis(axis: dict, dates) -> dict:
-    """Dates as ticks: one a year on long runs, quarterly on short ones (an x axis dict, updated)."""
-    span_days = (dates[-1] - dates[0]).days if len(dates) > 1 else 0
-    dtick = "M12" if span_days > 3 * 365 else "M3" if span_days > 180 else "M1"
-    axis.update(type="date", dtick=dtick, tickformat="%Y" if dtick == "M12" else "%b %Y", hoverformat="%Y-%m")
+    """Dates as ticks, about six to a chart (plotly picks month or year steps and their format)."""
+    axis.update(type="date", nticks=6, hoverformat="%Y-%m")
     return axis
 
 
@@ -172,10 +175,20 @@ def mw_shares(hist: pd.DataFrame, *, marks=(), target: tuple[float, pd.Timestamp
                    hovertemplate=f"%{{y:.1%}} (%{{customdata:,.0f}} MW)<extra>{STATE_LABELS[col]}</extra>")
               for i, col in enumerate(STATE_COLUMNS)]
     lay["yaxis"].update(title=dict(text="share of live MW (%)"), tickformat=".0%", range=[0, 1])
+    # the AI share (converting + leased + empty) again as a line on a right axis of its own scale:
+    # a 2% pivot is a sliver on the 0-100% stack
+    ai = share[2:5].sum(axis=0) if len(hist) else np.zeros(0)
+    traces.append(dict(type="scatter", x=dates, y=ai, yaxis="y2", mode="lines", name="AI share (right axis)",
+                       line=dict(color="#0d47a1", width=2.5),
+                       hovertemplate="%{y:.1%}<extra>AI share of live MW</extra>"))
+    top = max(float(ai.max()) if len(ai) else 0.0, target[0] if target is not None else 0.0, 0.01) * 1.15
+    lay["yaxis2"] = dict(title=dict(text="AI share of live MW (%)"), tickformat=".1%" if top < 0.05 else ".0%",
+                         overlaying="y", side="right", showgrid=False, range=[0, top], automargin=True)
+    lay["margin"] = {**MARGIN, "r": 70}
     if target is not None and dates:
         share_target, date = target
         traces.append(dict(type="scatter", x=[dates[0], date], y=[share_target, share_target], mode="lines+markers",
-                           name=f"scenario target: {share_target:.0%} AI by {date:%Y-%m} (public miners)",
+                           yaxis="y2", name=f"scenario target: {share_target:.0%} AI by {date:%Y-%m} (public miners)",
                            line=dict(color="#0d47a1", dash="dash", width=2),
                            marker=dict(symbol=["line-ew", "diamond"], size=[1, 11], color="#0d47a1"),
                            hovertemplate=f"target {share_target:.0%} by {date:%Y-%m}<extra></extra>"))
@@ -271,8 +284,8 @@ CONSOLIDATION_PANELS = [  # (column, title, colour); *_cum made from per-step co
 def consolidation(hist: pd.DataFrame, *, marks=(), ghost: pd.DataFrame | None = None) -> go.Figure:
     """Consolidation at a glance: small charts each on its own axis (an HHI of 0.013 is not
     flattened beside a 40% top-5 share, nor 12 bankruptcies beside 800 active firms)."""
-    lay = small_multiples([t for _, t, _ in CONSOLIDATION_PANELS], 4, "Consolidation (grey dotted: the previous run)",
-                          420)
+    lay = small_multiples([t for _, t, _ in CONSOLIDATION_PANELS], 2, "Consolidation (grey dotted: the previous run)",
+                          760, gap_x=0.14, gap_y=0.1)
     traces = []
     for i, (col, title, colour) in enumerate(CONSOLIDATION_PANELS):
         suffix = str(i + 1) if i else ""
@@ -285,8 +298,9 @@ def consolidation(hist: pd.DataFrame, *, marks=(), ghost: pd.DataFrame | None = 
             traces.append(dict(type="scatter", x=list(frame["date"]), y=values, mode="lines", line=line, name=name,
                                xaxis=f"x{suffix}", yaxis=f"y{suffix}",
                                hovertemplate=f"%{{x|%Y-%m}}: %{{y:{o.tickformat}}}<extra>{title} ({name})</extra>"))
-        lay[f"yaxis{suffix}"]["tickformat"] = o.tickformat
-        lay[f"xaxis{suffix}"].update(type="date", tickformat="%Y")
+        # counts: no "1, 1" ticks at 0.5 steps (",d" rounds them); hover keeps the declared format
+        lay[f"yaxis{suffix}"]["tickformat"] = ",~r" if o.fmt == "int" else o.tickformat
+        lay[f"xaxis{suffix}"].update(type="date", tickformat="%Y", dtick="M12")
     shapes, notes = mark_parts(list(marks), ["x"] + [f"x{i + 1}" for i in range(1, len(CONSOLIDATION_PANELS))])
     lay["shapes"], lay["annotations"] = shapes, lay["annotations"] + notes
     return figure(traces, lay)
@@ -316,7 +330,7 @@ def bands(frame: pd.DataFrame, series: str, by: str | None, labels: dict | None 
     """Mean and 5-95% band of ``series`` at every step, one colour per value of ``by`` (the
     output of ``analysis.bands_over_time``: columns mean, low, high, n)."""
     o = outcomes.outcome(series)
-    fig = go.Figure(layout=layout(f"{o.label}: mean and 5-95% band over runs", 380, hovermode="x"))
+    fig = go.Figure(layout=layout(f"{o.label}: mean and 5-95% band over runs", 380, WIDE, hovermode="x"))
     time_col = "date" if "date" in frame else "step"
     groups = frame.groupby(by, sort=True) if by else [(None, frame)]
     for i, (value, group) in enumerate(groups):
@@ -354,7 +368,7 @@ def heatmap(table: pd.DataFrame, counts: pd.DataFrame, outcome_name: str, x: str
                                hovertemplate=(f"{x} %{{x}}<br>{y} %{{y}}"
                                               f"<br>mean {o.label} %{{z:{o.tickformat}}} over %{{customdata}} runs"
                                               "<extra></extra>")),
-                    layout=layout(f"final {o.title}: mean over runs", 380, hovermode="closest"))
+                    layout=layout(f"final {o.title}: mean over runs", 380, WIDE, hovermode="closest"))
     fig.update_xaxes(title_text=x, type="category")
     fig.update_yaxes(title_text=y, type="category")
     return fig
@@ -363,7 +377,7 @@ def heatmap(table: pd.DataFrame, counts: pd.DataFrame, outcome_name: str, x: str
 def outcome_line(summary: pd.DataFrame, outcome_name: str, x: str, low: str, high: str) -> go.Figure:
     """For a one-parameter sweep: the mean final outcome and its band against the parameter."""
     o = outcomes.outcome(outcome_name)
-    fig = go.Figure(layout=layout(f"final {o.title}: mean and 5-95% band (one parameter)", 380))
+    fig = go.Figure(layout=layout(f"final {o.title}: mean and 5-95% band (one parameter)", 380, WIDE))
     xs = summary[x].to_numpy(float)
     fig.add_trace(go.Scatter(x=np.r_[xs, xs[::-1]], y=np.r_[summary[high], summary[low][::-1]], fill="toself",
                              fillcolor=_rgba(PALETTE[0], 0.18), line=dict(width=0), showlegend=False, hoverinfo="skip"))

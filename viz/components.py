@@ -22,6 +22,25 @@ TABLE_ROWS = 10
 CARD_STYLE = {"padding": "4px 8px", "min-width": "0"}
 
 
+class ChartWidget(FigureWidget):
+    """Plotly's FigureWidget with charts.CONFIG (responsive, no logo, PNG button) in the state the
+    browser first draws it with: plotly.js reads its config only then, and a chart that is not
+    ``responsive`` keeps the 700 px default width it got before its panel was laid out (cut off).
+    FigureWidget sets its config from ``plotly.offline.offline._get_jconfig`` while it is built;
+    that function is swapped for the duration so the config is there from the first message (set
+    afterwards, it raced the first drawing)."""
+
+    def __init__(self, *args, **kwargs):
+        from plotly.offline import offline
+
+        real = offline._get_jconfig
+        offline._get_jconfig = lambda config=None: {**real(config), **charts.CONFIG}
+        try:
+            super().__init__(*args, **kwargs)
+        finally:
+            offline._get_jconfig = real
+
+
 class Held:
     """A figure passed to a component by reference: reacton compares a component's arguments on
     every render, and a plotly Figure's ``==`` serialises both figures (~50 ms each at 1,000 firms)."""
@@ -35,15 +54,13 @@ class Held:
 @solara.component
 def PlotlyChart(held: Held, key: tuple, name: str = "chart"):
     """A Plotly figure as a live widget (hover, zoom, legend toggling, PNG download in the mode
-    bar). Like ``solara.FigurePlotly``, with the mode bar's settings (no Plotly logo; the PNG
-    named after the chart) and redrawn only when ``key`` changes (a figure per model and step)."""
+    bar). Like ``solara.FigurePlotly``, with the mode bar's settings and redrawn only when ``key``
+    changes (a figure per model and step). ``name`` names the chart's panel (CSS class)."""
     fig = held.fig
 
     def update():
-        widget: FigureWidget = solara.get_widget(element)
+        widget: ChartWidget = solara.get_widget(element)
         with widget.batch_update():
-            widget._config = {**charts.CONFIG, "toImageButtonOptions": {
-                **charts.CONFIG["toImageButtonOptions"], "filename": f"marketsim-{name}"}}
             # the layout is rebuilt (and re-validated) only when it changed: on a time chart it
             # changes when a mark appears, not every step
             source = getattr(fig, "_source_layout", None)
@@ -54,7 +71,7 @@ def PlotlyChart(held: Held, key: tuple, name: str = "chart"):
             widget.add_traces(fig.data)
             widget.data = widget.data[old:]
 
-    element = FigureWidget.element(_validate=False)  # the figure was validated when it was built
+    element = ChartWidget.element(_validate=False)  # the figure was validated when it was built
     solara.use_effect(update, [key])
     return element
 
@@ -172,16 +189,15 @@ TABS = {
     "Market": [PriceChart, HashrateChart, RevenueChart, CostCurve, PopulationHistograms],
 }
 COMPONENTS = [c for panels in TABS.values() for c in panels]
-WIDE = (ConsolidationPanel,)  # panels that take a whole row
 
 
 @solara.component
 def Panels(model, tab: str):
-    """The panels of one tab on a responsive grid (two columns from ~900 px of content)."""
+    """The panels of one tab on a grid of chart-wide columns (two from ~1,250 px of window)."""
     panels = TABS[tab]
-    with solara.Div(style={"display": "grid", "grid-template-columns": "repeat(auto-fit, minmax(420px, 1fr))",
+    with solara.Div(style={"display": "grid", "grid-template-columns": f"repeat(auto-fill, {charts.WIDTH + 2}px)",
                            "gap": "8px", "padding": "4px"}, classes=["panels", f"tab-{tab.split()[0].lower()}"]):
         for panel in panels:
-            style = {"grid-column": "1 / -1"} if panel in WIDE else {}
-            with solara.Div(style={"min-width": "0", "border": "1px solid #e0e0e0", "border-radius": "4px", **style}):
+            with solara.Div(style={"min-width": "0", "overflow-x": "auto", "border": "1px solid #e0e0e0",
+                                   "border-radius": "4px"}):
                 panel(model)

@@ -181,7 +181,7 @@ def SweepExplorer(initial_dir: str | None = None):
         s_x = _pick(x.value, params, [d["x"]])
         s_y = _pick(y.value, [p for p in params if p != s_x], [d["y"]])
         param_items = [{"text": p, "value": p} for p in params]
-        with solara.Div(style={"display": "grid", "grid-template-columns": "repeat(auto-fit, minmax(440px, 1fr))",
+        with solara.Div(style={"display": "grid", "grid-template-columns": f"repeat(auto-fill, {charts.WIDE + 10}px)",
                                "gap": "8px"}):
             with solara.Column(classes=["sweep-bands"], style={"min-width": "0"}):
                 with solara.Row(style={"flex-wrap": "wrap"}):
