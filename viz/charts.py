@@ -43,7 +43,7 @@ CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale
 # ~1,250 px, one below): plotly.js sizes an autosized chart when it is first drawn, which in Solara
 # is before the chart is in the page, so autosized charts took plotly's 700 px default and were cut.
 WIDTH = 490
-WIDE = 760  # the explorer's charts
+WIDE = 660  # the explorer's charts (two side by side from ~1,400 px)
 
 
 def figure(data: list[dict], lay: dict) -> go.Figure:
@@ -205,7 +205,7 @@ def market_map(table: pd.DataFrame) -> go.Figure:
     lay = layout("Market map: firms by power cost and size, coloured by AI share", 420, hovermode="closest")
     lay["margin"] = {**MARGIN, "r": 70}
     lay["xaxis"]["title"] = dict(text="power cost ($/MWh)")
-    lay["yaxis"].update(title=dict(text="size (MW, log)"), type="log", dtick="D2")
+    lay["yaxis"].update(title=dict(text="size (MW, log)"), type="log", dtick=1)  # 1, 10, 100 MW
     traces = []
     if len(table):
         mw = np.maximum(table["mw"].to_numpy(float), 0.1)
@@ -348,7 +348,8 @@ def bands(frame: pd.DataFrame, series: str, by: str | None, labels: dict | None 
                                                 f"%{{customdata[1]:{o.tickformat}}}, %{{customdata[2]}} runs)"
                                                 f"<extra>{name}</extra>")))
     fig.update_yaxes(title_text=o.title, tickformat=o.tickformat)
-    fig.update_xaxes(title_text=time_col)
+    if time_col == "step":
+        fig.update_xaxes(title_text="step")
     return fig
 
 
@@ -391,5 +392,5 @@ def outcome_line(summary: pd.DataFrame, outcome_name: str, x: str, low: str, hig
 
 def _short(value) -> str:
     if isinstance(value, (float, np.floating)):
-        return f"{value:.4g}"
+        return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
     return str(value)
