@@ -391,9 +391,15 @@ def test_a_changed_control_says_press_reset_until_reset():
         alert = rc.find(ipyvuetify.Alert, class_="changed-state").widget
         assert "press Reset to apply" in str(alert.children)
         assert "2.00" in "".join(w.unsafe_innerHTML for w in _html_widgets(rc, "AI demand"))  # the value shown
+        m.step()
+        update_counter.value += 1
         rc.find(ipyvuetify.Btn, children=["Reset"]).widget.click()
         assert not rc.find(ipyvuetify.Alert, class_="changed-state")
         assert "step 0 of 6" in _html_widgets(rc, "step 0 of 6")[0].unsafe_innerHTML
+        # the run before Reset stays on the time charts as the grey dotted "previous run"
+        ai = next(w for w in _figure_widgets(rc) if w.layout.title.text.startswith("AI hosting"))
+        ghost = [t for t in ai.data if t.name.endswith("previous run")]
+        assert ghost and len(ghost[0].y) == 1 and ghost[0].line.dash == "dot"
     finally:
         rc.close()
 

@@ -134,12 +134,11 @@ def time_series(hist: pd.DataFrame, columns: dict[str, str], title: str, *, mark
     traces = []
     for group, axis in ((columns, "y"), (secondary, "y2")):
         for col, colour in group.items():
-            if col not in hist:
-                continue
             o = outcomes.outcome(col)
-            traces.append(dict(type="scatter", x=dates, y=hist[col].to_numpy(float), name=o.label, yaxis=axis,
-                               mode="lines", line=dict(color=colour, width=2),
-                               hovertemplate=f"%{{y:{o.tickformat}}}<extra>{o.label}</extra>"))
+            if col in hist:
+                traces.append(dict(type="scatter", x=dates, y=hist[col].to_numpy(float), name=o.label, yaxis=axis,
+                                   mode="lines", line=dict(color=colour, width=2),
+                                   hovertemplate=f"%{{y:{o.tickformat}}}<extra>{o.label}</extra>"))
             if ghost is not None and len(ghost) and col in ghost:
                 traces.append(dict(type="scatter", x=list(ghost["date"]), y=ghost[col].to_numpy(float),
                                    name=f"{o.label}, previous run", yaxis=axis, mode="lines",
