@@ -298,6 +298,19 @@ def test_controls_change_the_scenario_relative_to_its_own_values():
                    ai_demand_scale=0.0, capex_scale=0.25, lease_scale=0.5, power_scale=2.5, npv_share=0.0)
 
 
+def test_the_servers_cookie_warning_is_silenced():
+    import warnings
+
+    from viz.app import silence_cookie_warning
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        silence_cookie_warning()
+        warnings.warn("Cookies with samesite=none require https, but according to the asgi framework, ...")
+        warnings.warn("another warning")
+    assert [str(w.message) for w in seen] == ["another warning"]
+
+
 def test_seed_accepts_numbers_and_any_text():
     assert parse_seed("42") == 42 and parse_seed(" 7 ") == 7 and parse_seed(3) == 3
     assert parse_seed("hello") == parse_seed("hello") != parse_seed("hullo")
@@ -596,7 +609,12 @@ def test_dashboard_runs_offline_in_chromium(server, page):
     header = Path(info.value.path()).read_text().splitlines()[0].split(",")
     assert {"date", "mw_ai", "hhi_hashrate", "network_hashrate_ehs"} <= set(header)
     # a control: the page says to press Reset; Reset applies it (10 more firms, back at step 0)
+    # at 1,024 px the sliders keep a mouse-sized track under their label (value shown in it)
+    page.set_viewport_size({"width": 1024, "height": 900})
     label = page.locator(".control-label", has_text="Number of firms")
+    assert label.inner_text() == "Number of firms: 200"
+    track = label.locator("xpath=following-sibling::*[1]").locator(".v-slider")
+    assert track.bounding_box()["width"] > 250
     slider = label.locator("xpath=following-sibling::*[1]").get_by_role("slider")
     slider.focus()
     slider.press("ArrowRight")

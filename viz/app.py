@@ -37,9 +37,16 @@ from viz import views  # noqa: E402
 from viz.components import TABS, Downloads, Headline, Panels  # noqa: E402
 from viz.explorer import SweepExplorer  # noqa: E402
 
-# `solara run` on 127.0.0.1 (not "localhost") warns 12 lines about samesite cookies on every page
-# load; the dashboard is local-only over http, where lax cookies are what it needs.
-warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
+
+
+def silence_cookie_warning() -> None:
+    """`solara run` on 127.0.0.1 (not "localhost") warns 12 lines about samesite cookies on every
+    page load; the dashboard is local-only over http, where the lax cookies it falls back to are
+    what it needs."""
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
+
+
+silence_cookie_warning()
 
 DEFAULT_SCENARIO = "baseline"
 DEFAULT_FIRMS = 200
