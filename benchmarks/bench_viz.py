@@ -1,12 +1,13 @@
 """How long does the dashboard take to redraw after one step? Renders the real Solara dashboard
 (``viz.app.dashboard``) into widgets, as the browser session does, and times each redraw.
 
-    .venv/bin/python benchmarks/bench_viz.py [--firms 200 1000] [--warmup 24] [--steps 12]
+    .venv/bin/python benchmarks/bench_viz.py [--firms 200 1000] [--warmup 24] [--steps 12] [--tabs ...]
 
-For each population size: builds the dashboard, runs ``--warmup`` steps (history to draw), then
-``--steps`` times: one model step, then one redraw of every component (what SolaraViz's Step
-button does: ``model.step()`` then ``force_update()``). Prints the median and worst redraw and
-the slowest components. Server side only: sending the widgets' state to the browser and the
+For each population size and each tab of the dashboard (only the open tab is drawn): builds the
+dashboard, runs ``--warmup`` steps (history to draw), then ``--steps`` times: one model step, then
+one redraw of the tab's panels (what Mesa's Step button does: ``model.step()`` then
+``force_update()``), Plotly figures built and sent to their widgets. Prints the median and worst
+redraw and the slowest components. Server side only: sending the widgets' state to the browser and the
 browser's own drawing are not included. Figures are printed, never asserted.
 """
 
@@ -22,11 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import solara  # noqa: E402
-from mesa.visualization.components import matplotlib_components  # noqa: E402
 from mesa.visualization.utils import update_counter  # noqa: E402
 
 from viz import components  # noqa: E402
-from viz.app import DashboardModel, dashboard  # noqa: E402
+from viz.app import Dashboard, DashboardModel  # noqa: E402
 
 TIMES: collections.Counter = collections.Counter()
 
@@ -46,16 +46,16 @@ def _timed(component, label: str) -> None:
 
 
 def instrument() -> None:
-    for name in ("Headline", "BTCPrice", "Hashprice", "Hashrate", "Revenue", "Firms", "Concentration",
-                 "MWByState", "CostCurve", "MarketMap", "PopulationHistograms", "FirmTable", "EventFeed"):
+    for name in ("Headline", "PriceChart", "HashrateChart", "PivotChart", "AIChart", "RevenueChart", "MarketMap",
+                 "CostCurve", "PopulationHistograms", "ConsolidationPanel", "FirmTable", "EventFeed", "LargestDeals",
+                 "Downloads", "PlotlyChart"):
         _timed(getattr(components, name), name)
-    _timed(matplotlib_components.PlotMatplotlib, "Mesa plots")
 
 
-def bench(n_firms: int, warmup: int, steps: int) -> None:
-    model = DashboardModel(n_firms=n_firms, rng=1)
+def bench(n_firms: int, warmup: int, steps: int, tab: str) -> None:
+    model = DashboardModel("ai-pivot-20pct", n_firms=n_firms, rng=1)
     start = time.perf_counter()
-    solara.render(dashboard(model), handle_error=False)
+    _, rc = solara.render(Dashboard(model, tab=tab), handle_error=False)
     first = time.perf_counter() - start
     for _ in range(warmup):
         model.step()
@@ -71,11 +71,12 @@ def bench(n_firms: int, warmup: int, steps: int) -> None:
         render_s.append(time.perf_counter() - start)
         per_component.update(TIMES)
     ms = [1000 * s for s in render_s]
-    print(f"{n_firms:>6} firms  first render {first:6.2f} s  model step {1000 * statistics.median(step_s):6.1f} ms  "
+    rc.close()
+    print(f"{tab:<14} {n_firms:>5} firms  first render {first:6.2f} s  model step {1000 * statistics.median(step_s):6.1f} ms  "
           f"redraw median {statistics.median(ms):6.0f} ms  worst {max(ms):6.0f} ms  "
           f"(steps {warmup + 1}-{warmup + steps})")
     slowest = ", ".join(f"{k} {1000 * v / steps:.0f}" for k, v in per_component.most_common(5))
-    print(f"{'':>13}slowest components, ms per redraw: {slowest}")
+    print(f"{'':>26}slowest components, ms per redraw: {slowest}")
 
 
 def main() -> None:
@@ -83,10 +84,12 @@ def main() -> None:
     parser.add_argument("--firms", type=int, nargs="+", default=[200, 1000])
     parser.add_argument("--warmup", type=int, default=24)
     parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--tabs", nargs="+", default=list(components.TABS), choices=list(components.TABS))
     args = parser.parse_args()
     instrument()
     for n in args.firms:
-        bench(n, args.warmup, args.steps)
+        for tab in args.tabs:
+            bench(n, args.warmup, args.steps, tab)
 
 
 if __name__ == "__main__":

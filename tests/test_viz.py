@@ -7,7 +7,6 @@ screenshots under test-artifacts/ (git-ignored).
 
 from __future__ import annotations
 
-import html
 import re
 import shutil
 import sys
@@ -15,7 +14,8 @@ import textwrap
 from pathlib import Path
 
 import ipyvuetify
-import ipywidgets
+import numpy as np
+import pandas as pd
 import pytest
 import solara
 import solara.widgets
@@ -27,9 +27,12 @@ sys.path.insert(0, str(ROOT))
 
 from marketsim import IndustryModel, load_scenario  # noqa: E402
 from marketsim.experiments import sweep  # noqa: E402
-from viz import explorer, svgcharts, views  # noqa: E402
-from viz.app import CONTROLS, DashboardModel, apply_controls, dashboard, model_params_for, parse_seed  # noqa: E402
-from viz.components import COMPONENTS  # noqa: E402
+from viz import charts, explorer, views  # noqa: E402
+from viz.app import (  # noqa: E402
+    CONTROLS, Dashboard, DashboardModel, apply_controls, control_values, dashboard, model_params_for, parse_seed,
+    pending_changes,
+)
+from viz.components import COMPONENTS, TABS  # noqa: E402
 
 ARTIFACTS = ROOT / "test-artifacts"
 GRID_SWEEP = """
@@ -78,35 +81,54 @@ def sweep_dirs(tmp_path_factory):
     return {"grid": root / "grid", "smoke": root / "smoke"}
 
 
-def _tips(svg: str) -> list[str]:
-    return [html.unescape(t) for t in re.findall(r"<title>(.*?)</title>", svg)]
+@pytest.fixture(scope="module")
+def pivot_model():
+    """A scenario with AI leases (cheap conversions, strong AI demand): converters to find."""
+    m = DashboardModel("ai-pivot-20pct", n_firms=40, months=14, rng=2, capex_scale=0.25, ai_demand_scale=5.0)
+    for _ in range(12):
+        m.step()
+    return m
+
+
+@pytest.fixture(autouse=True)
+def validated_figures(monkeypatch):
+    """Every figure a test builds is checked against Plotly's schema (the app skips the check)."""
+    monkeypatch.setattr(charts, "VALIDATE", True)
+
+
+def _trace(fig, name_start):
+    return next(t for t in fig.data if (t.name or "").startswith(name_start))
 
 
 # --- views: what the dashboard shows --------------------------------------------------------------
-def test_market_map_has_one_circle_per_active_firm_with_its_numbers(model):
-    svg = views.market_map_svg(model)
-    active = int(model.firms.active.sum())
-    assert svg.count('class="firm"') == active
-    table = views.firm_table(model)
-    biggest = table.iloc[0]
-    tip = next(t for t in _tips(svg) if t.startswith(biggest["name"] + " "))
-    assert f"{biggest['mw']:,.0f} MW" in tip and f"{biggest['power_usd_per_mwh']:.0f} $/MWh" in tip
-    # colours follow the firm's state, as in the MW-by-state chart
-    assert svg.count(f'fill="{views.STATE_COLOUR_BY_LABEL[biggest["state"]]}"') >= 1
+def test_market_map_colours_firms_by_ai_share_and_sets_converters_apart(pivot_model):
+    table = views.firm_table(pivot_model)
+    fig = views.market_map_figure(pivot_model)
+    miners, converters = _trace(fig, "miners"), _trace(fig, "converters")
+    assert len(miners.x) + len(converters.x) == int(pivot_model.firms.active.sum()) == len(table)
+    conv = table[table["ai_share"] > 0]
+    assert len(conv) > 0 and len(converters.x) == len(conv)  # the scenario has converters, all findable
+    assert converters.marker.symbol == "diamond" and converters.name == f"converters (AI MW): {len(conv)}"
+    # colour = the firm's AI share (AI MW / live MW), on a fixed 0..1 scale
+    row = conv.iloc[0]
+    assert row["ai_share"] == pytest.approx(row["ai_mw"] / row["mw"])
+    assert list(converters.marker.color) == pytest.approx(conv["ai_share"].tolist())
+    assert (converters.marker.cmin, converters.marker.cmax) == (0, 1)
+    assert converters.customdata[0][0] == row["name"]
 
 
-def test_firm_table_lists_active_firms_by_size_with_their_state(model):
+def test_firm_table_lists_active_firms_by_size_with_ai_columns_first(model):
     table = views.firm_table(model)
     assert len(table) == int(model.firms.active.sum())
     assert table["mw"].is_monotonic_decreasing
-    assert set(table["state"]) <= set(views.STATE_COLOUR_BY_LABEL)
     live = table[["mw"]].to_numpy().ravel()
     assert live.sum() == pytest.approx(
         (model.sites.capacity_mw - model.sites.mw_shutdown)[model.firms.active[model.sites.owner]].sum())
     headers, items = views.table_items(table)
-    assert [h["value"] for h in headers] == [c for c, *_ in views.TABLE_DISPLAY]
+    assert [h["value"] for h in headers][:4] == ["name", "ai_share", "ai_mw", "mw_ai"]  # visible without scrolling
     assert len(items) == len(table)
     assert items[0]["cash_usd"] == round(table["cash_usd"].iloc[0] / 1e6, 1)  # shown in $M
+    assert items[0]["ai_share"] == round(table["ai_share"].iloc[0] * 100)  # shown in %
     assert all(v is None or v == v for row in items for v in row.values())  # no NaN reaches the browser
 
 
@@ -117,40 +139,106 @@ def test_cost_curve_covers_all_machine_mw_in_breakeven_order(model):
     in_money = views.mw_in_the_money(model)
     below = curve["breakeven_usd_per_ph_day"] <= model.hashprice_observed
     assert in_money == pytest.approx(curve.loc[below, "mw"].sum())
-    svg = views.cost_curve_chart(model)
-    assert f"{in_money:,.0f} of {curve['mw'].sum():,.0f} machine MW" in svg
-    assert "hashprice now" in svg
+    fig = views.cost_curve_figure(model)
+    assert f"{in_money:,.0f} of {curve['mw'].sum():,.0f} machine MW" in fig.layout.annotations[0].text
+    assert fig.layout.shapes[0].y0 == pytest.approx(model.hashprice_observed)
 
 
 def test_population_histograms_count_every_active_firm(model):
-    svgs = views.population_histograms(model)
-    assert len(svgs) == 4
+    fig = views.population_figure(model)
     pop = views.population(model)
-    for svg, col in zip(svgs, views.POPULATION_COLUMNS):
-        counted = sum(int(re.search(r": (\d+) firms$", t).group(1)) for t in _tips(svg))
-        assert counted == pop[col].notna().sum()
+    assert [len(t.x) for t in fig.data] == [int(pop[c].notna().sum()) for c in views.POPULATION_COLUMNS]
 
 
-def test_time_series_charts_show_every_step_and_the_latest_values(model):
+def test_pivot_chart_shows_shares_of_live_mw_that_add_to_one_and_the_target(pivot_model):
+    fig = views.pivot_figure(pivot_model)
+    hist = views.industry_history(pivot_model)
+    layers = [t for t in fig.data if t.stackgroup == "mw"]
+    assert [t.name for t in layers] == ["mining", "idle", "converting", "AI leased", "AI empty"]
+    total = np.sum([np.asarray(t.y) for t in layers], axis=0)
+    assert total == pytest.approx(np.ones(len(hist)))
+    last = hist.iloc[-1]
+    live = sum(last[c] for c in views.LIVE_STATES)
+    assert layers[3].y[-1] == pytest.approx(last["mw_ai"] / live)
+    assert layers[3].customdata[-1] == pytest.approx(last["mw_ai"])  # MW in the hover
+    target = _trace(fig, "scenario target")
+    assert list(target.y) == [0.2, 0.2] and "20% AI by 2027-12" in target.name
+    ai = _trace(fig, "AI share")  # the same share on its own scale, beside the target
+    assert ai.yaxis == target.yaxis == "y2"
+    assert ai.y[-1] == pytest.approx(sum(last[c] for c in views.AI_STATES) / live)
+    assert fig.layout.yaxis.tickformat == ".0%"
+
+
+def test_time_charts_mark_halvings_and_shocks_at_their_own_step():
+    m = DashboardModel("bear-consolidation", n_firms=20, months=18, rng=1)
+    for _ in range(18):
+        m.step()
+    marks = views.time_marks(m)
+    hist = views.industry_history(m)
+    halving = next(k for k in marks if k.kind == "halving")
+    row = hist.loc[hist["date"] == halving.date].iloc[0]
+    before = hist.loc[hist["step"] == row["step"] - 1].iloc[0]
+    assert row["subsidy_btc"] == before["subsidy_btc"] / 2  # the step whose subsidy fell
+    shock = next(k for k in marks if k.kind == "shock")
+    assert shock.label == "price shock -35%" and hist.loc[hist["date"] == shock.date, "step"].item() == 16
+    fig = views.price_figure(m)
+    assert {s.x0 for s in fig.layout.shapes} == {k.date for k in marks}
+
+
+def test_ai_chart_puts_the_lease_rate_on_its_own_axis(pivot_model):
+    fig = views.ai_figure(pivot_model)
+    assert [t.name for t in fig.data if t.yaxis == "y"] == ["AI demand", "AI MW signed", "AI-leased MW",
+                                                             "converting MW"]
+    rate = _trace(fig, "AI lease rate")
+    assert rate.yaxis == "y2" and fig.layout.yaxis2.title.text == "AI lease rate (USD/kW-month)"
+    assert list(rate.y) == pytest.approx(views.industry_history(pivot_model)["ai_lease_rate_usd_per_kw_month"].tolist())
+
+
+def test_consolidation_panel_gives_each_measure_its_own_axis(model):
+    fig = views.consolidation_figure(model)
     hist = views.industry_history(model)
-    assert len(hist) == model.steps
-    svg = views.series_chart(model, "btc_price")
-    points = re.search(r'<polyline class="series" points="([^"]*)"', svg).group(1).split()
-    assert len(points) == model.steps
-    last = _tips(svg)[-1]
-    assert last.startswith(f"{hist['date'].iloc[-1]:%Y-%m} (step {model.steps})")
-    assert svgcharts.fmt_money(hist["btc_price_usd"].iloc[-1]) in last
-    for name, (_, _, columns, _) in views.SERIES_CHARTS.items():
-        assert views.series_chart(model, name).count('class="series"') == len(columns)
+    assert len(fig.data) == len(charts.CONSOLIDATION_PANELS)
+    assert len({t.yaxis for t in fig.data}) == len(charts.CONSOLIDATION_PANELS)
+    takeovers = fig.data[[c for c, *_ in charts.CONSOLIDATION_PANELS].index("takeovers_cum")]
+    assert takeovers.y[-1] == hist["takeovers"].sum()  # cumulated from the per-step column
+    assert fig.layout.yaxis2.tickformat == ".1%" and fig.layout.yaxis.tickformat == ".3f"
+    assert fig.layout.yaxis3.tickformat == ",~r"  # firms active: counts without repeated ticks
 
 
-def test_mw_by_state_stacks_the_six_states(model):
-    svg = views.mw_by_state_chart(model)
-    assert svg.count('class="layer"') == len(views.STATE_COLUMNS)
-    last_row = views.industry_history(model).iloc[-1]
-    last = _tips(svg)[-1]
-    for col in views.STATE_COLUMNS:
-        assert f"{views.STATE_LABELS[col]} {max(last_row[col], 0):,.0f}" in last
+def test_largest_deals_are_the_biggest_acquisitions_of_the_run(model):
+    deals = views.largest_deals(model, 3)
+    prices = sorted((r[8] for r in model.events.rows if r[2] == "acquisition"), reverse=True)[:3]
+    assert deals["USD M"].tolist() == [round(p / 1e6, 1) for p in prices]
+
+
+def test_previous_run_is_drawn_as_a_ghost(model):
+    m = DashboardModel("bear-consolidation", n_firms=20, months=4, rng=1)
+    m.step()
+    m.ghost_history = views.industry_history(model)
+    fig = views.hashrate_figure(m)
+    ghost = _trace(fig, "network hashrate, previous run")
+    assert len(ghost.y) == len(views.industry_history(model)) and ghost.line.dash == "dot"
+
+
+def test_downloads_hold_the_run_tables(model):
+    import io
+
+    industry = pd.read_csv(io.StringIO(views.industry_csv(model)))
+    assert len(industry) == model.steps and {"date", "mw_ai", "hhi_hashrate"} <= set(industry.columns)
+    firms = pd.read_csv(io.StringIO(views.firms_csv(model)))
+    assert list(firms.columns) == views.FIRM_TABLE_COLUMNS and len(firms) == int(model.firms.active.sum())
+    events = pd.read_csv(io.StringIO(views.events_csv(model)))
+    assert len(events) == len(model.events.rows) and {"kind", "firm", "counterparty", "value_usd"} <= set(events)
+
+
+def test_status_says_when_the_run_finished_and_when_the_network_halted():
+    m = DashboardModel(n_firms=20, months=2, rng=1)
+    m.step()
+    assert views.status(m) == []
+    m.step()
+    assert [k for k, _ in views.status(m)] == ["finished"]
+    m.outcome = {**m.outcome, "network_hashrate_ehs": 0.0}
+    assert "Network halted" in dict(views.status(m))["halted"]
 
 
 def test_event_feed_lists_the_latest_events_newest_first(model):
@@ -166,9 +254,8 @@ def test_before_the_first_step_the_views_are_empty_but_draw():
     assert not views.has_data(m)
     assert views.firm_table(m).empty and views.cost_curve(m).empty and views.recent_events(m).empty
     assert "step 0 of 3" in views.headline(m)
-    for svg in [views.market_map_svg(m), views.cost_curve_chart(m), views.mw_by_state_chart(m),
-                *views.population_histograms(m), *(views.series_chart(m, n) for n in views.SERIES_CHARTS)]:
-        assert svg.startswith("<svg") and svg.endswith("</svg>")
+    for name, make in views.FIGURES.items():
+        assert make(m).layout.title.text, name
 
 
 def test_per_firm_views_share_one_snapshot_per_step(monkeypatch):
@@ -177,7 +264,7 @@ def test_per_firm_views_share_one_snapshot_per_step(monkeypatch):
     monkeypatch.setattr(views, "firm_snapshot", lambda m: calls.append(m.steps) or real(m))
     m = DashboardModel(n_firms=30, months=3)
     m.step()
-    views.market_map_svg(m), views.firm_table(m), views.population(m), views.population_histograms(m)
+    views.market_map_figure(m), views.firm_table(m), views.population(m), views.population_figure(m)
     m.step()
     views.firm_table(m)
     assert calls == [1, 2]
@@ -211,6 +298,19 @@ def test_controls_change_the_scenario_relative_to_its_own_values():
                    ai_demand_scale=0.0, capex_scale=0.25, lease_scale=0.5, power_scale=2.5, npv_share=0.0)
 
 
+def test_the_servers_cookie_warning_is_silenced():
+    import warnings
+
+    from viz.app import silence_cookie_warning
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        silence_cookie_warning()
+        warnings.warn("Cookies with samesite=none require https, but according to the asgi framework, ...")
+        warnings.warn("another warning")
+    assert [str(w.message) for w in seen] == ["another warning"]
+
+
 def test_seed_accepts_numbers_and_any_text():
     assert parse_seed("42") == 42 and parse_seed(" 7 ") == 7 and parse_seed(3) == 3
     assert parse_seed("hello") == parse_seed("hello") != parse_seed("hullo")
@@ -242,22 +342,77 @@ def _html_widgets(rc, css_class):
     return [w for w in rc.find(solara.widgets.HTML).widgets if css_class in (w.unsafe_innerHTML or "")]
 
 
+def _figure_widgets(rc):
+    from plotly.graph_objs import FigureWidget
+
+    return rc.find(FigureWidget).widgets
+
+
+def test_each_tab_renders_its_panels_and_updates_after_a_step():
+    m = DashboardModel("ai-pivot-20pct", n_firms=30, months=6, rng=2)
+    m.step()
+    for tab, titles in (("Pivot to AI", ["Share of live MW", "AI hosting", "Market map"]),
+                        ("Consolidation", ["Consolidation"]),
+                        ("Market", ["BTC price", "Network hashrate", "Industry revenue", "Industry cost curve",
+                                    "Firm population"])):
+        box, rc = solara.render(Dashboard(m, tab=tab), handle_error=False)
+        try:
+            shown = [w.layout.title.text for w in _figure_widgets(rc)]
+            assert [next(s for s in shown if s.startswith(t)) for t in titles]
+            assert len(shown) == len(titles)
+            assert all(len(w.data) for w in _figure_widgets(rc)), tab
+            if tab == "Pivot to AI":
+                table = [w for w in rc.find(ipyvuetify.DataTable).widgets if w.class_ == "firm-table"][0]
+                assert len(table.items) == int(m.firms.active.sum())
+        finally:
+            rc.close()
+
+
 def test_dashboard_renders_for_a_model_and_updates_after_a_step():
     m = DashboardModel(n_firms=30, months=6, rng=2)
     m.step()
     box, rc = solara.render(dashboard(m), handle_error=False)
     try:
-        headline = rc.find(solara.widgets.HTML, unsafe_innerHTML=views.headline(m))
-        headline.assert_single()
-        assert len(_html_widgets(rc, 'class="market-map"')) == 1
-        assert len(_html_widgets(rc, 'class="series ')) == len(views.SERIES_CHARTS) + 1  # + MW by state
-        assert len(_html_widgets(rc, 'class="histogram ')) == 4
+        rc.find(solara.widgets.HTML, unsafe_innerHTML=views.headline(m)).assert_single()
+        market_map = next(w for w in _figure_widgets(rc) if w.layout.title.text.startswith("Market map"))
         table = [w for w in rc.find(ipyvuetify.DataTable).widgets if w.class_ == "firm-table"][0]
         assert len(table.items) == int(m.firms.active.sum())
         m.step()
-        update_counter.value += 1  # what SolaraViz does after a step
+        update_counter.value += 1  # what Mesa's ModelController does after a step
         assert "step 2 of 6" in _html_widgets(rc, "step 2 of 6")[0].unsafe_innerHTML
         assert len(table.items) == int(m.firms.active.sum())
+        pivot = next(w for w in _figure_widgets(rc) if w.layout.title.text.startswith("Share of live MW"))
+        assert len(pivot.data[0].x) == 2 and market_map.data
+        assert [t.text for t in rc.find(ipyvuetify.Tab).widgets[:0]] == []
+        tabs = [w.children[0] for w in rc.find(ipyvuetify.Tab).widgets]
+        assert tabs == list(TABS)
+    finally:
+        rc.close()
+
+
+def test_a_changed_control_says_press_reset_until_reset():
+    m = DashboardModel(n_firms=30, months=6, rng=2)
+    values = control_values(model_params_for(m))
+    assert pending_changes(m, values) == []
+    values["ai_demand_scale"] = 2.0
+    assert pending_changes(m, values) == [CONTROLS["ai_demand_scale"]["label"]]
+    box, rc = solara.render(solara.AppLayout(children=[dashboard(m)]), handle_error=False)  # the sidebar too
+    try:
+        assert not rc.find(ipyvuetify.Alert, class_="changed-state")
+        slider = next(w for w in rc.find(ipyvuetify.Slider).widgets if w.max == 5.0)
+        slider.v_model = 2.0
+        alert = rc.find(ipyvuetify.Alert, class_="changed-state").widget
+        assert "press Reset to apply" in str(alert.children)
+        assert "2.00" in "".join(w.unsafe_innerHTML for w in _html_widgets(rc, "AI demand"))  # the value shown
+        m.step()
+        update_counter.value += 1
+        rc.find(ipyvuetify.Btn, children=["Reset"]).widget.click()
+        assert not rc.find(ipyvuetify.Alert, class_="changed-state")
+        assert "step 0 of 6" in _html_widgets(rc, "step 0 of 6")[0].unsafe_innerHTML
+        # the run before Reset stays on the time charts as the grey dotted "previous run"
+        ai = next(w for w in _figure_widgets(rc) if w.layout.title.text.startswith("AI hosting"))
+        ghost = [t for t in ai.data if t.name.endswith("previous run")]
+        assert ghost and len(ghost[0].y) == 1 and ghost[0].line.dash == "dot"
     finally:
         rc.close()
 
@@ -319,37 +474,59 @@ def test_explorer_draws_bands_and_a_heatmap_of_a_grid_sweep(sweep_dirs):
     d = explorer.defaults(results)
     assert d["outcome"] == "hhi_hashrate" and {d["x"], d["y"]} == set(results.parameters)
     fig = explorer.bands_figure(results, "mw_mining", "power_price_multiplier")
-    ax = fig.axes[0]
-    assert len(ax.lines) == 2 and len(ax.collections) == 2  # a mean line and a band per value
+    assert len(fig.data) == 4  # a band and a mean line per value
+    assert fig.data[1].name == "power_price_multiplier = 1 (n=4)" and fig.layout.yaxis.title.text == "mining MW (MW)"
     fig = explorer.heatmap_figure(results, "hhi_hashrate", "power_price_multiplier", "conversion_capex_usd_per_mw")
-    image = fig.axes[0].images[0].get_array()
-    assert image.shape == (2, 2)
+    z = np.asarray(fig.data[0].z)
+    assert z.shape == (2, 2)
     ok = results.runs[results.runs["status"] == "ok"]
     cell = ok[(ok["power_price_multiplier"] == 1.5) & (ok["conversion_capex_usd_per_mw"] == 2e6)]["hhi_hashrate"]
-    assert image[0, 1] == pytest.approx(cell.mean())
-    assert explorer.bands_figure(results, "mw_mining", None).axes[0].lines[0].get_label().startswith("all runs")
+    assert z[0, 1] == pytest.approx(cell.mean())
+    assert fig.data[0].text[0][1] == f"{cell.mean():.3f}<br>n=2"  # value (declared format) and runs per cell
+    assert explorer.bands_figure(results, "mw_mining", None).data[1].name.startswith("all runs")
+
+
+def test_explorer_lists_report_outcomes_first_with_units(sweep_dirs):
+    results, _ = explorer.open_sweep(str(sweep_dirs["grid"]))
+    items = explorer.choices(results.outcomes(), explorer.report_outcomes(results))
+    assert [i["value"] for i in items[:3]] == ["hhi_hashrate", "network_hashrate_ehs", "mw_mining"]
+    assert items[1]["text"] == "★ network hashrate (EH/s) · network_hashrate_ehs"
+    assert sorted(i["value"] for i in items) == sorted(results.outcomes())
+    share = next(i for i in items if i["value"] == "top5_share_hashrate")
+    assert share["text"] == "top-5 share of hashrate (%) · top5_share_hashrate"
+
+
+def test_explorer_bins_a_sampled_design(sweep_dirs):
+    results, _ = explorer.open_sweep(str(sweep_dirs["grid"]))
+    runs = results.runs.copy()
+    runs["power_price_multiplier"] = np.linspace(0.5, 2.0, len(runs))  # as many values as runs: sampled
+    sampled = type(results)(results.root, results.manifest, runs, results.industry)
+    fig = explorer.heatmap_figure(sampled, "hhi_hashrate", "power_price_multiplier", "conversion_capex_usd_per_mw")
+    assert len(fig.data[0].x) == explorer.HEAT_BINS
+    assert sum(sum(row) for row in fig.data[0].customdata) == int((runs["status"] == "ok").sum())
+    assert " to " in fig.data[0].x[0]  # labelled by the bin's range
 
 
 def test_explorer_shows_a_one_parameter_sweep_as_a_line(sweep_dirs):
     results, _ = explorer.open_sweep(str(sweep_dirs["smoke"]))
     assert results.parameters == ["power_price_multiplier"]
     fig = explorer.outcome_line_figure(results, "hhi_hashrate", "power_price_multiplier")
-    assert list(fig.axes[0].lines[0].get_xdata()) == [1.0, 1.5]
+    assert list(fig.data[1].x) == [1.0, 1.5]
 
 
 def test_explorer_page_renders_a_sweep_and_a_clear_error(sweep_dirs, tmp_path):
     box, rc = solara.render(explorer.SweepExplorer(str(sweep_dirs["grid"])), handle_error=False)
     try:
-        assert len(rc.find(ipywidgets.Image)) == 2  # bands and heatmap
-        selects = {w.label: w.v_model for w in rc.find(ipyvuetify.Select).widgets}
-        assert selects["Final outcome"] == "hhi_hashrate" and selects["x"] == "power_price_multiplier"
+        assert len(_figure_widgets(rc)) == 2  # bands and heatmap
+        picks = {w.label: w.v_model for w in rc.find(ipyvuetify.Autocomplete).widgets}
+        assert picks["Final outcome (type to search)"] == "hhi_hashrate" and picks["x"] == "power_price_multiplier"
         assert not rc.find(ipyvuetify.Alert)
     finally:
         rc.close()
     box, rc = solara.render(explorer.SweepExplorer(str(tmp_path / "missing")), handle_error=False)
     try:
         assert "missing: no such sweep folder" in str(rc.find(ipyvuetify.Alert).widget.children)
-        assert not rc.find(ipywidgets.Image)
+        assert not _figure_widgets(rc)
     finally:
         rc.close()
 
@@ -394,12 +571,16 @@ def test_dashboard_runs_offline_in_chromium(server, page):
     page.goto(server + "/")
     page.get_by_role("button", name="Step").wait_for(timeout=90_000)
     assert page.title() == "marketsim · baseline · step 0"
-    page.wait_for_selector("svg.series-btc_price", timeout=30_000)
+    page.wait_for_selector(".chart-pivot .js-plotly-plot", timeout=60_000)
     for n in (1, 2, 3):
         _step_to(page, n)
-    page.wait_for_selector("svg.market-map circle.firm", timeout=30_000)
-    assert page.locator("svg.series-btc_price polyline.series").count() == 1
-    assert page.locator("svg.mw-by-state polygon.layer").count() == 6
+    page.wait_for_selector(".chart-map .js-plotly-plot .scatterlayer .point", state="attached", timeout=30_000)
+    # the baseline leases MW to AI from the start: its converters are counted and drawn as diamonds
+    legend = page.locator(".chart-map .legendtext", has_text="converters (AI MW)")
+    count = int(re.search(r": (\d+)", legend.text_content()).group(1))
+    assert count > 0
+    assert page.locator(".chart-map .scatterlayer .trace").nth(1).locator(".point").count() == count
+    assert page.locator(".chart-pivot .scatterlayer .trace").count() >= 5  # the five MW states
     assert page.locator(".firm-table tbody tr").count() > 0
     headline = page.locator(".marketsim-headline").inner_text()
     assert "step 3 of 120" in headline
@@ -409,25 +590,39 @@ def test_dashboard_runs_offline_in_chromium(server, page):
     page.get_by_role("button", name="▶").click()
     page.wait_for_function("Number(document.title.match(/step (\\d+)$/)[1]) >= 7", timeout=30_000)
     page.get_by_role("button", name="❚❚").click()
-    page.get_by_role("button", name="▶").wait_for(timeout=30_000)
+    page.get_by_role("button", name="▶").wait_for(timeout=90_000)
     page.wait_for_timeout(1000)  # a step under way when paused still finishes
     paused_at = page.title()
     page.wait_for_timeout(1500)
     assert page.title() == paused_at
-    # Mesa's own matplotlib plots, on the second tab of SolaraViz's grid
-    page.get_by_role("tab", name="Page 1").click()
-    page.wait_for_selector(".vue-grid-item img", timeout=30_000)
-    page.get_by_role("tab", name="Page 0").click()
-    page.wait_for_selector("svg.market-map", timeout=30_000)
+    # the other tabs, by name
+    page.get_by_role("tab", name="Consolidation").click()
+    page.wait_for_selector(".chart-consolidation .js-plotly-plot", timeout=30_000)
+    page.get_by_role("tab", name="Market").click()
+    page.wait_for_selector(".chart-cost .js-plotly-plot", timeout=30_000)
+    page.get_by_role("tab", name="Pivot to AI").click()
+    page.wait_for_selector(".chart-map .js-plotly-plot", timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"))
-    # a control, then Reset: a new model with 10 more firms, back at step 0
-    slider = page.locator(".v-input", has_text="Number of firms").get_by_role("slider")
+    # a download returns the run's industry table
+    with page.expect_download(timeout=30_000) as info:
+        page.get_by_role("button", name="Industry table (CSV)").click()
+    header = Path(info.value.path()).read_text().splitlines()[0].split(",")
+    assert {"date", "mw_ai", "hhi_hashrate", "network_hashrate_ehs"} <= set(header)
+    # a control: the page says to press Reset; Reset applies it (10 more firms, back at step 0)
+    # at 1,024 px the sliders keep a mouse-sized track under their label (value shown in it)
+    page.set_viewport_size({"width": 1024, "height": 900})
+    label = page.locator(".control-label", has_text="Number of firms")
+    assert label.inner_text() == "Number of firms: 200"
+    track = label.locator("xpath=following-sibling::*[1]").locator(".v-slider")
+    assert track.bounding_box()["width"] > 250
+    slider = label.locator("xpath=following-sibling::*[1]").get_by_role("slider")
     slider.focus()
     slider.press("ArrowRight")
-    page.wait_for_timeout(500)
-    page.get_by_role("button", name="Reset").click()
+    page.get_by_text("Changed: press Reset to apply").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Reset", exact=True).click()
     page.wait_for_function("document.title.endsWith('step 0')", timeout=30_000)
     page.get_by_text(re.compile(r"· 210 firms ·")).wait_for(timeout=30_000)
+    page.get_by_text("Changed: press Reset to apply").wait_for(state="hidden", timeout=30_000)
     _step_to(page, 1)
     _assert_offline(page)
 
@@ -436,10 +631,19 @@ def test_dashboard_runs_offline_in_chromium(server, page):
 @pytest.mark.browser
 def test_sweep_explorer_runs_offline_in_chromium(server, page):
     page.goto(server + "/explorer")
-    page.wait_for_selector(".sweep-heatmap img", timeout=90_000)
-    page.wait_for_selector(".sweep-bands img", timeout=30_000)
+    page.wait_for_selector(".chart-explorer-heatmap .js-plotly-plot", timeout=90_000)
+    page.wait_for_selector(".chart-explorer-bands .js-plotly-plot", timeout=30_000)
     assert "viz-test-grid" in page.locator(".sweep-explorer").inner_text()
     page.screenshot(path=str(ARTIFACTS / "explorer.png"))
+    # the outcome list: the sweep's [report] outcomes first, with their units
+    page.locator(".pick-outcome input").first.click()
+    titles = page.locator(".menuable__content__active .v-list-item__title")
+    titles.first.wait_for(timeout=30_000)
+    options = titles.all_inner_texts()
+    assert options[:3] == ["★ HHI of hashrate (0-1) · hhi_hashrate", "★ network hashrate (EH/s) · network_hashrate_ehs",
+                           "★ mining MW (MW) · mw_mining"]
+    page.keyboard.press("Escape")
+    assert "n=2" in page.locator(".chart-explorer-heatmap").inner_text()  # runs per cell
     folder = page.get_by_label(re.compile("Sweep folder"))
     folder.fill("/nonexistent/sweep")
     folder.press("Enter")

@@ -18,6 +18,12 @@ template (`solara/server/templates/solara.html.j2`), settings and widget sources
 one with `npm pack` (install time: the npm registry is reachable then) and unpacks the whole
 package there, the same file tree jsdelivr serves. Idempotent: a package whose referenced files
 are all present is skipped. Exits non-zero with a message if npm is missing or a pack fails.
+
+The dashboard's charts need no npm package: Plotly's widget (plotly.js included) is in the plotly
+wheel and reaches the page through anywidget, whose front end the anywidget wheel installs as a
+notebook extension (``<prefix>/share/jupyter/nbextensions/anywidget``) that Solara serves itself.
+``check_widget_frontends`` fails the set-up when either is missing, rather than leaving blank
+charts in the browser.
 """
 
 from __future__ import annotations
@@ -175,7 +181,28 @@ def add_minified_aliases(dest: Path, paths: list[str]) -> None:
                 target.chmod(0o644)
 
 
+# (pip distribution, file that must exist under sys.prefix or in the package): the charts' front ends
+WIDGET_FRONTENDS = [("anywidget", "share/jupyter/nbextensions/anywidget/index.js"),
+                    ("plotly", "plotly/package_data/widgetbundle.js")]
+
+
+def check_widget_frontends() -> None:
+    """The JavaScript of the chart widgets is installed (by their wheels) where it is served from."""
+    for dist, rel in WIDGET_FRONTENDS:
+        if major(dist) is None:
+            fail(f"{dist} is not installed; the dashboard's charts need it (pip install -e .)")
+        here = Path(sys.prefix) / rel
+        if rel.startswith("share/"):
+            found = here.is_file()
+        else:
+            found = any((Path(p) / rel).is_file() for p in sys.path if p)
+        if not found:
+            fail(f"{dist}: its browser code {rel} is missing; reinstall it (pip install --force-reinstall {dist})")
+        print(f"  {dist}: browser code present ({rel})")
+
+
 def main() -> int:
+    check_widget_frontends()
     solara_version, cache_dir, files, skipped = needed_files()
     print(f"install_solara_assets: solara {solara_version}, CDN proxy cache {cache_dir}")
     if skipped:

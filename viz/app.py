@@ -2,19 +2,25 @@
 
 Two pages (Solara routes, tabs in the app bar):
 
-``/``          the live dashboard, built on Mesa's SolaraViz: the controls in ``model_params``
-               (Reset applies them), Play / Pause / Step, and the views of ``viz.components``,
-               which re-render after every step;
+``/``          the live dashboard: the scenario controls (Reset applies them, and until then the
+               page says so), Mesa's Play / Pause / Step / Reset (``ModelController`` of Mesa's
+               SolaraViz), and the panels of ``viz.components`` on three named tabs (Pivot to
+               AI, Consolidation, Market), redrawn after every step; the run's tables as CSV;
 ``/explorer``  the sweep explorer (``viz.explorer``): bands over time and heatmaps of a sweep's
                result folder, ``$MARKETSIM_SWEEP_DIR`` or typed in the page.
 
-Each browser session gets its own model. In a notebook, ``dashboard(model)`` shows the same
-dashboard for a model you built (see its docstring).
+The page is laid out here rather than by ``SolaraViz`` itself: SolaraViz puts every component in
+a draggable grid on tabs named "Page 0", "Page 1", squeezes its sliders beside their labels and
+offers no hook to tell that a control changed; its ``ModelController`` (the run buttons) is used
+as is. Each browser session gets its own model; on Reset the previous run's industry rows are kept
+on the new model (``ghost_history``) and drawn as grey dotted lines. In a notebook,
+``dashboard(model)`` shows the same dashboard for a model you built (see its docstring).
 """
 
 from __future__ import annotations
 
 import sys
+import warnings
 import zlib
 from pathlib import Path
 from typing import Any
@@ -22,26 +28,41 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import solara  # noqa: E402
-from mesa.visualization import SolaraViz  # noqa: E402
+from mesa.visualization.solara_viz import ModelController, split_model_params  # noqa: E402
 
 from marketsim import IndustryModel  # noqa: E402
 from marketsim.scenario import Scenario, load_scenario, shipped_scenarios  # noqa: E402
 from marketsim.timeline import steps_for_months  # noqa: E402
-from viz.components import COMPONENTS, Headline  # noqa: E402
+from viz import views  # noqa: E402
+from viz.components import TABS, Downloads, Headline, Panels  # noqa: E402
 from viz.explorer import SweepExplorer  # noqa: E402
+
+
+
+def silence_cookie_warning() -> None:
+    """`solara run` on 127.0.0.1 (not "localhost") warns 12 lines about samesite cookies on every
+    page load; the dashboard is local-only over http, where the lax cookies it falls back to are
+    what it needs."""
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
+
+
+silence_cookie_warning()
 
 DEFAULT_SCENARIO = "baseline"
 DEFAULT_FIRMS = 200
 NAME = "marketsim"
-# Mesa's sliders show their value only while dragged: show it always (Vuetify 2 thumb labels),
-# and give the sliders room for it. Compact tables.
+# The firm table: name pinned at the left (sticky), compact rows. The "runs on Solara" badge
+# (bottom right, over the charts) hidden. Plotly charts fill their panel.
 CSS = """
-.v-navigation-drawer .v-slider__thumb-label-container { display: block !important; }
-.v-navigation-drawer .v-slider__thumb-label {
-    transform: translateY(-10%) translateX(-50%) rotate(45deg) scale(0.8) !important; }
-.v-navigation-drawer .v-input__slider { padding-top: 18px; }
-.firm-table td, .firm-table th, .event-feed td, .event-feed th {
+.firm-table td, .firm-table th, .event-feed td, .event-feed th, .largest-deals td, .largest-deals th {
     white-space: nowrap; font-size: 12px !important; padding: 0 6px !important; height: 26px !important; }
+.firm-table td:first-child, .firm-table th:first-child {
+    position: sticky; left: 0; z-index: 2; background: #fff; border-right: 1px solid #ddd; }
+div:has(> b > a[href="https://solara.dev"]) { display: none !important; }
+.plotly-chart .js-plotly-plot, .plotly-chart .plot-container { width: 100% !important; }
+.control-label { font-size: 13px; margin-bottom: -14px; }
+.control-label b { color: #1565c0; }
+.changed-state { font-weight: 500; }
 """
 
 # The dashboard's controls, relative to the chosen scenario (so a scenario keeps its own price
@@ -137,16 +158,96 @@ def model_params_for(model: IndustryModel) -> dict[str, Any]:
     return {**model.config.to_dict(), "rng": getattr(model, "_seed", None)}
 
 
+def control_values(params: dict[str, Any]) -> dict[str, Any]:
+    """The values Reset will build from: each control's value and each fixed parameter."""
+    user, fixed = split_model_params(params)
+    return {**fixed, **{k: v["value"] for k, v in user.items()}}
+
+
+def pending_changes(model: IndustryModel, values: dict[str, Any]) -> list[str]:
+    """The controls whose value differs from the model's own settings (so the charts still show
+    the old run until Reset): their labels, for the "changed: press Reset" line."""
+    if not isinstance(model, DashboardModel):
+        return []
+    now = model.dashboard_params
+    changed = []
+    for key, spec in CONTROLS.items():
+        if key in values and str(values[key]) != str(now.get(key)):
+            changed.append(spec["label"])
+    return changed
+
+
+def _fmt_control(spec: dict[str, Any], value: Any) -> str:
+    if spec["type"] == "SliderFloat":
+        return f"{value:+.2f}" if spec["min"] < 0 else f"{value:.2f}"
+    return str(value)
+
+
 @solara.component
-def Dashboard(model: IndustryModel | None = None):
-    """The live dashboard for ``model`` (a new DashboardModel with the default controls if None)."""
+def Controls(params: dict[str, Any], values: solara.Reactive[dict]):
+    """The scenario controls, each label (with its value) above a full-width slider, so the
+    sliders are usable with a mouse from 1,024 px up. Changes go to ``values`` (Reset reads it)."""
+    user, _ = split_model_params(params)
+
+    def setter(name):
+        return lambda v: values.set({**values.value, name: v})
+
+    for name, spec in user.items():
+        value = values.value.get(name, spec["value"])
+        if spec["type"] in ("SliderFloat", "SliderInt"):
+            solara.HTML(tag="div", unsafe_innerHTML=f'{spec["label"]}: <b>{_fmt_control(spec, value)}</b>',
+                        classes=["control-label"])
+            slider = solara.SliderFloat if spec["type"] == "SliderFloat" else solara.SliderInt
+            slider("", value=value, min=spec["min"], max=spec["max"], step=spec["step"], on_value=setter(name),
+                   thumb_label=False)
+        elif spec["type"] == "Select":
+            solara.Select(spec["label"], value=value, values=spec["values"], on_value=setter(name))
+        else:
+            solara.InputText(spec["label"], value=str(value), on_value=setter(name), continuous_update=False)
+
+
+@solara.component
+def Dashboard(model: IndustryModel | None = None, tab: str | None = None):
+    """The live dashboard for ``model`` (a new DashboardModel with the default controls if None);
+    ``tab`` opens one of ``components.TABS`` (default: the first)."""
     initial = solara.use_memo(lambda: model if model is not None else DashboardModel(), [])
     current = solara.use_reactive(initial)
     params = solara.use_memo(lambda: model_params_for(initial), [])
+    values = solara.use_reactive(control_values(params))
+    play_interval = solara.use_reactive(300)  # room between steps for clicks (Pause) to be handled
+    render_interval = solara.use_reactive(1)
+    use_threads = solara.use_reactive(False)
+    tab_names = list(TABS)
+    tab_index = solara.use_reactive(tab_names.index(tab) if tab in TABS else 0)
+    previous = solara.use_ref(initial)
+    if current.value is not previous.current:  # Reset made a new model: keep the old run to compare
+        old = previous.current
+        current.value.ghost_history = (views.industry_history(old).copy() if views.has_data(old)
+                                       else views.ghost_history(old))
+        previous.current = current.value
+
     solara.Style(CSS)
-    with solara.Column(gap="0px", style={"width": "100%"}):
+    with solara.AppBar():
+        solara.AppBarTitle(NAME)
+    with solara.Sidebar():
+        with solara.Card("Run", margin=0, classes=["run-card"]):
+            ModelController(current, model_parameters=values, play_interval=play_interval,
+                            render_interval=render_interval, use_threads=use_threads)
+            changed = pending_changes(current.value, values.value)
+            if changed:
+                solara.Warning("Changed: press Reset to apply (" + ", ".join(changed) + ")",
+                               classes=["changed-state"], dense=True)
+            solara.SliderInt("Pause between steps (ms)", value=play_interval, min=0, max=1000, step=50)
+        with solara.Card("Scenario controls", margin=0):
+            Controls(params, values)
+        with solara.Card("Download this run", margin=0):
+            Downloads(current.value)
+    with solara.Column(gap="0px", style={"width": "100%", "min-width": "0"}):
         Headline(current.value)
-        SolaraViz(current, components=COMPONENTS, model_params=params, name=NAME)
+        with solara.v.Tabs(v_model=tab_index.value, on_v_model=tab_index.set, class_="dashboard-tabs"):
+            for name in tab_names:
+                solara.v.Tab(children=[name])
+        Panels(current.value, tab_names[tab_index.value])
 
 
 def dashboard(model: IndustryModel):
@@ -170,6 +271,7 @@ def DashboardPage():
 
 @solara.component
 def ExplorerPage():
+    solara.Style(CSS)  # the badge hidden here too
     SweepExplorer()
 
 

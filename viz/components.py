@@ -1,132 +1,129 @@
-"""Solara components of the dashboard: each draws one view from ``views.py`` and re-renders
-after every step (it reads Mesa's ``update_counter``, which SolaraViz bumps after a step).
+"""Solara components of the dashboard: each shows views from ``views.py`` and re-renders after
+every step (it reads Mesa's ``update_counter``, which Mesa's ModelController bumps after a step).
 
-The first page's charts are SVG markup from ``views`` (a millisecond or two per chart, so a step
-with 1,000 firms redraws in well under a second); the second page ("Page 1" in SolaraViz's tabs)
-holds more industry series as Mesa's own ``make_plot_component`` matplotlib charts, which cost
-more per step and redraw only while their tab is shown. Every component takes the model, as
-SolaraViz expects.
+Charts are Plotly figures (``viz.charts``) shown by ``PlotlyChart``; each figure is built once
+per step (``views``' per-step cache) and sent to the browser only when it changed. Every panel
+takes the model, as Mesa's visualisation components do.
 """
 
 from __future__ import annotations
 
+import html
+
 import ipyvuetify
 import solara
-from mesa.visualization import make_plot_component
 from mesa.visualization.utils import update_counter
+from plotly.graph_objs._figurewidget import FigureWidget
 
-from viz import views
+from viz import charts, views
 
 RECENT_EVENTS = 10
-TABLE_ROWS = 8
-MPL_FIGSIZE = (6.4, 3.9)
-MPL_DPI = 80
-CARD_STYLE = {"height": "100%", "overflow": "auto", "padding": "2px 6px"}
+TABLE_ROWS = 10
+CARD_STYLE = {"padding": "4px 8px", "min-width": "0"}
 
 
-def _svg(markup: str, css_class: str = "") -> None:
-    solara.HTML(tag="div", unsafe_innerHTML=markup, classes=["svg-chart", css_class] if css_class else ["svg-chart"])
+class ChartWidget(FigureWidget):
+    """Plotly's FigureWidget with charts.CONFIG (responsive, no logo, PNG button) in the state the
+    browser first draws it with: plotly.js reads its config only then, and a chart that is not
+    ``responsive`` keeps the 700 px default width it got before its panel was laid out (cut off).
+    FigureWidget sets its config from ``plotly.offline.offline._get_jconfig`` while it is built;
+    that function is swapped for the duration so the config is there from the first message (set
+    afterwards, it raced the first drawing)."""
+
+    def __init__(self, *args, **kwargs):
+        from plotly.offline import offline
+
+        real = offline._get_jconfig
+        offline._get_jconfig = lambda config=None: {**real(config), **charts.CONFIG}
+        try:
+            super().__init__(*args, **kwargs)
+        finally:
+            offline._get_jconfig = real
 
 
-def _mesa_style(title: str, ylabel: str, names: dict[str, str]):
-    """A post_process for Mesa's plot components: title, labels, readable legend, smaller image."""
-    def post_process(ax):
-        ax.set_title(title, fontsize=11)
-        ax.set_ylabel(ylabel)
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-        handles, labels = ax.get_legend_handles_labels()
-        if handles:
-            ax.legend(handles, [names.get(label, label) for label in labels], fontsize=8, loc="upper left")
-        ax.figure.set_size_inches(*MPL_FIGSIZE)
-        ax.figure.set_dpi(MPL_DPI)
-    return post_process
+class Held:
+    """A figure passed to a component by reference: reacton compares a component's arguments on
+    every render, and a plotly Figure's ``==`` serialises both figures (~50 ms each at 1,000 firms)."""
+
+    __slots__ = ("fig",)
+
+    def __init__(self, fig):
+        self.fig = fig
 
 
-# Page 1 of the dashboard: more industry series as Mesa's own matplotlib charts (x: step).
-# They redraw only while their tab is open (a matplotlib figure costs 150-250 ms a step).
-MESA_PLOTS = [
-    make_plot_component({"ai_demand_mw": "#1e88e5", "ai_contracted_it_mw": "#43a047"}, page=1,
-                        post_process=_mesa_style("AI hosting: demand and contracted IT MW", "MW IT",
-                                                 {"ai_demand_mw": "demand", "ai_contracted_it_mw": "contracted"})),
-    make_plot_component("ai_lease_rate_usd_per_kw_month", page=1,
-                        post_process=_mesa_style("AI lease rate", "USD per kW-month", {})),
-    make_plot_component({"btc_price_usd": "#f2a900", "cost_to_mine_btc_usd": "#6d4c41"}, page=1,
-                        post_process=_mesa_style("BTC price and the industry's cost to mine one", "USD",
-                                                 {"btc_price_usd": "BTC price",
-                                                  "cost_to_mine_btc_usd": "cost to mine"})),
-    make_plot_component({"avg_efficiency_j_per_th": "#5d4037", "frontier_j_per_th": "#8e24aa"}, page=1,
-                        post_process=_mesa_style("Fleet efficiency: average and best on sale", "J/TH",
-                                                 {"avg_efficiency_j_per_th": "industry average",
-                                                  "frontier_j_per_th": "frontier"})),
-    make_plot_component({"hhi_mw": "#6d4c41", "top5_share_mw": "#8e24aa", "public_share_hashrate": "#00897b"},
-                        page=1, post_process=_mesa_style("Concentration of MW; public miners' hashrate share", "0 to 1",
-                                                         {"hhi_mw": "HHI of MW", "top5_share_mw": "top-5 share of MW",
-                                                          "public_share_hashrate": "public share of hashrate"})),
-    make_plot_component("machine_price_usd_per_th", page=1,
-                        post_process=_mesa_style("ASIC price", "USD per TH/s", {})),
-]
+@solara.component
+def PlotlyChart(held: Held, key: tuple, name: str = "chart"):
+    """A Plotly figure as a live widget (hover, zoom, legend toggling, PNG download in the mode
+    bar). Like ``solara.FigurePlotly``, with the mode bar's settings and redrawn only when ``key``
+    changes (a figure per model and step). ``name`` names the chart's panel (CSS class)."""
+    fig = held.fig
+
+    def update():
+        widget: ChartWidget = solara.get_widget(element)
+        with widget.batch_update():
+            # the layout is rebuilt (and re-validated) only when it changed: on a time chart it
+            # changes when a mark appears, not every step
+            source = getattr(fig, "_source_layout", None)
+            if source is None or getattr(widget, "_sent_layout", None) != source:
+                widget.layout = fig.layout
+                widget._sent_layout = source
+            old = len(widget.data)
+            widget.add_traces(fig.data)
+            widget.data = widget.data[old:]
+
+    element = ChartWidget.element(_validate=False)  # the figure was validated when it was built
+    solara.use_effect(update, [key])
+    return element
 
 
-def _series_component(name: str):
+def _chart(model, name: str) -> None:
+    fig = views.FIGURES[name](model)
+    with solara.Div(classes=["plotly-chart", f"chart-{name}"], style={"min-width": "0"}):
+        PlotlyChart(Held(fig), (id(model), model.steps, name), name)
+
+
+def _chart_component(name: str, doc: str):
     @solara.component
-    def SeriesChart(model):
+    def Chart(model):
         update_counter.get()
-        _svg(views.series_chart(model, name))
-    SeriesChart.__name__ = SeriesChart.f.__name__ = f"Series_{name}"
-    return SeriesChart
+        _chart(model, name)
+    Chart.__name__ = Chart.f.__name__ = f"Chart_{name}"
+    Chart.__doc__ = doc
+    return Chart
 
 
-BTCPrice = _series_component("btc_price")
-Hashprice = _series_component("hashprice")
-Hashrate = _series_component("hashrate")
-Revenue = _series_component("revenue")
-Firms = _series_component("firms")
-Concentration = _series_component("concentration")
+PriceChart = _chart_component("price", "BTC price and hashprice")
+HashrateChart = _chart_component("hashrate", "Network hashrate")
+PivotChart = _chart_component("pivot", "Share of live MW by state, with the scenario's AI target")
+AIChart = _chart_component("ai", "AI MW demanded, signed, delivered, converting; lease rate")
+RevenueChart = _chart_component("revenue", "Mining and AI revenue, each on its own axis")
+MarketMap = _chart_component("map", "Firms by power cost and size, coloured by AI share")
+CostCurve = _chart_component("cost", "The industry's cost curve against the hashprice")
+PopulationHistograms = _chart_component("population", "Histograms of the firm population")
+ConsolidationPanel = _chart_component("consolidation", "HHI, top-5, firms, bankruptcies, sales, takeovers")
 
 
 @solara.component
 def Headline(model):
-    """What happens now, in one line (and the browser tab's title: 'marketsim · scenario · step N')."""
+    """What happens now, in one line (and the browser tab's title: 'marketsim · scenario · step N'),
+    the scenario's own description, and the states a user must not miss (finished, halted)."""
     update_counter.get()
     solara.Title(views.step_label(model))
-    with solara.Div(style={"padding": "4px 16px 0 16px"}, classes=["marketsim-headline"]):
+    with solara.Div(style={"padding": "4px 8px 0 8px"}, classes=["marketsim-headline"]):
         solara.HTML(tag="div", unsafe_innerHTML=views.headline(model), style={"font-size": "15px"})
-        solara.Text(views.scenario_line(model.config), style={"font-size": "12px", "color": "#666"})
-
-
-@solara.component
-def MWByState(model):
-    update_counter.get()
-    _svg(views.mw_by_state_chart(model))
-
-
-@solara.component
-def CostCurve(model):
-    update_counter.get()
-    _svg(views.cost_curve_chart(model))
-
-
-@solara.component
-def MarketMap(model):
-    update_counter.get()
-    _svg(views.market_map_svg(model))
-    if not views.has_data(model):
-        solara.Text("the firms appear after the first step (press Step or ▶)")
-
-
-@solara.component
-def PopulationHistograms(model):
-    update_counter.get()
-    with solara.Div(style=CARD_STYLE):
-        solara.Markdown(f"**Firm population now** ({int(model.firms.active.sum())} active firms)")
-        with solara.Div(style={"display": "grid", "grid-template-columns": "1fr 1fr", "gap": "4px"}):
-            for markup in views.population_histograms(model):
-                _svg(markup)
+        if model.config.description:
+            solara.HTML(tag="div", unsafe_innerHTML=html.escape(model.config.description),
+                        classes=["scenario-description"], style={"font-size": "13px", "font-style": "italic"})
+        solara.HTML(tag="div", unsafe_innerHTML=html.escape(views.scenario_line(model.config)),
+                    style={"font-size": "12px", "color": "#555"})
+    for kind, sentence in views.status(model):
+        solara.Warning(sentence, classes=[f"status-{kind}"], dense=True) if kind == "halted" else \
+            solara.Success(sentence, classes=[f"status-{kind}"], dense=True)
 
 
 @solara.component
 def FirmTable(model):
+    """Active firms, the name pinned at the left and the AI columns next to it (CSS in app.py)."""
     update_counter.get()
     headers, items = views.table_items(views.firm_table(model))
     # The table widget is made once and its rows are set on it directly: passed as an element's
@@ -140,31 +137,67 @@ def FirmTable(model):
 
     solara.use_effect(send_rows, [model, model.steps])
     with solara.Div(style=CARD_STYLE):
-        solara.Markdown(f"**Firms** ({len(items)} active; click a column header to sort)")
+        converters = sum(1 for row in items if (row.get("ai_mw") or 0) > 0)
+        solara.Markdown(f"**Firms** ({len(items)} active, {converters} with AI MW; click a header to sort)")
         solara.Div(children=[table])
+
+
+def _small_table(frame, css_class: str, empty: str) -> None:
+    if len(frame):
+        headers = [{"text": c, "value": c, "sortable": False} for c in frame.columns]
+        solara.v.DataTable(headers=headers, items=frame.to_dict("records"), items_per_page=len(frame),
+                           dense=True, hide_default_footer=True, class_=css_class)
+    else:
+        solara.Text(empty)
 
 
 @solara.component
 def EventFeed(model):
     update_counter.get()
-    events = views.recent_events(model, RECENT_EVENTS)
     with solara.Div(style=CARD_STYLE):
         solara.Markdown("**Recent events** (newest first; curtailments left out)")
-        if len(events):
-            headers = [{"text": c, "value": c, "sortable": False} for c in events.columns]
-            solara.v.DataTable(headers=headers, items=events.to_dict("records"), items_per_page=RECENT_EVENTS,
-                               dense=True, hide_default_footer=True, class_="event-feed")
-        else:
-            solara.Text("no events yet")
+        _small_table(views.recent_events(model, RECENT_EVENTS), "event-feed", "no events yet")
 
 
-# the order on the page (two per row); page 1 holds MESA_PLOTS
-COMPONENTS = [
-    BTCPrice, Hashprice,
-    MWByState, MarketMap,
-    Hashrate, Revenue,
-    Firms, Concentration,
-    CostCurve, PopulationHistograms,
-    FirmTable, EventFeed,
-    *MESA_PLOTS,
-]
+@solara.component
+def LargestDeals(model):
+    update_counter.get()
+    with solara.Div(style=CARD_STYLE):
+        solara.Markdown("**Largest deals of the run** (sites at auction, firms bought)")
+        _small_table(views.largest_deals(model), "largest-deals", "no deals yet")
+
+
+@solara.component
+def Downloads(model):
+    """The run's tables as CSV (built when clicked); every chart has its own PNG button."""
+    update_counter.get()
+    stem = f"marketsim-{model.config.name}-step{model.steps}"
+    with solara.Column(gap="2px", classes=["downloads"]):
+        solara.FileDownload(lambda: views.industry_csv(model), f"{stem}-industry.csv", label="Industry table (CSV)",
+                            mime_type="text/csv")
+        solara.FileDownload(lambda: views.firms_csv(model), f"{stem}-firms.csv", label="Firms now (CSV)",
+                            mime_type="text/csv")
+        solara.FileDownload(lambda: views.events_csv(model), f"{stem}-events.csv", label="Events (CSV)",
+                            mime_type="text/csv")
+        solara.Text("Charts: the camera icon above each chart saves a PNG.", style={"font-size": "12px"})
+
+
+# The tabs of the dashboard: (name, panels in order). Only the open tab is drawn.
+TABS = {
+    "Pivot to AI": [PivotChart, AIChart, MarketMap, FirmTable],
+    "Consolidation": [ConsolidationPanel, LargestDeals, EventFeed],
+    "Market": [PriceChart, HashrateChart, RevenueChart, CostCurve, PopulationHistograms],
+}
+COMPONENTS = [c for panels in TABS.values() for c in panels]
+
+
+@solara.component
+def Panels(model, tab: str):
+    """The panels of one tab on a grid of chart-wide columns (two from ~1,250 px of window)."""
+    panels = TABS[tab]
+    with solara.Div(style={"display": "grid", "grid-template-columns": f"repeat(auto-fill, {charts.WIDTH + 2}px)",
+                           "gap": "8px", "padding": "4px"}, classes=["panels", f"tab-{tab.split()[0].lower()}"]):
+        for panel in panels:
+            with solara.Div(style={"min-width": "0", "overflow-x": "auto", "border": "1px solid #e0e0e0",
+                                   "border-radius": "4px"}):
+                panel(model)

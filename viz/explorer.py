@@ -2,9 +2,13 @@
 
 Open a sweep's result folder (the ``--out`` of ``marketsim sweep``), pick a series and a
 parameter to see percentile bands over time, and a final outcome and two parameters to see a
-heatmap of its mean over replications. The numbers come from
-``marketsim.experiments.analysis`` (the same functions ``marketsim report`` uses); this module
-only draws them. A missing or corrupt folder shows the ``StoreError`` message, nothing else.
+heatmap of its mean over replications, with the number of runs in each cell. Outcomes are listed
+by their declared label and unit (``marketsim.outcomes``), the sweep file's ``[report]`` outcomes
+first, in lists you can type into to search. A parameter of a sampled design (LHS, Sobol: a value
+per point) is cut into quantile bins as ``marketsim report`` does (``analysis.binned``). The numbers
+come from ``marketsim.experiments.analysis``; the charts are ``viz.charts`` (Plotly: hover, zoom,
+PNG download) and the summary table downloads as CSV. A missing or corrupt folder shows the
+``StoreError`` message, nothing else.
 
 The folder starts as ``$MARKETSIM_SWEEP_DIR`` (when set) and can be typed in the page.
 """
@@ -14,19 +18,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import solara
-from matplotlib.figure import Figure
 
-from marketsim.experiments.analysis import SweepResults, bands_over_time, final_heatmap, load_results, outcome_summary
+from marketsim import outcomes
+from marketsim.experiments.analysis import (
+    SweepResults, band_suffixes, bands_over_time, binned, final_heatmap, load_results, outcome_summary,
+)
 from marketsim.experiments.store import StoreError
-from viz.svgcharts import fmt_number
+from viz import charts
+from viz.components import Held, PlotlyChart
 
 ENV_VAR = "MARKETSIM_SWEEP_DIR"
 ALL_RUNS = "(all runs together)"
-FIGSIZE = (6.4, 4.2)
-DPI = 90
 PREFERRED_SERIES = ("mw_ai", "network_hashrate_ehs", "hhi_hashrate", "firms_active")
+BAND_BINS, HEAT_BINS = 3, 4  # as marketsim report: quantile bins for sampled designs
 
 
 def default_dir() -> str:
@@ -75,66 +80,51 @@ def defaults(results: SweepResults) -> dict[str, object]:
     }
 
 
-def _fmt(value) -> str:
-    return fmt_number(float(value)) if isinstance(value, (int, float, np.number)) else str(value)
+def ordered(names: list[str], first: list[str]) -> list[str]:
+    """``names`` with those in ``first`` (the sweep's [report] outcomes) in front, in their order."""
+    front = [n for n in first if n in names]
+    return front + [n for n in names if n not in front]
 
 
-def bands_figure(results: SweepResults, series: str, by: str | None) -> Figure:
-    """Mean and 5-95% band of ``series`` at every step, one colour per value of ``by``."""
-    bands = bands_over_time(results.industry, results.runs, series, by)
-    fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
-    ax = fig.subplots()
-    groups = bands.groupby(by, sort=True) if by else [(None, bands)]
-    time_col = "date" if "date" in bands else "step"
-    for value, group in groups:
-        label = f"{by} = {_fmt(value)}" if by else "all runs"
-        line = ax.plot(group[time_col], group["mean"], label=f"{label} (n={int(group['n'].max())})")[0]
-        ax.fill_between(group[time_col], group["low"], group["high"], color=line.get_color(), alpha=0.2)
-    ax.set_title(f"{series}: mean and 5-95% band over replications", fontsize=10)
-    ax.set_xlabel(time_col)
-    ax.set_ylabel(series)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    if time_col == "date":
-        fig.autofmt_xdate()
-    return fig
+def choices(names: list[str], first: list[str] = ()) -> list[dict]:
+    """Items for a searchable list: the declared title ('AI-leased MW (MW)') and the column name,
+    the report's outcomes first (marked with a star)."""
+    first = [n for n in first if n in names]
+    return [{"text": f"{'★ ' if n in first else ''}{outcomes.title(n)} · {n}", "value": n}
+            for n in ordered(names, list(first))]
 
 
-def heatmap_figure(results: SweepResults, outcome: str, x: str, y: str) -> Figure:
-    """Mean final ``outcome`` over replications for each (x, y) pair of parameter values."""
-    table = final_heatmap(results.runs, outcome, x, y)
-    fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
-    ax = fig.subplots()
-    values = table.to_numpy(float)
-    image = ax.imshow(values, origin="lower", aspect="auto", cmap="viridis")
-    fig.colorbar(image, ax=ax, label=f"mean {outcome}")
-    ax.set_xticks(range(table.shape[1]), [_fmt(v) for v in table.columns], fontsize=8)
-    ax.set_yticks(range(table.shape[0]), [_fmt(v) for v in table.index], fontsize=8)
-    if values.size <= 100:
-        finite = values[np.isfinite(values)]
-        middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
-        for (i, j), v in np.ndenumerate(values):
-            if np.isfinite(v):
-                ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=8,
-                        color="black" if v > middle else "white")
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    ax.set_title(f"final {outcome} (mean over replications)", fontsize=10)
-    return fig
+def report_outcomes(results: SweepResults) -> list[str]:
+    return list((results.manifest.get("report") or {}).get("outcomes") or [])
 
 
-def outcome_line_figure(results: SweepResults, outcome: str, x: str) -> Figure:
+def bands_figure(results: SweepResults, series: str, by: str | None):
+    """Mean and 5-95% band of ``series`` at every step, one colour per value (or bin) of ``by``."""
+    runs, labels = binned(results.runs, by, BAND_BINS) if by else (results.runs, {})
+    return charts.bands(bands_over_time(results.industry, runs, series, by), series, by, labels)
+
+
+def heatmap_figure(results: SweepResults, outcome: str, x: str, y: str):
+    """Mean final ``outcome`` over runs for each (x, y) cell (bins for sampled designs), with the
+    number of runs in each cell."""
+    runs, x_labels = binned(results.runs, x, HEAT_BINS)
+    runs, y_labels = binned(runs, y, HEAT_BINS)
+    table = final_heatmap(runs, outcome, x, y)
+    counts = final_heatmap(runs, outcome, x, y, stat="count")
+    return charts.heatmap(table, counts, outcome, x, y, x_labels, y_labels)
+
+
+def outcome_line_figure(results: SweepResults, outcome: str, x: str):
     """For a one-parameter sweep: mean final ``outcome`` and its 5-95% band against ``x``."""
     summary = outcome_summary(results.runs, [x], [outcome]).sort_values(x)
-    fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
-    ax = fig.subplots()
-    ax.plot(summary[x], summary[f"{outcome}_mean"], marker="o", color="#1e88e5")
-    ax.fill_between(summary[x], summary[f"{outcome}_p05"], summary[f"{outcome}_p95"], color="#1e88e5", alpha=0.2)
-    ax.set_xlabel(x)
-    ax.set_ylabel(outcome)
-    ax.set_title(f"final {outcome}: mean and 5-95% band (one parameter: no heatmap)", fontsize=10)
-    ax.grid(alpha=0.3)
-    return fig
+    lo, hi = band_suffixes()
+    return charts.outcome_line(summary, outcome, x, f"{outcome}_{lo}", f"{outcome}_{hi}")
+
+
+def summary_csv(results: SweepResults) -> str:
+    """Per parameter point: parameters, runs ok/failed, mean and 5-95% band of every outcome."""
+    names = ordered(results.outcomes(), report_outcomes(results))
+    return outcome_summary(results.runs, results.parameters, names).to_csv(index=False)
 
 
 def sweep_line(results: SweepResults) -> str:
@@ -144,6 +134,13 @@ def sweep_line(results: SweepResults) -> str:
     params = ", ".join(results.parameters) or "none"
     return (f"**{name}**: {runs['point_id'].nunique()} parameter points, {ok} runs ok, {len(runs) - ok} failed · "
             f"parameters: {params} · status {results.manifest.get('status', '?')} · folder `{results.root}`")
+
+
+def _Pick(label: str, items: list[dict], value, on_value, css: str):
+    """A list the user can type into to search (Vuetify autocomplete)."""
+    return solara.v.Autocomplete(label=label, items=items, v_model=value, on_v_model=on_value, dense=True,
+                                 outlined=True, hide_details=True, class_=f"pick-{css}",
+                                 style_="min-width: 260px; max-width: 100%; margin: 4px")
 
 
 @solara.component
@@ -160,9 +157,9 @@ def SweepExplorer(initial_dir: str | None = None):
     solara.Title("marketsim · sweep explorer")
     with solara.Column(style={"padding": "12px"}, classes=["sweep-explorer"]):
         solara.Markdown("## Sweep explorer")
-        with solara.Row(style={"align-items": "center"}):
+        with solara.Row(style={"align-items": "center", "flex-wrap": "wrap"}):
             solara.InputText("Sweep folder (the --out of `marketsim sweep`); Enter to open", value=folder,
-                             continuous_update=False, style={"min-width": "560px"})
+                             continuous_update=False, style={"min-width": "420px", "flex-grow": "1"})
             solara.Button("Reload", on_click=lambda: reloads.set(reloads.value + 1), outlined=True)
         if error:
             solara.Error(f"Cannot open this sweep: {error}", classes=["sweep-error"])
@@ -171,46 +168,55 @@ def SweepExplorer(initial_dir: str | None = None):
             solara.Info(f"Type the folder of a sweep above (or start the app with {ENV_VAR}=<folder>). "
                         "Make one with: marketsim sweep smoke --out /tmp/sweep")
             return
-        solara.Markdown(sweep_line(results))
+        with solara.Row(style={"align-items": "center", "flex-wrap": "wrap"}):
+            solara.Markdown(sweep_line(results))
+            solara.FileDownload(lambda: summary_csv(results), f"{results.root.name}-summary.csv",
+                                label="Summary per point (CSV)", mime_type="text/csv")
         d = defaults(results)
         params = results.parameters
+        first = report_outcomes(results)
         s_series = _pick(series.value, results.series(), [d["series"]])
         s_by = _pick(by.value, params + [ALL_RUNS], [d["by"]])
         s_outcome = _pick(outcome.value, results.outcomes(), [d["outcome"]])
         s_x = _pick(x.value, params, [d["x"]])
         s_y = _pick(y.value, [p for p in params if p != s_x], [d["y"]])
-        with solara.Columns([1, 1]):
-            with solara.Column(classes=["sweep-bands"]):
-                with solara.Row():
-                    solara.Select("Series over time", values=results.series(), value=s_series, on_value=series.set)
-                    solara.Select("Bands by", values=params + [ALL_RUNS], value=s_by, on_value=by.set)
-                _Figure(lambda: bands_figure(results, s_series, None if s_by == ALL_RUNS else s_by),
-                        [folder.value, reloads.value, s_series, s_by])
-            with solara.Column(classes=["sweep-heatmap"]):
-                with solara.Row():
-                    solara.Select("Final outcome", values=results.outcomes(), value=s_outcome, on_value=outcome.set)
+        param_items = [{"text": p, "value": p} for p in params]
+        with solara.Div(style={"display": "grid", "grid-template-columns": f"repeat(auto-fill, {charts.WIDE + 10}px)",
+                               "gap": "8px"}):
+            with solara.Column(classes=["sweep-bands"], style={"min-width": "0"}):
+                with solara.Row(style={"flex-wrap": "wrap"}):
+                    _Pick("Series over time (type to search)", choices(results.series(), first), s_series,
+                          series.set, "series")
+                    _Pick("Bands by", param_items + [{"text": ALL_RUNS, "value": ALL_RUNS}], s_by, by.set, "by")
+                _Chart(lambda: bands_figure(results, s_series, None if s_by == ALL_RUNS else s_by),
+                       (folder.value, reloads.value, s_series, s_by), "bands")
+            with solara.Column(classes=["sweep-heatmap"], style={"min-width": "0"}):
+                with solara.Row(style={"flex-wrap": "wrap"}):
+                    _Pick("Final outcome (type to search)", choices(results.outcomes(), first), s_outcome,
+                          outcome.set, "outcome")
                     if params:
-                        solara.Select("x", values=params, value=s_x, on_value=x.set)
+                        _Pick("x", param_items, s_x, x.set, "x")
                     if len(params) > 1:
-                        solara.Select("y", values=[p for p in params if p != s_x], value=s_y, on_value=y.set)
+                        _Pick("y", [i for i in param_items if i["value"] != s_x], s_y, y.set, "y")
                 if len(params) > 1:
-                    _Figure(lambda: heatmap_figure(results, s_outcome, s_x, s_y),
-                            [folder.value, reloads.value, s_outcome, s_x, s_y])
+                    _Chart(lambda: heatmap_figure(results, s_outcome, s_x, s_y),
+                           (folder.value, reloads.value, s_outcome, s_x, s_y), "heatmap")
                 elif params:
-                    _Figure(lambda: outcome_line_figure(results, s_outcome, s_x),
-                            [folder.value, reloads.value, s_outcome, s_x])
+                    _Chart(lambda: outcome_line_figure(results, s_outcome, s_x),
+                           (folder.value, reloads.value, s_outcome, s_x), "outcome-line")
                 else:
                     solara.Info("This sweep varies no parameter: nothing to map.")
 
 
 @solara.component
-def _Figure(make, dependencies):
-    """A figure drawn only when its inputs change; a bad choice shows its message instead."""
-    figure, problem = solara.use_memo(lambda: _try(make), dependencies)
+def _Chart(make, key: tuple, name: str):
+    """A figure built only when its inputs change; a bad choice shows its message instead."""
+    figure, problem = solara.use_memo(lambda: _try(make), list(key))
     if problem:
         solara.Error(problem)
     else:
-        solara.FigureMatplotlib(figure, format="png", dependencies=dependencies)
+        with solara.Div(classes=["plotly-chart", f"chart-explorer-{name}"], style={"min-width": "0"}):
+            PlotlyChart(Held(figure), key, f"explorer-{name}")
 
 
 def _try(make):

@@ -4,8 +4,9 @@
 
 Starts `solara run viz/app.py` on a free local port with the test suite's browser helpers
 (Debian's chromium, no downloads, nothing leaves 127.0.0.1), steps the default model, and saves
-``dashboard.png`` (1280x900 pixels of a page laid out larger, to show more of it) and ``explorer.png`` (a
-small two-parameter sweep made in a temporary folder). Fails if a request left the machine.
+``dashboard.png`` (1440x900, the Pivot to AI tab), ``dashboard-1024.png`` (the Consolidation tab
+1,024 px wide) and ``explorer.png`` (a small two-parameter sweep made in a temporary folder). Fails
+if a request left the machine.
 """
 
 from __future__ import annotations
@@ -51,8 +52,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
-    parser.add_argument("--scale", type=float, default=0.8,
-                        help="image pixels per CSS pixel: the page is laid out at 1280/scale x 900/scale")
     args = parser.parse_args()
     ensure_chromium()
     with tempfile.TemporaryDirectory(prefix="marketsim-") as tmp:
@@ -61,8 +60,7 @@ def main() -> None:
         env = {"MARKETSIM_SWEEP_DIR": str(Path(tmp) / "capex-x-power")}
         with solara_server(ROOT / "viz" / "app.py", free_port(), env=env) as url, sync_playwright() as pw:
             browser = launch_browser(pw)
-            page = browser.new_page(viewport={"width": round(1280 / args.scale), "height": round(900 / args.scale)},
-                                    device_scale_factor=args.scale)
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
             requests = RequestLog(page)
             page.goto(url + "/")
             step = page.get_by_role("button", name="Step")
@@ -72,8 +70,14 @@ def main() -> None:
                 page.wait_for_function("n => document.title.endsWith('step ' + n)", arg=str(n), timeout=30_000)
             page.wait_for_timeout(1500)
             page.screenshot(path=str(args.out / "dashboard.png"))
+            page.set_viewport_size({"width": 1024, "height": 900})
+            page.get_by_role("tab", name="Consolidation").click()
+            page.wait_for_selector(".chart-consolidation .js-plotly-plot", timeout=30_000)
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(args.out / "dashboard-1024.png"))
+            page.set_viewport_size({"width": 1440, "height": 900})
             page.goto(url + "/explorer")
-            page.wait_for_selector(".sweep-heatmap img", timeout=90_000)
+            page.wait_for_selector(".chart-explorer-heatmap .js-plotly-plot", timeout=90_000)
             page.wait_for_timeout(1500)
             page.screenshot(path=str(args.out / "explorer.png"))
             browser.close()

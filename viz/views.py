@@ -1,10 +1,11 @@
 """What the dashboard shows, computed from a live model: plain functions, tested without a browser.
 
-Each view reads the model's current state (or the DataCollector's rows) and returns data or
-markup; the Solara components in ``components.py`` only draw what these return. Nothing here
-walks the whole history of firms: the per-firm views read the current books (once per step,
-shared by every view through a small per-step cache), the event feed reads the newest events
-only, and the time series read the industry table the model's DataCollector already keeps.
+Each view reads the model's current state (or the DataCollector's rows) and returns data or a
+Plotly figure (built by ``viz.charts``); the Solara components in ``components.py`` only show what
+these return. Nothing here walks the whole history of firms: the per-firm views read the current
+books (once per step, shared by every view through a small per-step cache), the event feed reads
+the newest events only, and the time series read the industry table the model's DataCollector
+already keeps.
 
 Before the first step a model has observed no market yet (no prices, no per-site power cost):
 ``has_data`` is False and the per-firm views are empty.
@@ -20,26 +21,28 @@ import weakref
 import numpy as np
 import pandas as pd
 
+from marketsim import outcomes
 from marketsim.firms import economics as econ
-from marketsim.records import firm_snapshot
-from viz import svgcharts
+from marketsim.records import EVENT_COLUMNS, firm_snapshot
+from viz import charts
+from viz.charts import Mark
 
 STATE_COLUMNS = ["mw_mining", "mw_idle", "mw_converting", "mw_ai", "mw_ai_empty", "mw_shutdown"]
-STATE_LABELS = {"mw_mining": "mining", "mw_idle": "idle", "mw_converting": "converting", "mw_ai": "AI-leased",
-                "mw_ai_empty": "AI-empty", "mw_shutdown": "shut down"}
-STATE_COLOURS = {"mw_mining": "#f2a900", "mw_idle": "#9e9e9e", "mw_converting": "#7e57c2",
-                 "mw_ai": "#1e88e5", "mw_ai_empty": "#90caf9", "mw_shutdown": "#424242"}
+STATE_LABELS = charts.STATE_LABELS
 LIVE_STATES = STATE_COLUMNS[:-1]  # what a firm's live MW is doing (shut-down MW is gone)
-FIRM_TABLE_COLUMNS = ["name", "rule", "state", "mw", "hashrate_ehs", "power_usd_per_mwh", "efficiency_j_per_th",
-                      "cash_usd", "debt_usd", "leverage", "mw_ai", "ai_mw", "profit_usd"]
-# the sortable table in the browser: (column, header, scale, decimals)
-TABLE_DISPLAY = [("name", "firm", None, None), ("rule", "rule", None, None), ("state", "mostly", None, None),
-                 ("mw", "MW", 1, 0), ("hashrate_ehs", "EH/s", 1, 2), ("power_usd_per_mwh", "power $/MWh", 1, 1),
+AI_STATES = ["mw_converting", "mw_ai", "mw_ai_empty"]
+FIRM_TABLE_COLUMNS = ["name", "ai_share", "ai_mw", "mw_ai", "mw", "state", "rule", "hashrate_ehs",
+                      "power_usd_per_mwh", "efficiency_j_per_th", "cash_usd", "debt_usd", "leverage", "profit_usd"]
+# the sortable table in the browser: (column, header, scale, decimals); the name is pinned at the
+# left and the AI columns come right after it, so they show without scrolling
+TABLE_DISPLAY = [("name", "firm", None, None), ("ai_share", "AI %", 100, 0), ("ai_mw", "AI MW", 1, 0),
+                 ("mw_ai", "leased MW", 1, 0), ("mw", "MW", 1, 0), ("state", "mostly", None, None),
+                 ("rule", "rule", None, None), ("hashrate_ehs", "EH/s", 1, 2), ("power_usd_per_mwh", "$/MWh", 1, 0),
                  ("efficiency_j_per_th", "J/TH", 1, 1), ("cash_usd", "cash $M", 1e-6, 1),
-                 ("debt_usd", "debt $M", 1e-6, 1), ("leverage", "debt/assets", 1, 2), ("mw_ai", "AI leased MW", 1, 0),
-                 ("ai_mw", "AI MW (all)", 1, 0), ("profit_usd", "profit $M (step)", 1e-6, 2)]
-MAP_MAX_RADIUS_PX = 22
+                 ("debt_usd", "debt $M", 1e-6, 1), ("leverage", "debt/assets", 1, 2),
+                 ("profit_usd", "profit $M", 1e-6, 2)]
 IGNORED_EVENTS = ("curtailment", "resumption")  # every step, at many sites: noise in a feed
+DEAL_KINDS = ("acquisition",)
 
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -73,12 +76,30 @@ def headline(model) -> str:
     name = f"<b>{html.escape(model.config.name)}</b>"
     if not out:
         return f"{name} · step 0 of {model.n_steps} · press Step or ▶ to start"
+    o = outcomes.outcome
+    hist = industry_history(model)
+    ai_share = float(outcomes.ai_share_mw(hist.tail(1))[0]) if len(hist) else 0.0
     return f"{name} · " + html.escape(
         f"{out['date']:%Y-%m} · step {model.steps} of {model.n_steps} · "
-        f"BTC ${out['btc_price_usd']:,.0f} · hashprice ${out['hashprice_usd_per_ph_day']:,.1f}/PH/day · "
+        f"BTC {o('btc_price_usd').format(out['btc_price_usd'])} · "
+        f"hashprice ${out['hashprice_usd_per_ph_day']:,.1f}/PH/day · "
         f"hashrate {out['network_hashrate_ehs']:,.0f} EH/s · firms {out['firms_active']} · "
-        f"AI leased {out['mw_ai']:,.0f} MW · HHI {out['hhi_hashrate']:.3f} · top-5 {out['top5_share_hashrate']:.0%}"
+        f"AI {ai_share:.1%} of live MW ({out['mw_ai']:,.0f} MW leased) · "
+        f"HHI {out['hhi_hashrate']:.3f} · top-5 {out['top5_share_hashrate']:.0%}"
     )
+
+
+def status(model) -> list[tuple[str, str]]:
+    """States a user must not miss, as (kind, sentence): the run has finished; the network has
+    halted (no MW mines, hashrate 0: no blocks, no subsidy, no fees)."""
+    out = []
+    if model.steps >= model.n_steps or not getattr(model, "running", True):
+        out.append(("finished", f"Run finished: all {model.n_steps} steps done. Press Reset for a new run "
+                                "(it keeps this one as the grey dotted line)."))
+    if has_data(model) and float(model.outcome.get("network_hashrate_ehs", 1.0)) <= 0:
+        out.append(("halted", "Network halted: hashrate is 0 EH/s (no firm mines), so no blocks are found and "
+                              "no subsidy or fees are paid."))
+    return out
 
 
 def step_label(model) -> str:
@@ -118,7 +139,8 @@ def _firm_table(model) -> pd.DataFrame:
     snap["mw"] = snap[LIVE_STATES].sum(axis=1)
     assets = snap["mw"] * model.config.site_build_capex_usd_per_mw + snap["cash_usd"]
     snap["leverage"] = snap["debt_usd"] / assets.where(assets > 0, np.nan)
-    snap["ai_mw"] = snap[["mw_converting", "mw_ai", "mw_ai_empty"]].sum(axis=1)
+    snap["ai_mw"] = snap[AI_STATES].sum(axis=1)
+    snap["ai_share"] = (snap["ai_mw"] / snap["mw"].where(snap["mw"] > 0, np.nan)).fillna(0.0).clip(0, 1)
     # a firm's state: what most of its live MW is doing (the colours of the MW-by-state chart)
     states = snap[LIVE_STATES].to_numpy(float)
     snap["state"] = np.array([STATE_LABELS[c] for c in LIVE_STATES], dtype=object)[states.argmax(axis=1)] \
@@ -127,8 +149,9 @@ def _firm_table(model) -> pd.DataFrame:
 
 
 def firm_table(model) -> pd.DataFrame:
-    """Active firms now, largest first, with the columns a user sorts by. ``state`` is what most
-    of the firm's live MW does (mining, idle, converting, AI-leased, AI-empty)."""
+    """Active firms now, largest first, with the columns a user sorts by. ``ai_share`` is the
+    share of the firm's live MW converting or converted to AI (``ai_mw``); ``state`` is what most
+    of its live MW does (mining, idle, converting, AI leased, AI empty)."""
     return _per_step(model, "firm_table", _firm_table).copy()
 
 
@@ -144,109 +167,6 @@ def table_items(table: pd.DataFrame) -> tuple[list[dict], list[dict]]:
         columns[col] = [None if isinstance(v, float) and math.isnan(v) else v for v in values.tolist()]
     items = [dict(zip(columns, row)) for row in zip(*columns.values())] if len(table) else []
     return headers, items
-
-
-STATE_COLOUR_BY_LABEL = {STATE_LABELS[c]: STATE_COLOURS[c] for c in LIVE_STATES}
-
-
-def market_map_svg(model) -> str:
-    """Every active firm as a circle: power cost (x) against size (y, MW, log scale), area ~ MW,
-    colour = what most of its MW does; hovering a circle shows the firm's numbers (an SVG
-    ``<title>``, so no script and no CDN is needed). Returns standalone SVG markup."""
-    table = firm_table(model)
-    x = table["power_usd_per_mwh"].to_numpy(float)
-    mw = np.maximum(table["mw"].to_numpy(float), 0.1)
-    x_range = (np.nanmin(x), np.nanmax(x)) if len(x) else (0.0, 1.0)
-    y_range = (mw.min() / 1.6, mw.max() * 1.6) if len(mw) else (1.0, 1000.0)
-    pad = max(x_range[1] - x_range[0], 1.0) * 0.05
-    chart = svgcharts.Chart((x_range[0] - pad, x_range[1] + pad), y_range, logy=True, css_class="market-map",
-                            title="Market map: firms by power cost and size", xlabel="power cost, $/MWh",
-                            ylabel="size, MW (log)", height=390, pad_y=0.0,
-                            legend=list(STATE_COLOUR_BY_LABEL.items()), legend_columns=5)
-    chart.y_axis().x_axis(grid=True)
-    radius = 2.5 + (MAP_MAX_RADIUS_PX - 2.5) * np.sqrt(mw / mw.max()) if len(mw) else mw
-    # the table is largest first, so small firms are drawn last: on top, visible and hoverable
-    for row, px, py, r in zip(table.to_dict("records"), chart.sx(x), chart.sy(mw), radius):
-        tip = (f"{row['name']} ({row['rule']} rule), mostly {row['state']}: {row['mw']:,.0f} MW, "
-               f"{row['hashrate_ehs']:.2f} EH/s, {row['power_usd_per_mwh']:.0f} $/MWh, "
-               f"{row['efficiency_j_per_th']:.1f} J/TH, cash ${row['cash_usd'] / 1e6:,.1f}M, "
-               f"debt ${row['debt_usd'] / 1e6:,.1f}M, AI leased {row['mw_ai']:,.0f} MW")
-        chart.parts.append(f'<circle class="firm" cx="{px:.1f}" cy="{py:.1f}" r="{r:.1f}" '
-                           f'fill="{STATE_COLOUR_BY_LABEL[row["state"]]}" fill-opacity="0.65" stroke="#333" '
-                           f'stroke-width="0.5"><title>{html.escape(tip)}</title></circle>')
-    return chart.svg()
-
-
-# --- time series (from the DataCollector's industry rows) -----------------------------------------
-SERIES_CHARTS = {
-    "btc_price": ("BTC price", "USD", {"btc_price_usd": ("BTC price", "#f2a900")}, svgcharts.fmt_money),
-    "hashprice": ("Hashprice", "USD per PH/s per day",
-                  {"hashprice_usd_per_ph_day": ("hashprice", "#e65100")}, svgcharts.fmt_money),
-    "hashrate": ("Network hashrate", "EH/s", {"network_hashrate_ehs": ("network hashrate", "#5d4037")},
-                 svgcharts.fmt_number),
-    "revenue": ("Industry revenue per step: mining vs AI", "USD",
-                {"revenue_mining_usd": ("mining", "#f2a900"), "revenue_ai_usd": ("AI hosting", "#1e88e5")},
-                svgcharts.fmt_money),
-    "firms": ("Firms active; bankruptcies and acquisitions so far", "firms",
-              {"firms_active": ("active", "#455a64"), "bankruptcies_cum": ("bankruptcies", "#e53935"),
-               "acquisitions_cum": ("acquisitions", "#43a047")}, svgcharts.fmt_number),
-    "concentration": ("Concentration of hashrate: HHI and top-5 share", "0 to 1",
-                      {"hhi_hashrate": ("HHI", "#6d4c41"), "top5_share_hashrate": ("top-5 share", "#8e24aa")},
-                      svgcharts.fmt_number),
-}
-
-
-def _dates(hist: pd.DataFrame) -> list:
-    return list(hist["date"]) if len(hist) else []
-
-
-def series_chart(model, name: str) -> str:
-    """One of ``SERIES_CHARTS`` over the steps so far; hover a step for its values."""
-    title, ylabel, columns, fmt = SERIES_CHARTS[name]
-    hist = industry_history(model)
-    steps = np.arange(1, len(hist) + 1)
-    values = {c: hist[c].to_numpy(float) if len(hist) else np.array([]) for c in columns}
-    finite = np.concatenate([v[np.isfinite(v)] for v in values.values()])
-    lo = finite.min() if len(finite) else 0.0
-    if len(columns) > 1:
-        lo = min(lo, 0.0)
-    chart = svgcharts.Chart((1, max(len(hist), 2)), (lo, finite.max() if len(finite) else 1.0), title=title,
-                            ylabel=ylabel, xlabel="date", css_class=f"series series-{name}",
-                            legend=[(label, colour) for label, colour in columns.values()] if len(columns) > 1 else ())
-    dates = _dates(hist)
-    ticks, tick_fmt = svgcharts.time_ticks(dates)
-    chart.y_axis(fmt).x_axis(ticks, tick_fmt)
-    for col, (label, colour) in columns.items():
-        chart.line(steps, values[col], colour, label=label)
-    tips = [f"{dates[i]:%Y-%m} (step {i + 1}): "
-            + ", ".join(f"{label} {fmt(values[c][i])}" for c, (label, _) in columns.items()) for i in range(len(hist))]
-    chart.hover_columns(steps, tips)
-    return chart.svg()
-
-
-def mw_by_state_chart(model) -> str:
-    """Stacked MW by state (mining, idle, converting, AI-leased, AI-empty, shut down) over time."""
-    hist = industry_history(model)
-    steps = np.arange(1, len(hist) + 1)
-    if len(hist):
-        layers = np.vstack([hist[c].clip(lower=0).to_numpy(float) for c in STATE_COLUMNS])
-    else:
-        layers = np.zeros((len(STATE_COLUMNS), 0))
-    tops = np.cumsum(layers, axis=0)
-    chart = svgcharts.Chart((1, max(len(hist), 2)), (0, tops[-1].max() if len(hist) else 1.0), title="MW by state",
-                            ylabel="MW", xlabel="date", css_class="series mw-by-state",
-                            legend=[(STATE_LABELS[c], STATE_COLOURS[c]) for c in STATE_COLUMNS])
-    dates = _dates(hist)
-    ticks, tick_fmt = svgcharts.time_ticks(dates)
-    chart.y_axis().x_axis(ticks, tick_fmt)
-    for i, col in enumerate(STATE_COLUMNS):
-        low = tops[i - 1] if i else np.zeros(len(hist))
-        chart.area(steps, low, tops[i], STATE_COLOURS[col], label=STATE_LABELS[col])
-    tips = [f"{dates[j]:%Y-%m} (step {j + 1}): "
-            + ", ".join(f"{STATE_LABELS[c]} {layers[i, j]:,.0f}" for i, c in enumerate(STATE_COLUMNS)) + " MW"
-            for j in range(len(hist))]
-    chart.hover_columns(steps, tips)
-    return chart.svg()
 
 
 def _cost_curve(model) -> pd.DataFrame:
@@ -286,41 +206,6 @@ def population(model) -> pd.DataFrame:
     return firm_table(model)[list(POPULATION_COLUMNS)]
 
 
-def cost_curve_chart(model) -> str:
-    """The cost curve as a step line (x: cumulative machine MW, y: breakeven hashprice), with the
-    hashprice now as a dashed line: the MW left of where they cross is in the money."""
-    curve = cost_curve(model)
-    hashprice = float(model.hashprice_observed) if has_data(model) else float("nan")
-    be = curve["breakeven_usd_per_ph_day"].to_numpy(float)
-    cum = curve["cumulative_mw"].to_numpy(float)
-    top = max(float(np.quantile(be, 0.98)) if len(be) else 1.0, hashprice if np.isfinite(hashprice) else 0.0) * 1.25
-    chart = svgcharts.Chart((0, cum[-1] if len(cum) else 1.0), (0, top), title="Industry cost curve",
-                            xlabel="machine MW, cheapest to mine first", ylabel="breakeven, USD per PH/s per day",
-                            css_class="cost-curve", pad_y=0.0)
-    chart.y_axis(svgcharts.fmt_money).x_axis()
-    if len(curve):
-        x = np.repeat(np.r_[0.0, cum], 2)[1:-1]  # each site's MW as a flat step at its breakeven
-        y = np.repeat(np.minimum(be, top), 2)
-        chart.line(x, y, "#f2a900", width=2, label="breakeven (cash cost at mean power price)")
-        in_money = mw_in_the_money(model)
-        chart.hline(hashprice, label=f"hashprice now {svgcharts.fmt_money(hashprice)}")
-        chart.text(chart.width - chart.right - 4, chart.height - chart.bottom - 8,
-                   f"{in_money:,.0f} of {cum[-1]:,.0f} machine MW at or below the hashprice", anchor="end")
-    return chart.svg()
-
-
-def population_histograms(model) -> list[str]:
-    """Four histograms of the active firms now: power cost, fleet efficiency, cash, leverage."""
-    pop = population(model)
-    out = []
-    for col, label in POPULATION_COLUMNS.items():
-        values = pop[col].astype(float)
-        if col == "cash_usd":
-            values = values / 1e6
-        out.append(svgcharts.histogram(values, label, css_class=f"histogram histogram-{col}"))
-    return out
-
-
 def recent_events(model, n: int = 12) -> pd.DataFrame:
     """The latest ``n`` events, newest first, with firm names (curtailment noise left out).
     Reads back from the newest event and stops after ``n``: cost does not grow with history."""
@@ -334,3 +219,139 @@ def recent_events(model, n: int = 12) -> pd.DataFrame:
          "MW": round(r[6], 1), "USD M": round(r[8] / 1e6, 2)}
         for r in rows
     ], columns=["date", "event", "firm", "counterparty", "MW", "USD M"])
+
+
+def largest_deals(model, n: int = 8) -> pd.DataFrame:
+    """The run's ``n`` largest deals by price (sites bought at auction, firms bought), largest first."""
+    rows = [r for r in model.events.rows if r[2] in DEAL_KINDS]
+    rows = sorted(rows, key=lambda r: r[8], reverse=True)[:n]
+    names = model.firms.name
+    return pd.DataFrame([
+        {"date": pd.Timestamp(r[1]).strftime("%Y-%m"), "buyer": names[r[3]] if 0 <= r[3] < len(names) else "",
+         "seller": names[r[4]] if 0 <= r[4] < len(names) else "", "what": r[9] or ("site" if r[5] >= 0 else "firm"),
+         "MW": round(r[6], 1), "USD M": round(r[8] / 1e6, 1)}
+        for r in rows
+    ], columns=["date", "buyer", "seller", "what", "MW", "USD M"])
+
+
+# --- marks, target, ghost -------------------------------------------------------------------------------
+def time_marks(model) -> list[Mark]:
+    """Halvings (the step whose subsidy fell), price shocks (the step each applies to) and the
+    end of replayed history, dated like the rows they belong to."""
+    hist = industry_history(model)
+    marks: list[Mark] = []
+    if len(hist) and "subsidy_btc" in hist:
+        sub = hist["subsidy_btc"].to_numpy(float)
+        for i in np.flatnonzero(sub[1:] < sub[:-1]) + 1:
+            marks.append(Mark(pd.Timestamp(hist["date"].iloc[i]), "halving", "halving"))
+    if len(hist) and "step" in hist:
+        by_step = dict(zip(hist["step"].astype(int), hist["date"]))
+        for shock in model.config.price_shocks:
+            if shock.step in by_step:
+                marks.append(Mark(pd.Timestamp(by_step[shock.step]), f"price shock {shock.change:+.0%}", "shock"))
+    until = model.config.history_until
+    if until is not None and len(hist) and hist["date"].iloc[0] <= pd.Timestamp(until) <= hist["date"].iloc[-1]:
+        marks.append(Mark(pd.Timestamp(until), "end of replayed history", "history"))
+    return marks
+
+
+def ai_target(model) -> tuple[float, pd.Timestamp] | None:
+    """The scenario's AI target (share of public miners' MW converted, by a date), if it has one."""
+    share = getattr(model.config, "ai_target_share", None)
+    if share is None:
+        return None
+    return float(share), pd.Timestamp(model.config.ai_target_date)
+
+
+def ghost_history(model) -> pd.DataFrame | None:
+    """The previous run's industry rows (kept by the dashboard on Reset), for grey dotted lines."""
+    return getattr(model, "ghost_history", None)
+
+
+# --- figures (Plotly, built once per step) ------------------------------------------------------------
+def _figure(model, key: str, build):
+    return _per_step(model, f"figure:{key}", lambda m: build(industry_history(m)))
+
+
+def price_figure(model):
+    """BTC price (left axis) and hashprice (right axis)."""
+    return _figure(model, "price", lambda h: charts.time_series(
+        h, {"btc_price_usd": "#f2a900"}, "BTC price and hashprice", secondary={"hashprice_usd_per_ph_day": "#e65100"},
+        marks=time_marks(model), ghost=ghost_history(model)))
+
+
+def hashrate_figure(model):
+    return _figure(model, "hashrate", lambda h: charts.time_series(
+        h, {"network_hashrate_ehs": "#5d4037"}, "Network hashrate", marks=time_marks(model),
+        ghost=ghost_history(model)))
+
+
+def pivot_figure(model):
+    """Share of live MW by state, with the scenario's AI target."""
+    return _figure(model, "pivot", lambda h: charts.mw_shares(h, marks=time_marks(model), target=ai_target(model)))
+
+
+def ai_figure(model):
+    """AI MW demanded, signed (IT MW) and delivered (site MW leased), the MW converting, and the
+    market lease rate on its own axis."""
+    return _figure(model, "ai", lambda h: charts.time_series(
+        h, {"ai_demand_mw": "#90caf9", "ai_contracted_it_mw": "#1e88e5", "mw_ai": "#0d47a1", "mw_converting": "#7e57c2"},
+        "AI hosting: MW demanded, signed, delivered, converting; lease rate", y_title="MW",
+        secondary={"ai_lease_rate_usd_per_kw_month": "#43a047"}, marks=time_marks(model), ghost=ghost_history(model)))
+
+
+def revenue_figure(model):
+    """Mining revenue (left) and AI revenue (right axis, so it is not flattened beside mining)."""
+    return _figure(model, "revenue", lambda h: charts.time_series(
+        h, {"revenue_mining_usd": "#f2a900"}, "Industry revenue per step: mining (left), AI hosting (right)",
+        secondary={"revenue_ai_usd": "#1e88e5"}, marks=time_marks(model), ghost=ghost_history(model)))
+
+
+def consolidation_figure(model):
+    return _figure(model, "consolidation", lambda h: charts.consolidation(
+        h, marks=time_marks(model), ghost=ghost_history(model)))
+
+
+def market_map_figure(model):
+    return _per_step(model, "figure:map", lambda m: charts.market_map(firm_table(m)))
+
+
+def cost_curve_figure(model):
+    hashprice = float(model.hashprice_observed) if has_data(model) else float("nan")
+    return _per_step(model, "figure:cost", lambda m: charts.cost_curve(cost_curve(m), hashprice, mw_in_the_money(m)))
+
+
+def population_figure(model):
+    def build(m):
+        pop = population(m).copy()
+        pop["cash_usd"] = pop["cash_usd"].astype(float) / 1e6
+        return charts.histograms(pop, POPULATION_COLUMNS)
+    return _per_step(model, "figure:population", build)
+
+
+FIGURES = {"price": price_figure, "hashrate": hashrate_figure, "pivot": pivot_figure, "ai": ai_figure,
+           "revenue": revenue_figure, "consolidation": consolidation_figure, "map": market_map_figure,
+           "cost": cost_curve_figure, "population": population_figure}
+"""Every chart of the dashboard by a short name (the components and the benchmark use it)."""
+
+
+# --- downloads ------------------------------------------------------------------------------------------
+def industry_csv(model) -> str:
+    """The run's industry table so far (one row a step, the recorded columns), as CSV."""
+    return industry_history(model).to_csv(index=False)
+
+
+def firms_csv(model) -> str:
+    """The active firms now (the firm table's columns), as CSV."""
+    return firm_table(model).to_csv(index=False)
+
+
+def events_csv(model) -> str:
+    """Every event of the run so far (records.EVENT_COLUMNS plus the firms' names), as CSV."""
+    frame = pd.DataFrame(model.events.rows, columns=EVENT_COLUMNS)
+    names = np.asarray(model.firms.name, dtype=object)
+    for col, out in (("firm_id", "firm"), ("counterparty_id", "counterparty")):
+        ids = frame[col].to_numpy(int)
+        ok = (ids >= 0) & (ids < len(names))
+        frame[out] = np.where(ok, names[np.clip(ids, 0, max(len(names) - 1, 0))] if len(names) else "", "")
+    return frame.to_csv(index=False)

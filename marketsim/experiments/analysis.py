@@ -126,6 +126,20 @@ def bands_over_time(industry: pd.DataFrame, runs: pd.DataFrame, series: str, by:
     return out
 
 
+MAX_VALUES = 6  # a parameter with more distinct values is binned for bands and heatmaps
+
+
+def binned(runs: pd.DataFrame, p: str, bins: int, max_values: int = MAX_VALUES) -> tuple[pd.DataFrame, dict]:
+    """Runs with ``p`` replaced by the mean of its quantile bin when it has over ``max_values``
+    values (sampled designs: LHS, Sobol), and {bin mean: "lo to hi"} labels; unchanged otherwise."""
+    if not pd.api.types.is_numeric_dtype(runs[p]) or runs[p].nunique() <= max_values:
+        return runs, {}
+    values = runs[p].astype(float)
+    groups = values.groupby(pd.qcut(values, bins, labels=False, duplicates="drop"))
+    labels = {float(m): f"{lo:.3g} to {hi:.3g}" for m, lo, hi in zip(groups.mean(), groups.min(), groups.max())}
+    return runs.assign(**{p: groups.transform("mean")}), labels
+
+
 def final_heatmap(runs: pd.DataFrame, outcome: str, x: str, y: str, stat: str = "mean") -> pd.DataFrame:
     """The ``stat`` (mean, median, min, max, std) of a final outcome over ok runs, with the values of
     parameter ``y`` as rows and of ``x`` as columns (both sorted). Sampled designs (LHS, Sobol) have

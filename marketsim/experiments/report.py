@@ -33,7 +33,8 @@ from matplotlib.figure import Figure
 
 from marketsim import output
 from marketsim.experiments.analysis import (
-    HIGH, LOW, SweepResults, band_suffixes, bands_over_time, condition_mask, final_heatmap, load_results, outcome_summary,
+    HIGH, LOW, SweepResults, band_suffixes, bands_over_time, binned, condition_mask, final_heatmap, load_results,
+    outcome_summary,
 )
 from marketsim.experiments.sweepfile import CONDITION_RE, DEFAULT_OUTCOMES
 
@@ -341,14 +342,11 @@ def _quiet():
 
 
 def _binned(runs: pd.DataFrame, p: str, bins: int, page: _Page, where: str) -> tuple[pd.DataFrame, dict]:
-    """Runs with ``p`` replaced by the mean of its quantile bin (when it has over MAX_LINES values)."""
-    if not pd.api.types.is_numeric_dtype(runs[p]) or runs[p].nunique() <= MAX_LINES:
-        return runs, {}
-    page.note(f"{where}: `{p}` has {runs[p].nunique()} values, cut into {bins} quantile bins (labelled by their mean)")
-    values = runs[p].astype(float)
-    groups = values.groupby(pd.qcut(values, bins, labels=False, duplicates="drop"))
-    labels = {float(m): f"{lo:.3g} to {hi:.3g}" for m, lo, hi in zip(groups.mean(), groups.min(), groups.max())}
-    return runs.assign(**{p: groups.transform("mean")}), labels
+    """``analysis.binned`` (quantile bins labelled by their mean), with a note on the page."""
+    out, labels = binned(runs, p, bins, MAX_LINES)
+    if labels:
+        page.note(f"{where}: `{p}` has {runs[p].nunique()} values, cut into {bins} quantile bins (labelled by their mean)")
+    return out, labels
 
 
 def _panels(n: int):

@@ -1,0 +1,194 @@
+"""Declared industry outcomes: every column the model records, with a label, a unit, a display
+format and how it sums up over a run.
+
+The descriptions come from ``metrics.COLUMN_DOCS`` (one source for what a column means); this
+module adds what a reader needs to show a number: ``label`` and ``unit`` for an axis title,
+``fmt`` for the number itself (a 0..1 share as a percentage, USD with $ and M/B, an HHI with
+three decimals) and ``aggregate``, how a run's steps reduce to one figure:
+
+``last``  stocks and running totals (MW by state, firms active, bankruptcies so far): the end;
+``sum``   flows per step (blocks, revenue, deals in the step): the run's total;
+``mean``  prices and rates that move step to step (BTC price, hashprice): the run's average;
+``max``   reserved for peaks (none of today's columns).
+
+A column the model records must be declared here (``tests/test_outcomes.py`` checks the model's
+DataCollector against ``OUTCOMES``), so a new column gets a unit and a format when it is added.
+Code that meets an undeclared name anyway (a sweep written by a newer model) gets ``outcome()``'s
+guess from the name's suffix rather than an error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from marketsim import metrics
+
+FORMATS = ("pct", "usd", "int", "number", "index", "date")
+AGGREGATES = ("last", "mean", "sum", "max")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One industry column: ``name`` as recorded, ``label`` and ``unit`` for people, ``fmt`` (one
+    of FORMATS) and ``aggregate`` (one of AGGREGATES) for summaries."""
+
+    name: str
+    label: str
+    unit: str
+    description: str
+    fmt: str
+    aggregate: str
+
+    @property
+    def title(self) -> str:
+        """Label with unit, for axes and menus: 'AI-leased MW (MW)', 'top-5 share of hashrate (%)'."""
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
+    @property
+    def tickformat(self) -> str:
+        """A d3 format string for chart axes and hover (Plotly): % for shares, SI prefixes for USD."""
+        return {"pct": ".1%", "usd": "$,.3~s", "int": ",d", "index": ".3f", "date": ""}.get(self.fmt, ",.4~g")
+
+    def format(self, value) -> str:
+        """``value`` as text in this outcome's format: 0.123 -> '12.3%', 1.5e9 -> '$1.50B'."""
+        return format_value(value, self.fmt, self.unit)
+
+
+def format_value(value, fmt: str, unit: str = "") -> str:
+    """A number as people read it; NaN and None as an en dash."""
+    if value is None or (isinstance(value, (float, np.floating)) and math.isnan(value)):
+        return "–"
+    if fmt == "date":
+        return f"{value:%Y-%m}" if hasattr(value, "strftime") else str(value)
+    v = float(value)
+    if fmt == "pct":
+        return f"{v:.1%}"
+    if fmt == "index":
+        return f"{v:.3f}"
+    if fmt == "int":
+        return f"{v:,.0f}"
+    if fmt == "usd":
+        for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+            if abs(v) >= size:
+                return f"${v / size:,.2f}{suffix}"
+        return f"${v:,.2f}"
+    text = f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+    return f"{text} {unit}" if unit and unit not in ("count",) else text
+
+
+# name: (label, unit, fmt, aggregate). The unit "count" is shown in titles, not after numbers.
+_DISPLAY: dict[str, tuple[str, str, str, str]] = {
+    "step": ("step", "", "int", "last"),
+    "date": ("date", "", "date", "last"),
+    "block_height": ("block height", "", "int", "last"),
+    "blocks": ("blocks found", "count", "int", "sum"),
+    "subsidy_btc": ("block subsidy", "BTC", "number", "last"),
+    "issuance_btc": ("BTC issued", "BTC", "number", "sum"),
+    "fees_btc": ("fees", "BTC", "number", "sum"),
+    "btc_price_usd": ("BTC price", "USD", "usd", "mean"),
+    "difficulty_hashrate_ehs": ("difficulty as hashrate", "EH/s", "number", "last"),
+    "network_hashrate_ehs": ("network hashrate", "EH/s", "number", "last"),
+    "hashprice_usd_per_ph_day": ("hashprice", "USD/PH/day", "usd", "mean"),
+    "revenue_mining_usd": ("mining revenue", "USD", "usd", "sum"),
+    "revenue_ai_usd": ("AI hosting revenue", "USD", "usd", "sum"),
+    "cost_usd": ("cost", "USD", "usd", "sum"),
+    "profit_usd": ("profit", "USD", "usd", "sum"),
+    "capex_usd": ("capex", "USD", "usd", "sum"),
+    "mw_mining": ("mining MW", "MW", "number", "last"),
+    "mw_idle": ("idle MW", "MW", "number", "last"),
+    "mw_converting": ("converting MW", "MW", "number", "last"),
+    "mw_ai": ("AI-leased MW", "MW", "number", "last"),
+    "mw_ai_empty": ("AI-empty MW", "MW", "number", "last"),
+    "mw_shutdown": ("shut-down MW", "MW", "number", "last"),
+    "mw_building": ("MW being built", "MW", "number", "last"),
+    "firms_active": ("firms active", "count", "int", "last"),
+    "bankruptcies": ("bankruptcies in the step", "count", "int", "sum"),
+    "voluntary_sales": ("voluntary sales", "count", "int", "sum"),
+    "takeovers": ("takeovers", "count", "int", "sum"),
+    "wind_downs": ("wind-downs", "count", "int", "sum"),
+    "exits": ("exits in the step", "count", "int", "sum"),
+    "acquisitions": ("deals in the step", "count", "int", "sum"),
+    "acquisitions_usd": ("deal value", "USD", "usd", "sum"),
+    "bankruptcies_cum": ("bankruptcies so far", "count", "int", "last"),
+    "exits_cum": ("exits so far", "count", "int", "last"),
+    "acquisitions_cum": ("deals so far", "count", "int", "last"),
+    "hhi_hashrate": ("HHI of hashrate", "0-1", "index", "last"),
+    "top4_share_hashrate": ("top-4 share of hashrate", "%", "pct", "last"),
+    "top5_share_hashrate": ("top-5 share of hashrate", "%", "pct", "last"),
+    "hhi_mw": ("HHI of MW", "0-1", "index", "last"),
+    "top4_share_mw": ("top-4 share of MW", "%", "pct", "last"),
+    "top5_share_mw": ("top-5 share of MW", "%", "pct", "last"),
+    "public_share_hashrate": ("public miners' share of hashrate", "%", "pct", "last"),
+    "avg_efficiency_j_per_th": ("fleet efficiency", "J/TH", "number", "last"),
+    "cost_to_mine_btc_usd": ("cost to mine one BTC", "USD", "usd", "mean"),
+    "ai_demand_mw": ("AI demand", "MW IT", "number", "last"),
+    "ai_contracted_it_mw": ("AI MW signed", "MW IT", "number", "last"),
+    "ai_lease_rate_usd_per_kw_month": ("AI lease rate", "USD/kW-month", "usd", "mean"),
+    "machine_price_usd_per_th": ("ASIC price", "USD/TH/s", "usd", "mean"),
+    "frontier_j_per_th": ("frontier efficiency", "J/TH", "number", "last"),
+}
+
+# Outcomes computed from the recorded columns (not recorded by the model): the pivot as shares.
+DERIVED: dict[str, tuple[str, str, str, str, str]] = {
+    "ai_share_mw": ("AI share of live MW", "%", "pct", "last",
+                    "(converting + AI-leased + AI-empty MW) / live MW (all but shut down)"),
+}
+
+
+def _declared() -> dict[str, Outcome]:
+    out = {}
+    for name, doc in metrics.COLUMN_DOCS.items():
+        if name in _DISPLAY:
+            label, unit, fmt, agg = _DISPLAY[name]
+            out[name] = Outcome(name, label, unit, doc, fmt, agg)
+    for name, (label, unit, fmt, agg, doc) in DERIVED.items():
+        out[name] = Outcome(name, label, unit, doc, fmt, agg)
+    return out
+
+
+OUTCOMES: dict[str, Outcome] = _declared()
+"""Every declared outcome by column name, in the order the model records them."""
+
+UNDECLARED: list[str] = [c for c in metrics.COLUMN_DOCS if c not in _DISPLAY]
+"""Columns the model records that this module has no unit or format for (should be empty)."""
+
+
+def guess(name: str) -> Outcome:
+    """An outcome for an undeclared column, from its name's suffix (``_usd``, ``_mw``, ``share``...)."""
+    rules = [("share", ("%", "pct", "last")), ("hhi", ("0-1", "index", "last")), ("_usd", ("USD", "usd", "sum")),
+             ("_cum", ("count", "int", "last")), ("_ehs", ("EH/s", "number", "last")), ("_mw", ("MW", "number", "last")),
+             ("mw_", ("MW", "number", "last")), ("_btc", ("BTC", "number", "sum")), ("_j_per_th", ("J/TH", "number", "last"))]
+    unit, fmt, agg = next((spec for key, spec in rules if key in name), ("", "number", "last"))
+    doc = metrics.COLUMN_DOCS.get(name, "not declared in marketsim.outcomes")
+    return Outcome(name, name.replace("_", " "), unit, doc, fmt, agg)
+
+
+def outcome(name: str) -> Outcome:
+    """The declared outcome ``name``, or a guess from its name for a column declared nowhere."""
+    return OUTCOMES.get(name) or guess(name)
+
+
+def title(name: str) -> str:
+    """'label (unit)' for a column name (declared or guessed)."""
+    return outcome(name).title
+
+
+def aggregate(values, name: str) -> float:
+    """The run's figure for a column's step values, by its declared aggregate (NaN for no steps)."""
+    v = np.asarray(values, dtype=float)
+    if not v.size:
+        return float("nan")
+    how = outcome(name).aggregate
+    return float({"last": lambda a: a[-1], "mean": np.nanmean, "sum": np.nansum, "max": np.nanmax}[how](v))
+
+
+def ai_share_mw(industry) -> np.ndarray:
+    """The ``ai_share_mw`` derived outcome for rows of the industry table (0 where no MW is live)."""
+    ai = sum(industry[c].to_numpy(float) for c in ("mw_converting", "mw_ai", "mw_ai_empty") if c in industry)
+    live = sum(industry[c].to_numpy(float) for c in ("mw_mining", "mw_idle", "mw_converting", "mw_ai", "mw_ai_empty")
+               if c in industry)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.asarray(live) > 0, ai / live, 0.0)
