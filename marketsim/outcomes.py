@@ -129,6 +129,20 @@ _DISPLAY: dict[str, tuple[str, str, str, str]] = {
     "ai_lease_rate_usd_per_kw_month": ("AI lease rate", "USD/kW-month", "usd", "mean"),
     "machine_price_usd_per_th": ("ASIC price", "USD/TH/s", "usd", "mean"),
     "frontier_j_per_th": ("frontier efficiency", "J/TH", "number", "last"),
+    "halted": ("network halted", "", "int", "max"),
+    "mw_cancelled": ("cancelled MW (orders of failed firms)", "MW", "number", "last"),
+    "ai_signed_it_mw": ("AI MW signed in the step", "MW IT", "number", "sum"),
+    "ai_offered_it_mw": ("AI MW offered", "MW IT", "number", "mean"),
+    "ai_under_construction_it_mw": ("AI MW under construction", "MW IT", "number", "last"),
+    "ai_delivered_it_mw": ("AI MW delivered", "MW IT", "number", "last"),
+    "ai_empty_it_mw": ("AI MW empty", "MW IT", "number", "last"),
+    "ai_clearing_rate_usd_per_kw_month": ("AI lease clearing rate", "USD/kW-month", "usd", "mean"),
+    "ai_signed_rate_min_usd_per_kw_month": ("lowest AI rate signed", "USD/kW-month", "usd", "mean"),
+    "ai_signed_rate_max_usd_per_kw_month": ("highest AI rate signed", "USD/kW-month", "usd", "mean"),
+    "ai_unmet_demand_it_mw": ("AI demand unmet", "MW IT", "number", "last"),
+    "ai_tenant_defaults_it_mw": ("AI tenant defaults in the step", "MW IT", "number", "sum"),
+    "ai_gpu_cloud_started_it_mw": ("own GPU cloud started", "MW IT", "number", "sum"),
+    "ai_gpu_cloud_it_mw": ("own GPU cloud", "MW IT", "number", "last"),
 }
 
 # Outcomes computed from the recorded columns (not recorded by the model): the pivot as shares.
