@@ -27,7 +27,8 @@ from tables import markdown, median, plain, write_section
 from marketsim.experiments import make_executor, sweep
 from marketsim.experiments.executors import warm_up
 
-EXECUTORS = {"1 worker": {"workers": 1}, "2 processes": {"workers": 2}, "Dask LocalCluster, 2 workers": {"dask_local": 2}}
+EXECUTORS = {"1 worker": {"workers": 1}, "2 processes": {"workers": 2},
+             "Dask LocalCluster, 2 workers": {"dask_local": 2}}
 POWER_LEVELS = [1.0, 1.2, 1.4, 1.6]
 
 
