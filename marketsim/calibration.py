@@ -61,7 +61,7 @@ START_MINING_SHARE = 0.92  # December 2022: ~8% offline (winter storm Elliott; t
 
 def start_mining_share(scenario: Scenario, hashprice_usd_per_ph_day: float, seed: int = 0) -> float:
     """Share of the starting population's hashrate that mines at a given hashprice."""
-    from marketsim.firms import economics as econ
+    from marketsim.firms import operations
     from marketsim.model import IndustryModel
 
     model = IndustryModel(scenario, rng=seed)
@@ -71,8 +71,7 @@ def start_mining_share(scenario: Scenario, hashprice_usd_per_ph_day: float, seed
 
     power = power_price_usd_per_mwh(sites.power_base_usd_per_mwh, (month - 2) % 12 + 1, scenario.power_seasonal_amplitude,
                                     scenario.power_peak_month, scenario.power_price_multiplier)
-    breakeven = econ.revenue_usd_per_mw_day(hashprice_usd_per_ph_day, sites.efficiency_j_per_th) / econ.HOURS_PER_DAY
-    share, _ = econ.hourly_mining_share(breakeven - scenario.mining_opex_usd_per_mwh, power, scenario.power_hourly_volatility)
+    share, _ = operations.mining_shares(model, power, hashprice_usd_per_ph_day)
     hashrate = sites.capacity_mw / sites.efficiency_j_per_th
     return float((share * hashrate).sum() / hashrate.sum())
 

@@ -92,6 +92,7 @@ class IndustryModel(mesa.Model):
             owner=np.arange(n), capacity_mw=pop.mw, suitable_mw=pop.mw * pop.suitable_share,
             power_base_usd_per_mwh=pop.power_usd_per_mwh, efficiency_j_per_th=pop.efficiency_j_per_th,
             fleet_age_years=pop.fleet_age_years, pipeline_horizon=horizon,
+            power_take_or_pay_share=pop.take_or_pay_share,
         )
         maturity = np.round(self.firm_rng.uniform(0.25, 1.0, n) * c.debt_maturity_years * self.steps_per_year)
         maturity = np.where(pop.distressed, np.minimum(maturity, 6 * self.steps_per_month), maturity)
@@ -153,7 +154,7 @@ class IndustryModel(mesa.Model):
 
     def operate(self) -> None:
         operations.land_deliveries(self)
-        operations.curtail_or_mine(self, self.site_power_usd_per_mwh, self.hashprice_observed)
+        operations.curtail_or_mine(self, self.site_power_usd_per_mwh)
         self.sites.fleet_age_years += self.years_in_step
         operations.mine_and_earn(self, self.site_power_usd_per_mwh)
         self.network_hashrate_ehs = float(self.site_hashrate_ehs.sum())

@@ -128,6 +128,16 @@ class Scenario(BaseModel):
     power_hourly_volatility: float = Field(
         0.35, ge=0.0, le=3.0, description="log-sd of hourly power prices around a site's mean (0: mine all or nothing)"
     )
+    power_negative_hours_share: float = Field(
+        0.02, ge=0.0, le=0.5, description="share of hours with power at or below zero (wind/solar surplus): every machine mines then"
+    )
+    tail_take_or_pay_share_mean: float = Field(
+        0.2, ge=0.0, le=1.0, description="mean share of a tail site's power bought take-or-pay (hosting contracts, "
+        "fixed-volume PPAs): paid whether mined or not (beta-distributed across firms)"
+    )
+    hosted_take_or_pay_share: float = Field(
+        0.8, ge=0.0, le=1.0, description="take-or-pay share of public miners paying a hosting fee (power >= 80 $/MWh)"
+    )
     power_seasonal_amplitude: float = Field(0.10, ge=0.0, le=0.9)
     power_peak_month: int = Field(8, ge=1, le=12)
     power_shocks: list[PowerShock] = Field(default_factory=list)
@@ -147,7 +157,10 @@ class Scenario(BaseModel):
     expansion_max_share_per_year: float = Field(0.6, ge=0.0, le=5.0, description="max MW growth a firm orders per year")
     mining_opex_usd_per_mwh: float = Field(6.0, ge=0.0, le=500.0, description="variable non-power cost")
     site_fixed_cost_usd_per_mw_month: float = Field(3_000.0, ge=0.0, le=1e6)
-    scrap_after_idle_months: int = Field(12, ge=1, le=240, description="idle fleet is scrapped after this")
+    scrap_after_unprofitable_months: int = Field(
+        6, ge=1, le=240, description="mean months a fleet whose margin at the hashprice expected after the next "
+        "retarget does not cover the site's fixed cost keeps running before it is scrapped (a hazard)"
+    )
 
     # --- AI / HPC hosting --------------------------------------------------------------------------
     ai_demand_model: Literal["logistic", "boom_bust"] = Field("logistic")
@@ -189,9 +202,11 @@ class Scenario(BaseModel):
     tail_size_pareto_alpha: float = Field(1.3, gt=0.5, le=10.0, description="heavy tail of firm sizes")
     tail_max_firm_share: float = Field(0.04, gt=0.0, le=1.0, description="largest private miner's share of the tail's MW")
     tail_power_price_mean_usd_per_mwh: float = Field(
-        23.4, gt=0.0, le=1000.0, description="fitted: the start population mines 92% of its hashrate at the data's Dec-2022 hashprice"
+        34.6, gt=0.0, le=1000.0, description="fitted: the start population mines 92% of its hashrate at the data's Dec-2022 hashprice"
     )
-    tail_power_price_sd_usd_per_mwh: float = Field(12.0, ge=0.0, le=500.0)
+    tail_power_price_sd_usd_per_mwh: float = Field(
+        12.0, ge=0.0, le=500.0, description="sd of the tail's lognormal power prices (no floor: the cheap end is stranded power)"
+    )
     tail_cash_usd_per_mw: float = Field(60_000.0, ge=0.0, le=1e8)
     tail_debt_usd_per_mw: float = Field(120_000.0, ge=0.0, le=1e8)
     tail_debt_rate_per_year: float = Field(0.10, ge=0.0, le=1.0)

@@ -94,7 +94,9 @@ def test_replay_revenue_equals_the_data_every_month():
 
 
 def test_a_site_with_negative_margin_curtails_and_a_cheap_one_mines(small_baseline):
-    model = IndustryModel(small_baseline, rng=2)
+    # no free-power hours and no take-or-pay power: the site's marginal cost is its price
+    model = IndustryModel(small_baseline.with_overrides(power_negative_hours_share=0.0), rng=2)
+    model.sites.power_take_or_pay_share[:2] = 0.0
     model.sites.power_base_usd_per_mwh[0] = 5_000.0  # far above any hashprice-equivalent
     model.sites.power_base_usd_per_mwh[1] = 10.0
     model.step()

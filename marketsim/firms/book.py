@@ -76,6 +76,7 @@ class SiteBook:
     capacity_mw: np.ndarray
     suitable_mw: np.ndarray  # AI-suitable part of capacity (power quality, land, fibre, water)
     power_base_usd_per_mwh: np.ndarray
+    power_take_or_pay_share: np.ndarray  # power paid whether mined or not (hosting, fixed-volume PPAs)
     efficiency_j_per_th: np.ndarray  # fleet average of the machine-carrying MW
     fleet_age_years: np.ndarray
     mw_mining: np.ndarray
@@ -83,7 +84,7 @@ class SiteBook:
     mw_converting: np.ndarray
     mw_converted: np.ndarray
     mw_shutdown: np.ndarray
-    idle_steps: np.ndarray  # consecutive steps with all machines curtailed
+    idle_steps: np.ndarray  # consecutive steps the fleet has not paid its avoidable fixed cost
     upgrade_due_step: np.ndarray  # -1: no upgrade on order
     upgrade_efficiency: np.ndarray
     build_pipeline: Pipeline
@@ -100,6 +101,7 @@ class SiteBook:
         efficiency_j_per_th,
         fleet_age_years,
         pipeline_horizon: int,
+        power_take_or_pay_share=None,
     ) -> SiteBook:
         n = len(owner)
         cap = np.asarray(capacity_mw, dtype=FLOAT)
@@ -108,6 +110,8 @@ class SiteBook:
             capacity_mw=cap.copy(),
             suitable_mw=np.minimum(np.asarray(suitable_mw, dtype=FLOAT), cap),
             power_base_usd_per_mwh=np.asarray(power_base_usd_per_mwh, dtype=FLOAT),
+            power_take_or_pay_share=np.zeros(n) if power_take_or_pay_share is None
+            else np.asarray(power_take_or_pay_share, dtype=FLOAT).copy(),
             efficiency_j_per_th=np.asarray(efficiency_j_per_th, dtype=FLOAT),
             fleet_age_years=np.asarray(fleet_age_years, dtype=FLOAT),
             mw_mining=cap.copy(),

@@ -32,7 +32,8 @@ def breakeven_hashprice(efficiency_j_per_th, power_usd_per_mwh, opex_usd_per_mwh
     return cash_cost_usd_per_mw_day(power_usd_per_mwh, opex_usd_per_mwh) * np.asarray(efficiency_j_per_th) / PH_PER_EH
 
 
-def hourly_mining_share(breakeven_power_usd_per_mwh, mean_power_usd_per_mwh, hourly_volatility: float):
+def hourly_mining_share(breakeven_power_usd_per_mwh, mean_power_usd_per_mwh, hourly_volatility: float,
+                        negative_hours_share: float = 0.0):
     """Share of hours a site mines, and the cost of those hours relative to always mining.
 
     Power is bought by the hour; its price over a month is lognormal around the site's mean
@@ -45,18 +46,25 @@ def hourly_mining_share(breakeven_power_usd_per_mwh, mean_power_usd_per_mwh, hou
 
     With ``hourly_volatility`` = 0 this is the all-or-nothing rule (mine iff k > mean). The
     spread is what keeps a price fall from switching the whole network off at once.
+
+    ``negative_hours_share`` of the hours have a price at or below zero (wind and solar
+    surpluses in West Texas): every machine mines then, at no power cost (a negative price is
+    taken as zero: it is small next to the revenue), so
+
+        share = n + (1 - n) Phi(d),   cost share = (1 - n) Phi(d - s).
     """
     k = np.asarray(breakeven_power_usd_per_mwh, dtype=float)
     mean = np.asarray(mean_power_usd_per_mwh, dtype=float)
+    n = negative_hours_share
     if hourly_volatility <= 0:
         on = (k > mean).astype(float)
-        return on, on
+        return n + (1 - n) * on, (1 - n) * on
     s = hourly_volatility
     with np.errstate(divide="ignore", invalid="ignore"):
         d = (np.log(np.where(k > 0, k, 1.0)) - (np.log(np.maximum(mean, 1e-9)) - s * s / 2)) / s
     share = np.where(k > 0, ndtr(d), 0.0)
     cost = np.where(k > 0, ndtr(d - s), 0.0)
-    return share, cost
+    return n + (1 - n) * share, (1 - n) * cost
 
 
 def hashprice_outlook(

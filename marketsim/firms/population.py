@@ -23,7 +23,9 @@ from marketsim.scenario import Scenario
 
 PUBLIC_MINERS_FILE = "public_miners_2022.csv"
 TAIL_EFFICIENCY_BOUNDS_J_PER_TH = (15.0, 120.0)
-TAIL_POWER_BOUNDS_USD_PER_MWH = (20.0, 150.0)
+TAIL_POWER_MAX_USD_PER_MWH = 150.0  # above this nobody mines at the 2022 hashprices (hosting fees topped at ~90)
+HOSTING_FEE_MIN_USD_PER_MWH = 80.0  # late-2022 hosting fees were 80-90 $/MWh (calibration facts s3)
+TAKE_OR_PAY_BETA_CONCENTRATION = 4.0  # beta(a, b) with a + b = 4: most firms near the mean, some at 0 or 1
 HURDLE_BOUNDS = (0.03, 0.6)
 MAX_INITIAL_FLEET_AGE_YEARS = 4.0
 EFFICIENCY_TOLERANCE = 1e-3  # rounding in the file
@@ -46,6 +48,23 @@ def load_public_miners() -> pd.DataFrame:
                             f"{', '.join(table.loc[off, 'name'])}")
     table["efficiency_j_per_th"] = derived
     return table
+
+
+def lognormal_with_moments(rng: np.random.Generator, mean: float, sd: float, n: int) -> np.ndarray:
+    """Positive draws with the given mean and sd. Power prices are skewed: most sites pay near the
+    mean, a few pay far less (stranded gas, surplus hydro, old fixed PPAs) and none below zero on
+    average, so the cost curve's cheap end thins out instead of piling up at a floor."""
+    if sd <= 0:
+        return np.full(n, mean)
+    sigma2 = np.log1p((sd / mean) ** 2)
+    return rng.lognormal(np.log(mean) - sigma2 / 2, np.sqrt(sigma2), n)
+
+
+def beta_with_mean(rng: np.random.Generator, mean: float, concentration: float, n: int) -> np.ndarray:
+    """Shares in [0, 1] with the given mean (beta(a, b), a + b = ``concentration``)."""
+    if mean <= 0 or mean >= 1:
+        return np.full(n, float(mean))
+    return rng.beta(mean * concentration, (1 - mean) * concentration, n)
 
 
 def capped_shares(sizes: np.ndarray, cap: float) -> np.ndarray:
@@ -77,6 +96,7 @@ class Population:
     mw: np.ndarray
     efficiency_j_per_th: np.ndarray
     power_usd_per_mwh: np.ndarray
+    take_or_pay_share: np.ndarray
     suitable_share: np.ndarray
     cash_usd: np.ndarray
     debt_usd: np.ndarray
@@ -118,10 +138,11 @@ def build_population(s: Scenario, network_hashrate_ehs: float, rule_names: list[
     mw = capped_shares(rng.pareto(s.tail_size_pareto_alpha, n_tail) + 1.0, s.tail_max_firm_share) * tail_mw
     eff = np.clip(rng.normal(tail_mean_eff, s.tail_efficiency_sd_j_per_th, n_tail), *TAIL_EFFICIENCY_BOUNDS_J_PER_TH)
     eff *= (mw / eff).sum() / tail_hashrate  # exact fit of the tail's hashrate
-    power_cost = np.clip(
-        rng.normal(s.tail_power_price_mean_usd_per_mwh, s.tail_power_price_sd_usd_per_mwh, n_tail),
-        *TAIL_POWER_BOUNDS_USD_PER_MWH,
-    )
+    power_cost = np.minimum(lognormal_with_moments(rng, s.tail_power_price_mean_usd_per_mwh,
+                                                   s.tail_power_price_sd_usd_per_mwh, n_tail), TAIL_POWER_MAX_USD_PER_MWH)
+    tail_top = beta_with_mean(rng, s.tail_take_or_pay_share_mean, TAKE_OR_PAY_BETA_CONCENTRATION, n_tail)
+    public_power = public["power_usd_per_mwh"].to_numpy(float)
+    public_top = np.where(public_power >= HOSTING_FEE_MIN_USD_PER_MWH, s.hosted_take_or_pay_share, 0.0)
     m = s.ai_suitable_share_mean
     suitable = rng.beta(2.0, 2.0 * (1 - m) / m, n_tail) if 0 < m < 1 else np.full(n_tail, m)
     cash = s.tail_cash_usd_per_mw * mw * rng.lognormal(-0.125, 0.5, n_tail)
@@ -136,7 +157,8 @@ def build_population(s: Scenario, network_hashrate_ehs: float, rule_names: list[
         is_public=np.r_[np.ones(len(public), bool), np.zeros(n_tail, bool)],
         mw=np.r_[public["mw"].to_numpy(float), mw],
         efficiency_j_per_th=np.r_[public["efficiency_j_per_th"].to_numpy(float), eff],
-        power_usd_per_mwh=np.r_[public["power_usd_per_mwh"].to_numpy(float), power_cost],
+        power_usd_per_mwh=np.r_[public_power, power_cost],
+        take_or_pay_share=np.r_[public_top, tail_top],
         suitable_share=np.r_[public["ai_suitable_share"].to_numpy(float), suitable],
         cash_usd=np.r_[public["cash_usd"].to_numpy(float), cash],
         debt_usd=np.r_[public["debt_usd"].to_numpy(float), debt],

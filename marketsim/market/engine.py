@@ -244,15 +244,21 @@ class Market:
             self.scenario.power_peak_month, st.power_multiplier,
         )
 
-    def hashprice_at_difficulty(self) -> float:
-        """USD per PH/s per day a miner earns this step at the current difficulty proxy."""
+    def reward_usd_per_day(self) -> float:
+        """USD the whole network earns per day this step, whatever its hashrate: the data's
+        blocks in a replay, else 144 blocks (the rate difficulty steers toward) at today's
+        subsidy plus fees. Divided by the hashrate that mines, it is the hashprice once
+        difficulty has caught up with that hashrate."""
         st = self.state
         if self.replays_step(st.step, self.scenario.blocks_model):
             row = self.replay.iloc[st.step]
-            reward_per_day = (row["issuance_btc"] + row["fees_btc"]) / st.days
-            return float(reward_per_day * st.btc_price_usd / (self.chain.difficulty_hashrate_ehs * 1000.0))
+            return float((row["issuance_btc"] + row["fees_btc"]) / st.days * st.btc_price_usd)
         reward = self.subsidy_per_block_now() * (1.0 + st.fee_share)
-        return reward * protocol.TARGET_BLOCKS_PER_DAY * st.btc_price_usd / (self.chain.difficulty_hashrate_ehs * 1000.0)
+        return float(reward * protocol.TARGET_BLOCKS_PER_DAY * st.btc_price_usd)
+
+    def hashprice_at_difficulty(self) -> float:
+        """USD per PH/s per day a miner earns this step at the current difficulty proxy."""
+        return self.reward_usd_per_day() / (self.chain.difficulty_hashrate_ehs * protocol.PH_PER_EH)
 
     def subsidy_per_block_now(self) -> float:
         return protocol.subsidy_btc(int(self.chain.height))
