@@ -26,6 +26,7 @@ from mesa.experimental.scenarios import Scenario as MesaScenario
 
 from marketsim import consolidation, metrics
 from marketsim.firms import decisions, finance, hosting, operations
+from marketsim.firms import economics as econ
 from marketsim.firms.agent import MiningFirm
 from marketsim.firms.book import FirmBook, LeaseBook, Pipeline, SiteBook
 from marketsim.firms.population import build_population
@@ -76,6 +77,8 @@ class IndustryModel(mesa.Model):
         self.ai_demand_history: list[float] = []
         self.creditor_recoveries: list[dict] = []
         self.hashprice_observed = float("nan")
+        self.hashprice_consistent = float("nan")
+        self.used_machine_price_usd_per_th: dict[str, float] = {}  # last clearing price by efficiency tier
         self.outcome: dict[str, Any] = {}
         self.datacollector = mesa.DataCollector(
             model_reporters={c: (lambda m, c=c: m.outcome[c]) for c in metrics.INDUSTRY_COLUMNS}
@@ -102,7 +105,8 @@ class IndustryModel(mesa.Model):
             debt_maturity_step=maturity.astype(np.int64), btc_held=pop.btc_held.copy(),
             btc_sell_share=pop.btc_sell_share, hurdle_rate_per_year=pop.hurdle_rate_per_year,
             conversion_capex_usd_per_mw=pop.conversion_capex_usd_per_mw,
-            expected_hashprice=np.full(n, np.nan), active=np.ones(n, bool),
+            expected_hashprice=np.full(n, np.nan), hashprice_trend_weight=pop.hashprice_trend_weight,
+            active=np.ones(n, bool),
             payments=Pipeline(n, horizon + round(12 * self.steps_per_month)),
             new_debt_rate=c.new_debt_rate_per_year,
         )
@@ -117,6 +121,11 @@ class IndustryModel(mesa.Model):
         self.network_hashrate_ehs = float(self.site_hashrate_ehs.sum())
         self.ai_contracted_it_mw = 0.0
         self.ai_offered_it_mw = 0.0
+        # the network's hashrate as firms have seen it (one entry per step; monthly data before a
+        # monthly run's start), for their trend beliefs
+        self.hashrate_history = list(self.market.hashrate_before_start(c.hashrate_trend_window_months)) \
+            if c.step_unit == "month" else []
+        self.expected_decline_per_year = np.zeros(n)
         self.agents_by_index = {a.index: a for a in MiningFirm.create_agents(self, n, index=list(range(n)))}
 
     # --- the step --------------------------------------------------------------------------
@@ -128,6 +137,7 @@ class IndustryModel(mesa.Model):
         finance.pay(self)
         decisions.decide(self, self.site_power_usd_per_mwh)
         consolidation.settle_exits(self)
+        operations.retire_displaced_machines(self)
         self.record()
         if self.steps >= self.n_steps:
             self.running = False
@@ -148,6 +158,8 @@ class IndustryModel(mesa.Model):
         self.firms.expected_hashprice = np.where(
             np.isnan(belief), self.hashprice_observed, smoothing * self.hashprice_observed + (1 - smoothing) * belief
         )
+        self.expected_decline_per_year = econ.trend_decline_per_year(
+            self.hashrate_trend_per_year(), self.firms.hashprice_trend_weight, self.config.btc_forward_premium_per_year)
         self.machine_price_usd_per_th = self.market.machine_price_usd_per_th(self.hashprice_observed)
         self.ai_demand_history.append(state.ai_demand_mw)
         self.ai_unclaimed_it_mw = decisions.demand_forecast_it_mw(self) - self.ai_contracted_it_mw - self.ai_offered_it_mw
@@ -155,9 +167,19 @@ class IndustryModel(mesa.Model):
     def operate(self) -> None:
         operations.land_deliveries(self)
         operations.curtail_or_mine(self, self.site_power_usd_per_mwh)
-        self.sites.fleet_age_years += self.years_in_step
+        self.sites.cohort_age_years += self.years_in_step
         operations.mine_and_earn(self, self.site_power_usd_per_mwh)
         self.network_hashrate_ehs = float(self.site_hashrate_ehs.sum())
+        self.hashrate_history.append(self.network_hashrate_ehs)
+
+    def hashrate_trend_per_year(self) -> float:
+        """Trailing log growth of network hashrate per year over ``hashrate_trend_window_months``
+        (what a miner reads off the difficulty chart); 0 until three points exist."""
+        h = self.hashrate_history
+        lag = min(len(h) - 1, round(self.config.hashrate_trend_window_months * self.steps_per_month))
+        if lag < 2 or h[-1] <= 0 or h[-1 - lag] <= 0:
+            return 0.0
+        return float(np.log(h[-1] / h[-1 - lag]) / (lag / self.steps_per_year))
 
     def record(self) -> None:
         self.outcome = metrics.industry_outcome(self)

@@ -219,7 +219,18 @@ class Scenario(BaseModel):
     decision_horizon_years: float = Field(5.0, gt=0.0, le=30.0)
     review_probability_per_step: float = Field(0.34, gt=0.0, le=1.0, description="chance a firm reviews its strategy")
     hashprice_smoothing: float = Field(0.4, gt=0.0, le=1.0, description="EWMA weight on the newest hashprice")
-    expected_hashprice_decline_per_year: float = Field(0.25, ge=-1.0, le=1.0)
+    expected_hashprice_decline_per_year: float = Field(
+        0.25, ge=-1.0, le=1.0, description="yearly hashprice decline bidders assume when valuing sites for sale "
+        "(M&A only; firms' own decisions use the trend belief)"
+    )
+    hashprice_trend_weight_mean: float = Field(
+        0.75, ge=0.0, le=2.0, description="share of the network's trailing hashrate growth firms extrapolate (mean)"
+    )
+    hashprice_trend_weight_sd: float = Field(0.25, ge=0.0, le=2.0, description="its spread across firms (normal, clipped at 0)")
+    hashrate_trend_window_months: int = Field(12, ge=1, le=60, description="trailing window of the growth trend")
+    btc_forward_premium_per_year: float = Field(
+        0.05, ge=-0.5, le=1.0, description="price a year out that firms expect, over spot (a futures-like basis)"
+    )
     max_payback_months: float = Field(22.0, gt=0.0, le=240.0, description="longest payback a firm accepts for machines")
     myopic_max_payback_years: float = Field(6.0, gt=0.0, le=50.0, description="myopic rule's conversion payback")
     cash_reserve_months: float = Field(6.0, ge=0.0, le=60.0)

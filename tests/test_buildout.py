@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from marketsim import data as mdata
 from marketsim.firms import economics as econ
 from marketsim.firms import operations
 from marketsim.firms.population import beta_with_mean, build_population, lognormal_with_moments
@@ -36,8 +37,8 @@ def record_mining(monkeypatch):
 
     def spy(model, power):
         settle(model, power)
-        seen.append((model.hashprice_consistent, model.sites.mw_machines.copy(), model.sites.efficiency_j_per_th.copy(),
-                     np.asarray(power).copy(), 1.0 - operations.outage_share(model), float(model.site_hashrate_ehs.sum()),
+        seen.append((model.hashprice_consistent, model.sites.cohort_mw.copy(),
+                     model.sites.cohort_efficiency_j_per_th.copy(), np.asarray(power).copy(), 1.0 - operations.outage_share(model), float(model.site_hashrate_ehs.sum()),
                      model.market.reward_usd_per_day()))
 
     monkeypatch.setattr(operations, "mine_and_earn", spy)
@@ -45,9 +46,10 @@ def record_mining(monkeypatch):
 
 
 def supply_at(model, record) -> float:
-    hp, machines, eff, power, online, _, _ = record
-    share, _ = operations.mining_shares(model, power, hp)
-    return float((share * machines / eff).sum() * online)
+    hp, cohort_mw, cohort_eff, power, online, _, _ = record
+    share, _ = operations.mining_shares(model, power[:, None], hp, cohort_eff,
+                                        model.sites.power_take_or_pay_share[:, None])
+    return float((share * cohort_mw / cohort_eff).sum() * online)
 
 
 @pytest.mark.parametrize("blocks_model", ["difficulty", "replay"])
@@ -86,8 +88,11 @@ def test_an_outage_leaves_the_rest_of_the_network_consistent(monkeypatch):
 
 
 def test_a_halved_price_gives_a_bounded_damped_response_not_a_cobweb():
-    # 14 months from January 2023 end before the 2024 halving; the price halves at step 4
-    model = IndustryModel(flat_scenario(n_firms=60, months=14, price_shocks=[{"step": 4, "change": -0.5}]), rng=1).run()
+    # 14 months from January 2023 end before the 2024 halving; the price halves at step 4; no
+    # new machines are ordered, so what moves is the on/off decision (and scrapping)
+    s = flat_scenario(n_firms=60, months=14, price_shocks=[{"step": 4, "change": -0.5}],
+                      expansion_max_share_per_year=0.0, max_payback_months=0.001)
+    model = IndustryModel(s, rng=1).run()
     h = model.datacollector.get_model_vars_dataframe()["network_hashrate_ehs"].to_numpy()
     before = h[3]
     after = h[4:]
@@ -184,16 +189,190 @@ def test_an_unprofitable_fleet_is_scrapped_gradually_and_mw_is_conserved():
     assert model.sites.mw_shutdown[site] == pytest.approx(start - left[-1])
 
 
-def test_a_fleet_that_pays_its_way_is_not_scrapped_however_few_hours_it_runs():
-    model = IndustryModel(flat_scenario(), rng=2)
+def test_only_the_cohorts_that_do_not_pay_their_way_are_scrapped():
+    model = IndustryModel(flat_scenario(power_negative_hours_share=0.0), rng=2)
     model.step()
-    power = model.site_power_usd_per_mwh
-    margin = operations.fleet_margin_usd_per_mw_month(model, power, model.hashprice_consistent)
-    keeps = margin >= model.config.site_fixed_cost_usd_per_mw_month
-    shut_before = model.sites.mw_shutdown.copy()
+    sites = model.sites
+    mixed = np.flatnonzero((sites.cohort_mw > 0).sum(axis=1) >= 2)
+    site = int(mixed[np.argmax(sites.cohort_mw[mixed].sum(axis=1))])
+    slots = np.flatnonzero(sites.cohort_mw[site] > 0)
+    old, new = slots[np.argmax(sites.cohort_efficiency_j_per_th[site, slots])], slots[np.argmin(sites.cohort_efficiency_j_per_th[site, slots])]
+    hp = model.hashprice_consistent
+    # a power price at which the new cohort earns its fixed cost and the old one does not
+    revenue_new = econ.revenue_usd_per_mw_day(hp, sites.cohort_efficiency_j_per_th[site, new]) / 24
+    revenue_old = econ.revenue_usd_per_mw_day(hp, sites.cohort_efficiency_j_per_th[site, old]) / 24
+    assert revenue_old < 0.6 * revenue_new
+    power = model.site_power_usd_per_mwh.copy()
+    power[site] = 0.5 * (revenue_old + revenue_new)
+    sites.power_take_or_pay_share[site] = 0.0
+    before = sites.cohort_mw[site].copy()
+    model.firms.expected_hashprice[sites.owner[site]] = hp
+    operations.curtail_or_mine(model, power)
+    after = sites.cohort_mw[site]
+    assert after[new] == pytest.approx(before[new])
+    rate = 1 - np.exp(-model.months_in_step / model.config.scrap_after_unprofitable_months)
+    assert after[old] == pytest.approx(before[old] * (1 - rate))
+    # the old machines also curtail first: the site mines less than its machine MW
+    assert sites.mw_mining[site] < sites.mw_machines[site]
+
+
+# --- vintages -----------------------------------------------------------------------------------
+from marketsim.firms import vintages  # noqa: E402
+
+
+def test_initial_cohorts_keep_each_fleets_mw_and_th():
+    mw = np.array([100.0, 50.0, 10.0, 30.0])
+    eff = np.array([45.0, 25.0, 31.565, 90.0])  # mixed, modern-only, exactly modern, older than the old class
+    cmw, ceff, _ = vintages.initial_cohorts(mw, eff, np.zeros(4))
+    np.testing.assert_allclose(cmw.sum(axis=1), mw)
+    np.testing.assert_allclose((cmw / ceff).sum(axis=1), mw / eff)
+    # by hand for 45 J/TH between 31.565 and 74.9: a = (1/45 - 1/74.9) / (1/31.565 - 1/74.9) = 0.4871
+    assert cmw[0, 0] / 100.0 == pytest.approx((1 / 45 - 1 / 74.9) / (1 / 31.565 - 1 / 74.9), rel=1e-9)
+    assert (cmw[1:, 1] == 0).all()
+
+
+def test_adding_a_cohort_merges_into_the_closest_when_the_slots_are_full():
+    cmw = np.array([[10.0, 20.0, 30.0, 40.0]])
+    ceff = np.array([[20.0, 30.0, 50.0, 80.0]])
+    age = np.array([[1.0, 2.0, 3.0, 4.0]])
+    th_before = (cmw / ceff).sum()
+    vintages.add_cohort(cmw, ceff, age, np.array([0]), np.array([10.0]), np.array([28.0]))
+    # merged into the 30 J/TH cohort: 30 MW, TH 20/30 + 10/28, age (20 x 2) / 30
+    assert cmw[0, 1] == pytest.approx(30.0)
+    assert ceff[0, 1] == pytest.approx(30.0 / (20 / 30 + 10 / 28))
+    assert age[0, 1] == pytest.approx(40.0 / 30.0)
+    assert (cmw / ceff).sum() == pytest.approx(th_before + 10 / 28)
+
+
+def test_removing_takes_the_worst_cohorts_first_and_partly():
+    cmw = np.array([[10.0, 20.0, 30.0, 0.0], [5.0, 5.0, 0.0, 0.0]])
+    ceff = np.array([[20.0, 80.0, 50.0, 50.0], [30.0, 40.0, 40.0, 40.0]])
+    taken = vintages.remove_worst(cmw, ceff, np.array([0, 1]), np.array([35.0, 3.0]))
+    # site 0: all 20 MW at 80 J/TH, then 15 of the 30 at 50 J/TH; the 20 J/TH cohort stays
+    np.testing.assert_allclose(taken[0], [0.0, 20.0, 15.0, 0.0])
+    np.testing.assert_allclose(cmw[0], [10.0, 0.0, 15.0, 0.0])
+    np.testing.assert_allclose(taken[1], [0.0, 3.0, 0.0, 0.0])
+
+
+def test_a_used_lot_goes_to_the_buyers_who_value_it_most_at_the_marginal_value():
+    free = np.array([5.0, 10.0, 8.0, 4.0])
+    value = np.array([900.0, 500.0, 300.0, -10.0])  # sorted best first; the last would lose money
+    bought, price = vintages.clear_used_lot(18.0, free, value)
+    np.testing.assert_allclose(bought, [5.0, 10.0, 3.0, 0.0])
+    assert price == 300.0
+    bought, price = vintages.clear_used_lot(50.0, free, value)  # more than anyone wants
+    np.testing.assert_allclose(bought, [5.0, 10.0, 8.0, 0.0])
+    bought, price = vintages.clear_used_lot(5.0, free, np.full(4, -1.0))  # nobody: scrap
+    assert bought.sum() == 0 and price == 0.0
+
+
+def machines_th(sites) -> float:
+    return float((sites.cohort_mw / sites.cohort_efficiency_j_per_th).sum())
+
+
+def test_an_upgrade_replaces_the_worst_machines_and_they_are_resold_with_mw_and_th_conserved():
+    model = IndustryModel(flat_scenario(power_negative_hours_share=0.0, max_payback_months=0.001,
+                                        expansion_max_share_per_year=0.0), rng=4)
     model.step()
-    # sites that paid their way in step 1 (and still do) lost no machines to scrapping
-    margin2 = operations.fleet_margin_usd_per_mw_month(model, model.site_power_usd_per_mwh, model.hashprice_consistent)
-    still = keeps & (margin2 >= model.config.site_fixed_cost_usd_per_mw_month) & model.firms.active[model.sites.owner]
-    assert still.any()
-    np.testing.assert_allclose(model.sites.mw_shutdown[still], shut_before[still])
+    sites = model.sites
+    mixed = np.flatnonzero(((sites.cohort_mw > 0).sum(axis=1) >= 2) & (sites.upgrade_due_step < 0))
+    seller = int(mixed[np.argmax(sites.cohort_mw[mixed].sum(axis=1))])
+    old_slot = int(np.argmax(np.where(sites.cohort_mw[seller] > 0, sites.cohort_efficiency_j_per_th[seller], 0)))
+    old_eff = sites.cohort_efficiency_j_per_th[seller, old_slot]
+    upgrade = 0.5 * sites.cohort_mw[seller, old_slot]
+    # a buyer with cheap power and empty powered MW (another firm's site)
+    buyer = int(np.flatnonzero(sites.owner != sites.owner[seller])[0])
+    sites.mw_shutdown[buyer] += upgrade
+    sites.capacity_mw[buyer] += upgrade
+    empty_before = sites.mw_shutdown[buyer]
+    sites.power_base_usd_per_mwh[buyer] = 5.0
+    model.site_power_usd_per_mwh[buyer] = 5.0
+    sites.upgrade_due_step[seller] = model.steps_done  # lands now
+    sites.upgrade_mw[seller] = upgrade
+    sites.upgrade_efficiency[seller] = 17.0
+    mw_before = sites.cohort_mw.sum() + sites.mw_shutdown.sum()
+    th_before = machines_th(sites)
+    capex_seller_cash = model.firms.cash_usd.copy()
+    operations.land_deliveries(model)
+    # the seller: the worst cohort lost `upgrade` MW, a 17 J/TH cohort of the same MW arrived
+    assert sites.cohort_mw[seller, old_slot] == pytest.approx(upgrade)  # half of it stays
+    assert np.isclose(sites.cohort_efficiency_j_per_th[seller], 17.0).any()
+    # the buyer: the old machines, at their efficiency, on MW that stood empty
+    bought = np.isclose(sites.cohort_efficiency_j_per_th[buyer], old_eff) & (sites.cohort_mw[buyer] > 0)
+    assert sites.cohort_mw[buyer][bought].sum() == pytest.approx(upgrade)
+    assert sites.mw_shutdown[buyer] == pytest.approx(empty_before - upgrade)
+    # MW: the seller's MW is the same (new machines where the old stood), the buyer's empty MW
+    # now carries the old machines; TH: the old TH moved, the new TH was added
+    assert sites.cohort_mw.sum() + sites.mw_shutdown.sum() == pytest.approx(mw_before)
+    assert machines_th(sites) == pytest.approx(th_before + upgrade / 17.0)
+    np.testing.assert_allclose(sites.cohort_mw.sum(axis=1), sites.mw_machines)
+    np.testing.assert_allclose(sites.state_total(), sites.capacity_mw)
+    # the buyer paid what the seller received (net capex sums to zero between them)
+    led = model.firms.ledger["capex_usd"]
+    assert led[sites.owner[buyer]] > 0
+    assert led[sites.owner[buyer]] == pytest.approx(-led[sites.owner[seller]])
+    assert (model.firms.cash_usd == capex_seller_cash).all()  # cash moves when pay() settles capex
+
+
+def test_machines_nobody_wants_are_scrapped_and_leave_the_th():
+    model = IndustryModel(flat_scenario(max_payback_months=0.001, expansion_max_share_per_year=0.0), rng=4)
+    model.step()
+    sites = model.sites
+    sites.mw_shutdown[:] = 0.0  # no empty MW anywhere: no buyer
+    site = int(np.argmax(sites.cohort_mw.sum(axis=1)))
+    worst_slot = int(np.argmax(np.where(sites.cohort_mw[site] > 0, sites.cohort_efficiency_j_per_th[site], 0)))
+    upgrade = 0.5 * sites.cohort_mw[site, worst_slot]
+    sites.upgrade_due_step[site] = model.steps_done  # lands now
+    sites.upgrade_mw[site] = upgrade
+    sites.upgrade_efficiency[site] = 17.0
+    worst = sites.cohort_efficiency_j_per_th[site][sites.cohort_mw[site] > 0].max()
+    th_before = machines_th(sites)
+    operations.land_deliveries(model)
+    assert machines_th(sites) == pytest.approx(th_before - upgrade / worst + upgrade / 17.0)
+    kinds = model.events.frame().query("site_id == @site")["kind"].tolist()
+    assert "used_scrapped" in kinds
+
+
+def test_cohorts_stay_in_step_with_the_mw_books_through_a_replay():
+    model = IndustryModel(load_scenario("halving-2024-replay", n_firms=60, months=18), rng=5)
+    for _ in range(18):
+        model.step()
+        sites = model.sites
+        np.testing.assert_allclose(sites.cohort_mw.sum(axis=1), sites.mw_machines, atol=1e-6)
+        np.testing.assert_allclose(sites.state_total(), sites.capacity_mw, rtol=1e-9, atol=1e-6)
+        assert (sites.cohort_mw >= -1e-9).all()
+    # upgrades happened, partly: some site kept old machines next to new ones
+    assert (model.events.frame()["kind"] == "upgrade_ordered").any()
+    assert sites.efficiency_j_per_th.min() > 0
+
+
+# --- expectations ------------------------------------------------------------------------------
+
+
+def test_the_trend_belief_is_forward_premium_over_extrapolated_growth():
+    # network +30% a year, fully extrapolated, BTC forward 5% over spot: 1 - 1.05 / 1.3
+    d = econ.trend_decline_per_year(np.log(1.3), np.array([1.0, 0.5, 0.0]), 0.05)
+    np.testing.assert_allclose(d, [1 - 1.05 / 1.3, 1 - 1.05 / np.sqrt(1.3), -0.05])
+    # bounded: a collapsing network does not make a miner expect hashprice to triple
+    assert econ.trend_decline_per_year(np.log(0.1), 1.0, 0.0) == econ.DECLINE_BOUNDS[0]
+
+
+def test_the_outlook_uses_each_firms_own_decline_and_the_halving():
+    path = econ.hashprice_outlook(np.array([100.0, 100.0]), 24, np.array([0.19, 0.0]), 6.5, 0.5)
+    assert path[0, 11] == pytest.approx(100.0 * 0.81 * 0.5)  # month 12: a year of decline, after the halving
+    assert path[1, 5] == pytest.approx(100.0)  # month 6: before the halving, no decline expected
+    assert path[1, 6] == pytest.approx(50.0)
+
+
+def test_firms_start_from_the_public_2022_trend_and_disagree():
+    model = IndustryModel(flat_scenario(), rng=1)
+    daily = mdata.load_btc_daily().set_index("date")["hashrate_ths"].dropna()
+    monthly = (daily.loc["2022-01-01":"2022-12-31"].resample("MS").mean() / 1e6).to_numpy()
+    # the trend before the first step: Jan-2022 to Dec-2022 monthly means, 11 months apart
+    assert model.hashrate_trend_per_year() == pytest.approx(np.log(monthly[-1] / monthly[0]) / (11 / 12))
+    model.step()
+    d = model.expected_decline_per_year
+    w = model.firms.hashprice_trend_weight
+    assert d.std() > 0.01  # dispersion across firms
+    # firms that extrapolate more of the growth expect a steeper decline
+    assert np.corrcoef(w, d)[0, 1] > 0.99

@@ -108,6 +108,7 @@ class Population:
     rule: np.ndarray
     hurdle_rate_per_year: np.ndarray
     conversion_capex_usd_per_mw: np.ndarray
+    hashprice_trend_weight: np.ndarray
 
     @property
     def hashrate_ehs(self) -> np.ndarray:
@@ -171,4 +172,5 @@ def build_population(s: Scenario, network_hashrate_ehs: float, rule_names: list[
         rule=rng.choice(len(rule_names), size=n, p=mix / mix.sum()),
         hurdle_rate_per_year=np.clip(rng.normal(s.hurdle_rate_per_year, s.hurdle_rate_sd, n), *HURDLE_BOUNDS),
         conversion_capex_usd_per_mw=s.conversion_capex_usd_per_mw * rng.lognormal(-sigma**2 / 2, sigma, n),
+        hashprice_trend_weight=np.maximum(rng.normal(s.hashprice_trend_weight_mean, s.hashprice_trend_weight_sd, n), 0.0),
     )

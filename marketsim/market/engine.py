@@ -189,6 +189,17 @@ class Market:
             )
         return float(rate.mean()) / 1e6
 
+    def hashrate_before_start(self, months: int) -> np.ndarray:
+        """Monthly mean network hashrate (EH/s) of up to ``months`` whole months before the start,
+        oldest first, where the shipped data has it (public history a miner could see)."""
+        daily = mdata.load_btc_daily()
+        start = pd.Timestamp(self.scenario.start_date)
+        window = daily[(daily["date"] < start) & (daily["date"] >= start - pd.DateOffset(months=months))]
+        rate = window.set_index("date")["hashrate_ths"].dropna()
+        if rate.empty:
+            return np.zeros(0)
+        return (rate.resample("MS").mean().dropna() / 1e6).to_numpy()
+
     # --- per step -----------------------------------------------------------------------
     def step_dates(self, step: int) -> tuple[pd.Timestamp, pd.Timestamp]:
         while step + 1 >= len(self.bounds):
