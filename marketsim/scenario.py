@@ -239,8 +239,16 @@ class Scenario(BaseModel):
         0.10, ge=0.0, le=1.0, description="rate on new borrowing (blended into a firm's average rate)"
     )
     equity_issuance_share_per_year: float = Field(
-        0.0, ge=0.0, le=5.0, description="new equity a profitable firm can raise per year, share of its asset value"
+        0.3, ge=0.0, le=5.0, description="most new equity a public miner sells a year, share of its market value "
+        "(reached when its q is far above equity_issuance_min_q)"
     )
+    equity_issuance_min_q: float = Field(
+        1.5, ge=0.0, le=100.0, description="public miners sell shares only when market value / replacement cost exceeds this"
+    )
+    equity_ev_to_margin_multiple: float = Field(
+        1.75, ge=0.0, le=100.0, description="market value of a miner's operations per USD of annual mining margin"
+    )
+    equity_issuance_fee_share: float = Field(0.03, ge=0.0, le=0.5, description="at-the-market offering fee, share of gross proceeds")
     debt_maturity_years: float = Field(3.0, gt=0.0, le=30.0)
     refinancing_penalty_rate: float = Field(
         0.04, ge=0.0, le=1.0, description="rate added to debt above the loan-to-value limit that lenders extend at maturity"

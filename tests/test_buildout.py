@@ -376,3 +376,60 @@ def test_firms_start_from_the_public_2022_trend_and_disagree():
     assert d.std() > 0.01  # dispersion across firms
     # firms that extrapolate more of the growth expect a steeper decline
     assert np.corrcoef(w, d)[0, 1] > 0.99
+
+
+# --- finance that follows valuations ---------------------------------------------------------------
+from marketsim.firms import finance  # noqa: E402
+
+
+def model_after_one_step(**overrides):
+    model = IndustryModel(load_scenario("halving-2024-replay", n_firms=60, months=3, **overrides), rng=1)
+    model.step()
+    return model
+
+
+def test_public_miners_issue_equity_only_when_valued_above_replacement_cost():
+    model = model_after_one_step()
+    s = model.config
+    value, replacement = finance.market_value_and_replacement_usd(model)
+    room = finance.equity_room_usd(model)
+    q = value / replacement
+    public = model.firms.is_public & model.firms.active
+    # by hand: room = share x years / review probability x (1 - min_q / q) x value, for q > min_q
+    per_review = s.equity_issuance_share_per_year * model.years_in_step / s.review_probability_per_step
+    expected = np.where(public & (q > s.equity_issuance_min_q), per_review * (1 - s.equity_issuance_min_q / q) * value, 0.0)
+    np.testing.assert_allclose(room, expected, rtol=1e-9)
+    assert (room[~model.firms.is_public] == 0).all()  # private firms raise no outside equity
+    assert (room[public & (q > s.equity_issuance_min_q)] > 0).any()
+    assert (room[public & (q <= s.equity_issuance_min_q)] == 0).all()
+
+
+def test_a_higher_valuation_lets_a_miner_raise_more():
+    model = model_after_one_step()
+    base = finance.equity_room_usd(model)
+    led = model.firms.ledger
+    led["revenue_mining_usd"] *= 2.0  # the same fleet at twice the hashprice
+    richer = finance.equity_room_usd(model)
+    public = model.firms.is_public & (base > 0)
+    assert public.any()
+    assert (richer[public] > base[public]).all()
+    model.config.equity_issuance_min_q = 100.0  # nobody is worth a hundred times its assets
+    assert (finance.equity_room_usd(model) == 0).all()
+
+
+def test_equity_pays_its_fee_and_debt_covers_the_rest():
+    model = model_after_one_step()
+    firms = model.firms
+    f = int(np.flatnonzero(firms.is_public & firms.active)[0])
+    firms.cash_usd[f] = 0.0
+    firms.payments.buffer[f] = 0.0
+    room = np.zeros(len(firms))
+    room[f] = 50e6
+    cash, debt = firms.cash_usd[f], firms.debt_usd[f]
+    finance.fund_orders(model, np.array([f]), np.array([100e6]), room)
+    fee = model.config.equity_issuance_fee_share
+    # 50M of shares sold gross, (1 - fee) of it received; the other 100M - 48.5M borrowed
+    assert room[f] == pytest.approx(0.0)
+    assert firms.ledger["equity_raised_usd"][f] == pytest.approx(50e6 * (1 - fee))
+    assert firms.debt_usd[f] - debt == pytest.approx(100e6 - 50e6 * (1 - fee))
+    assert firms.cash_usd[f] - cash == pytest.approx(100e6)
