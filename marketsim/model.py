@@ -27,6 +27,7 @@ from mesa.experimental.scenarios import Scenario as MesaScenario
 from marketsim import consolidation, metrics
 from marketsim.firms import decisions, finance, hosting, operations
 from marketsim.firms import economics as econ
+from marketsim.firms import orderbook
 from marketsim.firms.agent import MiningFirm
 from marketsim.firms.book import FirmBook, LeaseBook, Pipeline, SiteBook
 from marketsim.firms.population import build_population
@@ -89,8 +90,9 @@ class IndustryModel(mesa.Model):
         c = self.config
         pop = build_population(c, self.market.initial_network_hashrate_ehs(), list(RULES), self.firm_rng)
         n = len(pop.name)
-        horizon = round(max(c.site_build_lead_time_months, c.conversion_lead_time_months,
-                            c.machine_lead_time_months) * self.steps_per_month) + PIPELINE_SLACK_STEPS
+        horizon = max(orderbook.pipeline_steps_needed(c, self.steps_per_month), round(max(
+            c.site_build_lead_time_months, c.conversion_lead_time_months,
+            c.machine_lead_time_months) * self.steps_per_month) + PIPELINE_SLACK_STEPS)
         self.sites = SiteBook.create(
             owner=np.arange(n), capacity_mw=pop.mw, suitable_mw=pop.mw * pop.suitable_share,
             power_base_usd_per_mwh=pop.power_usd_per_mwh, efficiency_j_per_th=pop.efficiency_j_per_th,
@@ -126,6 +128,7 @@ class IndustryModel(mesa.Model):
         self.hashrate_history = list(self.market.hashrate_before_start(c.hashrate_trend_window_months)) \
             if c.step_unit == "month" else []
         self.expected_decline_per_year = np.zeros(n)
+        self.order_book = orderbook.seed_order_book(self)  # what was on order at the end of 2022
         self.agents_by_index = {a.index: a for a in MiningFirm.create_agents(self, n, index=list(range(n)))}
 
     # --- the step --------------------------------------------------------------------------

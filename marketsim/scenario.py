@@ -132,7 +132,7 @@ class Scenario(BaseModel):
         0.02, ge=0.0, le=0.5, description="share of hours with power at or below zero (wind/solar surplus): every machine mines then"
     )
     tail_take_or_pay_share_mean: float = Field(
-        0.2, ge=0.0, le=1.0, description="mean share of a tail site's power bought take-or-pay (hosting contracts, "
+        0.67, ge=0.0, le=1.0, description="fitted: mean share of a tail site's power bought take-or-pay (hosting contracts, "
         "fixed-volume PPAs): paid whether mined or not (beta-distributed across firms)"
     )
     hosted_take_or_pay_share: float = Field(
@@ -194,6 +194,15 @@ class Scenario(BaseModel):
     )
     ai_target_date: dt.date = Field(dt.date(2027, 12, 1))
 
+    # --- the start's order book (runs starting 2023-01-01 with the public miners) -------------------
+    seed_order_book: bool = Field(
+        True, description="seed the build pipeline from the public miners' end-2022 guidance (data/order_book_2022.csv)"
+    )
+    order_book_realisation_share: float = Field(
+        0.6, ge=0.0, le=1.0, description="share of the guided gap that is built (2022: targets were cut 20-57%)"
+    )
+    order_book_slip_months: int = Field(4, ge=0, le=24, description="months the guided dates slip (2022: 3-6)")
+
     # --- the firm population ----------------------------------------------------------------------
     n_firms: int = Field(200, ge=1, le=100_000, description="firms in total, public miners included")
     include_public_miners: bool = Field(True, description="seed the 2022 public miners from the data file")
@@ -224,14 +233,14 @@ class Scenario(BaseModel):
         "(M&A only; firms' own decisions use the trend belief)"
     )
     hashprice_trend_weight_mean: float = Field(
-        0.75, ge=0.0, le=2.0, description="share of the network's trailing hashrate growth firms extrapolate (mean)"
+        1.0, ge=0.0, le=2.0, description="fitted: share of the network's trailing hashrate growth firms extrapolate (mean)"
     )
     hashprice_trend_weight_sd: float = Field(0.25, ge=0.0, le=2.0, description="its spread across firms (normal, clipped at 0)")
     hashrate_trend_window_months: int = Field(12, ge=1, le=60, description="trailing window of the growth trend")
     btc_forward_premium_per_year: float = Field(
         0.05, ge=-0.5, le=1.0, description="price a year out that firms expect, over spot (a futures-like basis)"
     )
-    max_payback_months: float = Field(22.0, gt=0.0, le=240.0, description="longest payback a firm accepts for machines")
+    max_payback_months: float = Field(16.0, gt=0.0, le=240.0, description="longest payback a firm accepts for machines")
     myopic_max_payback_years: float = Field(6.0, gt=0.0, le=50.0, description="myopic rule's conversion payback")
     cash_reserve_months: float = Field(6.0, ge=0.0, le=60.0)
     max_debt_to_assets: float = Field(0.5, ge=0.0, le=0.95)

@@ -19,7 +19,7 @@ def flat_scenario(**overrides) -> Scenario:
     base = dict(
         n_firms=40, months=12, price_model="gbm", price_drift_per_year=0.0, price_volatility_per_year=0.0,
         price_initial_usd=20_000.0, fee_share_mean=0.02, fee_volatility_per_year=0.0,
-        fee_spike_intensity_per_year=0.0, ai_demand_initial_mw=0.0, ai_demand_max_mw=0.0,
+        fee_spike_intensity_per_year=0.0, ai_demand_initial_mw=0.0, ai_demand_max_mw=0.0, seed_order_book=False,
     )
     return Scenario(**{**base, **overrides})
 
@@ -433,3 +433,49 @@ def test_equity_pays_its_fee_and_debt_covers_the_rest():
     assert firms.ledger["equity_raised_usd"][f] == pytest.approx(50e6 * (1 - fee))
     assert firms.debt_usd[f] - debt == pytest.approx(100e6 - 50e6 * (1 - fee))
     assert firms.cash_usd[f] - cash == pytest.approx(100e6)
+
+
+# --- the start state ---------------------------------------------------------------------------------
+from marketsim import calibration  # noqa: E402
+from marketsim.firms.population import load_order_book  # noqa: E402
+
+
+def test_the_order_book_lands_on_the_dates_given():
+    s = load_scenario("halving-2024-replay", n_firms=60, expansion_max_share_per_year=0.0)  # no new orders
+    model = IndustryModel(s, rng=1)
+    plan = model.order_book.set_index(model.order_book["firm"].map(lambda f: model.firms.name[f]))
+    book = load_order_book().set_index("name")
+    riot = plan.loc["Riot"]
+    # by hand: Riot 9.7 EH/s now, 12.5 guided by 2023-03-31: 60% of the 2.8 EH/s gap at 31.565 J/TH,
+    # over January-March plus 4 months of slip = 7 monthly steps
+    assert riot["mw"] == pytest.approx(0.6 * (12.5 - 9.7) * 31.565, rel=1e-6)
+    assert riot["steps"] == 7
+    site = int(riot["site"])
+    cap0 = model.sites.capacity_mw[site]
+    arrived = []
+    for _ in range(9):
+        model.step()
+        arrived.append(model.sites.capacity_mw[site] - cap0)
+    # equal monthly parts from the first step to the seventh (end of July 2023), nothing after
+    per_step = riot["mw"] / 7
+    np.testing.assert_allclose(arrived, per_step * np.minimum(np.arange(1, 10), 7), rtol=1e-9)
+    # the unpaid part is on the capex schedule: machines not prepaid plus site build
+    machines = 17.0 * 1e6 / 31.565 * riot["mw"]
+    assert riot["capex_due_usd"] == pytest.approx(machines * (1 - book.loc["Riot", "prepaid_share"])
+                                                 + riot["mw"] * s.site_build_capex_usd_per_mw)
+
+
+def test_no_order_book_for_other_start_dates_or_when_switched_off():
+    assert not IndustryModel(flat_scenario(seed_order_book=True), rng=1).order_book.empty
+    assert IndustryModel(flat_scenario(seed_order_book=False), rng=1).order_book.empty
+    assert IndustryModel(flat_scenario(start_date="2024-01-01", price_initial_usd=40_000.0,
+                                       initial_network_hashrate_ehs=500.0), rng=1).order_book.empty
+
+
+def test_the_start_mines_the_share_of_storm_free_capacity_november_2022_did():
+    # November 2022 mined 255.3 of October's 262.5 EH/s at $61.7/PH/day (data)
+    assert calibration.start_mining_target() == pytest.approx(255.26 / 262.49, abs=1e-3)
+    s = load_scenario("halving-2024-replay")
+    assert s.initial_network_hashrate_ehs == 262.5
+    share = np.mean([calibration.start_mining_share(s, calibration.month_hashprice("2022-11-01"), seed) for seed in (0, 1, 2)])
+    assert share == pytest.approx(calibration.start_mining_target(), abs=0.01)

@@ -22,6 +22,8 @@ from marketsim.errors import ScenarioError
 from marketsim.scenario import Scenario
 
 PUBLIC_MINERS_FILE = "public_miners_2022.csv"
+ORDER_BOOK_FILE = "order_book_2022.csv"
+ORDER_BOOK_COLUMNS = ["name", "target_ehs", "target_date", "efficiency_j_per_th", "prepaid_share", "source"]
 TAIL_EFFICIENCY_BOUNDS_J_PER_TH = (15.0, 120.0)
 TAIL_POWER_MAX_USD_PER_MWH = 150.0  # above this nobody mines at the 2022 hashprices (hosting fees topped at ~90)
 HOSTING_FEE_MIN_USD_PER_MWH = 80.0  # late-2022 hosting fees were 80-90 $/MWh (calibration facts s3)
@@ -65,6 +67,19 @@ def beta_with_mean(rng: np.random.Generator, mean: float, concentration: float, 
     if mean <= 0 or mean >= 1:
         return np.full(n, float(mean))
     return rng.beta(mean * concentration, (1 - mean) * concentration, n)
+
+
+def load_order_book() -> pd.DataFrame:
+    """The public miners' end-2022 hashrate guidance and the machines they had on order
+    (``data/order_book_2022.csv``; every row names its public, pre-2023 source)."""
+    with resources.files("marketsim.data").joinpath(ORDER_BOOK_FILE).open() as fh:
+        table = pd.read_csv(fh, parse_dates=["target_date"])
+    missing = [c for c in ORDER_BOOK_COLUMNS if c not in table.columns]
+    if missing:
+        raise ScenarioError(f"{ORDER_BOOK_FILE}: missing columns {missing}")
+    if (table["target_date"] > pd.Timestamp("2024-12-31")).any() or (table["target_ehs"] <= 0).any():
+        raise ScenarioError(f"{ORDER_BOOK_FILE}: targets must be positive and due by 2024")
+    return table
 
 
 def capped_shares(sizes: np.ndarray, cap: float) -> np.ndarray:
