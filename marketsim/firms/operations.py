@@ -24,6 +24,7 @@ from marketsim.firms import vintages
 # the fixed point is searched down to exp(-30) of the fleet (a network off in all but name)
 FIXED_POINT_BRACKET_LOG = 30.0
 FIXED_POINT_TOLERANCE_LOG = 1e-6  # relative precision of the hashrate (1 ppm)
+FIXED_POINT_NEAR_LOG = 0.25  # half-width of the first bracket around last step's hashrate
 SCRAP_REMNANT_MW = 0.1  # a cohort smaller than this after a scrapping goes whole
 COHORT_TOLERANCE_MW = 1e-9  # float residue, not machines
 USED_LOT_BIN_LOG = 0.05  # used machines within ~5% of each other's J/TH are one lot
@@ -240,8 +241,19 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float) ->
         return float(np.log(max(supply(reward / (np.exp(log_h) * protocol.PH_PER_EH)), 1e-300)) - log_h)
 
     high = np.log(capacity)
-    if excess(high) >= 0:  # everything mines even with the whole fleet on
+    top = excess(high)
+    if top >= 0:  # everything mines even with the whole fleet on
         return reward / (capacity * protocol.PH_PER_EH)
+    # first try a narrow bracket around last step's hashrate (it rarely moves by more than
+    # e^0.25 in a step), then the whole range
+    last = getattr(model, "network_hashrate_ehs", 0.0)
+    if last > 0 and np.log(last) - FIXED_POINT_NEAR_LOG < high:
+        near_low = np.log(last) - FIXED_POINT_NEAR_LOG
+        near_high = min(high, np.log(last) + FIXED_POINT_NEAR_LOG)
+        f_low, f_high = excess(near_low), (top if near_high == high else excess(near_high))
+        if f_low > 0 > f_high:
+            log_h = brentq(excess, near_low, near_high, xtol=FIXED_POINT_TOLERANCE_LOG)
+            return reward / (np.exp(log_h) * protocol.PH_PER_EH)
     low = high - FIXED_POINT_BRACKET_LOG
     if excess(low) <= 0:  # not even a trickle mines: hashprice at the bracket's bottom
         return reward / (np.exp(low) * protocol.PH_PER_EH)

@@ -79,6 +79,7 @@ class Market:
         )
         self.lease_rate_usd_per_kw_month = scenario.ai_lease_rate_initial_usd_per_kw_month
         self.state: MarketState | None = None
+        self._replay_reward_btc: np.ndarray | None = None
 
     # --- set-up ------------------------------------------------------------------------
     def _load_replay(self) -> pd.DataFrame:
@@ -262,8 +263,9 @@ class Market:
         difficulty has caught up with that hashrate."""
         st = self.state
         if self.replays_step(st.step, self.scenario.blocks_model):
-            row = self.replay.iloc[st.step]
-            return float((row["issuance_btc"] + row["fees_btc"]) / st.days * st.btc_price_usd)
+            if self._replay_reward_btc is None:  # a numpy column: this is called in the fixed point's loop
+                self._replay_reward_btc = (self.replay["issuance_btc"] + self.replay["fees_btc"]).to_numpy(float)
+            return float(self._replay_reward_btc[st.step] / st.days * st.btc_price_usd)
         reward = self.subsidy_per_block_now() * (1.0 + st.fee_share)
         return float(reward * protocol.TARGET_BLOCKS_PER_DAY * st.btc_price_usd)
 
