@@ -26,11 +26,10 @@ from marketsim.scenario import SCENARIO_DIR, Scenario, load_scenario
 
 FIT_SCENARIO = SCENARIO_DIR / "calibration" / "fit-2020-2022.toml"
 FIT_GRID: dict[str, list] = {
-    "tail_power_price_mean_usd_per_mwh": [30.0, 38.0],
-    "expansion_max_share_per_year": [0.6, 1.0, 1.5],
-    "max_payback_months": [16.0, 22.0, 28.0],
-    "site_build_lead_time_months": [6, 9],
-    "equity_issuance_share_per_year": [0.0, 0.3, 0.6],
+    "tail_power_price_mean_usd_per_mwh": [30.0, 40.0, 50.0],
+    "expansion_max_share_per_year": [0.6, 1.0],
+    "max_payback_months": [16.0, 22.0],
+    "hashprice_trend_weight_mean": [0.5, 1.0],
 }
 FIT_SEEDS = (1, 2)
 
@@ -56,12 +55,31 @@ def hashrate_fit(industry: pd.DataFrame) -> dict[str, float]:
     return error_measures(industry.loc[have.values, "network_hashrate_ehs"], data.loc[dates[have]])
 
 
-START_MINING_SHARE = 0.92  # December 2022: ~8% offline (winter storm Elliott; the fit scenario's outage)
+# The start is sized to the network's storm-free capacity: October 2022, the last month before
+# the winter, mined 262.5 EH/s (data); November mined 255.3 at a hashprice of $61.6/PH/day, so
+# 97.3% of that capacity mined at November's hashprice. December (248.4, storm Elliott took
+# ~8% offline from 21 Dec) is an outage before the run starts, not economics.
+CAPACITY_MONTH = "2022-10-01"
+FIT_MONTH = "2022-11-01"
+
+
+def month_hashprice(month: str) -> float:
+    """The data's mean hashprice of a month, USD/PH/day: reward value per day over hashrate."""
+    daily = mdata.load_btc_daily().set_index("date")
+    window = daily.loc[month: (pd.Timestamp(month) + pd.offsets.MonthEnd(0))]
+    rate = monthly_data_hashrate_ehs().loc[month]
+    return float(((window["issuance_btc"] + window["fees_btc"]) * window["price_usd"]).mean() / (rate * 1000))
+
+
+def start_mining_target() -> float:
+    """Share of the storm-free capacity that mined in ``FIT_MONTH`` (data)."""
+    rate = monthly_data_hashrate_ehs()
+    return float(rate.loc[FIT_MONTH] / rate.loc[CAPACITY_MONTH])
 
 
 def start_mining_share(scenario: Scenario, hashprice_usd_per_ph_day: float, seed: int = 0) -> float:
     """Share of the starting population's hashrate that mines at a given hashprice."""
-    from marketsim.firms import economics as econ
+    from marketsim.firms import operations
     from marketsim.model import IndustryModel
 
     model = IndustryModel(scenario, rng=seed)
@@ -71,29 +89,40 @@ def start_mining_share(scenario: Scenario, hashprice_usd_per_ph_day: float, seed
 
     power = power_price_usd_per_mwh(sites.power_base_usd_per_mwh, (month - 2) % 12 + 1, scenario.power_seasonal_amplitude,
                                     scenario.power_peak_month, scenario.power_price_multiplier)
-    breakeven = econ.revenue_usd_per_mw_day(hashprice_usd_per_ph_day, sites.efficiency_j_per_th) / econ.HOURS_PER_DAY
-    share, _ = econ.hourly_mining_share(breakeven - scenario.mining_opex_usd_per_mwh, power, scenario.power_hourly_volatility)
-    hashrate = sites.capacity_mw / sites.efficiency_j_per_th
+    share, _ = operations.cohort_shares(model, power, hashprice_usd_per_ph_day)
+    hashrate = sites.cohort_mw / sites.cohort_efficiency_j_per_th
     return float((share * hashrate).sum() / hashrate.sum())
 
 
-def fit_tail_power_price(scenario_name: str = "halving-2024-replay", target: float = START_MINING_SHARE,
-                         low: float = 10.0, high: float = 90.0, seeds: Sequence[int] = (0, 1, 2)) -> float:
-    """The tail's mean power price at which the start population mines ``target`` of its
-    hashrate at the data's hashprice of the month before the start (bisection)."""
+def fit_start_parameter(field: str, low: float, high: float, scenario_name: str = "halving-2024-replay",
+                        target: float | None = None, seeds: Sequence[int] = (0, 1, 2), digits: int = 2) -> float:
+    """The value of ``field`` at which the start population (sized to the storm-free capacity)
+    mines ``target`` (default ``start_mining_target``) of its hashrate at the data's
+    ``FIT_MONTH`` hashprice (bisection; the share must move monotonically with the field)."""
     base = load_scenario(scenario_name)
-    month_before = pd.Timestamp(base.start_date) - pd.DateOffset(months=1)
-    rate = monthly_data_hashrate_ehs().loc[month_before]
-    daily = mdata.load_btc_daily().set_index("date")
-    window = daily.loc[month_before: pd.Timestamp(base.start_date) - pd.Timedelta(days=1)]
-    hashprice = float(((window["issuance_btc"] + window["fees_btc"]) * window["price_usd"]).sum()
-                      / len(window) / (rate * 1000))
+    target = start_mining_target() if target is None else target
+    hashprice = month_hashprice(FIT_MONTH)
+
+    def share(value: float) -> float:
+        return float(np.mean([start_mining_share(base.with_overrides(**{field: value}), hashprice, s) for s in seeds]))
+
+    rising = share(high) > share(low)
     for _ in range(20):
         mid = (low + high) / 2
-        share = np.mean([start_mining_share(base.with_overrides(tail_power_price_mean_usd_per_mwh=mid), hashprice, s)
-                         for s in seeds])
-        low, high = (mid, high) if share > target else (low, mid)
-    return round((low + high) / 2, 1)
+        below = share(mid) < target
+        low, high = (mid, high) if below == rising else (low, mid)
+    return round((low + high) / 2, digits)
+
+
+def fit_tail_power_price(**kwargs) -> float:
+    """The tail's mean power price that makes the start mine its target share."""
+    return fit_start_parameter("tail_power_price_mean_usd_per_mwh", 10.0, 90.0, digits=1, **kwargs)
+
+
+def fit_take_or_pay_share(**kwargs) -> float:
+    """The tail's mean take-or-pay share that makes the start mine its target share (the
+    default: tail power stays at the bottom of the sourced 35-90 $/MWh range)."""
+    return fit_start_parameter("tail_take_or_pay_share_mean", 0.0, 0.95, **kwargs)
 
 
 def fit_scenario(**overrides) -> Scenario:

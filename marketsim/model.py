@@ -26,6 +26,8 @@ from mesa.experimental.scenarios import Scenario as MesaScenario
 
 from marketsim import consolidation, invariants, metrics
 from marketsim.firms import decisions, finance, hosting, operations
+from marketsim.firms import economics as econ
+from marketsim.firms import orderbook
 from marketsim.firms.agent import MiningFirm
 from marketsim.firms.book import FirmBook, LeaseBook, Pipeline, SiteBook
 from marketsim.firms.population import build_population
@@ -81,6 +83,8 @@ class IndustryModel(mesa.Model):
         self.ai_demand_history: list[float] = []
         self.creditor_recoveries: list[dict] = []
         self.hashprice_observed = float("nan")
+        self.hashprice_consistent = float("nan")
+        self.used_machine_price_usd_per_th: dict[str, float] = {}  # last clearing price by efficiency tier
         self.outcome: dict[str, Any] = {}
         self.datacollector = OutcomeCollector(metrics.INDUSTRY_COLUMNS)  # a mesa.DataCollector, one pass a step
 
@@ -89,13 +93,15 @@ class IndustryModel(mesa.Model):
         c = self.config
         pop = build_population(c, self.market.initial_network_hashrate_ehs(), list(RULES), self.firm_rng)
         n = len(pop.name)
-        horizon = round(max(c.site_build_lead_time_months, c.conversion_lead_time_months + c.ai_delivery_phase_months,
-                            c.machine_lead_time_months) * self.steps_per_month) + PIPELINE_SLACK_STEPS
+        horizon = max(orderbook.pipeline_steps_needed(c, self.steps_per_month), round(max(
+            c.site_build_lead_time_months, c.conversion_lead_time_months + c.ai_delivery_phase_months,
+            c.machine_lead_time_months) * self.steps_per_month) + PIPELINE_SLACK_STEPS)
         self.sites = SiteBook.create(
             owner=np.arange(n), capacity_mw=pop.mw, suitable_mw=pop.suitable_mw(c),
             power_base_usd_per_mwh=pop.power_usd_per_mwh, efficiency_j_per_th=pop.efficiency_j_per_th,
             fleet_age_years=pop.fleet_age_years, pipeline_horizon=horizon, interconnect_mw=pop.interconnect_mw,
             land_acres=pop.land_acres, location_quality=pop.location_quality,
+            power_take_or_pay_share=pop.take_or_pay_share,
         )
         maturity = np.round(self.firm_rng.uniform(0.25, 1.0, n) * c.debt_maturity_years * self.steps_per_year)
         maturity = np.where(pop.distressed, np.minimum(maturity, 6 * self.steps_per_month), maturity)
@@ -105,7 +111,8 @@ class IndustryModel(mesa.Model):
             debt_maturity_step=maturity.astype(np.int64), btc_held=pop.btc_held.copy(),
             btc_sell_share=pop.btc_sell_share, hurdle_rate_per_year=pop.hurdle_rate_per_year,
             conversion_capex_usd_per_mw=pop.conversion_capex_usd_per_mw,
-            expected_hashprice=np.full(n, np.nan), active=np.ones(n, bool),
+            expected_hashprice=np.full(n, np.nan), hashprice_trend_weight=pop.hashprice_trend_weight,
+            active=np.ones(n, bool),
             payments=Pipeline(n, horizon + round(12 * self.steps_per_month)),
             new_debt_rate=c.new_debt_rate_per_year,
         )
@@ -121,6 +128,12 @@ class IndustryModel(mesa.Model):
         self.network_hashrate_ehs = float(self.site_hashrate_ehs.sum())
         self.ai_contracted_it_mw = 0.0
         self.ai_offered_it_mw = 0.0
+        # the network's hashrate as firms have seen it (one entry per step; monthly data before a
+        # monthly run's start), for their trend beliefs
+        self.hashrate_history = list(self.market.hashrate_before_start(c.hashrate_trend_window_months)) \
+            if c.step_unit == "month" else []
+        self.expected_decline_per_year = np.zeros(n)
+        self.order_book = orderbook.seed_order_book(self)  # what was on order at the end of 2022
         self.agents_by_index = {a.index: a for a in MiningFirm.create_agents(self, n, index=list(range(n)))}
 
     # --- the step --------------------------------------------------------------------------
@@ -134,6 +147,7 @@ class IndustryModel(mesa.Model):
         finance.pay(self)
         decisions.decide(self, self.site_power_usd_per_mwh)
         consolidation.settle_exits(self)
+        operations.retire_displaced_machines(self)
         self.count_after_deals()
         self.record()
         if self.checker is not None:
@@ -157,15 +171,27 @@ class IndustryModel(mesa.Model):
         self.firms.expected_hashprice = np.where(
             np.isnan(belief), self.hashprice_observed, smoothing * self.hashprice_observed + (1 - smoothing) * belief
         )
+        self.expected_decline_per_year = econ.trend_decline_per_year(
+            self.hashrate_trend_per_year(), self.firms.hashprice_trend_weight, self.config.btc_forward_premium_per_year)
         self.machine_price_usd_per_th = self.market.machine_price_usd_per_th(self.hashprice_observed)
         self.ai_demand_history.append(state.ai_demand_mw)
 
     def operate(self) -> None:
         operations.land_deliveries(self)
-        operations.curtail_or_mine(self, self.site_power_usd_per_mwh, self.hashprice_observed)
-        self.sites.fleet_age_years += self.years_in_step
+        operations.curtail_or_mine(self, self.site_power_usd_per_mwh)
+        self.sites.cohort_age_years += self.years_in_step
         operations.mine_and_earn(self, self.site_power_usd_per_mwh)
         self.network_hashrate_ehs = float(self.site_hashrate_ehs.sum())
+        self.hashrate_history.append(self.network_hashrate_ehs)
+
+    def hashrate_trend_per_year(self) -> float:
+        """Trailing log growth of network hashrate per year over ``hashrate_trend_window_months``
+        (what a miner reads off the difficulty chart); 0 until three points exist."""
+        h = self.hashrate_history
+        lag = min(len(h) - 1, round(self.config.hashrate_trend_window_months * self.steps_per_month))
+        if lag < 2 or h[-1] <= 0 or h[-1 - lag] <= 0:
+            return 0.0
+        return float(np.log(h[-1] / h[-1 - lag]) / (lag / self.steps_per_year))
 
     def count_after_deals(self) -> None:
         """Hashrate under the sites' owners after this step's deals, and the running totals

@@ -129,6 +129,16 @@ class Scenario(BaseModel):
     power_hourly_volatility: float = Field(
         0.35, ge=0.0, le=3.0, description="log-sd of hourly power prices around a site's mean (0: mine all or nothing)"
     )
+    power_negative_hours_share: float = Field(
+        0.02, ge=0.0, le=0.5, description="share of hours with power at or below zero (wind/solar surplus): every machine mines then"
+    )
+    tail_take_or_pay_share_mean: float = Field(
+        0.67, ge=0.0, le=1.0, description="fitted: mean share of a tail site's power bought take-or-pay (hosting contracts, "
+        "fixed-volume PPAs): paid whether mined or not (beta-distributed across firms)"
+    )
+    hosted_take_or_pay_share: float = Field(
+        0.8, ge=0.0, le=1.0, description="take-or-pay share of public miners paying a hosting fee (power >= 80 $/MWh)"
+    )
     power_seasonal_amplitude: float = Field(0.10, ge=0.0, le=0.9)
     power_peak_month: int = Field(8, ge=1, le=12)
     power_shocks: list[PowerShock] = Field(default_factory=list)
@@ -148,7 +158,10 @@ class Scenario(BaseModel):
     expansion_max_share_per_year: float = Field(0.6, ge=0.0, le=5.0, description="max MW growth a firm orders per year")
     mining_opex_usd_per_mwh: float = Field(6.0, ge=0.0, le=500.0, description="variable non-power cost")
     site_fixed_cost_usd_per_mw_month: float = Field(3_000.0, ge=0.0, le=1e6)
-    scrap_after_idle_months: int = Field(12, ge=1, le=240, description="idle fleet is scrapped after this")
+    scrap_after_unprofitable_months: int = Field(
+        6, ge=1, le=240, description="mean months a fleet whose margin at the hashprice expected after the next "
+        "retarget does not cover the site's fixed cost keeps running before it is scrapped (a hazard)"
+    )
 
     # --- AI / HPC hosting --------------------------------------------------------------------------
     ai_demand_model: Literal["logistic", "boom_bust"] = Field("logistic")
@@ -227,6 +240,15 @@ class Scenario(BaseModel):
     )
     ai_target_date: dt.date = Field(dt.date(2027, 12, 1))
 
+    # --- the start's order book (runs starting 2023-01-01 with the public miners) -------------------
+    seed_order_book: bool = Field(
+        True, description="seed the build pipeline from the public miners' end-2022 guidance (data/order_book_2022.csv)"
+    )
+    order_book_realisation_share: float = Field(
+        0.6, ge=0.0, le=1.0, description="share of the guided gap that is built (2022: targets were cut 20-57%)"
+    )
+    order_book_slip_months: int = Field(4, ge=0, le=24, description="months the guided dates slip (2022: 3-6)")
+
     # --- the firm population ----------------------------------------------------------------------
     n_firms: int = Field(200, ge=1, le=100_000, description="firms in total, public miners included")
     include_public_miners: bool = Field(True, description="seed the 2022 public miners from the data file")
@@ -235,9 +257,11 @@ class Scenario(BaseModel):
     tail_size_pareto_alpha: float = Field(1.3, gt=0.5, le=10.0, description="heavy tail of firm sizes")
     tail_max_firm_share: float = Field(0.04, gt=0.0, le=1.0, description="largest private miner's share of the tail's MW")
     tail_power_price_mean_usd_per_mwh: float = Field(
-        23.4, gt=0.0, le=1000.0, description="fitted: the start population mines 92% of its hashrate at the data's Dec-2022 hashprice"
+        34.6, gt=0.0, le=1000.0, description="fitted: the start population mines 92% of its hashrate at the data's Dec-2022 hashprice"
     )
-    tail_power_price_sd_usd_per_mwh: float = Field(12.0, ge=0.0, le=500.0)
+    tail_power_price_sd_usd_per_mwh: float = Field(
+        12.0, ge=0.0, le=500.0, description="sd of the tail's lognormal power prices (no floor: the cheap end is stranded power)"
+    )
     tail_cash_usd_per_mw: float = Field(60_000.0, ge=0.0, le=1e8)
     tail_debt_usd_per_mw: float = Field(120_000.0, ge=0.0, le=1e8)
     tail_debt_rate_per_year: float = Field(0.10, ge=0.0, le=1.0)
@@ -250,8 +274,19 @@ class Scenario(BaseModel):
     decision_horizon_years: float = Field(5.0, gt=0.0, le=30.0)
     review_probability_per_step: float = Field(0.34, gt=0.0, le=1.0, description="chance a firm reviews its strategy")
     hashprice_smoothing: float = Field(0.4, gt=0.0, le=1.0, description="EWMA weight on the newest hashprice")
-    expected_hashprice_decline_per_year: float = Field(0.25, ge=-1.0, le=1.0)
-    max_payback_months: float = Field(22.0, gt=0.0, le=240.0, description="longest payback a firm accepts for machines")
+    expected_hashprice_decline_per_year: float = Field(
+        0.25, ge=-1.0, le=1.0, description="yearly hashprice decline bidders assume when valuing sites for sale "
+        "(M&A only; firms' own decisions use the trend belief)"
+    )
+    hashprice_trend_weight_mean: float = Field(
+        1.0, ge=0.0, le=2.0, description="fitted: share of the network's trailing hashrate growth firms extrapolate (mean)"
+    )
+    hashprice_trend_weight_sd: float = Field(0.25, ge=0.0, le=2.0, description="its spread across firms (normal, clipped at 0)")
+    hashrate_trend_window_months: int = Field(12, ge=1, le=60, description="trailing window of the growth trend")
+    btc_forward_premium_per_year: float = Field(
+        0.05, ge=-0.5, le=1.0, description="price a year out that firms expect, over spot (a futures-like basis)"
+    )
+    max_payback_months: float = Field(16.0, gt=0.0, le=240.0, description="longest payback a firm accepts for machines")
     myopic_max_payback_years: float = Field(6.0, gt=0.0, le=50.0, description="myopic rule's conversion payback")
     cash_reserve_months: float = Field(6.0, ge=0.0, le=60.0)
     max_debt_to_assets: float = Field(0.5, ge=0.0, le=0.95)
@@ -259,8 +294,16 @@ class Scenario(BaseModel):
         0.10, ge=0.0, le=1.0, description="rate on new borrowing (blended into a firm's average rate)"
     )
     equity_issuance_share_per_year: float = Field(
-        0.0, ge=0.0, le=5.0, description="new equity a profitable firm can raise per year, share of its asset value"
+        0.3, ge=0.0, le=5.0, description="most new equity a public miner sells a year, share of its market value "
+        "(reached when its q is far above equity_issuance_min_q)"
     )
+    equity_issuance_min_q: float = Field(
+        1.5, ge=0.0, le=100.0, description="public miners sell shares only when market value / replacement cost exceeds this"
+    )
+    equity_ev_to_margin_multiple: float = Field(
+        1.75, ge=0.0, le=100.0, description="market value of a miner's operations per USD of annual mining margin"
+    )
+    equity_issuance_fee_share: float = Field(0.03, ge=0.0, le=0.5, description="at-the-market offering fee, share of gross proceeds")
     debt_maturity_years: float = Field(3.0, gt=0.0, le=30.0)
     refinancing_penalty_rate: float = Field(
         0.04, ge=0.0, le=1.0, description="rate added to debt above the loan-to-value limit that lenders extend at maturity"

@@ -54,6 +54,27 @@ def _runs(scenario, seeds, n_firms):
     return out
 
 
+# What the listed miners reported as their cost of a bitcoin in 2023-24 (the issue's comparison
+# range, from their own reports; a comparison for the replay's output, never used to fit anything)
+LISTED_MINERS_CASH_COST_USD_PER_BTC = (56_000, 82_000)
+
+
+def out_of_sample_by_year(oos: pd.DataFrame) -> dict[int, dict[str, float]]:
+    """Per year of the replay (mean over seeds): mean hashprice and cost to mine a BTC, and at
+    the last month of the year the fleet's efficiency and the public miners' EH/s."""
+    out = {}
+    for year, g in oos.groupby(oos["date"].dt.year):
+        last = g[g["date"] == g["date"].max()]
+        out[int(year)] = {
+            "hashprice_usd_per_ph_day": float(g["hashprice_usd_per_ph_day"].mean()),
+            "cost_to_mine_btc_usd": float(g["cost_to_mine_btc_usd"].mean()),
+            "efficiency_j_per_th_year_end": float(last["avg_efficiency_j_per_th"].mean()),
+            "public_miners_ehs_year_end": float((last["public_share_hashrate"] * last["network_hashrate_ehs"]).mean()),
+            "network_ehs_year_end": float(last["network_hashrate_ehs"].mean()),
+        }
+    return out
+
+
 def halving_response(runs: pd.DataFrame, halving_month: str) -> dict[str, float]:
     """Mean change of hashrate and hashprice from the months before to the months after."""
     month = pd.Timestamp(halving_month)
@@ -136,6 +157,7 @@ def _validate_into(out: Path, seeds, n_firms: int) -> ValidationReport:
     report.metrics["hashrate_out_of_sample_year_end_ehs"] = {
         int(y): {"mean": float(g.mean()), "min": float(g.min()), "max": float(g.max())} for y, g in oos_year_end
     }
+    report.metrics["out_of_sample_by_year"] = out_of_sample_by_year(oos)
     report.metrics["halving_2020"] = {"model": halving_response(ins, "2020-05-01"), "data": data_halving_response("2020-05-01")}
     report.metrics["halving_2024"] = {"model": halving_response(oos, "2024-04-01")}
     report.metrics["seeds"] = list(seeds)
@@ -234,7 +256,17 @@ def render_markdown(report: ValidationReport) -> str:
               "| year | mean | min | max |", "|---|---|---|---|"]
     for year, v in m["hashrate_out_of_sample_year_end_ehs"].items():
         lines.append(f"| {year} | {v['mean']:.0f} | {v['min']:.0f} | {v['max']:.0f} |")
-    lines += ["", "![hashrate](hashrate_model_vs_data.png)", "", "## Halving response",
+    lines += ["", "Out-of-sample by year (mean over seeds; year-end = last month of the year in the run):", "",
+              "| year | network EH/s (year-end) | public miners EH/s (year-end) | fleet J/TH (year-end) | "
+              "hashprice $/PH/day (mean) | cost to mine a BTC $ (mean) |", "|---|---|---|---|---|---|"]
+    for year, v in m.get("out_of_sample_by_year", {}).items():
+        lines.append(f"| {year} | {v['network_ehs_year_end']:.0f} | {v['public_miners_ehs_year_end']:.1f} | "
+                     f"{v['efficiency_j_per_th_year_end']:.1f} | {v['hashprice_usd_per_ph_day']:.0f} | "
+                     f"{v['cost_to_mine_btc_usd']:,.0f} |")
+    low, high = LISTED_MINERS_CASH_COST_USD_PER_BTC
+    lines += ["", f"For comparison, the listed miners reported a cost of ${low:,}-{high:,} per bitcoin in 2023-24 "
+              "(their own reports; not used to fit anything).",
+              "", "![hashrate](hashrate_model_vs_data.png)", "", "## Halving response",
               f"(mean of the {HALVING_WINDOW_MONTHS} months after vs the {HALVING_WINDOW_MONTHS} months before)", "",
               "| halving | source | hashrate | hashprice | revenue |", "|---|---|---|---|---|"]
     for key, label in (("halving_2020", "May 2020"), ("halving_2024", "April 2024")):

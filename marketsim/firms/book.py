@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from marketsim.firms import vintages
+
 FLOAT = np.float64
 
 
@@ -76,6 +78,7 @@ class SiteBook:
     capacity_mw: np.ndarray
     suitable_mw: np.ndarray  # AI-suitable part of capacity (power quality, land, fibre, water)
     power_base_usd_per_mwh: np.ndarray
+    power_take_or_pay_share: np.ndarray  # power paid whether mined or not (hosting, fixed-volume PPAs)
     efficiency_j_per_th: np.ndarray  # fleet average of the machine-carrying MW
     fleet_age_years: np.ndarray
     mw_mining: np.ndarray
@@ -83,9 +86,16 @@ class SiteBook:
     mw_converting: np.ndarray
     mw_converted: np.ndarray
     mw_shutdown: np.ndarray
-    idle_steps: np.ndarray  # consecutive steps with all machines curtailed
+    idle_steps: np.ndarray  # consecutive steps the fleet has not paid its avoidable fixed cost
     upgrade_due_step: np.ndarray  # -1: no upgrade on order
     upgrade_efficiency: np.ndarray
+    upgrade_mw: np.ndarray  # MW of the worst cohorts the upgrade on order replaces
+    # machine vintages (``vintages.py``): one row per site, one column per cohort slot; MW in
+    # cohorts = mining + idle MW; ``efficiency_j_per_th`` and ``fleet_age_years`` are their
+    # MW-weighted averages (kept in sync by ``operations``)
+    cohort_mw: np.ndarray
+    cohort_efficiency_j_per_th: np.ndarray
+    cohort_age_years: np.ndarray
     build_pipeline: Pipeline
     build_efficiency: np.ndarray  # efficiency of the machines ordered with the MW being built
     conversion_pipeline: Pipeline
@@ -108,6 +118,7 @@ class SiteBook:
         interconnect_mw=None,
         land_acres=None,
         location_quality=None,
+        power_take_or_pay_share=None,
     ) -> SiteBook:
         n = len(owner)
         cap = np.asarray(capacity_mw, dtype=FLOAT)
@@ -117,6 +128,8 @@ class SiteBook:
             capacity_mw=cap.copy(),
             suitable_mw=np.minimum(np.asarray(suitable_mw, dtype=FLOAT), grid),
             power_base_usd_per_mwh=np.asarray(power_base_usd_per_mwh, dtype=FLOAT),
+            power_take_or_pay_share=np.zeros(n) if power_take_or_pay_share is None
+            else np.asarray(power_take_or_pay_share, dtype=FLOAT).copy(),
             efficiency_j_per_th=np.asarray(efficiency_j_per_th, dtype=FLOAT),
             fleet_age_years=np.asarray(fleet_age_years, dtype=FLOAT),
             mw_mining=cap.copy(),
@@ -127,6 +140,10 @@ class SiteBook:
             idle_steps=np.zeros(n, dtype=np.int64),
             upgrade_due_step=np.full(n, -1, dtype=np.int64),
             upgrade_efficiency=np.zeros(n),
+            upgrade_mw=np.zeros(n),
+            **dict(zip(("cohort_mw", "cohort_efficiency_j_per_th", "cohort_age_years"),
+                       vintages.initial_cohorts(cap, np.asarray(efficiency_j_per_th, dtype=FLOAT),
+                                                np.asarray(fleet_age_years, dtype=FLOAT)))),
             build_pipeline=Pipeline(n, pipeline_horizon),
             build_efficiency=np.asarray(efficiency_j_per_th, dtype=FLOAT).copy(),
             conversion_pipeline=Pipeline(n, pipeline_horizon),
@@ -174,6 +191,7 @@ class FirmBook:
     hurdle_rate_per_year: np.ndarray
     conversion_capex_usd_per_mw: np.ndarray
     expected_hashprice: np.ndarray  # each firm's smoothed belief, USD/PH/day
+    hashprice_trend_weight: np.ndarray  # how much of the network's growth trend the firm extrapolates
     active: np.ndarray
     payments: Pipeline  # capex instalments falling due
     new_debt_rate: float = 0.10  # what lenders charge on new money (scenario: new_debt_rate_per_year)
@@ -202,6 +220,7 @@ class FirmBook:
         "bills_written_off_usd",
         "equity_paid_out_usd",
     )
+    # capex_usd is net of used machines sold (``vintages``): a seller's sale is negative capex
 
     def __len__(self) -> int:
         return len(self.name)

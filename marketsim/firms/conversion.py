@@ -98,8 +98,9 @@ def _reservations(model, o: Outlook, power: np.ndarray, firm_capex_it: np.ndarra
         if not len(mine):
             continue
         hp = firms.expected_hashprice[owner[mine]]
-        conv = Candidates(eff[mine], cost[mine], hp, rate[mine], host[mine])
-        hall = Candidates(np.full(len(mine), np.inf), cost[mine], hp, rate[mine],
+        decline = model.expected_decline_per_year[owner[mine]]
+        conv = Candidates(eff[mine], cost[mine], hp, decline, rate[mine], host[mine])
+        hall = Candidates(np.full(len(mine), np.inf), cost[mine], hp, decline, rate[mine],
                           host[mine] * (1.0 + s.ai_new_hall_capex_premium))
         conv_res[mine] = rule.conversion_reservation_rate(conv, o)
         hall_res[mine] = rule.conversion_reservation_rate(hall, o)

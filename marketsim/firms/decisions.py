@@ -41,7 +41,6 @@ def outlook(model) -> Outlook:
         months_to_halving=market.months_to_next_halving(),
         post_halving_ratio=ratio,
         horizon_months=round(s.decision_horizon_years * 12),
-        decline_per_year=s.expected_hashprice_decline_per_year,
         max_payback_months=s.max_payback_months,
         myopic_max_payback_months=s.myopic_max_payback_years * 12,
         ai_pue=s.ai_pue,
@@ -75,6 +74,7 @@ def _candidates(model, site_idx: np.ndarray, power: np.ndarray) -> Candidates:
         efficiency_j_per_th=sites.efficiency_j_per_th[site_idx],
         cost_usd_per_mwh=power[site_idx] + model.config.mining_opex_usd_per_mwh,
         expected_hashprice=firms.expected_hashprice[owner],
+        expected_decline_per_year=model.expected_decline_per_year[owner],
         hurdle_rate_per_year=firms.hurdle_rate_per_year[owner],
         conversion_capex_usd_per_mw=firms.conversion_capex_usd_per_mw[owner],
     )
@@ -93,14 +93,15 @@ def decide(model, power_usd_per_mwh: np.ndarray) -> None:
 
     for rule_id, rule in enumerate(model.rules):
         own = reviewing[sites.owner] & (firms.rule[sites.owner] == rule_id) & live
-        # upgrades: re-fleet sites whose machines lag the frontier
-        cand = np.flatnonzero(own & (sites.upgrade_due_step < 0) & (sites.mw_machines > 0)
-                              & (sites.efficiency_j_per_th > o.frontier_j_per_th * UPGRADE_MIN_GAIN_RATIO))
-        if len(cand):
-            score = rule.upgrade_score(_candidates(model, cand, power_usd_per_mwh), o)
-            for site in cand[score > 0]:
-                capex = econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, o.frontier_j_per_th) * sites.mw_machines[site]
-                _order_upgrade(model, site, capex, spend, o.frontier_j_per_th, steps)
+        # upgrades: replace the cohorts that lag the frontier, worst first, as far as money reaches
+        sites_ok = own & (sites.upgrade_due_step < 0)
+        site_idx, slot = np.nonzero(sites_ok[:, None] & (sites.cohort_mw > 0)
+                                    & (sites.cohort_efficiency_j_per_th > o.frontier_j_per_th * UPGRADE_MIN_GAIN_RATIO))
+        if len(site_idx):
+            cand = _cohort_candidates(model, site_idx, slot, power_usd_per_mwh)
+            go = rule.upgrade_score(cand, o) > 0
+            if go.any():
+                _order_upgrades(model, site_idx[go], slot[go], spend, o, steps)
         # expansions: one order per reviewing firm, on its largest live site
         firm_ids = np.flatnonzero(reviewing & (firms.rule == rule_id))
         primary = model.primary_site(firm_ids)
@@ -118,19 +119,57 @@ def decide(model, power_usd_per_mwh: np.ndarray) -> None:
     conversion.convert(model, spend, o, power_usd_per_mwh)
 
 
-def _order_upgrade(model, site, capex, spend, frontier, steps) -> None:
+def _cohort_candidates(model, site_idx: np.ndarray, slot: np.ndarray, power: np.ndarray) -> Candidates:
+    """``Candidates`` for (site, cohort) pairs: each cohort is valued at its own efficiency."""
     firms, sites = model.firms, model.sites
-    f = sites.owner[site]
-    if capex <= 0 or capex > spend[f]:
+    owner = sites.owner[site_idx]
+    return Candidates(
+        efficiency_j_per_th=sites.cohort_efficiency_j_per_th[site_idx, slot],
+        cost_usd_per_mwh=power[site_idx] + model.config.mining_opex_usd_per_mwh,
+        expected_hashprice=firms.expected_hashprice[owner],
+        expected_decline_per_year=model.expected_decline_per_year[owner],
+        hurdle_rate_per_year=firms.hurdle_rate_per_year[owner],
+        conversion_capex_usd_per_mw=firms.conversion_capex_usd_per_mw[owner],
+    )
+
+
+def _order_upgrades(model, site_idx: np.ndarray, slot: np.ndarray, spend, o, steps) -> None:
+    """Order frontier machines for the cohorts worth replacing, worst first within each firm,
+    as far as its money reaches (the last one partly): a sort, a cumulative sum and a cut.
+
+    The MW ordered per site replaces that site's least efficient cohorts when the machines
+    land (``operations.land_deliveries``); the old machines go to the second-hand market.
+    """
+    firms, sites = model.firms, model.sites
+    per_mw = float(econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, o.frontier_j_per_th))
+    if per_mw <= 0:
         return
-    spend[f] -= capex
-    finance.fund_orders(model, np.array([f]), np.array([capex]), model.equity_room)
-    firms.payments.add(f, capex, 1)
+    owner = sites.owner[site_idx]
+    order = np.lexsort((-sites.cohort_efficiency_j_per_th[site_idx, slot], owner))
+    site_idx, slot, owner = site_idx[order], slot[order], owner[order]
+    capex = sites.cohort_mw[site_idx, slot] * per_mw
+    first = np.r_[True, owner[1:] != owner[:-1]]
+    cum = np.cumsum(capex)
+    start = np.maximum.accumulate(np.where(first, cum - capex, 0.0))
+    before = cum - capex - start  # the firm's capex on its worse cohorts
+    budget = np.maximum(spend[owner], 0.0)
+    afford = np.clip(budget - before, 0.0, capex)
+    mw_site = np.bincount(site_idx, weights=afford / per_mw, minlength=len(sites))
+    rows = np.flatnonzero(mw_site >= model.MIN_ORDER_MW)
+    if not len(rows):
+        return
+    mw = mw_site[rows]
+    f = sites.owner[rows]
+    cost = mw * per_mw
+    np.subtract.at(spend, f, cost)
+    buyers, at = np.unique(f, return_inverse=True)  # a firm may upgrade several sites
+    finance.fund_orders(model, buyers, np.bincount(at, weights=cost), model.equity_room)
+    firms.payments.add_rows(f, cost, 1)
     lead = max(1, round(model.config.machine_lead_time_months * steps))
-    sites.upgrade_due_step[site] = model.steps_done + lead
-    sites.upgrade_efficiency[site] = frontier
-    model.events.add("upgrade_ordered", f, site, sites.mw_machines[site], value_usd=capex,
-                     detail=f"{sites.efficiency_j_per_th[site]:.1f} -> {frontier:.1f} J/TH")
+    sites.upgrade_due_step[rows] = model.steps_done + lead
+    sites.upgrade_efficiency[rows] = o.frontier_j_per_th
+    sites.upgrade_mw[rows] = mw
+    model.events.add_many("upgrade_ordered", f, rows, mw, value_usd=cost)
 
 
 def _order_expansions(model, f: np.ndarray, site: np.ndarray, mw: np.ndarray, spend, o, steps) -> None:

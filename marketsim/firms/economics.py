@@ -15,6 +15,7 @@ DAYS_PER_MONTH = 365.25 / 12.0
 HOURS_PER_DAY = 24.0
 PH_PER_EH = 1000.0
 KW_PER_MW = 1000.0
+DECLINE_BOUNDS = (-0.5, 0.9)  # no belief of hashprice tripling or vanishing within a year from trend alone
 
 
 def revenue_usd_per_mw_day(hashprice_usd_per_ph_day, efficiency_j_per_th):
@@ -32,7 +33,8 @@ def breakeven_hashprice(efficiency_j_per_th, power_usd_per_mwh, opex_usd_per_mwh
     return cash_cost_usd_per_mw_day(power_usd_per_mwh, opex_usd_per_mwh) * np.asarray(efficiency_j_per_th) / PH_PER_EH
 
 
-def hourly_mining_share(breakeven_power_usd_per_mwh, mean_power_usd_per_mwh, hourly_volatility: float):
+def hourly_mining_share(breakeven_power_usd_per_mwh, mean_power_usd_per_mwh, hourly_volatility: float,
+                        negative_hours_share: float = 0.0):
     """Share of hours a site mines, and the cost of those hours relative to always mining.
 
     Power is bought by the hour; its price over a month is lognormal around the site's mean
@@ -45,37 +47,62 @@ def hourly_mining_share(breakeven_power_usd_per_mwh, mean_power_usd_per_mwh, hou
 
     With ``hourly_volatility`` = 0 this is the all-or-nothing rule (mine iff k > mean). The
     spread is what keeps a price fall from switching the whole network off at once.
+
+    ``negative_hours_share`` of the hours have a price at or below zero (wind and solar
+    surpluses in West Texas): every machine mines then, at no power cost (a negative price is
+    taken as zero: it is small next to the revenue), so
+
+        share = n + (1 - n) Phi(d),   cost share = (1 - n) Phi(d - s).
     """
     k = np.asarray(breakeven_power_usd_per_mwh, dtype=float)
     mean = np.asarray(mean_power_usd_per_mwh, dtype=float)
+    n = negative_hours_share
     if hourly_volatility <= 0:
         on = (k > mean).astype(float)
-        return on, on
+        return n + (1 - n) * on, (1 - n) * on
     s = hourly_volatility
     with np.errstate(divide="ignore", invalid="ignore"):
         d = (np.log(np.where(k > 0, k, 1.0)) - (np.log(np.maximum(mean, 1e-9)) - s * s / 2)) / s
     share = np.where(k > 0, ndtr(d), 0.0)
     cost = np.where(k > 0, ndtr(d - s), 0.0)
-    return share, cost
+    return n + (1 - n) * share, (1 - n) * cost
 
 
 def hashprice_outlook(
     hashprice_now: np.ndarray | float,
     months: int,
-    decline_per_year: float,
+    decline_per_year: np.ndarray | float,
     months_to_halving: float,
     post_halving_ratio: float,
 ) -> np.ndarray:
     """Expected hashprice for each of the next ``months`` months (columns), per belief (rows).
 
     The form a miner uses in practice: today's level, eroded by expected network growth at
-    ``decline_per_year`` (hashrate grows faster than price on average), and cut by the known
-    halving (``post_halving_ratio`` = (subsidy/2 + fees) / (subsidy + fees)) when it lands.
+    ``decline_per_year`` (scalar or one per row: ``trend_decline_per_year``), and cut by the
+    known halving (``post_halving_ratio`` = (subsidy/2 + fees) / (subsidy + fees)) when it lands.
     """
     t = np.arange(1, months + 1, dtype=float)
-    path = (1.0 - decline_per_year) ** (t / 12.0)
+    now = np.atleast_1d(np.asarray(hashprice_now, dtype=float))
+    decline = np.broadcast_to(np.asarray(decline_per_year, dtype=float), now.shape)
+    path = (1.0 - decline)[:, None] ** (t / 12.0)[None, :]
     path = np.where(t > months_to_halving, path * post_halving_ratio, path)
-    return np.multiply.outer(np.atleast_1d(np.asarray(hashprice_now, dtype=float)), path)
+    return now[:, None] * path
+
+
+def trend_decline_per_year(hashrate_growth_log_per_year: float, trend_weight, forward_premium_per_year: float):
+    """A miner's expected yearly hashprice decline from what it could observe or buy.
+
+    Hashprice is reward x price / hashrate. Price: the forward curve (futures trade at spot x
+    (1 + basis), so the price expected a year out is spot x (1 + ``forward_premium_per_year``)).
+    Hashrate: the network's trailing log growth (difficulty, public), extrapolated with the
+    firm's ``trend_weight`` (0: no growth expected, 1: the trend continues). So
+
+        1 - decline = (1 + premium) x exp(-weight x growth),
+
+    clipped to [``DECLINE_BOUNDS``]. The halving is arithmetic, applied separately.
+    """
+    growth = np.asarray(trend_weight, dtype=float) * hashrate_growth_log_per_year
+    return np.clip(1.0 - (1.0 + forward_premium_per_year) * np.exp(-growth), *DECLINE_BOUNDS)
 
 
 def monthly_discount(rate_per_year: np.ndarray | float, months: int) -> np.ndarray:

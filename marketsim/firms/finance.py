@@ -152,17 +152,43 @@ def _repay(firms, idx: np.ndarray, amount: np.ndarray) -> None:
 
 
 def equity_room_usd(model, assets: np.ndarray | None = None) -> np.ndarray:
-    """Per firm: new equity it could raise this step for capex.
+    """Per firm: new equity it could raise this step for capex (a q rule).
 
-    Miners financed much of 2023-24's build-out by selling shares (at-the-market offerings)
-    and private miners by raising funds; investors only buy into a profitable business, so a
-    firm that made a profit this step may raise up to ``equity_issuance_share_per_year`` of
-    its asset value per year (spread over its reviews).
+    Public miners sold shares (at-the-market offerings) when the market valued them above the
+    replacement cost of their assets, and hardly at all when it did not (2021: q far above 1,
+    Marathon doubled its share count; end-2022: q about 1 for the healthiest, below for the
+    rest; research note s3). The market's value of a public miner here is
+    ``equity_ev_to_margin_multiple`` x its annualised mining margin of the step, plus BTC,
+    cash less debt; replacement cost is its live MW at the site build cost plus its machines'
+    TH at today's machine price. With q = value / replacement above ``equity_issuance_min_q``
+    it may raise up to ``equity_issuance_share_per_year`` of its market value a year, scaled
+    by (1 - min_q / q) so issuance rises steeply with q; the ATM fee
+    (``equity_issuance_fee_share``) is the cost the firm sees. Private firms raise no outside
+    equity (they finance from cash, credit and vendor terms).
     """
-    s, firms = model.config, model.firms
-    assets = asset_value_usd(model) if assets is None else assets
+    s, firms, sites = model.config, model.firms, model.sites
+    value, replacement = market_value_and_replacement_usd(model)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.where(replacement > 0, value / replacement, 0.0)
+    model.firm_q = q
+    scale = np.clip(1.0 - s.equity_issuance_min_q / np.where(q > 0, q, np.inf), 0.0, 1.0)
     per_review = s.equity_issuance_share_per_year * model.years_in_step / s.review_probability_per_step
-    return np.where(firms.active & (firms.profit_usd > 0), per_review * assets, 0.0)
+    return np.where(firms.active & firms.is_public & (value > 0), per_review * scale * value, 0.0)
+
+
+def market_value_and_replacement_usd(model) -> tuple[np.ndarray, np.ndarray]:
+    """Per firm: (equity market value, replacement cost of its mining assets), USD."""
+    s, firms, sites = model.config, model.firms, model.sites
+    n = len(firms)
+    led = firms.ledger
+    margin_year = (led["revenue_mining_usd"] - led["power_usd"] - led["opex_usd"]) * 12.0 / model.months_in_step
+    price = model.market.state.btc_price_usd
+    value = (s.equity_ev_to_margin_multiple * np.maximum(margin_year, 0.0) + firms.btc_held * price
+             + firms.cash_usd - firms.debt_usd)
+    th = np.bincount(sites.owner, weights=sites.mw_machines / sites.efficiency_j_per_th, minlength=n) * 1e6
+    live_mw = np.bincount(sites.owner, weights=sites.capacity_mw - sites.mw_shutdown, minlength=n)
+    replacement = live_mw * s.site_build_capex_usd_per_mw + th * model.machine_price_usd_per_th
+    return value, replacement
 
 
 def fund_orders(model, idx: np.ndarray, capex: np.ndarray, equity_room: np.ndarray) -> None:
@@ -172,8 +198,11 @@ def fund_orders(model, idx: np.ndarray, capex: np.ndarray, equity_room: np.ndarr
     idx = np.atleast_1d(idx)
     pending = firms.payments.buffer[idx].sum(axis=1)
     shortfall = np.clip(pending + np.atleast_1d(capex) - firms.cash_usd[idx], 0.0, None)
-    equity = np.minimum(shortfall, np.clip(equity_room[idx], 0.0, None))
-    np.subtract.at(equity_room, idx, equity)
+    # shares sold gross; the ATM fee is what the firm sees of the cost (equity_issuance_fee_share)
+    keep = 1.0 - model.config.equity_issuance_fee_share
+    gross = np.minimum(shortfall / keep, np.clip(equity_room[idx], 0.0, None))
+    equity = gross * keep
+    np.subtract.at(equity_room, idx, gross)
     firms.cash_usd[idx] += equity
     np.add.at(firms.ledger["equity_raised_usd"], idx, equity)
     borrow(firms, idx, shortfall - equity)

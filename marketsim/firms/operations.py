@@ -2,10 +2,11 @@
 
 Order within the phase (MODEL.md "Each step, each firm", 1-2):
 1. what was ordered arrives: new MW energised, upgraded fleets, finished conversions;
-2. each site mines if its expected margin is positive at the hashprice firms can observe
-   (this step's price and subsidy over last step's network hashrate), else curtails;
-   fleets idle for ``scrap_after_idle_months`` are scrapped and the site shut down;
-3. exogenous outages (scenario ``hashrate_events``) take a share of mining MW offline;
+2. each site mines in the hours its margin is positive at the hashprice consistent with the
+   hashrate that mines (a fixed point: ``consistent_hashprice``), net of exogenous outages
+   (scenario ``hashrate_events``); fleets that have not paid their avoidable fixed cost for
+   ``scrap_after_unprofitable_months`` are scrapped and the site shut down;
+3. exogenous outages take their share of mining MW offline;
 4. the chain advances with the realised network hashrate; each firm earns its hashrate share
    of the step's rewards, and pays power and variable opex on the MW that actually mined.
 """
@@ -13,31 +14,50 @@ Order within the phase (MODEL.md "Each step, each firm", 1-2):
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import brentq
+from scipy.special import ndtr
 
 from marketsim import protocol
 from marketsim.firms import economics as econ
+from marketsim.firms import vintages
 
-DORMANT_SHARE = 0.05  # a site mining fewer hours than this is idle for scrapping purposes
+# the fixed point is searched down to exp(-30) of the fleet (a network off in all but name)
+FIXED_POINT_BRACKET_LOG = 30.0
+FIXED_POINT_TOLERANCE_LOG = 1e-6  # relative precision of the hashrate (1 ppm)
+FIXED_POINT_NEAR_LOG = 0.25  # half-width of the first bracket around last step's hashrate
+SCRAP_REMNANT_MW = 0.1  # a cohort smaller than this after a scrapping goes whole
+COHORT_TOLERANCE_MW = 1e-9  # float residue, not machines
+USED_LOT_BIN_LOG = 0.05  # used machines within ~5% of each other's J/TH are one lot
 
 
 def land_deliveries(model) -> None:
+    """Orders arrive: new MW with its machines, upgrades (the worst cohorts make way for the new
+    ones and go to the second-hand market), finished conversions. Machines that left with MW
+    taken elsewhere (conversions, sites shut down) are first taken out of the cohorts."""
     sites, step = model.sites, model.steps_done
+    retired_efficiency = sites.cohort_efficiency_j_per_th.copy()  # before new cohorts take freed slots
+    retired = reconcile_cohorts(sites)
     built = sites.build_pipeline.pop()
-    got = built > 0
-    if got.any():
-        old_th = sites.mw_machines[got] / sites.efficiency_j_per_th[got]
-        new_th = built[got] / sites.build_efficiency[got]
-        sites.efficiency_j_per_th[got] = (sites.mw_machines[got] + built[got]) / (old_th + new_th)
+    got = np.flatnonzero(built > 0)
+    if len(got):
+        vintages.add_cohort(sites.cohort_mw, sites.cohort_efficiency_j_per_th, sites.cohort_age_years,
+                            got, built[got], sites.build_efficiency[got])
         sites.capacity_mw[got] += built[got]
         sites.mw_idle[got] += built[got]  # curtailment decides below whether it mines
         # new MW is built for mining: it does not add AI-suitable capacity (MODEL.md: ~20% of
         # a portfolio suits AI because of power quality, land and fibre, not because of age)
-    upgraded = sites.upgrade_due_step == step
-    if upgraded.any():
-        sites.efficiency_j_per_th[upgraded] = sites.upgrade_efficiency[upgraded]
-        sites.fleet_age_years[upgraded] = 0.0
+    upgraded = np.flatnonzero(sites.upgrade_due_step == step)
+    if len(upgraded):
+        mw = np.minimum(sites.upgrade_mw[upgraded], sites.cohort_mw[upgraded].sum(axis=1))
+        out = vintages.remove_worst(sites.cohort_mw, sites.cohort_efficiency_j_per_th, upgraded, mw)
+        retired[upgraded] += out
+        vintages.add_cohort(sites.cohort_mw, sites.cohort_efficiency_j_per_th, sites.cohort_age_years,
+                            upgraded, mw, sites.upgrade_efficiency[upgraded])
         sites.upgrade_due_step[upgraded] = -1
+        sites.upgrade_mw[upgraded] = 0.0
         sites.idle_steps[upgraded] = 0
+    sync_fleet(sites)
+    resell_used_machines(model, retired, retired_efficiency)
     converted = sites.conversion_pipeline.pop()
     done = converted > 0
     if done.any():
@@ -46,40 +66,274 @@ def land_deliveries(model) -> None:
         model.events.add_many("conversion_completed", sites.owner[done], np.flatnonzero(done), converted[done])
 
 
-def curtail_or_mine(model, power_usd_per_mwh: np.ndarray, hashprice_observed: float) -> None:
-    """Each site mines in the hours its margin is positive (``economics.hourly_mining_share``).
+def retire_displaced_machines(model) -> None:
+    """After the decisions and exits of a step: machines standing on MW that converted to AI
+    hosting or left with a shut-down site leave their cohorts and go to the used market."""
+    retired_efficiency = model.sites.cohort_efficiency_j_per_th.copy()
+    retired = reconcile_cohorts(model.sites)
+    sync_fleet(model.sites)
+    # a firm that left this step has closed its books; its shut sites found no bidder at the
+    # distress auction (which priced them with their machines), so their machines are scrapped
+    gone = np.flatnonzero(~model.firms.active[model.sites.owner] & (retired.sum(axis=1) > 0))
+    if len(gone):
+        model.events.add_many("scrapped", model.sites.owner[gone], gone, retired[gone].sum(axis=1))
+        retired[gone] = 0.0
+    resell_used_machines(model, retired, retired_efficiency, settle_cash=True)
 
-    ``mw_mining`` is the site's machine MW times the share of hours mined (MW-equivalents), the
-    rest is ``mw_idle``. A site that mines less than half of the hours counts as curtailed
-    (events), and one that mines almost never for ``scrap_after_idle_months`` is scrapped.
+
+def reconcile_cohorts(sites) -> np.ndarray:
+    """Cohort MW must equal machine MW (mining + idle). Conversions and shut-downs take MW out
+    of those states elsewhere; the machines that stood on it leave, least efficient first, and
+    are returned (per site and slot) for the second-hand market."""
+    retired = np.zeros_like(sites.cohort_mw)
+    excess = sites.cohort_mw.sum(axis=1) - sites.mw_machines
+    rows = np.flatnonzero(excess > COHORT_TOLERANCE_MW)
+    if len(rows):
+        retired[rows] = vintages.remove_worst(sites.cohort_mw, sites.cohort_efficiency_j_per_th, rows, excess[rows])
+    short = np.flatnonzero(excess < -COHORT_TOLERANCE_MW)
+    if len(short):  # machines that arrived outside the cohorts (none in the model today): at the fleet average
+        vintages.add_cohort(sites.cohort_mw, sites.cohort_efficiency_j_per_th, sites.cohort_age_years,
+                            short, -excess[short], sites.efficiency_j_per_th[short])
+    return retired
+
+
+def sync_fleet(sites) -> None:
+    """Fleet averages from the cohorts (MW-weighted harmonic J/TH, MW-weighted age)."""
+    sites.efficiency_j_per_th = vintages.fleet_efficiency(sites.cohort_mw, sites.cohort_efficiency_j_per_th,
+                                                          sites.efficiency_j_per_th)
+    sites.fleet_age_years = vintages.fleet_age(sites.cohort_mw, sites.cohort_age_years, sites.fleet_age_years)
+
+
+def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndarray, settle_cash: bool = False) -> None:
+    """Retired cohorts go to operators whose power makes them pay, or to scrap.
+
+    Buyers are active firms' sites with powered MW standing empty (MW whose own machines were
+    scrapped). A used MW at efficiency e is worth, to a buyer with power p, its monthly margin
+    there net of the site's fixed cost times ``max_payback_months`` (the payback miners
+    accept for machines). Lots are sold best machines first; each goes to the buyers who
+    value it most, all paying the marginal buyer's value (``vintages.clear_used_lot``). The
+    buyer's capex is the seller's negative capex; MW and TH move, nothing is created. What no
+    buyer wants is scrapped (event ``used_scrapped``). A buyer spends at most its cash. With
+    ``settle_cash`` (after ``finance.pay`` has run) the cash moves now, else ``pay`` moves it.
+    """
+    s, sites, firms = model.config, model.sites, model.firms
+    site_idx, slot = np.nonzero(retired > COHORT_TOLERANCE_MW)
+    if not len(site_idx):
+        return
+    # lots of similar machines are sold together (one clearing per efficiency bin), each seller
+    # getting its share of the bin's proceeds: the market works on tiers, not on single sites
+    lot_mw = retired[site_idx, slot]
+    lot_eff = retired_efficiency[site_idx, slot]
+    bins, lot_bin = np.unique(np.round(np.log(lot_eff) / USED_LOT_BIN_LOG), return_inverse=True)
+    bin_mw = np.bincount(lot_bin, weights=lot_mw)
+    bin_eff = bin_mw / np.bincount(lot_bin, weights=lot_mw / lot_eff)  # TH-conserving average
+    free = np.where(firms.active[sites.owner], sites.mw_shutdown, 0.0)
+    buyers = np.flatnonzero(free > COHORT_TOLERANCE_MW)
+    hashprice = model.hashprice_consistent if np.isfinite(model.hashprice_consistent) else model.hashprice_observed
+    value = np.zeros((len(bins), 0))
+    if len(buyers):  # every bin's value to every buyer, in one call
+        margin = fleet_margin_usd_per_mw_month(model, model.site_power_usd_per_mwh[buyers][None, :], hashprice,
+                                               bin_eff[:, None], sites.power_take_or_pay_share[buyers][None, :])
+        value = (margin - s.site_fixed_cost_usd_per_mw_month) * s.max_payback_months
+    sold_share = np.zeros(len(bins))
+    price = np.zeros(len(bins))
+    led = firms.ledger
+    capex_before = led["capex_usd"].copy()
+    cash_left = np.maximum(firms.cash_usd, 0.0)
+    for b in np.argsort(bin_eff):  # best machines first
+        if not len(buyers):
+            break
+        rank = np.argsort(-value[b])
+        ranked = buyers[rank]
+        affordable = np.minimum(free[ranked], cash_left[sites.owner[ranked]] / np.maximum(value[b][rank], 1.0))
+        bought_ranked, price[b] = vintages.clear_used_lot(bin_mw[b], affordable, value[b][rank])
+        got = bought_ranked > 0
+        if not got.any():
+            continue
+        rows, mw = buyers[rank][got], bought_ranked[got]
+        vintages.add_cohort(sites.cohort_mw, sites.cohort_efficiency_j_per_th, sites.cohort_age_years,
+                            rows, mw, np.full(len(rows), bin_eff[b]))
+        sites.mw_shutdown[rows] -= mw
+        sites.mw_idle[rows] += mw
+        free[rows] = np.maximum(free[rows] - mw, 0.0)
+        np.add.at(led["capex_usd"], sites.owner[rows], mw * price[b])
+        np.subtract.at(cash_left, sites.owner[rows], mw * price[b])
+        sold_share[b] = mw.sum() / bin_mw[b]
+        tier = vintages.TIER_NAMES[vintages.price_tier(bin_eff[b:b + 1])[0]]
+        model.used_machine_price_usd_per_th[tier] = price[b] * bin_eff[b] / 1e6
+        model.events.add_many("used_machines_bought", sites.owner[rows], rows, mw, value_usd=mw * price[b])
+    sellers = sites.owner[site_idx]
+    np.subtract.at(led["capex_usd"], sellers, lot_mw * sold_share[lot_bin] * price[lot_bin])
+    scrapped = lot_mw * (1.0 - sold_share[lot_bin])
+    gone = scrapped > COHORT_TOLERANCE_MW
+    if gone.any():
+        model.events.add_many("used_scrapped", sellers[gone], site_idx[gone], scrapped[gone])
+    if settle_cash:
+        firms.cash_usd -= led["capex_usd"] - capex_before
+    sync_fleet(sites)
+
+
+def mining_shares(model, power_usd_per_mwh, hashprice, efficiency=None, take_or_pay=None):
+    """Share of hours mined and cost of power relative to the mean, at ``hashprice``.
+
+    Shapes broadcast: by default per site at the fleet average; pass ``efficiency`` of shape
+    (sites, slots) with ``power_usd_per_mwh[:, None]`` for each cohort. The marginal power
+    price of a MWh is the site's price on the part not bought take-or-pay
+    (``power_take_or_pay_share``: hosting contracts and fixed-volume PPAs are paid whether the
+    machines run or not, so that part costs nothing extra to mine). The returned cost share
+    includes the take-or-pay part, paid in every hour.
     """
     s, sites = model.config, model.sites
-    breakeven_power = econ.revenue_usd_per_mw_day(hashprice_observed, sites.efficiency_j_per_th) / econ.HOURS_PER_DAY
+    top = sites.power_take_or_pay_share if take_or_pay is None else take_or_pay
+    eff = sites.efficiency_j_per_th if efficiency is None else efficiency
+    breakeven_power = econ.revenue_usd_per_mw_day(hashprice, eff) / econ.HOURS_PER_DAY
     share, cost_share = econ.hourly_mining_share(
-        breakeven_power - s.mining_opex_usd_per_mwh, power_usd_per_mwh, s.power_hourly_volatility
+        breakeven_power - s.mining_opex_usd_per_mwh, power_usd_per_mwh * (1.0 - top), s.power_hourly_volatility,
+        s.power_negative_hours_share,
     )
-    machines = sites.mw_machines
-    was_mining = sites.mw_mining > 0.5 * machines
-    sites.mw_mining = share * machines
+    return share, top + (1.0 - top) * cost_share
+
+
+def cohort_shares(model, power_usd_per_mwh: np.ndarray, hashprice):
+    """``mining_shares`` for every cohort: (sites, slots) arrays (old machines curtail first)."""
+    sites = model.sites
+    hp = np.asarray(hashprice, dtype=float)
+    return mining_shares(model, np.asarray(power_usd_per_mwh)[:, None], hp[:, None] if hp.ndim else hp,
+                         sites.cohort_efficiency_j_per_th, sites.power_take_or_pay_share[:, None])
+
+
+def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float) -> float:
+    """The hashprice at which the hashrate that mines is the one that earns it.
+
+    A miner earns reward x (its hashrate / difficulty); difficulty retargets every 2,016
+    blocks (about twice a month) toward the hashrate that mines. Deciding on/off at the
+    difficulty of the step's start, as if the retargets inside the step did not happen,
+    makes a cobweb: everybody switches off, difficulty falls, everybody switches on. Here
+    the step's hashrate H solves the fixed point
+
+        H = online x S(R / H),   S(hp) = sum over cohorts of share(hp) x MW / J/TH,
+
+    with R the network's reward per day (``Market.reward_usd_per_day``): the hashrate is
+    consistent with the difficulty it produces, and hashprice R / H is the one expected
+    after the next retarget. S rises with hashprice and R / H falls with H, so the root is
+    unique; it is found by bracketing in log H (``brentq``). The chain still lags: blocks
+    come faster or slower until difficulty has caught up (``protocol.advance_chain``).
+    """
+    s, sites = model.config, model.sites
+    reward = model.market.reward_usd_per_day()
+    live = sites.cohort_mw > 0
+    ths = (sites.cohort_mw / sites.cohort_efficiency_j_per_th * online)[live]
+    capacity = float(ths.sum())
+    if capacity <= 0 or reward <= 0:
+        return float("nan")
+    # the hot loop: only the live cohorts, only the share of hours (not the cost), with the
+    # per-cohort constants of ``economics.hourly_mining_share`` taken out of the loop
+    rows = np.nonzero(live)[0]
+    revenue_per_hashprice = (econ.PH_PER_EH / sites.cohort_efficiency_j_per_th[live]) / econ.HOURS_PER_DAY
+    marginal_power = np.asarray(power_usd_per_mwh)[rows] * (1.0 - sites.power_take_or_pay_share[rows])
+    vol, free = s.power_hourly_volatility, s.power_negative_hours_share
+
+    def supply(hashprice: float) -> float:
+        k = hashprice * revenue_per_hashprice - s.mining_opex_usd_per_mwh
+        if vol <= 0:
+            share = (k > marginal_power).astype(float)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d = (np.log(np.where(k > 0, k, 1.0)) - np.log(np.maximum(marginal_power, 1e-9)) + vol * vol / 2) / vol
+            share = np.where(k > 0, ndtr(d), 0.0)
+        return float(((free + (1.0 - free) * share) * ths).sum())
+
+    def excess(log_h: float) -> float:
+        return float(np.log(max(supply(reward / (np.exp(log_h) * protocol.PH_PER_EH)), 1e-300)) - log_h)
+
+    high = np.log(capacity)
+    top = excess(high)
+    if top >= 0:  # everything mines even with the whole fleet on
+        return reward / (capacity * protocol.PH_PER_EH)
+    # first try a narrow bracket around last step's hashrate (it rarely moves by more than
+    # e^0.25 in a step), then the whole range
+    last = getattr(model, "network_hashrate_ehs", 0.0)
+    if last > 0 and np.log(last) - FIXED_POINT_NEAR_LOG < high:
+        near_low = np.log(last) - FIXED_POINT_NEAR_LOG
+        near_high = min(high, np.log(last) + FIXED_POINT_NEAR_LOG)
+        f_low, f_high = excess(near_low), (top if near_high == high else excess(near_high))
+        if f_low > 0 > f_high:
+            log_h = brentq(excess, near_low, near_high, xtol=FIXED_POINT_TOLERANCE_LOG)
+            return reward / (np.exp(log_h) * protocol.PH_PER_EH)
+    low = high - FIXED_POINT_BRACKET_LOG
+    if excess(low) <= 0:  # not even a trickle mines: hashprice at the bracket's bottom
+        return reward / (np.exp(low) * protocol.PH_PER_EH)
+    log_h = brentq(excess, low, high, xtol=FIXED_POINT_TOLERANCE_LOG)
+    return reward / (np.exp(log_h) * protocol.PH_PER_EH)
+
+
+def curtail_or_mine(model, power_usd_per_mwh: np.ndarray) -> None:
+    """Each cohort mines in the hours its margin is positive at the consistent hashprice.
+
+    ``mw_mining`` is the site's machine MW times the share of hours mined (MW-equivalents,
+    summed over cohorts: old machines curtail first), the rest is ``mw_idle``. A site that
+    mines less than half of the hours counts as curtailed (events). A cohort whose margin
+    over the hours it mines, at the hashprice expected after the next retarget
+    (``consistent_hashprice``) or its owner's belief (whichever is higher), does not cover the
+    site's avoidable fixed cost is scrapped at a hazard with mean life
+    ``scrap_after_unprofitable_months``: a machine is kept while it pays its way, whatever the
+    share of hours it runs.
+    """
+    s, sites = model.config, model.sites
+    online = 1.0 - outage_share(model)
+    hashprice = consistent_hashprice(model, power_usd_per_mwh, online)
+    if not np.isfinite(hashprice):
+        hashprice = model.hashprice_observed
+    best = np.fmax(model.firms.expected_hashprice[sites.owner], hashprice)
+    margin = fleet_margin_usd_per_mw_month(model, np.asarray(power_usd_per_mwh)[:, None], best[:, None],
+                                           sites.cohort_efficiency_j_per_th, sites.power_take_or_pay_share[:, None])
+    losing = (margin < s.site_fixed_cost_usd_per_mw_month) & (sites.cohort_mw > 0) & (sites.upgrade_due_step < 0)[:, None]
+    sites.idle_steps = np.where(losing.any(axis=1), sites.idle_steps + 1, 0)
+    # a hazard, not a deadline: of a cohort that does not pay its way, 1 - exp(-t / T) goes each
+    # step (owners sell or scrap a few machines at a time), so a halving that strands many
+    # fleets at once retires them over months, not in one step
+    rate = 1.0 - np.exp(-model.months_in_step / s.scrap_after_unprofitable_months)
+    scrap_mw = np.where(losing, sites.cohort_mw * rate, 0.0)
+    scrap_mw = np.where(losing & (sites.cohort_mw - scrap_mw < SCRAP_REMNANT_MW), sites.cohort_mw, scrap_mw)
+    scrapped = scrap_mw.sum(axis=1)
+    scrap = scrapped > 0
+    if scrap.any():
+        model.events.add_many("scrapped", sites.owner[scrap], np.flatnonzero(scrap), scrapped[scrap])
+        sites.cohort_mw -= scrap_mw
+        sites.mw_shutdown += scrapped
+        sync_fleet(sites)
+        # the machines left: the fixed point moves (the remaining ones earn a little more)
+        hashprice = consistent_hashprice(model, power_usd_per_mwh, online)
+    model.hashprice_consistent = hashprice
+    if not np.isfinite(hashprice):
+        hashprice = model.hashprice_observed
+
+    share, cost_share = cohort_shares(model, power_usd_per_mwh, hashprice)
+    machines = sites.cohort_mw.sum(axis=1)
+    was_mining = sites.mw_mining > 0.5 * sites.mw_machines
+    sites.mw_mining = (share * sites.cohort_mw).sum(axis=1)
     sites.mw_idle = machines - sites.mw_mining
-    model.site_power_cost_share = cost_share
-    mining = (share >= 0.5) & (machines > 0)
-    stopped = was_mining & ~mining
-    resumed = ~was_mining & mining & (machines > 0)
+    model.site_mining_ehs = (share * sites.cohort_mw / sites.cohort_efficiency_j_per_th).sum(axis=1)
+    model.site_power_cost_mw = (cost_share * sites.cohort_mw).sum(axis=1)
+    mining = (sites.mw_mining >= 0.5 * machines) & (machines > 0)
+    stopped = was_mining & ~mining & (machines > 0)
+    resumed = ~was_mining & mining
     if stopped.any():
         model.events.add_many("curtailment", sites.owner[stopped], np.flatnonzero(stopped), sites.mw_idle[stopped])
     if resumed.any():
         model.events.add_many("resumption", sites.owner[resumed], np.flatnonzero(resumed), sites.mw_mining[resumed])
 
-    dormant = (share < DORMANT_SHARE) & (machines > 0)
-    sites.idle_steps = np.where(dormant, sites.idle_steps + 1, 0)
-    scrap = (sites.idle_steps >= model.steps_per_month * s.scrap_after_idle_months) & (sites.upgrade_due_step < 0)
-    if scrap.any():
-        model.events.add_many("scrapped", sites.owner[scrap], np.flatnonzero(scrap), machines[scrap])
-        sites.mw_shutdown[scrap] += machines[scrap]
-        sites.mw_idle[scrap] = 0.0
-        sites.mw_mining[scrap] = 0.0
-        sites.idle_steps[scrap] = 0
+
+def fleet_margin_usd_per_mw_month(model, power_usd_per_mwh, hashprice, efficiency=None, take_or_pay=None):
+    """Per machine MW: revenue of the hours mined less their power and variable opex, per month,
+    at ``hashprice``; shapes broadcast as in ``mining_shares``."""
+    s, sites = model.config, model.sites
+    eff = sites.efficiency_j_per_th if efficiency is None else efficiency
+    hp = np.asarray(hashprice, dtype=float)
+    share, cost_share = mining_shares(model, power_usd_per_mwh, hp, eff, take_or_pay)
+    revenue = econ.revenue_usd_per_mw_day(hp, eff) * share
+    cost = (np.asarray(power_usd_per_mwh) * cost_share + s.mining_opex_usd_per_mwh * share) * econ.HOURS_PER_DAY
+    return (revenue - cost) * econ.DAYS_PER_MONTH
 
 
 def outage_share(model) -> float:
@@ -96,7 +350,7 @@ def mine_and_earn(model, power_usd_per_mwh: np.ndarray) -> None:
     """Realise hashrate, settle the chain, share the rewards, charge power and variable opex."""
     s, sites, firms, state = model.config, model.sites, model.firms, model.market.state
     online = 1.0 - outage_share(model)
-    site_hashrate = protocol.mw_to_ehs(sites.mw_mining * online, sites.efficiency_j_per_th)
+    site_hashrate = model.site_mining_ehs * online
     network = float(site_hashrate.sum())
     outcome = model.market.settle_chain(network)
     n = len(firms)
@@ -107,8 +361,8 @@ def mine_and_earn(model, power_usd_per_mwh: np.ndarray) -> None:
     led["revenue_mining_usd"] = led["btc_mined"] * state.btc_price_usd
     hours = state.days * econ.HOURS_PER_DAY
     mwh = sites.mw_mining * online * hours
-    # the hours mined are the cheap ones: cost = machine MW x hours x mean price x cost share
-    power_cost = sites.mw_machines * online * hours * power_usd_per_mwh * model.site_power_cost_share
+    # the hours mined are the cheap ones: cost = sum over cohorts of MW x cost share x hours x mean price
+    power_cost = model.site_power_cost_mw * online * hours * power_usd_per_mwh
     led["power_usd"] = np.bincount(sites.owner, weights=power_cost, minlength=n)
     fixed = (sites.capacity_mw - sites.mw_shutdown) * s.site_fixed_cost_usd_per_mw_month * model.months_in_step
     led["opex_usd"] = np.bincount(sites.owner, weights=mwh * s.mining_opex_usd_per_mwh + fixed, minlength=n)

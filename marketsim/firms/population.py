@@ -23,8 +23,12 @@ from marketsim.errors import ScenarioError
 from marketsim.scenario import Scenario
 
 PUBLIC_MINERS_FILE = "public_miners_2022.csv"
+ORDER_BOOK_FILE = "order_book_2022.csv"
+ORDER_BOOK_COLUMNS = ["name", "target_ehs", "target_date", "efficiency_j_per_th", "prepaid_share", "source"]
 TAIL_EFFICIENCY_BOUNDS_J_PER_TH = (15.0, 120.0)
-TAIL_POWER_BOUNDS_USD_PER_MWH = (20.0, 150.0)
+TAIL_POWER_MAX_USD_PER_MWH = 150.0  # above this nobody mines at the 2022 hashprices (hosting fees topped at ~90)
+HOSTING_FEE_MIN_USD_PER_MWH = 80.0  # late-2022 hosting fees were 80-90 $/MWh (calibration facts s3)
+TAKE_OR_PAY_BETA_CONCENTRATION = 4.0  # beta(a, b) with a + b = 4: most firms near the mean, some at 0 or 1
 HURDLE_BOUNDS = (0.03, 0.6)
 MAX_INITIAL_FLEET_AGE_YEARS = 4.0
 EFFICIENCY_TOLERANCE = 1e-3  # rounding in the file
@@ -49,6 +53,36 @@ def load_public_miners() -> pd.DataFrame:
         raise ScenarioError(f"{PUBLIC_MINERS_FILE}: efficiency_j_per_th disagrees with mw / hashrate_ehs for "
                             f"{', '.join(table.loc[off, 'name'])}")
     table["efficiency_j_per_th"] = derived
+    return table
+
+
+def lognormal_with_moments(rng: np.random.Generator, mean: float, sd: float, n: int) -> np.ndarray:
+    """Positive draws with the given mean and sd. Power prices are skewed: most sites pay near the
+    mean, a few pay far less (stranded gas, surplus hydro, old fixed PPAs) and none below zero on
+    average, so the cost curve's cheap end thins out instead of piling up at a floor."""
+    if sd <= 0:
+        return np.full(n, mean)
+    sigma2 = np.log1p((sd / mean) ** 2)
+    return rng.lognormal(np.log(mean) - sigma2 / 2, np.sqrt(sigma2), n)
+
+
+def beta_with_mean(rng: np.random.Generator, mean: float, concentration: float, n: int) -> np.ndarray:
+    """Shares in [0, 1] with the given mean (beta(a, b), a + b = ``concentration``)."""
+    if mean <= 0 or mean >= 1:
+        return np.full(n, float(mean))
+    return rng.beta(mean * concentration, (1 - mean) * concentration, n)
+
+
+def load_order_book() -> pd.DataFrame:
+    """The public miners' end-2022 hashrate guidance and the machines they had on order
+    (``data/order_book_2022.csv``; every row names its public, pre-2023 source)."""
+    with resources.files("marketsim.data").joinpath(ORDER_BOOK_FILE).open() as fh:
+        table = pd.read_csv(fh, parse_dates=["target_date"])
+    missing = [c for c in ORDER_BOOK_COLUMNS if c not in table.columns]
+    if missing:
+        raise ScenarioError(f"{ORDER_BOOK_FILE}: missing columns {missing}")
+    if (table["target_date"] > pd.Timestamp("2024-12-31")).any() or (table["target_ehs"] <= 0).any():
+        raise ScenarioError(f"{ORDER_BOOK_FILE}: targets must be positive and due by 2024")
     return table
 
 
@@ -84,6 +118,7 @@ class Population:
     interconnect_mw: np.ndarray  # grid capacity incl. approved unbuilt power
     land_acres: np.ndarray
     location_quality: np.ndarray  # tenants' price multiplier for the location (0: no site of its own)
+    take_or_pay_share: np.ndarray
     cash_usd: np.ndarray
     debt_usd: np.ndarray
     debt_rate_per_year: np.ndarray
@@ -94,6 +129,7 @@ class Population:
     rule: np.ndarray
     hurdle_rate_per_year: np.ndarray
     conversion_capex_usd_per_mw: np.ndarray
+    hashprice_trend_weight: np.ndarray
 
     def suitable_mw(self, s: Scenario) -> np.ndarray:
         """Gross MW a site can give AI: its interconnect, or what its land holds at AI density,
@@ -130,10 +166,11 @@ def build_population(s: Scenario, network_hashrate_ehs: float, rule_names: list[
     mw = capped_shares(rng.pareto(s.tail_size_pareto_alpha, n_tail) + 1.0, s.tail_max_firm_share) * tail_mw
     eff = np.clip(rng.normal(tail_mean_eff, s.tail_efficiency_sd_j_per_th, n_tail), *TAIL_EFFICIENCY_BOUNDS_J_PER_TH)
     eff *= (mw / eff).sum() / tail_hashrate  # exact fit of the tail's hashrate
-    power_cost = np.clip(
-        rng.normal(s.tail_power_price_mean_usd_per_mwh, s.tail_power_price_sd_usd_per_mwh, n_tail),
-        *TAIL_POWER_BOUNDS_USD_PER_MWH,
-    )
+    power_cost = np.minimum(lognormal_with_moments(rng, s.tail_power_price_mean_usd_per_mwh,
+                                                   s.tail_power_price_sd_usd_per_mwh, n_tail), TAIL_POWER_MAX_USD_PER_MWH)
+    tail_top = beta_with_mean(rng, s.tail_take_or_pay_share_mean, TAKE_OR_PAY_BETA_CONCENTRATION, n_tail)
+    public_power = public["power_usd_per_mwh"].to_numpy(float)
+    public_top = np.where(public_power >= HOSTING_FEE_MIN_USD_PER_MWH, s.hosted_take_or_pay_share, 0.0)
     cash = s.tail_cash_usd_per_mw * mw * rng.lognormal(-0.125, 0.5, n_tail)
     debt = s.tail_debt_usd_per_mw * mw * rng.lognormal(-0.245, 0.7, n_tail)
 
@@ -147,7 +184,8 @@ def build_population(s: Scenario, network_hashrate_ehs: float, rule_names: list[
         is_public=np.r_[np.ones(len(public), bool), np.zeros(n_tail, bool)],
         mw=np.r_[public["mw"].to_numpy(float), mw],
         efficiency_j_per_th=np.r_[public["efficiency_j_per_th"].to_numpy(float), eff],
-        power_usd_per_mwh=np.r_[public["power_usd_per_mwh"].to_numpy(float), power_cost],
+        power_usd_per_mwh=np.r_[public_power, power_cost],
+        take_or_pay_share=np.r_[public_top, tail_top],
         cash_usd=np.r_[public["cash_usd"].to_numpy(float), cash],
         debt_usd=np.r_[public["debt_usd"].to_numpy(float), debt],
         debt_rate_per_year=np.r_[public["debt_rate_per_year"].to_numpy(float),
@@ -160,6 +198,7 @@ def build_population(s: Scenario, network_hashrate_ehs: float, rule_names: list[
         hurdle_rate_per_year=np.clip(rng.normal(s.hurdle_rate_per_year, s.hurdle_rate_sd, n), *HURDLE_BOUNDS),
         conversion_capex_usd_per_mw=s.conversion_capex_usd_per_mw * rng.lognormal(-sigma**2 / 2, sigma, n),
         interconnect_mw=grid, land_acres=land, location_quality=quality,
+        hashprice_trend_weight=np.maximum(rng.normal(s.hashprice_trend_weight_mean, s.hashprice_trend_weight_sd, n), 0.0),
     )
 
 

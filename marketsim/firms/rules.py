@@ -25,6 +25,7 @@ class Candidates:
     efficiency_j_per_th: np.ndarray
     cost_usd_per_mwh: np.ndarray  # power + variable opex
     expected_hashprice: np.ndarray  # the owner's smoothed belief
+    expected_decline_per_year: np.ndarray  # the owner's expected yearly hashprice erosion (trend belief)
     hurdle_rate_per_year: np.ndarray
     conversion_capex_usd_per_mw: np.ndarray
 
@@ -45,7 +46,6 @@ class Outlook:
     months_to_halving: float
     post_halving_ratio: float
     horizon_months: int
-    decline_per_year: float
     max_payback_months: float
     myopic_max_payback_months: float
     ai_pue: float
@@ -73,8 +73,9 @@ class DecisionRule:
 class NPVRule(DecisionRule):
     """Discounted cash flows over a horizon, at the firm's hurdle rate, under its expectations.
 
-    Expected hashprice: the firm's smoothed belief, eroded by expected network growth and cut
-    at the next halving (``economics.hashprice_outlook``). Mining value keeps the option to
+    Expected hashprice: the firm's smoothed belief, eroded by the network growth it extrapolates
+    from the difficulty trend, lifted by the BTC forward premium, and cut at the next halving
+    (``economics.hashprice_outlook``, ``economics.trend_decline_per_year``). Mining value keeps the option to
     curtail. A conversion gives up the mining value of the MW over the horizon and gains the
     lease's NOI from delivery for the whole term, times the expected occupancy.
     """
@@ -83,7 +84,7 @@ class NPVRule(DecisionRule):
 
     def _paths(self, c: Candidates, o: Outlook):
         hp = econ.hashprice_outlook(
-            c.expected_hashprice, o.horizon_months, o.decline_per_year, o.months_to_halving, o.post_halving_ratio
+            c.expected_hashprice, o.horizon_months, c.expected_decline_per_year, o.months_to_halving, o.post_halving_ratio
         )
         return hp, econ.monthly_discount(c.hurdle_rate_per_year, o.horizon_months)
 

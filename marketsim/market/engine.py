@@ -79,6 +79,7 @@ class Market:
         )
         self.lease_rate_usd_per_kw_month = scenario.ai_lease_rate_initial_usd_per_kw_month
         self.state: MarketState | None = None
+        self._replay_reward_btc: np.ndarray | None = None
 
     # --- set-up ------------------------------------------------------------------------
     def _load_replay(self) -> pd.DataFrame:
@@ -189,6 +190,17 @@ class Market:
             )
         return float(rate.mean()) / 1e6
 
+    def hashrate_before_start(self, months: int) -> np.ndarray:
+        """Monthly mean network hashrate (EH/s) of up to ``months`` whole months before the start,
+        oldest first, where the shipped data has it (public history a miner could see)."""
+        daily = mdata.load_btc_daily()
+        start = pd.Timestamp(self.scenario.start_date)
+        window = daily[(daily["date"] < start) & (daily["date"] >= start - pd.DateOffset(months=months))]
+        rate = window.set_index("date")["hashrate_ths"].dropna()
+        if rate.empty:
+            return np.zeros(0)
+        return (rate.resample("MS").mean().dropna() / 1e6).to_numpy()
+
     # --- per step -----------------------------------------------------------------------
     def step_dates(self, step: int) -> tuple[pd.Timestamp, pd.Timestamp]:
         while step + 1 >= len(self.bounds):
@@ -244,15 +256,22 @@ class Market:
             self.scenario.power_peak_month, st.power_multiplier,
         )
 
-    def hashprice_at_difficulty(self) -> float:
-        """USD per PH/s per day a miner earns this step at the current difficulty proxy."""
+    def reward_usd_per_day(self) -> float:
+        """USD the whole network earns per day this step, whatever its hashrate: the data's
+        blocks in a replay, else 144 blocks (the rate difficulty steers toward) at today's
+        subsidy plus fees. Divided by the hashrate that mines, it is the hashprice once
+        difficulty has caught up with that hashrate."""
         st = self.state
         if self.replays_step(st.step, self.scenario.blocks_model):
-            row = self.replay.iloc[st.step]
-            reward_per_day = (row["issuance_btc"] + row["fees_btc"]) / st.days
-            return float(reward_per_day * st.btc_price_usd / (self.chain.difficulty_hashrate_ehs * 1000.0))
+            if self._replay_reward_btc is None:  # a numpy column: this is called in the fixed point's loop
+                self._replay_reward_btc = (self.replay["issuance_btc"] + self.replay["fees_btc"]).to_numpy(float)
+            return float(self._replay_reward_btc[st.step] / st.days * st.btc_price_usd)
         reward = self.subsidy_per_block_now() * (1.0 + st.fee_share)
-        return reward * protocol.TARGET_BLOCKS_PER_DAY * st.btc_price_usd / (self.chain.difficulty_hashrate_ehs * 1000.0)
+        return float(reward * protocol.TARGET_BLOCKS_PER_DAY * st.btc_price_usd)
+
+    def hashprice_at_difficulty(self) -> float:
+        """USD per PH/s per day a miner earns this step at the current difficulty proxy."""
+        return self.reward_usd_per_day() / (self.chain.difficulty_hashrate_ehs * protocol.PH_PER_EH)
 
     def subsidy_per_block_now(self) -> float:
         return protocol.subsidy_btc(int(self.chain.height))

@@ -1,0 +1,117 @@
+"""Fleets as vintages: each site holds a few machine cohorts (MW, J/TH, age).
+
+Why cohorts and not one fleet average: a real fleet mixes S9s, S17s and S19s. The old machines
+are the first to curtail, the first to be replaced and the first to be scrapped, while the new
+ones keep mining; an average efficiency switches the whole site at once and makes an upgrade
+all-or-nothing. Each site has ``VINTAGE_SLOTS`` cohort slots (a 2-D array over all sites, so
+the hot path stays vectorised); a new cohort takes an empty slot, or merges with the cohort
+closest in efficiency when all are taken (TH and MW are conserved by the merge).
+
+Retired machines (replaced by an upgrade, or taken out when MW converts to AI hosting) go to a
+second-hand market (``resell``): operators with cheaper power and empty powered MW buy them
+if they pay their way there, at a price per TH set by the marginal buyer; what nobody wants is
+scrapped. Everything here is a plain function of arrays; ``operations`` and ``decisions``
+call it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+VINTAGE_SLOTS = 4
+# The start: a site whose fleet averages worse than a modern machine is a mix of modern
+# machines (S19j Pro class, 29.5 J/TH nameplate x 1.07 facility overhead; calibration facts s3)
+# and older ones (S17/T17 class ~45 J/TH and S9 ~98 J/TH; a 70 J/TH mix x 1.07, the fleet
+# the 2020 fit assumes). Sites at or better than the modern class start as one cohort.
+INITIAL_MODERN_J_PER_TH = 29.5 * 1.07
+INITIAL_OLD_J_PER_TH = 70.0 * 1.07
+# Hashrate Index ASIC price index tiers (J/TH upper bounds), used to report used-machine prices
+PRICE_TIERS_J_PER_TH = (25.0, 38.0, 68.0)
+TIER_NAMES = ("<25", "25-38", "38-68", ">68")
+
+
+def initial_cohorts(mw: np.ndarray, efficiency: np.ndarray, age_years: np.ndarray):
+    """Split each starting fleet into a modern and an old cohort with the same MW and TH.
+
+    With MW shares a (modern, e1) and 1 - a (old, e2) the fleet's TH is mw (a/e1 + (1-a)/e2),
+    so a = (1/E - 1/e2) / (1/e1 - 1/e2) keeps the fleet average E exactly.
+    """
+    n = len(mw)
+    e1, e2 = INITIAL_MODERN_J_PER_TH, INITIAL_OLD_J_PER_TH
+    a = np.clip((1.0 / efficiency - 1.0 / e2) / (1.0 / e1 - 1.0 / e2), 0.0, 1.0)
+    mixed = (efficiency > e1) & (efficiency < e2)
+    cohort_mw = np.zeros((n, VINTAGE_SLOTS))
+    cohort_eff = np.repeat(np.asarray(efficiency, float)[:, None], VINTAGE_SLOTS, axis=1)
+    cohort_mw[:, 0] = np.where(mixed, mw * a, mw)
+    cohort_eff[:, 0] = np.where(mixed, e1, efficiency)
+    cohort_mw[:, 1] = np.where(mixed, mw * (1.0 - a), 0.0)
+    cohort_eff[:, 1] = np.where(mixed, e2, efficiency)
+    cohort_age = np.repeat(np.asarray(age_years, float)[:, None], VINTAGE_SLOTS, axis=1)
+    return cohort_mw, cohort_eff, cohort_age
+
+
+def fleet_efficiency(cohort_mw: np.ndarray, cohort_eff: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """MW-weighted harmonic mean (MW / TH) per site; ``fallback`` where a site has no machines."""
+    th = (cohort_mw / cohort_eff).sum(axis=1)
+    total = cohort_mw.sum(axis=1)
+    return np.where(th > 0, total / np.where(th > 0, th, 1.0), fallback)
+
+
+def fleet_age(cohort_mw: np.ndarray, cohort_age: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    total = cohort_mw.sum(axis=1)
+    return np.where(total > 0, (cohort_mw * cohort_age).sum(axis=1) / np.where(total > 0, total, 1.0), fallback)
+
+
+def add_cohort(cohort_mw, cohort_eff, cohort_age, rows: np.ndarray, mw: np.ndarray, eff: np.ndarray) -> None:
+    """New machines (``mw`` at ``eff``, age 0) join ``rows`` (unique): an empty slot, else the
+    cohort closest in log-efficiency (merged: MW and TH add up)."""
+    rows = np.asarray(rows)
+    if not len(rows):
+        return
+    m, e, a = cohort_mw[rows], cohort_eff[rows], cohort_age[rows]
+    dist = np.where(m <= 0, -1.0, np.abs(np.log(e / eff[:, None])))
+    slot = np.argmin(dist, axis=1)
+    i = np.arange(len(rows))
+    old_m, old_e, old_a = m[i, slot], e[i, slot], a[i, slot]
+    new_m = old_m + mw
+    th = np.where(old_m > 0, old_m / old_e, 0.0) + mw / eff
+    cohort_eff[rows, slot] = np.where(th > 0, new_m / np.where(th > 0, th, 1.0), eff)
+    cohort_age[rows, slot] = np.where(new_m > 0, old_m * old_a / np.where(new_m > 0, new_m, 1.0), 0.0)
+    cohort_mw[rows, slot] = new_m
+
+
+def remove_worst(cohort_mw, cohort_eff, rows: np.ndarray, mw: np.ndarray) -> np.ndarray:
+    """Take ``mw`` out of each of ``rows`` (unique), least efficient cohort first; returns the
+    MW taken per (row, slot). A sort, a cumulative sum and a cut: no loop over sites."""
+    rows = np.asarray(rows)
+    m, e = cohort_mw[rows], cohort_eff[rows]
+    order = np.argsort(np.where(m > 0, -e, np.inf), axis=1)  # highest J/TH (worst) first
+    m_sorted = np.take_along_axis(m, order, axis=1)
+    before = np.cumsum(m_sorted, axis=1) - m_sorted
+    take_sorted = np.clip(np.asarray(mw, float)[:, None] - before, 0.0, m_sorted)
+    take = np.zeros_like(m)
+    np.put_along_axis(take, order, take_sorted, axis=1)
+    cohort_mw[rows] = m - take
+    return take
+
+
+def price_tier(efficiency_j_per_th: np.ndarray) -> np.ndarray:
+    """Index into ``TIER_NAMES`` of each efficiency."""
+    return np.searchsorted(np.asarray(PRICE_TIERS_J_PER_TH), efficiency_j_per_th, side="right")
+
+
+def clear_used_lot(mw: float, buyer_free_mw: np.ndarray, buyer_value_usd_per_mw: np.ndarray):
+    """One lot of used machines against buyers sorted best-first (highest value per MW).
+
+    Buyers with a positive value take MW in that order up to their free MW; all pay the value of
+    the last buyer served (a uniform price: the marginal buyer is indifferent). Returns
+    (MW bought per buyer, price per MW); a price of 0 and nothing bought means scrap.
+    """
+    want = buyer_value_usd_per_mw > 0
+    free = np.where(want, buyer_free_mw, 0.0)
+    before = np.cumsum(free) - free
+    bought = np.clip(mw - before, 0.0, free)
+    served = np.flatnonzero(bought > 0)
+    if not len(served):
+        return bought, 0.0
+    return bought, float(buyer_value_usd_per_mw[served[-1]])
