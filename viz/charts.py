@@ -197,6 +197,14 @@ def mw_shares(hist: pd.DataFrame, *, marks=(), target: tuple[float, pd.Timestamp
     return figure(traces, lay)
 
 
+def json_safe(values: np.ndarray) -> np.ndarray:
+    """An object array with NaN and infinities as None (JSON null): JSON has neither, and one of
+    them in a trace's data makes the browser drop the whole trace."""
+    flat = values.ravel()
+    bad = np.fromiter((isinstance(v, (float, np.floating)) and not np.isfinite(v) for v in flat), bool, len(flat))
+    return np.where(bad.reshape(values.shape), None, values)
+
+
 def market_map(table: pd.DataFrame) -> go.Figure:
     """Every active firm as a circle: power cost (x) against size (y, MW, log), area ~ MW, colour
     = the firm's AI share of its live MW (colour bar); converters (any AI MW) drawn as diamonds
@@ -216,6 +224,9 @@ def market_map(table: pd.DataFrame) -> go.Figure:
             custom = np.column_stack([part["name"], part["rule"], part["mw"], part["hashrate_ehs"], part["ai_mw"],
                                       part["mw_ai"], part["cash_usd"] / 1e6, part["debt_usd"] / 1e6,
                                       part["efficiency_j_per_th"], part["ai_share"]])
+            # JSON has no NaN: a firm whose MW all left mining has no fleet efficiency, and one
+            # NaN in an object array would make the browser drop the whole trace
+            custom = json_safe(custom)
             traces.append(dict(
                 type="scatter", x=part["power_usd_per_mwh"].to_numpy(float), y=mw[mask], mode="markers",
                 name=f"{name}: {mask.sum()}", customdata=custom,
