@@ -60,6 +60,8 @@ COLUMN_DOCS = {
     "ai_contracted_it_mw": "IT MW under signed leases (delivered or not)",
     "ai_lease_rate_usd_per_kw_month": "market lease rate for new leases, USD per kW-month of IT",
     "machine_price_usd_per_th": "price of frontier machines, USD per TH/s",
+    "asic_shipped_ehs": "EH/s of new machines the makers shipped this step (never above their capacity)",
+    "asic_capacity_ehs_per_month": "EH/s of new machines the makers can ship a month (grows over time)",
     "frontier_j_per_th": "efficiency of the best machine on sale, J/TH",
     "halted": "True when no site mines (network hashrate 0): the hashrate outcomes are then missing (NaN)",
 }
@@ -173,6 +175,8 @@ def industry_outcome(model) -> dict:
         "ai_contracted_it_mw": model.ai_contracted_it_mw,
         "ai_lease_rate_usd_per_kw_month": market.lease_rate_usd_per_kw_month,
         "machine_price_usd_per_th": model.machine_price_usd_per_th,
+        "asic_shipped_ehs": model.asic_shipped_ehs,
+        "asic_capacity_ehs_per_month": market.asic_capacity_ehs_per_month(),
         "frontier_j_per_th": state.frontier_j_per_th,
         **ai_outcome(model),
     }

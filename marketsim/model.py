@@ -25,7 +25,7 @@ import numpy as np
 from mesa.experimental.scenarios import Scenario as MesaScenario
 
 from marketsim import consolidation, invariants, metrics
-from marketsim.firms import decisions, finance, hosting, operations
+from marketsim.firms import asic_orders, decisions, finance, hosting, operations
 from marketsim.firms import economics as econ
 from marketsim.firms import orderbook
 from marketsim.firms.agent import MiningFirm
@@ -85,6 +85,8 @@ class IndustryModel(mesa.Model):
         self.hashprice_observed = float("nan")
         self.hashprice_consistent = float("nan")
         self.used_machine_price_usd_per_th: dict[str, float] = {}  # last clearing price by efficiency tier
+        self.asic_shipped_ehs = 0.0  # EH/s of new machines shipped this step (within the makers' capacity)
+        self.asic_capacity_used = 0.0  # shipped / capacity this step
         self.outcome: dict[str, Any] = {}
         self.datacollector = OutcomeCollector(metrics.INDUSTRY_COLUMNS)  # a mesa.DataCollector, one pass a step
 
@@ -173,10 +175,12 @@ class IndustryModel(mesa.Model):
         )
         self.expected_decline_per_year = econ.trend_decline_per_year(
             self.hashrate_trend_per_year(), self.firms.hashprice_trend_weight, self.config.btc_forward_premium_per_year)
-        self.machine_price_usd_per_th = self.market.machine_price_usd_per_th(self.hashprice_observed)
+        self.machine_price_usd_per_th = self.market.machine_price_usd_per_th(
+            self.hashprice_observed, asic_orders.backlog_ehs(self.sites))
         self.ai_demand_history.append(state.ai_demand_mw)
 
     def operate(self) -> None:
+        asic_orders.ration_deliveries(self)  # the makers ship no more than their capacity
         operations.land_deliveries(self)
         operations.curtail_or_mine(self, self.site_power_usd_per_mwh)
         self.sites.cohort_age_years += self.years_in_step

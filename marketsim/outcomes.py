@@ -128,6 +128,8 @@ _DISPLAY: dict[str, tuple[str, str, str, str]] = {
     "ai_contracted_it_mw": ("AI MW signed", "MW IT", "number", "last"),
     "ai_lease_rate_usd_per_kw_month": ("AI lease rate", "USD/kW-month", "usd", "mean"),
     "machine_price_usd_per_th": ("ASIC price", "USD/TH/s", "usd", "mean"),
+    "asic_shipped_ehs": ("ASICs shipped", "EH/s", "number", "sum"),
+    "asic_capacity_ehs_per_month": ("ASIC capacity", "EH/s a month", "number", "last"),
     "frontier_j_per_th": ("frontier efficiency", "J/TH", "number", "last"),
     "halted": ("network halted", "", "int", "max"),
     "mw_cancelled": ("cancelled MW (orders of failed firms)", "MW", "number", "last"),

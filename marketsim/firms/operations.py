@@ -90,6 +90,9 @@ def reconcile_cohorts(sites) -> np.ndarray:
     rows = np.flatnonzero(excess > COHORT_TOLERANCE_MW)
     if len(rows):
         retired[rows] = vintages.remove_worst(sites.cohort_mw, sites.cohort_efficiency_j_per_th, rows, excess[rows])
+        empty = rows[sites.mw_machines[rows] <= 0]  # no machine MW left: no float residue of a cohort either
+        retired[empty] += sites.cohort_mw[empty]
+        sites.cohort_mw[empty] = 0.0
     short = np.flatnonzero(excess < -COHORT_TOLERANCE_MW)
     if len(short):  # machines that arrived outside the cohorts (none in the model today): at the fleet average
         vintages.add_cohort(sites.cohort_mw, sites.cohort_efficiency_j_per_th, sites.cohort_age_years,
