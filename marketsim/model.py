@@ -25,7 +25,7 @@ import numpy as np
 from mesa.experimental.scenarios import Scenario as MesaScenario
 
 from marketsim import consolidation, invariants, metrics
-from marketsim.firms import asic_orders, decisions, finance, hosting, operations
+from marketsim.firms import asic_orders, decisions, entry, finance, hosting, operations
 from marketsim.firms import economics as econ
 from marketsim.firms import orderbook
 from marketsim.firms.agent import MiningFirm
@@ -150,6 +150,7 @@ class IndustryModel(mesa.Model):
         decisions.decide(self, self.site_power_usd_per_mwh)
         consolidation.settle_exits(self)
         operations.retire_displaced_machines(self)
+        entry.enter(self)  # new operators whose new site beats their hurdle (MW arrives after the site's lead time)
         self.count_after_deals()
         self.record()
         if self.checker is not None:
@@ -214,6 +215,11 @@ class IndustryModel(mesa.Model):
             self.firm_records.record(self)
 
     # --- helpers the phases share -------------------------------------------------------------
+    def add_firm_agents(self, ids: np.ndarray) -> None:
+        """Mesa agents for firms just appended to the books (entrants)."""
+        ids = [int(i) for i in ids]
+        self.agents_by_index.update({a.index: a for a in MiningFirm.create_agents(self, len(ids), index=ids)})
+
     def retire_firm(self, firm_id: int, reason: str) -> None:
         """Take a firm out: ``reason`` (bankrupt, sold, taken_over, wound_down) is its final state."""
         self.exit_reason[firm_id] = reason

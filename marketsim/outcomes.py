@@ -105,6 +105,7 @@ _DISPLAY: dict[str, tuple[str, str, str, str]] = {
     "mw_shutdown": ("shut-down MW", "MW", "number", "last"),
     "mw_building": ("MW being built", "MW", "number", "last"),
     "firms_active": ("firms active", "count", "int", "last"),
+    "entries": ("entries in the step", "count", "int", "sum"),
     "bankruptcies": ("bankruptcies in the step", "count", "int", "sum"),
     "voluntary_sales": ("voluntary sales", "count", "int", "sum"),
     "takeovers": ("takeovers", "count", "int", "sum"),

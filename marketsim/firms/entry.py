@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from marketsim.firms import decisions
 from marketsim.firms import economics as econ
 from marketsim.firms.book import SiteBook
 from marketsim.firms.population import lognormal_with_moments
@@ -49,7 +50,7 @@ def entry_probability(model, o, power_usd_per_mwh: np.ndarray) -> np.ndarray:
     return NPVRule().expansion_intensity(cand, o)
 
 
-def enter(model, o) -> np.ndarray:
+def enter(model) -> np.ndarray:
     """Draw this step's prospects, let those that clear their hurdle in, return the new firm ids."""
     s, rng = model.config, model.firm_rng
     if s.entry_candidates_per_year <= 0 or not np.isfinite(model.hashprice_observed):
@@ -59,6 +60,7 @@ def enter(model, o) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     power = lognormal_with_moments(rng, s.entry_power_price_mean_usd_per_mwh, s.entry_power_price_sd_usd_per_mwh, k)
     mw = lognormal_with_moments(rng, s.entry_site_mw_mean, s.entry_site_mw_sd, k)
+    o = decisions.outlook(model)
     go = (rng.random(k) < entry_probability(model, o, power)) & (mw >= ENTRANT_MIN_SITE_MW)
     if not go.any():
         return np.zeros(0, dtype=np.int64)
@@ -98,6 +100,7 @@ def admit(model, power_usd_per_mwh: np.ndarray, mw: np.ndarray, frontier_j_per_t
         interconnect_mw=mw,
     )
     rows = sites.append(new)
+    model.site_power_usd_per_mwh = np.r_[model.site_power_usd_per_mwh, model.market.site_power_prices(power_usd_per_mwh)]
     _grow_model_arrays(model, k)
     lead = max(1, round(s.entry_site_lead_time_months * model.steps_per_month))
     sites.build_pipeline.add_rows(rows, mw, lead)
@@ -114,5 +117,9 @@ def _grow_model_arrays(model, k: int) -> None:
     model.expected_decline_per_year = np.r_[model.expected_decline_per_year,
                                             np.full(k, float(np.median(model.expected_decline_per_year)))]
     model.firm_hashrate_ehs = np.r_[model.firm_hashrate_ehs, np.zeros(k)]
-    for name in ("site_hashrate_ehs", "mw_ai_leased", "mw_cancelled"):
-        setattr(model, name, np.r_[getattr(model, name), np.zeros(k)])
+    for name in ("firm_q", "equity_room"):  # this step's finance arrays, recomputed the next
+        if isinstance(getattr(model, name, None), np.ndarray):
+            setattr(model, name, np.r_[getattr(model, name), np.zeros(k)])
+    for name in ("site_hashrate_ehs", "mw_ai_leased", "mw_cancelled", "site_mining_ehs", "site_power_cost_mw"):
+        if isinstance(getattr(model, name, None), np.ndarray):
+            setattr(model, name, np.r_[getattr(model, name), np.zeros(k)])
