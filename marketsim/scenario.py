@@ -319,7 +319,7 @@ class Scenario(BaseModel):
 
     # --- entry: new operators with their own sites (firms/entry.py, docs/calibration.md s12) ---------------
     entry_candidates_per_year: float = Field(
-        24.0, ge=0.0, le=10_000.0,
+        12.0, ge=0.0, le=10_000.0,
         description="prospective operators that study a new site each year (Poisson); 0 turns entry off")
     entry_site_mw_mean: float = Field(40.0, gt=0.0, le=5_000.0, description="mean MW of an entrant's site (lognormal)")
     entry_site_mw_sd: float = Field(40.0, ge=0.0, le=5_000.0, description="its spread across entrants")
