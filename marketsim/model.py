@@ -3,12 +3,13 @@
 Each step (MODEL.md "Each step, each firm"):
   observe   the market moves (price, fees, power, ASIC frontier, AI demand); firms update
             their hashprice beliefs from what they can see;
-  operate   orders land; sites mine or curtail; the chain advances with the network's
-            hashrate; firms earn their share of the rewards and pay for power;
+  operate   orders land (no faster than the ASIC makers ship); sites mine or curtail; the chain
+            advances with the network's hashrate; firms earn their share of the rewards and pay for power;
   host AI   leases end, the lease market clears, delivered leases pay rent;
   pay       debt service, capex instalments, financing of shortfalls;
   decide    reviewing firms upgrade, expand or convert, under their own decision rule;
   exit      insolvent firms leave (``consolidation``);
+  enter     new operators whose new site beats their hurdle come in (``firms.entry``);
   record    industry outcomes, per-firm snapshots, events.
 
 Parameters: pass a ``marketsim.Scenario``, a shipped scenario name, a
@@ -86,7 +87,6 @@ class IndustryModel(mesa.Model):
         self.hashprice_consistent = float("nan")
         self.used_machine_price_usd_per_th: dict[str, float] = {}  # last clearing price by efficiency tier
         self.asic_shipped_ehs = 0.0  # EH/s of new machines shipped this step (within the makers' capacity)
-        self.asic_capacity_used = 0.0  # shipped / capacity this step
         self.outcome: dict[str, Any] = {}
         self.datacollector = OutcomeCollector(metrics.INDUSTRY_COLUMNS)  # a mesa.DataCollector, one pass a step
 

@@ -39,7 +39,6 @@ def ration_deliveries(model) -> float:
     due = float(build_ehs.sum() + up_ehs.sum())
     share = float(asic.shipped_share(due, capacity))
     model.asic_shipped_ehs = due * share
-    model.asic_capacity_used = due * share / capacity if capacity > 0 else 0.0
     if share >= 1.0:
         return due
     held = build_mw * (1.0 - share)
