@@ -80,6 +80,10 @@ class Checker:
 
     def check(self) -> None:
         m = self.model
+        grown = len(m.firms) - len(self.cash_usd)  # entrants (the step's last phase): they start with
+        if grown > 0:                               # no cash and count as there from the start (none can leave yet)
+            self.cash_usd = np.r_[self.cash_usd, np.zeros(grown)]
+            self.active = np.r_[self.active, np.ones(grown, bool)]
         check_site_mw(m)
         check_industry_mw(m, self.industry_mw)
         check_owners(m)
@@ -119,11 +123,11 @@ def check_site_mw(model) -> None:
 
 
 def ordered_mw_this_step(model) -> float:
-    """MW that entered the books this step: expansions ordered and new AI halls started on unused
-    interconnect (they add capacity at once; conversions of mining MW only change its state)."""
+    """MW that entered the books this step: expansions ordered, entrants' new sites and new AI halls
+    started on unused interconnect (they add capacity at once; conversions of mining MW only change its state)."""
     ev = model.events.columns_at(model.steps_done)
     new_hall = np.array([NEW_HALL_DETAIL in str(d) for d in ev["detail"]], dtype=bool)
-    entered = (ev["kind"] == "expansion_ordered") | ((ev["kind"] == "conversion_started") & new_hall)
+    entered = (ev["kind"] == "expansion_ordered") | (ev["kind"] == "entry") | ((ev["kind"] == "conversion_started") & new_hall)
     return float(np.asarray(ev["mw"], dtype=float)[entered].sum())
 
 

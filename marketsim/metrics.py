@@ -37,6 +37,7 @@ COLUMN_DOCS = {
     "mw_building": "new MW ordered and not yet energised",
     "mw_cancelled": "new MW ordered and never built because its firm left (cumulative)",
     "firms_active": "firms still in business",
+    "entries": "new operators that entered in the step with their own site (its MW arrives after the site lead time)",
     "bankruptcies": "bankruptcies in the step",
     "voluntary_sales": "firms sold by owners who valued continuing less than the offer",
     "takeovers": "firms bought by an opportunistic peer",
@@ -60,6 +61,8 @@ COLUMN_DOCS = {
     "ai_contracted_it_mw": "IT MW under signed leases (delivered or not)",
     "ai_lease_rate_usd_per_kw_month": "market lease rate for new leases, USD per kW-month of IT",
     "machine_price_usd_per_th": "price of frontier machines, USD per TH/s",
+    "asic_shipped_ehs": "EH/s of new machines the makers shipped this step (never above their capacity)",
+    "asic_capacity_ehs_per_month": "EH/s of new machines the makers can ship a month (grows over time)",
     "frontier_j_per_th": "efficiency of the best machine on sale, J/TH",
     "halted": "True when no site mines (network hashrate 0): the hashrate outcomes are then missing (NaN)",
 }
@@ -149,6 +152,7 @@ def industry_outcome(model) -> dict:
         "mw_building": float(sites.build_pipeline.pending().sum()),
         "mw_cancelled": float(model.mw_cancelled.sum()),
         "firms_active": int(firms.active.sum()),
+        "entries": counts.get("entry", 0),
         "bankruptcies": counts.get("bankruptcy", 0),
         "voluntary_sales": counts.get("voluntary_sale", 0),
         "takeovers": counts.get("takeover", 0),
@@ -173,6 +177,8 @@ def industry_outcome(model) -> dict:
         "ai_contracted_it_mw": model.ai_contracted_it_mw,
         "ai_lease_rate_usd_per_kw_month": market.lease_rate_usd_per_kw_month,
         "machine_price_usd_per_th": model.machine_price_usd_per_th,
+        "asic_shipped_ehs": model.asic_shipped_ehs,
+        "asic_capacity_ehs_per_month": market.asic_capacity_ehs_per_month(),
         "frontier_j_per_th": state.frontier_j_per_th,
         **ai_outcome(model),
     }

@@ -3,12 +3,13 @@
 Each step (MODEL.md "Each step, each firm"):
   observe   the market moves (price, fees, power, ASIC frontier, AI demand); firms update
             their hashprice beliefs from what they can see;
-  operate   orders land; sites mine or curtail; the chain advances with the network's
-            hashrate; firms earn their share of the rewards and pay for power;
+  operate   orders land (no faster than the ASIC makers ship); sites mine or curtail; the chain
+            advances with the network's hashrate; firms earn their share of the rewards and pay for power;
   host AI   leases end, the lease market clears, delivered leases pay rent;
   pay       debt service, capex instalments, financing of shortfalls;
   decide    reviewing firms upgrade, expand or convert, under their own decision rule;
   exit      insolvent firms leave (``consolidation``);
+  enter     new operators whose new site beats their hurdle come in (``firms.entry``);
   record    industry outcomes, per-firm snapshots, events.
 
 Parameters: pass a ``marketsim.Scenario``, a shipped scenario name, a
@@ -25,7 +26,7 @@ import numpy as np
 from mesa.experimental.scenarios import Scenario as MesaScenario
 
 from marketsim import consolidation, invariants, metrics
-from marketsim.firms import decisions, finance, hosting, operations
+from marketsim.firms import asic_orders, decisions, entry, finance, hosting, operations
 from marketsim.firms import economics as econ
 from marketsim.firms import orderbook
 from marketsim.firms.agent import MiningFirm
@@ -85,6 +86,7 @@ class IndustryModel(mesa.Model):
         self.hashprice_observed = float("nan")
         self.hashprice_consistent = float("nan")
         self.used_machine_price_usd_per_th: dict[str, float] = {}  # last clearing price by efficiency tier
+        self.asic_shipped_ehs = 0.0  # EH/s of new machines shipped this step (within the makers' capacity)
         self.outcome: dict[str, Any] = {}
         self.datacollector = OutcomeCollector(metrics.INDUSTRY_COLUMNS)  # a mesa.DataCollector, one pass a step
 
@@ -148,6 +150,7 @@ class IndustryModel(mesa.Model):
         decisions.decide(self, self.site_power_usd_per_mwh)
         consolidation.settle_exits(self)
         operations.retire_displaced_machines(self)
+        entry.enter(self)  # new operators whose new site beats their hurdle (MW arrives after the site's lead time)
         self.count_after_deals()
         self.record()
         if self.checker is not None:
@@ -173,10 +176,12 @@ class IndustryModel(mesa.Model):
         )
         self.expected_decline_per_year = econ.trend_decline_per_year(
             self.hashrate_trend_per_year(), self.firms.hashprice_trend_weight, self.config.btc_forward_premium_per_year)
-        self.machine_price_usd_per_th = self.market.machine_price_usd_per_th(self.hashprice_observed)
+        self.machine_price_usd_per_th = self.market.machine_price_usd_per_th(
+            self.hashprice_observed, asic_orders.backlog_ehs(self.sites))
         self.ai_demand_history.append(state.ai_demand_mw)
 
     def operate(self) -> None:
+        asic_orders.ration_deliveries(self)  # the makers ship no more than their capacity
         operations.land_deliveries(self)
         operations.curtail_or_mine(self, self.site_power_usd_per_mwh)
         self.sites.cohort_age_years += self.years_in_step
@@ -210,6 +215,11 @@ class IndustryModel(mesa.Model):
             self.firm_records.record(self)
 
     # --- helpers the phases share -------------------------------------------------------------
+    def add_firm_agents(self, ids: np.ndarray) -> None:
+        """Mesa agents for firms just appended to the books (entrants)."""
+        ids = [int(i) for i in ids]
+        self.agents_by_index.update({a.index: a for a in MiningFirm.create_agents(self, len(ids), index=ids)})
+
     def retire_firm(self, firm_id: int, reason: str) -> None:
         """Take a firm out: ``reason`` (bankrupt, sold, taken_over, wound_down) is its final state."""
         self.exit_reason[firm_id] = reason

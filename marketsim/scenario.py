@@ -153,6 +153,14 @@ class Scenario(BaseModel):
     machine_price_elasticity: float = Field(1.0, ge=0.0, le=5.0)
     machine_price_floor_usd_per_th: float = Field(3.0, ge=0.0, le=1000.0)
     machine_lead_time_months: int = Field(4, ge=0, le=36, description="order to hashing, for upgrades")
+    asic_supply_capacity_ehs_per_month: float = Field(
+        25.0, ge=0.0, le=1e5,
+        description="EH/s of new machines makers can ship a month at 2023-01-01 (grows; docs/calibration.md section 12)")
+    asic_supply_growth_per_year: float = Field(
+        0.35, ge=0.0, le=2.0, description="log growth a year of ASIC shipping capacity (2019->2021 shipments doubled)")
+    asic_scarcity_elasticity: float = Field(
+        0.1, ge=0.0, le=5.0,
+        description="elasticity of the frontier machine price to the lead time its backlog implies; 0 = none")
     site_build_capex_usd_per_mw: float = Field(325_000.0, ge=0.0, le=5e6)
     site_build_lead_time_months: int = Field(6, ge=0, le=60, description="order to energised new MW")
     expansion_max_share_per_year: float = Field(0.6, ge=0.0, le=5.0, description="max MW growth a firm orders per year")
@@ -308,6 +316,20 @@ class Scenario(BaseModel):
     refinancing_penalty_rate: float = Field(
         0.04, ge=0.0, le=1.0, description="rate added to debt above the loan-to-value limit that lenders extend at maturity"
     )
+
+    # --- entry: new operators with their own sites (firms/entry.py, docs/calibration.md s12) ---------------
+    entry_candidates_per_year: float = Field(
+        12.0, ge=0.0, le=10_000.0,
+        description="prospective operators that study a new site each year (Poisson); 0 turns entry off")
+    entry_site_mw_mean: float = Field(40.0, gt=0.0, le=5_000.0, description="mean MW of an entrant's site (lognormal)")
+    entry_site_mw_sd: float = Field(40.0, ge=0.0, le=5_000.0, description="its spread across entrants")
+    entry_power_price_mean_usd_per_mwh: float = Field(
+        40.0, ge=0.0, le=500.0, description="mean power price an entrant's new site secures (lognormal)")
+    entry_power_price_sd_usd_per_mwh: float = Field(10.0, ge=0.0, le=500.0, description="its spread across entrants")
+    entry_hurdle_rate_per_year: float = Field(
+        0.25, ge=0.0, le=2.0, description="return a new operator's investors ask for (above incumbents' 0.15)")
+    entry_site_lead_time_months: int = Field(
+        12, ge=1, le=60, description="order to energised MW for a new site (containers 6-12 months, greenfield 12-24)")
 
     # --- consolidation ----------------------------------------------------------------------
     distress_bid_shading: float = Field(0.35, ge=0.0, le=0.95, description="fire-sale discount bidders apply in distress auctions")

@@ -96,8 +96,9 @@ def assert_sane(result, params: dict) -> None:
     config = result.scenario
     assert len(ind) == len(step_boundaries(config.start_date, config.months, config.step_unit)) - 1
     assert ind["step"].tolist() == list(range(len(ind)))
-    assert (np.diff(ind["firms_active"]) <= 0).all()  # firms only leave
-    assert ind["exits_cum"].iloc[-1] == config.n_firms - ind["firms_active"].iloc[-1]
+    # firms leave, or enter as new operators (``entries``), nothing else changes their number
+    assert (np.diff(ind["firms_active"]) == ind["entries"].to_numpy()[1:] - ind["exits"].to_numpy()[1:]).all()
+    assert ind["exits_cum"].iloc[-1] == config.n_firms + ind["entries"].sum() - ind["firms_active"].iloc[-1]
     assert (ind["exits"] == ind[["bankruptcies", "voluntary_sales", "takeovers", "wind_downs"]].sum(axis=1)).all()
     assert (ind["halted"] == ~(ind["network_hashrate_ehs"] > 0)).all()
     for col in ("hhi_hashrate", "top4_share_hashrate", "public_share_hashrate"):
@@ -138,7 +139,8 @@ def test_random_scenarios_up_to_2000_firms_keep_every_invariant(params, seed):
 def test_every_firm_bankrupt_the_model_keeps_stepping_and_reports_an_empty_industry():
     params = {"n_firms": 40, "months": 24, "history_until": None, "price_volatility_per_year": 0.0,
               "price_shocks": [{"step": 2, "change": -0.9999}], "tail_debt_usd_per_mw": 5e6,
-              "tail_cash_usd_per_mw": 0.0, "ai_demand_initial_mw": 0.0, "ai_demand_max_mw": 0.0}
+              "tail_cash_usd_per_mw": 0.0, "ai_demand_initial_mw": 0.0, "ai_demand_max_mw": 0.0,
+              "entry_candidates_per_year": 0.0}  # no newcomer still building its site when the price collapses
     result = _run(params, seed=1)  # no AI tenants: nobody has rent to live on
     ind = result.industry
     assert ind["firms_active"].iloc[-1] == 0 and ind["bankruptcies"].sum() > 0

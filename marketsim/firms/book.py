@@ -14,7 +14,7 @@ expansion is not capacity until energised and is tracked in ``build_pipeline``.)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -67,6 +67,10 @@ class Pipeline:
     def pending(self) -> np.ndarray:
         """Total still to arrive per row."""
         return self.buffer.sum(axis=1)
+
+    def append_rows(self, k: int) -> None:
+        """Room for ``k`` new rows (new firms or sites), nothing scheduled for them yet."""
+        self.buffer = np.vstack([self.buffer, np.zeros((int(k), self.horizon), dtype=FLOAT)])
 
 
 
@@ -155,6 +159,18 @@ class SiteBook:
     def __len__(self) -> int:
         return len(self.owner)
 
+    def append(self, new: SiteBook) -> np.ndarray:
+        """Add the rows of ``new`` (made with ``SiteBook.create``) after this book's; its pipelines
+        must be empty (orders are scheduled after). Returns the new rows' indices."""
+        start, k = len(self), len(new)
+        for f in fields(self):
+            mine, theirs = getattr(self, f.name), getattr(new, f.name)
+            if isinstance(mine, Pipeline):
+                mine.append_rows(k)
+            else:
+                setattr(self, f.name, np.concatenate([mine, theirs]))
+        return np.arange(start, start + k)
+
     @property
     def mw_machines(self) -> np.ndarray:
         """MW that carry mining machines (mining or curtailed)."""
@@ -224,6 +240,26 @@ class FirmBook:
 
     def __len__(self) -> int:
         return len(self.name)
+
+    def append(self, **columns) -> np.ndarray:
+        """Add ``k`` firms: one array of length k per array field (all of them but ``payments``,
+        ``debt_ceiling_usd`` and ``ledger``, which get zero rows). Returns their indices."""
+        start, k = len(self), len(columns["name"])
+        for f in fields(self):
+            if f.name in ("payments", "new_debt_rate", "ledger", "debt_ceiling_usd"):
+                continue
+            if f.name not in columns:
+                raise ValueError(f"FirmBook.append: missing column {f.name!r}")
+            mine = getattr(self, f.name)
+            if isinstance(mine, list):
+                mine.extend(columns[f.name])
+            else:
+                setattr(self, f.name, np.concatenate([mine, np.asarray(columns[f.name], dtype=mine.dtype)]))
+        self.payments.append_rows(k)
+        if self.debt_ceiling_usd is not None:
+            self.debt_ceiling_usd = np.concatenate([self.debt_ceiling_usd, np.zeros(k)])
+        self.ledger = {item: np.concatenate([v, np.zeros(k)]) for item, v in self.ledger.items()}
+        return np.arange(start, start + k)
 
     def reset_ledger(self) -> None:
         n = len(self)

@@ -20,6 +20,9 @@ from marketsim.market import ai, asic, fees, power, price
 from marketsim.scenario import Scenario
 from marketsim.timeline import DAYS_PER_YEAR, step_boundaries
 
+# the date ``asic_supply_capacity_ehs_per_month`` refers to: the end of the fitting window
+ASIC_CAPACITY_ANCHOR = pd.Timestamp("2023-01-01")
+
 
 @dataclass(frozen=True)
 class MarketState:
@@ -304,12 +307,27 @@ class Market:
         return ChainOutcome(blocks, issuance, fees_btc, revenue, self.chain.height,
                             self.chain.difficulty_hashrate_ehs, hashprice)
 
-    def machine_price_usd_per_th(self, hashprice: float) -> float:
+    def machine_price_usd_per_th(self, hashprice: float, backlog_ehs: float | None = None) -> float:
+        """Frontier $/TH: the earning-power price at this hashprice, cleared against ASIC supply
+        when the machine backlog on order is given (``asic.clearing_price_usd_per_th``)."""
         s = self.scenario
-        return float(asic.machine_price_usd_per_th(
+        value = asic.machine_price_usd_per_th(
             hashprice, s.machine_price_reference_hashprice, s.machine_price_reference_usd_per_th,
             s.machine_price_elasticity, s.machine_price_floor_usd_per_th,
+        )
+        if backlog_ehs is None:
+            return float(value)
+        return float(asic.clearing_price_usd_per_th(
+            value, backlog_ehs, self.asic_capacity_ehs_per_month(), s.asic_scarcity_elasticity,
+            s.machine_price_floor_usd_per_th,
         ))
+
+    def asic_capacity_ehs_per_month(self) -> float:
+        """EH/s of new machines the makers can ship a month at this step's date."""
+        s = self.scenario
+        years = float((self.state.date - ASIC_CAPACITY_ANCHOR).days) / DAYS_PER_YEAR
+        return float(asic.supply_capacity_ehs_per_month(years, s.asic_supply_capacity_ehs_per_month,
+                                                        s.asic_supply_growth_per_year))
 
     def clear_leases(self, offer_mw: np.ndarray, reservation_rate: np.ndarray, contracted_mw: float) -> ai.LeaseClearing:
         """Clear this step's offers against tenants' demand curve (``ai.clear_lease_market``).

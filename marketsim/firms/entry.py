@@ -1,0 +1,125 @@
+"""Entry: new operators come in with their own site, power contract and frontier machines
+(issue 12, Deliver item 4).
+
+Each step a Poisson number of prospective operators (``entry_candidates_per_year``) study a new
+site: its size and power price are drawn (lognormal around ``entry_site_mw_mean`` and
+``entry_power_price_mean_usd_per_mwh``), its machines are the frontier's at today's cleared price,
+its site costs ``site_build_capex_usd_per_mw``. The prospect is valued as the NPV rule values an
+expansion (``rules.NPVRule.expansion_intensity``: the discounted margin over the decision horizon
+on the industry's median trend belief, over capex, at the entrant's hurdle
+``entry_hurdle_rate_per_year``, with the payback guard); the intensity (0 when the return does not
+beat the hurdle, 1 when the site is worth twice its cost) is the probability that it goes ahead.
+Why a probability: investors' appetite grows with the margin of safety, and it staggers entry.
+
+An entrant is a private firm financed by outside equity (its capex plus a working-capital
+buffer, booked as ``equity_raised_usd``); its MW enters the books at once as an order (event
+``entry``: the invariant checker counts it like an expansion) and is energised after
+``entry_site_lead_time_months`` (power-site lead times are the binding lag, research note
+buildout.md section 5c); the machines ship within the makers' capacity like any other order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from marketsim.firms import decisions
+from marketsim.firms import economics as econ
+from marketsim.firms.book import SiteBook
+from marketsim.firms.population import lognormal_with_moments
+from marketsim.firms.rules import Candidates, NPVRule
+
+ENTRANT_WORKING_CAPITAL_SHARE = 0.1  # cash raised beyond capex: a few months of power and opex
+ENTRANT_BTC_SELL_SHARE = 1.0  # a new private operator sells what it mines to pay its bills
+ENTRANT_MIN_SITE_MW = 1.0  # smaller sites are not separate firms in the model
+
+
+def entry_probability(model, o, power_usd_per_mwh: np.ndarray) -> np.ndarray:
+    """Probability that a prospect with these power prices goes ahead (one per prospect)."""
+    s, firms = model.config, model.firms
+    k = len(power_usd_per_mwh)
+    active = firms.active
+    cand = Candidates(
+        efficiency_j_per_th=np.full(k, o.frontier_j_per_th),
+        cost_usd_per_mwh=power_usd_per_mwh + s.mining_opex_usd_per_mwh,
+        expected_hashprice=np.full(k, model.hashprice_observed),
+        expected_decline_per_year=np.full(k, float(np.median(model.expected_decline_per_year[active]))
+                                          if active.any() else 0.0),
+        hurdle_rate_per_year=np.full(k, s.entry_hurdle_rate_per_year),
+        conversion_capex_usd_per_mw=np.full(k, s.conversion_capex_usd_per_mw),
+    )
+    return NPVRule().expansion_intensity(cand, o)
+
+
+def enter(model) -> np.ndarray:
+    """Draw this step's prospects, let those that clear their hurdle in, return the new firm ids."""
+    s, rng = model.config, model.firm_rng
+    if s.entry_candidates_per_year <= 0 or not np.isfinite(model.hashprice_observed):
+        return np.zeros(0, dtype=np.int64)
+    k = int(rng.poisson(s.entry_candidates_per_year * model.years_in_step))
+    if k == 0:
+        return np.zeros(0, dtype=np.int64)
+    power = lognormal_with_moments(rng, s.entry_power_price_mean_usd_per_mwh, s.entry_power_price_sd_usd_per_mwh, k)
+    mw = lognormal_with_moments(rng, s.entry_site_mw_mean, s.entry_site_mw_sd, k)
+    o = decisions.outlook(model)
+    go = (rng.random(k) < entry_probability(model, o, power)) & (mw >= ENTRANT_MIN_SITE_MW)
+    if not go.any():
+        return np.zeros(0, dtype=np.int64)
+    return admit(model, power[go], mw[go], o.frontier_j_per_th, o.machine_price_usd_per_th)
+
+
+def admit(model, power_usd_per_mwh: np.ndarray, mw: np.ndarray, frontier_j_per_th: float,
+          machine_price_usd_per_th: float) -> np.ndarray:
+    """Put new firms with one new site each on the books, their MW on order; returns their ids."""
+    s, firms, sites = model.config, model.firms, model.sites
+    k = len(mw)
+    per_mw = s.site_build_capex_usd_per_mw + float(econ.machine_capex_usd_per_mw(machine_price_usd_per_th,
+                                                                                   frontier_j_per_th))
+    capex = mw * per_mw
+    raised = capex * (1.0 + ENTRANT_WORKING_CAPITAL_SHARE)
+    first = len(firms)
+    active = firms.active
+    median = (lambda a: float(np.median(a[active])) if active.any() else float(np.median(a)))
+    npv_rule = list(model.rules).index(next(r for r in model.rules if isinstance(r, NPVRule)))
+    ids = firms.append(
+        name=[f"Entrant {first + i + 1}" for i in range(k)], is_public=np.zeros(k, bool),
+        rule=np.full(k, npv_rule), cash_usd=np.zeros(k), debt_usd=np.zeros(k),
+        debt_rate_per_year=np.full(k, s.new_debt_rate_per_year),
+        debt_maturity_step=np.full(k, model.steps_done + round(s.debt_maturity_years * model.steps_per_year)),
+        btc_held=np.zeros(k), btc_sell_share=np.full(k, ENTRANT_BTC_SELL_SHARE),
+        hurdle_rate_per_year=np.full(k, s.entry_hurdle_rate_per_year),
+        conversion_capex_usd_per_mw=np.full(k, median(firms.conversion_capex_usd_per_mw)),
+        expected_hashprice=np.full(k, model.hashprice_observed),
+        hashprice_trend_weight=np.full(k, median(firms.hashprice_trend_weight)),
+        active=np.ones(k, bool),
+    )
+    firms.cash_usd[ids] += raised
+    firms.ledger["equity_raised_usd"][ids] += raised
+    new = SiteBook.create(
+        owner=ids, capacity_mw=np.zeros(k), suitable_mw=np.zeros(k), power_base_usd_per_mwh=power_usd_per_mwh,
+        efficiency_j_per_th=np.full(k, frontier_j_per_th), fleet_age_years=np.zeros(k), pipeline_horizon=1,
+        interconnect_mw=mw,
+    )
+    rows = sites.append(new)
+    model.site_power_usd_per_mwh = np.r_[model.site_power_usd_per_mwh, model.market.site_power_prices(power_usd_per_mwh)]
+    _grow_model_arrays(model, k)
+    lead = max(1, round(s.entry_site_lead_time_months * model.steps_per_month))
+    sites.build_pipeline.add_rows(rows, mw, lead)
+    firms.payments.add_spread_rows(ids, capex, lead)
+    model.events.add_many("entry", ids, rows, mw, value_usd=capex)
+    model.add_firm_agents(ids)
+    return ids
+
+
+def _grow_model_arrays(model, k: int) -> None:
+    """The model's per-firm and per-site arrays get rows for ``k`` new firms with one site each."""
+    model.left_this_step = np.r_[model.left_this_step, np.zeros(k, bool)]
+    model.exit_reason = np.r_[model.exit_reason, np.full(k, "", dtype=object)]
+    model.expected_decline_per_year = np.r_[model.expected_decline_per_year,
+                                            np.full(k, float(np.median(model.expected_decline_per_year)))]
+    model.firm_hashrate_ehs = np.r_[model.firm_hashrate_ehs, np.zeros(k)]
+    for name in ("firm_q", "equity_room"):  # this step's finance arrays, recomputed the next
+        if isinstance(getattr(model, name, None), np.ndarray):
+            setattr(model, name, np.r_[getattr(model, name), np.zeros(k)])
+    for name in ("site_hashrate_ehs", "mw_ai_leased", "mw_cancelled", "site_mining_ehs", "site_power_cost_mw"):
+        if isinstance(getattr(model, name, None), np.ndarray):
+            setattr(model, name, np.r_[getattr(model, name), np.zeros(k)])
