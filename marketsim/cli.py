@@ -174,7 +174,7 @@ def cmd_validate(args) -> int:
     m = report.metrics
     print(f"in-sample hashrate MAPE {m['hashrate_in_sample']['mape']:.1%}, max error "
           f"{m['hashrate_in_sample']['max_ape']:.1%}; revenue MAPE {m['revenue']['out-of-sample']['mape']:.1e} "
-          f"(out-of-sample); public miners' AI profit "
+          f"(out-of-sample); public miners' AI profit after capex "
           + ", ".join(f"{c.name} ${c.mean_profit_after_capex_usd_per_year / 1e9:.2f}B/yr" for c in cases.values())
           + f" vs projected ${pivot.PROJECTED_PROFIT_USD_PER_YEAR / 1e9:.1f}B/yr")
     print(f"wrote {report.out_dir}/report.md, metrics.json and {len(report.figures)} figures")
