@@ -114,11 +114,6 @@ def fit_start_parameter(field: str, low: float, high: float, scenario_name: str 
     return round((low + high) / 2, digits)
 
 
-def fit_tail_power_price(**kwargs) -> float:
-    """The tail's mean power price that makes the start mine its target share."""
-    return fit_start_parameter("tail_power_price_mean_usd_per_mwh", 10.0, 90.0, digits=1, **kwargs)
-
-
 def fit_take_or_pay_share(**kwargs) -> float:
     """The tail's mean take-or-pay share that makes the start mine its target share (the
     default: tail power stays at the bottom of the sourced 35-90 $/MWh range)."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-DAYS_PER_YEAR = 365.25
+from marketsim.units import DAYS_PER_YEAR  # noqa: E402 (re-exported: model, market.engine)
 STEPS_PER_MONTH = {"month": 1.0, "week": DAYS_PER_YEAR / 12 / 7, "day": DAYS_PER_YEAR / 12}
 
 
