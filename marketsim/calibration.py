@@ -23,6 +23,7 @@ import pandas as pd
 from marketsim import data as mdata
 from marketsim.runner import run
 from marketsim.scenario import SCENARIO_DIR, Scenario, load_scenario
+from marketsim.units import TH_PER_EH
 
 FIT_SCENARIO = SCENARIO_DIR / "calibration" / "fit-2020-2022.toml"
 FIT_GRID: dict[str, list] = {
@@ -37,7 +38,7 @@ FIT_SEEDS = (1, 2)
 def monthly_data_hashrate_ehs() -> pd.Series:
     """The data's monthly mean network hashrate (EH/s), where it exists (to 2022-12)."""
     daily = mdata.load_btc_daily().set_index("date")["hashrate_ths"].dropna()
-    return daily.resample("MS").mean() / 1e6
+    return daily.resample("MS").mean() / TH_PER_EH
 
 
 def error_measures(model: Sequence[float], observed: Sequence[float]) -> dict[str, float]:

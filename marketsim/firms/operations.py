@@ -162,7 +162,7 @@ def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndar
         np.subtract.at(cash_left, sites.owner[rows], mw * price[b])
         sold_share[b] = mw.sum() / bin_mw[b]
         tier = vintages.TIER_NAMES[vintages.price_tier(bin_eff[b:b + 1])[0]]
-        model.used_machine_price_usd_per_th[tier] = price[b] * bin_eff[b] / 1e6
+        model.used_machine_price_usd_per_th[tier] = price[b] * bin_eff[b] / econ.W_PER_MW  # $/MW -> $/TH
         model.events.add_many("used_machines_bought", sites.owner[rows], rows, mw, value_usd=mw * price[b])
     sellers = sites.owner[site_idx]
     np.subtract.at(led["capex_usd"], sellers, lot_mw * sold_share[lot_bin] * price[lot_bin])
