@@ -23,6 +23,7 @@ import pandas as pd
 from marketsim import data as mdata
 from marketsim.runner import run
 from marketsim.scenario import SCENARIO_DIR, Scenario, load_scenario
+from marketsim.units import TH_PER_EH
 
 FIT_SCENARIO = SCENARIO_DIR / "calibration" / "fit-2020-2022.toml"
 FIT_GRID: dict[str, list] = {
@@ -37,7 +38,7 @@ FIT_SEEDS = (1, 2)
 def monthly_data_hashrate_ehs() -> pd.Series:
     """The data's monthly mean network hashrate (EH/s), where it exists (to 2022-12)."""
     daily = mdata.load_btc_daily().set_index("date")["hashrate_ths"].dropna()
-    return daily.resample("MS").mean() / 1e6
+    return daily.resample("MS").mean() / TH_PER_EH
 
 
 def error_measures(model: Sequence[float], observed: Sequence[float]) -> dict[str, float]:
@@ -112,11 +113,6 @@ def fit_start_parameter(field: str, low: float, high: float, scenario_name: str 
         below = share(mid) < target
         low, high = (mid, high) if below == rising else (low, mid)
     return round((low + high) / 2, digits)
-
-
-def fit_tail_power_price(**kwargs) -> float:
-    """The tail's mean power price that makes the start mine its target share."""
-    return fit_start_parameter("tail_power_price_mean_usd_per_mwh", 10.0, 90.0, digits=1, **kwargs)
 
 
 def fit_take_or_pay_share(**kwargs) -> float:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from marketsim import metrics
+from marketsim.units import format_money
 
 FORMATS = ("pct", "usd", "int", "number", "index", "date")
 AGGREGATES = ("last", "mean", "sum", "max")
@@ -71,10 +72,7 @@ def format_value(value, fmt: str, unit: str = "") -> str:
     if fmt == "int":
         return f"{v:,.0f}"
     if fmt == "usd":
-        for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
-            if abs(v) >= size:
-                return f"${v / size:,.2f}{suffix}"
-        return f"${v:,.2f}"
+        return format_money(v, cents=True)
     text = f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
     return f"{text} {unit}" if unit and unit not in ("count",) else text
 

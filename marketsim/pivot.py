@@ -32,6 +32,7 @@ import pandas as pd
 
 from marketsim.runner import RunResult, run
 from marketsim.scenario import load_scenario
+from marketsim.units import HOURS_PER_DAY, KW_PER_MW, MONTHS_PER_YEAR
 
 PROJECTED_PROFIT_USD_PER_YEAR = 13.9e9
 PROJECTED_NPV_USD = 37.6e9
@@ -39,9 +40,6 @@ PROJECTION_YEARS = 13
 GPU_CLOUD_REVENUE_USD_PER_MW_YEAR = 9.1e6
 PROJECTION_CAPEX_USD_PER_MW = 7.5e6
 PIVOT_DISCOUNT_RATE = 0.15  # the scenario's mean hurdle rate (hurdle_rate_per_year)
-KW_PER_MW = 1000.0
-MONTHS_PER_YEAR = 12.0
-HOURS_PER_DAY = 24.0
 MIN_MACHINE_MW = 1.0  # below this a firm's own margin per MW is noise: it takes the public average
 CONVERSION_DETAIL = "conversion of mining MW"  # conversion_started events that displaced mining
 

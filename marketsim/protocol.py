@@ -27,7 +27,7 @@ RETARGET_PERIOD_DAYS = 14  # 2016 blocks at 144 a day
 MAX_RETARGET_FACTOR = 4
 
 # --- Units ---------------------------------------------------------------------------------------------
-PH_PER_EH = 1_000
+from marketsim.units import PH_PER_EH  # noqa: E402 (re-exported as protocol.PH_PER_EH)
 
 
 def _check_height(height: float, name: str = "height") -> None:

@@ -12,7 +12,6 @@ the state before any step, which the model's own table (recorded at the end of e
 from __future__ import annotations
 
 import sys
-import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,14 +156,12 @@ def run(scenario: str | Scenario | None = "baseline", *, seed: int | None = None
     model = IndustryModel(config, rng=seed, check=check)
     start = initial_state(model)
     bar = _progress(model.n_steps, progress)
-    started = time.perf_counter()
     while model.running and model.steps < model.n_steps:
         model.step()
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
-    model.elapsed_seconds = time.perf_counter() - started
     result = result_of(model, seed)
     result.initial = start
     return result

@@ -58,9 +58,9 @@ class HashrateEvent(BaseModel):
     """An exogenous outage: a share of mining MW forced offline (heat waves, storms, bans)."""
 
     model_config = ConfigDict(extra="forbid")
-    step: int = Field(ge=0)
-    duration: int = Field(ge=1, le=1200)
-    share_offline: float = Field(gt=0.0, le=1.0)
+    step: int = Field(ge=0, description="first step of the outage")
+    duration: int = Field(ge=1, le=1200, description="number of steps it lasts")
+    share_offline: float = Field(gt=0.0, le=1.0, description="share of mining MW forced offline meanwhile")
 
 
 class Scenario(BaseModel):
@@ -97,32 +97,51 @@ class Scenario(BaseModel):
     )
 
     # --- BTC price ----------------------------------------------------------------------
-    price_model: Literal["gbm", "regime", "replay", "csv"] = Field("gbm")
+    price_model: Literal["gbm", "regime", "replay", "csv"] = Field(
+        "gbm", description="BTC price path: gbm, regime (bull/bear switching with jumps), replay (the data) or csv "
+        "(price_csv_path)"
+    )
     price_initial_usd: float | None = Field(
         None, gt=0, description="price at step 0, USD (None: the data's price on the start date)"
     )
     price_drift_per_year: float = Field(0.35, ge=-3.0, le=3.0, description="GBM drift (log-price, per year)")
     price_volatility_per_year: float = Field(0.55, ge=0.0, le=3.0, description="GBM volatility per sqrt(year)")
-    price_bull_drift_per_year: float = Field(0.8, ge=-3.0, le=3.0)
-    price_bull_volatility_per_year: float = Field(0.55, ge=0.0, le=3.0)
-    price_bear_drift_per_year: float = Field(-0.6, ge=-3.0, le=3.0)
-    price_bear_volatility_per_year: float = Field(0.7, ge=0.0, le=3.0)
+    price_bull_drift_per_year: float = Field(0.8, ge=-3.0, le=3.0, description="regime model: log-price drift in a bull regime")
+    price_bull_volatility_per_year: float = Field(
+        0.55, ge=0.0, le=3.0, description="regime model: volatility per sqrt(year) in a bull regime"
+    )
+    price_bear_drift_per_year: float = Field(-0.6, ge=-3.0, le=3.0, description="regime model: log-price drift in a bear regime")
+    price_bear_volatility_per_year: float = Field(
+        0.7, ge=0.0, le=3.0, description="regime model: volatility per sqrt(year) in a bear regime"
+    )
     price_bull_to_bear_per_year: float = Field(0.5, ge=0.0, le=50.0, description="regime switch rate")
     price_bear_to_bull_per_year: float = Field(0.8, ge=0.0, le=50.0, description="regime switch rate")
     price_jump_intensity_per_year: float = Field(0.5, ge=0.0, le=50.0, description="crash arrival rate")
     price_jump_mean_log: float = Field(-0.25, ge=-3.0, le=3.0, description="mean log size of a jump")
-    price_jump_std_log: float = Field(0.1, ge=0.0, le=3.0)
+    price_jump_std_log: float = Field(0.1, ge=0.0, le=3.0, description="sd of the log size of a jump")
     price_csv_path: str | None = Field(None, description="CSV with columns date,price_usd (price_model='csv')")
-    price_shocks: list[PriceShock] = Field(default_factory=list)
+    price_shocks: list[PriceShock] = Field(
+        default_factory=list, description="deterministic permanent price moves: list of {step, change}"
+    )
 
     # --- fees -------------------------------------------------------------------------------
-    fee_model: Literal["stochastic", "replay"] = Field("stochastic")
+    fee_model: Literal["stochastic", "replay"] = Field(
+        "stochastic", description="fees: stochastic (log-OU share of the subsidy with spikes) or replay (the data)"
+    )
     fee_share_mean: float = Field(0.05, ge=0.0, le=5.0, description="long-run fees as a share of subsidy")
     fee_share_initial: float | None = Field(None, ge=0.0, le=5.0, description="None: fee_share_mean")
-    fee_reversion_per_year: float = Field(3.0, gt=0.0, le=100.0)
-    fee_volatility_per_year: float = Field(0.8, ge=0.0, le=10.0)
-    fee_spike_intensity_per_year: float = Field(1.0, ge=0.0, le=100.0)
-    fee_spike_mean_share: float = Field(0.1, ge=0.0, le=5.0)
+    fee_reversion_per_year: float = Field(
+        3.0, gt=0.0, le=100.0, description="speed of the fee share's log-OU reversion to fee_share_mean"
+    )
+    fee_volatility_per_year: float = Field(
+        0.8, ge=0.0, le=10.0, description="volatility of the fee share's log-OU process per sqrt(year)"
+    )
+    fee_spike_intensity_per_year: float = Field(
+        1.0, ge=0.0, le=100.0, description="Poisson rate of one-step fee spikes (congestion)"
+    )
+    fee_spike_mean_share: float = Field(
+        0.1, ge=0.0, le=5.0, description="mean size of a fee spike, share of the subsidy (exponential)"
+    )
 
     # --- power --------------------------------------------------------------------------------
     power_price_multiplier: float = Field(1.0, gt=0.0, le=10.0, description="scales every site's base $/MWh")
@@ -139,19 +158,34 @@ class Scenario(BaseModel):
     hosted_take_or_pay_share: float = Field(
         0.8, ge=0.0, le=1.0, description="take-or-pay share of public miners paying a hosting fee (power >= 80 $/MWh)"
     )
-    power_seasonal_amplitude: float = Field(0.10, ge=0.0, le=0.9)
-    power_peak_month: int = Field(8, ge=1, le=12)
-    power_shocks: list[PowerShock] = Field(default_factory=list)
-    hashrate_events: list[HashrateEvent] = Field(default_factory=list)
+    power_seasonal_amplitude: float = Field(
+        0.10, ge=0.0, le=0.9, description="seasonal swing of power prices, share of the mean (cosine over the year)"
+    )
+    power_peak_month: int = Field(8, ge=1, le=12, description="month of the highest power price (1-12; August: Texas summer)")
+    power_shocks: list[PowerShock] = Field(
+        default_factory=list, description="temporary power price moves: list of {step, duration, change}"
+    )
+    hashrate_events: list[HashrateEvent] = Field(
+        default_factory=list, description="exogenous outages: list of {step, duration, share_offline}"
+    )
 
     # --- machines and mining sites --------------------------------------------------------------
     asic_frontier_initial_j_per_th: float = Field(21.5, gt=1.0, le=200.0, description="best machine on sale at start")
     asic_frontier_improvement_per_year: float = Field(0.35, ge=0.0, le=2.0, description="rate toward the floor")
-    asic_frontier_floor_j_per_th: float = Field(8.0, gt=0.5, le=100.0)
-    machine_price_reference_usd_per_th: float = Field(17.0, gt=0.0, le=1000.0)
+    asic_frontier_floor_j_per_th: float = Field(
+        8.0, gt=0.5, le=100.0, description="J/TH the best machine approaches but never passes (physical limit of the "
+        "process)"
+    )
+    machine_price_reference_usd_per_th: float = Field(
+        17.0, gt=0.0, le=1000.0, description="new-machine price at the reference hashprice"
+    )
     machine_price_reference_hashprice: float = Field(60.0, gt=0.0, le=5000.0, description="USD/PH/day")
-    machine_price_elasticity: float = Field(1.0, ge=0.0, le=5.0)
-    machine_price_floor_usd_per_th: float = Field(3.0, ge=0.0, le=1000.0)
+    machine_price_elasticity: float = Field(
+        1.0, ge=0.0, le=5.0, description="elasticity of the new-machine price to the hashprice"
+    )
+    machine_price_floor_usd_per_th: float = Field(
+        3.0, ge=0.0, le=1000.0, description="least new-machine price, whatever the hashprice (manufacturing cost)"
+    )
     machine_lead_time_months: int = Field(4, ge=0, le=36, description="order to hashing, for upgrades")
     asic_supply_capacity_ehs_per_month: float = Field(
         25.0, ge=0.0, le=1e5,
@@ -161,25 +195,37 @@ class Scenario(BaseModel):
     asic_scarcity_elasticity: float = Field(
         0.1, ge=0.0, le=5.0,
         description="elasticity of the frontier machine price to the lead time its backlog implies; 0 = none")
-    site_build_capex_usd_per_mw: float = Field(325_000.0, ge=0.0, le=5e6)
+    site_build_capex_usd_per_mw: float = Field(
+        325_000.0, ge=0.0, le=5e6, description="capex of one MW of new mining site (power, cooling, building), "
+        "machines excluded"
+    )
     site_build_lead_time_months: int = Field(6, ge=0, le=60, description="order to energised new MW")
     expansion_max_share_per_year: float = Field(0.6, ge=0.0, le=5.0, description="max MW growth a firm orders per year")
     mining_opex_usd_per_mwh: float = Field(6.0, ge=0.0, le=500.0, description="variable non-power cost")
-    site_fixed_cost_usd_per_mw_month: float = Field(3_000.0, ge=0.0, le=1e6)
+    site_fixed_cost_usd_per_mw_month: float = Field(
+        3_000.0, ge=0.0, le=1e6, description="fixed cost of a live MW of site a month (staff, maintenance, insurance), "
+        "paid mining or not"
+    )
     scrap_after_unprofitable_months: int = Field(
         6, ge=1, le=240, description="mean months a fleet whose margin at the hashprice expected after the next "
         "retarget does not cover the site's fixed cost keeps running before it is scrapped (a hazard)"
     )
 
     # --- AI / HPC hosting --------------------------------------------------------------------------
-    ai_demand_model: Literal["logistic", "boom_bust"] = Field("logistic")
+    ai_demand_model: Literal["logistic", "boom_bust"] = Field(
+        "logistic", description="shape of AI tenants' demand over time: logistic, or boom_bust (logistic, then a decay)"
+    )
     ai_demand_initial_mw: float = Field(20.0, ge=0.0, le=1e6, description="IT MW wanted at start")
     ai_demand_max_mw: float = Field(4_000.0, ge=0.0, le=1e6, description="IT MW wanted at saturation (at the reference rate)")
-    ai_demand_midpoint_years: float = Field(2.7, ge=-20.0, le=50.0)
-    ai_demand_steepness_per_year: float = Field(3.5, gt=0.0, le=20.0)
+    ai_demand_midpoint_years: float = Field(2.7, ge=-20.0, le=50.0, description="years from the start to the logistic's midpoint")
+    ai_demand_steepness_per_year: float = Field(
+        3.5, gt=0.0, le=20.0, description="logistic's steepness (growth rate at the midpoint)"
+    )
     ai_bust_years: float = Field(4.0, ge=0.0, le=50.0, description="boom_bust: when demand turns")
     ai_bust_floor_share: float = Field(0.3, ge=0.0, le=1.0, description="boom_bust: demand falls to this share")
-    ai_bust_speed_per_year: float = Field(1.5, gt=0.0, le=50.0)
+    ai_bust_speed_per_year: float = Field(
+        1.5, gt=0.0, le=50.0, description="boom_bust: exponential rate at which demand falls to its floor after the turn"
+    )
     ai_lease_rate_initial_usd_per_kw_month: float = Field(
         120.0, gt=0.0, le=2000.0, description="rate firms expect before the lease market first clears ($/kW-month IT)")
     ai_tenant_reference_rate_usd_per_kw_month: float = Field(
@@ -190,7 +236,7 @@ class Scenario(BaseModel):
     ai_speed_value_per_year: float = Field(
         0.15, ge=0.0, le=2.0, description="premium over greenfield rent tenants pay per year of power gained")
     ai_lease_term_years: float = Field(12.0, gt=0.0, le=40.0, description="deals: 10-15 years")
-    ai_lease_escalator_per_year: float = Field(0.03, ge=0.0, le=0.2)
+    ai_lease_escalator_per_year: float = Field(0.03, ge=0.0, le=0.2, description="yearly escalation of a signed lease's rate")
     ai_lease_renewal_probability: float = Field(0.6, ge=0.0, le=1.0, description="share of expiring leases renewed")
     ai_lease_renewal_term_years: float = Field(5.0, ge=0.0, le=40.0, description="renewal option's term")
     ai_tenant_failure_share_per_year: float = Field(
@@ -210,15 +256,22 @@ class Scenario(BaseModel):
         7_500_000.0, ge=0.0, le=5e7, description="per MW of critical IT, at conversion_capex_reference_date")
     conversion_capex_growth_per_year: float = Field(
         0.2, ge=-0.5, le=2.0, description="capex per IT MW grows this much a year from the reference date ...")
-    conversion_capex_reference_date: dt.date = Field(dt.date(2024, 7, 1))
+    conversion_capex_reference_date: dt.date = Field(
+        dt.date(2024, 7, 1), description="date at which conversion_capex_usd_per_mw holds (it grows at "
+        "conversion_capex_growth_per_year from there)"
+    )
     conversion_capex_growth_until: dt.date = Field(dt.date(2026, 1, 1), description="... until this date (flat after)")
     conversion_capex_dispersion: float = Field(0.15, ge=0.0, le=2.0, description="lognormal sd across firms")
     ai_new_hall_capex_premium: float = Field(
         0.15, ge=0.0, le=5.0, description="extra capex share of a new AI hall on unused interconnect vs a conversion")
     conversion_lead_time_months: int = Field(12, ge=1, le=60, description="signing to first delivered phase (8-18)")
     ai_delivery_phase_months: int = Field(9, ge=1, le=60, description="the rest is delivered evenly over these months")
-    conversion_debt_share_leased: float = Field(0.8, ge=0.0, le=1.0, description="host capex share lenders fund with a signed lease")
-    conversion_debt_share_unleased: float = Field(0.3, ge=0.0, le=1.0)
+    conversion_debt_share_leased: float = Field(
+        0.8, ge=0.0, le=1.0, description="host capex share lenders fund with a signed lease"
+    )
+    conversion_debt_share_unleased: float = Field(
+        0.3, ge=0.0, le=1.0, description="share of an unleased conversion (own GPU cloud) funded by debt"
+    )
     ai_gpu_cloud_revenue_usd_per_it_mw_year: float = Field(
         9e6, ge=0.0, le=1e9, description="own GPU cloud: revenue per MW of IT a year at full utilisation")
     ai_gpu_capex_usd_per_it_mw: float = Field(
@@ -246,7 +299,9 @@ class Scenario(BaseModel):
     ai_target_share: float | None = Field(
         None, ge=0.0, le=1.0, description="if set, public miners convert this share of their MW by ai_target_date"
     )
-    ai_target_date: dt.date = Field(dt.date(2027, 12, 1))
+    ai_target_date: dt.date = Field(
+        dt.date(2027, 12, 1), description="ai_target_share: date by which the mandated AI share is reached"
+    )
 
     # --- the start's order book (runs starting 2023-01-01 with the public miners) -------------------
     seed_order_book: bool = Field(
@@ -261,7 +316,9 @@ class Scenario(BaseModel):
     n_firms: int = Field(200, ge=1, le=100_000, description="firms in total, public miners included")
     include_public_miners: bool = Field(True, description="seed the 2022 public miners from the data file")
     network_efficiency_j_per_th: float = Field(45.0, gt=1.0, le=200.0, description="network average at start")
-    tail_efficiency_sd_j_per_th: float = Field(8.0, ge=0.0, le=100.0)
+    tail_efficiency_sd_j_per_th: float = Field(
+        8.0, ge=0.0, le=100.0, description="sd of private miners' fleet J/TH around the network average"
+    )
     tail_size_pareto_alpha: float = Field(1.3, gt=0.5, le=10.0, description="heavy tail of firm sizes")
     tail_max_firm_share: float = Field(0.04, gt=0.0, le=1.0, description="largest private miner's share of the tail's MW")
     tail_power_price_mean_usd_per_mwh: float = Field(
@@ -270,16 +327,18 @@ class Scenario(BaseModel):
     tail_power_price_sd_usd_per_mwh: float = Field(
         12.0, ge=0.0, le=500.0, description="sd of the tail's lognormal power prices (no floor: the cheap end is stranded power)"
     )
-    tail_cash_usd_per_mw: float = Field(60_000.0, ge=0.0, le=1e8)
-    tail_debt_usd_per_mw: float = Field(120_000.0, ge=0.0, le=1e8)
-    tail_debt_rate_per_year: float = Field(0.10, ge=0.0, le=1.0)
-    tail_btc_sell_share: float = Field(0.8, ge=0.0, le=1.0)
+    tail_cash_usd_per_mw: float = Field(60_000.0, ge=0.0, le=1e8, description="private miners' mean cash per MW at the start")
+    tail_debt_usd_per_mw: float = Field(120_000.0, ge=0.0, le=1e8, description="private miners' mean debt per MW at the start")
+    tail_debt_rate_per_year: float = Field(0.10, ge=0.0, le=1.0, description="interest rate on private miners' debt")
+    tail_btc_sell_share: float = Field(
+        0.8, ge=0.0, le=1.0, description="share of mined BTC a private miner sells at once (the rest is held)"
+    )
     decision_rule_mix: dict[Literal["npv", "myopic"], NonNeg] = Field(
         default_factory=lambda: {"npv": 0.6, "myopic": 0.4}, description="population shares of decision rules"
     )
     hurdle_rate_per_year: float = Field(0.15, ge=0.0, le=2.0, description="mean discount/hurdle rate")
-    hurdle_rate_sd: float = Field(0.04, ge=0.0, le=1.0)
-    decision_horizon_years: float = Field(5.0, gt=0.0, le=30.0)
+    hurdle_rate_sd: float = Field(0.04, ge=0.0, le=1.0, description="sd of firms' hurdle rates around hurdle_rate_per_year")
+    decision_horizon_years: float = Field(5.0, gt=0.0, le=30.0, description="years of cash flows an NPV decision counts")
     review_probability_per_step: float = Field(0.34, gt=0.0, le=1.0, description="chance a firm reviews its strategy")
     hashprice_smoothing: float = Field(0.4, gt=0.0, le=1.0, description="EWMA weight on the newest hashprice")
     expected_hashprice_decline_per_year: float = Field(
@@ -296,8 +355,12 @@ class Scenario(BaseModel):
     )
     max_payback_months: float = Field(16.0, gt=0.0, le=240.0, description="longest payback a firm accepts for machines")
     myopic_max_payback_years: float = Field(6.0, gt=0.0, le=50.0, description="myopic rule's conversion payback")
-    cash_reserve_months: float = Field(6.0, ge=0.0, le=60.0)
-    max_debt_to_assets: float = Field(0.5, ge=0.0, le=0.95)
+    cash_reserve_months: float = Field(
+        6.0, ge=0.0, le=60.0, description="months of fixed and interest costs a firm keeps as cash before spending on growth"
+    )
+    max_debt_to_assets: float = Field(
+        0.5, ge=0.0, le=0.95, description="loan-to-value limit: most debt lenders allow, share of asset value"
+    )
     new_debt_rate_per_year: float = Field(
         0.10, ge=0.0, le=1.0, description="rate on new borrowing (blended into a firm's average rate)"
     )
@@ -311,8 +374,12 @@ class Scenario(BaseModel):
     equity_ev_to_margin_multiple: float = Field(
         1.75, ge=0.0, le=100.0, description="market value of a miner's operations per USD of annual mining margin"
     )
-    equity_issuance_fee_share: float = Field(0.03, ge=0.0, le=0.5, description="at-the-market offering fee, share of gross proceeds")
-    debt_maturity_years: float = Field(3.0, gt=0.0, le=30.0)
+    equity_issuance_fee_share: float = Field(
+        0.03, ge=0.0, le=0.5, description="at-the-market offering fee, share of gross proceeds"
+    )
+    debt_maturity_years: float = Field(
+        3.0, gt=0.0, le=30.0, description="term of a loan; initial debt matures at a uniform 25-100% of it"
+    )
     refinancing_penalty_rate: float = Field(
         0.04, ge=0.0, le=1.0, description="rate added to debt above the loan-to-value limit that lenders extend at maturity"
     )
@@ -332,7 +399,9 @@ class Scenario(BaseModel):
         12, ge=1, le=60, description="order to energised MW for a new site (containers 6-12 months, greenfield 12-24)")
 
     # --- consolidation ----------------------------------------------------------------------
-    distress_bid_shading: float = Field(0.35, ge=0.0, le=0.95, description="fire-sale discount bidders apply in distress auctions")
+    distress_bid_shading: float = Field(
+        0.35, ge=0.0, le=0.95, description="fire-sale discount bidders apply in distress auctions"
+    )
     auction_max_bidders: int = Field(12, ge=1, le=1000, description="best-funded firms invited to bid")
     ma_review_probability_per_step: float = Field(0.03, ge=0.0, le=1.0, description="chance a weak or cheap firm is shopped")
     takeover_value_ratio: float = Field(0.4, ge=0.0, le=10.0, description="cheap: equity below this x replacement value")

@@ -5,23 +5,10 @@ from __future__ import annotations
 import pandas as pd
 
 from marketsim.runner import RunResult
+from marketsim.units import format_money
 
 
 HALTED = "network halted"
-
-
-def _money(x: float) -> str:
-    """``$1.23M``, ``-$451.83M`` (the sign before the currency, as accountants write it)."""
-    if x != x:  # NaN
-        return "n/a"
-    sign = "-" if x < 0 else ""
-    x = abs(x)
-    for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if x >= div:
-            return f"{sign}${x / div:,.2f}{unit}"
-    if round(x) == 0:
-        sign = ""
-    return f"{sign}${x:,.0f}"
 
 
 def halted(row: pd.Series) -> bool:
@@ -43,9 +30,9 @@ def yearly_table(industry: pd.DataFrame) -> pd.DataFrame:
         "BTC price": g["btc_price_usd"].mean().map(lambda v: f"${v:,.0f}"),
         "hashrate EH/s": g["network_hashrate_ehs"].mean().map("{:,.0f}".format),
         "hashprice $/PH/d": g["hashprice_usd_per_ph_day"].mean().map("{:,.1f}".format),
-        "mining rev": g["revenue_mining_usd"].sum().map(_money),
-        "AI rev": g["revenue_ai_usd"].sum().map(_money),
-        "profit": g["profit_usd"].sum().map(_money),
+        "mining rev": g["revenue_mining_usd"].sum().map(format_money),
+        "AI rev": g["revenue_ai_usd"].sum().map(format_money),
+        "profit": g["profit_usd"].sum().map(format_money),
         "MW AI (end)": g["mw_ai"].last().map("{:,.0f}".format),
         "MW idle (end)": g["mw_idle"].last().map("{:,.0f}".format),
         "firms": g["firms_active"].last(),
@@ -95,8 +82,8 @@ def consolidation_lines(result: RunResult) -> list[str]:
              f"{first['hhi_mw']:.3f} -> {last['hhi_mw']:.3f}; firms {first['firms_active']} -> {last['firms_active']}",
              f"    {len(failed)} bankruptcies, {int((ev['kind'] == 'voluntary_sale').sum())} voluntary sales, "
              f"{int((ev['kind'] == 'takeover').sum())} takeovers, {int((ev['kind'] == 'wind_down').sum())} wind-downs; "
-             f"{len(deals)} deals for {_money(deals['value_usd'].sum())} "
-             f"({_money(deals['value_usd'].sum() / max(deals['mw'].sum(), 1e-9))} per MW)"]
+             f"{len(deals)} deals for {format_money(deals['value_usd'].sum())} "
+             f"({format_money(deals['value_usd'].sum() / max(deals['mw'].sum(), 1e-9))} per MW)"]
     sized = failed[failed["mw"].round() > 0]  # a failure of 0 MW (a firm with only shut sites) is no news
     if len(sized):
         biggest = sized.sort_values("mw", ascending=False).head(MAX_LISTED)
@@ -106,7 +93,7 @@ def consolidation_lines(result: RunResult) -> list[str]:
         buyers = deals.groupby("firm_id").agg(mw=("mw", "sum"), usd=("value_usd", "sum"), n=("mw", "size"))
         top = buyers.sort_values("mw", ascending=False).head(MAX_LISTED)
         lines.append("    Top buyers: " + "; ".join(
-            f"{name(f)} bought {int(r.n)} ({r.mw:,.0f} MW for {_money(r.usd)})" for f, r in top.iterrows()))
+            f"{name(f)} bought {int(r.n)} ({r.mw:,.0f} MW for {format_money(r.usd)})" for f, r in top.iterrows()))
     return lines
 
 
@@ -127,8 +114,8 @@ def summarize(result: RunResult) -> str:
     kinds = events["kind"].value_counts() if len(events) else pd.Series(dtype=int)
     lines.append("Events: " + (", ".join(f"{k} {v}" for k, v in kinds.items()) or "none"))
     lines.append(
-        f"Totals: mining revenue {_money(ind['revenue_mining_usd'].sum())}, AI revenue {_money(ind['revenue_ai_usd'].sum())}, "
-        f"industry profit {_money(ind['profit_usd'].sum())}, bankruptcies {int(ind['bankruptcies'].sum())}, "
+        f"Totals: mining revenue {format_money(ind['revenue_mining_usd'].sum())}, AI revenue {format_money(ind['revenue_ai_usd'].sum())}, "
+        f"industry profit {format_money(ind['profit_usd'].sum())}, bankruptcies {int(ind['bankruptcies'].sum())}, "
         f"acquisitions {int(ind['acquisitions'].sum())}"
     )
     return "\n".join(lines)

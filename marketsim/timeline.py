@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-DAYS_PER_YEAR = 365.25
-STEPS_PER_MONTH = {"month": 1.0, "week": DAYS_PER_YEAR / 12 / 7, "day": DAYS_PER_YEAR / 12}
+from marketsim.units import DAYS_PER_MONTH, DAYS_PER_WEEK, DAYS_PER_YEAR  # noqa: E402,F401 (DAYS_PER_YEAR re-exported)
+
+STEPS_PER_MONTH = {"month": 1.0, "week": DAYS_PER_MONTH / DAYS_PER_WEEK, "day": DAYS_PER_MONTH}
 
 
 def step_boundaries(start: dt.date, months: int, unit: str) -> pd.DatetimeIndex:

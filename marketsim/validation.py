@@ -20,21 +20,20 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from marketsim import data as mdata  # noqa: E402
-from marketsim import output  # noqa: E402
-from marketsim.calibration import FIT_GRID, FIT_SCENARIO, error_measures, monthly_data_hashrate_ehs  # noqa: E402
-from marketsim.runner import run  # noqa: E402
-from marketsim.scenario import load_scenario  # noqa: E402
+from marketsim import data as mdata
+from marketsim import figures, output
+from marketsim.calibration import FIT_GRID, FIT_SCENARIO, error_measures, monthly_data_hashrate_ehs
+from marketsim.runner import run
+from marketsim.scenario import load_scenario
+from marketsim.units import format_share
 
 OUT_OF_SAMPLE = "halving-2024-replay"
 DEFAULT_SEEDS = (1, 2, 3)
 HALVING_WINDOW_MONTHS = 3
+HALVING_DATES = ("2020-05-11", "2024-04-20")  # blocks 630,000 and 840,000 (marked on the hashrate figure)
+FIGURE_DPI = 110
 
 
 def monthly_data_revenue_usd() -> pd.Series:
@@ -94,7 +93,7 @@ def data_halving_response(halving_month: str) -> dict[str, float]:
     month = pd.Timestamp(halving_month)
     rate = monthly_data_hashrate_ehs()
     rev = monthly_data_revenue_usd().reindex(rate.index)
-    hp = rev / rate.index.days_in_month / (rate * 1000)
+    hp = figures.data_hashprice_usd_per_ph_day(rev, rate)
     before = (rate.index < month) & (rate.index >= month - pd.DateOffset(months=HALVING_WINDOW_MONTHS))
     after = (rate.index > month) & (rate.index <= month + pd.DateOffset(months=HALVING_WINDOW_MONTHS))
     if not before.any() or not after.any():
@@ -104,12 +103,6 @@ def data_halving_response(halving_month: str) -> dict[str, float]:
         "hashprice_change": float(hp[after].mean() / hp[before].mean() - 1),
         "revenue_change": float(rev[after].mean() / rev[before].mean() - 1),
     }
-
-
-def _band_plot(ax, runs, column, label, color):
-    g = runs.groupby("date")[column]
-    ax.fill_between(g.min().index, g.min(), g.max(), color=color, alpha=0.25, lw=0)
-    ax.plot(g.mean().index, g.mean(), color=color, label=label)
 
 
 @dataclass
@@ -164,58 +157,20 @@ def _validate_into(out: Path, seeds, n_firms: int) -> ValidationReport:
     report.metrics["n_firms"] = n_firms
 
     # figures
-    fig, ax = plt.subplots(figsize=(9, 4))
-    ax.plot(data_rev.index, data_rev / 1e9, color="black", lw=1, label="data: (issuance + fees) x price")
-    for window, color in (("in-sample", "tab:blue"), ("out-of-sample", "tab:orange")):
-        g = rev[rev["window"] == window]
-        ax.plot(g["date"], g["revenue_mining_usd"] / 1e9, "o", ms=3, color=color, label=f"model ({window})")
-    ax.set_ylabel("miner revenue, USD bn per month")
-    ax.set_title("Monthly industry revenue: model vs data")
-    ax.legend()
-    report.figures.append(_save(fig, out / "revenue_model_vs_data.png"))
-
-    fig, ax = plt.subplots(figsize=(9, 4))
-    _band_plot(ax, ins, "network_hashrate_ehs", "model, in-sample (fitted)", "tab:blue")
-    _band_plot(ax, oos, "network_hashrate_ehs", "model, out-of-sample", "tab:orange")
-    ax.plot(data_rate.index, data_rate, color="black", lw=1, label="data (monthly mean)")
-    for h in ("2020-05-11", "2024-04-20"):
-        ax.axvline(pd.Timestamp(h), color="grey", ls="--", lw=0.8)
-    ax.set_ylabel("network hashrate, EH/s")
-    ax.set_title("Network hashrate produced by the agents (band: min-max over seeds)")
-    ax.legend()
-    report.figures.append(_save(fig, out / "hashrate_model_vs_data.png"))
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for ax, runs, month, title in ((axes[0], ins, "2020-05-01", "May 2020 halving"),
-                                   (axes[1], oos, "2024-04-01", "April 2024 halving")):
-        window = runs[(runs["date"] >= pd.Timestamp(month) - pd.DateOffset(months=6))
-                      & (runs["date"] <= pd.Timestamp(month) + pd.DateOffset(months=6))]
-        _band_plot(ax, window, "hashprice_usd_per_ph_day", "model hashprice", "tab:red")
-        if month < "2023":
-            hp = data_rev / data_rev.index.days_in_month / (data_rate.reindex(data_rev.index) * 1000)
-            hp = hp[(hp.index >= window["date"].min()) & (hp.index <= window["date"].max())]
-            ax.plot(hp.index, hp, color="black", lw=1, label="data hashprice")
-        ax.axvline(pd.Timestamp(month), color="grey", ls="--", lw=0.8)
-        ax.set_title(title)
-        ax.set_ylabel("USD per PH/s per day")
-        ax.legend(fontsize=8)
-        ax.tick_params(axis="x", labelrotation=45)
-    report.figures.append(_save(fig, out / "halving_response.png"))
+    data_hp = figures.data_hashprice_usd_per_ph_day(data_rev, data_rate)
+    drawn = {
+        "revenue_model_vs_data.png": figures.revenue_figure(data_rev, rev),
+        "hashrate_model_vs_data.png": figures.hashrate_figure(ins, oos, data_rate, list(HALVING_DATES)),
+        "halving_response.png": figures.halving_figure([(ins, "2020-05-01", "May 2020 halving", data_hp),
+                                                        (oos, "2024-04-01", "April 2024 halving", None)]),
+    }
+    for name, fig in drawn.items():
+        fig.savefig(out / name, dpi=FIGURE_DPI)
+        report.figures.append(name)
 
     (out / "metrics.json").write_text(json.dumps(report.metrics, indent=2))
     (out / "report.md").write_text(render_markdown(report))
     return report
-
-
-def _save(fig, path: Path) -> str:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path.name
-
-
-def _pct(x: float) -> str:
-    return f"{x:+.1%}" if x == x else "n/a"
 
 
 def render_markdown(report: ValidationReport) -> str:
@@ -272,8 +227,8 @@ def render_markdown(report: ValidationReport) -> str:
     for key, label in (("halving_2020", "May 2020"), ("halving_2024", "April 2024")):
         for source, v in m[key].items():
             if v:
-                lines.append(f"| {label} | {source} | {_pct(v['hashrate_change'])} | {_pct(v['hashprice_change'])} | "
-                             f"{_pct(v['revenue_change'])} |")
+                changes = (format_share(v[k], signed=True) for k in ("hashrate_change", "hashprice_change", "revenue_change"))
+                lines.append(f"| {label} | {source} | " + " | ".join(changes) + " |")
     lines += ["", "![halving](halving_response.png)", "", "## Parameters", "",
               "The fitted hashrate-response parameters (grid searched on the in-sample window only; see "
               "`docs/calibration.md`):", ""]

@@ -254,19 +254,6 @@ def test_ai_demand_logistic_and_boom_bust():
     assert peak > later[0] > later[1] and later[2] == pytest.approx(0.3 * peak, rel=1e-3)
 
 
-def test_ai_demand_waves_add_up():
-    waves = dict(max_mw=[500.0, 2500.0], midpoint_years=[1.5, 2.6], steepness_per_year=[8.0, 5.0], initial_mw=20.0)
-    t = np.linspace(0, 10, 101)
-    d = ai.ai_demand_mw(t, "waves", **waves)
-    assert d[0] == pytest.approx(20.0) and d[-1] == pytest.approx(3020.0, rel=1e-3) and (np.diff(d) >= 0).all()
-    one = dict(max_mw=[500.0], midpoint_years=[1.5], steepness_per_year=[8.0], initial_mw=0.0)
-    two = dict(max_mw=[2500.0], midpoint_years=[2.6], steepness_per_year=[5.0], initial_mw=0.0)
-    assert d == pytest.approx(20.0 + ai.ai_demand_mw(t, "waves", **one) + ai.ai_demand_mw(t, "waves", **two))
-    # a single wave is the logistic kind with initial 0
-    assert ai.ai_demand_mw(t, "waves", **one) == pytest.approx(
-        ai.ai_demand_mw(t, "logistic", max_mw=500.0, midpoint_years=1.5, steepness_per_year=8.0, initial_mw=0.0))
-
-
 @pytest.mark.parametrize(
     "kind, params, match",
     [
@@ -279,8 +266,6 @@ def test_ai_demand_waves_add_up():
         ("logistic", dict(max_mw=10.0, midpoint_years=1.0, steepness_per_year=1.0, initial_mw=20.0), "max_mw=10.0"),
         ("boom_bust", dict(max_mw=1.0, midpoint_years=1.0, steepness_per_year=1.0, initial_mw=0.0, bust_years=1.0,
                            bust_floor_share=1.5, bust_speed_per_year=1.0), "bust_floor_share=1.5"),
-        ("waves", dict(max_mw=[1.0, 2.0], midpoint_years=[1.0], steepness_per_year=[1.0, 1.0], initial_mw=0.0),
-         "one length"),
     ],
 )
 def test_ai_demand_rejects_bad_kinds_and_parameters(kind, params, match):

@@ -22,7 +22,8 @@ from marketsim import output, runner
 from marketsim.cli import main
 from marketsim.inert import InertParameterWarning, inert_parameters
 from marketsim.scenario import Scenario, load_scenario
-from marketsim.summary import _money, state_lines, summarize
+from marketsim.summary import state_lines, summarize
+from marketsim.units import format_money as _money
 
 REPO = Path(__file__).resolve().parent.parent
 RUN = ["run", "baseline", "--months", "2", "--firms", "20", "--quiet"]

@@ -42,7 +42,7 @@ NULLABLE_COLUMNS = frozenset({"hashrate_ths"})
 PRICE_COLUMNS = ("date", "price_usd")
 DATE_FORMAT = "%Y-%m-%d"
 ONE_DAY = pd.Timedelta(days=1)
-TH_PER_EH = 1_000_000
+from marketsim.units import TH_PER_EH  # noqa: E402
 # CSV line of the first data row: line 1 is the header.
 FIRST_DATA_LINE = 2
 

@@ -31,12 +31,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from marketsim import output
+from marketsim import figures, output
 from marketsim.experiments.analysis import (
     HIGH, LOW, SweepResults, band_suffixes, bands_over_time, binned, condition_mask, final_heatmap, load_results,
     outcome_summary,
 )
 from marketsim.experiments.sweepfile import CONDITION_RE, DEFAULT_OUTCOMES
+from marketsim.units import format_number
 
 MAX_PARAMS = 6  # bands figures for at most this many parameters
 MAX_PANELS = 8  # outcomes per figure
@@ -164,7 +165,7 @@ def _header(res: SweepResults, outcomes: list[str]) -> str:
              f"- runs: {n_ok} ok, {len(runs) - n_ok} failed, of {m.get('n_runs', len(runs))} planned"]
     for p in res.parameters:
         v = runs[p].drop_duplicates().sort_values()
-        lines.append(f"- parameter `{p}`: {v.size} values, {_fmt(v.iloc[0])} to {_fmt(v.iloc[-1])}")
+        lines.append(f"- parameter `{p}`: {v.size} values, {format_number(v.iloc[0])} to {format_number(v.iloc[-1])}")
     lines.append(f"- outcomes: {', '.join(f'`{o}`' for o in outcomes)}")
     for err in runs.loc[runs["status"] != "ok", "error"].drop_duplicates().iloc[:3]:
         lines.append(f"- a failure: `{str(err)[:200]}`")
@@ -176,7 +177,7 @@ def _summary(summary: pd.DataFrame, params: list[str], outcomes: list[str], page
     lo, hi = band_suffixes()
     compact = summary[["point_id", *params, "n_ok", "n_failed"]].copy()
     for o in outcomes:
-        compact[o] = [f"{_fmt(m)} [{_fmt(a)}, {_fmt(b)}]" for m, a, b in
+        compact[o] = [f"{format_number(m)} [{format_number(a)}, {format_number(b)}]" for m, a, b in
                       zip(summary[f"{o}_mean"], summary[f"{o}_{lo}"], summary[f"{o}_{hi}"])]
     intro = f"Mean [{lo}, {hi}] over the ok replications of each parameter point.\n"
     (page.dir / "summary.md").write_text(intro + "\n" + _md_table(compact) + "\n")
@@ -196,18 +197,7 @@ def _bands(res: SweepResults, outcomes: list[str], page: _Page) -> None:
     page.md.append(f"Mean (line) and {LOW:.0%}-{HIGH:.0%} band (shade) of the ok runs at every step.\n")
     for p in res.parameters[:MAX_PARAMS] or [None]:
         runs, labels = _binned(res.runs, p, BAND_BINS, page, "bands") if p else (res.runs, {})
-        fig, axes = _panels(len(series))
-        for ax, o in zip(axes, series):
-            bands = bands_over_time(res.industry, runs, o, by=p)
-            x = "date" if "date" in bands else "step"
-            for value, g in (bands.groupby(p, sort=True) if p else [(None, bands)]):
-                label = None if p is None else f"{p} = {labels.get(value, value)}"
-                line, = ax.plot(g[x], g["mean"], label=label)
-                ax.fill_between(g[x], g["low"], g["high"], color=line.get_color(), alpha=0.2, lw=0)
-            ax.set_title(o, fontsize=9)
-            ax.tick_params(labelsize=7)
-        if p is not None:
-            axes[0].legend(fontsize=7)
+        fig = figures.bands_figure({o: bands_over_time(res.industry, runs, o, by=p) for o in series}, p, labels)
         page.figure(f"bands_{_slug(p or 'all')}.png", fig, f"outcomes over time by {p or 'run'}")
 
 
@@ -218,15 +208,7 @@ def _heatmap(res: SweepResults, outcomes: list[str], pair: list[str] | None, pag
     for p in pair:
         runs, _ = _binned(runs, p, HEAT_BINS, page, "heatmap")
     shown = outcomes[:MAX_PANELS]
-    fig, axes = _panels(len(shown))
-    for ax, o in zip(axes, shown):
-        table = final_heatmap(runs, o, x, y)
-        image = ax.imshow(table.to_numpy(dtype=float), origin="lower", aspect="auto", cmap="viridis")
-        ax.set_xticks(range(table.shape[1]), [_fmt(v) for v in table.columns], fontsize=7)
-        ax.set_yticks(range(table.shape[0]), [_fmt(v) for v in table.index], fontsize=7)
-        ax.set(xlabel=x, ylabel=y)
-        ax.set_title(f"{o} (mean)", fontsize=9)
-        ax.figure.colorbar(image, ax=ax)
+    fig = figures.heatmap_figure({o: final_heatmap(runs, o, x, y) for o in shown}, x, y)
     page.figure("heatmap.png", fig, f"final outcomes over {x} and {y}")
 
 
@@ -261,14 +243,7 @@ def _sobol(res: SweepResults, summary: pd.DataFrame, outcomes: list[str], page: 
     page.md += ["First-order (S1) and total (ST) indices of each outcome's mean over replications, "
                 "with 95% bootstrap half-widths.\n", _md_table(table), "Table: [sobol.csv](sobol.csv)\n"]
     shown = list(dict.fromkeys(table["outcome"]))[:MAX_PANELS]
-    fig, axes = _panels(len(shown))
-    for ax, o in zip(axes, shown):
-        t, pos = table[table["outcome"] == o], np.arange(len(params))
-        ax.bar(pos - 0.2, t["S1"], 0.4, yerr=t["S1_conf"], label="S1")
-        ax.bar(pos + 0.2, t["ST"], 0.4, yerr=t["ST_conf"], label="ST")
-        ax.set_xticks(pos, params, rotation=30, ha="right", fontsize=7)
-        ax.set_title(o, fontsize=9)
-    axes[0].legend(fontsize=7)
+    fig = figures.sobol_figure(table, params, shown)
     page.figure("sobol.png", fig, "Sobol indices")
 
 
@@ -296,7 +271,7 @@ def _prim(res: SweepResults, conditions: list[str], page: _Page) -> None:
         name = f"prim_{_slug(cond)}.csv"
         page.table(name, box)
         held = box[box["restricted"]]
-        limits = "; ".join(f"{_fmt(r.lower)} <= `{r.parameter}` <= {_fmt(r.upper)}" for r in held.itertuples())
+        limits = "; ".join(f"{format_number(r.lower)} <= `{r.parameter}` <= {format_number(r.upper)}" for r in held.itertuples())
         b = box.iloc[0]
         page.md.append(f"- `{cond}` ({int(y.sum())} of {len(y)} ok runs): {limits} "
                        f"(coverage {b.coverage:.2f}, density {b.density:.2f}) [{name}]({name})\n")
@@ -349,15 +324,6 @@ def _binned(runs: pd.DataFrame, p: str, bins: int, page: _Page, where: str) -> t
     return out, labels
 
 
-def _panels(n: int):
-    cols, rows = min(n, 4), -(-n // 4)
-    fig = Figure(figsize=(3.6 * cols, 2.8 * rows), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    for ax in axes[n:]:
-        ax.set_visible(False)
-    return fig, list(axes[:n])
-
-
 def _publish(tmp: Path, out: Path) -> None:
     """Swap the finished folder in (marker, then `marketsim.output.publish`: the old report goes
     only once the new one is in place)."""
@@ -371,13 +337,7 @@ def _slug(text: str) -> str:
     return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9.\-]+", "_", text)).strip("_")
 
 
-def _fmt(value) -> str:
-    if isinstance(value, (float, np.floating)):
-        return "-" if np.isnan(value) else f"{value:.4g}"
-    return str(value)
-
-
 def _md_table(frame: pd.DataFrame) -> str:
-    cells = [[_fmt(v).replace("|", "\\|") for v in row] for row in frame.itertuples(index=False)]
+    cells = [[format_number(v).replace("|", "\\|") for v in row] for row in frame.itertuples(index=False)]
     lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * frame.shape[1]]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells]) + "\n"

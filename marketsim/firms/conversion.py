@@ -33,10 +33,10 @@ import numpy as np
 from marketsim.firms import finance
 from marketsim.firms.rules import Candidates, Outlook
 from marketsim.market.ai import LeaseClearing, gpu_cloud_npv_per_it_mw, rerating_uplift_usd_per_signed_it_mw
+from marketsim.units import DAYS_PER_YEAR, KW_PER_MW, MONTHS_PER_YEAR
 
 OFFER_KINDS = ("empty", "new_hall", "convert")
-MONTHS_PER_YEAR, KW_PER_MW = 12.0, 1000.0
-DAYS_PER_YEAR = 365.25
+DAYS_IN_LONGEST_MONTH = 31.0  # days as a fraction of a month: never a whole month within one
 NEAR_MARGIN_SHARE = 0.2  # unfilled offers within this share of the clearing rate are logged as offers
 
 NEW_HALL_DETAIL = "new AI hall on unused interconnect"  # event detail of halls that add capacity
@@ -214,7 +214,7 @@ def convert(model, spend: np.ndarray, o: Outlook, power_usd_per_mwh: np.ndarray)
         rates = clearing.rate_usd_per_kw_month * sites.location_quality[ss]
         term = round(s.ai_lease_term_years * model.steps_per_year)
         leases.sign(ss, it, rates, step, term)
-        _log(model, "lease_signed", sites.owner[ss], ss, it * s.ai_pue, it * 1000.0 * rates * 12.0,
+        _log(model, "lease_signed", sites.owner[ss], ss, it * s.ai_pue, it * KW_PER_MW * rates * MONTHS_PER_YEAR,
              np.array([f"{r:.1f} $/kW-month, {OFFER_KINDS[k]}" for r, k in zip(rates, kk)], dtype=object))
         owners = sites.owner[ss]
         need_it = host_equity_per_it_mw(capex_per_it_mw(s, model.market.state.date, firms.conversion_capex_usd_per_mw[owners]),
@@ -326,4 +326,4 @@ def pursue_ai_target(model, spend: np.ndarray) -> None:
 
 def _months_between(a, b) -> float:
     """Months from date ``a`` to date ``b`` (fractional)."""
-    return (b.year - a.year) * 12 + (b.month - a.month) + (b.day - a.day) / 31.0
+    return (b.year - a.year) * 12 + (b.month - a.month) + (b.day - a.day) / DAYS_IN_LONGEST_MONTH

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
-DAYS_PER_MONTH = 365.25 / 12.0
-HOURS_PER_DAY = 24.0
-PH_PER_EH = 1000.0
-KW_PER_MW = 1000.0
+from marketsim.units import (  # noqa: F401 (also used as econ.X by rules)
+    DAYS_PER_MONTH, HOURS_PER_DAY, KW_PER_MW, MONTHS_PER_YEAR, PH_PER_EH, W_PER_MW,
+)
+
 DECLINE_BOUNDS = (-0.5, 0.9)  # no belief of hashprice tripling or vanishing within a year from trend alone
 
 
@@ -84,7 +84,7 @@ def hashprice_outlook(
     t = np.arange(1, months + 1, dtype=float)
     now = np.atleast_1d(np.asarray(hashprice_now, dtype=float))
     decline = np.broadcast_to(np.asarray(decline_per_year, dtype=float), now.shape)
-    path = (1.0 - decline)[:, None] ** (t / 12.0)[None, :]
+    path = (1.0 - decline)[:, None] ** (t / MONTHS_PER_YEAR)[None, :]
     path = np.where(t > months_to_halving, path * post_halving_ratio, path)
     return now[:, None] * path
 
@@ -107,7 +107,7 @@ def trend_decline_per_year(hashrate_growth_log_per_year: float, trend_weight, fo
 
 def monthly_discount(rate_per_year: np.ndarray | float, months: int) -> np.ndarray:
     """Discount factors for months 1..months (rows: one per rate)."""
-    monthly = (1.0 + np.atleast_1d(np.asarray(rate_per_year, dtype=float))) ** (1.0 / 12.0)
+    monthly = (1.0 + np.atleast_1d(np.asarray(rate_per_year, dtype=float))) ** (1.0 / MONTHS_PER_YEAR)
     return monthly[:, None] ** -np.arange(1, months + 1, dtype=float)[None, :]
 
 
@@ -141,9 +141,9 @@ def lease_pv_per_gross_mw(
     delay_months: float,
 ):
     """PV of a lease signed now at ``rate`` that starts paying after ``delay_months``."""
-    r = (1.0 + np.asarray(discount_rate_per_year, dtype=float)) ** (1.0 / 12.0) - 1.0
-    g = (1.0 + escalator_per_year) ** (1.0 / 12.0) - 1.0
-    n = term_years * 12.0
+    r = (1.0 + np.asarray(discount_rate_per_year, dtype=float)) ** (1.0 / MONTHS_PER_YEAR) - 1.0
+    g = (1.0 + escalator_per_year) ** (1.0 / MONTHS_PER_YEAR) - 1.0
+    n = term_years * MONTHS_PER_YEAR
     # growing annuity of n monthly payments, first one paid one month after delivery:
     # sum_{k=1..n} (1+g)^(k-1) / (1+r)^k = (1 - ((1+g)/(1+r))^n) / (r - g), and n / (1+r) when r = g
     ratio = (1.0 + g) / (1.0 + r)
@@ -155,7 +155,7 @@ def lease_pv_per_gross_mw(
 
 def machine_capex_usd_per_mw(price_usd_per_th, efficiency_j_per_th):
     """Cost of filling one MW with machines: USD/TH x TH per MW (= 1e6 / J/TH)."""
-    return np.asarray(price_usd_per_th) * 1e6 / np.asarray(efficiency_j_per_th)
+    return np.asarray(price_usd_per_th) * W_PER_MW / np.asarray(efficiency_j_per_th)
 
 
 def payback_months(capex_usd, monthly_gain_usd):

@@ -22,12 +22,14 @@ from marketsim.firms import economics as econ
 from marketsim.firms import vintages
 
 # the fixed point is searched down to exp(-30) of the fleet (a network off in all but name)
-FIXED_POINT_BRACKET_LOG = 30.0
+FIXED_POINT_BRACKET_LOG = 30.0  # widest bracket, in log EH/s (e^30: any hashrate a model could reach)
 FIXED_POINT_TOLERANCE_LOG = 1e-6  # relative precision of the hashrate (1 ppm)
 FIXED_POINT_NEAR_LOG = 0.25  # half-width of the first bracket around last step's hashrate
 SCRAP_REMNANT_MW = 0.1  # a cohort smaller than this after a scrapping goes whole
 COHORT_TOLERANCE_MW = 1e-9  # float residue, not machines
 USED_LOT_BIN_LOG = 0.05  # used machines within ~5% of each other's J/TH are one lot
+MINING_SITE_SHARE = 0.5  # a site counts as mining (for curtailment/resumption events) while at least half its
+#                          machine MW runs: a reporting threshold, the economics use the exact shares
 
 
 def land_deliveries(model) -> None:
@@ -167,7 +169,7 @@ def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndar
         np.subtract.at(cash_left, sites.owner[rows], mw * price[b])
         sold_share[b] = mw.sum() / bin_mw[b]
         tier = vintages.TIER_NAMES[vintages.price_tier(bin_eff[b:b + 1])[0]]
-        model.used_machine_price_usd_per_th[tier] = price[b] * bin_eff[b] / 1e6
+        model.used_machine_price_usd_per_th[tier] = price[b] * bin_eff[b] / econ.W_PER_MW  # $/MW -> $/TH
         model.events.add_many("used_machines_bought", sites.owner[rows], rows, mw, value_usd=mw * price[b])
     sellers = sites.owner[site_idx]
     np.subtract.at(led["capex_usd"], sellers, lot_mw * sold_share[lot_bin] * price[lot_bin])
@@ -317,12 +319,12 @@ def curtail_or_mine(model, power_usd_per_mwh: np.ndarray) -> None:
 
     share, cost_share = cohort_shares(model, power_usd_per_mwh, hashprice)
     machines = sites.cohort_mw.sum(axis=1)
-    was_mining = sites.mw_mining > 0.5 * sites.mw_machines
+    was_mining = sites.mw_mining > MINING_SITE_SHARE * sites.mw_machines
     sites.mw_mining = (share * sites.cohort_mw).sum(axis=1)
     sites.mw_idle = machines - sites.mw_mining
     model.site_mining_ehs = (share * sites.cohort_mw / sites.cohort_efficiency_j_per_th).sum(axis=1)
     model.site_power_cost_mw = (cost_share * sites.cohort_mw).sum(axis=1)
-    mining = (sites.mw_mining >= 0.5 * machines) & (machines > 0)
+    mining = (sites.mw_mining >= MINING_SITE_SHARE * machines) & (machines > 0)
     stopped = was_mining & ~mining & (machines > 0)
     resumed = ~was_mining & mining
     if stopped.any():

@@ -25,12 +25,20 @@ from marketsim.scenario import Scenario
 PUBLIC_MINERS_FILE = "public_miners_2022.csv"
 ORDER_BOOK_FILE = "order_book_2022.csv"
 ORDER_BOOK_COLUMNS = ["name", "target_ehs", "target_date", "efficiency_j_per_th", "prepaid_share", "source"]
-TAIL_EFFICIENCY_BOUNDS_J_PER_TH = (15.0, 120.0)
+TAIL_EFFICIENCY_BOUNDS_J_PER_TH = (15.0, 120.0)  # below the best 2022 ASIC (S19 XP, ~21.5) to past the S9 (~98)
 TAIL_POWER_MAX_USD_PER_MWH = 150.0  # above this nobody mines at the 2022 hashprices (hosting fees topped at ~90)
 HOSTING_FEE_MIN_USD_PER_MWH = 80.0  # late-2022 hosting fees were 80-90 $/MWh (calibration facts s3)
 TAKE_OR_PAY_BETA_CONCENTRATION = 4.0  # beta(a, b) with a + b = 4: most firms near the mean, some at 0 or 1
-HURDLE_BOUNDS = (0.03, 0.6)
-MAX_INITIAL_FLEET_AGE_YEARS = 4.0
+HURDLE_BOUNDS = (0.03, 0.6)  # a risk-free-ish floor to a venture-capital ceiling: no firm discounts outside it
+MAX_INITIAL_FLEET_AGE_YEARS = 4.0  # an ASIC's economic life at the 2022 start (S9s of 2016-17 were being retired)
+# Spread of a private miner's balance sheet around the scenario's per-MW mean (log-normal with mean 1:
+# mu = -sigma^2 / 2, written out so the draws stay bit-identical). An assumption: private miners publish
+# no balance sheets; debt is spread more widely than cash (some unlevered, a few heavily levered).
+TAIL_CASH_LOGNORMAL = (-0.125, 0.5)  # (mu, sigma): sd/mean about 0.53
+TAIL_DEBT_LOGNORMAL = (-0.245, 0.7)  # (mu, sigma): sd/mean about 0.80
+# Land of a private site around the mining footprint of its interconnect (median 1, sigma 0.5): an
+# assumption; the public miners' acreage is in ai_sites_2022.csv.
+TAIL_LAND_LOGNORMAL = (0.0, 0.5)
 EFFICIENCY_TOLERANCE = 1e-3  # rounding in the file
 # land (calibration.md s2): mining needs ~5,000 sq ft per MW, AI ~1,000 sq ft per MW of IT
 TAIL_QUALITY_BOUNDS = (0.5, 1.15)  # no private site beats the best public campuses (Core's, Hut 8's data centres)
@@ -171,8 +179,8 @@ def build_population(s: Scenario, network_hashrate_ehs: float, rule_names: list[
     tail_top = beta_with_mean(rng, s.tail_take_or_pay_share_mean, TAKE_OR_PAY_BETA_CONCENTRATION, n_tail)
     public_power = public["power_usd_per_mwh"].to_numpy(float)
     public_top = np.where(public_power >= HOSTING_FEE_MIN_USD_PER_MWH, s.hosted_take_or_pay_share, 0.0)
-    cash = s.tail_cash_usd_per_mw * mw * rng.lognormal(-0.125, 0.5, n_tail)
-    debt = s.tail_debt_usd_per_mw * mw * rng.lognormal(-0.245, 0.7, n_tail)
+    cash = s.tail_cash_usd_per_mw * mw * rng.lognormal(*TAIL_CASH_LOGNORMAL, n_tail)
+    debt = s.tail_debt_usd_per_mw * mw * rng.lognormal(*TAIL_DEBT_LOGNORMAL, n_tail)
 
     n = s.n_firms
     names = list(public["name"]) + [f"Private miner {i + 1:0{len(str(n_tail))}d}" for i in range(n_tail)]
@@ -216,7 +224,7 @@ def _site_fields(s: Scenario, public: pd.DataFrame, tail_mw: np.ndarray, rng: np
     quality = np.clip(rng.lognormal(-sd**2 / 2, sd, len(tail_mw)), *TAIL_QUALITY_BOUNDS)
     tail_grid = tail_mw * (1.0 + headroom)
     grid = np.r_[np.maximum(sites["interconnect_mw"].to_numpy(float), public["mw"].to_numpy(float)), tail_grid]
-    land = np.r_[sites["land_acres"].to_numpy(float), tail_grid * rng.lognormal(0.0, 0.5, len(tail_mw))
+    land = np.r_[sites["land_acres"].to_numpy(float), tail_grid * rng.lognormal(*TAIL_LAND_LOGNORMAL, len(tail_mw))
                  * MINING_SQFT_PER_MW / SQFT_PER_ACRE]
     land = np.where(np.isnan(land), grid * MINING_SQFT_PER_MW / SQFT_PER_ACRE, land)
     return grid, land, np.r_[sites["location_quality"].to_numpy(float), quality]

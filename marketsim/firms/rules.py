@@ -17,6 +17,8 @@ import numpy as np
 
 from marketsim.firms import economics as econ
 
+TOO_SLOW_SCORE = -1.0  # an upgrade that does not pay back within max_payback_months: a 'no', whatever its NPV
+
 
 @dataclass(frozen=True)
 class Candidates:
@@ -97,7 +99,7 @@ class NPVRule(DecisionRule):
         capex = econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, frontier)
         first_month_gain = hp[:, 0] * econ.PH_PER_EH * econ.DAYS_PER_MONTH * (1 / frontier - 1 / c.efficiency_j_per_th)
         quick = econ.payback_months(capex, first_month_gain) <= o.max_payback_months
-        return np.where(quick, gain - capex, -1.0)
+        return np.where(quick, gain - capex, TOO_SLOW_SCORE)
 
     def expansion_intensity(self, c, o):
         hp, disc = self._paths(c, o)

@@ -11,10 +11,6 @@ Demand (MW of critical IT that AI tenants want from converted mining sites, cumu
   toward ``bust_floor_share`` of the level P reached at the turn:
   f(t) = F + (P - F) e^{-speed (t - bust)}, F = share x P. Why: tenants cancel or do not
   renew when an AI boom ends, after miners have committed to conversions.
-- ``waves`` (lists max_mw, midpoint_years, steepness_per_year; scalar initial_mw): the sum of
-  logistic waves, each rescaled to add 0 at t = 0 and ``max_mw[i]`` at t = inf, on top of
-  ``initial_mw``: f(t) = initial + sum_i g_i(t). Why: announced leases clustered in mid-2024
-  and from mid-2025 (calibration.md section 4), not along one smooth curve.
 
 The curve is the IT MW tenants want *at a reference rate* (``reference_rate``, $/kW-month).
 At other rates they want less or more: demand slopes down linearly and reaches zero at the
@@ -43,15 +39,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-KW_PER_MW = 1000.0
-MONTHS_PER_YEAR = 12.0
 MIN_WANTED_MW = 1e-9  # below this nobody is asking (and the inverse demand would overflow)
 
 KINDS = {
     "logistic": ("max_mw", "midpoint_years", "steepness_per_year", "initial_mw"),
     "boom_bust": ("max_mw", "midpoint_years", "steepness_per_year", "initial_mw", "bust_years",
                   "bust_floor_share", "bust_speed_per_year"),
-    "waves": ("max_mw", "midpoint_years", "steepness_per_year", "initial_mw"),
 }
 
 
@@ -86,22 +79,6 @@ def _validate(kind: str, params: dict) -> None:
     initial = params["initial_mw"]
     if not (np.isfinite(initial) and initial >= 0):
         raise _bad("initial_mw", initial, "finite and >= 0")
-    if kind == "waves":
-        lists = {p: np.atleast_1d(np.asarray(params[p], dtype=float))
-                 for p in ("max_mw", "midpoint_years", "steepness_per_year")}
-        sizes = {p: v.size for p, v in lists.items()}
-        if len(set(sizes.values())) != 1 or sizes["max_mw"] == 0:
-            raise ValueError(f"ai demand kind 'waves': max_mw, midpoint_years, steepness_per_year must be "
-                             f"non-empty lists of one length; got lengths {sizes}")
-        waves = list(zip(*(lists[p] for p in ("max_mw", "midpoint_years", "steepness_per_year"))))
-        for i, (mx, mid, k) in enumerate(waves):
-            if not (np.isfinite(mx) and mx >= 0):
-                raise _bad(f"max_mw[{i}]", mx, "finite and >= 0")
-            if not np.isfinite(mid):
-                raise _bad(f"midpoint_years[{i}]", mid, "finite")
-            if not (np.isfinite(k) and k > 0):
-                raise _bad(f"steepness_per_year[{i}]", k, "finite and > 0")
-        return
     mx, mid, k = params["max_mw"], params["midpoint_years"], params["steepness_per_year"]
     if not (np.isfinite(mx) and mx >= initial):
         raise _bad("max_mw", mx, f"finite and >= initial_mw={initial!r}")
@@ -127,20 +104,14 @@ def ai_demand_mw(years_since_start, kind: str, **params):
     """
     _validate(kind, params)
     t = np.maximum(np.asarray(years_since_start, dtype=float), 0.0)
-    if kind == "waves":
-        out = np.full_like(t, float(params["initial_mw"]))
-        for mx, mid, k in zip(*(np.atleast_1d(np.asarray(params[p], dtype=float))
-                                for p in ("max_mw", "midpoint_years", "steepness_per_year"))):
-            out = out + _logistic(t, mx, mid, k, 0.0)
-    else:
-        base = (params["max_mw"], params["midpoint_years"], params["steepness_per_year"], params["initial_mw"])
-        out = _logistic(t, *base)
-        if kind == "boom_bust":
-            turn = float(params["bust_years"])
-            peak = float(_logistic(turn, *base))
-            floor = params["bust_floor_share"] * peak
-            decayed = floor + (peak - floor) * np.exp(-params["bust_speed_per_year"] * np.maximum(t - turn, 0.0))
-            out = np.where(t <= turn, out, decayed)
+    base = (params["max_mw"], params["midpoint_years"], params["steepness_per_year"], params["initial_mw"])
+    out = _logistic(t, *base)
+    if kind == "boom_bust":
+        turn = float(params["bust_years"])
+        peak = float(_logistic(turn, *base))
+        floor = params["bust_floor_share"] * peak
+        decayed = floor + (peak - floor) * np.exp(-params["bust_speed_per_year"] * np.maximum(t - turn, 0.0))
+        out = np.where(t <= turn, out, decayed)
     return float(out) if out.ndim == 0 else out
 
 

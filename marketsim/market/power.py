@@ -15,7 +15,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-MONTHS_PER_YEAR = 12
+from marketsim import units
+
+MONTHS_PER_YEAR = round(units.MONTHS_PER_YEAR)  # an int: months of the year are numbered 1..12
 
 
 def power_price_usd_per_mwh(base_usd_per_mwh, month_of_year: int, seasonal_amplitude: float, peak_month: int,
