@@ -239,6 +239,10 @@ class Scenario(BaseModel):
         None, ge=0.0, le=1.0, description="if set, public miners convert this share of their MW by ai_target_date"
     )
     ai_target_date: dt.date = Field(dt.date(2027, 12, 1))
+    ai_conversion_allowed: bool = Field(
+        True, description="False: the counterfactual world where no miner converts or builds an AI hall "
+        "(nothing is offered to tenants, no mandated target is pursued); the market's random streams are "
+        "the firms' own, so the same seed gives the same price and fee paths (paired comparisons)")
 
     # --- the start's order book (runs starting 2023-01-01 with the public miners) -------------------
     seed_order_book: bool = Field(
