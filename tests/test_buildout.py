@@ -423,6 +423,7 @@ def test_equity_pays_its_fee_and_debt_covers_the_rest():
     f = int(np.flatnonzero(firms.is_public & firms.active)[0])
     firms.cash_usd[f] = 0.0
     firms.payments.buffer[f] = 0.0
+    firms.debt_ceiling_usd[f] = firms.debt_usd[f] + 1e9  # lenders have room: this test is about the split
     room = np.zeros(len(firms))
     room[f] = 50e6
     cash, debt = firms.cash_usd[f], firms.debt_usd[f]

@@ -72,12 +72,6 @@ def retire_displaced_machines(model) -> None:
     retired_efficiency = model.sites.cohort_efficiency_j_per_th.copy()
     retired = reconcile_cohorts(model.sites)
     sync_fleet(model.sites)
-    # a firm that left this step has closed its books; its shut sites found no bidder at the
-    # distress auction (which priced them with their machines), so their machines are scrapped
-    gone = np.flatnonzero(~model.firms.active[model.sites.owner] & (retired.sum(axis=1) > 0))
-    if len(gone):
-        model.events.add_many("scrapped", model.sites.owner[gone], gone, retired[gone].sum(axis=1))
-        retired[gone] = 0.0
     resell_used_machines(model, retired, retired_efficiency, settle_cash=True)
 
 
@@ -90,6 +84,12 @@ def reconcile_cohorts(sites) -> np.ndarray:
     rows = np.flatnonzero(excess > COHORT_TOLERANCE_MW)
     if len(rows):
         retired[rows] = vintages.remove_worst(sites.cohort_mw, sites.cohort_efficiency_j_per_th, rows, excess[rows])
+    # a site left without machine MW keeps no float residue of cohorts (it would mine 1e-14 MW
+    # for a firm that has closed its books)
+    empty = np.flatnonzero((sites.mw_machines <= COHORT_TOLERANCE_MW) & (sites.cohort_mw.sum(axis=1) > 0))
+    if len(empty):
+        retired[empty] += sites.cohort_mw[empty]
+        sites.cohort_mw[empty] = 0.0
     short = np.flatnonzero(excess < -COHORT_TOLERANCE_MW)
     if len(short):  # machines that arrived outside the cohorts (none in the model today): at the fleet average
         vintages.add_cohort(sites.cohort_mw, sites.cohort_efficiency_j_per_th, sites.cohort_age_years,
@@ -117,6 +117,13 @@ def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndar
     ``settle_cash`` (after ``finance.pay`` has run) the cash moves now, else ``pay`` moves it.
     """
     s, sites, firms = model.config, model.sites, model.firms
+    # a firm that has left has closed its books: its shut sites found no bidder at the auction
+    # that priced them with their machines, so what stood on them is scrapped, not sold
+    gone = np.flatnonzero(~firms.active[sites.owner] & (retired.sum(axis=1) > 0))
+    if len(gone):
+        model.events.add_many("scrapped", sites.owner[gone], gone, retired[gone].sum(axis=1))
+        retired = retired.copy()
+        retired[gone] = 0.0
     site_idx, slot = np.nonzero(retired > COHORT_TOLERANCE_MW)
     if not len(site_idx):
         return
