@@ -177,7 +177,7 @@ def test_reduced_study_runs_through_sweep_and_report(tmp_path):
     assert main(["sweep", str(STUDY / "reduced.toml"), "--out", str(out), "--workers", "1", "--quiet"]) == 0
     assert main(["report", str(out)]) == 0
     runs = pd.read_parquet(out / "runs.parquet")
-    assert len(runs) == 8 and set(runs["status"]) == {"ok"}
+    assert len(runs) == 8 and set(runs["status"]) == {"ok"}, runs.loc[runs["status"] != "ok", "error"].tolist()
     assert set(FIRM_OUTCOMES) | {f"{c}_at_date" for c in AT_DATE_COLUMNS} | {"halted"} <= set(runs.columns)
     allowed = runs[runs["ai_conversion_allowed"]]
     assert (allowed["converters"] > 0).all()  # firms record: the firm outcomes are filled in
