@@ -33,6 +33,8 @@ events = true
 [report]                         # optional: what `marketsim report` summarises
 outcomes = ["hhi_hashrate", "mw_ai"]
 conditions = ["hhi_hashrate > 0.25"]     # scenario discovery (PRIM), when ema_workbench is installed
+# outcomes_at = 2030-12-31               # the date of the <column>_at_date outcomes (default: the end)
+# paired = "ai_conversion_allowed"       # a two-valued parameter: paired differences (needs common_random_numbers)
 ```
 
 Run ids are ``point_id * replications + replication``; with ``common_random_numbers = true``
