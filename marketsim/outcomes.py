@@ -153,13 +153,51 @@ DERIVED: dict[str, tuple[str, str, str, str, str]] = {
 }
 
 
+# Outcomes of a whole run (columns of a sweep's runs.parquet, computed in experiments/runs.py):
+# the firm-level study outcomes need the sweep to record firms ([record] firms = true) and are NaN
+# otherwise; the ``*_at_date`` ones are industry columns at the last step on or before the sweep's
+# ``[report] outcomes_at`` date (the run's end when it is not set or the run ends before it).
+RUN_OUTCOMES: dict[str, tuple[str, str, str, str, str]] = {
+    "converters": ("converters", "count", "int", "last",
+                   "firms that had MW converting, AI-leased or AI-empty at any recorded step"),
+    "converter_survival_share": ("converters still active", "%", "pct", "last",
+                                 "share of the converters still active at the end of the run"),
+    "miner_survival_share": ("miners still active", "%", "pct", "last",
+                             "share of the firms that never converted still active at the end of the run"),
+    "converter_survival_advantage": ("converters' survival edge", "share points", "number", "last",
+                                     "converter_survival_share - miner_survival_share (> 0: converters outlived miners)"),
+    "converter_bankruptcy_share": ("converters bankrupt", "%", "pct", "last",
+                                   "share of the converters that went bankrupt during the run"),
+    "miner_bankruptcy_share": ("miners bankrupt", "%", "pct", "last",
+                               "share of the firms that never converted that went bankrupt during the run"),
+    "mw_converted_share_public": ("public miners' MW in AI", "%", "pct", "last",
+                                  "share of active public miners' live MW converting, AI-leased or AI-empty at the end"),
+    "hhi_hashrate_at_date": ("HHI of hashrate at the study date", "0-1", "index", "last",
+                             "hhi_hashrate at the last step on or before [report] outcomes_at"),
+    "top5_share_hashrate_at_date": ("top-5 share of hashrate at the study date", "%", "pct", "last",
+                                    "top5_share_hashrate at the last step on or before [report] outcomes_at"),
+    "hhi_mw_at_date": ("HHI of MW at the study date", "0-1", "index", "last",
+                       "hhi_mw at the last step on or before [report] outcomes_at"),
+    "top5_share_mw_at_date": ("top-5 share of MW at the study date", "%", "pct", "last",
+                              "top5_share_mw at the last step on or before [report] outcomes_at"),
+    "bankruptcies_cum_at_date": ("bankruptcies by the study date", "count", "int", "last",
+                                 "bankruptcies_cum at the last step on or before [report] outcomes_at"),
+    "acquisitions_cum_at_date": ("deals by the study date", "count", "int", "last",
+                                 "acquisitions_cum at the last step on or before [report] outcomes_at"),
+    "network_hashrate_ehs_at_date": ("network hashrate at the study date", "EH/s", "number", "last",
+                                     "network_hashrate_ehs at the last step on or before [report] outcomes_at"),
+    "hashprice_usd_per_ph_day_at_date": ("hashprice at the study date", "USD/PH/day", "usd", "last",
+                                         "hashprice_usd_per_ph_day at the last step on or before [report] outcomes_at"),
+}
+
+
 def _declared() -> dict[str, Outcome]:
     out = {}
     for name, doc in metrics.COLUMN_DOCS.items():
         if name in _DISPLAY:
             label, unit, fmt, agg = _DISPLAY[name]
             out[name] = Outcome(name, label, unit, doc, fmt, agg)
-    for name, (label, unit, fmt, agg, doc) in DERIVED.items():
+    for name, (label, unit, fmt, agg, doc) in (DERIVED | RUN_OUTCOMES).items():
         out[name] = Outcome(name, label, unit, doc, fmt, agg)
     return out
 

@@ -302,6 +302,10 @@ class Scenario(BaseModel):
     ai_target_date: dt.date = Field(
         dt.date(2027, 12, 1), description="ai_target_share: date by which the mandated AI share is reached"
     )
+    ai_conversion_allowed: bool = Field(
+        True, description="False: the counterfactual world where no miner converts or builds an AI hall "
+        "(nothing is offered to tenants, no mandated target is pursued); the market draws from its own "
+        "random streams, apart from the firms', so the same seed gives the same price and fee paths (paired comparisons)")
 
     # --- the start's order book (runs starting 2023-01-01 with the public miners) -------------------
     seed_order_book: bool = Field(

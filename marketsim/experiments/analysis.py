@@ -159,3 +159,50 @@ def condition_mask(runs: pd.DataFrame, condition: str) -> pd.Series:
     name, op, value = m.group(1), m.group(2), float(m.group(3))
     _check_columns(runs, [name], f"condition {condition!r}")
     return (runs["status"] == "ok") & OPERATORS[op](runs[name].astype(float), value)
+
+
+def paired_differences(runs: pd.DataFrame, parameters: list[str], paired: str, outcomes: list[str],
+                       level: float = 0.95) -> pd.DataFrame:
+    """Paired differences of each outcome between the two values of parameter ``paired``.
+
+    Runs pair up when they share their replication (under ``common_random_numbers`` the same seed,
+    so the same price and fee paths) and every other parameter; the difference is ``outcome at the
+    second value - outcome at the first`` (values sorted: ``False`` before ``True``, low before
+    high). A pair counts only when both runs finished ok and neither halted (an HHI of a halted
+    network is undefined, so halted pairs are counted apart in ``n_halted``, never averaged in);
+    pairs with a NaN outcome (no converters, say) are left out of that outcome's mean. The
+    interval is the Student-t interval of the mean difference over pairs: mean +- t(level, n-1) x
+    sd / sqrt(n). Columns: outcome, first, second, n_pairs, n_halted, n_failed, mean_first,
+    mean_second, mean_diff, ci_low, ci_high, sd_diff.
+    """
+    from scipy import stats
+
+    _check_columns(runs, ["replication", "status", paired, *parameters], "paired_differences")
+    values = sorted(runs[paired].dropna().unique().tolist())
+    if len(values) != 2:
+        raise ValueError(f"paired_differences: {paired!r} takes {len(values)} values ({values}); pairing needs two")
+    first, second = values
+    others = [p for p in parameters if p != paired]
+    keys = ["replication", *others]
+    a, b = (runs[runs[paired] == v].set_index(keys) for v in (first, second))
+    both = a.merge(b, how="inner", left_index=True, right_index=True, suffixes=("__a", "__b"))
+    ok = (both["status__a"] == "ok") & (both["status__b"] == "ok")
+    halted_cols = [c for c in ("halted__a", "halted__b") if c in both]
+    halted = ok & both[halted_cols].fillna(False).astype(bool).any(axis=1) if halted_cols else ok & False
+    good = both[ok & ~halted]
+    rows = []
+    for o in outcomes:
+        if f"{o}__a" not in good:
+            _check_columns(runs, [o], "paired_differences")
+        x, y = good[f"{o}__a"].astype(float), good[f"{o}__b"].astype(float)
+        keep = x.notna() & y.notna()
+        d = (y - x)[keep]
+        n = int(len(d))
+        mean = float(d.mean()) if n else np.nan
+        sd = float(d.std(ddof=1)) if n > 1 else np.nan
+        half = float(stats.t.ppf(0.5 + level / 2, n - 1) * sd / np.sqrt(n)) if n > 1 else np.nan
+        rows.append({"outcome": o, "first": first, "second": second, "n_pairs": n, "n_halted": int(halted.sum()),
+                     "n_failed": int((~ok).sum()), "mean_first": float(x[keep].mean()) if n else np.nan,
+                     "mean_second": float(y[keep].mean()) if n else np.nan, "mean_diff": mean,
+                     "ci_low": mean - half, "ci_high": mean + half, "sd_diff": sd})
+    return pd.DataFrame(rows)

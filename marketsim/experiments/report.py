@@ -34,7 +34,7 @@ from matplotlib.figure import Figure
 from marketsim import figures, output
 from marketsim.experiments.analysis import (
     HIGH, LOW, SweepResults, band_suffixes, bands_over_time, binned, condition_mask, final_heatmap, load_results,
-    outcome_summary,
+    outcome_summary, paired_differences,
 )
 from marketsim.experiments.sweepfile import CONDITION_RE, DEFAULT_OUTCOMES
 from marketsim.units import format_number
@@ -98,6 +98,7 @@ def write_report(results_dir, out_dir=None, *, outcomes=None, conditions=None, h
         sections = [_header(res, outcomes)]
         summary = outcome_summary(res.runs, res.parameters, outcomes)
         for title, build in [("Summary", lambda: _summary(summary, res.parameters, outcomes, page)),
+                             *_paired_section(res, outcomes, page),
                              ("Outcomes over time", lambda: _bands(res, outcomes, page)),
                              ("Final outcomes over two parameters", lambda: _heatmap(res, outcomes, pair, page)),
                              ("Sensitivity: Sobol indices", lambda: _sobol(res, summary, outcomes, page)),
@@ -186,6 +187,28 @@ def _summary(summary: pd.DataFrame, params: list[str], outcomes: list[str], page
     if len(compact) > MD_ROWS:
         page.md.append(f"_First {MD_ROWS} of {len(compact)} points; all of them in summary.md._\n")
     page.md.append("Tables: [summary.csv](summary.csv), [summary.md](summary.md)\n")
+
+
+def _paired_section(res: SweepResults, outcomes: list[str], page: _Page) -> list:
+    """The "Paired differences" section when the sweep's ``[report] paired`` names a parameter:
+    paired.csv (``analysis.paired_differences``) and its table in report.md."""
+    paired = (res.manifest.get("report") or {}).get("paired")
+    if not paired:
+        return []
+
+    def build() -> None:
+        if paired not in res.runs:
+            return page.note(f"no paired differences: `{paired}` is not a column of runs.parquet")
+        table = paired_differences(res.runs, res.parameters, paired, outcomes)
+        page.table("paired.csv", table)
+        first, second = table["first"].iloc[0], table["second"].iloc[0]
+        page.md += [f"Runs paired by replication (the same seed: the same price and fee paths) and every other "
+                    f"parameter; difference = outcome at `{paired} = {second}` minus at `{paired} = {first}`, "
+                    f"mean over pairs with its 95% t-interval. Pairs with a halted or failed run are left out "
+                    f"and counted (n_halted, n_failed).\n",
+                    _md_table(table.drop(columns=["first", "second"])), "Table: [paired.csv](paired.csv)\n"]
+
+    return [(f"Paired differences: {paired}", build)]
 
 
 def _bands(res: SweepResults, outcomes: list[str], page: _Page) -> None:

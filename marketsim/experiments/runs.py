@@ -10,6 +10,11 @@ of the flow columns over the run (``total_revenue_mining_usd`` ...), ``converted
 the share of live MW converted to AI hosting (leased or empty) at the end, and ``halted``, True
 when the network had no hashrate at any step. They are computed from
 every step even when the sweep records only the final row.
+
+Study outcomes (issue 16): ``<column>_at_date`` for the concentration and failure columns at the
+last step on or before ``[report] outcomes_at`` (the end when unset or later than the run), and
+the firm-level ones of ``firm_outcomes`` (converters and how they fared against the firms that
+kept mining), which need the firms table: NaN when the sweep does not record firms.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from marketsim.experiments.sweepfile import FLOW_COLUMNS, LIVE_MW, RunSpec
+from marketsim.experiments.sweepfile import AI_MW, AT_DATE_COLUMNS, FIRM_OUTCOMES, FLOW_COLUMNS, LIVE_MW, RunSpec
 from marketsim.records import EVENT_COLUMNS
 
 EVENT_DTYPES = {"step": "int64", "date": "datetime64[s]", "kind": "str", "firm_id": "int64",
@@ -48,7 +53,9 @@ def param_value(value: Any) -> Any:
     return json.dumps(value, sort_keys=True, default=str) if isinstance(value, (list, dict)) else value
 
 
-def final_outcomes(industry: pd.DataFrame) -> dict[str, Any]:
+def final_outcomes(industry: pd.DataFrame, firms: pd.DataFrame | None = None, outcomes_at=None,
+                   events: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The run's row of outcomes from its full industry table (and its firms table, when recorded)."""
     last = industry.iloc[-1]
     out: dict[str, Any] = {}
     for col in industry.columns:
@@ -63,7 +70,58 @@ def final_outcomes(industry: pd.DataFrame) -> dict[str, Any]:
     out["converted_share_mw"] = float(last["mw_ai"] + last["mw_ai_empty"]) / live if live > 0 else 0.0
     out["steps"] = int(len(industry))
     out["halted"] = halted_at_any_step(industry)
+    out.update(outcomes_at_date(industry, outcomes_at))
+    out.update(firm_outcomes(firms, events))
     return out
+
+
+def outcomes_at_date(industry: pd.DataFrame, date=None) -> dict[str, float]:
+    """``<column>_at_date``: each of AT_DATE_COLUMNS at the last step on or before ``date`` (the
+    first step if the run starts after it; the last step when ``date`` is None or after the end)."""
+    row = industry.iloc[-1]
+    if date is not None and "date" in industry:
+        on_or_before = np.flatnonzero(pd.to_datetime(industry["date"]).to_numpy() <= np.datetime64(date))
+        row = industry.iloc[on_or_before[-1] if len(on_or_before) else 0]
+    return {f"{c}_at_date": float(row[c]) if c in industry else float("nan") for c in AT_DATE_COLUMNS}
+
+
+def firm_outcomes(firms: pd.DataFrame | None, events: pd.DataFrame | None = None) -> dict[str, float]:
+    """Converters and how they fared, from the firms table (NaN for every figure without one).
+
+    A *converter* had AI MW (converting, leased or empty) at some recorded step; the rest are
+    *miners*. Survival: ``active`` in the run's last snapshot (a firm that left between snapshots
+    is absent from it); bankruptcy: a ``bankruptcy`` event names the firm (without events: its
+    last snapshot says ``bankrupt``).
+    ``mw_converted_share_public``: active public firms' AI MW over their live MW at the last
+    snapshot. A share over an empty group is NaN (no converters: nothing to compare)."""
+    if firms is None or firms.empty:
+        return {name: float("nan") for name in FIRM_OUTCOMES}
+    ai = firms[AI_MW].sum(axis=1) > 0
+    ever = ai.groupby(firms["firm_id"]).any()
+    final = firms.sort_values("step").groupby("firm_id").last()
+    conv = ever.reindex(final.index, fill_value=False).to_numpy()
+    last = firms[firms["step"] == firms["step"].max()]
+    active = final.index.isin(last.loc[last["state"] == "active", "firm_id"])
+    if events is not None:
+        bankrupt = final.index.isin(events.loc[events["kind"] == "bankruptcy", "firm_id"])
+    else:
+        bankrupt = (final["state"] == "bankrupt").to_numpy()
+
+    def share(mask: np.ndarray, group: np.ndarray) -> float:
+        return float(mask[group].mean()) if group.any() else float("nan")
+
+    public = last[last["is_public"].astype(bool) & (last["state"] == "active")]
+    live = float(public[LIVE_MW].to_numpy(float).sum())
+    survival_conv, survival_miner = share(active, conv), share(active, ~conv)
+    return {
+        "converters": float(conv.sum()),
+        "converter_survival_share": survival_conv,
+        "miner_survival_share": survival_miner,
+        "converter_survival_advantage": survival_conv - survival_miner,
+        "converter_bankruptcy_share": share(bankrupt, conv),
+        "miner_bankruptcy_share": share(bankrupt, ~conv),
+        "mw_converted_share_public": float(public[AI_MW].to_numpy(float).sum()) / live if live > 0 else float("nan"),
+    }
 
 
 def halted_at_any_step(industry: pd.DataFrame) -> bool:
@@ -93,7 +151,8 @@ def execute(spec: RunSpec) -> RunOutcome:
         return RunOutcome(spec.run_id, "failed", row["error"], row, elapsed_s=time.perf_counter() - started)
     industry = result.industry
     row.update(status="ok", error="")
-    row.update(final_outcomes(industry))
+    row.update(final_outcomes(industry, result.firms if spec.record.get("firms", False) else None,
+                              spec.record.get("outcomes_at"), result.events))
     if spec.record.get("industry") == "final":
         industry = industry.iloc[[-1]]
     industry = industry.reset_index(drop=True)

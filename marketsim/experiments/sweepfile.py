@@ -19,7 +19,8 @@ n_firms = 100
 method = "grid"                  # grid | lhs | sobol | saltelli
 # n = 32                         # points (lhs, sobol) or base samples (saltelli: n * (d + 2) points)
 
-[parameters]                     # grid: lists (or {min, max, num}); samplers: {min, max[, scale, integer]}
+[parameters]                     # grid: lists (or {min, max, num}); samplers: {min, max[, scale, integer]},
+                                 # and lhs/sobol cross lists with the sample (every point at each value)
 conversion_capex_usd_per_mw = [3e6, 4e6, 5e6]
 ai_demand_max_mw = {min = 1000, max = 5000, num = 3}
 "price_shocks.1.change" = [0.0, -0.25, -0.5]   # a dotted path into a list/table field of the base
@@ -32,6 +33,8 @@ events = true
 [report]                         # optional: what `marketsim report` summarises
 outcomes = ["hhi_hashrate", "mw_ai"]
 conditions = ["hhi_hashrate > 0.25"]     # scenario discovery (PRIM), when ema_workbench is installed
+# outcomes_at = 2030-12-31               # the date of the <column>_at_date outcomes (default: the end)
+# paired = "ai_conversion_allowed"       # a two-valued parameter: paired differences (needs common_random_numbers)
 ```
 
 Run ids are ``point_id * replications + replication``; with ``common_random_numbers = true``
@@ -48,6 +51,7 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass, field
+import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
@@ -68,9 +72,18 @@ RUN_COLUMNS = ["run_id", "point_id", "replication", "seed", "status", "error"]
 FLOW_COLUMNS = ["revenue_mining_usd", "revenue_ai_usd", "cost_usd", "profit_usd", "capex_usd", "issuance_btc",
                 "fees_btc", "acquisitions_usd"]  # summed over the run as total_<column>
 LIVE_MW = ["mw_mining", "mw_idle", "mw_converting", "mw_ai", "mw_ai_empty"]
+AI_MW = ["mw_converting", "mw_ai", "mw_ai_empty"]  # MW a firm has turned (or is turning) to AI
+# industry columns also reported at the [report] outcomes_at date, as <column>_at_date
+AT_DATE_COLUMNS = ["hhi_hashrate", "top5_share_hashrate", "hhi_mw", "top5_share_mw", "bankruptcies_cum",
+                   "acquisitions_cum", "network_hashrate_ehs", "hashprice_usd_per_ph_day"]
+# per-run firm-level study outcomes (runs.firm_outcomes; NaN unless [record] firms = true)
+FIRM_OUTCOMES = ["converters", "converter_survival_share", "miner_survival_share", "converter_survival_advantage",
+                 "converter_bankruptcy_share",
+                 "miner_bankruptcy_share", "mw_converted_share_public"]
 # the final outcomes of runs.parquet (see runs.final_outcomes): what [report] may name
 FINAL_OUTCOMES = list(dict.fromkeys([c for c in INDUSTRY_COLUMNS if c not in ("step", "date")]
-                                    + [f"total_{c}" for c in FLOW_COLUMNS] + ["converted_share_mw", "steps", "halted"]))
+                                    + [f"total_{c}" for c in FLOW_COLUMNS] + ["converted_share_mw", "steps", "halted"]
+                                    + [f"{c}_at_date" for c in AT_DATE_COLUMNS] + FIRM_OUTCOMES))
 DEFAULT_OUTCOMES = ["hhi_hashrate", "top5_share_mw", "exits_cum", "bankruptcies_cum", "mw_ai",
                     "converted_share_mw", "network_hashrate_ehs", "total_profit_usd"]
 DEFAULT_CONDITIONS = ["hhi_hashrate > 0.25", "converted_share_mw > 0.5"]
@@ -122,6 +135,10 @@ class ReportSpec(BaseModel):
     outcomes: list[str] = Field(default_factory=lambda: list(DEFAULT_OUTCOMES), min_length=1)
     conditions: list[str] = Field(default_factory=lambda: list(DEFAULT_CONDITIONS))
     heatmap: list[str] | None = Field(None, min_length=2, max_length=2, description="two swept parameters")
+    outcomes_at: dt.date | None = Field(
+        None, description="date of the <column>_at_date outcomes: the last step on or before it (None: the end)")
+    paired: str | None = Field(
+        None, description="a swept parameter with two values: paired differences over common random numbers")
 
 
 class SweepFile(BaseModel):
@@ -149,15 +166,18 @@ class SweepFile(BaseModel):
                     raise ValueError(f"parameters.{name}: a grid needs a list of values or {{min, max, num}}")
                 if isinstance(spec, list) and not spec:
                     raise ValueError(f"parameters.{name}: the list of values is empty")
-            elif not isinstance(spec, RangeSpec):
-                raise ValueError(f"parameters.{name}: design.method = {method!r} samples ranges; "
-                                 f"give {{min = ..., max = ...}}, not a list")
+            elif isinstance(spec, list):  # crossed with the sampled points (e.g. a counterfactual switch)
+                if method == "saltelli":
+                    raise ValueError(f"parameters.{name}: a saltelli design samples ranges only (Sobol indices "
+                                     "need its exact point layout); give {min = ..., max = ...}, not a list")
+                if not spec:
+                    raise ValueError(f"parameters.{name}: the list of values is empty")
             elif spec.num is not None:
                 raise ValueError(f"parameters.{name}.num: only a grid takes num")
         if method != "grid":
             if self.design.n is None:
                 raise ValueError(f"design.n: design.method = {method!r} needs the number of points n")
-            if not self.parameters:
+            if not any(isinstance(spec, RangeSpec) for spec in self.parameters.values()):
                 raise ValueError(f"parameters: design.method = {method!r} needs at least one range")
         elif self.design.n is not None:
             raise ValueError("design.n: a grid takes no n (its size is the product of the value lists)")
@@ -198,8 +218,9 @@ class SweepPlan:
 
     def spec(self, run_id: int) -> RunSpec:
         point_id, rep = divmod(run_id, self.sweep.replications)
+        record = self.sweep.record.model_dump() | {"outcomes_at": self.sweep.report.outcomes_at}
         return RunSpec(run_id, point_id, rep, self.seeds[run_id], dict(self.points[point_id]),
-                       self.scenarios[point_id], self.sweep.record.model_dump())
+                       self.scenarios[point_id], record)
 
     def specs(self, skip: set[int] | frozenset[int] = frozenset()) -> list[RunSpec]:
         return [self.spec(i) for i in range(self.n_runs) if i not in skip]
@@ -286,9 +307,23 @@ def plan_sweep(data: dict[str, Any], *, source: str = "(dict)", text: str = "", 
         for i, p in enumerate(sweep.report.heatmap):
             if p not in names:
                 raise _fail(source, [f"report.heatmap.{i} = {p!r}: not a swept parameter ({', '.join(names)})"])
+    if sweep.report.paired is not None:
+        _check_paired(sweep, names, points, source)
     plan = SweepPlan(sweep, source, text, base, names, points, scenarios, seeds, conditions=conditions)
     plan.fingerprint = fingerprint(plan)
     return plan
+
+
+def _check_paired(sweep: SweepFile, names: list[str], points: list[dict[str, Any]], source: str) -> None:
+    """``[report] paired`` names a swept parameter with exactly two values, under common random numbers."""
+    p = sweep.report.paired
+    if p not in names:
+        raise _fail(source, [f"report.paired = {p!r}: not a swept parameter ({', '.join(names)})"])
+    values = {json.dumps(pt[p], sort_keys=True, default=str) for pt in points}
+    if len(values) != 2:
+        raise _fail(source, [f"report.paired = {p!r}: it takes {len(values)} values; pairing needs exactly two"])
+    if not sweep.common_random_numbers:
+        raise _fail(source, [f"report.paired = {p!r}: pairs need common_random_numbers = true"])
 
 
 def run_seeds(master_seed: int, n_runs: int, replications: int, common: bool) -> list[int]:
@@ -371,7 +406,9 @@ def _count_points(sweep: SweepFile) -> int:
     if method == "grid":
         return math.prod(spec.num if isinstance(spec, RangeSpec) else len(spec) for spec in sweep.parameters.values())
     n = sweep.design.n or 0
-    return n * (len(sweep.parameters) + 2) if method == "saltelli" else n
+    ranged = [spec for spec in sweep.parameters.values() if isinstance(spec, RangeSpec)]
+    crossed = math.prod(len(spec) for spec in sweep.parameters.values() if isinstance(spec, list))
+    return (n * (len(ranged) + 2) if method == "saltelli" else n) * crossed
 
 
 def _design_points(sweep: SweepFile, ranges: dict[str, design.Range]) -> list[dict[str, Any]]:
@@ -394,7 +431,14 @@ def _design_points(sweep: SweepFile, ranges: dict[str, design.Range]) -> list[di
     n = sweep.design.n
     assert n is not None
     sampler = {"lhs": design.latin_hypercube, "sobol": design.sobol, "saltelli": design.saltelli}[method]
-    return sampler(ranges, n, seed)
+    sampled = sampler(ranges, n, seed)
+    # list-valued parameters are crossed with the sample: every sampled point at each listed value,
+    # the listed parameter varying fastest, so paired points are neighbours
+    listed = {name: spec for name, spec in sweep.parameters.items() if isinstance(spec, list)}
+    if not listed:
+        return sampled
+    return [{name: point[name] if name in point else cross[name] for name in sweep.parameters}
+            for point in sampled for cross in design.grid(listed)]
 
 
 def _scenario_at(base: dict[str, Any], point: dict[str, Any], source: str, where: str | None = None) -> Scenario:
@@ -436,4 +480,6 @@ def fingerprint(plan: SweepPlan) -> str:
         "replications": plan.sweep.replications,
         "record": plan.sweep.record.model_dump(),
     }
+    if plan.sweep.report.outcomes_at is not None:  # only then: older sweeps keep their fingerprint
+        payload["outcomes_at"] = plan.sweep.report.outcomes_at.isoformat()
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]

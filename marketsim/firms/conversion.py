@@ -110,6 +110,8 @@ def _reservations(model, o: Outlook, power: np.ndarray, firm_capex_it: np.ndarra
 def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray):
     """The step's offers as flat arrays (site, kind index, IT MW, reservation rate)."""
     s, sites, firms, leases = model.config, model.sites, model.firms, model.leases
+    if not s.ai_conversion_allowed:  # the counterfactual world: nothing offered, so nothing signed or built
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0)
     n = len(sites)
     active = firms.active[sites.owner] & (sites.capacity_mw - sites.mw_shutdown > 0)
     firm_capex_it = capex_per_it_mw(s, model.market.state.date, firms.conversion_capex_usd_per_mw)
@@ -300,6 +302,8 @@ def pursue_ai_target(model, spend: np.ndarray) -> None:
     to finish on time; what no tenant signed for is built speculatively (it sits empty until let).
     """
     s, firms, sites = model.config, model.firms, model.sites
+    if not s.ai_conversion_allowed:  # the counterfactual world: no mandated halls either
+        return
     n_firms = len(firms)
     months_left = max(1.0, _months_between(model.market.state.date, s.ai_target_date)
                       - s.conversion_lead_time_months - s.ai_delivery_phase_months)
