@@ -16,9 +16,20 @@ import numpy as np
 from marketsim.firms import economics as econ
 
 
+# (bidder, site, month) cells valued in one numpy expression; a bigger block is cut by sites, so a
+# buyer of thousands of sites never allocates more than this many doubles at once (~16 MB)
+MAX_CELLS_PER_BLOCK = 2_000_000
+
+
 def site_values_for_bidders(model, site_rows: np.ndarray, bidders: np.ndarray) -> np.ndarray:
-    """Matrix (bidders x sites) of present values in USD."""
+    """Matrix (bidders x sites) of present values in USD.
+
+    All (bidder, site) pairs in one expression over a (bidders, sites, months) block: each pair's
+    mining PV is the same sum over months, in the same order, as ``econ.pv_mining_margin_per_mw``
+    row by row, so the result is bit-for-bit that of a loop over sites.
+    """
     s, sites = model.config, model.sites
+    site_rows = np.asarray(site_rows)
     o_hp = model.firms.expected_hashprice[bidders]
     hurdle = model.firms.hurdle_rate_per_year[bidders]
     months = round(s.decision_horizon_years * 12)
@@ -31,19 +42,29 @@ def site_values_for_bidders(model, site_rows: np.ndarray, bidders: np.ndarray) -
     cost = model.site_power_usd_per_mwh[site_rows] + s.mining_opex_usd_per_mwh
     frontier = model.market.state.frontier_j_per_th
     refleet_capex = econ.machine_capex_usd_per_mw(model.machine_price_usd_per_th, frontier)
-    machines = sites.mw_machines[site_rows]
+    machines = sites.mw_mining[site_rows] + sites.mw_idle[site_rows]  # mw_machines, for these rows only
     live_mw = sites.capacity_mw[site_rows] - sites.mw_shutdown[site_rows]
     values = np.empty((len(bidders), len(site_rows)))
-    for j, site in enumerate(site_rows):
-        n = len(bidders)
-        keep = econ.pv_mining_margin_per_mw(hp, np.full(n, sites.efficiency_j_per_th[site]), np.full(n, cost[j]), disc)
-        new = econ.pv_mining_margin_per_mw(hp, np.full(n, frontier), np.full(n, cost[j]), disc) - refleet_capex
-        mining = np.maximum(keep, new) * machines[j]
-        values[:, j] = mining
+    block = max(1, MAX_CELLS_PER_BLOCK // max(1, len(bidders) * months))
+    for lo in range(0, len(site_rows), block):
+        cut = slice(lo, lo + block)
+        keep = _pv_mining_margin_pairs(hp, sites.efficiency_j_per_th[site_rows[cut]], cost[cut], disc)
+        new = _pv_mining_margin_pairs(hp, np.full(len(cost[cut]), frontier), cost[cut], disc) - refleet_capex
+        values[:, cut] = np.maximum(keep, new) * machines[cut][None, :]
     values += lease_value(model, site_rows)[None, :]
     empty_halls = sites.mw_converted[site_rows] + sites.mw_converting[site_rows]
     values += (empty_halls * s.site_build_capex_usd_per_mw)[None, :]
     return np.where(live_mw[None, :] > 0, np.maximum(values, 0.0), 0.0)
+
+
+def _pv_mining_margin_pairs(hashprice_path: np.ndarray, efficiency_j_per_th: np.ndarray,
+                            cost_usd_per_mwh: np.ndarray, discount: np.ndarray) -> np.ndarray:
+    """``econ.pv_mining_margin_per_mw`` for every (belief row, site) pair: (n, months) paths and
+    discounts against (m,) efficiencies and costs give (n, m), with the same operations in the
+    same order (so the same floats) as calling it once per site."""
+    rev = hashprice_path[:, None, :] * (econ.PH_PER_EH / np.asarray(efficiency_j_per_th))[None, :, None]
+    cost = (np.asarray(cost_usd_per_mwh) * econ.HOURS_PER_DAY)[None, :, None]
+    return (np.maximum(rev - cost, 0.0) * discount[:, None, :]).sum(axis=2) * econ.DAYS_PER_MONTH
 
 
 def lease_value(model, site_rows: np.ndarray) -> np.ndarray:
