@@ -96,7 +96,7 @@ class ExitBook:
         """``eligible_bidders``: the ``auction_max_bidders`` eligible firms with the most to spend,
         best first; all of them, by id, when there are no more than that."""
         k = self.model.config.auction_max_bidders
-        changed = np.fromiter(self.touched | {int(exclude)}, dtype=np.int64)
+        changed = np.fromiter(self.touched | ({int(exclude)} if exclude >= 0 else set()), dtype=np.int64)
         pool = self.ranked[: k + len(changed)]
         n_eligible = len(self.ranked) - int((self.was_eligible[changed] & ~self._eligible(changed, exclude)).sum())
         cand = pool[self._eligible(pool, exclude)]
@@ -314,20 +314,24 @@ def market_for_firms(model, spend: np.ndarray, book: ExitBook | None = None) -> 
     s, firms, sites = model.config, model.firms, model.sites
     price_btc = model.market.state.btc_price_usd
     book = ExitBook(model, spend) if book is None else book
-    for target in screen_targets(model):
+    targets = screen_targets(model)
+    screened = _screened_values(model, book, targets)
+    for target in targets:
         target = int(target)
         if not firms.active[target]:
             continue
-        rows = book.sites_of(target)
-        rows = rows[sites.capacity_mw[rows] - sites.mw_shutdown[rows] > 0]
+        rows = _live(sites, book.sites_of(target))
         if not len(rows):
             continue
         bidders = book.bidders(target)
         if not len(bidders):
             return
-        # the bidders and the owner valued in one pass (each row is its own firm's valuation)
-        values = valuation.site_values_for_bidders(model, rows, np.append(bidders, target))
-        sites_to_bidders, sites_to_owner = values[:-1].sum(axis=1), values[-1].sum()
+        ready = screened.get(target)
+        if ready is not None and np.array_equal(ready[0], rows) and np.array_equal(ready[1], bidders):
+            sites_to_bidders, sites_to_owner = ready[2], ready[3]
+        else:  # an earlier deal changed its bidders or its sites: value them now
+            values = valuation.site_values_for_bidders(model, rows, np.append(bidders, target))
+            sites_to_bidders, sites_to_owner = values[:-1].sum(axis=1), values[-1].sum()
         net = firms.cash_usd[target] + firms.btc_held[target] * price_btc - firms.debt_usd[target]
         owner_value = max(sites_to_owner + net, 0.0)  # limited liability: equity is never below 0
         buyer_values = sites_to_bidders + net
@@ -344,6 +348,37 @@ def market_for_firms(model, spend: np.ndarray, book: ExitBook | None = None) -> 
         how = "voluntary sale" if sites_to_owner + net < liquidation + net else "takeover"
         merge_firms(model, buyer, target, price, how, book)
         spend[buyer] -= price
+
+
+def _live(sites, rows: np.ndarray) -> np.ndarray:
+    return rows[sites.capacity_mw[rows] - sites.mw_shutdown[rows] > 0]
+
+
+def _screened_values(model, book: ExitBook, targets: np.ndarray) -> dict:
+    """Every screened firm's live sites valued at once, before any deal: by the step's best
+    bidders (one (bidders x all their sites) expression) and by their owners (one pass over
+    (site, owner) pairs). Per target: (rows, bidders, value to each bidder, value to the owner).
+
+    A deal changes the bidders or the sites of only the firms in it; ``market_for_firms`` uses
+    these numbers only when a target's rows and bidders are still the ones valued here (the
+    sites' states and the firms' beliefs do not change during the market), else values anew.
+    """
+    sites = model.sites
+    bidders = book.bidders(-1)
+    rows = {int(t): _live(sites, book.sites_of(int(t))) for t in targets if model.firms.active[t]}
+    rows = {t: r for t, r in rows.items() if len(r)}
+    if not rows or not len(bidders):
+        return {}
+    every = np.concatenate(list(rows.values()))
+    owners = np.repeat(np.fromiter(rows, dtype=np.int64), [len(r) for r in rows.values()])
+    to_bidders = valuation.site_values_for_bidders(model, every, bidders)
+    to_owners = valuation.site_values_to_firms(model, every, owners)
+    out, lo = {}, 0
+    for t, r in rows.items():
+        cut = slice(lo, lo + len(r))
+        lo += len(r)
+        out[t] = (r, bidders, np.ascontiguousarray(to_bidders[:, cut]).sum(axis=1), to_owners[cut].sum())
+    return out
 
 
 def fixed_cost_pv(model, rows: np.ndarray, firm_id: int) -> float:

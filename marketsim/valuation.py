@@ -30,27 +30,53 @@ def site_values_for_bidders(model, site_rows: np.ndarray, bidders: np.ndarray) -
     """
     s, sites = model.config, model.sites
     site_rows = np.asarray(site_rows)
-    o_hp = model.firms.expected_hashprice[bidders]
-    hurdle = model.firms.hurdle_rate_per_year[bidders]
-    months = round(s.decision_horizon_years * 12)
-    subsidy = model.market.subsidy_per_block_now()
-    fee = model.market.state.fee_share
-    ratio = (subsidy / 2 + fee * subsidy) / (subsidy + fee * subsidy)
-    hp = econ.hashprice_outlook(o_hp, months, s.expected_hashprice_decline_per_year,
-                                model.market.months_to_next_halving(), ratio)
-    disc = econ.monthly_discount(hurdle, months)
+    hp, disc = _beliefs(model, bidders)
     cost = model.site_power_usd_per_mwh[site_rows] + s.mining_opex_usd_per_mwh
     frontier = model.market.state.frontier_j_per_th
     refleet_capex = econ.machine_capex_usd_per_mw(model.machine_price_usd_per_th, frontier)
     machines = sites.mw_mining[site_rows] + sites.mw_idle[site_rows]  # mw_machines, for these rows only
-    live_mw = sites.capacity_mw[site_rows] - sites.mw_shutdown[site_rows]
     values = np.empty((len(bidders), len(site_rows)))
-    block = max(1, MAX_CELLS_PER_BLOCK // max(1, len(bidders) * months))
+    block = max(1, MAX_CELLS_PER_BLOCK // max(1, len(bidders) * hp.shape[1]))
     for lo in range(0, len(site_rows), block):
         cut = slice(lo, lo + block)
         keep = _pv_mining_margin_pairs(hp, sites.efficiency_j_per_th[site_rows[cut]], cost[cut], disc)
         new = _pv_mining_margin_pairs(hp, np.full(len(cost[cut]), frontier), cost[cut], disc) - refleet_capex
         values[:, cut] = np.maximum(keep, new) * machines[cut][None, :]
+    return _add_halls_and_leases(model, site_rows, values)
+
+
+def site_values_to_firms(model, site_rows: np.ndarray, firm_ids: np.ndarray) -> np.ndarray:
+    """Each site's value to one firm each (``firm_ids[i]`` values ``site_rows[i]``): the same
+    numbers as the matching cells of ``site_values_for_bidders``, for a list of (site, firm)
+    pairs (e.g. every screened firm's own sites, valued by their owners in one pass)."""
+    s, sites = model.config, model.sites
+    site_rows = np.asarray(site_rows)
+    hp, disc = _beliefs(model, firm_ids)
+    cost = model.site_power_usd_per_mwh[site_rows] + s.mining_opex_usd_per_mwh
+    frontier = model.market.state.frontier_j_per_th
+    refleet_capex = econ.machine_capex_usd_per_mw(model.machine_price_usd_per_th, frontier)
+    machines = sites.mw_mining[site_rows] + sites.mw_idle[site_rows]
+    keep = econ.pv_mining_margin_per_mw(hp, sites.efficiency_j_per_th[site_rows], cost, disc)
+    new = econ.pv_mining_margin_per_mw(hp, np.full(len(cost), frontier), cost, disc) - refleet_capex
+    return _add_halls_and_leases(model, site_rows, (np.maximum(keep, new) * machines)[None, :])[0]
+
+
+def _beliefs(model, firm_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each firm's hashprice path and discount factors over the decision horizon (rows)."""
+    s = model.config
+    months = round(s.decision_horizon_years * 12)
+    subsidy = model.market.subsidy_per_block_now()
+    fee = model.market.state.fee_share
+    ratio = (subsidy / 2 + fee * subsidy) / (subsidy + fee * subsidy)
+    hp = econ.hashprice_outlook(model.firms.expected_hashprice[firm_ids], months, s.expected_hashprice_decline_per_year,
+                                model.market.months_to_next_halving(), ratio)
+    return hp, econ.monthly_discount(model.firms.hurdle_rate_per_year[firm_ids], months)
+
+
+def _add_halls_and_leases(model, site_rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Mining value (rows x sites) plus lease rent and empty AI halls; 0 for a site with no live MW."""
+    s, sites = model.config, model.sites
+    live_mw = sites.capacity_mw[site_rows] - sites.mw_shutdown[site_rows]
     values += lease_value(model, site_rows)[None, :]
     empty_halls = sites.mw_converted[site_rows] + sites.mw_converting[site_rows]
     values += (empty_halls * s.site_build_capex_usd_per_mw)[None, :]
