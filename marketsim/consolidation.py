@@ -330,8 +330,7 @@ def market_for_firms(model, spend: np.ndarray, book: ExitBook | None = None) -> 
         if ready is not None and np.array_equal(ready[0], rows) and np.array_equal(ready[1], bidders):
             sites_to_bidders, sites_to_owner = ready[2], ready[3]
         else:  # an earlier deal changed its bidders or its sites: value them now
-            values = valuation.site_values_for_bidders(model, rows, np.append(bidders, target))
-            sites_to_bidders, sites_to_owner = values[:-1].sum(axis=1), values[-1].sum()
+            sites_to_bidders, sites_to_owner = _value_target(model, rows, bidders, target)
         net = firms.cash_usd[target] + firms.btc_held[target] * price_btc - firms.debt_usd[target]
         owner_value = max(sites_to_owner + net, 0.0)  # limited liability: equity is never below 0
         buyer_values = sites_to_bidders + net
@@ -352,6 +351,12 @@ def market_for_firms(model, spend: np.ndarray, book: ExitBook | None = None) -> 
 
 def _live(sites, rows: np.ndarray) -> np.ndarray:
     return rows[sites.capacity_mw[rows] - sites.mw_shutdown[rows] > 0]
+
+
+def _value_target(model, rows: np.ndarray, bidders: np.ndarray, target: int) -> tuple[np.ndarray, float]:
+    """The target's live sites to each bidder and to itself, in one valuation (rows are firms)."""
+    values = valuation.site_values_for_bidders(model, rows, np.append(bidders, target))
+    return values[:-1].sum(axis=1), values[-1].sum()
 
 
 def _screened_values(model, book: ExitBook, targets: np.ndarray) -> dict:

@@ -164,7 +164,23 @@ def _tables(monkeypatch, settle, seed, **overrides):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_fixed_seed_run_gives_the_same_tables_as_the_per_target_loops(monkeypatch, seed):
     slow = _tables(monkeypatch, _reference_settle_exits, seed, n_firms=200)
+    # both ways of valuing a target run: from the step's one valuation, and anew after a deal
+    anew, screened = [], []
+    value_target, screened_values = consolidation._value_target, consolidation._screened_values
+
+    def counted_value_target(*args):
+        anew.append(1)
+        return value_target(*args)
+
+    def counted_screened_values(*args):
+        out = screened_values(*args)
+        screened.append(len(out))
+        return out
+
+    monkeypatch.setattr(consolidation, "_value_target", counted_value_target)
+    monkeypatch.setattr(consolidation, "_screened_values", counted_screened_values)
     fast = _tables(monkeypatch, consolidation.settle_exits, seed, n_firms=200)
+    assert len(anew) > 0 and sum(screened) > len(anew)
     events = slow.events
     assert events["kind"].isin(["bankruptcy", "acquisition", "takeover", "voluntary_sale", "wind_down"]).sum() > 0
     pd.testing.assert_frame_equal(fast.industry, slow.industry, check_exact=True)
