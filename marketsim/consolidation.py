@@ -56,8 +56,9 @@ class ExitBook:
     owner) and kept true as deals happen: each deal marks its parties (``touch``) and the sites
     that moved (``moved``). Within a step, eligibility (active, solvent, positive cash) and
     ``spend`` change only for firms in a deal, and spend only goes down, so the best ``k``
-    eligible firms now are among the first ``k + touched + 1`` of the step's ranking: a
-    bidder list costs O(k + deals), not a sort of every firm.
+    eligible firms now are among the first ``k + c`` of the step's ranking, ``c`` counting the
+    firms in deals and the one excluded: a bidder list costs O(k + deals), not a sort of every
+    firm. Ties in spend go to the lower firm id.
     """
 
     def __init__(self, model, spend: np.ndarray):
