@@ -38,18 +38,80 @@ from marketsim.firms import finance
 def settle_exits(model) -> None:
     """Bankruptcies first (their sites are auctioned), then the market for whole firms.
 
-    What each firm can spend is computed once and drawn down as it buys.
+    What each firm can spend is computed once and drawn down as it buys; bidders are ranked
+    and sites grouped by owner once (``ExitBook``), so each auction and deal costs O(bidders +
+    its sites), not O(firms).
     """
     spend = finance.spendable_usd(model)
+    book = ExitBook(model, spend)
     for firm_id in model.insolvent:
-        go_bankrupt(model, int(firm_id), spend)
-    market_for_firms(model, spend)
+        go_bankrupt(model, int(firm_id), spend, book)
+    market_for_firms(model, spend, book)
+
+
+class ExitBook:
+    """One step's indexes for the exits: firms ranked by what they can spend, sites by owner.
+
+    Built once per step (one sort of the eligible firms, one stable argsort of the sites by
+    owner) and kept true as deals happen: each deal marks its parties (``touch``) and the sites
+    that moved (``moved``). Within a step, eligibility (active, solvent, positive cash) and
+    ``spend`` change only for firms in a deal, and spend only goes down, so the best ``k``
+    eligible firms now are among the first ``k + c`` of the step's ranking, ``c`` counting the
+    firms in deals and the one excluded: a bidder list costs O(k + deals), not a sort of every
+    firm. Ties in spend go to the lower firm id.
+    """
+
+    def __init__(self, model, spend: np.ndarray):
+        firms = model.firms
+        self.model, self.spend = model, spend
+        self.insolvent = np.zeros(len(firms), bool)
+        self.insolvent[model.insolvent] = True
+        self.was_eligible = firms.active & ~self.insolvent & (firms.cash_usd > 0)
+        idx = np.flatnonzero(self.was_eligible)
+        self.ranked = idx[np.lexsort((idx, -spend[idx]))]  # most to spend first, then lowest id
+        self.touched: set[int] = set()
+        owner = model.sites.owner
+        self.by_owner = np.argsort(owner, kind="stable")
+        self.owner_start = np.searchsorted(owner[self.by_owner], np.arange(len(firms) + 1))
+        self.gained: dict[int, list[np.ndarray]] = {}
+
+    def touch(self, *firm_ids: int) -> None:
+        self.touched.update(int(f) for f in firm_ids)
+
+    def moved(self, rows: np.ndarray, buyer: int) -> None:
+        self.gained.setdefault(int(buyer), []).append(np.atleast_1d(rows))
+        self.touch(buyer)
+
+    def sites_of(self, firm_id: int) -> np.ndarray:
+        """The firm's sites now, ascending (as ``np.flatnonzero(sites.owner == firm_id)``)."""
+        rows = self.by_owner[self.owner_start[firm_id]:self.owner_start[firm_id + 1]]
+        if firm_id in self.gained:
+            rows = np.unique(np.concatenate([rows, *self.gained[firm_id]]))
+        return np.sort(rows[self.model.sites.owner[rows] == firm_id])
+
+    def _eligible(self, ids: np.ndarray, exclude: int) -> np.ndarray:
+        firms = self.model.firms
+        return firms.active[ids] & ~self.insolvent[ids] & (firms.cash_usd[ids] > 0) & (ids != exclude)
+
+    def bidders(self, exclude: int) -> np.ndarray:
+        """``eligible_bidders``: the ``auction_max_bidders`` eligible firms with the most to spend,
+        best first; all of them, by id, when there are no more than that."""
+        k = self.model.config.auction_max_bidders
+        changed = np.fromiter(self.touched | ({int(exclude)} if exclude >= 0 else set()), dtype=np.int64)
+        pool = self.ranked[: k + len(changed)]
+        n_eligible = len(self.ranked) - int((self.was_eligible[changed] & ~self._eligible(changed, exclude)).sum())
+        cand = pool[self._eligible(pool, exclude)]
+        if n_eligible > k:
+            return cand[np.lexsort((cand, -self.spend[cand]))[:k]]
+        return np.sort(cand)
 
 
 # --- bankruptcy and distress auctions ---------------------------------------------------
-def go_bankrupt(model, firm_id: int, spend: np.ndarray | None = None) -> None:
+def go_bankrupt(model, firm_id: int, spend: np.ndarray | None = None, book: ExitBook | None = None) -> None:
     firms, sites = model.firms, model.sites
-    owned = np.flatnonzero(sites.owner == firm_id)
+    if book is not None:
+        book.touch(firm_id)
+    owned = np.flatnonzero(sites.owner == firm_id) if book is None else book.sites_of(firm_id)
     # orders in flight stop with the payments for them: a buyer gets the sites as they stand,
     # not MW nobody pays for
     cancel_pipelines(model, owned)
@@ -59,7 +121,7 @@ def go_bankrupt(model, firm_id: int, spend: np.ndarray | None = None) -> None:
     payables, debt = max(0.0, -firms.cash_usd[firm_id]), float(firms.debt_usd[firm_id])
     model.events.add("bankruptcy", firm_id, -1, mw, hashrate_ehs=hashrate, value_usd=debt,
                      detail=f"unpaid bills {payables:,.0f} USD, debt {debt:,.0f} USD")
-    proceeds = auction_sites(model, firm_id, rows, distressed=True, spend=spend)
+    proceeds = auction_sites(model, firm_id, rows, distressed=True, spend=spend, book=book)
     # its sites with no live MW (scrapped) too, exactly: a -1e-13 MW residue would bill it opex
     shut_down_sites(model, owned[sites.owner[owned] == firm_id])
     record = close_books(model, firm_id, payables)
@@ -134,13 +196,20 @@ def cancel_pipelines(model, rows: np.ndarray) -> None:
         model.events.add_many("orders_cancelled", model.sites.owner[rows[hit]], rows[hit], (building + converting)[hit])
 
 
-def auction_sites(model, seller: int, rows: np.ndarray, distressed: bool, spend: np.ndarray | None = None) -> float:
-    """Sell each site to the best bidder (second-price); unsold sites wind down. Returns proceeds."""
+def auction_sites(model, seller: int, rows: np.ndarray, distressed: bool, spend: np.ndarray | None = None,
+                  book: ExitBook | None = None) -> float:
+    """Sell each site to the best bidder (second-price); unsold sites wind down. Returns proceeds.
+
+    The sites go most valuable first, each to the best bid that what the bidder has left can
+    pay: what one sale draws down changes the bids on the next, so the walk over sites stays a
+    loop, each step O(bidders) in numpy.
+    """
     s = model.config
     if not len(rows):
         return 0.0
     spend = finance.spendable_usd(model) if spend is None else spend
-    bidders = eligible_bidders(model, seller, spend)
+    book = ExitBook(model, spend) if book is None else book
+    bidders = book.bidders(seller)
     proceeds = 0.0
     if len(bidders):
         values = valuation.site_values_for_bidders(model, rows, bidders)
@@ -154,7 +223,7 @@ def auction_sites(model, seller: int, rows: np.ndarray, distressed: bool, spend:
             winner = bidders[ranked[0]]
             price = float(bids[ranked[1]]) if len(ranked) > 1 else 0.0
             site = rows[j]
-            transfer_site(model, site, winner, seller, price, "distress auction" if distressed else "site sale")
+            transfer_site(model, site, winner, seller, price, "distress auction" if distressed else "site sale", book)
             spend[winner] -= price
             proceeds += price
     unsold = rows[model.sites.owner[rows] == seller]
@@ -168,7 +237,8 @@ def auction_sites(model, seller: int, rows: np.ndarray, distressed: bool, spend:
 
 
 def eligible_bidders(model, exclude: int, spend: np.ndarray) -> np.ndarray:
-    """The best-funded solvent firms (``auction_max_bidders`` of them)."""
+    """The best-funded solvent firms (``auction_max_bidders`` of them), from scratch (one sort of
+    every firm; ``ExitBook.bidders`` gives the same list within a step's exits)."""
     firms = model.firms
     ok = firms.active.copy()
     ok[exclude] = False
@@ -176,11 +246,12 @@ def eligible_bidders(model, exclude: int, spend: np.ndarray) -> np.ndarray:
     ok &= firms.cash_usd > 0
     idx = np.flatnonzero(ok)
     if len(idx) > model.config.auction_max_bidders:
-        idx = idx[np.argsort(-spend[idx])[: model.config.auction_max_bidders]]
+        idx = idx[np.lexsort((idx, -spend[idx]))[: model.config.auction_max_bidders]]
     return idx
 
 
-def transfer_site(model, site: int, buyer: int, seller: int, price: float, how: str) -> None:
+def transfer_site(model, site: int, buyer: int, seller: int, price: float, how: str,
+                  book: ExitBook | None = None) -> None:
     """The buyer pays (borrowing what its cash does not cover) and takes the site as it is:
     its machines, orders in flight, conversions and leases go with it."""
     firms, sites = model.firms, model.sites
@@ -192,6 +263,9 @@ def transfer_site(model, site: int, buyer: int, seller: int, price: float, how: 
     firms.cash_usd[seller] += price  # into the seller's estate, for its creditors
     firms.ledger["asset_sales_usd"][seller] += price
     sites.owner[site] = buyer
+    if book is not None:
+        book.moved(site, buyer)
+        book.touch(seller)
     mw = float(sites.capacity_mw[site] - sites.mw_shutdown[site])
     model.events.add("acquisition", buyer, site, mw, counterparty_id=seller,
                      hashrate_ehs=float(model.site_hashrate_ehs[site]), value_usd=price, detail=how)
@@ -237,20 +311,27 @@ def replacement_value_usd(model) -> np.ndarray:
     return np.bincount(sites.owner, weights=live * per_mw, minlength=len(model.firms))
 
 
-def market_for_firms(model, spend: np.ndarray) -> None:
+def market_for_firms(model, spend: np.ndarray, book: ExitBook | None = None) -> None:
     s, firms, sites = model.config, model.firms, model.sites
     price_btc = model.market.state.btc_price_usd
-    for target in screen_targets(model):
+    book = ExitBook(model, spend) if book is None else book
+    targets = screen_targets(model)
+    screened = _screened_values(model, book, targets)
+    for target in targets:
+        target = int(target)
         if not firms.active[target]:
             continue
-        rows = np.flatnonzero((sites.owner == target) & (sites.capacity_mw - sites.mw_shutdown > 0))
+        rows = _live(sites, book.sites_of(target))
         if not len(rows):
             continue
-        bidders = eligible_bidders(model, target, spend)
+        bidders = book.bidders(target)
         if not len(bidders):
             return
-        sites_to_bidders = valuation.site_values_for_bidders(model, rows, bidders).sum(axis=1)
-        sites_to_owner = valuation.site_values_for_bidders(model, rows, np.array([target])).sum()
+        ready = screened.get(target)
+        if ready is not None and np.array_equal(ready[0], rows) and np.array_equal(ready[1], bidders):
+            sites_to_bidders, sites_to_owner = ready[2], ready[3]
+        else:  # an earlier deal changed its bidders or its sites: value them now
+            sites_to_bidders, sites_to_owner = _value_target(model, rows, bidders, target)
         net = firms.cash_usd[target] + firms.btc_held[target] * price_btc - firms.debt_usd[target]
         owner_value = max(sites_to_owner + net, 0.0)  # limited liability: equity is never below 0
         buyer_values = sites_to_bidders + net
@@ -258,15 +339,52 @@ def market_for_firms(model, spend: np.ndarray) -> None:
         buyer, buyer_value = bidders[best], buyer_values[best]
         if buyer_value <= owner_value * (1.0 + s.takeover_min_gain):
             if sites_to_owner < fixed_cost_pv(model, rows, target) and net >= 0:
-                wind_down(model, target, rows)
+                wind_down(model, target, rows, book)
             continue
         price = owner_value + s.seller_bargaining_power * (buyer_value - owner_value)
         if price > spend[buyer]:
             continue
         liquidation = float(sites_to_bidders.max()) * (1.0 - s.distress_bid_shading)
         how = "voluntary sale" if sites_to_owner + net < liquidation + net else "takeover"
-        merge_firms(model, buyer, target, price, how)
+        merge_firms(model, buyer, target, price, how, book)
         spend[buyer] -= price
+
+
+def _live(sites, rows: np.ndarray) -> np.ndarray:
+    return rows[sites.capacity_mw[rows] - sites.mw_shutdown[rows] > 0]
+
+
+def _value_target(model, rows: np.ndarray, bidders: np.ndarray, target: int) -> tuple[np.ndarray, float]:
+    """The target's live sites to each bidder and to itself, in one valuation (rows are firms)."""
+    values = valuation.site_values_for_bidders(model, rows, np.append(bidders, target))
+    return values[:-1].sum(axis=1), values[-1].sum()
+
+
+def _screened_values(model, book: ExitBook, targets: np.ndarray) -> dict:
+    """Every screened firm's live sites valued at once, before any deal: by the step's best
+    bidders (one (bidders x all their sites) expression) and by their owners (one pass over
+    (site, owner) pairs). Per target: (rows, bidders, value to each bidder, value to the owner).
+
+    A deal changes the bidders or the sites of only the firms in it; ``market_for_firms`` uses
+    these numbers only when a target's rows and bidders are still the ones valued here (the
+    sites' states and the firms' beliefs do not change during the market), else values anew.
+    """
+    sites = model.sites
+    bidders = book.bidders(-1)
+    rows = {int(t): _live(sites, book.sites_of(int(t))) for t in targets if model.firms.active[t]}
+    rows = {t: r for t, r in rows.items() if len(r)}
+    if not rows or not len(bidders):
+        return {}
+    every = np.concatenate(list(rows.values()))
+    owners = np.repeat(np.fromiter(rows, dtype=np.int64), [len(r) for r in rows.values()])
+    to_bidders = valuation.site_values_for_bidders(model, every, bidders)
+    to_owners = valuation.site_values_to_firms(model, every, owners)
+    out, lo = {}, 0
+    for t, r in rows.items():
+        cut = slice(lo, lo + len(r))
+        lo += len(r)
+        out[t] = (r, bidders, np.ascontiguousarray(to_bidders[:, cut]).sum(axis=1), to_owners[cut].sum())
+    return out
 
 
 def fixed_cost_pv(model, rows: np.ndarray, firm_id: int) -> float:
@@ -277,7 +395,7 @@ def fixed_cost_pv(model, rows: np.ndarray, firm_id: int) -> float:
         s.decision_horizon_years / 2)
 
 
-def wind_down(model, firm_id: int, rows: np.ndarray) -> None:
+def wind_down(model, firm_id: int, rows: np.ndarray, book: ExitBook | None = None) -> None:
     """A solvent firm whose sites are worth less to it than their fixed costs closes them
     (all of its sites, with their orders in flight), sells its BTC, repays its lenders, pays
     its shareholders what is left and leaves (``close_books``)."""
@@ -285,19 +403,21 @@ def wind_down(model, firm_id: int, rows: np.ndarray) -> None:
     mw = float((sites.capacity_mw[rows] - sites.mw_shutdown[rows]).sum())
     model.events.add("wind_down", firm_id, -1, mw, hashrate_ehs=float(model.site_hashrate_ehs[rows].sum()),
                      detail="sites worth less than their fixed costs")
-    shut_down_sites(model, np.flatnonzero(sites.owner == firm_id))
+    if book is not None:
+        book.touch(firm_id)
+    shut_down_sites(model, np.flatnonzero(sites.owner == firm_id) if book is None else book.sites_of(firm_id))
     record = close_books(model, firm_id, max(0.0, -float(model.firms.cash_usd[firm_id])))
     model.creditor_recoveries.append({"step": model.steps_done, "firm_id": firm_id, "kind": "wind_down",
                                       "proceeds_usd": 0.0, **record})
     model.retire_firm(firm_id, "wound_down")
 
 
-def merge_firms(model, buyer: int, target: int, price: float, how: str) -> None:
+def merge_firms(model, buyer: int, target: int, price: float, how: str, book: ExitBook | None = None) -> None:
     """The buyer pays the target's shareholders and takes over everything: sites, cash, BTC,
     debt (its rate and maturity blended into the buyer's) and committed capex (so the target's
     orders in flight are paid for by the buyer)."""
     firms, sites = model.firms, model.sites
-    rows = np.flatnonzero(sites.owner == target)
+    rows = np.flatnonzero(sites.owner == target) if book is None else book.sites_of(target)
     mw = float((sites.capacity_mw[rows] - sites.mw_shutdown[rows]).sum())
     hashrate = float(model.site_hashrate_ehs[rows].sum())
     led = firms.ledger
@@ -324,6 +444,9 @@ def merge_firms(model, buyer: int, target: int, price: float, how: str) -> None:
     firms.cash_usd[buyer] -= price
     led["acquisitions_usd"][buyer] += price
     sites.owner[rows] = buyer
+    if book is not None:
+        book.moved(rows, buyer)
+        book.touch(target)
     kind = "voluntary_sale" if how == "voluntary sale" else "takeover"
     model.events.add(kind, target, -1, mw, counterparty_id=buyer, hashrate_ehs=hashrate, value_usd=price, detail=how)
     model.events.add("acquisition", buyer, -1, mw, counterparty_id=target, hashrate_ehs=hashrate, value_usd=price,

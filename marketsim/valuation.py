@@ -16,34 +16,81 @@ import numpy as np
 from marketsim.firms import economics as econ
 
 
+# (bidder, site, month) cells valued in one numpy expression; a bigger block is cut by sites, so a
+# buyer of thousands of sites never allocates more than this many doubles at once (~16 MB)
+MAX_CELLS_PER_BLOCK = 2_000_000
+
+
 def site_values_for_bidders(model, site_rows: np.ndarray, bidders: np.ndarray) -> np.ndarray:
-    """Matrix (bidders x sites) of present values in USD."""
+    """Matrix (bidders x sites) of present values in USD.
+
+    All (bidder, site) pairs in one expression over a (bidders, sites, months) block: each pair's
+    mining PV is the same sum over months, in the same order, as ``econ.pv_mining_margin_per_mw``
+    row by row, so the result is bit-for-bit that of a loop over sites.
+    """
     s, sites = model.config, model.sites
-    o_hp = model.firms.expected_hashprice[bidders]
-    hurdle = model.firms.hurdle_rate_per_year[bidders]
+    site_rows = np.asarray(site_rows)
+    hp, disc = _beliefs(model, bidders)
+    cost = model.site_power_usd_per_mwh[site_rows] + s.mining_opex_usd_per_mwh
+    frontier = model.market.state.frontier_j_per_th
+    refleet_capex = econ.machine_capex_usd_per_mw(model.machine_price_usd_per_th, frontier)
+    machines = sites.mw_mining[site_rows] + sites.mw_idle[site_rows]  # mw_machines, for these rows only
+    values = np.empty((len(bidders), len(site_rows)))
+    block = max(1, MAX_CELLS_PER_BLOCK // max(1, len(bidders) * hp.shape[1]))
+    for lo in range(0, len(site_rows), block):
+        cut = slice(lo, lo + block)
+        keep = _pv_mining_margin_pairs(hp, sites.efficiency_j_per_th[site_rows[cut]], cost[cut], disc)
+        new = _pv_mining_margin_pairs(hp, np.full(len(cost[cut]), frontier), cost[cut], disc) - refleet_capex
+        values[:, cut] = np.maximum(keep, new) * machines[cut][None, :]
+    return _add_halls_and_leases(model, site_rows, values)
+
+
+def site_values_to_firms(model, site_rows: np.ndarray, firm_ids: np.ndarray) -> np.ndarray:
+    """Each site's value to one firm each (``firm_ids[i]`` values ``site_rows[i]``): the same
+    numbers as the matching cells of ``site_values_for_bidders``, for a list of (site, firm)
+    pairs (e.g. every screened firm's own sites, valued by their owners in one pass)."""
+    s, sites = model.config, model.sites
+    site_rows = np.asarray(site_rows)
+    hp, disc = _beliefs(model, firm_ids)
+    cost = model.site_power_usd_per_mwh[site_rows] + s.mining_opex_usd_per_mwh
+    frontier = model.market.state.frontier_j_per_th
+    refleet_capex = econ.machine_capex_usd_per_mw(model.machine_price_usd_per_th, frontier)
+    machines = sites.mw_mining[site_rows] + sites.mw_idle[site_rows]
+    keep = econ.pv_mining_margin_per_mw(hp, sites.efficiency_j_per_th[site_rows], cost, disc)
+    new = econ.pv_mining_margin_per_mw(hp, np.full(len(cost), frontier), cost, disc) - refleet_capex
+    return _add_halls_and_leases(model, site_rows, (np.maximum(keep, new) * machines)[None, :])[0]
+
+
+def _beliefs(model, firm_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each firm's hashprice path and discount factors over the decision horizon (rows)."""
+    s = model.config
     months = round(s.decision_horizon_years * 12)
     subsidy = model.market.subsidy_per_block_now()
     fee = model.market.state.fee_share
     ratio = (subsidy / 2 + fee * subsidy) / (subsidy + fee * subsidy)
-    hp = econ.hashprice_outlook(o_hp, months, s.expected_hashprice_decline_per_year,
+    hp = econ.hashprice_outlook(model.firms.expected_hashprice[firm_ids], months, s.expected_hashprice_decline_per_year,
                                 model.market.months_to_next_halving(), ratio)
-    disc = econ.monthly_discount(hurdle, months)
-    cost = model.site_power_usd_per_mwh[site_rows] + s.mining_opex_usd_per_mwh
-    frontier = model.market.state.frontier_j_per_th
-    refleet_capex = econ.machine_capex_usd_per_mw(model.machine_price_usd_per_th, frontier)
-    machines = sites.mw_machines[site_rows]
+    return hp, econ.monthly_discount(model.firms.hurdle_rate_per_year[firm_ids], months)
+
+
+def _add_halls_and_leases(model, site_rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Mining value (rows x sites) plus lease rent and empty AI halls; 0 for a site with no live MW."""
+    s, sites = model.config, model.sites
     live_mw = sites.capacity_mw[site_rows] - sites.mw_shutdown[site_rows]
-    values = np.empty((len(bidders), len(site_rows)))
-    for j, site in enumerate(site_rows):
-        n = len(bidders)
-        keep = econ.pv_mining_margin_per_mw(hp, np.full(n, sites.efficiency_j_per_th[site]), np.full(n, cost[j]), disc)
-        new = econ.pv_mining_margin_per_mw(hp, np.full(n, frontier), np.full(n, cost[j]), disc) - refleet_capex
-        mining = np.maximum(keep, new) * machines[j]
-        values[:, j] = mining
     values += lease_value(model, site_rows)[None, :]
     empty_halls = sites.mw_converted[site_rows] + sites.mw_converting[site_rows]
     values += (empty_halls * s.site_build_capex_usd_per_mw)[None, :]
     return np.where(live_mw[None, :] > 0, np.maximum(values, 0.0), 0.0)
+
+
+def _pv_mining_margin_pairs(hashprice_path: np.ndarray, efficiency_j_per_th: np.ndarray,
+                            cost_usd_per_mwh: np.ndarray, discount: np.ndarray) -> np.ndarray:
+    """``econ.pv_mining_margin_per_mw`` for every (belief row, site) pair: (n, months) paths and
+    discounts against (m,) efficiencies and costs give (n, m), with the same operations in the
+    same order (so the same floats) as calling it once per site."""
+    rev = hashprice_path[:, None, :] * (econ.PH_PER_EH / np.asarray(efficiency_j_per_th))[None, :, None]
+    cost = (np.asarray(cost_usd_per_mwh) * econ.HOURS_PER_DAY)[None, :, None]
+    return (np.maximum(rev - cost, 0.0) * discount[:, None, :]).sum(axis=2) * econ.DAYS_PER_MONTH
 
 
 def lease_value(model, site_rows: np.ndarray) -> np.ndarray:
