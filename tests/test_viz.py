@@ -192,6 +192,14 @@ def test_ai_chart_puts_the_lease_rate_on_its_own_axis(pivot_model):
     rate = _trace(fig, "AI lease rate")
     assert rate.yaxis == "y2" and fig.layout.yaxis2.title.text == "AI lease rate (USD/kW-month)"
     assert list(rate.y) == pytest.approx(views.industry_history(pivot_model)["ai_lease_rate_usd_per_kw_month"].tolist())
+    # the range of rates signed in each step, as markers on the same axis (gaps where nothing signed)
+    hist = views.industry_history(pivot_model)
+    for name, col in (("lowest AI rate signed", "ai_signed_rate_min_usd_per_kw_month"),
+                      ("highest AI rate signed", "ai_signed_rate_max_usd_per_kw_month")):
+        points = _trace(fig, name)
+        assert points.yaxis == "y2" and points.mode == "markers"
+        np.testing.assert_array_equal(np.asarray(points.y, dtype=float), hist[col].to_numpy(float))
+    assert hist["ai_signed_rate_max_usd_per_kw_month"].notna().any()  # the scenario signs leases
 
 
 def test_consolidation_panel_gives_each_measure_its_own_axis(model):

@@ -123,11 +123,12 @@ def small_multiples(titles: list[str], cols: int, title: str, height: int, gap_x
 
 def time_series(hist: pd.DataFrame, columns: dict[str, str], title: str, *, marks=(), ghost: pd.DataFrame | None = None,
                 secondary: dict[str, str] | None = None, height: int = HEIGHT, y_title: str | None = None,
-                log_y: bool = False) -> go.Figure:
+                log_y: bool = False, secondary_points: dict[str, str] | None = None) -> go.Figure:
     """Lines of ``columns`` ({column: colour}) against date; ``secondary`` columns on a right
     axis of their own (so a small series is not flattened beside a large one); ``ghost`` draws
-    the same columns of a previous run as grey dotted lines. Axis titles and hover formats come
-    from the columns' declared outcomes."""
+    the same columns of a previous run as grey dotted lines; ``secondary_points`` are drawn as
+    markers on the right axis (values that exist only in some steps, such as the range of lease
+    rates signed in a step). Axis titles and hover formats come from the columns' declared outcomes."""
     secondary = secondary or {}
     lay = layout(title, height)
     dates = list(hist["date"]) if "date" in hist else []
@@ -144,6 +145,12 @@ def time_series(hist: pd.DataFrame, columns: dict[str, str], title: str, *, mark
                                    name=f"{o.label}, previous run", yaxis=axis, mode="lines",
                                    line=dict(color=GHOST, width=1.5, dash="dot"), legendgroup="ghost",
                                    hovertemplate=f"%{{y:{o.tickformat}}}<extra>previous run</extra>"))
+    for col, colour in (secondary_points or {}).items():
+        if col in hist:
+            o = outcomes.outcome(col)
+            traces.append(dict(type="scatter", x=dates, y=hist[col].to_numpy(float), name=o.label, yaxis="y2",
+                               mode="markers", marker=dict(color=colour, size=5),
+                               hovertemplate=f"%{{y:{o.tickformat}}}<extra>{o.label}</extra>"))
     first = outcomes.outcome(next(iter(columns)))
     lay["yaxis"].update(title=dict(text=y_title or first.title), tickformat=first.tickformat)
     if log_y:

@@ -293,11 +293,13 @@ def pivot_figure(model):
 
 def ai_figure(model):
     """AI MW demanded, signed (IT MW) and delivered (site MW leased), the MW converting, and the
-    market lease rate on its own axis."""
+    market lease rate on its own axis with the lowest and highest rate signed in each step."""
     return _figure(model, "ai", lambda h: charts.time_series(
         h, {"ai_demand_mw": "#90caf9", "ai_contracted_it_mw": "#1e88e5", "mw_ai": "#0d47a1", "mw_converting": "#7e57c2"},
-        "AI hosting: MW demanded, signed, delivered, converting; lease rate", y_title="MW",
-        secondary={"ai_lease_rate_usd_per_kw_month": "#43a047"}, marks=time_marks(model), ghost=ghost_history(model)))
+        "AI hosting: MW demanded, signed, delivered, converting; lease rates", y_title="MW",
+        secondary={"ai_lease_rate_usd_per_kw_month": "#43a047"}, marks=time_marks(model), ghost=ghost_history(model),
+        secondary_points={"ai_signed_rate_min_usd_per_kw_month": "#a5d6a7",
+                          "ai_signed_rate_max_usd_per_kw_month": "#1b5e20"}))
 
 
 def revenue_figure(model):
