@@ -32,7 +32,9 @@ from __future__ import annotations
 import numpy as np
 
 from marketsim import valuation
+from marketsim.firms import economics as econ
 from marketsim.firms import finance
+from marketsim.units import MONTHS_PER_YEAR
 
 
 def settle_exits(model) -> None:
@@ -307,7 +309,8 @@ def replacement_value_usd(model) -> np.ndarray:
     """What it would cost to build each firm's live MW and fleet today."""
     s, sites = model.config, model.sites
     live = sites.capacity_mw - sites.mw_shutdown
-    per_mw = s.site_build_capex_usd_per_mw + model.machine_price_usd_per_th * 1e6 / model.market.state.frontier_j_per_th
+    per_mw = s.site_build_capex_usd_per_mw + econ.machine_capex_usd_per_mw(model.machine_price_usd_per_th,
+                                                                           model.market.state.frontier_j_per_th)
     return np.bincount(sites.owner, weights=live * per_mw, minlength=len(model.firms))
 
 
@@ -390,7 +393,7 @@ def _screened_values(model, book: ExitBook, targets: np.ndarray) -> dict:
 def fixed_cost_pv(model, rows: np.ndarray, firm_id: int) -> float:
     s, sites = model.config, model.sites
     live = float((sites.capacity_mw[rows] - sites.mw_shutdown[rows]).sum())
-    months = s.decision_horizon_years * 12
+    months = s.decision_horizon_years * MONTHS_PER_YEAR
     return live * s.site_fixed_cost_usd_per_mw_month * months / (1 + model.firms.hurdle_rate_per_year[firm_id]) ** (
         s.decision_horizon_years / 2)
 

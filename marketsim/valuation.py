@@ -14,11 +14,22 @@ from __future__ import annotations
 import numpy as np
 
 from marketsim.firms import economics as econ
+from marketsim.units import MONTHS_PER_YEAR
 
 
 # (bidder, site, month) cells valued in one numpy expression; a bigger block is cut by sites, so a
 # buyer of thousands of sites never allocates more than this many doubles at once (~16 MB)
 MAX_CELLS_PER_BLOCK = 2_000_000
+
+
+def _site_inputs(model, site_rows: np.ndarray):
+    """What any buyer sees of these sites: cash cost per MWh, the frontier machine, its capex per
+    MW (to re-fleet), and the machine MW (``mw_machines`` for these rows only)."""
+    s, sites = model.config, model.sites
+    cost = model.site_power_usd_per_mwh[site_rows] + s.mining_opex_usd_per_mwh
+    frontier = model.market.state.frontier_j_per_th
+    refleet_capex = econ.machine_capex_usd_per_mw(model.machine_price_usd_per_th, frontier)
+    return cost, frontier, refleet_capex, sites.mw_mining[site_rows] + sites.mw_idle[site_rows]
 
 
 def site_values_for_bidders(model, site_rows: np.ndarray, bidders: np.ndarray) -> np.ndarray:
@@ -28,13 +39,10 @@ def site_values_for_bidders(model, site_rows: np.ndarray, bidders: np.ndarray) -
     mining PV is the same sum over months, in the same order, as ``econ.pv_mining_margin_per_mw``
     row by row, so the result is bit-for-bit that of a loop over sites.
     """
-    s, sites = model.config, model.sites
+    sites = model.sites
     site_rows = np.asarray(site_rows)
     hp, disc = _beliefs(model, bidders)
-    cost = model.site_power_usd_per_mwh[site_rows] + s.mining_opex_usd_per_mwh
-    frontier = model.market.state.frontier_j_per_th
-    refleet_capex = econ.machine_capex_usd_per_mw(model.machine_price_usd_per_th, frontier)
-    machines = sites.mw_mining[site_rows] + sites.mw_idle[site_rows]  # mw_machines, for these rows only
+    cost, frontier, refleet_capex, machines = _site_inputs(model, site_rows)
     values = np.empty((len(bidders), len(site_rows)))
     block = max(1, MAX_CELLS_PER_BLOCK // max(1, len(bidders) * hp.shape[1]))
     for lo in range(0, len(site_rows), block):
@@ -49,13 +57,10 @@ def site_values_to_firms(model, site_rows: np.ndarray, firm_ids: np.ndarray) -> 
     """Each site's value to one firm each (``firm_ids[i]`` values ``site_rows[i]``): the same
     numbers as the matching cells of ``site_values_for_bidders``, for a list of (site, firm)
     pairs (e.g. every screened firm's own sites, valued by their owners in one pass)."""
-    s, sites = model.config, model.sites
+    sites = model.sites
     site_rows = np.asarray(site_rows)
     hp, disc = _beliefs(model, firm_ids)
-    cost = model.site_power_usd_per_mwh[site_rows] + s.mining_opex_usd_per_mwh
-    frontier = model.market.state.frontier_j_per_th
-    refleet_capex = econ.machine_capex_usd_per_mw(model.machine_price_usd_per_th, frontier)
-    machines = sites.mw_mining[site_rows] + sites.mw_idle[site_rows]
+    cost, frontier, refleet_capex, machines = _site_inputs(model, site_rows)
     keep = econ.pv_mining_margin_per_mw(hp, sites.efficiency_j_per_th[site_rows], cost, disc)
     new = econ.pv_mining_margin_per_mw(hp, np.full(len(cost), frontier), cost, disc) - refleet_capex
     return _add_halls_and_leases(model, site_rows, (np.maximum(keep, new) * machines)[None, :])[0]
@@ -64,7 +69,7 @@ def site_values_to_firms(model, site_rows: np.ndarray, firm_ids: np.ndarray) -> 
 def _beliefs(model, firm_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each firm's hashprice path and discount factors over the decision horizon (rows)."""
     s = model.config
-    months = round(s.decision_horizon_years * 12)
+    months = round(s.decision_horizon_years * MONTHS_PER_YEAR)
     subsidy = model.market.subsidy_per_block_now()
     fee = model.market.state.fee_share
     ratio = (subsidy / 2 + fee * subsidy) / (subsidy + fee * subsidy)

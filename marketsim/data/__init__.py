@@ -201,6 +201,18 @@ def _validate_btc_daily(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     return df
 
 
+def read_packaged_table(file_name: str, required_columns: Sequence[str], error: type[Exception] = DataError,
+                        **read_csv: object) -> pd.DataFrame:
+    """A CSV table shipped in this folder, with its required columns checked (the calibration
+    tables: public miners, their sites, their order books). ``error`` is what a broken file raises."""
+    with resources.files(__name__).joinpath(file_name).open() as fh:
+        table = pd.read_csv(fh, **read_csv)
+    missing = [c for c in required_columns if c not in table.columns]
+    if missing:
+        raise error(f"{file_name}: missing columns {missing}")
+    return table
+
+
 @functools.lru_cache(maxsize=1)
 def _load_packaged() -> pd.DataFrame:
     resource = resources.files(__name__).joinpath(BTC_DAILY_FILE)

@@ -9,9 +9,9 @@ and, in ``assumptions``, every figure the calibration facts do not give (docs/ca
 
 from __future__ import annotations
 
-from importlib import resources
-
 import pandas as pd
+
+from marketsim.data import read_packaged_table
 
 AI_SITES_FILE = "ai_sites_2022.csv"
 AI_SITES_COLUMNS = ["name", "interconnect_mw", "land_acres", "location_quality", "source", "assumptions"]
@@ -22,11 +22,7 @@ class SitesDataError(ValueError):
 
 
 def load_ai_sites() -> pd.DataFrame:
-    with resources.files("marketsim.data").joinpath(AI_SITES_FILE).open() as fh:
-        table = pd.read_csv(fh)
-    missing = [c for c in AI_SITES_COLUMNS if c not in table.columns]
-    if missing:
-        raise SitesDataError(f"{AI_SITES_FILE}: missing columns {missing}")
+    table = read_packaged_table(AI_SITES_FILE, AI_SITES_COLUMNS, SitesDataError)
     bad = table[(table["interconnect_mw"] < 0) | (table["location_quality"] < 0) | (table["land_acres"] < 0)]
     if len(bad):
         raise SitesDataError(f"{AI_SITES_FILE}: negative interconnect, land or quality for {', '.join(bad['name'])}")

@@ -13,11 +13,11 @@ granularity of the industry, not its size.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 
 import numpy as np
 import pandas as pd
 
+from marketsim.data import read_packaged_table
 from marketsim.data.sites import load_ai_sites
 from marketsim.errors import ScenarioError
 from marketsim.scenario import Scenario
@@ -49,11 +49,7 @@ PUBLIC_COLUMNS = ["name", "hashrate_ehs", "mw", "efficiency_j_per_th", "power_us
 
 def load_public_miners() -> pd.DataFrame:
     """The calibrated end-2022 public miners (see docs/calibration.md for every source)."""
-    with resources.files("marketsim.data").joinpath(PUBLIC_MINERS_FILE).open() as fh:
-        table = pd.read_csv(fh)
-    missing = [c for c in PUBLIC_COLUMNS if c not in table.columns]
-    if missing:
-        raise ScenarioError(f"{PUBLIC_MINERS_FILE}: missing columns {missing}")
+    table = read_packaged_table(PUBLIC_MINERS_FILE, PUBLIC_COLUMNS, ScenarioError)
     # the model's hashrate is MW / (J/TH): derive J/TH exactly, after checking the file agrees
     derived = table["mw"] / table["hashrate_ehs"]
     off = (derived / table["efficiency_j_per_th"] - 1).abs() > EFFICIENCY_TOLERANCE
@@ -84,11 +80,7 @@ def beta_with_mean(rng: np.random.Generator, mean: float, concentration: float, 
 def load_order_book() -> pd.DataFrame:
     """The public miners' end-2022 hashrate guidance and the machines they had on order
     (``data/order_book_2022.csv``; every row names its public, pre-2023 source)."""
-    with resources.files("marketsim.data").joinpath(ORDER_BOOK_FILE).open() as fh:
-        table = pd.read_csv(fh, parse_dates=["target_date"])
-    missing = [c for c in ORDER_BOOK_COLUMNS if c not in table.columns]
-    if missing:
-        raise ScenarioError(f"{ORDER_BOOK_FILE}: missing columns {missing}")
+    table = read_packaged_table(ORDER_BOOK_FILE, ORDER_BOOK_COLUMNS, ScenarioError, parse_dates=["target_date"])
     if (table["target_date"] > pd.Timestamp("2024-12-31")).any() or (table["target_ehs"] <= 0).any():
         raise ScenarioError(f"{ORDER_BOOK_FILE}: targets must be positive and due by 2024")
     return table
