@@ -37,6 +37,9 @@ from marketsim.errors import MarketsimError
 PRELOAD = ["marketsim.experiments.runs", "marketsim.experiments.store", "marketsim.model", "marketsim.runner"]
 
 
+LOST_RESULT_RETRIES = 2  # recomputations of a run whose result vanished with its worker
+
+
 def warm_up(_: Any = None) -> int:
     """Import what a run needs (``PRELOAD``) and return this worker's process id: submitted once
     per worker when a pool starts, so the imports overlap with the sweep's own preparation."""
@@ -196,7 +199,20 @@ class DaskExecutor(Executor):
 
         for item, fut in _window(submit, wait_some, items, limit):
             if fut.status == "finished":
-                yield item, fut.result(), None
+                result = fut.result()
+                # a worker killed just as its run finished can hand back a finished future without
+                # its data (seen as None): the run is computed again, as Dask does for lost tasks
+                for attempt in range(LOST_RESULT_RETRIES):
+                    if result is not None:
+                        break
+                    retry = self.client.submit(fn, item, pure=False, key=f"{fut.key}-retry{attempt}")
+                    result = retry.result()
+                    retry.release()
+                if result is None:
+                    yield item, None, ExecutorError(f"run {getattr(item, 'run_id', '?')}: its result was lost "
+                                                    f"with its worker {LOST_RESULT_RETRIES + 1} times")
+                else:
+                    yield item, result, None
             else:
                 try:
                     exc = fut.exception()
