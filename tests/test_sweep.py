@@ -305,6 +305,59 @@ def test_executors_map_every_item_once():
         assert results == {i: i * i for i in range(9)}
 
 
+class _FakeFuture:
+    """A Dask future as a killed worker leaves it: listed done by wait(), then any of these states."""
+
+    def __init__(self, key, status, value=None, exc=None):
+        self.key, self.status, self.value, self.exc = key, status, value, exc
+
+    def result(self):
+        if self.exc is not None:
+            raise self.exc
+        return self.value
+
+    def exception(self):  # what the old code read for a non-"finished" future: None, no error
+        return self.exc
+
+    def release(self):
+        pass
+
+
+class _FakeClient:
+    """Hands out futures in the states listed per item; a resubmission (a retry) computes for real."""
+
+    def __init__(self, first_states):
+        self.first_states, self.retries = dict(first_states), 0
+
+    def submit(self, fn, item, pure, key):
+        if "-retry" in key:
+            self.retries += 1
+            return _FakeFuture(key, "finished", fn(item))
+        status, value = self.first_states[item]
+        return _FakeFuture(key, status, value if value != "compute" else fn(item),
+                           exc=ValueError("boom") if status == "error" else None)
+
+
+def test_dask_executor_settles_futures_a_killed_worker_left_in_any_state(monkeypatch):
+    """Every item comes back with a result or an error, never neither: a future back to pending
+    (recomputed after its worker died) is read through result(), a finished one without data is
+    computed again, and a failed one reports its exception."""
+    import distributed
+
+    from marketsim.experiments.executors import DaskExecutor
+
+    monkeypatch.setattr(distributed, "wait", lambda futs, return_when: type("W", (), {"done": set(futs)})())
+    ex = object.__new__(DaskExecutor)
+    ex.workers = 2
+    ex.client = _FakeClient({0: ("finished", "compute"), 1: ("pending", "compute"), 2: ("lost", "compute"),
+                             3: ("finished", None), 4: ("error", None)})
+    got = {item: (value, error) for item, value, error in ex.map_unordered(_square, range(5))}
+    assert {i: got[i][0] for i in range(4)} == {0: 0, 1: 1, 2: 4, 3: 9}
+    assert all(got[i][1] is None for i in range(4))
+    assert got[4][0] is None and isinstance(got[4][1], ValueError)
+    assert ex.client.retries == 1  # only the finished-without-data future was computed again
+
+
 @pytest.fixture(scope="module")
 def smoke_reference(tmp_path_factory):
     out = tmp_path_factory.mktemp("smoke") / "seq"

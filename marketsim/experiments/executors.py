@@ -198,28 +198,37 @@ class DaskExecutor(Executor):
             return wait(pending, return_when="FIRST_COMPLETED").done
 
         for item, fut in _window(submit, wait_some, items, limit):
-            if fut.status == "finished":
-                result = fut.result()
-                # a worker killed just as its run finished can hand back a finished future without
-                # its data (seen as None): the run is computed again, as Dask does for lost tasks
-                for attempt in range(LOST_RESULT_RETRIES):
-                    if result is not None:
-                        break
-                    retry = self.client.submit(fn, item, pure=False, key=f"{fut.key}-retry{attempt}")
-                    result = retry.result()
-                    retry.release()
-                if result is None:
-                    yield item, None, ExecutorError(f"run {getattr(item, 'run_id', '?')}: its result was lost "
-                                                    f"with its worker {LOST_RESULT_RETRIES + 1} times")
-                else:
-                    yield item, result, None
-            else:
-                try:
-                    exc = fut.exception()
-                except BaseException as err:  # noqa: BLE001 - cancelled futures raise here
-                    exc = err
-                yield item, None, exc
+            result, error = _settle(fut)
+            # a worker killed just as its run finished can hand back its future without the data
+            # (None), or move it back to pending while Dask recomputes it (its status then is not
+            # "finished" although wait() listed it as done): result() waits for the recomputation,
+            # and a result that is still missing is computed again here, as Dask does for lost tasks
+            for attempt in range(LOST_RESULT_RETRIES):
+                if error is not None or result is not None:
+                    break
+                retry = self.client.submit(fn, item, pure=False, key=f"{fut.key}-retry{attempt}")
+                result, error = _settle(retry)
+                retry.release()
+            if error is None and result is None:
+                error = ExecutorError(f"run {getattr(item, 'run_id', '?')}: its result was lost "
+                                      f"with its worker {LOST_RESULT_RETRIES + 1} times")
+            yield item, result, error
             fut.release()
+
+
+def _settle(fut) -> tuple[Any, BaseException | None]:
+    """A Dask future's (result, None), or (None, the exception) when the task failed or was cancelled.
+
+    Reading ``result()`` whatever ``status`` says: a future that ``wait`` listed as done can be back
+    to pending by the time it is read (its worker died holding the data), and ``exception()`` of a
+    future that did not fail is None, which must not pass for "no error and no result".
+    """
+    from asyncio import CancelledError
+
+    try:
+        return fut.result(), None
+    except (Exception, CancelledError) as exc:  # noqa: BLE001 - the executor reports, the engine decides
+        return None, exc
 
 
 def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
