@@ -21,7 +21,8 @@ from marketsim.scenario import load_scenario
 
 # the step's phases, as (file suffix, function name) of the profile (MODEL.md's step order)
 PHASES = [
-    ("observe: market and beliefs", "model.py", "observe_market"),
+    ("observe: market", "model.py", "observe_market"),
+    ("believe: hashprice beliefs", "model.py", "update_beliefs"),
     ("operate: deliveries, curtailment, mining", "model.py", "operate"),
     ("host AI: leases", "hosting.py", "host_ai"),
     ("pay: debt, capex, financing", "finance.py", "pay"),

@@ -36,7 +36,9 @@ from marketsim.firms.rules import RULES
 from marketsim.market.engine import Market
 from marketsim.records import EventLog, FirmRecorder, OutcomeCollector
 from marketsim.scenario import Scenario, load_scenario, load_scenario_dict
-from marketsim.timeline import DAYS_PER_YEAR, STEPS_PER_MONTH, step_boundaries
+from marketsim.step_state import Beliefs, Observation, Operation, Tally
+from marketsim.timeline import STEPS_PER_MONTH, step_boundaries
+from marketsim.units import DAYS_PER_MONTH, DAYS_PER_YEAR, MONTHS_PER_YEAR
 
 PIPELINE_SLACK_STEPS = 2
 
@@ -67,7 +69,7 @@ class IndustryModel(mesa.Model):
         super().__init__(scenario=MesaScenario(rng=rng, **config.to_dict()))
         self.config = config
         self.steps_per_month = STEPS_PER_MONTH[config.step_unit]
-        self.steps_per_year = self.steps_per_month * 12
+        self.steps_per_year = self.steps_per_month * MONTHS_PER_YEAR
         # the calendar's steps, as the market prices them (weeks and days of calendar months:
         # round(months x 30.44) days overran a 59-day January-February and its CSV prices)
         self.n_steps = len(step_boundaries(config.start_date, config.months, config.step_unit)) - 1
@@ -83,7 +85,7 @@ class IndustryModel(mesa.Model):
         self.checker = invariants.Checker(self) if invariants.wanted(check) else None
         self.ai_demand_history: list[float] = []
         self.creditor_recoveries: list[dict] = []
-        self.hashprice_observed = float("nan")
+        self.seen: Observation | None = None  # this step's observation (None before the first step)
         self.hashprice_consistent = float("nan")
         self.used_machine_price_usd_per_th: dict[str, float] = {}  # last clearing price by efficiency tier
         self.asic_shipped_ehs = 0.0  # EH/s of new machines shipped this step (within the makers' capacity)
@@ -134,60 +136,107 @@ class IndustryModel(mesa.Model):
         # monthly run's start), for their trend beliefs
         self.hashrate_history = list(self.market.hashrate_before_start(c.hashrate_trend_window_months)) \
             if c.step_unit == "month" else []
-        self.expected_decline_per_year = np.zeros(n)
+        self.beliefs = Beliefs(network_trend_per_year=0.0, expected_decline_per_year=np.zeros(n))
         self.order_book = orderbook.seed_order_book(self)  # what was on order at the end of 2022
         self.agents_by_index = {a.index: a for a in MiningFirm.create_agents(self, n, index=list(range(n)))}
 
     # --- the step --------------------------------------------------------------------------
     def step(self) -> None:
+        """One step, the phases of MODEL.md in order; each typed record (`marketsim.step_state`)
+        is returned by the phase that makes it and handed to the phases that read it."""
         self.steps_done = self.steps - 1
         if self.checker is not None:
             self.checker.remember()  # the state the step starts from (a test may have set it)
-        self.observe_market()
-        self.operate()
+        self.begin_step()
+        self.seen = seen = self.observe_market(self.steps_done)
+        self.beliefs = self.update_beliefs(seen)
+        self.operate(seen)
         hosting.host_ai(self)
         finance.pay(self)
-        decisions.decide(self, self.site_power_usd_per_mwh)
+        decisions.decide(self, seen)
         consolidation.settle_exits(self)
         operations.retire_displaced_machines(self)
         entry.enter(self)  # new operators whose new site beats their hurdle (MW arrives after the site's lead time)
-        self.count_after_deals()
+        self.count_after_deals(self.steps_done)
         self.record()
         if self.checker is not None:
             self.checker.check()
         if self.steps >= self.n_steps:
             self.running = False
 
-    def observe_market(self) -> None:
-        state = self.market.observe(self.steps_done)
+    def begin_step(self) -> None:
+        """Clear what is kept per step: the firms' ledgers and who left."""
         self.firms.reset_ledger()
         self.left_this_step[:] = False
-        self.months_in_step = state.days / (DAYS_PER_YEAR / 12)
-        self.years_in_step = state.days / DAYS_PER_YEAR
-        self.site_power_usd_per_mwh = self.market.site_power_prices(self.sites.power_base_usd_per_mwh)
+
+    def observe_market(self, step: int) -> Observation:
+        """The market moves one step (``Market.observe``); what the firms see before they act."""
+        state = self.market.observe(step)
         # what a miner sees before the step: hashprice at the current difficulty (blocks come
         # in proportion to hashrate over difficulty, so a TH/s earns reward x 144 / difficulty
         # whatever the others do until the next retarget)
-        self.hashprice_observed = self.market.hashprice_at_difficulty()
+        hashprice = self.market.hashprice_at_difficulty()
+        self.ai_demand_history.append(state.ai_demand_mw)
+        return Observation(
+            step=step, days=state.days,
+            months_in_step=state.days / DAYS_PER_MONTH, years_in_step=state.days / DAYS_PER_YEAR,
+            site_power_usd_per_mwh=self.market.site_power_prices(self.sites.power_base_usd_per_mwh),
+            hashprice_observed=hashprice,
+            machine_price_usd_per_th=self.market.machine_price_usd_per_th(hashprice, asic_orders.backlog_ehs(self.sites)),
+            ai_demand_mw=state.ai_demand_mw,
+        )
+
+    def update_beliefs(self, seen: Observation) -> Beliefs:
+        """Each firm smooths its hashprice belief towards what it saw (``hashprice_smoothing``,
+        kept in ``FirmBook.expected_hashprice``) and extrapolates the network's growth trend."""
         smoothing = self.config.hashprice_smoothing
         belief = self.firms.expected_hashprice
         self.firms.expected_hashprice = np.where(
-            np.isnan(belief), self.hashprice_observed, smoothing * self.hashprice_observed + (1 - smoothing) * belief
+            np.isnan(belief), seen.hashprice_observed, smoothing * seen.hashprice_observed + (1 - smoothing) * belief
         )
-        self.expected_decline_per_year = econ.trend_decline_per_year(
-            self.hashrate_trend_per_year(), self.firms.hashprice_trend_weight, self.config.btc_forward_premium_per_year)
-        self.machine_price_usd_per_th = self.market.machine_price_usd_per_th(
-            self.hashprice_observed, asic_orders.backlog_ehs(self.sites))
-        self.ai_demand_history.append(state.ai_demand_mw)
+        trend = self.hashrate_trend_per_year()
+        decline = econ.trend_decline_per_year(trend, self.firms.hashprice_trend_weight,
+                                              self.config.btc_forward_premium_per_year)
+        return Beliefs(network_trend_per_year=trend, expected_decline_per_year=decline)
 
-    def operate(self) -> None:
+    def operate(self, seen: Observation) -> Operation:
+        """Orders land (rationed by the makers' capacity), sites curtail or mine, the chain advances."""
         asic_orders.ration_deliveries(self)  # the makers ship no more than their capacity
         operations.land_deliveries(self)
-        operations.curtail_or_mine(self, self.site_power_usd_per_mwh)
-        self.sites.cohort_age_years += self.years_in_step
-        operations.mine_and_earn(self, self.site_power_usd_per_mwh)
+        operations.curtail_or_mine(self, seen.site_power_usd_per_mwh)
+        self.sites.cohort_age_years += seen.years_in_step
+        operations.mine_and_earn(self, seen.site_power_usd_per_mwh)
         self.network_hashrate_ehs = float(self.site_hashrate_ehs.sum())
         self.hashrate_history.append(self.network_hashrate_ehs)
+        return Operation(network_hashrate_ehs=self.network_hashrate_ehs)
+
+    # --- this step's records, as the phases in other modules read them -------------------------
+    # (read-only views: the phases written as ``f(model)`` read these; the records themselves
+    # are made once a step, above, and replaced, never edited, when entrants add rows)
+    @property
+    def months_in_step(self) -> float:
+        return self.seen.months_in_step
+
+    @property
+    def years_in_step(self) -> float:
+        return self.seen.years_in_step
+
+    @property
+    def site_power_usd_per_mwh(self) -> np.ndarray:
+        return self.seen.site_power_usd_per_mwh
+
+    @property
+    def hashprice_observed(self) -> float:
+        """USD/PH/day at the current difficulty as last observed (NaN before the first step)."""
+        return self.seen.hashprice_observed if self.seen is not None else float("nan")
+
+    @property
+    def machine_price_usd_per_th(self) -> float:
+        return self.seen.machine_price_usd_per_th
+
+    @property
+    def expected_decline_per_year(self) -> np.ndarray:
+        return self.beliefs.expected_decline_per_year
 
     def hashrate_trend_per_year(self) -> float:
         """Trailing log growth of network hashrate per year over ``hashrate_trend_window_months``
@@ -198,14 +247,20 @@ class IndustryModel(mesa.Model):
             return 0.0
         return float(np.log(h[-1] / h[-1 - lag]) / (lag / self.steps_per_year))
 
-    def count_after_deals(self) -> None:
+    def count_after_deals(self, step: int) -> Tally:
         """Hashrate under the sites' owners after this step's deals, and the running totals
         (here, not in the reporter, so that reporting twice counts nothing twice)."""
-        self.firm_hashrate_ehs = np.bincount(self.sites.owner, weights=self.site_hashrate_ehs, minlength=len(self.firms))
-        counts = self.events.counts_at(self.steps_done)
-        self.cumulative["bankruptcies"] += counts.get("bankruptcy", 0)
-        self.cumulative["acquisitions"] += counts.get("acquisition", 0)
-        self.cumulative["exits"] += int(self.left_this_step.sum())
+        counts = self.events.counts_at(step)
+        tally = Tally(
+            firm_hashrate_ehs=np.bincount(self.sites.owner, weights=self.site_hashrate_ehs, minlength=len(self.firms)),
+            bankruptcies=counts.get("bankruptcy", 0), acquisitions=counts.get("acquisition", 0),
+            exits=int(self.left_this_step.sum()),
+        )
+        self.firm_hashrate_ehs = tally.firm_hashrate_ehs
+        self.cumulative["bankruptcies"] += tally.bankruptcies
+        self.cumulative["acquisitions"] += tally.acquisitions
+        self.cumulative["exits"] += tally.exits
+        return tally
 
     def record(self) -> None:
         self.outcome = metrics.industry_outcome(self)

@@ -80,8 +80,9 @@ def _candidates(model, site_idx: np.ndarray, power: np.ndarray) -> Candidates:
     )
 
 
-def decide(model, power_usd_per_mwh: np.ndarray) -> None:
+def decide(model, seen) -> None:
     s, firms, sites = model.config, model.firms, model.sites
+    power_usd_per_mwh = seen.site_power_usd_per_mwh  # seen: this step's step_state.Observation
     reviewing = firms.active & (model.firm_rng.random(len(firms)) < s.review_probability_per_step)
     o = outlook(model)
     assets = finance.asset_value_usd(model)

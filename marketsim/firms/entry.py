@@ -100,7 +100,7 @@ def admit(model, power_usd_per_mwh: np.ndarray, mw: np.ndarray, frontier_j_per_t
         interconnect_mw=mw,
     )
     rows = sites.append(new)
-    model.site_power_usd_per_mwh = np.r_[model.site_power_usd_per_mwh, model.market.site_power_prices(power_usd_per_mwh)]
+    model.seen = model.seen.with_new_sites(model.market.site_power_prices(power_usd_per_mwh))
     _grow_model_arrays(model, k)
     lead = max(1, round(s.entry_site_lead_time_months * model.steps_per_month))
     sites.build_pipeline.add_rows(rows, mw, lead)
@@ -114,8 +114,7 @@ def _grow_model_arrays(model, k: int) -> None:
     """The model's per-firm and per-site arrays get rows for ``k`` new firms with one site each."""
     model.left_this_step = np.r_[model.left_this_step, np.zeros(k, bool)]
     model.exit_reason = np.r_[model.exit_reason, np.full(k, "", dtype=object)]
-    model.expected_decline_per_year = np.r_[model.expected_decline_per_year,
-                                            np.full(k, float(np.median(model.expected_decline_per_year)))]
+    model.beliefs = model.beliefs.with_new_firms(k)
     model.firm_hashrate_ehs = np.r_[model.firm_hashrate_ehs, np.zeros(k)]
     for name in ("firm_q", "equity_room"):  # this step's finance arrays, recomputed the next
         if isinstance(getattr(model, name, None), np.ndarray):
