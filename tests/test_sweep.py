@@ -87,6 +87,14 @@ def test_sobol_and_saltelli_sizes_and_bounds():
     assert ab_b["a"] == a["a"] and ab_b["c"] == a["c"] and ab_b["b"] == b["b"]
 
 
+def test_a_grid_range_spaces_its_values_evenly_in_its_scale():
+    assert Range(1.0, 3.0, num=5).evenly_spaced() == [1.0, 1.5, 2.0, 2.5, 3.0]
+    assert Range(1.0, 100.0, scale="log", num=3).evenly_spaced() == pytest.approx([1.0, 10.0, 100.0])
+    assert Range(1, 3, integer=True, num=5).evenly_spaced() == [1, 2, 3]  # 1, 1.5->2, 2, 2.5->2, 3: each once
+    with pytest.raises(ValueError, match="below max"):
+        Range(2.0, 1.0)
+
+
 def test_seeds_are_spawned_reproducibly_from_the_master_seed():
     s1 = run_seeds(99, 12, 3, common=False)
     assert s1 == run_seeds(99, 12, 3, common=False)
@@ -115,6 +123,9 @@ def test_shipped_sweeps_load():
     ('[parameters]\npower_price_multiplier = [1.0, -2.0]\n', ["power_price_multiplier", "-2.0", "greater than 0"]),
     ('[parameters]\npower_price_multiplier = {min = 2.0, max = 1.0, num = 3}\n', ["power_price_multiplier", "below max"]),
     ('[parameters]\npower_price_multiplier = {min = 1.0, max = 2.0}\n', ["power_price_multiplier", "num"]),
+    ('[parameters]\npower_price_multiplier = {min = 1.0, max = 2.0, num = 1}\n', ["power_price_multiplier", "num=1", "2 to"]),
+    ('[parameters]\npower_price_multiplier = {min = 1.0, max = 2.0, num = 3, step = 1}\n',
+     ["power_price_multiplier.step", "unknown field"]),
     ('[design]\nmethod = "lhs"\n[parameters]\npower_price_multiplier = {min = 1.0, max = 2.0}\n', ["design.n"]),
     ('[design]\nmethod = "magic"\n', ["design.method", "grid"]),
     ('replications = 0\n', ["replications", "greater than or equal to 1"]),

@@ -17,9 +17,9 @@ Four samplers, each returning a list of points (``{parameter: value}`` dicts) in
     ``calc_second_order=False``), so the report can estimate first-order and total Sobol
     indices. Generated here with scipy so a sweep runs without SALib installed.
 
-A range is ``Range(low, high, scale, integer)``: ``scale="log"`` samples uniformly in log space,
+A range is ``Range(min, max, scale, integer, num)``: ``scale="log"`` samples uniformly in log space,
 ``integer=True`` rounds (to the nearest integer in the scaled space, so every integer in
-``low..high`` stays reachable).
+``min..max`` stays reachable); ``num`` is a grid's count of evenly spaced values.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
@@ -36,38 +36,64 @@ if TYPE_CHECKING:
     from scipy.stats import qmc
 
 Point = dict[str, Any]
+GRID_MAX_VALUES = 10_000  # a grid range's num: beyond this a sampler is the tool
 
 
 @dataclass(frozen=True)
 class Range:
-    """A continuous (or integer) interval a sampler draws from; ``low < high``."""
+    """An interval of one parameter: samplers draw from it, a grid takes ``num`` evenly spaced
+    values from it. The one range type, both of the samplers here and of a sweep file's
+    ``[parameters]`` table (``{min, max, scale, integer, num}``, validated by pydantic, which
+    runs ``__post_init__``: its messages name the table's keys).
 
-    low: float
-    high: float
+    ``integer=None`` (a sweep file's default) means "as the scenario field": the sweep file
+    resolves it before sampling; here it counts as False.
+    """
+
+    min: float
+    max: float
     scale: Literal["linear", "log"] = "linear"
-    integer: bool = False
+    integer: bool | None = None
+    num: int | None = None  # grid only: this many evenly spaced values (2 .. GRID_MAX_VALUES)
+
+    # a sweep file's range table takes these keys and no others (pydantic reads this)
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
 
     def __post_init__(self) -> None:
-        if not self.low < self.high:
-            raise ValueError(f"range: low={self.low} must be below high={self.high}")
-        if self.scale == "log" and self.low <= 0:
-            raise ValueError(f"range: a log scale needs low > 0, got low={self.low}")
+        if not (math.isfinite(self.min) and math.isfinite(self.max)):
+            raise ValueError(f"min={self.min}, max={self.max}: both must be finite numbers")
+        if not self.min < self.max:
+            raise ValueError(f"min={self.min} must be below max={self.max}")
+        if self.scale == "log" and self.min <= 0:
+            raise ValueError(f"scale='log' needs min > 0, got min={self.min}")
+        if self.num is not None and not 2 <= self.num <= GRID_MAX_VALUES:
+            raise ValueError(f"num={self.num}: a grid range takes 2 to {GRID_MAX_VALUES:,} values")
 
     def from_unit(self, u: np.ndarray) -> np.ndarray:
         """Map points of [0, 1) onto the range."""
         u = np.asarray(u, dtype=float)
         if self.integer:
-            # equal-width cells for low..high inclusive, so the end points are as likely as the rest
-            lo, hi = self.low - 0.5, self.high + 0.5
+            # equal-width cells for min..max inclusive, so the end points are as likely as the rest
+            lo, hi = self.min - 0.5, self.max + 0.5
         else:
-            lo, hi = self.low, self.high
+            lo, hi = self.min, self.max
         if self.scale == "log":
             x = np.exp(np.log(max(lo, 1e-300)) + u * (np.log(hi) - np.log(max(lo, 1e-300))))
         else:
             x = lo + u * (hi - lo)
         if self.integer:
-            x = np.clip(np.floor(x + 0.5), self.low, self.high)
+            x = np.clip(np.floor(x + 0.5), self.min, self.max)
         return x
+
+    def evenly_spaced(self) -> list:
+        """A grid's ``num`` values from ``min`` to ``max`` (both included; even in log space on
+        a log scale; integers rounded, each once)."""
+        lo, hi = self.min, self.max
+        u = np.linspace(0.0, 1.0, self.num)
+        values = (np.round(lo + u * (hi - lo)) if self.integer
+                  else np.exp(np.log(lo) + u * np.log(hi / lo)) if self.scale == "log"
+                  else lo + u * (hi - lo)).tolist()
+        return [int(v) for v in dict.fromkeys(values)] if self.integer else values
 
 
 def _python(value: Any) -> Any:

@@ -50,7 +50,7 @@ import json
 import math
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
@@ -60,6 +60,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from marketsim.errors import ScenarioError
 from marketsim.experiments import design
+from marketsim.experiments.design import Range
 from marketsim.metrics import INDUSTRY_COLUMNS
 from marketsim.scenario import (
     Scenario, _is_nan, _shown, load_scenario, load_scenario_dict, read_toml, shipped_scenarios,
@@ -92,27 +93,6 @@ CONDITION_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(>=|<=|>|<)\s*(-?[0-
 
 class SweepFileError(ScenarioError):
     """A sweep file names a bad field or value (exit status 2 on the command line)."""
-
-
-class RangeSpec(BaseModel):
-    """An interval: samplers draw from it; a grid takes ``num`` evenly spaced values from it."""
-
-    model_config = ConfigDict(extra="forbid")
-    min: float
-    max: float
-    scale: Literal["linear", "log"] = "linear"
-    integer: bool | None = Field(None, description="round to integers (default: when the scenario field is an int)")
-    num: int | None = Field(None, ge=2, le=10_000, description="grid only: this many evenly spaced values")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> RangeSpec:
-        if not (math.isfinite(self.min) and math.isfinite(self.max)):
-            raise ValueError(f"min={self.min}, max={self.max}: both must be finite numbers")
-        if not self.min < self.max:
-            raise ValueError(f"min={self.min} must be below max={self.max}")
-        if self.scale == "log" and self.min <= 0:
-            raise ValueError(f"scale='log' needs min > 0, got min={self.min}")
-        return self
 
 
 class DesignSpec(BaseModel):
@@ -153,7 +133,7 @@ class SweepFile(BaseModel):
     max_runs: int = Field(1_000_000, ge=1, description="refuse designs larger than this")
     set: dict[str, Any] = Field(default_factory=dict)
     design: DesignSpec = Field(default_factory=DesignSpec)
-    parameters: dict[str, list[Any] | RangeSpec] = Field(default_factory=dict)
+    parameters: dict[str, list[Any] | Range] = Field(default_factory=dict)
     record: RecordSpec = Field(default_factory=RecordSpec)
     report: ReportSpec = Field(default_factory=ReportSpec)
 
@@ -162,7 +142,7 @@ class SweepFile(BaseModel):
         method = self.design.method
         for name, spec in self.parameters.items():
             if method == "grid":
-                if isinstance(spec, RangeSpec) and spec.num is None:
+                if isinstance(spec, Range) and spec.num is None:
                     raise ValueError(f"parameters.{name}: a grid needs a list of values or {{min, max, num}}")
                 if isinstance(spec, list) and not spec:
                     raise ValueError(f"parameters.{name}: the list of values is empty")
@@ -177,7 +157,7 @@ class SweepFile(BaseModel):
         if method != "grid":
             if self.design.n is None:
                 raise ValueError(f"design.n: design.method = {method!r} needs the number of points n")
-            if not any(isinstance(spec, RangeSpec) for spec in self.parameters.values()):
+            if not any(isinstance(spec, Range) for spec in self.parameters.values()):
                 raise ValueError(f"parameters: design.method = {method!r} needs at least one range")
         elif self.design.n is not None:
             raise ValueError("design.n: a grid takes no n (its size is the product of the value lists)")
@@ -235,11 +215,11 @@ def _fail(source: str, lines: list[str]) -> SweepFileError:
 def _format_validation(exc: ValidationError) -> list[str]:
     lines = []
     errors = exc.errors()
-    union_branches = {str(e["loc"][:2]) for e in errors if "RangeSpec" in [str(p) for p in e["loc"]]}
+    union_branches = {str(e["loc"][:2]) for e in errors if "Range" in [str(p) for p in e["loc"]]}
     for err in errors:
         loc = [str(p) for p in err["loc"]]
-        # pydantic names the union branch it tried (list[any] / RangeSpec): drop those from the path
-        loc = [p for p in loc if p not in ("list[any]", "RangeSpec") and not p.startswith("function-after[")]
+        # pydantic names the union branch it tried (list[any] / Range): drop those from the path
+        loc = [p for p in loc if p not in ("list[any]", "Range") and not p.startswith("function-after[")]
         if (err["type"] == "list_type" and isinstance(err.get("input"), dict)
                 and str(err["loc"][:2]) in union_branches):
             continue  # a table given for a parameter is a range: the range's own errors say what is wrong
@@ -247,7 +227,7 @@ def _format_validation(exc: ValidationError) -> list[str]:
         value = err.get("input")
         shown = _shown(value)
         msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
+        if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):  # a model's / a range's
             msg = "unknown field"
         elif _is_nan(value):
             msg = "not a number (NaN)"
@@ -386,17 +366,17 @@ def _set(data: dict[str, Any], path: list[str | int], value: Any) -> None:
     target[path[-1]] = value
 
 
-def _ranges(sweep: SweepFile, base: dict[str, Any], source: str) -> dict[str, design.Range]:
+def _ranges(sweep: SweepFile, base: dict[str, Any], source: str) -> dict[str, Range]:
     out = {}
     for name, spec in sweep.parameters.items():
-        if not isinstance(spec, RangeSpec):
+        if not isinstance(spec, Range):
             continue
         current = _get(base, _split(name))
         integer = spec.integer if spec.integer is not None else isinstance(current, int) and not isinstance(current, bool)
         for end in ("min", "max"):
             value = getattr(spec, end)
             _scenario_at(base, {name: int(value) if integer else value}, source, where=f"parameters.{name}.{end}")
-        out[name] = design.Range(spec.min, spec.max, spec.scale, integer)
+        out[name] = replace(spec, integer=integer)
     return out
 
 
@@ -404,27 +384,21 @@ def _count_points(sweep: SweepFile) -> int:
     """Design points, counted without building them (an upper bound for integer grids)."""
     method = sweep.design.method
     if method == "grid":
-        return math.prod(spec.num if isinstance(spec, RangeSpec) else len(spec) for spec in sweep.parameters.values())
+        return math.prod(spec.num if isinstance(spec, Range) else len(spec) for spec in sweep.parameters.values())
     n = sweep.design.n or 0
-    ranged = [spec for spec in sweep.parameters.values() if isinstance(spec, RangeSpec)]
+    ranged = [spec for spec in sweep.parameters.values() if isinstance(spec, Range)]
     crossed = math.prod(len(spec) for spec in sweep.parameters.values() if isinstance(spec, list))
     return (n * (len(ranged) + 2) if method == "saltelli" else n) * crossed
 
 
-def _design_points(sweep: SweepFile, ranges: dict[str, design.Range]) -> list[dict[str, Any]]:
+def _design_points(sweep: SweepFile, ranges: dict[str, Range]) -> list[dict[str, Any]]:
     method = sweep.design.method
     seed = sweep.design.seed if sweep.design.seed is not None else sweep.master_seed
     if method == "grid":
         values = {}
         for name, spec in sweep.parameters.items():
-            if isinstance(spec, RangeSpec):
-                r = ranges[name]
-                u = np.linspace(0.0, 1.0, spec.num)
-                values[name] = (np.round(r.low + u * (r.high - r.low)) if r.integer
-                                else np.exp(np.log(r.low) + u * np.log(r.high / r.low)) if r.scale == "log"
-                                else r.low + u * (r.high - r.low)).tolist()
-                if r.integer:
-                    values[name] = [int(v) for v in dict.fromkeys(values[name])]
+            if isinstance(spec, Range):
+                values[name] = ranges[name].evenly_spaced()
             else:
                 values[name] = spec
         return design.grid(values)
