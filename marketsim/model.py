@@ -40,7 +40,17 @@ from marketsim.step_state import Beliefs, Observation, Operation, Tally
 from marketsim.timeline import STEPS_PER_MONTH, step_boundaries
 from marketsim.units import DAYS_PER_MONTH, DAYS_PER_YEAR, MONTHS_PER_YEAR
 
-PIPELINE_SLACK_STEPS = 2
+PIPELINE_SLACK_STEPS = 2  # steps of room beyond the longest lead time, so a due date never wraps the ring
+# The debt on the books at the start was drawn at different times before it, so what is left of
+# its term is spread: uniform over this share of ``debt_maturity_years`` (a modelling assumption,
+# stated in that field's description; nothing public gives the miners' maturity ladders).
+INITIAL_DEBT_TERM_LEFT_SHARE = (0.25, 1.0)
+# Firms flagged distressed in the calibration table (public_miners_2022.csv: in or near Chapter 11
+# at 31 Dec 2022, e.g. Core Scientific's petition of 21 Dec 2022) face their lenders within months.
+DISTRESSED_DEBT_DUE_MONTHS = 6
+# capex instalments are booked up to a year beyond the build pipeline's horizon (a contract's
+# payment schedule outlasts its delivery)
+PAYMENT_HORIZON_EXTRA_MONTHS = 12
 
 
 def resolve_scenario(scenario: Any, params: dict[str, Any]) -> Scenario:
@@ -58,7 +68,9 @@ def resolve_scenario(scenario: Any, params: dict[str, Any]) -> Scenario:
 
 
 class IndustryModel(mesa.Model):
-    MIN_ORDER_MW = 1.0  # smaller orders are not worth a board decision (and cost a loop turn)
+    # the smallest order (MW) a firm places: a modelling floor, not a market figure (below ~1 MW,
+    # a few hundred machines, an order is not a board decision, and each costs a loop turn)
+    MIN_ORDER_MW = 1.0
 
     def __init__(self, scenario: Any = None, *, rng=None, check: bool | None = None, **params: Any):
         """``check``: test the model's invariants after every step (``marketsim.invariants``);
@@ -107,8 +119,10 @@ class IndustryModel(mesa.Model):
             land_acres=pop.land_acres, location_quality=pop.location_quality,
             power_take_or_pay_share=pop.take_or_pay_share,
         )
-        maturity = np.round(self.firm_rng.uniform(0.25, 1.0, n) * c.debt_maturity_years * self.steps_per_year)
-        maturity = np.where(pop.distressed, np.minimum(maturity, 6 * self.steps_per_month), maturity)
+        maturity = np.round(self.firm_rng.uniform(*INITIAL_DEBT_TERM_LEFT_SHARE, n) * c.debt_maturity_years
+                            * self.steps_per_year)
+        maturity = np.where(pop.distressed, np.minimum(maturity, DISTRESSED_DEBT_DUE_MONTHS * self.steps_per_month),
+                            maturity)
         self.firms = FirmBook(
             name=pop.name, is_public=pop.is_public, rule=pop.rule, cash_usd=pop.cash_usd.copy(),
             debt_usd=pop.debt_usd.copy(), debt_rate_per_year=pop.debt_rate_per_year.copy(),
@@ -117,7 +131,7 @@ class IndustryModel(mesa.Model):
             conversion_capex_usd_per_mw=pop.conversion_capex_usd_per_mw,
             expected_hashprice=np.full(n, np.nan), hashprice_trend_weight=pop.hashprice_trend_weight,
             active=np.ones(n, bool),
-            payments=Pipeline(n, horizon + round(12 * self.steps_per_month)),
+            payments=Pipeline(n, horizon + round(PAYMENT_HORIZON_EXTRA_MONTHS * self.steps_per_month)),
             new_debt_rate=c.new_debt_rate_per_year,
         )
         self.firms.reset_ledger()

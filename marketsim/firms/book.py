@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from marketsim.firms import vintages
+from marketsim.units import KW_PER_MW
 
 FLOAT = np.float64
 
@@ -359,5 +360,5 @@ class LeaseBook:
         self, n_sites: int, step: int, steps_per_year: float, escalator_per_year: float
     ) -> np.ndarray:
         """USD per month each site's tenants owe at full delivery (rate x kW)."""
-        rent = self.current_rates(step, steps_per_year, escalator_per_year) * self.mw_it * 1000.0
+        rent = self.current_rates(step, steps_per_year, escalator_per_year) * self.mw_it * KW_PER_MW
         return np.bincount(self.site, weights=rent, minlength=n_sites)

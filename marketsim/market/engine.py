@@ -18,7 +18,8 @@ from marketsim import protocol
 from marketsim.errors import ScenarioError
 from marketsim.market import ai, asic, fees, power, price
 from marketsim.scenario import Scenario
-from marketsim.timeline import DAYS_PER_YEAR, step_boundaries
+from marketsim.timeline import step_boundaries
+from marketsim.units import DAYS_PER_MONTH, DAYS_PER_YEAR, TH_PER_EH
 
 # the date ``asic_supply_capacity_ehs_per_month`` refers to: the end of the fitting window
 ASIC_CAPACITY_ANCHOR = pd.Timestamp("2023-01-01")
@@ -191,7 +192,7 @@ class Market:
                 f"initial_network_hashrate_ehs: the shipped data has no hashrate in the month before "
                 f"{s.start_date} (it ends in 2022 on purpose); set initial_network_hashrate_ehs"
             )
-        return float(rate.mean()) / 1e6
+        return float(rate.mean()) / TH_PER_EH
 
     def hashrate_before_start(self, months: int) -> np.ndarray:
         """Monthly mean network hashrate (EH/s) of up to ``months`` whole months before the start,
@@ -202,7 +203,7 @@ class Market:
         rate = window.set_index("date")["hashrate_ths"].dropna()
         if rate.empty:
             return np.zeros(0)
-        return (rate.resample("MS").mean().dropna() / 1e6).to_numpy()
+        return (rate.resample("MS").mean().dropna() / TH_PER_EH).to_numpy()
 
     # --- per step -----------------------------------------------------------------------
     def step_dates(self, step: int) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -345,4 +346,4 @@ class Market:
 
     def months_to_next_halving(self) -> float:
         blocks_left = protocol.next_halving_height(int(self.chain.height)) - self.chain.height
-        return blocks_left / protocol.TARGET_BLOCKS_PER_DAY / (DAYS_PER_YEAR / 12)
+        return blocks_left / protocol.TARGET_BLOCKS_PER_DAY / DAYS_PER_MONTH
