@@ -14,8 +14,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from marketsim.version import __version__  # noqa: F401 (marketsim.__version__)
+
 __all__ = ["IndustryModel", "RunResult", "Scenario", "load_scenario", "run", "sweep"]
-__version__ = "0.1.0"
 
 _HOME = {
     "IndustryModel": "marketsim.model",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from marketsim.firms.book import without_residue
 from marketsim.firms.hosting import AI_COLUMN_DOCS, ai_outcome
 
 COLUMN_DOCS = {
@@ -78,12 +79,6 @@ UNDEFINED_WITHOUT_DEALS = ("ai_clearing_rate_usd_per_kw_month", "ai_signed_rate_
                            "ai_signed_rate_max_usd_per_kw_month")
 INDUSTRY_COLUMNS = list(COLUMN_DOCS)
 
-
-
-def without_residue(mw, tolerance_mw: float = 1e-6):
-    """A difference of two MW sums, with float residue (-1e-13 MW) shown as the 0 it is."""
-    return np.where(np.abs(mw) < tolerance_mw, 0.0, mw) if isinstance(mw, np.ndarray) else (
-        0.0 if abs(mw) < tolerance_mw else mw)
 
 def hhi(holdings) -> float:
     """Herfindahl-Hirschman index of holdings (0..1); 0 when nothing is held."""

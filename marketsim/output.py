@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from marketsim.errors import MarketsimError
+from marketsim.version import __version__
 
 MARKER = ".marketsim-output"
 KINDS = ("run", "sweep", "report", "validation")
@@ -61,8 +62,6 @@ def read_marker(folder: str | Path) -> dict[str, Any] | None:
 
 
 def marker_text(kind: str) -> str:
-    from marketsim import __version__
-
     data = {"written_by": "marketsim", "kind": kind, "package_version": __version__,
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     return json.dumps(data, indent=1) + "\n"

@@ -22,7 +22,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from marketsim.metrics import without_residue
+from marketsim.firms.book import without_residue
 
 INITIAL_ROWS = 1024  # first allocation of a buffer; it doubles when full
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from marketsim import metrics
-from marketsim.metrics import without_residue
+from marketsim.firms.book import without_residue
 from marketsim.model import IndustryModel
 from marketsim.records import EVENT_COLUMNS, FIRM_COLUMNS, ColumnBuffer, EventLog, firm_snapshot
 from marketsim.runner import result_of

@@ -43,6 +43,7 @@ from marketsim import output
 from marketsim.errors import MarketsimError
 from marketsim.experiments.runs import RunOutcome, execute
 from marketsim.experiments.sweepfile import FORMAT, SweepPlan
+from marketsim.version import __version__
 
 TABLES = ("industry", "events", "firms")
 PART_RE = re.compile(r"^(\d+)\.runs\.parquet$")
@@ -133,8 +134,6 @@ class ResultStore:
             raise StoreError(f"--out {store.root}: {problem}")
 
     def _check_version(self, manifest: dict[str, Any]) -> None:
-        from marketsim import __version__
-
         written = manifest.get("package_version")
         if written != __version__:
             raise StoreError(f"{self.root}: written by marketsim {written}, this is {__version__}; its runs would "
@@ -174,8 +173,6 @@ class ResultStore:
         return store
 
     def _new_manifest(self, plan: SweepPlan) -> dict[str, Any]:
-        from marketsim import __version__
-
         sweep = plan.sweep
         return {
             "format": FORMAT,

@@ -66,6 +66,7 @@ from marketsim.scenario import (
     Scenario, _is_nan, _shown, load_scenario, load_scenario_dict, read_toml, shipped_scenarios,
 )
 from marketsim.shipped_files import shipped_dir
+from marketsim.version import __version__
 
 SWEEP_DIR = shipped_dir() / "sweeps"
 FORMAT = "marketsim-sweep/1"
@@ -442,8 +443,6 @@ def _parse_condition(text: str, source: str) -> tuple[str, str, float]:
 
 def fingerprint(plan: SweepPlan) -> str:
     """Hash of what decides the results: scenarios, seeds, record options, package version."""
-    from marketsim import __version__
-
     payload = {
         "format": FORMAT,
         "version": __version__,

@@ -24,6 +24,13 @@ from marketsim.units import KW_PER_MW
 FLOAT = np.float64
 
 
+def without_residue(mw, tolerance_mw: float = 1e-6):
+    """A difference of two MW sums of the books, with float residue (-1e-13 MW) shown as the 0 it is
+    (the industry outcomes and the per-firm records both show such differences)."""
+    return np.where(np.abs(mw) < tolerance_mw, 0.0, mw) if isinstance(mw, np.ndarray) else (
+        0.0 if abs(mw) < tolerance_mw else mw)
+
+
 class Pipeline:
     """Quantities that arrive a whole number of steps from now, per row (a ring buffer).
 
