@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from marketsim.firms.book import without_residue
+from marketsim.protocol import TARGET_BLOCKS_PER_DAY
+from marketsim.units import PH_PER_EH
 from marketsim.firms.hosting import AI_COLUMN_DOCS, ai_outcome
 
 COLUMN_DOCS = {
@@ -95,6 +97,39 @@ def top_n_share(holdings, n: int) -> float:
         return 0.0
     k = min(n, len(x))
     return float(np.partition(x, len(x) - k)[len(x) - k:].sum() / total)
+
+
+def start_outcome(model) -> dict:
+    """The industry before any step, in the industry table's column names (the summary's "start").
+
+    The model records a row at the end of each step, so its state at the start is read once from
+    the constructed model (``IndustryModel.start``): the population's sites and firms, the chain
+    at the start height, the price the price path starts from and the hashprice it implies.
+    """
+    import pandas as pd  # only the date; the step rows need no pandas
+
+    sites, firms, market, c = model.sites, model.firms, model.market, model.config
+    hashrate = np.bincount(sites.owner, weights=model.site_hashrate_ehs, minlength=len(firms.active))
+    mining_th = float((sites.mw_mining / sites.efficiency_j_per_th).sum())
+    price = market.starting_price_usd()
+    fee_share = market.starting_fee_share()
+    subsidy = market.subsidy_per_block_now()
+    difficulty = market.chain.difficulty_hashrate_ehs
+    hashprice = (subsidy * (1.0 + fee_share) * TARGET_BLOCKS_PER_DAY * price / (difficulty * PH_PER_EH)
+                 if difficulty > 0 else float("nan"))
+    mw_converted = float(sites.mw_converted.sum())
+    mw_ai = float(model.mw_ai_leased.sum())
+    return {
+        "date": pd.Timestamp(c.start_date), "btc_price_usd": price,
+        "network_hashrate_ehs": float(model.network_hashrate_ehs), "hashprice_usd_per_ph_day": hashprice,
+        "block_height": int(market.chain.height), "subsidy_btc": subsidy,
+        "mw_mining": float(sites.mw_mining.sum()), "mw_idle": float(sites.mw_idle.sum()),
+        "mw_converting": float(sites.mw_converting.sum()), "mw_ai": mw_ai, "mw_ai_empty": mw_converted - mw_ai,
+        "mw_shutdown": float(sites.mw_shutdown.sum()), "firms_active": int(firms.active.sum()),
+        "hhi_hashrate": hhi(hashrate), "top5_share_hashrate": top_n_share(hashrate, 5),
+        "avg_efficiency_j_per_th": float(sites.mw_mining.sum()) / mining_th if mining_th > 0 else float("nan"),
+        "ai_lease_rate_usd_per_kw_month": float(market.lease_rate_usd_per_kw_month),
+    }
 
 
 def industry_outcome(model) -> dict:

@@ -103,6 +103,8 @@ class IndustryModel(mesa.Model):
         self.asic_shipped_ehs = 0.0  # EH/s of new machines shipped this step (within the makers' capacity)
         self.outcome: dict[str, Any] = {}
         self.datacollector = OutcomeCollector(metrics.INDUSTRY_COLUMNS)  # a mesa.DataCollector, one pass a step
+        # the industry before any step, in the industry table's columns (the table's rows are ends of steps)
+        self.start: dict[str, Any] = metrics.start_outcome(self)
 
     # --- set-up ----------------------------------------------------------------------------
     def _build_industry(self) -> None:

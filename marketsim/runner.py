@@ -20,11 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from marketsim import inert, metrics
+from marketsim import inert
 from marketsim.errors import ScenarioError
 from marketsim.model import IndustryModel, resolve_scenario
 from marketsim.output import staged
-from marketsim.protocol import TARGET_BLOCKS_PER_DAY
 from marketsim.scenario import Scenario
 
 PROGRESS_AFTER_SECONDS = 2.0
@@ -37,7 +36,7 @@ class RunResult:
     industry: pd.DataFrame
     firms: pd.DataFrame
     events: pd.DataFrame
-    initial: dict[str, Any] | None = None  # the state before any step (`initial_state`); None from sweeps
+    initial: dict[str, Any] | None = None  # the state before any step (`IndustryModel.start`); None from sweeps
 
     def save(self, out_dir: str | Path) -> Path:
         """Write the tables and the resolved scenario into ``out_dir`` atomically (`marketsim.output`).
@@ -93,55 +92,6 @@ def warn_inert(config: Scenario, overrides: dict[str, Any], stacklevel: int = 3)
     return lines
 
 
-def initial_state(model: IndustryModel) -> dict[str, Any]:
-    """The industry before any step, in the industry table's column names (for the summary's "start").
-
-    The model records its state only at the end of each step, so the state it starts from is
-    read here from the constructed model: the population's sites and firms, the chain at the
-    start height, the price the price path starts from and the hashprice it implies.
-    """
-    sites, firms, market, c = model.sites, model.firms, model.market, model.config
-    hashrate = np.bincount(sites.owner, weights=model.site_hashrate_ehs, minlength=len(firms.active))
-    mining_th = float((sites.mw_mining / sites.efficiency_j_per_th).sum())
-    price = _starting_price(market.price_path)
-    if market.replay is not None and len(market.replay) and market.replays_step(0, c.fee_model):
-        row = market.replay.iloc[0]
-        fee_share = float(row["fees_btc"] / row["issuance_btc"]) if row["issuance_btc"] > 0 else 0.0
-    else:
-        fee_share = c.fee_share_initial if c.fee_share_initial is not None else c.fee_share_mean
-    subsidy = market.subsidy_per_block_now()
-    difficulty = market.chain.difficulty_hashrate_ehs
-    hashprice = (subsidy * (1.0 + fee_share) * TARGET_BLOCKS_PER_DAY * price / (difficulty * 1000.0)
-                 if difficulty > 0 else float("nan"))
-    mw_converted = float(sites.mw_converted.sum())
-    mw_ai = float(model.mw_ai_leased.sum())
-    return {
-        "date": pd.Timestamp(c.start_date), "btc_price_usd": price,
-        "network_hashrate_ehs": float(model.network_hashrate_ehs), "hashprice_usd_per_ph_day": hashprice,
-        "block_height": int(market.chain.height), "subsidy_btc": subsidy,
-        "mw_mining": float(sites.mw_mining.sum()), "mw_idle": float(sites.mw_idle.sum()),
-        "mw_converting": float(sites.mw_converting.sum()), "mw_ai": mw_ai, "mw_ai_empty": mw_converted - mw_ai,
-        "mw_shutdown": float(sites.mw_shutdown.sum()), "firms_active": int(firms.active.sum()),
-        "hhi_hashrate": metrics.hhi(hashrate), "top5_share_hashrate": metrics.top_n_share(hashrate, 5),
-        "avg_efficiency_j_per_th": float(sites.mw_mining.sum()) / mining_th if mining_th > 0 else float("nan"),
-        "ai_lease_rate_usd_per_kw_month": float(market.lease_rate_usd_per_kw_month),
-    }
-
-
-def _starting_price(path) -> float:
-    """The price a price path starts from, before its first step (unwrapping shocks and splices)."""
-    while True:
-        if hasattr(path, "history"):
-            path = path.history
-        elif hasattr(path, "base"):
-            path = path.base
-        else:
-            break
-    if hasattr(path, "prices"):
-        return float(path.prices[0]) if len(path.prices) else float("nan")
-    return float(getattr(path, "level", float("nan")))
-
-
 def run(scenario: str | Scenario | None = "baseline", *, seed: int | None = None, progress: bool | None = None,
         check: bool | None = None, **overrides: Any) -> RunResult:
     """Run a scenario (name, path or object) with overrides; ``seed`` makes it reproducible;
@@ -154,7 +104,6 @@ def run(scenario: str | Scenario | None = "baseline", *, seed: int | None = None
     config = resolve_scenario(scenario, overrides)
     warn_inert(config, overrides)
     model = IndustryModel(config, rng=seed, check=check)
-    start = initial_state(model)
     bar = _progress(model.n_steps, progress)
     while model.running and model.steps < model.n_steps:
         model.step()
@@ -163,7 +112,7 @@ def run(scenario: str | Scenario | None = "baseline", *, seed: int | None = None
     if bar is not None:
         bar.close()
     result = result_of(model, seed)
-    result.initial = start
+    result.initial = model.start
     return result
 
 

@@ -13,7 +13,7 @@ HEAVY = ("mesa", "pandas")
 PURE = ["marketsim", "marketsim.protocol", "marketsim.timeline", "marketsim.errors", "marketsim.scenario",
         "marketsim.market.price", "marketsim.market.fees", "marketsim.market.power", "marketsim.market.asic",
         "marketsim.market.ai", "marketsim.firms.economics", "marketsim.firms.rules", "marketsim.experiments",
-        "marketsim.experiments.design"]
+        "marketsim.experiments.design", "marketsim.step_state", "marketsim.version"]
 
 
 def loaded_after(code: str) -> set[str]:

@@ -60,3 +60,19 @@ def test_count_after_deals_returns_this_steps_tally_and_adds_it_to_the_totals(sm
     assert model.cumulative["exits"] == before["exits"] + tally.exits
     owner_hashrate = model.site_hashrate_ehs[model.sites.owner == 3].sum()
     assert tally.firm_hashrate_ehs[3] == pytest.approx(owner_hashrate)
+
+
+def test_the_start_row_is_the_models_own_and_prices_the_start_by_hand(small_baseline):
+    """The summary's "start" is what the constructed model says (``IndustryModel.start``): at a set
+    price and fee share, hashprice = subsidy x (1 + fee share) x 144 blocks x price / difficulty in PH/s."""
+    scenario = small_baseline.with_overrides(price_initial_usd=20_000.0, fee_model="stochastic", fee_share_initial=0.05)
+    model = IndustryModel(scenario, rng=4)
+    start = model.start
+    assert start["btc_price_usd"] == 20_000.0
+    assert start["subsidy_btc"] == 6.25  # January 2023: between the 2020 and 2024 halvings
+    difficulty_phs = model.market.chain.difficulty_hashrate_ehs * 1000.0
+    assert start["hashprice_usd_per_ph_day"] == pytest.approx(6.25 * 1.05 * 144 * 20_000.0 / difficulty_phs)
+    assert start["firms_active"] == len(model.firms) and start["network_hashrate_ehs"] == model.network_hashrate_ehs
+    assert start["mw_mining"] + start["mw_idle"] == pytest.approx(model.sites.capacity_mw.sum() - start["mw_shutdown"]
+                                                                  - start["mw_converting"] - start["mw_ai"]
+                                                                  - start["mw_ai_empty"])

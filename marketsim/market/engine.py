@@ -260,6 +260,29 @@ class Market:
             self.scenario.power_peak_month, st.power_multiplier,
         )
 
+    # --- before the first step --------------------------------------------------------------
+    def starting_price_usd(self) -> float:
+        """The price the price path starts from, before its first step (unwrapping shocks and splices)."""
+        path = self.price_path
+        while True:
+            if hasattr(path, "history"):
+                path = path.history
+            elif hasattr(path, "base"):
+                path = path.base
+            else:
+                break
+        if hasattr(path, "prices"):
+            return float(path.prices[0]) if len(path.prices) else float("nan")
+        return float(getattr(path, "level", float("nan")))
+
+    def starting_fee_share(self) -> float:
+        """Fees as a share of the subsidy at the start: the first replayed step's, else the scenario's."""
+        s = self.scenario
+        if self.replay is not None and len(self.replay) and self.replays_step(0, s.fee_model):
+            row = self.replay.iloc[0]
+            return float(row["fees_btc"] / row["issuance_btc"]) if row["issuance_btc"] > 0 else 0.0
+        return s.fee_share_initial if s.fee_share_initial is not None else s.fee_share_mean
+
     def reward_usd_per_day(self) -> float:
         """USD the whole network earns per day this step, whatever its hashrate: the data's
         blocks in a replay, else 144 blocks (the rate difficulty steers toward) at today's
