@@ -117,7 +117,7 @@ class IndustryModel(mesa.Model):
         self.sites = SiteBook.create(
             owner=np.arange(n), capacity_mw=pop.mw, suitable_mw=pop.suitable_mw(c),
             power_base_usd_per_mwh=pop.power_usd_per_mwh, efficiency_j_per_th=pop.efficiency_j_per_th,
-            fleet_age_years=pop.fleet_age_years, pipeline_horizon=horizon, interconnect_mw=pop.interconnect_mw,
+            machine_age_years=pop.fleet_age_years, pipeline_horizon=horizon, interconnect_mw=pop.interconnect_mw,
             land_acres=pop.land_acres, location_quality=pop.location_quality,
             power_take_or_pay_share=pop.take_or_pay_share,
         )

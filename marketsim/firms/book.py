@@ -92,7 +92,6 @@ class SiteBook:
     power_base_usd_per_mwh: np.ndarray
     power_take_or_pay_share: np.ndarray  # power paid whether mined or not (hosting, fixed-volume PPAs)
     efficiency_j_per_th: np.ndarray  # fleet average of the machine-carrying MW
-    fleet_age_years: np.ndarray
     mw_mining: np.ndarray
     mw_idle: np.ndarray
     mw_converting: np.ndarray
@@ -103,8 +102,9 @@ class SiteBook:
     upgrade_efficiency: np.ndarray
     upgrade_mw: np.ndarray  # MW of the worst cohorts the upgrade on order replaces
     # machine vintages (``vintages.py``): one row per site, one column per cohort slot; MW in
-    # cohorts = mining + idle MW; ``efficiency_j_per_th`` and ``fleet_age_years`` are their
-    # MW-weighted averages (kept in sync by ``operations``)
+    # cohorts = mining + idle MW; ``efficiency_j_per_th`` is their MW-weighted harmonic mean
+    # (kept in sync by ``operations``); a cohort's age is vintage state that no decision reads yet
+    # (the build-out issue's vintages: no site-level average is kept for it)
     cohort_mw: np.ndarray
     cohort_efficiency_j_per_th: np.ndarray
     cohort_age_years: np.ndarray
@@ -125,7 +125,7 @@ class SiteBook:
         suitable_mw,
         power_base_usd_per_mwh,
         efficiency_j_per_th,
-        fleet_age_years,
+        machine_age_years,
         pipeline_horizon: int,
         interconnect_mw=None,
         land_acres=None,
@@ -143,7 +143,6 @@ class SiteBook:
             power_take_or_pay_share=np.zeros(n) if power_take_or_pay_share is None
             else np.asarray(power_take_or_pay_share, dtype=FLOAT).copy(),
             efficiency_j_per_th=np.asarray(efficiency_j_per_th, dtype=FLOAT),
-            fleet_age_years=np.asarray(fleet_age_years, dtype=FLOAT),
             mw_mining=cap.copy(),
             mw_idle=np.zeros(n),
             mw_converting=np.zeros(n),
@@ -155,7 +154,7 @@ class SiteBook:
             upgrade_mw=np.zeros(n),
             **dict(zip(("cohort_mw", "cohort_efficiency_j_per_th", "cohort_age_years"),
                        vintages.initial_cohorts(cap, np.asarray(efficiency_j_per_th, dtype=FLOAT),
-                                                np.asarray(fleet_age_years, dtype=FLOAT)))),
+                                                np.asarray(machine_age_years, dtype=FLOAT)))),
             build_pipeline=Pipeline(n, pipeline_horizon),
             build_efficiency=np.asarray(efficiency_j_per_th, dtype=FLOAT).copy(),
             conversion_pipeline=Pipeline(n, pipeline_horizon),

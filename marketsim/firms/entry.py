@@ -96,7 +96,7 @@ def admit(model, power_usd_per_mwh: np.ndarray, mw: np.ndarray, frontier_j_per_t
     firms.ledger["equity_raised_usd"][ids] += raised
     new = SiteBook.create(
         owner=ids, capacity_mw=np.zeros(k), suitable_mw=np.zeros(k), power_base_usd_per_mwh=power_usd_per_mwh,
-        efficiency_j_per_th=np.full(k, frontier_j_per_th), fleet_age_years=np.zeros(k), pipeline_horizon=1,
+        efficiency_j_per_th=np.full(k, frontier_j_per_th), machine_age_years=np.zeros(k), pipeline_horizon=1,
         interconnect_mw=mw,
     )
     rows = sites.append(new)

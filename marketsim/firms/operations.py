@@ -100,10 +100,9 @@ def reconcile_cohorts(sites) -> np.ndarray:
 
 
 def sync_fleet(sites) -> None:
-    """Fleet averages from the cohorts (MW-weighted harmonic J/TH, MW-weighted age)."""
+    """Fleet average from the cohorts (MW-weighted harmonic J/TH)."""
     sites.efficiency_j_per_th = vintages.fleet_efficiency(sites.cohort_mw, sites.cohort_efficiency_j_per_th,
                                                           sites.efficiency_j_per_th)
-    sites.fleet_age_years = vintages.fleet_age(sites.cohort_mw, sites.cohort_age_years, sites.fleet_age_years)
 
 
 def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndarray, settle_cash: bool = False) -> None:

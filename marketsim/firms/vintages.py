@@ -57,11 +57,6 @@ def fleet_efficiency(cohort_mw: np.ndarray, cohort_eff: np.ndarray, fallback: np
     return np.where(th > 0, total / np.where(th > 0, th, 1.0), fallback)
 
 
-def fleet_age(cohort_mw: np.ndarray, cohort_age: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    total = cohort_mw.sum(axis=1)
-    return np.where(total > 0, (cohort_mw * cohort_age).sum(axis=1) / np.where(total > 0, total, 1.0), fallback)
-
-
 def add_cohort(cohort_mw, cohort_eff, cohort_age, rows: np.ndarray, mw: np.ndarray, eff: np.ndarray) -> None:
     """New machines (``mw`` at ``eff``, age 0) join ``rows`` (unique): an empty slot, else the
     cohort closest in log-efficiency (merged: MW and TH add up)."""
