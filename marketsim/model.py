@@ -172,7 +172,7 @@ class IndustryModel(mesa.Model):
         decisions.decide(self, seen)
         consolidation.settle_exits(self)
         operations.retire_displaced_machines(self)
-        entry.enter(self)  # new operators whose new site beats their hurdle (MW arrives after the site's lead time)
+        entry.enter(self, seen, self.beliefs)  # new operators whose new site beats their hurdle (MW arrives after the site's lead time)
         self.count_after_deals(self.steps_done)
         self.record()
         if self.checker is not None:
@@ -217,14 +217,15 @@ class IndustryModel(mesa.Model):
 
     def operate(self, seen: Observation) -> Operation:
         """Orders land (rationed by the makers' capacity), sites curtail or mine, the chain advances."""
-        asic_orders.ration_deliveries(self)  # the makers ship no more than their capacity
+        # the makers ship no more than their capacity
+        self.asic_shipped_ehs = asic_orders.ration_deliveries(self.sites, self.market, seen)
         operations.land_deliveries(self)
         operations.curtail_or_mine(self, seen.site_power_usd_per_mwh)
         self.sites.cohort_age_years += seen.years_in_step
         operations.mine_and_earn(self, seen.site_power_usd_per_mwh)
         self.network_hashrate_ehs = float(self.site_hashrate_ehs.sum())
         self.hashrate_history.append(self.network_hashrate_ehs)
-        return Operation(network_hashrate_ehs=self.network_hashrate_ehs)
+        return Operation(network_hashrate_ehs=self.network_hashrate_ehs, asic_shipped_ehs=self.asic_shipped_ehs)
 
     # --- this step's records, as the phases in other modules read them -------------------------
     # (read-only views: the phases written as ``f(model)`` read these; the records themselves

@@ -62,6 +62,7 @@ class Operation:
     """What the ``operate`` phase leaves behind: the network after this step's mining."""
 
     network_hashrate_ehs: float  # EH/s online after curtailment (the chain's input this step)
+    asic_shipped_ehs: float  # EH/s of new machines the makers shipped (within their capacity)
 
 
 @dataclass(frozen=True)

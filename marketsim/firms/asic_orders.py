@@ -24,11 +24,11 @@ def backlog_ehs(sites) -> float:
     return new + upgrades
 
 
-def ration_deliveries(model) -> float:
+def ration_deliveries(sites, market, seen) -> float:
     """Hold back what the makers cannot ship this step (before ``operations.land_deliveries``
-    pops it); returns the EH/s that ships."""
-    sites, step = model.sites, model.steps_done
-    capacity = model.market.asic_capacity_ehs_per_month() * model.months_in_step
+    pops it); returns the EH/s that ships. ``seen``: the step's ``step_state.Observation``."""
+    step = seen.step
+    capacity = market.asic_capacity_ehs_per_month() * seen.months_in_step
     pipe = sites.build_pipeline
     due_col = (pipe.cursor + 1) % pipe.horizon
     later_col = (pipe.cursor + 2) % pipe.horizon
@@ -38,14 +38,12 @@ def ration_deliveries(model) -> float:
     up_ehs = sites.upgrade_mw[up] / sites.upgrade_efficiency[up]
     due = float(build_ehs.sum() + up_ehs.sum())
     share = float(asic.shipped_share(due, capacity))
-    model.asic_shipped_ehs = due * share
     if share >= 1.0:
-        return due
+        return due * share
     held = build_mw * (1.0 - share)
     pipe.buffer[:, due_col] -= held
     pipe.buffer[:, later_col] += held
     wait = up[np.cumsum(up_ehs) > share * up_ehs.sum()]  # whole upgrades beyond their share wait a step
     sites.upgrade_due_step[wait] += 1
-    model.asic_shipped_ehs = float(build_ehs.sum() * share + up_ehs.sum() - (sites.upgrade_mw[wait]
-                                                                            / sites.upgrade_efficiency[wait]).sum())
-    return model.asic_shipped_ehs
+    return float(build_ehs.sum() * share + up_ehs.sum() - (sites.upgrade_mw[wait]
+                                                          / sites.upgrade_efficiency[wait]).sum())

@@ -33,35 +33,38 @@ ENTRANT_BTC_SELL_SHARE = 1.0  # a new private operator sells what it mines to pa
 ENTRANT_MIN_SITE_MW = 1.0  # smaller sites are not separate firms in the model
 
 
-def entry_probability(model, o, power_usd_per_mwh: np.ndarray) -> np.ndarray:
-    """Probability that a prospect with these power prices goes ahead (one per prospect)."""
+def entry_probability(model, o, power_usd_per_mwh: np.ndarray, beliefs) -> np.ndarray:
+    """Probability that a prospect with these power prices goes ahead (one per prospect); a
+    prospect expects today's hashprice (``o.hashprice_now``) and the median decline of the firms
+    on the books (``beliefs``: this step's ``step_state.Beliefs``)."""
     s, firms = model.config, model.firms
     k = len(power_usd_per_mwh)
     active = firms.active
+    decline = beliefs.expected_decline_per_year
     cand = Candidates(
         efficiency_j_per_th=np.full(k, o.frontier_j_per_th),
         cost_usd_per_mwh=power_usd_per_mwh + s.mining_opex_usd_per_mwh,
-        expected_hashprice=np.full(k, model.hashprice_observed),
-        expected_decline_per_year=np.full(k, float(np.median(model.expected_decline_per_year[active]))
-                                          if active.any() else 0.0),
+        expected_hashprice=np.full(k, o.hashprice_now),
+        expected_decline_per_year=np.full(k, float(np.median(decline[active])) if active.any() else 0.0),
         hurdle_rate_per_year=np.full(k, s.entry_hurdle_rate_per_year),
         conversion_capex_usd_per_mw=np.full(k, s.conversion_capex_usd_per_mw),
     )
     return NPVRule().expansion_intensity(cand, o)
 
 
-def enter(model) -> np.ndarray:
-    """Draw this step's prospects, let those that clear their hurdle in, return the new firm ids."""
+def enter(model, seen, beliefs) -> np.ndarray:
+    """Draw this step's prospects, let those that clear their hurdle in, return the new firm ids.
+    ``seen``, ``beliefs``: this step's ``step_state.Observation`` and ``Beliefs``."""
     s, rng = model.config, model.firm_rng
-    if s.entry_candidates_per_year <= 0 or not np.isfinite(model.hashprice_observed):
+    if s.entry_candidates_per_year <= 0 or not np.isfinite(seen.hashprice_observed):
         return np.zeros(0, dtype=np.int64)
-    k = int(rng.poisson(s.entry_candidates_per_year * model.years_in_step))
+    k = int(rng.poisson(s.entry_candidates_per_year * seen.years_in_step))
     if k == 0:
         return np.zeros(0, dtype=np.int64)
     power = lognormal_with_moments(rng, s.entry_power_price_mean_usd_per_mwh, s.entry_power_price_sd_usd_per_mwh, k)
     mw = lognormal_with_moments(rng, s.entry_site_mw_mean, s.entry_site_mw_sd, k)
     o = decisions.outlook(model)
-    go = (rng.random(k) < entry_probability(model, o, power)) & (mw >= ENTRANT_MIN_SITE_MW)
+    go = (rng.random(k) < entry_probability(model, o, power, beliefs)) & (mw >= ENTRANT_MIN_SITE_MW)
     if not go.any():
         return np.zeros(0, dtype=np.int64)
     return admit(model, power[go], mw[go], o.frontier_j_per_th, o.machine_price_usd_per_th)
