@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from marketsim.experiments.analysis import (
-    condition_mask, outcome_distribution, outcome_summary, run_counts, survival_by_condition,
+    condition_mask, outcome_distribution, outcome_summary, paired_differences_by, run_counts, survival_by_condition,
 )
 
 
@@ -71,3 +71,26 @@ def test_survival_by_condition_hand_worked():
     low, high = table[table["parameter"] == "x"].itertuples()
     assert (low.bin, low.n_runs, low.advantage) == ("1.0", 2, pytest.approx(0.2))
     assert (high.bin, high.n_runs, high.advantage, high.share_converters_ahead) == ("2.0", 2, pytest.approx(0.3), 0.5)
+
+
+def test_paired_differences_by_bins_pairs_on_the_second_worlds_share():
+    # 4 replications of one point; with the switch on the share is 0.05, 0.2, 0.2, 0.5 and y moves by
+    # -1, -2, -4, -10 from 100
+    share = [0.05, 0.2, 0.2, 0.5]
+    on = pd.DataFrame({"replication": range(4), "s": True, "status": "ok", "share": share,
+                       "y": [99.0, 98.0, 96.0, 90.0]})
+    off = pd.DataFrame({"replication": range(4), "s": False, "status": "ok", "share": 0.0, "y": 100.0})
+    table = paired_differences_by(pd.concat([on, off], ignore_index=True), ["s"], "s", ["y"], "share",
+                                  [0.0, 0.1, 0.3, 1.0]).set_index("bin")
+    assert table["n_pairs"].tolist() == [1, 2, 1]
+    assert table.loc["0.1 to <0.3", "mean_diff"] == pytest.approx(-3.0)
+    assert table.loc["0.1 to <0.3", "rel_diff"] == pytest.approx(-0.03)
+    assert table.loc["0.3 to 1", "mean_diff"] == pytest.approx(-10.0)  # the top edge is inside the last bin
+
+
+def test_timing_text_reads_the_last_session():
+    from marketsim.experiments.findings import timing_text
+
+    text = timing_text({"last_session": {"runs": 2048, "skipped": 0, "elapsed_s": 1024.0, "executor": "process pool"}})
+    assert text == "2048 runs in 17.1 min (2.00 runs/s) on process pool"
+    assert timing_text({}) is None  # a sweep written before the manifest kept it

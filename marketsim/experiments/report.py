@@ -409,14 +409,14 @@ def _prim(res: SweepResults, conditions: list[str], page: _Page) -> None:
         y = condition_mask(runs, cond).to_numpy()
         where = f"{int(y.sum())} of {len(y)} usable runs" + (f" where `{name}` is defined" if left else "")
         if not y.any() or y.all() or not varied:
-            why = "no parameter varies among them" if not varied else f"{'no' if not y.any() else 'every'} run meets it"
+            why = "no parameter varies among them" if not varied else f"{'no' if not y.any() else 'every'} ok run meets it"
             page.found["prim"].append({"condition": cond, "runs": where, "box": None, "why": why})
-            page.note(f"`{cond}` ({where}): {why}; no box to find")
+            page.note(f"`{cond}`: {why} ({where}); no box to find")
             continue
         box = _prim_box(runs[varied], y)
         if isinstance(box, str):
             page.found["prim"].append({"condition": cond, "runs": where, "box": None, "why": box})
-            page.note(f"`{cond}` ({where}): {box}")
+            page.note(f"`{cond}`: {box} ({where})")
             continue
         file = f"prim_{_slug(cond)}.csv"
         page.table(file, box)

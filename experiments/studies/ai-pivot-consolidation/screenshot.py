@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 VIEWPORT = {"width": 1440, "height": 900}
 LOAD_TIMEOUT_MS = 180_000  # a 2,048-run folder takes a while to read on a loaded machine
-SETTLE_MS = 1500  # let Plotly finish drawing
+SETTLE_MS = 5000  # let Plotly finish drawing (slow on a loaded machine)
 
 
 def main() -> None:
