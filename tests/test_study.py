@@ -84,6 +84,29 @@ def test_firm_outcomes_on_a_hand_worked_table():
     assert set(out) == set(FIRM_OUTCOMES) <= set(FINAL_OUTCOMES)
 
 
+def test_miners_are_the_firms_in_business_when_the_first_firm_converted():
+    # firm 0 converts from step 6 on and survives; firm 1 mines and fails before step 6 (before anyone
+    # had the choice: not a miner in the comparison); firm 2 mines, in business at step 6, fails by 12;
+    # firm 3 mines and survives
+    rows = [  # step, firm, public, state, mining, ai
+        (0, 0, True, "active", 50, 0), (0, 1, False, "active", 50, 0), (0, 2, False, "active", 50, 0),
+        (0, 3, False, "active", 50, 0), (6, 0, True, "active", 30, 20), (6, 1, False, "bankrupt", 0, 0),
+        (6, 2, False, "active", 50, 0), (6, 3, False, "active", 50, 0), (12, 0, True, "active", 30, 20),
+        (12, 2, False, "bankrupt", 0, 0), (12, 3, False, "active", 50, 0),
+    ]
+    firms = pd.DataFrame(rows, columns=["step", "firm_id", "is_public", "state", "mw_mining", "mw_ai"]).assign(
+        mw_idle=0.0, mw_converting=0.0, mw_ai_empty=0.0)
+    events = pd.DataFrame({"kind": ["bankruptcy", "bankruptcy"], "firm_id": [1, 2]})
+    out = firm_outcomes(firms, events)
+    assert out["converters"] == 1 and out["converter_survival_share"] == 1.0
+    assert out["miner_survival_share"] == 0.5  # firms 2 and 3; firm 1 left before the landmark
+    assert out["miner_bankruptcy_share"] == 0.5 and out["converter_survival_advantage"] == 0.5
+    # no firm converts (the world without conversion): no landmark, every firm is a miner
+    off = firm_outcomes(firms.assign(mw_ai=0.0), events)
+    assert off["miner_survival_share"] == 0.5 and off["miner_bankruptcy_share"] == 0.5  # firms 0 and 3 of 4
+    assert np.isnan(off["converter_survival_share"])
+
+
 def test_outcomes_at_a_date_take_the_last_step_on_or_before_it():
     dates = pd.to_datetime(["2029-11-01", "2029-12-01", "2030-01-01", "2030-02-01"])
     industry = pd.DataFrame({"date": dates, **{c: [1.0, 2.0, 3.0, 4.0] for c in AT_DATE_COLUMNS}})
@@ -165,14 +188,20 @@ def test_paired_needs_two_values_under_common_random_numbers(tmp_path, crn, para
 
 # --- the reduced study, through the commands the README gives --------------------------------------
 README_PAIRED_COLUMNS = ["outcome", "first", "second", "n_pairs", "n_halted", "n_failed", "mean_first",
-                         "mean_second", "mean_diff", "ci_low", "ci_high", "sd_diff"]
+                         "mean_second", "mean_diff", "ci_low", "ci_high", "sd_diff", "median_diff", "share_up"]
+README_SURVIVAL_COLUMNS = ["parameter", "bin", "n_runs", "converter_survival", "miner_survival", "advantage",
+                           "ci_low", "ci_high", "share_converters_ahead", "miner_survival_no_conversion"]
+README_COUNT_COLUMNS = ["ai_conversion_allowed", "runs", "ok", "failed", "halted", "usable"]
+README_FILES = ["paired.csv", "distribution.csv", "survival.csv", "runs_count.csv", "results-summary.md",
+                "paired.png", "survival.png", "heatmap.png", "bands_ai_conversion_allowed.png"]
 
 
 @pytest.mark.slow
 def test_reduced_study_runs_through_sweep_and_report(tmp_path):
     readme = (STUDY / "README.md").read_text()
-    for name in README_PAIRED_COLUMNS + FIRM_OUTCOMES + [f"{c}_at_date" for c in AT_DATE_COLUMNS]:
-        assert f"`{name}`" in readme, f"README.md should quote the column {name}"
+    quoted = README_PAIRED_COLUMNS + README_SURVIVAL_COLUMNS + README_COUNT_COLUMNS + README_FILES
+    for name in quoted + FIRM_OUTCOMES + [f"{c}_at_date" for c in AT_DATE_COLUMNS]:
+        assert f"`{name}`" in readme, f"README.md should quote {name}"
     out = tmp_path / "reduced"
     assert main(["sweep", str(STUDY / "reduced.toml"), "--out", str(out), "--workers", "1", "--quiet"]) == 0
     assert main(["report", str(out)]) == 0
@@ -191,6 +220,18 @@ def test_reduced_study_runs_through_sweep_and_report(tmp_path):
         assert {f"{o}_mean", f"{o}_p05", f"{o}_p95"} <= set(summary.columns)
     report = (out / "report" / "report.md").read_text()
     assert "## Paired differences: ai_conversion_allowed" in report
+    for name in README_FILES:
+        assert (out / "report" / name).is_file(), name
+    survival = pd.read_csv(out / "report" / "survival.csv")
+    assert list(survival.columns) == README_SURVIVAL_COLUMNS and survival["parameter"].iloc[0] == "all"
+    counts = pd.read_csv(out / "report" / "runs_count.csv")
+    assert list(counts.columns) == README_COUNT_COLUMNS and counts["runs"].sum() == 8
+    assert (counts["halted"] == runs.groupby("ai_conversion_allowed")["halted"].sum().to_numpy()).all()
+    # the findings fragment quotes the same numbers as the tables
+    fragment = (out / "report" / "results-summary.md").read_text()
+    assert "- runs: 8 (8 planned)" in fragment and "- time: 8 runs in " in fragment  # runs/s from the manifest
+    row = paired.set_index("outcome").loc["bankruptcies_cum_at_date"]
+    assert f"| `bankruptcies_cum_at_date` |" in fragment and f"| {int(row['n_pairs'])} |" in fragment
 
 
 def test_full_study_file_is_valid_and_large_enough():

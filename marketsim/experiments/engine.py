@@ -106,6 +106,9 @@ def sweep(sweep_file: str | Path | SweepPlan, out: str | Path, *, workers: int |
             ex.__exit__(None, None, None)
     totals = store.consolidate(plan.parameters)
     complete = len(store.finished()) == plan.n_runs
-    store.update_manifest(status="complete" if complete else "incomplete", counts=totals)
+    elapsed = time.perf_counter() - started
+    session = {"runs": counts["ok"] + counts["failed"], "skipped": len(done), "elapsed_s": round(elapsed, 1),
+               "executor": ex.describe()}  # the runs/s a study's write-up quotes (experiments/findings.py)
+    store.update_manifest(status="complete" if complete else "incomplete", counts=totals, last_session=session)
     return SweepResult(Path(out), plan.n_runs, len(done), counts["ok"], counts["failed"], counts["lost"],
-                       time.perf_counter() - started, ex.describe(), lost_errors)
+                       elapsed, ex.describe(), lost_errors)

@@ -32,9 +32,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from marketsim import figures, output
+from marketsim import outcomes as declared
+from marketsim.experiments import findings
 from marketsim.experiments.analysis import (
-    HIGH, LOW, SweepResults, band_suffixes, bands_over_time, binned, condition_mask, final_heatmap, load_results,
-    outcome_summary, paired_differences,
+    HIGH, LOW, SURVIVAL, SweepResults, band_suffixes, bands_over_time, binned, condition_mask, final_heatmap,
+    halted_mask, load_results, usable_mask, outcome_distribution, outcome_summary, paired_differences, paired_differences_by, run_counts,
+    survival_by_condition,
 )
 from marketsim.experiments.sweepfile import CONDITION_RE, DEFAULT_OUTCOMES
 from marketsim.units import format_number
@@ -45,6 +48,9 @@ MAX_LINES = 6  # parameters with more distinct values are binned
 BAND_BINS, HEAT_BINS = 3, 4
 MD_ROWS = 40  # summary rows shown in report.md (all of them are in summary.csv / summary.md)
 PRIM_THRESHOLD = 0.8  # least share of runs inside a box that meet the condition
+# question 3 of the study (issue 16): what happens when ~20% of public miners' MW leaves mining; the
+# pairs are cut by that share in the world with conversion, the middle bin holding 20%
+CONVERTED_SHARE, CONVERTED_SHARE_EDGES = "mw_converted_share_public", [0.0, 0.1, 0.3, 1.0]
 SOBOL_SEED = 20240420  # bootstrap seed of the confidence intervals: the same report every time
 
 
@@ -65,6 +71,7 @@ class _Page:
     files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     md: list[str] = field(default_factory=list)
+    found: dict = field(default_factory=dict)  # tables the findings fragment quotes (findings.py)
 
     def note(self, text: str) -> None:
         self.notes.append(text)
@@ -97,8 +104,10 @@ def write_report(results_dir, out_dir=None, *, outcomes=None, conditions=None, h
     try:
         sections = [_header(res, outcomes)]
         summary = outcome_summary(res.runs, res.parameters, outcomes)
-        for title, build in [("Summary", lambda: _summary(summary, res.parameters, outcomes, page)),
+        for title, build in [("Runs: finished, failed, halted", lambda: _counts(res, page)),
+                             ("Summary", lambda: _summary(summary, res.parameters, outcomes, page)),
                              *_paired_section(res, outcomes, page),
+                             *_survival_section(res, page),
                              ("Outcomes over time", lambda: _bands(res, outcomes, page)),
                              ("Final outcomes over two parameters", lambda: _heatmap(res, outcomes, pair, page)),
                              ("Sensitivity: Sobol indices", lambda: _sobol(res, summary, outcomes, page)),
@@ -108,6 +117,8 @@ def write_report(results_dir, out_dir=None, *, outcomes=None, conditions=None, h
             sections.append(f"## {title}\n\n" + "\n".join(page.md))
         if page.notes:
             sections.append("## Notes\n\n" + "\n".join(f"- {n}" for n in page.notes) + "\n")
+        (page.dir / findings.FILE).write_text(findings.fragment(res, outcomes, page.found))
+        page.files.append(findings.FILE)
         (page.dir / "report.md").write_text("\n".join(sections))
         page.files.append("report.md")
         _publish(page.dir, out)
@@ -163,7 +174,10 @@ def _header(res: SweepResults, outcomes: list[str]) -> str:
              f"- results: `{res.root}` (status {m.get('status', '?')}, marketsim {m.get('package_version', '?')})",
              f"- base scenario: {m.get('base', '?')}; replications: {m.get('replications', '?')}",
              f"- design: {design.get('method', '?')}" + (f" (n = {design['n']})" if design.get("n") else ""),
-             f"- runs: {n_ok} ok, {len(runs) - n_ok} failed, of {m.get('n_runs', len(runs))} planned"]
+             f"- runs: {n_ok} ok, {len(runs) - n_ok} failed, of {m.get('n_runs', len(runs))} planned; "
+             f"{int(halted_mask(runs).sum())} of the ok runs halted (left out of every statistic)"]
+    if (timing := findings.timing_text(m)):
+        lines.append(f"- time: {timing}")
     for p in res.parameters:
         v = runs[p].drop_duplicates().sort_values()
         lines.append(f"- parameter `{p}`: {v.size} values, {format_number(v.iloc[0])} to {format_number(v.iloc[-1])}")
@@ -202,13 +216,113 @@ def _paired_section(res: SweepResults, outcomes: list[str], page: _Page) -> list
         table = paired_differences(res.runs, res.parameters, paired, outcomes)
         page.table("paired.csv", table)
         first, second = table["first"].iloc[0], table["second"].iloc[0]
+        dist = outcome_distribution(res.runs, outcomes, by=paired)
+        page.found.update(paired=table, paired_name=paired, distribution=dist)
+        page.table("distribution.csv", dist)
         page.md += [f"Runs paired by replication (the same seed: the same price and fee paths) and every other "
                     f"parameter; difference = outcome at `{paired} = {second}` minus at `{paired} = {first}`, "
                     f"mean over pairs with its 95% t-interval. Pairs with a halted or failed run are left out "
                     f"and counted (n_halted, n_failed).\n",
-                    _md_table(table.drop(columns=["first", "second"])), "Table: [paired.csv](paired.csv)\n"]
+                    _md_table(table.drop(columns=["first", "second"])), "Table: [paired.csv](paired.csv)\n",
+                    f"Median and {LOW:.0%}-{HIGH:.0%} range of each outcome over all usable runs of each world "
+                    "(every design point and seed):\n", _md_table(dist), "Table: [distribution.csv](distribution.csv)\n"]
+        if CONVERTED_SHARE in res.runs:
+            at_date = [o for o in outcomes if o.endswith("_at_date")]
+            by = paired_differences_by(res.runs, res.parameters, paired, at_date, CONVERTED_SHARE,
+                                       CONVERTED_SHARE_EDGES)
+            page.found["paired_by_share"] = by
+            page.table("paired_by_converted_share.csv", by)
+            page.md += [f"The same differences for the pairs cut by `{CONVERTED_SHARE}` in the world with "
+                        f"`{paired} = {second}` (share of public miners' live MW in AI at the end); `rel_diff` "
+                        "is the mean difference over the mean without:\n",
+                        _md_table(by[["bin", "outcome", "n_pairs", "mean_first", "mean_diff", "ci_low", "ci_high",
+                                      "rel_diff"]]),
+                        "Table: [paired_by_converted_share.csv](paired_by_converted_share.csv)\n"]
+        diffs = _paired_diffs(res, paired, table["outcome"].tolist())
+        page.figure("paired.png", _paired_figure(table, diffs, first, second, paired), "paired differences")
 
     return [(f"Paired differences: {paired}", build)]
+
+
+def _counts(res: SweepResults, page: _Page) -> None:
+    """Runs planned, ok, failed and halted, per value of the paired parameter when there is one:
+    halted runs are counted here and left out of every statistic below (analysis.usable_mask)."""
+    paired = (res.manifest.get("report") or {}).get("paired")
+    by = paired if paired in res.runs else None
+    table = run_counts(res.runs, by)
+    page.found["counts"] = table
+    page.table("runs_count.csv", table)
+    page.md += ["Halted: the network had no hashrate at some step (HHI, hashprice undefined there). Halted and "
+                "failed runs are counted here and left out of every table and figure below; `usable` runs "
+                "(ok, never halted) are what the statistics are taken over.\n", _md_table(table),
+                "Table: [runs_count.csv](runs_count.csv)\n"]
+
+
+def _survival_section(res: SweepResults, page: _Page) -> list:
+    """Converters against the firms that kept mining, by condition (when the runs have the
+    firm-level outcomes of ``runs.firm_outcomes``): survival.csv, its table and survival.png."""
+    if not set(SURVIVAL) <= set(res.runs.columns):
+        return []
+
+    def build() -> None:
+        paired = (res.manifest.get("report") or {}).get("paired")
+        paired = paired if paired in res.parameters else None
+        table = survival_by_condition(res.runs, res.parameters, paired)
+        if table["n_runs"].iloc[0] == 0:
+            return page.note("no survival comparison: no usable run had converters (or firms were not recorded)")
+        page.found["survival"] = table
+        page.table("survival.csv", table)
+        page.md += ["Runs with converters (firms that ever had AI MW), each cut into the low and high half of "
+                    "every parameter: survival share (active at the end) of converters and of the firms that "
+                    "kept mining in the same run, their mean difference (`advantage`) with its 95% t-interval "
+                    "over runs, the share of runs where converters did better, and the survival share of all "
+                    "firms in the same bins' runs of the world without conversion.\n", _md_table(table),
+                    "Table: [survival.csv](survival.csv)\n"]
+        page.figure("survival.png", _survival_figure(table), "converter survival advantage by condition")
+
+    return [("Converters against miners: survival by condition", build)]
+
+
+def _survival_figure(table: pd.DataFrame) -> Figure:
+    """The survival advantage of converters (mean, 95% interval) in every bin, one row each."""
+    rows = table.iloc[::-1].reset_index(drop=True)
+    fig = Figure(figsize=(7.5, 0.28 * len(rows) + 1.2), layout="constrained")
+    ax = fig.subplots()
+    y = np.arange(len(rows))
+    ax.errorbar(rows["advantage"], y, xerr=[rows["advantage"] - rows["ci_low"], rows["ci_high"] - rows["advantage"]],
+                fmt="o", ms=3, capsize=2)
+    ax.axvline(0.0, color="grey", lw=0.8)
+    ax.set_yticks(y, [f"{p}: {b}" for p, b in zip(rows["parameter"], rows["bin"])], fontsize=7)
+    ax.set_xlabel("converter survival share - miner survival share (mean, 95% CI over runs)", fontsize=8)
+    ax.tick_params(axis="x", labelsize=7)
+    return fig
+
+
+def _paired_figure(table: pd.DataFrame, diffs: dict[str, pd.Series], first, second, paired: str) -> Figure:
+    """One panel per outcome: the paired differences over seeds and points (histogram), their
+    mean (line) and its 95% interval (shade)."""
+    shown = [o for o in table["outcome"] if len(diffs.get(o, ())) > 0][:MAX_PANELS * 2]
+    fig, axes = figures.panels(max(len(shown), 1))
+    rows = table.set_index("outcome")
+    for ax, o in zip(axes, shown):
+        ax.hist(diffs[o], bins=30, color="lightsteelblue")
+        ax.axvline(rows.loc[o, "mean_diff"], color="black", lw=1)
+        ax.axvspan(rows.loc[o, "ci_low"], rows.loc[o, "ci_high"], color="black", alpha=0.2, lw=0)
+        ax.axvline(0.0, color="red", lw=0.8, ls="--")
+        ax.set_title(f"{declared.title(o)}", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.suptitle(f"paired difference: {paired} = {second} minus {paired} = {first}", fontsize=9)
+    return fig
+
+
+def _paired_diffs(res: SweepResults, paired: str, outcomes: list[str]) -> dict[str, pd.Series]:
+    """Every usable pair's difference of each outcome (the values behind paired.csv's means)."""
+    runs = res.runs[usable_mask(res.runs)]
+    first, second = sorted(runs[paired].dropna().unique().tolist())
+    keys = ["replication", *[p for p in res.parameters if p != paired]]
+    a, b = (runs[runs[paired] == v].set_index(keys) for v in (first, second))
+    both = a[outcomes].merge(b[outcomes], left_index=True, right_index=True, suffixes=("__a", "__b"))
+    return {o: (both[f"{o}__b"].astype(float) - both[f"{o}__a"].astype(float)).dropna() for o in outcomes}
 
 
 def _bands(res: SweepResults, outcomes: list[str], page: _Page) -> None:
@@ -271,33 +385,48 @@ def _sobol(res: SweepResults, summary: pd.DataFrame, outcomes: list[str], page: 
 
 
 def _prim(res: SweepResults, conditions: list[str], page: _Page) -> None:
-    params, ok = res.parameters, res.ok_runs.reset_index(drop=True)
+    """PRIM boxes over the usable runs (ok, never halted). A condition on an outcome that is NaN in
+    some runs (converter outcomes in the world without conversion) is searched over the runs where
+    it is defined, and parameters constant there (the switch itself) are left out: otherwise the
+    box would only rediscover "conversion allowed"."""
+    params, ok = res.parameters, res.usable_runs.reset_index(drop=True)
     if not conditions:
         return page.note("no scenario discovery: no conditions (set [report] conditions in the sweep file)")
     if not _available("ema_workbench"):
         return page.note("no scenario discovery: ema_workbench is not installed (pip install 'marketsim[analysis]')")
     if not params or ok.empty:
-        return page.note("no scenario discovery: " + ("nothing was swept" if not params else "no run finished ok"))
+        return page.note("no scenario discovery: " + ("nothing was swept" if not params else "no usable run"))
     if len(params) == 1:
         page.note(f"only one parameter swept: each PRIM box is an interval of `{params[0]}`")
-    page.md.append(f"Boxes of parameter space where at least {PRIM_THRESHOLD:.0%} of the ok runs meet the "
+    page.md.append(f"Boxes of parameter space where at least {PRIM_THRESHOLD:.0%} of the usable runs meet the "
                    "condition (density), holding as many of those runs as possible (coverage).\n")
+    page.found.setdefault("prim", [])
     for cond in conditions:
-        y = condition_mask(ok, cond).to_numpy()
-        if not y.any() or y.all():
-            page.note(f"`{cond}`: {'no' if not y.any() else 'every'} ok run meets it; no box to find")
+        name = CONDITION_RE.match(cond).group(1)
+        runs = ok[ok[name].notna()].reset_index(drop=True)
+        left = len(ok) - len(runs)
+        varied = [p for p in params if runs[p].nunique() > 1]
+        y = condition_mask(runs, cond).to_numpy()
+        where = f"{int(y.sum())} of {len(y)} usable runs" + (f" where `{name}` is defined" if left else "")
+        if not y.any() or y.all() or not varied:
+            why = "no parameter varies among them" if not varied else f"{'no' if not y.any() else 'every'} ok run meets it"
+            page.found["prim"].append({"condition": cond, "runs": where, "box": None, "why": why})
+            page.note(f"`{cond}`: {why} ({where}); no box to find")
             continue
-        box = _prim_box(ok[params], y)
+        box = _prim_box(runs[varied], y)
         if isinstance(box, str):
-            page.note(f"`{cond}`: {box}")
+            page.found["prim"].append({"condition": cond, "runs": where, "box": None, "why": box})
+            page.note(f"`{cond}`: {box} ({where})")
             continue
-        name = f"prim_{_slug(cond)}.csv"
-        page.table(name, box)
+        file = f"prim_{_slug(cond)}.csv"
+        page.table(file, box)
         held = box[box["restricted"]]
         limits = "; ".join(f"{format_number(r.lower)} <= `{r.parameter}` <= {format_number(r.upper)}" for r in held.itertuples())
         b = box.iloc[0]
-        page.md.append(f"- `{cond}` ({int(y.sum())} of {len(y)} ok runs): {limits} "
-                       f"(coverage {b.coverage:.2f}, density {b.density:.2f}) [{name}]({name})\n")
+        page.found["prim"].append({"condition": cond, "runs": where, "box": box, "limits": limits})
+        page.md.append(f"- `{cond}` ({where}): {limits} "
+                       f"(coverage {b.coverage:.2f}, density {b.density:.2f}, {int(b.runs_in_box)} runs in the box) "
+                       f"[{file}]({file})\n")
 
 
 def _prim_box(x: pd.DataFrame, y: np.ndarray) -> pd.DataFrame | str:

@@ -88,10 +88,15 @@ def outcomes_at_date(industry: pd.DataFrame, date=None) -> dict[str, float]:
 def firm_outcomes(firms: pd.DataFrame | None, events: pd.DataFrame | None = None) -> dict[str, float]:
     """Converters and how they fared, from the firms table (NaN for every figure without one).
 
-    A *converter* had AI MW (converting, leased or empty) at some recorded step; the rest are
-    *miners*. Survival: ``active`` in the run's last snapshot (a firm that left between snapshots
-    is absent from it); bankruptcy: a ``bankruptcy`` event names the firm (without events: its
-    last snapshot says ``bankrupt``).
+    A *converter* had AI MW (converting, leased or empty) at some recorded step; *miners* are the
+    firms that never did and were still in business at the first snapshot where any firm had AI
+    MW (the landmark). Without the landmark, firms that failed in 2023, before the AI market gave
+    anyone the choice, would count as miners who failed, and converters would look better for
+    having lived long enough to convert. (Converters still had to survive until their own
+    conversion: the comparison leans their way; the paired no-conversion world is the clean one.)
+    Survival: ``active`` in the run's last snapshot (a firm that left between snapshots is absent
+    from it); bankruptcy: a ``bankruptcy`` event names the firm (without events: its last
+    snapshot says ``bankrupt``).
     ``mw_converted_share_public``: active public firms' AI MW over their live MW at the last
     snapshot. A share over an empty group is NaN (no converters: nothing to compare)."""
     if firms is None or firms.empty:
@@ -101,6 +106,12 @@ def firm_outcomes(firms: pd.DataFrame | None, events: pd.DataFrame | None = None
     final = firms.sort_values("step").groupby("firm_id").last()
     conv = ever.reindex(final.index, fill_value=False).to_numpy()
     last = firms[firms["step"] == firms["step"].max()]
+    if ai.any():  # the landmark: the first snapshot with AI MW; miners must be in business there
+        at = firms[firms["step"] == firms.loc[ai, "step"].min()]
+        there = final.index.isin(at.loc[at["state"] == "active", "firm_id"])
+    else:
+        there = np.ones(len(final), dtype=bool)
+    miner = ~conv & there
     active = final.index.isin(last.loc[last["state"] == "active", "firm_id"])
     if events is not None:
         bankrupt = final.index.isin(events.loc[events["kind"] == "bankruptcy", "firm_id"])
@@ -112,14 +123,14 @@ def firm_outcomes(firms: pd.DataFrame | None, events: pd.DataFrame | None = None
 
     public = last[last["is_public"].astype(bool) & (last["state"] == "active")]
     live = float(public[LIVE_MW].to_numpy(float).sum())
-    survival_conv, survival_miner = share(active, conv), share(active, ~conv)
+    survival_conv, survival_miner = share(active, conv), share(active, miner)
     return {
         "converters": float(conv.sum()),
         "converter_survival_share": survival_conv,
         "miner_survival_share": survival_miner,
         "converter_survival_advantage": survival_conv - survival_miner,
         "converter_bankruptcy_share": share(bankrupt, conv),
-        "miner_bankruptcy_share": share(bankrupt, ~conv),
+        "miner_bankruptcy_share": share(bankrupt, miner),
         "mw_converted_share_public": float(public[AI_MW].to_numpy(float).sum()) / live if live > 0 else float("nan"),
     }
 
@@ -162,7 +173,7 @@ def execute(spec: RunSpec) -> RunOutcome:
         events = result.events.astype(EVENT_DTYPES)[EVENT_COLUMNS]
         events.insert(0, "run_id", spec.run_id)
     firms = None
-    if spec.record.get("firms", False):
+    if spec.record.get("firms", False) and spec.record.get("firms_table", True):
         firms = result.firms.reset_index(drop=True)
         firms.insert(0, "run_id", spec.run_id)
     return RunOutcome(spec.run_id, "ok", "", row, industry, events, firms, time.perf_counter() - started)

@@ -28,6 +28,7 @@ ai_demand_max_mw = {min = 1000, max = 5000, num = 3}
 [record]
 industry = "every_step"          # or "final": only the last row of each run
 firms = false                    # per-firm snapshots (firms.parquet); off makes runs faster
+# firms_table = false            # with firms = true: the firm-level outcomes only, no firms.parquet
 events = true
 
 [report]                         # optional: what `marketsim report` summarises
@@ -108,6 +109,8 @@ class RecordSpec(BaseModel):
     industry: Literal["every_step", "final"] = "every_step"
     firms: bool = False
     firm_every: int = Field(1, ge=1, le=10_000, description="with firms = true: a snapshot every k steps")
+    firms_table: bool = Field(True, description="with firms = true: write firms.parquet (false: only the firm-level "
+                                               "outcomes of runs.parquet, a lighter sweep)")
     events: bool = True
 
 
