@@ -379,6 +379,16 @@ class Scenario(BaseModel):
     equity_ev_to_margin_multiple: float = Field(
         1.75, ge=0.0, le=100.0, description="market value of a miner's operations per USD of annual mining margin"
     )
+    site_collateral_hashprice_elasticity: float = Field(
+        0.25, ge=0.0, le=3.0,
+        description="elasticity of the collateral value lenders give a MW of site to the hashprice at the current "
+        "difficulty (relative to machine_price_reference_hashprice); 0 = build cost whatever the cycle")
+    vendor_financing_share: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="share of a private firm's machine order the maker finances (instalment terms; booked as debt); "
+        "0: makers asked for prepayment in 2020-22 (docs/calibration.md 12.8)")
+    vendor_financing_rate_per_year: float = Field(
+        0.12, ge=0.0, le=1.0, description="rate on vendor-financed machine orders")
     equity_issuance_fee_share: float = Field(
         0.03, ge=0.0, le=0.5, description="at-the-market offering fee, share of gross proceeds"
     )
