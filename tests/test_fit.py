@@ -11,6 +11,8 @@ from marketsim.calibration import error_measures, fit_scenario, monthly_data_has
 from marketsim.runner import run
 from marketsim.validation import data_halving_response, halving_response
 
+pytestmark = pytest.mark.slow  # nine replays of 35 months (seconds each under the invariant checks)
+
 VALIDATE_SEEDS = (1, 2, 3)  # validation.DEFAULT_SEEDS, at its default 200 firms
 
 
