@@ -193,8 +193,9 @@ class Scenario(BaseModel):
     asic_supply_growth_per_year: float = Field(
         0.35, ge=0.0, le=2.0, description="log growth a year of ASIC shipping capacity (2019->2021 shipments doubled)")
     asic_scarcity_elasticity: float = Field(
-        0.1, ge=0.0, le=5.0,
-        description="elasticity of the frontier machine price to the lead time its backlog implies; 0 = none")
+        0.2, ge=0.0, le=5.0,
+        description="fitted (2020-22): elasticity of the frontier machine price to the lead time its backlog implies; "
+        "0 = none")
     site_build_capex_usd_per_mw: float = Field(
         325_000.0, ge=0.0, le=5e6, description="capex of one MW of new mining site (power, cooling, building), "
         "machines excluded"
@@ -207,8 +208,8 @@ class Scenario(BaseModel):
         "paid mining or not"
     )
     scrap_after_unprofitable_months: int = Field(
-        6, ge=1, le=240, description="mean months a fleet whose margin at the hashprice expected after the next "
-        "retarget does not cover the site's fixed cost keeps running before it is scrapped (a hazard)"
+        12, ge=1, le=240, description="fitted (2020-22): mean months a fleet whose margin at the hashprice expected "
+        "after the next retarget does not cover the site's fixed cost keeps running before it is scrapped (a hazard)"
     )
 
     # --- AI / HPC hosting --------------------------------------------------------------------------
@@ -378,6 +379,16 @@ class Scenario(BaseModel):
     equity_ev_to_margin_multiple: float = Field(
         1.75, ge=0.0, le=100.0, description="market value of a miner's operations per USD of annual mining margin"
     )
+    site_collateral_hashprice_elasticity: float = Field(
+        0.25, ge=0.0, le=3.0,
+        description="elasticity of the collateral value lenders give a MW of site to the hashprice at the current "
+        "difficulty (relative to machine_price_reference_hashprice); 0 = build cost whatever the cycle")
+    vendor_financing_share: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="share of a private firm's machine order the maker finances (instalment terms; booked as debt); "
+        "0: makers asked for prepayment in 2020-22 (docs/calibration.md 12.8)")
+    vendor_financing_rate_per_year: float = Field(
+        0.12, ge=0.0, le=1.0, description="rate on vendor-financed machine orders")
     equity_issuance_fee_share: float = Field(
         0.03, ge=0.0, le=0.5, description="at-the-market offering fee, share of gross proceeds"
     )

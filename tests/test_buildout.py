@@ -483,3 +483,14 @@ def test_the_start_mines_the_share_of_storm_free_capacity_november_2022_did():
     assert s.initial_network_hashrate_ehs == 262.5
     share = np.mean([calibration.start_mining_share(s, calibration.month_hashprice("2022-11-01"), seed) for seed in (0, 1, 2)])
     assert share == pytest.approx(calibration.start_mining_target(), abs=0.01)
+
+
+def test_a_guided_date_already_past_at_the_start_lands_within_the_slip():
+    """Bitfarms guided 5.0 EH/s for end-2022 (14 Nov 2022) and operated 4.5: the rest lands in
+    the 4 months of slip after the start."""
+    model = IndustryModel(load_scenario("halving-2024-replay", n_firms=60), rng=1)
+    plan = model.order_book.set_index(model.order_book["firm"].map(lambda f: model.firms.name[f]))
+    bitfarms = plan.loc["Bitfarms"]
+    # by hand: 60% of the 0.5 EH/s gap at 31.565 J/TH = 9.47 MW, over 0 months to the date + 4 of slip
+    assert bitfarms["mw"] == pytest.approx(0.6 * (5.0 - 4.5) * 31.565, rel=1e-6)
+    assert bitfarms["steps"] == 4

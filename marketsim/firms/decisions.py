@@ -153,7 +153,9 @@ def _order_upgrades(model, site_idx: np.ndarray, slot: np.ndarray, spend, o, ste
     cum = np.cumsum(capex)
     start = np.maximum.accumulate(np.where(first, cum - capex, 0.0))
     before = cum - capex - start  # the firm's capex on its worse cohorts
-    budget = np.maximum(spend[owner], 0.0)
+    # a private firm pays only the part of a machine order its maker does not finance
+    upfront = _upfront_share(model, owner)
+    budget = np.maximum(spend[owner], 0.0) / upfront
     afford = np.clip(budget - before, 0.0, capex)
     mw_site = np.bincount(site_idx, weights=afford / per_mw, minlength=len(sites))
     rows = np.flatnonzero(mw_site >= model.MIN_ORDER_MW)
@@ -162,9 +164,11 @@ def _order_upgrades(model, site_idx: np.ndarray, slot: np.ndarray, spend, o, ste
     mw = mw_site[rows]
     f = sites.owner[rows]
     cost = mw * per_mw
-    np.subtract.at(spend, f, cost)
+    np.subtract.at(spend, f, cost * _upfront_share(model, f))
     buyers, at = np.unique(f, return_inverse=True)  # a firm may upgrade several sites
-    finance.fund_orders(model, buyers, np.bincount(at, weights=cost), model.equity_room)
+    firm_cost = np.bincount(at, weights=cost)
+    finance.draw_vendor_credit(model, buyers, firm_cost)
+    finance.fund_orders(model, buyers, firm_cost, model.equity_room)
     firms.payments.add_rows(f, cost, 1)
     lead = max(1, round(model.config.machine_lead_time_months * steps))
     sites.upgrade_due_step[rows] = model.steps_done + lead
@@ -173,17 +177,26 @@ def _order_upgrades(model, site_idx: np.ndarray, slot: np.ndarray, spend, o, ste
     model.events.add_many("upgrade_ordered", f, rows, mw, value_usd=cost)
 
 
+def _upfront_share(model, firm_idx: np.ndarray) -> np.ndarray:
+    """Per firm: share of a machine order it pays itself (1 less its maker's vendor credit)."""
+    return 1.0 - finance.vendor_credit_usd(1.0, model.firms.is_public[firm_idx], model.config.vendor_financing_share)
+
+
 def _order_expansions(model, f: np.ndarray, site: np.ndarray, mw: np.ndarray, spend, o, steps) -> None:
     """New MW with frontier machines, for many firms at once (one site each)."""
     s, firms, sites = model.config, model.firms, model.sites
-    per_mw = s.site_build_capex_usd_per_mw + econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, o.frontier_j_per_th)
-    mw = np.minimum(mw, np.maximum(spend[f], 0.0) / per_mw)
+    machines_per_mw = float(econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, o.frontier_j_per_th))
+    per_mw = s.site_build_capex_usd_per_mw + machines_per_mw
+    # a private firm pays the site and the part of the machines its maker does not finance
+    upfront_per_mw = s.site_build_capex_usd_per_mw + machines_per_mw * _upfront_share(model, f)
+    mw = np.minimum(mw, np.maximum(spend[f], 0.0) / upfront_per_mw)
     ok = mw >= model.MIN_ORDER_MW
-    f, site, mw = f[ok], site[ok], mw[ok]
+    f, site, mw, upfront_per_mw = f[ok], site[ok], mw[ok], upfront_per_mw[ok]
     if not len(f):
         return
     capex = mw * per_mw
-    spend[f] -= capex
+    spend[f] -= mw * upfront_per_mw
+    finance.draw_vendor_credit(model, f, mw * machines_per_mw)
     finance.fund_orders(model, f, capex, model.equity_room)
     lead = max(1, round(s.site_build_lead_time_months * steps))
     firms.payments.add_spread_rows(f, capex, lead)

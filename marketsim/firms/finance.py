@@ -34,8 +34,10 @@ def asset_value_usd(model) -> np.ndarray:
     machine_value = econ.machine_capex_usd_per_mw(model.machine_price_usd_per_th, sites.efficiency_j_per_th)
     # machines lose value as they age and as the frontier moves away from them
     relative = np.clip(model.market.state.frontier_j_per_th / sites.efficiency_j_per_th, 0.0, 1.0)
+    site_value = site_collateral_usd_per_mw(s.site_build_capex_usd_per_mw, model.hashprice_observed,
+                                            s.machine_price_reference_hashprice, s.site_collateral_hashprice_elasticity)
     per_site = econ.firm_asset_value_usd(
-        sites.mw_machines, machine_value * relative, s.site_build_capex_usd_per_mw,
+        sites.mw_machines, machine_value * relative, site_value,
         # halls are valued at their build cost, which is quoted per MW of critical IT (gross MW / PUE)
         sites.mw_converted + sites.mw_converting, s.conversion_capex_usd_per_mw / s.ai_pue, 0.0, 0.0,
     )
@@ -44,6 +46,58 @@ def asset_value_usd(model) -> np.ndarray:
     # assets before it borrows, so the ceiling is that phase's)
     firms.debt_ceiling_usd = s.max_debt_to_assets * np.where(firms.active, assets, 0.0)
     return assets
+
+
+def site_collateral_usd_per_mw(build_capex_usd_per_mw: float, hashprice_usd_per_ph_day: float,
+                               reference_hashprice: float, elasticity: float) -> float:
+    """What lenders count a MW of mining site for: its build cost scaled by the mining cycle,
+    build x (hashprice / reference)^elasticity (the build cost where the hashprice is unknown).
+
+    Why: a site is worth what a buyer pays for an operating site, and buyers pay for the margin
+    it earns; machines already enter the collateral at today's (hashprice-driven) price, so with
+    this the whole collateral, and the debt ceiling ``max_debt_to_assets`` x assets, shrinks in a
+    bust and grows in a boom. Sites hold their value better than machines (power and permits are
+    scarce): Argo's Helios sold at ~$0.36M per operating MW at the December-2022 bottom (build
+    cost $0.3-0.35M), so the elasticity is well below the machines' 1 (docs/calibration.md 12.8).
+    """
+    if not (np.isfinite(hashprice_usd_per_ph_day) and hashprice_usd_per_ph_day > 0):
+        return float(build_capex_usd_per_mw)
+    return float(build_capex_usd_per_mw * (hashprice_usd_per_ph_day / reference_hashprice) ** elasticity)
+
+
+def vendor_credit_usd(machine_capex_usd, is_public, financed_share: float) -> np.ndarray:
+    """Per order: the part of a machine order the maker finances (instalment terms) for a private
+    firm, ``financed_share`` of the machines' price; public miners pay cash, raise equity or
+    borrow from banks instead. Site capex is never vendor-financed (no maker sells it)."""
+    capex = np.asarray(machine_capex_usd, dtype=float)
+    return np.where(np.asarray(is_public, dtype=bool), 0.0, financed_share * np.clip(capex, 0.0, None))
+
+
+def draw_vendor_credit(model, idx: np.ndarray, machine_capex_usd: np.ndarray) -> np.ndarray:
+    """Book the vendor credit on these orders: debt at ``vendor_financing_rate_per_year``
+    (blended into the firm's average rate, repaid with its other debt), cash for the
+    instalments. It is lent outside the banks' loan-to-value ceiling (the maker lends against
+    the machines it ships) but counts as debt for every later loan. Returns the credit."""
+    s, firms = model.config, model.firms
+    idx = np.atleast_1d(idx)
+    credit = vendor_credit_usd(machine_capex_usd, firms.is_public[idx], s.vendor_financing_share)
+    if len(np.unique(idx)) < len(idx):
+        credit = np.bincount(np.unique(idx, return_inverse=True)[1], weights=credit)
+        idx = np.unique(idx)
+    _add_debt(firms, idx, credit, s.vendor_financing_rate_per_year)
+    return credit
+
+
+def _add_debt(firms, idx: np.ndarray, drawn: np.ndarray, rate_per_year) -> None:
+    """New debt at ``rate_per_year``, blended into each firm's average rate (``idx`` unique)."""
+    old = firms.debt_usd[idx]
+    total = old + drawn
+    firms.debt_rate_per_year[idx] = np.where(
+        drawn > 0, (old * firms.debt_rate_per_year[idx] + drawn * rate_per_year) / np.where(total > 0, total, 1.0),
+        firms.debt_rate_per_year[idx])
+    firms.debt_usd[idx] += drawn
+    firms.cash_usd[idx] += drawn
+    firms.ledger["debt_drawn_usd"][idx] += drawn
 
 
 def credit_headroom_usd(model, assets: np.ndarray | None = None) -> np.ndarray:
@@ -135,14 +189,7 @@ def borrow(firms, idx: np.ndarray, amount: np.ndarray) -> np.ndarray:
     if len(np.unique(idx)) < len(idx):  # a firm named twice: each draw sees the debt before it
         return np.concatenate([borrow(firms, idx[k:k + 1], amount[k:k + 1]) for k in range(len(idx))])
     drawn = np.minimum(amount, borrowable_usd(firms, idx))
-    old = firms.debt_usd[idx]
-    total = old + drawn
-    firms.debt_rate_per_year[idx] = np.where(
-        drawn > 0, (old * firms.debt_rate_per_year[idx] + drawn * firms.new_debt_rate) / np.where(total > 0, total, 1.0),
-        firms.debt_rate_per_year[idx])
-    firms.debt_usd[idx] += drawn
-    firms.cash_usd[idx] += drawn
-    firms.ledger["debt_drawn_usd"][idx] += drawn
+    _add_debt(firms, idx, drawn, firms.new_debt_rate)
     return drawn
 
 

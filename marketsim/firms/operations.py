@@ -143,6 +143,11 @@ def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndar
         margin = fleet_margin_usd_per_mw_month(model, model.site_power_usd_per_mwh[buyers][None, :], hashprice,
                                                bin_eff[:, None], sites.power_take_or_pay_share[buyers][None, :])
         value = (margin - s.site_fixed_cost_usd_per_mw_month) * s.max_payback_months
+        # the tier price caps what a lot fetches (the same tier is on offer from resellers)
+        typical_power = float(np.median(model.site_power_usd_per_mwh[buyers])) + s.mining_opex_usd_per_mwh
+        cap = vintages.used_price_cap_usd_per_mw(bin_eff, model.machine_price_usd_per_th,
+                                                 model.market.state.frontier_j_per_th, hashprice, typical_power,
+                                                 s.machine_price_floor_usd_per_th)
     sold_share = np.zeros(len(bins))
     price = np.zeros(len(bins))
     led = firms.ledger
@@ -155,6 +160,7 @@ def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndar
         ranked = buyers[rank]
         affordable = np.minimum(free[ranked], cash_left[sites.owner[ranked]] / np.maximum(value[b][rank], 1.0))
         bought_ranked, price[b] = vintages.clear_used_lot(bin_mw[b], affordable, value[b][rank])
+        price[b] = min(price[b], cap[b])
         got = bought_ranked > 0
         if not got.any():
             continue

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from marketsim.market import asic
+
+W_PER_MW = 1e6  # TH per MW = W_PER_MW / (J/TH)
 VINTAGE_SLOTS = 4
 # The start: a site whose fleet averages worse than a modern machine is a mix of modern
 # machines (S19j Pro class, 29.5 J/TH nameplate x 1.07 facility overhead; calibration facts s3)
@@ -93,6 +96,25 @@ def remove_worst(cohort_mw, cohort_eff, rows: np.ndarray, mw: np.ndarray) -> np.
 def price_tier(efficiency_j_per_th: np.ndarray) -> np.ndarray:
     """Index into ``TIER_NAMES`` of each efficiency."""
     return np.searchsorted(np.asarray(PRICE_TIERS_J_PER_TH), efficiency_j_per_th, side="right")
+
+
+def used_price_cap_usd_per_mw(efficiency_j_per_th, frontier_price_usd_per_th: float, frontier_j_per_th: float,
+                              hashprice_usd_per_ph_day: float, power_cost_usd_per_mwh: float,
+                              floor_usd_per_th: float = 0.0) -> np.ndarray:
+    """The most a buyer pays for a MW of used machines of each efficiency: the tier price per TH
+    (``asic.tier_prices_usd_per_th``: the frontier price times the tier's earning power relative
+    to the frontier's at the bidders' median power cost, never below the floor) times the TH
+    in a MW.
+
+    Why a cap: a buyer with cheap power values a used lot above that price, but the same tier is
+    on offer from resellers at the tier price (Hashrate Index quotes one price per tier), so a
+    seller gets no more. A tier that earns nothing at that power cost is still quoted at the
+    machine price floor (``floor_usd_per_th``; Hashrate Index's > 68 J/TH tier was $4.7/TH in
+    December 2022, not 0), so old machines are sold, not given away, to whoever can run them."""
+    eff = np.asarray(efficiency_j_per_th, dtype=float)
+    per_th = asic.tier_prices_usd_per_th(frontier_price_usd_per_th, frontier_j_per_th, eff, hashprice_usd_per_ph_day,
+                                         power_cost_usd_per_mwh)
+    return np.maximum(per_th, floor_usd_per_th) * W_PER_MW / eff
 
 
 def clear_used_lot(mw: float, buyer_free_mw: np.ndarray, buyer_value_usd_per_mw: np.ndarray):

@@ -27,7 +27,8 @@ Dec-2022 spot market) and backlog / capacity is the lead time, in months, that t
 implies; ``SPOT_LEAD_MONTHS`` (1) is the lead of machines landed from stock. Calibration (public
 by end-2022, research note buildout.md section 2): Dec 2022, spot machines at $15.7-20/TH with
 ~$60/PH/day (the value reference, $17); 2021, 8-9 month leads and $101-119/TH at ~$315/PH/day:
-value $89/TH x 8^k = 101-119 gives k = 0.06-0.14; k = 0.1 gives $110/TH. Capacity: MicroBT's
+value $89/TH x 8^k = 101-119 gives k = 0.06-0.14; k = 0.1 gives $110/TH. The 2020-22 hashrate fit
+prefers k = 0.2 ($135/TH; docs/calibration.md 11.1), the default. Capacity: MicroBT's
 ~36 EH/s in 2019 at a ~35% share (~100 EH/s industry), ~150-250 EH/s in 2021 (Canaan ~25 EH/s at
 a 10-15% share; its Q4-2021 run rate implies 17-26 EH/s a month): growth ln 2 / 2 years = 0.35 a
 year, and ~25 EH/s a month at the start of 2023. Tiers below the frontier are priced by their
