@@ -3,6 +3,8 @@ makers' vendor credit for private firms, on hand-worked numbers and in the order
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -31,7 +33,7 @@ def test_the_debt_ceiling_shrinks_in_a_bust_and_grows_in_a_boom():
     s, sites = model.config, model.sites
     ceilings = {}
     for hp in (30.0, 60.0, 120.0):
-        model.hashprice_observed = hp
+        model.seen = dataclasses.replace(model.seen, hashprice_observed=hp)
         finance.asset_value_usd(model)
         ceilings[hp] = model.firms.debt_ceiling_usd.copy()
     active = model.firms.active
