@@ -97,6 +97,26 @@ def host_ai(model) -> None:
     model.ai_tenant_defaults_it_mw = lost
 
 
+def ai_market_value_usd(model) -> np.ndarray:
+    """Per firm: what the stock market adds to a miner's value for its AI leases (USD).
+
+    ``ai.rerated_equity_value_usd`` with no mining MW (the equity rule values mining from its
+    margin): each signed MW of IT counts at the miners' multiple on its gross MW, re-rated toward
+    data-centre multiples fully once delivered and for ``ai_signed_lease_credibility`` while it is
+    being built (calibration.md section 4: ~$4.5M per miner MW vs > $30M per data-centre MW).
+    ``finance.market_value_and_replacement_usd`` adds it to the q rule's market value, so a
+    signing raises what a public miner can issue (the valuation feedback of issue 13).
+    """
+    s, sites, leases = model.config, model.sites, model.leases
+    n_sites, n_firms = len(sites), len(model.firms)
+    signed = np.bincount(sites.owner, weights=leases.contracted_it_by_site(n_sites), minlength=n_firms)
+    delivered_site = getattr(model, "mw_ai_leased", None)
+    delivered = (np.zeros(n_firms) if delivered_site is None or len(delivered_site) != n_sites
+                 else np.bincount(sites.owner, weights=delivered_site / s.ai_pue, minlength=n_firms))
+    return ai.rerated_equity_value_usd(0.0, signed, delivered, s.ai_miner_value_usd_per_mw,
+                                       s.ai_datacentre_value_usd_per_it_mw, s.ai_signed_lease_credibility, s.ai_pue)
+
+
 def ai_outcome(model) -> dict:
     """The AI market's industry columns for the step (``AI_COLUMN_DOCS``)."""
     s, sites = model.config, model.sites
