@@ -3,6 +3,7 @@ defaults, re-rating. Hand-worked numbers throughout."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -291,6 +292,22 @@ def test_tenants_sign_blocks_not_slivers():
         _, kind, mw, _ = conversion.offers(model, spend, decisions.outlook(model), model.site_power_usd_per_mwh)
         offered[block] = float(mw[kind > 0].sum())
     assert offered[5.0] == pytest.approx(10.0) and offered[20.0] == 0.0
+
+
+def test_unmet_demand_is_what_tenants_want_at_the_clearing_rate_less_what_signed():
+    model = IndustryModel(load_scenario("halving-2024-replay", n_firms=30), rng=1)
+    model.step()
+    cleared = ai.LeaseClearing(120.0, np.array([10.0, 0.0]), 30.0)
+    assert conversion.unmet_demand_it_mw(model, cleared, 10.0, 500.0) == pytest.approx(20.0)
+    # no offers: tenants' demand at the standing rate, wanted x (choke - r)/(choke - ref) - contracted
+    s, market = model.config, model.market
+    market.lease_rate_usd_per_kw_month = 150.0
+    market.state = dataclasses.replace(market.state, ai_demand_mw=400.0)
+    nobody = ai.LeaseClearing(float("nan"), np.zeros(0), 0.0)
+    assert conversion.unmet_demand_it_mw(model, nobody, 0.0, 100.0) == pytest.approx(300.0)
+    market.lease_rate_usd_per_kw_month = s.ai_choke_rate_usd_per_kw_month
+    assert conversion.unmet_demand_it_mw(model, nobody, 0.0, 0.0) == 0.0
+    assert "ai_unmet_demand_it_mw" in model.datacollector.get_model_vars_dataframe()
 
 
 # --- shipped scenarios ------------------------------------------------------------------------

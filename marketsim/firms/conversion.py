@@ -16,7 +16,10 @@ Reservation rates follow deal terms as signed: capex per MW of critical IT by da
 direct funding); the host's share is financed ``conversion_debt_share_leased`` by project debt
 at the backstopped rate and the rest by equity at the firm's hurdle rate, and tenant default
 risk adds its hazard to that rate. A firm offers only the IT MW whose equity it can fund
-(``spend``). Offers are compared in location-adjusted terms (reservation / quality): a
+(``spend``: cash and credit, and for a public miner the equity rule's room, in which its signed
+and delivered leases re-rate its market value, ``hosting.ai_market_value_usd``), and only in
+blocks of at least ``ai_min_lease_block_it_mw`` (tenants lease campus blocks, not slivers). A new
+hall's rent starts ``ai_new_hall_extra_lead_months`` after a conversion's. Offers are compared in location-adjusted terms (reservation / quality): a
 tenant pays ``rate x quality`` at a site, so better locations sign higher rates.
 
 Signed MW is built to suit: first rent ``conversion_lead_time_months`` after signing, the
@@ -34,7 +37,7 @@ import numpy as np
 
 from marketsim.firms import finance
 from marketsim.firms.rules import Candidates, Outlook
-from marketsim.market.ai import LeaseClearing, gpu_cloud_npv_per_it_mw
+from marketsim.market.ai import LeaseClearing, gpu_cloud_npv_per_it_mw, new_lease_demand_mw
 from marketsim.units import DAYS_PER_YEAR, KW_PER_MW, MONTHS_PER_YEAR
 
 OFFER_KINDS = ("empty", "new_hall", "convert")
@@ -279,9 +282,21 @@ def _convert(model, spend: np.ndarray, o: Outlook, power_usd_per_mwh: np.ndarray
         "ai_signed_rate_min_usd_per_kw_month": float(rates.min()) if len(rates) else float("nan"),
         "ai_signed_rate_max_usd_per_kw_month": float(rates.max()) if len(rates) else float("nan"),
         "ai_gpu_cloud_started_it_mw": gpu_it,
+        "ai_unmet_demand_it_mw": unmet_demand_it_mw(model, clearing, float(filled.sum()), contracted),
     }
     model.ai_contracted_it_mw = float(leases.mw_it.sum())
     model.ai_offered_it_mw = float(mw.sum()) - float(filled.sum())
+
+
+def unmet_demand_it_mw(model, clearing: LeaseClearing, signed_it_mw: float, contracted_it_mw: float) -> float:
+    """New leases tenants want at the step's clearing rate (``LeaseClearing.demand_at_rate_mw``)
+    that no offer filled; with no offers at all, what they want at the market's standing rate."""
+    if np.isfinite(clearing.rate_usd_per_kw_month):
+        return max(0.0, clearing.demand_at_rate_mw - signed_it_mw)
+    s = model.config
+    return float(new_lease_demand_mw(model.market.lease_rate_usd_per_kw_month, model.market.state.ai_demand_mw,
+                                     contracted_it_mw, s.ai_tenant_reference_rate_usd_per_kw_month,
+                                     s.ai_choke_rate_usd_per_kw_month))
 
 
 def gpu_cloud_rent_equivalent(s, utilisation) -> np.ndarray:
