@@ -112,7 +112,8 @@ class IndustryModel(mesa.Model):
         pop = build_population(c, self.market.initial_network_hashrate_ehs(), list(RULES), self.firm_rng)
         n = len(pop.name)
         horizon = max(orderbook.pipeline_steps_needed(c, self.steps_per_month), round(max(
-            c.site_build_lead_time_months, c.conversion_lead_time_months + c.ai_delivery_phase_months,
+            c.site_build_lead_time_months,
+            c.conversion_lead_time_months + c.ai_new_hall_extra_lead_months + c.ai_delivery_phase_months,
             c.machine_lead_time_months) * self.steps_per_month) + PIPELINE_SLACK_STEPS)
         self.sites = SiteBook.create(
             owner=np.arange(n), capacity_mw=pop.mw, suitable_mw=pop.suitable_mw(c),

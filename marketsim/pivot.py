@@ -234,6 +234,9 @@ def render_markdown(cases: dict[str, PivotCase]) -> str:
         margin = market.result.scenario.ai_margin
         implied_mw = PROJECTED_PROFIT_USD_PER_YEAR / (GPU_CLOUD_REVENUE_USD_PER_MW_YEAR * margin)
         more = proj.mean_it_mw > implied_mw
+        s = market.result.scenario
+        first, extra = s.conversion_lead_time_months, s.ai_new_hall_extra_lead_months
+        last = first + s.ai_delivery_phase_months - 1
         lines += ["", "Why the model differs, item by item:", "",
                   f"1. **Scale (published -> as projected)**: at ${GPU_CLOUD_REVENUE_USD_PER_MW_YEAR / 1e6:.1f}M per MW-yr "
                   f"and the model's {margin:.0%} margin, $13.9B a year needs ~{implied_mw:,.0f} MW of IT earning for "
@@ -244,7 +247,8 @@ def render_markdown(cases: dict[str, PivotCase]) -> str:
                      if more else
                      "The projection applied 20% to the 12 largest miners' 2024-27 power (GW that includes pipelines "
                      "bought after 2022); the model's miners build only what their end-2022 interconnects allow.")
-                  + " Halls are delivered in phases 12-21 months after signing, not all within a year.",
+                  + f" Halls are delivered in phases {first:.0f}-{last:.0f} months after signing (conversions; new "
+                  f"halls {extra:.0f} months later), not all within a year.",
                   f"2. **As projected -> model market** ({b(proj.mean_profit_usd_per_year)} -> "
                   f"{b(market.mean_profit_usd_per_year)} a year):", ""]
         for label, value in profit_bridge(proj, market, margin):

@@ -265,7 +265,11 @@ class Scenario(BaseModel):
     conversion_capex_dispersion: float = Field(0.15, ge=0.0, le=2.0, description="lognormal sd across firms")
     ai_new_hall_capex_premium: float = Field(
         0.15, ge=0.0, le=5.0, description="extra capex share of a new AI hall on unused interconnect vs a conversion")
-    conversion_lead_time_months: int = Field(12, ge=1, le=60, description="signing to first delivered phase (8-18)")
+    conversion_lead_time_months: int = Field(
+        9, ge=1, le=60, description="signing to first delivered phase of a conversion (deals: 5-12 months on existing shells)")
+    ai_new_hall_extra_lead_months: int = Field(
+        6, ge=0, le=60, description="a new AI hall on unused interconnect delivers this much later than a conversion "
+        "(substation and shell: 16-18 months against 5-12 on existing shells)")
     ai_delivery_phase_months: int = Field(9, ge=1, le=60, description="the rest is delivered evenly over these months")
     conversion_debt_share_leased: float = Field(
         0.8, ge=0.0, le=1.0, description="host capex share lenders fund with a signed lease"
@@ -286,10 +290,11 @@ class Scenario(BaseModel):
         30e6, ge=0.0, le=1e9, description="market value of data-centre stocks per MW of IT (> $30M, Aug 2024)")
     ai_signed_lease_credibility: float = Field(
         0.5, ge=0.0, le=1.0, description="share of the re-rating a signed, undelivered lease earns")
-    ai_rerating_raise_share: float = Field(
-        0.15, ge=0.0, le=1.0, description="share of a signing's re-rating a public miner raises as new equity")
     ai_private_project_equity_share: float = Field(
         0.8, ge=0.0, le=1.0, description="share of a private host's equity need that project investors fund on a signed lease")
+    ai_min_lease_block_it_mw: float = Field(
+        20.0, ge=0.0, le=1e4, description="smallest block of new IT MW a site must be able to offer (room and money) "
+        "for AI tenants to consider it (deals: 39-250 MW)")
     ai_min_location_quality: float = Field(
         1.06, ge=0.0, le=5.0, description="sites below this location quality are not AI-suitable")
     tail_location_quality_sd: float = Field(0.08, ge=0.0, le=2.0, description="tail sites: lognormal sd around 1")

@@ -140,12 +140,12 @@ def test_profitable_conversion_uses_only_suitable_mw_and_pays_capex(small_baseli
     for _ in range(model.n_steps):
         model.step()
         capex_paid += model.firms.ledger["capex_usd"].sum()
-        ai_mw = model.sites.mw_converting + model.sites.mw_converted
+        ai_mw = (model.sites.mw_converting + model.sites.mw_converted)[:len(suitable)]  # entrants add sites
         assert (ai_mw <= suitable + 1e-9).all()
     events = model.events.frame()
     started = events[events["kind"] == "conversion_started"]
     assert len(started) > 0 and started["mw"].sum() > 0
-    assert (model.sites.mw_converting + model.sites.mw_converted)[suitable == 0].sum() == 0
+    assert (model.sites.mw_converting + model.sites.mw_converted)[:len(suitable)][suitable == 0].sum() == 0
     # capex = 1M per MW, paid in instalments over the 12-month lead time
     assert capex_paid >= 0.9 * started["mw"].sum() * 1e6 * 11 / 12
     assert model.outcome["revenue_ai_usd"] > 0

@@ -16,7 +16,10 @@ Reservation rates follow deal terms as signed: capex per MW of critical IT by da
 direct funding); the host's share is financed ``conversion_debt_share_leased`` by project debt
 at the backstopped rate and the rest by equity at the firm's hurdle rate, and tenant default
 risk adds its hazard to that rate. A firm offers only the IT MW whose equity it can fund
-(``spend``). Offers are compared in location-adjusted terms (reservation / quality): a
+(``spend``: cash and credit, and for a public miner the equity rule's room, in which its signed
+and delivered leases re-rate its market value, ``hosting.ai_market_value_usd``), and only in
+blocks of at least ``ai_min_lease_block_it_mw`` (tenants lease campus blocks, not slivers). A new
+hall's rent starts ``ai_new_hall_extra_lead_months`` after a conversion's. Offers are compared in location-adjusted terms (reservation / quality): a
 tenant pays ``rate x quality`` at a site, so better locations sign higher rates.
 
 Signed MW is built to suit: first rent ``conversion_lead_time_months`` after signing, the
@@ -28,11 +31,13 @@ at their running cost, so a glut of them pulls the rate down for everybody.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from marketsim.firms import finance
 from marketsim.firms.rules import Candidates, Outlook
-from marketsim.market.ai import LeaseClearing, gpu_cloud_npv_per_it_mw, rerating_uplift_usd_per_signed_it_mw
+from marketsim.market.ai import LeaseClearing, gpu_cloud_npv_per_it_mw, new_lease_demand_mw
 from marketsim.units import DAYS_PER_YEAR, KW_PER_MW, MONTHS_PER_YEAR
 
 OFFER_KINDS = ("empty", "new_hall", "convert")
@@ -93,6 +98,8 @@ def _reservations(model, o: Outlook, power: np.ndarray, firm_capex_it: np.ndarra
     eff = sites.efficiency_j_per_th[rows]
     hall_res = np.full(len(rows), np.inf)
     conv_res = np.full(len(rows), np.inf)
+    # a new hall waits for its substation and shell: its rent starts later
+    o_hall = replace(o, conversion_lead_months=o.conversion_lead_months + s.ai_new_hall_extra_lead_months)
     for rule_id, rule in enumerate(model.rules):
         mine = np.flatnonzero(firms.rule[owner] == rule_id)
         if not len(mine):
@@ -103,7 +110,7 @@ def _reservations(model, o: Outlook, power: np.ndarray, firm_capex_it: np.ndarra
         hall = Candidates(np.full(len(mine), np.inf), cost[mine], hp, decline, rate[mine],
                           host[mine] * (1.0 + s.ai_new_hall_capex_premium))
         conv_res[mine] = rule.conversion_reservation_rate(conv, o)
-        hall_res[mine] = rule.conversion_reservation_rate(hall, o)
+        hall_res[mine] = rule.conversion_reservation_rate(hall, o_hall)
     return hall_res, conv_res
 
 
@@ -126,12 +133,16 @@ def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray):
         hall_res[rows], conv_res[rows] = _reservations(model, o, power, firm_capex_it, rows)
     # financing: a firm offers only the new MW whose equity it can fund
     need_it = host_equity_per_it_mw(firm_capex_it, s.ai_tenant_capex_share, s.conversion_debt_share_leased)
-    equity_it = need_it - lease_equity_per_it_mw(s, firms.is_public, need_it)
+    equity_it = need_it - project_equity_per_it_mw(s, firms.is_public, need_it)
     want = np.where(suitable, hall_it * (1.0 + s.ai_new_hall_capex_premium) + conv_it, 0.0)
     need = np.bincount(sites.owner, weights=want, minlength=len(firms)) * equity_it
     scale = np.where(need > 0, np.clip(np.maximum(spend, 0.0) / np.where(need > 0, need, 1.0), 0.0, 1.0), 1.0)
     hall_it = np.where(suitable, hall_it * scale[sites.owner], 0.0)
     conv_it = np.where(suitable, conv_it * scale[sites.owner], 0.0)
+    # tenants lease campus-sized blocks: a site that cannot offer one (room or money) gets no
+    # tenant for new building (its existing empty halls are still let)
+    block = hall_it + conv_it >= s.ai_min_lease_block_it_mw
+    hall_it, conv_it = np.where(block, hall_it, 0.0), np.where(block, conv_it, 0.0)
     q = np.where(active, np.maximum(sites.location_quality, 1e-9), 1.0)
     site = np.r_[np.arange(n), np.arange(n), np.arange(n)]
     kind = np.repeat(np.arange(3), n)
@@ -141,16 +152,15 @@ def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray):
     return site[ok], kind[ok], mw[ok], res[ok]
 
 
-def lease_equity_per_it_mw(s, is_public: np.ndarray, equity_need_per_it_mw) -> np.ndarray:
-    """New equity raised per IT MW signed. A public miner sells shares worth
-    ``ai_rerating_raise_share`` of the re-rating the lease earns (``ai.rerated_equity_value_usd``);
-    a private one brings in project equity (infrastructure funds) for ``ai_private_project_equity_share``
-    of the equity its share of the build needs. Never more than that need."""
-    uplift = rerating_uplift_usd_per_signed_it_mw(s.ai_miner_value_usd_per_mw, s.ai_datacentre_value_usd_per_it_mw,
-                                                  s.ai_signed_lease_credibility, s.ai_pue)
+def project_equity_per_it_mw(s, is_public: np.ndarray, equity_need_per_it_mw) -> np.ndarray:
+    """Outside equity a signed lease brings in per IT MW, before the host's own money.
+
+    A private host brings in project equity (infrastructure funds) for
+    ``ai_private_project_equity_share`` of the equity its share of the build needs. A public miner
+    gets none here: it sells shares under the equity rule (``finance.equity_room_usd``), whose
+    market value rises with its signed and delivered AI MW (``hosting.ai_market_value_usd``)."""
     need = np.asarray(equity_need_per_it_mw, dtype=float)
-    raised = np.where(is_public, s.ai_rerating_raise_share * max(uplift, 0.0), s.ai_private_project_equity_share * need)
-    return np.minimum(raised, need)
+    return np.where(is_public, 0.0, s.ai_private_project_equity_share * need)
 
 
 def _log(model, kind: str, firm_ids, site_ids, mw, value_usd, detail) -> None:
@@ -182,10 +192,13 @@ def start_halls(model, site: np.ndarray, kind: np.ndarray, it_mw: np.ndarray, de
     np.subtract.at(sites.mw_idle, site[conv], take_idle)
     np.subtract.at(sites.mw_mining, site[conv], gross[conv] - take_idle)
     np.add.at(sites.mw_converting, site, gross)
-    lead = max(1, round(s.conversion_lead_time_months * model.steps_per_month))
+    lead = np.maximum(1, np.round((s.conversion_lead_time_months + np.where(hall, s.ai_new_hall_extra_lead_months, 0))
+                                  * model.steps_per_month)).astype(np.int64)
     phases = max(1, round(s.ai_delivery_phase_months * model.steps_per_month))
     for k in range(phases):
-        sites.conversion_pipeline.add_rows(site, gross / phases, lead + k)
+        for first in np.unique(lead):
+            at = lead == first
+            sites.conversion_pipeline.add_rows(site[at], gross[at] / phases, int(first) + k)
     np.subtract.at(spend, f, host * (1.0 - debt_share))
     # project finance: the hall (and, when signed, the tenant's lease and its backstop) secures
     # its own loan, sized by the project's lenders at ``debt_share`` of its cost (80-85% with a
@@ -194,7 +207,15 @@ def start_halls(model, site: np.ndarray, kind: np.ndarray, it_mw: np.ndarray, de
     if firms.debt_ceiling_usd is not None:
         np.add.at(firms.debt_ceiling_usd, f, host * debt_share)
     finance.borrow(firms, f, host * debt_share)
-    firms.payments.add_spread_rows(f, host, lead + phases - 1)
+    # the host's equity share: new shares first (public miners, within the equity rule's room,
+    # which the re-rating of signed leases raises), then credit (``finance.fund_orders``)
+    room = getattr(model, "equity_room", None)
+    if room is not None and len(room) == len(firms):
+        buyers, at = np.unique(f, return_inverse=True)
+        finance.fund_orders(model, buyers, np.bincount(at, weights=host * (1.0 - debt_share)), room)
+    for first in np.unique(lead):
+        at = lead == first
+        firms.payments.add_spread_rows(f[at], host[at], int(first) + phases - 1)
     _log(model, "conversion_started", f, site, gross, host,
          np.where(kind == 1, f"{detail}: {NEW_HALL_DETAIL}", f"{detail}: conversion of mining MW"))
     capex_out[:] = host
@@ -205,10 +226,29 @@ def convert(model, spend: np.ndarray, o: Outlook, power_usd_per_mwh: np.ndarray)
     """Offers, clearing, signings and builds for one step (called from ``decisions.decide``)."""
     s, firms, sites, leases = model.config, model.firms, model.sites, model.leases
     step = model.steps_done
+    # tenants come every step, boards review only some: the equity rule's room is sized per
+    # review, so the lease market sees the per-step share of it (restored for later callers)
+    room = getattr(model, "equity_room", None)
+    held = (np.clip(room, 0.0, None) * (1.0 - s.review_probability_per_step)
+            if room is not None and len(room) == len(firms) else np.zeros(len(firms)))
+    spend -= held
+    if room is not None and len(room) == len(firms):
+        room -= held
+    _convert(model, spend, o, power_usd_per_mwh)
+    spend += held
+    if room is not None and len(room) == len(firms):
+        room += held
+
+
+def _convert(model, spend: np.ndarray, o: Outlook, power_usd_per_mwh: np.ndarray) -> None:
+    s, firms, sites, leases = model.config, model.firms, model.sites, model.leases
+    step = model.steps_done
     site, kind, mw, res = offers(model, spend, o, power_usd_per_mwh)
     contracted = float(leases.mw_it.sum())
     clearing: LeaseClearing = model.market.clear_leases(mw, res, contracted)
-    filled = clearing.filled_mw
+    # a tenant signs a block, not a sliver: a new build filled below the block size waits for
+    # more demand (deals are lumpy; the first ones at mining sites came in mid-2024)
+    filled = np.where((kind > 0) & (clearing.filled_mw < s.ai_min_lease_block_it_mw), 0.0, clearing.filled_mw)
     signed = filled > 1e-9
     rates = np.empty(0)
     if signed.any():
@@ -222,7 +262,7 @@ def convert(model, spend: np.ndarray, o: Outlook, power_usd_per_mwh: np.ndarray)
         need_it = host_equity_per_it_mw(capex_per_it_mw(s, model.market.state.date, firms.conversion_capex_usd_per_mw[owners]),
                                         s.ai_tenant_capex_share, s.conversion_debt_share_leased)
         need_it = need_it * np.where(kk == 1, 1.0 + s.ai_new_hall_capex_premium, 1.0)
-        raised = lease_equity_per_it_mw(s, firms.is_public[owners], need_it) * np.where(kk > 0, it, 0.0)
+        raised = project_equity_per_it_mw(s, firms.is_public[owners], need_it) * np.where(kk > 0, it, 0.0)
         np.add.at(firms.cash_usd, owners, raised)
         np.add.at(firms.ledger["equity_raised_usd"], owners, raised)
         np.add.at(spend, owners, raised)
@@ -242,9 +282,21 @@ def convert(model, spend: np.ndarray, o: Outlook, power_usd_per_mwh: np.ndarray)
         "ai_signed_rate_min_usd_per_kw_month": float(rates.min()) if len(rates) else float("nan"),
         "ai_signed_rate_max_usd_per_kw_month": float(rates.max()) if len(rates) else float("nan"),
         "ai_gpu_cloud_started_it_mw": gpu_it,
+        "ai_unmet_demand_it_mw": unmet_demand_it_mw(model, clearing, float(filled.sum()), contracted),
     }
     model.ai_contracted_it_mw = float(leases.mw_it.sum())
     model.ai_offered_it_mw = float(mw.sum()) - float(filled.sum())
+
+
+def unmet_demand_it_mw(model, clearing: LeaseClearing, signed_it_mw: float, contracted_it_mw: float) -> float:
+    """New leases tenants want at the step's clearing rate (``LeaseClearing.demand_at_rate_mw``)
+    that no offer filled; with no offers at all, what they want at the market's standing rate."""
+    if np.isfinite(clearing.rate_usd_per_kw_month):
+        return max(0.0, clearing.demand_at_rate_mw - signed_it_mw)
+    s = model.config
+    return float(new_lease_demand_mw(model.market.lease_rate_usd_per_kw_month, model.market.state.ai_demand_mw,
+                                     contracted_it_mw, s.ai_tenant_reference_rate_usd_per_kw_month,
+                                     s.ai_choke_rate_usd_per_kw_month))
 
 
 def gpu_cloud_rent_equivalent(s, utilisation) -> np.ndarray:

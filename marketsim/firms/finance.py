@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from marketsim.firms import economics as econ
+from marketsim.firms import hosting
 from marketsim.units import MONTHS_PER_YEAR
 
 
@@ -225,14 +226,16 @@ def equity_room_usd(model, assets: np.ndarray | None = None) -> np.ndarray:
 
 
 def market_value_and_replacement_usd(model) -> tuple[np.ndarray, np.ndarray]:
-    """Per firm: (equity market value, replacement cost of its mining assets), USD."""
+    """Per firm: (equity market value, replacement cost of its mining assets), USD. The value
+    includes the re-rating of its AI leases (``hosting.ai_market_value_usd``)."""
     s, firms, sites = model.config, model.firms, model.sites
     n = len(firms)
     led = firms.ledger
     margin_year = (led["revenue_mining_usd"] - led["power_usd"] - led["opex_usd"]) * MONTHS_PER_YEAR / model.months_in_step
     price = model.market.state.btc_price_usd
     value = (s.equity_ev_to_margin_multiple * np.maximum(margin_year, 0.0) + firms.btc_held * price
-             + firms.cash_usd - firms.debt_usd)
+             + firms.cash_usd - firms.debt_usd
+             + hosting.ai_market_value_usd(model))  # AI leases re-rate it toward data-centre multiples
     th = np.bincount(sites.owner, weights=sites.mw_machines / sites.efficiency_j_per_th, minlength=n) * econ.W_PER_MW
     live_mw = np.bincount(sites.owner, weights=sites.capacity_mw - sites.mw_shutdown, minlength=n)
     replacement = live_mw * s.site_build_capex_usd_per_mw + th * model.machine_price_usd_per_th

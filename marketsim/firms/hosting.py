@@ -29,7 +29,7 @@ AI_COLUMN_DOCS = {
     "ai_clearing_rate_usd_per_kw_month": "lease market's clearing rate in the step, USD per kW-month of IT (NaN: no offers)",
     "ai_signed_rate_min_usd_per_kw_month": "lowest rate signed in the step (location-adjusted), USD per kW-month (NaN: none)",
     "ai_signed_rate_max_usd_per_kw_month": "highest rate signed in the step (location-adjusted), USD per kW-month (NaN: none)",
-    "ai_unmet_demand_it_mw": "IT MW tenants want at the reference rate that is not under lease",
+    "ai_unmet_demand_it_mw": "IT MW of new leases tenants want at the step's clearing rate that no offer filled",
     "ai_tenant_defaults_it_mw": "IT MW whose tenants defaulted or failed in the step",
     "ai_gpu_cloud_started_it_mw": "IT MW of empty halls turned into their owners' own GPU clouds in the step",
     "ai_gpu_cloud_it_mw": "IT MW running their owners' own GPU clouds (signed to themselves)",
@@ -97,6 +97,26 @@ def host_ai(model) -> None:
     model.ai_tenant_defaults_it_mw = lost
 
 
+def ai_market_value_usd(model) -> np.ndarray:
+    """Per firm: what the stock market adds to a miner's value for its AI leases (USD).
+
+    ``ai.rerated_equity_value_usd`` with no mining MW (the equity rule values mining from its
+    margin): each signed MW of IT counts at the miners' multiple on its gross MW, re-rated toward
+    data-centre multiples fully once delivered and for ``ai_signed_lease_credibility`` while it is
+    being built (calibration.md section 4: ~$4.5M per miner MW vs > $30M per data-centre MW).
+    ``finance.market_value_and_replacement_usd`` adds it to the q rule's market value, so a
+    signing raises what a public miner can issue (the valuation feedback of issue 13).
+    """
+    s, sites, leases = model.config, model.sites, model.leases
+    n_sites, n_firms = len(sites), len(model.firms)
+    signed = np.bincount(sites.owner, weights=leases.contracted_it_by_site(n_sites), minlength=n_firms)
+    delivered_site = getattr(model, "mw_ai_leased", None)
+    delivered = (np.zeros(n_firms) if delivered_site is None or len(delivered_site) != n_sites
+                 else np.bincount(sites.owner, weights=delivered_site / s.ai_pue, minlength=n_firms))
+    return ai.rerated_equity_value_usd(0.0, signed, delivered, s.ai_miner_value_usd_per_mw,
+                                       s.ai_datacentre_value_usd_per_it_mw, s.ai_signed_lease_credibility, s.ai_pue)
+
+
 def ai_outcome(model) -> dict:
     """The AI market's industry columns for the step (``AI_COLUMN_DOCS``)."""
     s, sites = model.config, model.sites
@@ -112,7 +132,7 @@ def ai_outcome(model) -> dict:
         "ai_clearing_rate_usd_per_kw_month": step_market.get("ai_clearing_rate_usd_per_kw_month", nan),
         "ai_signed_rate_min_usd_per_kw_month": step_market.get("ai_signed_rate_min_usd_per_kw_month", nan),
         "ai_signed_rate_max_usd_per_kw_month": step_market.get("ai_signed_rate_max_usd_per_kw_month", nan),
-        "ai_unmet_demand_it_mw": max(0.0, model.market.state.ai_demand_mw - float(model.leases.mw_it.sum())),
+        "ai_unmet_demand_it_mw": step_market.get("ai_unmet_demand_it_mw", 0.0),
         "ai_tenant_defaults_it_mw": getattr(model, "ai_tenant_defaults_it_mw", 0.0),
         "ai_gpu_cloud_started_it_mw": step_market.get("ai_gpu_cloud_started_it_mw", 0.0),
         "ai_gpu_cloud_it_mw": float(model.leases.mw_it[model.leases.own_gpu].sum()),
