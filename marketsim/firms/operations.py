@@ -13,6 +13,8 @@ Order within the phase (MODEL.md "Each step, each firm", 1-2):
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 from scipy.optimize import brentq
 from scipy.special import ndtr
@@ -150,17 +152,21 @@ def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndar
     capex_before = led["capex_usd"].copy()
     cash_left = np.maximum(firms.cash_usd, 0.0)
     bought_any = False
+    wanted = (value > 0).any(axis=1)  # a lot no buyer values at more than 0 goes to scrap, whatever the order
+    sales = []  # (sites, MW, USD) of each lot sold, logged in one block after the loop (same order)
     for b in np.argsort(bin_eff):  # best machines first
         if not len(buyers):
             break
+        if not wanted[b]:
+            continue
         rank = np.argsort(-value[b])
-        ranked = buyers[rank]
-        affordable = np.minimum(free[ranked], cash_left[sites.owner[ranked]] / np.maximum(value[b][rank], 1.0))
-        bought_ranked, price[b] = vintages.clear_used_lot(bin_mw[b], affordable, value[b][rank])
+        ranked, ranked_value = buyers[rank], value[b][rank]
+        affordable = np.minimum(free[ranked], cash_left[sites.owner[ranked]] / np.maximum(ranked_value, 1.0))
+        bought_ranked, price[b] = vintages.clear_used_lot(bin_mw[b], affordable, ranked_value)
         got = bought_ranked > 0
         if not got.any():
             continue
-        rows, mw = buyers[rank][got], bought_ranked[got]
+        rows, mw = ranked[got], bought_ranked[got]
         bought_any = True
         vintages.add_cohort(sites.cohort_mw, sites.cohort_efficiency_j_per_th, sites.cohort_age_years,
                             rows, mw, np.full(len(rows), bin_eff[b]))
@@ -170,9 +176,12 @@ def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndar
         np.add.at(led["capex_usd"], sites.owner[rows], mw * price[b])
         np.subtract.at(cash_left, sites.owner[rows], mw * price[b])
         sold_share[b] = mw.sum() / bin_mw[b]
-        tier = vintages.TIER_NAMES[vintages.price_tier(bin_eff[b:b + 1])[0]]
+        tier = vintages.TIER_NAMES[bisect.bisect_right(vintages.PRICE_TIERS_J_PER_TH, bin_eff[b])]  # ``price_tier``
         model.used_machine_price_usd_per_th[tier] = price[b] * bin_eff[b] / econ.W_PER_MW  # $/MW -> $/TH
-        model.events.add_many("used_machines_bought", sites.owner[rows], rows, mw, value_usd=mw * price[b])
+        sales.append((rows, mw, mw * price[b]))
+    if sales:
+        rows, mw, usd = (np.concatenate(x) for x in zip(*sales))
+        model.events.add_many("used_machines_bought", sites.owner[rows], rows, mw, value_usd=usd)
     sellers = sites.owner[site_idx]
     np.subtract.at(led["capex_usd"], sellers, lot_mw * sold_share[lot_bin] * price[lot_bin])
     scrapped = lot_mw * (1.0 - sold_share[lot_bin])
@@ -265,8 +274,11 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float) ->
             share = (k > marginal_power).astype(float)
         else:
             positive = k > 0
-            d = (np.log(np.where(positive, k, 1.0)) - log_marginal_power + half_variance) / vol
-            share = np.where(positive, ndtr(d), 0.0)
+            if positive.all():  # the usual case: every live cohort earns more than its opex somewhere
+                share = ndtr((np.log(k) - log_marginal_power + half_variance) / vol)
+            else:
+                d = (np.log(np.where(positive, k, 1.0)) - log_marginal_power + half_variance) / vol
+                share = np.where(positive, ndtr(d), 0.0)
         return float(((free + (1.0 - free) * share) * ths).sum())
 
     # brentq evaluates its bracket's ends again: the values already computed are reused (the
