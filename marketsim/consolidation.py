@@ -101,9 +101,10 @@ class ExitBook:
         k = self.model.config.auction_max_bidders
         changed = np.fromiter(self.touched | ({int(exclude)} if exclude >= 0 else set()), dtype=np.int64)
         pool = self.ranked[: k + len(changed)]
-        n_eligible = len(self.ranked) - int((self.was_eligible[changed] & ~self._eligible(changed, exclude)).sum())
         cand = pool[self._eligible(pool, exclude)]
-        if n_eligible > k:
+        # at most len(changed) firms left the ranking: with more than k + len(changed) ranked, more than k remain
+        many = len(self.ranked) - len(changed) > k
+        if many or len(self.ranked) - int((self.was_eligible[changed] & ~self._eligible(changed, exclude)).sum()) > k:
             return cand[np.lexsort((cand, -self.spend[cand]))[:k]]
         return np.sort(cand)
 
