@@ -86,10 +86,10 @@ class ExitBook:
 
     def sites_of(self, firm_id: int) -> np.ndarray:
         """The firm's sites now, ascending (as ``np.flatnonzero(sites.owner == firm_id)``)."""
-        rows = self.by_owner[self.owner_start[firm_id]:self.owner_start[firm_id + 1]]
+        rows = self.by_owner[self.owner_start[firm_id]:self.owner_start[firm_id + 1]]  # ascending: a stable sort
         if firm_id in self.gained:
-            rows = np.unique(np.concatenate([rows, *self.gained[firm_id]]))
-        return np.sort(rows[self.model.sites.owner[rows] == firm_id])
+            rows = np.unique(np.concatenate([rows, *self.gained[firm_id]]))  # sorted too
+        return rows[self.model.sites.owner[rows] == firm_id]
 
     def _eligible(self, ids: np.ndarray, exclude: int) -> np.ndarray:
         firms = self.model.firms
@@ -101,9 +101,10 @@ class ExitBook:
         k = self.model.config.auction_max_bidders
         changed = np.fromiter(self.touched | ({int(exclude)} if exclude >= 0 else set()), dtype=np.int64)
         pool = self.ranked[: k + len(changed)]
-        n_eligible = len(self.ranked) - int((self.was_eligible[changed] & ~self._eligible(changed, exclude)).sum())
         cand = pool[self._eligible(pool, exclude)]
-        if n_eligible > k:
+        # at most len(changed) firms left the ranking: with more than k + len(changed) ranked, more than k remain
+        many = len(self.ranked) - len(changed) > k
+        if many or len(self.ranked) - int((self.was_eligible[changed] & ~self._eligible(changed, exclude)).sum()) > k:
             return cand[np.lexsort((cand, -self.spend[cand]))[:k]]
         return np.sort(cand)
 
@@ -284,7 +285,9 @@ def shut_down_sites(model, rows: np.ndarray) -> None:
     sites.build_pipeline.buffer[rows] = 0.0
     sites.conversion_pipeline.buffer[rows] = 0.0
     sites.upgrade_due_step[rows] = -1
-    ended = np.isin(leases.site, rows)
+    closing = np.zeros(len(sites), bool)  # a mask over sites: cheaper than np.isin for a few rows of many leases
+    closing[rows] = True
+    ended = closing[leases.site]
     if ended.any():
         leases.expiry_step[ended] = model.steps_done
         leases.expire(model.steps_done)
@@ -331,7 +334,7 @@ def market_for_firms(model, spend: np.ndarray, book: ExitBook | None = None) -> 
         if not len(bidders):
             return
         ready = screened.get(target)
-        if ready is not None and np.array_equal(ready[0], rows) and np.array_equal(ready[1], bidders):
+        if ready is not None and _same(ready[0], rows) and _same(ready[1], bidders):
             sites_to_bidders, sites_to_owner = ready[2], ready[3]
         else:  # an earlier deal changed its bidders or its sites: value them now
             sites_to_bidders, sites_to_owner = _value_target(model, rows, bidders, target)
@@ -351,6 +354,11 @@ def market_for_firms(model, spend: np.ndarray, book: ExitBook | None = None) -> 
         how = "voluntary sale" if sites_to_owner + net < liquidation + net else "takeover"
         merge_firms(model, buyer, target, price, how, book)
         spend[buyer] -= price
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """``np.array_equal`` for two 1-D integer arrays, without its generic checks (called per target)."""
+    return len(a) == len(b) and bool((a == b).all())
 
 
 def _live(sites, rows: np.ndarray) -> np.ndarray:

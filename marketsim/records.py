@@ -275,10 +275,14 @@ class FirmRecorder:
         self.rule_names = [r.name for r in model.rules]
 
     def frame(self) -> pd.DataFrame:
-        """The firms table (pandas copies the columns out of the buffers: recording may go on)."""
+        """The firms table. Each column is copied out of the buffers once (recording may go on) and
+        handed to pandas as it is: ``copy=True`` would copy again and stack the float columns into
+        one 2-D block, half a second at 10,000 firms x 120 steps (the same table either way)."""
         if not self.counts:
             return pd.DataFrame(columns=FIRM_COLUMNS)
-        col = self.buffer.column
+        def col(name):
+            return self.buffer.column(name).copy()
+
         out = {
             "step": col("step"),
             "date": np.repeat(pd.DatetimeIndex(self.dates).to_numpy(), self.counts),
@@ -289,7 +293,7 @@ class FirmRecorder:
             "state": text_column(self.states, col("state")),
         }
         out.update({c: col(c) for c in FIRM_COLUMNS[7:]})
-        return pd.DataFrame(out, columns=FIRM_COLUMNS, copy=True)
+        return pd.DataFrame(out, columns=FIRM_COLUMNS, copy=False)
 
 
 def firm_snapshot(model) -> pd.DataFrame:

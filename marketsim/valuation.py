@@ -70,12 +70,23 @@ def _beliefs(model, firm_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each firm's hashprice path and discount factors over the decision horizon (rows)."""
     s = model.config
     months = round(s.decision_horizon_years * MONTHS_PER_YEAR)
+    return (model.firms.expected_hashprice[firm_ids][:, None] * _unit_outlook(model, months),
+            econ.monthly_discount(model.firms.hurdle_rate_per_year[firm_ids], months))
+
+
+def _unit_outlook(model, months: int) -> np.ndarray:
+    """``econ.hashprice_outlook`` of a hashprice of 1 (one row), once per step: the decline is the
+    scenario's, the same for every firm, so each firm's path is its hashprice times this row (the
+    same product, float for float, as the outlook computed per firm)."""
     subsidy = model.market.subsidy_per_block_now()
     fee = model.market.state.fee_share
-    ratio = (subsidy / 2 + fee * subsidy) / (subsidy + fee * subsidy)
-    hp = econ.hashprice_outlook(model.firms.expected_hashprice[firm_ids], months, s.expected_hashprice_decline_per_year,
-                                model.market.months_to_next_halving(), ratio)
-    return hp, econ.monthly_discount(model.firms.hurdle_rate_per_year[firm_ids], months)
+    key = (model.steps_done, months, subsidy, fee, model.market.months_to_next_halving())
+    if getattr(model, "_unit_outlook_key", None) != key:
+        ratio = (subsidy / 2 + fee * subsidy) / (subsidy + fee * subsidy)
+        model._unit_outlook = econ.hashprice_outlook(1.0, months, model.config.expected_hashprice_decline_per_year,
+                                                     key[4], ratio)[0]
+        model._unit_outlook_key = key
+    return model._unit_outlook
 
 
 def _add_halls_and_leases(model, site_rows: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -13,6 +13,8 @@ Order within the phase (MODEL.md "Each step, each firm", 1-2):
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 from scipy.optimize import brentq
 from scipy.special import ndtr
@@ -153,18 +155,24 @@ def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndar
     led = firms.ledger
     capex_before = led["capex_usd"].copy()
     cash_left = np.maximum(firms.cash_usd, 0.0)
+    bought_any = False
+    wanted = (value > 0).any(axis=1)  # a lot no buyer values at more than 0 goes to scrap, whatever the order
+    sales = []  # (sites, MW, USD) of each lot sold, logged in one block after the loop (same order)
     for b in np.argsort(bin_eff):  # best machines first
         if not len(buyers):
             break
+        if not wanted[b]:
+            continue
         rank = np.argsort(-value[b])
-        ranked = buyers[rank]
-        affordable = np.minimum(free[ranked], cash_left[sites.owner[ranked]] / np.maximum(value[b][rank], 1.0))
-        bought_ranked, price[b] = vintages.clear_used_lot(bin_mw[b], affordable, value[b][rank])
+        ranked, ranked_value = buyers[rank], value[b][rank]
+        affordable = np.minimum(free[ranked], cash_left[sites.owner[ranked]] / np.maximum(ranked_value, 1.0))
+        bought_ranked, price[b] = vintages.clear_used_lot(bin_mw[b], affordable, ranked_value)
         price[b] = min(price[b], cap[b])
         got = bought_ranked > 0
         if not got.any():
             continue
-        rows, mw = buyers[rank][got], bought_ranked[got]
+        rows, mw = ranked[got], bought_ranked[got]
+        bought_any = True
         vintages.add_cohort(sites.cohort_mw, sites.cohort_efficiency_j_per_th, sites.cohort_age_years,
                             rows, mw, np.full(len(rows), bin_eff[b]))
         sites.mw_shutdown[rows] -= mw
@@ -173,9 +181,12 @@ def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndar
         np.add.at(led["capex_usd"], sites.owner[rows], mw * price[b])
         np.subtract.at(cash_left, sites.owner[rows], mw * price[b])
         sold_share[b] = mw.sum() / bin_mw[b]
-        tier = vintages.TIER_NAMES[vintages.price_tier(bin_eff[b:b + 1])[0]]
+        tier = vintages.TIER_NAMES[bisect.bisect_right(vintages.PRICE_TIERS_J_PER_TH, bin_eff[b])]  # ``price_tier``
         model.used_machine_price_usd_per_th[tier] = price[b] * bin_eff[b] / econ.W_PER_MW  # $/MW -> $/TH
-        model.events.add_many("used_machines_bought", sites.owner[rows], rows, mw, value_usd=mw * price[b])
+        sales.append((rows, mw, mw * price[b]))
+    if sales:
+        rows, mw, usd = (np.concatenate(x) for x in zip(*sales))
+        model.events.add_many("used_machines_bought", sites.owner[rows], rows, mw, value_usd=usd)
     sellers = sites.owner[site_idx]
     np.subtract.at(led["capex_usd"], sellers, lot_mw * sold_share[lot_bin] * price[lot_bin])
     scrapped = lot_mw * (1.0 - sold_share[lot_bin])
@@ -184,7 +195,8 @@ def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndar
         model.events.add_many("used_scrapped", sellers[gone], site_idx[gone], scrapped[gone])
     if settle_cash:
         firms.cash_usd -= led["capex_usd"] - capex_before
-    sync_fleet(sites)
+    if bought_any:  # the callers synced the fleets just before: only new cohorts change them
+        sync_fleet(sites)
 
 
 def mining_shares(model, power_usd_per_mwh, hashprice, efficiency=None, take_or_pay=None):
@@ -214,6 +226,18 @@ def cohort_shares(model, power_usd_per_mwh: np.ndarray, hashprice):
     hp = np.asarray(hashprice, dtype=float)
     return mining_shares(model, np.asarray(power_usd_per_mwh)[:, None], hp[:, None] if hp.ndim else hp,
                          sites.cohort_efficiency_j_per_th, sites.power_take_or_pay_share[:, None])
+
+
+def _live_cohort_shares(model, power_usd_per_mwh: np.ndarray, hashprice: float):
+    """``cohort_shares`` computed on the cohorts that hold machines only, 0 in the empty slots:
+    what the step sums (share x MW) is the same to the last bit, at the cost of the live cells."""
+    sites = model.sites
+    rows, slots = np.nonzero(sites.cohort_mw > 0)
+    share, cost_share = np.zeros(sites.cohort_mw.shape), np.zeros(sites.cohort_mw.shape)
+    share[rows, slots], cost_share[rows, slots] = mining_shares(
+        model, power_usd_per_mwh[rows], hashprice, sites.cohort_efficiency_j_per_th[rows, slots],
+        sites.power_take_or_pay_share[rows])
+    return share, cost_share
 
 
 def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float) -> float:
@@ -246,19 +270,30 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float) ->
     revenue_per_hashprice = (econ.PH_PER_EH / sites.cohort_efficiency_j_per_th[live]) / econ.HOURS_PER_DAY
     marginal_power = np.asarray(power_usd_per_mwh)[rows] * (1.0 - sites.power_take_or_pay_share[rows])
     vol, free = s.power_hourly_volatility, s.power_negative_hours_share
+    log_marginal_power = np.log(np.maximum(marginal_power, 1e-9))  # the same in every evaluation
+    half_variance = vol * vol / 2
 
     def supply(hashprice: float) -> float:
         k = hashprice * revenue_per_hashprice - s.mining_opex_usd_per_mwh
         if vol <= 0:
             share = (k > marginal_power).astype(float)
         else:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                d = (np.log(np.where(k > 0, k, 1.0)) - np.log(np.maximum(marginal_power, 1e-9)) + vol * vol / 2) / vol
-            share = np.where(k > 0, ndtr(d), 0.0)
+            positive = k > 0
+            if positive.all():  # the usual case: every live cohort earns more than its opex somewhere
+                share = ndtr((np.log(k) - log_marginal_power + half_variance) / vol)
+            else:
+                d = (np.log(np.where(positive, k, 1.0)) - log_marginal_power + half_variance) / vol
+                share = np.where(positive, ndtr(d), 0.0)
         return float(((free + (1.0 - free) * share) * ths).sum())
 
+    # brentq evaluates its bracket's ends again: the values already computed are reused (the
+    # same numbers, so the same root)
+    seen: dict[float, float] = {}
+
     def excess(log_h: float) -> float:
-        return float(np.log(max(supply(reward / (np.exp(log_h) * protocol.PH_PER_EH)), 1e-300)) - log_h)
+        if log_h not in seen:
+            seen[log_h] = float(np.log(max(supply(reward / (np.exp(log_h) * protocol.PH_PER_EH)), 1e-300)) - log_h)
+        return seen[log_h]
 
     high = np.log(capacity)
     top = excess(high)
@@ -299,9 +334,14 @@ def curtail_or_mine(model, power_usd_per_mwh: np.ndarray) -> None:
     if not np.isfinite(hashprice):
         hashprice = model.hashprice_observed
     best = np.fmax(model.firms.expected_hashprice[sites.owner], hashprice)
-    margin = fleet_margin_usd_per_mw_month(model, np.asarray(power_usd_per_mwh)[:, None], best[:, None],
-                                           sites.cohort_efficiency_j_per_th, sites.power_take_or_pay_share[:, None])
-    losing = (margin < s.site_fixed_cost_usd_per_mw_month) & (sites.cohort_mw > 0) & (sites.upgrade_due_step < 0)[:, None]
+    power = np.asarray(power_usd_per_mwh)
+    # only the cohorts that hold machines are valued (an empty slot cannot lose money); the same
+    # numbers, cell by cell, as the whole (sites, slots) expression
+    rows, slots = np.nonzero(sites.cohort_mw > 0)
+    margin = fleet_margin_usd_per_mw_month(model, power[rows], best[rows], sites.cohort_efficiency_j_per_th[rows, slots],
+                                           sites.power_take_or_pay_share[rows])
+    losing = np.zeros(sites.cohort_mw.shape, bool)
+    losing[rows, slots] = (margin < s.site_fixed_cost_usd_per_mw_month) & (sites.upgrade_due_step[rows] < 0)
     sites.idle_steps = np.where(losing.any(axis=1), sites.idle_steps + 1, 0)
     # a hazard, not a deadline: of a cohort that does not pay its way, 1 - exp(-t / T) goes each
     # step (owners sell or scrap a few machines at a time), so a halving that strands many
@@ -322,7 +362,7 @@ def curtail_or_mine(model, power_usd_per_mwh: np.ndarray) -> None:
     if not np.isfinite(hashprice):
         hashprice = model.hashprice_observed
 
-    share, cost_share = cohort_shares(model, power_usd_per_mwh, hashprice)
+    share, cost_share = _live_cohort_shares(model, power, hashprice)
     machines = sites.cohort_mw.sum(axis=1)
     was_mining = sites.mw_mining > MINING_SITE_SHARE * sites.mw_machines
     sites.mw_mining = (share * sites.cohort_mw).sum(axis=1)

@@ -349,9 +349,15 @@ class Market:
     def asic_capacity_ehs_per_month(self) -> float:
         """EH/s of new machines the makers can ship a month at this step's date."""
         s = self.scenario
-        years = float((self.state.date - ASIC_CAPACITY_ANCHOR).days) / DAYS_PER_YEAR
-        return float(asic.supply_capacity_ehs_per_month(years, s.asic_supply_capacity_ehs_per_month,
-                                                        s.asic_supply_growth_per_year))
+        date = self.state.date
+        cached = getattr(self, "_asic_capacity_at", None)
+        if cached is not None and cached[0] == date and cached[1] is s:  # asked 3 times a step (orders, price, outcomes)
+            return cached[2]
+        years = float((date - ASIC_CAPACITY_ANCHOR).days) / DAYS_PER_YEAR
+        capacity = float(asic.supply_capacity_ehs_per_month(years, s.asic_supply_capacity_ehs_per_month,
+                                                            s.asic_supply_growth_per_year))
+        self._asic_capacity_at = (date, s, capacity)
+        return capacity
 
     def clear_leases(self, offer_mw: np.ndarray, reservation_rate: np.ndarray, contracted_mw: float) -> ai.LeaseClearing:
         """Clear this step's offers against tenants' demand curve (``ai.clear_lease_market``).
