@@ -48,7 +48,7 @@ def _timed(component, label: str) -> None:
 def instrument() -> None:
     for name in ("Headline", "PriceChart", "HashrateChart", "PivotChart", "AIChart", "RevenueChart", "MarketMap",
                  "CostCurve", "PopulationHistograms", "ConsolidationPanel", "FirmTable", "EventFeed", "LargestDeals",
-                 "Downloads", "PlotlyChart"):
+                 "Downloads", "SeedBand", "PlotlyChart"):
         _timed(getattr(components, name), name)
 
 

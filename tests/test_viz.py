@@ -804,3 +804,19 @@ def test_run_seeds_button_runs_them_in_the_background_and_draws_the_band():
         assert any("3 seeds" in (t.name or "") for t in hashrate.data)
     finally:
         rc.close()
+
+
+def test_solaraviz_controls_are_reactives_the_dashboard_reads():
+    from viz.app import bound_params
+
+    m = DashboardModel(n_firms=30, months=3, rng=2)
+    params = model_params_for(m)
+    values = {k: solara.reactive(v) for k, v in control_values(params).items() if k in CONTROLS}
+    bound = bound_params(params, values)
+    assert bound["n_firms"]["value"] is values["n_firms"] and bound["months"] == 3  # fixed stays fixed
+    values["capex_scale"].value = 0.5
+    assert pending_changes(m, values) == [CONTROLS["capex_scale"]["label"]]
+    # Reset hands the model a control's reactive until the control is moved, its value after
+    again = DashboardModel(**{**control_values(params), "n_firms": values["n_firms"], "capex_scale": 0.5})
+    assert again.config.n_firms == 30 and again.dashboard_params["capex_scale"] == 0.5
+    assert again.config.conversion_capex_usd_per_mw == pytest.approx(m.config.conversion_capex_usd_per_mw * 0.5)

@@ -230,9 +230,14 @@ def recent_events(model, n: int = 12) -> pd.DataFrame:
 
 
 def largest_deals(model, n: int = 8) -> pd.DataFrame:
-    """The run's ``n`` largest deals by price (sites bought at auction, firms bought), largest first."""
-    rows = [r for r in model.events.rows if r[2] in DEAL_KINDS]
-    rows = sorted(rows, key=lambda r: r[8], reverse=True)[:n]
+    """The run's ``n`` largest deals by price (sites bought at auction, firms bought), largest first
+    (ties in the order they happened). Found on the log's kind and value columns: building a tuple
+    for each of a long run's events cost ~300 ms a redraw at 1,000 firms."""
+    events = model.events
+    every = events.rows  # flushes the pending events into the columns
+    kinds, values = events.buffer.column("kind"), events.buffer.column("value_usd")
+    deals = np.flatnonzero(np.isin(kinds, DEAL_KINDS))
+    rows = [every[i] for i in deals[np.argsort(-values[deals], kind="stable")[:n]]]
     names = model.firms.name
     return pd.DataFrame([
         {"date": pd.Timestamp(r[1]).strftime("%Y-%m"), "buyer": names[r[3]] if 0 <= r[3] < len(names) else "",
@@ -366,7 +371,7 @@ def firms_csv(model) -> str:
 
 def events_csv(model) -> str:
     """Every event of the run so far (records.EVENT_COLUMNS plus the firms' names), as CSV."""
-    frame = pd.DataFrame(model.events.rows, columns=EVENT_COLUMNS)
+    frame = model.events.frame()[EVENT_COLUMNS]
     names = np.asarray(model.firms.name, dtype=object)
     for col, out in (("firm_id", "firm"), ("counterparty_id", "counterparty")):
         ids = frame[col].to_numpy(int)
