@@ -390,6 +390,10 @@ def consolidation(hist: pd.DataFrame, *, marks=(), ghost: pd.DataFrame | None = 
     lay = small_multiples([t for _, t, _ in CONSOLIDATION_PANELS], 2, "Consolidation (grey dotted: the previous run)",
                           760, gap_x=0.14, gap_y=0.1)
     traces = []
+    # a tick a year, or every other year when the charts span more than six (a band covers the run)
+    spans = [f["date"] for f in (hist, ghost, band.frame if band is not None else None) if f is not None and len(f)]
+    years = max(((s.iloc[-1] - s.iloc[0]).days / 365.25 for s in spans), default=0.0)
+    year_step = "M12" if years <= 6 else "M24"
     for i, (col, title, colour) in enumerate(CONSOLIDATION_PANELS):
         suffix = str(i + 1) if i else ""
         o = outcomes.outcome(col if col in outcomes.OUTCOMES else col.removesuffix("_cum"))
@@ -405,7 +409,7 @@ def consolidation(hist: pd.DataFrame, *, marks=(), ghost: pd.DataFrame | None = 
                                hovertemplate=f"%{{x|%Y-%m}}: {shown}<extra>{title} ({name})</extra>", **fields))
         # counts: no "1, 1" ticks at 0.5 steps (",d" rounds them); hover keeps the declared format
         lay[f"yaxis{suffix}"].update(dict(tickformat=",~r") if o.fmt == "int" else value_axis(o))
-        lay[f"xaxis{suffix}"].update(type="date", tickformat="%Y", dtick="M12")
+        lay[f"xaxis{suffix}"].update(type="date", tickformat="%Y", dtick=year_step)
     shapes, notes = mark_parts(list(marks), ["x"] + [f"x{i + 1}" for i in range(1, len(CONSOLIDATION_PANELS))])
     lay["shapes"], lay["annotations"] = shapes, lay["annotations"] + notes
     return figure(traces, lay)
