@@ -2,12 +2,14 @@
 (``viz.app.dashboard``) into widgets, as the browser session does, and times each redraw.
 
     .venv/bin/python benchmarks/bench_viz.py [--firms 200 1000] [--warmup 24] [--steps 12] [--tabs ...]
+                                              [--band 4]
 
 For each population size and each tab of the dashboard (only the open tab is drawn): builds the
 dashboard, runs ``--warmup`` steps (history to draw), then ``--steps`` times: one model step, then
 one redraw of the tab's panels (what Mesa's Step button does: ``model.step()`` then
 ``force_update()``), Plotly figures built and sent to their widgets. Prints the median and worst
-redraw and the slowest components. Server side only: sending the widgets' state to the browser and the
+redraw and the slowest components. ``--band N`` first runs N seeds of the scenario (at 100 firms: the
+band's size is its steps and columns, not its firms) and draws their band on the time charts. Server side only: sending the widgets' state to the browser and the
 browser's own drawing are not included. Figures are printed, never asserted.
 """
 
@@ -48,12 +50,13 @@ def _timed(component, label: str) -> None:
 def instrument() -> None:
     for name in ("Headline", "PriceChart", "HashrateChart", "PivotChart", "AIChart", "RevenueChart", "MarketMap",
                  "CostCurve", "PopulationHistograms", "ConsolidationPanel", "FirmTable", "EventFeed", "LargestDeals",
-                 "Downloads", "PlotlyChart"):
+                 "Downloads", "SeedBand", "PlotlyChart"):
         _timed(getattr(components, name), name)
 
 
-def bench(n_firms: int, warmup: int, steps: int, tab: str) -> None:
+def bench(n_firms: int, warmup: int, steps: int, tab: str, band=None) -> None:
     model = DashboardModel("ai-pivot-20pct", n_firms=n_firms, rng=1)
+    model.seed_band = band
     start = time.perf_counter()
     _, rc = solara.render(Dashboard(model, tab=tab), handle_error=False)
     first = time.perf_counter() - start
@@ -85,11 +88,19 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=24)
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--tabs", nargs="+", default=list(components.TABS), choices=list(components.TABS))
+    parser.add_argument("--band", type=int, default=0, help="seeds of the scenario run first, drawn as a band")
     args = parser.parse_args()
     instrument()
+    band = None
+    if args.band:
+        from viz import seeds
+
+        config = DashboardModel("ai-pivot-20pct", n_firms=100, rng=1).config
+        band = seeds.run_band(config, seeds.band_seeds(1, args.band))
+        print(f"band: {band.label}, {len(band.frame)} steps x {len(band.frame.columns)} columns")
     for n in args.firms:
         for tab in args.tabs:
-            bench(n, args.warmup, args.steps, tab)
+            bench(n, args.warmup, args.steps, tab, band)
 
 
 if __name__ == "__main__":

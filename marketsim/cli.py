@@ -85,13 +85,20 @@ def cmd_params(args) -> int:
 
 
 def cmd_viz(args) -> int:
+    """The dashboard: in a clone the source tree's viz/app.py (what the user edits), in an
+    installed wheel the same files installed as the module ``marketsim.viz.app`` (pyproject.toml)."""
+    import importlib.util
     import os
     import subprocess
     from pathlib import Path
 
-    app = Path(__file__).resolve().parent.parent / "viz" / "app.py"
-    if not app.exists():
-        raise MarketsimError(f"viz: the Solara app is not at {app}")
+    source = Path(__file__).resolve().parent.parent / "viz" / "app.py"
+    if source.exists():
+        app = str(source)
+    elif importlib.util.find_spec("marketsim.viz") is not None:
+        app = "marketsim.viz.app"
+    else:
+        raise MarketsimError(f"viz: the Solara app is neither at {source} nor installed as marketsim.viz")
     env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
     if args.sweep:
         sweep_dir = Path(args.sweep).resolve()
@@ -100,9 +107,8 @@ def cmd_viz(args) -> int:
         env["MARKETSIM_SWEEP_DIR"] = str(sweep_dir)
     print(f"marketsim dashboard: http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
     print(f"sweep explorer:      http://{args.host}:{args.port}/explorer", flush=True)
-    solara = Path(sys.executable).with_name("solara")
     # offline by design: no version check against PyPI, no telemetry, no browser launch
-    cmd = [str(solara), "run", str(app), "--host", args.host, "--port", str(args.port), "--production",
+    cmd = [sys.executable, "-m", "solara", "run", app, "--host", args.host, "--port", str(args.port), "--production",
            "--no-open", "--no-check-version"]
     return subprocess.call(cmd, env=env)
 

@@ -58,3 +58,59 @@ def test_the_installed_wheel_runs_shipped_scenarios_and_sweeps(installed, tmp_pa
     assert swept.returncode == 0, swept.stderr
     runs = pd.read_parquet(away / "sweep" / "runs.parquet")
     assert len(runs) == 6 and (runs["status"] == "ok").all()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_installed_wheel_serves_the_dashboard(installed, tmp_path):
+    """`marketsim viz` from the wheel alone: the app ships as marketsim/viz/ and runs as the module
+    marketsim.viz.app; the page draws in Debian's chromium, offline."""
+    import signal
+    import time
+    import urllib.request
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from browser_helpers import RequestLog, free_port, launch_browser
+    from playwright.sync_api import sync_playwright
+
+    assert (installed / "marketsim" / "viz" / "app.py").is_file()
+    away = tmp_path / "elsewhere"
+    away.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(installed), "SOLARA_ASSETS_CDN": "http://127.0.0.1:9/npm/",
+           "PYTHONUNBUFFERED": "1"}
+    where = subprocess.run([sys.executable, "-c", "import marketsim.viz.app as app; print(app.__file__)"], cwd=away,
+                           env=env, capture_output=True, text=True)
+    assert where.returncode == 0, where.stderr
+    assert Path(where.stdout.strip()).is_relative_to(installed), where.stdout
+
+    port = free_port()
+    log = tmp_path / "server.log"
+    with open(log, "w") as out:
+        server = subprocess.Popen([sys.executable, "-m", "marketsim", "viz", "--port", str(port)], cwd=away, env=env,
+                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert server.poll() is None, log.read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(url + "/", timeout=5) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+        with sync_playwright() as pw:
+            browser = launch_browser(pw)
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            requests = RequestLog(page)
+            page.goto(url + "/")
+            page.get_by_role("button", name="Step").wait_for(timeout=180_000)
+            page.wait_for_function("document.title === 'marketsim · baseline · step 0'", timeout=180_000)
+            browser.close()
+        assert requests.external == []
+        assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)

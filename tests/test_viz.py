@@ -391,9 +391,8 @@ def test_dashboard_renders_for_a_model_and_updates_after_a_step():
         assert len(table.items) == int(m.firms.active.sum())
         pivot = next(w for w in _figure_widgets(rc) if w.layout.title.text.startswith("Share of live MW"))
         assert len(pivot.data[0].x) == 2 and market_map.data
-        assert [t.text for t in rc.find(ipyvuetify.Tab).widgets[:0]] == []
-        tabs = [w.children[0] for w in rc.find(ipyvuetify.Tab).widgets]
-        assert tabs == list(TABS)
+        named = rc.find(ipyvuetify.Tabs, class_="dashboard-tabs").widget
+        assert [w.children[0] for w in named.children] == list(TABS)
     finally:
         rc.close()
 
@@ -411,7 +410,7 @@ def test_a_changed_control_says_press_reset_until_reset():
         slider.v_model = 2.0
         alert = rc.find(ipyvuetify.Alert, class_="changed-state").widget
         assert "press Reset to apply" in str(alert.children)
-        assert "2.00" in "".join(w.unsafe_innerHTML for w in _html_widgets(rc, "AI demand"))  # the value shown
+        assert slider.thumb_label  # the value shown in the thumb (CSS keeps it visible)
         m.step()
         update_counter.value += 1
         rc.find(ipyvuetify.Btn, children=["Reset"]).widget.click()
@@ -578,7 +577,7 @@ def _step_to(page, n):
 def test_dashboard_runs_offline_in_chromium(server, page):
     page.goto(server + "/")
     page.get_by_role("button", name="Step").wait_for(timeout=90_000)
-    assert page.title() == "marketsim · baseline · step 0"
+    page.wait_for_function("document.title === 'marketsim · baseline · step 0'", timeout=90_000)
     page.wait_for_selector(".chart-pivot .js-plotly-plot", timeout=60_000)
     for n in (1, 2, 3):
         _step_to(page, n)
@@ -619,22 +618,33 @@ def test_dashboard_runs_offline_in_chromium(server, page):
         page.get_by_role("button", name="Industry table (CSV)").click()
     header = Path(info.value.path()).read_text().splitlines()[0].split(",")
     assert {"date", "mw_ai", "hhi_hashrate", "network_hashrate_ehs"} <= set(header)
-    # a control: the page says to press Reset; Reset applies it (10 more firms, back at step 0)
-    # at 1,024 px the sliders keep a mouse-sized track under their label (value shown in it)
+    # a control (SolaraViz's model_params): the page says to press Reset; Reset applies it. At
+    # 1,024 px the sliders keep a mouse-sized track under their label, the value in the thumb
     page.set_viewport_size({"width": 1024, "height": 900})
-    label = page.locator(".control-label", has_text="Number of firms")
-    assert label.inner_text() == "Number of firms: 200"
-    track = label.locator("xpath=following-sibling::*[1]").locator(".v-slider")
-    assert track.bounding_box()["width"] > 250
-    slider = label.locator("xpath=following-sibling::*[1]").get_by_role("slider")
+    control = page.locator(".v-navigation-drawer .v-input", has_text="Number of firms")
+    assert control.locator(".v-slider__thumb-label").inner_text() == "200"
+    assert control.locator(".v-slider").bounding_box()["width"] > 250
+    slider = control.get_by_role("slider")
     slider.focus()
-    slider.press("ArrowRight")
+    slider.press("Home")  # the fewest firms: 20
     page.get_by_text("Changed: press Reset to apply").wait_for(timeout=30_000)
+    assert control.locator(".v-slider__thumb-label").inner_text() == "20"
     page.get_by_role("button", name="Reset", exact=True).click()
     page.wait_for_function("document.title.endsWith('step 0')", timeout=30_000)
-    page.get_by_text(re.compile(r"· 210 firms ·")).wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"· 20 firms ·")).wait_for(timeout=30_000)
     page.get_by_text("Changed: press Reset to apply").wait_for(state="hidden", timeout=30_000)
     _step_to(page, 1)
+    # N seeds of these settings in the background (worker processes): the page stays live
+    # (a step goes through meanwhile) and the band appears behind the time charts
+    count = page.locator(".seed-band .v-input", has_text="Seeds to run").get_by_role("slider")
+    count.focus()
+    count.press("Home")  # 2 seeds
+    page.get_by_role("button", name="Run 2 seeds of these settings").click()
+    page.get_by_role("button", name="Stop").wait_for(timeout=30_000)
+    _step_to(page, 2)
+    page.locator(".seed-band-shown").wait_for(timeout=600_000)
+    page.locator(".chart-pivot .legendtext", has_text="band of 2 seeds").wait_for(timeout=90_000)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-band.png"))
     _assert_offline(page)
 
 
@@ -678,3 +688,135 @@ def test_json_safe_turns_nan_and_infinity_into_null():
 
     out = json_safe(np.array([["a", 1.0, float("nan")], ["b", float("inf"), 2.0]], dtype=object))
     assert out.tolist() == [["a", 1.0, None], ["b", None, 2.0]]
+
+
+# --- money on axes and in hovers ------------------------------------------------------------------------
+def test_money_reads_b_for_billions_on_axes_and_in_hovers():
+    from marketsim import outcomes
+
+    revenue = outcomes.outcome("revenue_mining_usd")
+    assert charts.value_axis(revenue) == {"tickformat": "", "tickprefix": "$", "exponentformat": "B"}
+    fields, shown = charts.value_hover(revenue, [1.5e9, 2.5e6, float("nan")])
+    assert fields["text"] == ["$1.50B", "$2.50M", "–"] and shown == "%{text}"
+    hhi = outcomes.outcome("hhi_hashrate")
+    assert charts.value_axis(hhi) == {"tickformat": ".3f"} and charts.value_hover(hhi, [0.1]) == ({}, "%{y:.3f}")
+    hist = pd.DataFrame({"date": pd.date_range("2023-01-01", periods=2, freq="MS"),
+                         "revenue_mining_usd": [1.2e9, 2.0e9], "revenue_ai_usd": [3.0e6, 4.5e7]})
+    fig = charts.time_series(hist, {"revenue_mining_usd": "#f2a900"}, "revenue", secondary={"revenue_ai_usd": "#1e88e5"})
+    assert fig.layout.yaxis.exponentformat == "B" and fig.layout.yaxis.tickprefix == "$"
+    assert fig.layout.yaxis2.exponentformat == "B" and "G" not in (fig.layout.yaxis.tickformat or "")
+    assert list(fig.data[0].text) == ["$1.20B", "$2.00B"] and list(fig.data[1].text) == ["$3.00M", "$45.00M"]
+
+
+# --- N seeds in the background: the band ----------------------------------------------------------------
+def _run_frame(steps, mining, ai, takeovers):
+    dates = pd.date_range("2023-01-01", periods=len(steps), freq="MS")
+    return pd.DataFrame({"step": steps, "date": dates, "mw_mining": mining, "mw_idle": 0.0, "mw_converting": 0.0,
+                         "mw_ai": ai, "mw_ai_empty": 0.0, "takeovers": takeovers})
+
+
+def test_band_takes_the_quantiles_over_runs_at_every_step():
+    from viz import seeds
+
+    runs = [_run_frame([1, 2], [90.0, 80.0], [10.0, 20.0], [0, 1]),
+            _run_frame([1, 2], [70.0, 60.0], [30.0, 40.0], [1, 1]),
+            _run_frame([1], [50.0], [50.0], [2])]  # halted after step 1: step 2 has two runs
+    band = seeds.band_of(runs, low=0.1, high=0.9)
+    assert band.runs == 3 and band.label == "3 seeds: 10%-90% and median"
+    low, median, high = band.columns("mw_mining")
+    # step 1 over 50, 70, 90 (linear quantiles): 0.1 -> 54, 0.5 -> 70, 0.9 -> 86; step 2 over 60, 80
+    assert low.tolist() == pytest.approx([54.0, 62.0]) and median.tolist() == pytest.approx([70.0, 70.0])
+    assert high.tolist() == pytest.approx([86.0, 78.0])
+    # what the charts draw but the table does not hold: the AI share of live MW, cumulated counts
+    assert band.columns(charts.AI_SHARE)[1].tolist() == pytest.approx([0.3, 0.3])  # 0.1, 0.3, 0.5 | 0.2, 0.4
+    assert band.columns("takeovers_cum")[2].tolist() == pytest.approx([1.8, 1.9])  # 0, 1, 2 | 1, 2
+    assert list(band.frame["date"]) == list(runs[0]["date"])
+
+
+def test_band_seeds_are_spawned_from_the_live_seed():
+    from marketsim.experiments.sweepfile import run_seeds
+    from viz import seeds
+
+    assert seeds.band_seeds(5, 4) == run_seeds(5, 4, 4, False) == seeds.band_seeds(5, 4)
+    assert len(set(seeds.band_seeds(5, 4))) == 4 and seeds.band_seeds(6, 4) != seeds.band_seeds(5, 4)
+    assert seeds.band_seeds(None, 2) == seeds.band_seeds(0, 2)
+
+
+def test_time_charts_draw_the_band_behind_the_live_run(model):
+    from viz import seeds
+
+    band = seeds.band_of([views.industry_history(model), views.industry_history(model).copy()])
+    m = DashboardModel("bear-consolidation", n_firms=20, months=4, rng=1)
+    m.step()
+    before = views.hashrate_figure(m)
+    m.seed_band = band
+    fig = views.hashrate_figure(m)
+    assert fig is not before  # a new band is a new picture
+    fill, median = fig.data[0], fig.data[1]  # first: behind the live line
+    assert fill.fill == "toself" and fill.hoverinfo == "skip" and fill.legendgroup == median.legendgroup == "band"
+    assert median.name == "band of 2 seeds: 10%-90% and median" and median.showlegend
+    assert list(median.y) == pytest.approx(views.industry_history(model)["network_hashrate_ehs"].tolist())
+    assert _trace(fig, "network hashrate").line.dash is None  # the live line is still there, solid
+    pivot = views.pivot_figure(m)
+    assert [t.yaxis for t in pivot.data if t.legendgroup == "band"] == ["y2", "y2"]  # on the AI share's axis
+    ai = views.ai_figure(m)  # five bands, one legend entry
+    assert len([t for t in ai.data if t.legendgroup == "band"]) == 10
+    assert [t.name for t in ai.data if t.legendgroup == "band" and t.showlegend] == [median.name]
+    consolidation = views.consolidation_figure(m)
+    assert len([t for t in consolidation.data if "seeds" in (t.name or "")]) == 2 * len(charts.CONSOLIDATION_PANELS)
+
+
+@pytest.mark.slow
+def test_run_seeds_button_runs_them_in_the_background_and_draws_the_band():
+    import time
+
+    from marketsim import IndustryModel as Plain
+    from viz import seeds
+
+    m = DashboardModel("bear-consolidation", n_firms=20, months=3, rng=4)
+    m.step()
+    box, rc = solara.render(solara.AppLayout(children=[Dashboard(m, tab="Market")]), handle_error=False)
+    try:
+        count = next(w for w in rc.find(ipyvuetify.Slider).widgets if w.label == "Seeds to run")
+        count.v_model = 3
+        rc.find(ipyvuetify.Btn, children=["Run 3 seeds of these settings"]).widget.click()
+        # the click returns at once: the runs go on in worker processes while the page stays live
+        assert rc.find(ipyvuetify.Btn, children=["Stop"]).widgets
+        m.step()
+        update_counter.value += 1  # the live run steps meanwhile
+        deadline = time.monotonic() + 600
+        while not rc.find(ipyvuetify.Alert, class_="seed-band-shown").widgets and time.monotonic() < deadline:
+            time.sleep(0.5)  # the worker thread attaches the band, then the page redraws
+        band = views.seed_band(m)
+        assert band is not None and band.runs == 3
+        # the band is the runs of the live settings with the spawned seeds, step by step
+        runs = []
+        for s in seeds.band_seeds(4, 3):
+            plain_model = Plain(m.config, rng=s)
+            plain_model.run()
+            runs.append(plain_model.datacollector.get_model_vars_dataframe()["network_hashrate_ehs"].to_numpy(float))
+        assert band.columns("network_hashrate_ehs")[1] == pytest.approx(np.median(runs, axis=0))
+        hashrate = next(w for w in _figure_widgets(rc) if w.layout.title.text.startswith("Network hashrate"))
+        assert any(t.name == "band of 3 seeds: 10%-90% and median" for t in hashrate.data)
+        # Reset to the same settings keeps the band
+        rc.find(ipyvuetify.Btn, children=["Reset"]).widget.click()
+        hashrate = next(w for w in _figure_widgets(rc) if w.layout.title.text.startswith("Network hashrate"))
+        assert any("3 seeds" in (t.name or "") for t in hashrate.data)
+    finally:
+        rc.close()
+
+
+def test_solaraviz_controls_are_reactives_the_dashboard_reads():
+    from viz.app import bound_params
+
+    m = DashboardModel(n_firms=30, months=3, rng=2)
+    params = model_params_for(m)
+    values = {k: solara.reactive(v) for k, v in control_values(params).items() if k in CONTROLS}
+    bound = bound_params(params, values)
+    assert bound["n_firms"]["value"] is values["n_firms"] and bound["months"] == 3  # fixed stays fixed
+    values["capex_scale"].value = 0.5
+    assert pending_changes(m, values) == [CONTROLS["capex_scale"]["label"]]
+    # Reset hands the model a control's reactive until the control is moved, its value after
+    again = DashboardModel(**{**control_values(params), "n_firms": values["n_firms"], "capex_scale": 0.5})
+    assert again.config.n_firms == 30 and again.dashboard_params["capex_scale"] == 0.5
+    assert again.config.conversion_capex_usd_per_mw == pytest.approx(m.config.conversion_capex_usd_per_mw * 0.5)

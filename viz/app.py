@@ -2,19 +2,33 @@
 
 Two pages (Solara routes, tabs in the app bar):
 
-``/``          the live dashboard: the scenario controls (Reset applies them, and until then the
-               page says so), Mesa's Play / Pause / Step / Reset (``ModelController`` of Mesa's
-               SolaraViz), and the panels of ``viz.components`` on three named tabs (Pivot to
-               AI, Consolidation, Market), redrawn after every step; the run's tables as CSV;
+``/``          the live dashboard: Mesa's ``SolaraViz`` is the page. Its sidebar holds the run
+               buttons (``ModelController``: Reset, Play / Pause, Step), the play and render
+               intervals, and the scenario controls (``model_params``: each label above a full-width
+               slider, its value in the slider's thumb); the dashboard adds, in the sidebar, the
+               "Run N seeds" band (``viz.seeds``) and the run's tables as CSV. Its one component
+               (``DashboardBody``) shows the headline, the "changed: press Reset" state and the
+               panels of ``viz.components`` on three named tabs (Pivot to AI, Consolidation,
+               Market), redrawn after every step;
 ``/explorer``  the sweep explorer (``viz.explorer``): bands over time and heatmaps of a sweep's
                result folder, ``$MARKETSIM_SWEEP_DIR`` or typed in the page.
 
-The page is laid out here rather than by ``SolaraViz`` itself: SolaraViz puts every component in
-a draggable grid on tabs named "Page 0", "Page 1", squeezes its sliders beside their labels and
-offers no hook to tell that a control changed; its ``ModelController`` (the run buttons) is used
-as is. Each browser session gets its own model; on Reset the previous run's industry rows are kept
-on the new model (``ghost_history``) and drawn as grey dotted lines. In a notebook,
-``dashboard(model)`` shows the same dashboard for a model you built (see its docstring).
+Where SolaraViz's own layout fights the dashboard, CSS adapts it rather than replacing it (README,
+"Dashboard"): SolaraViz names its component pages "Page 0", "Page 1" and puts each component in a
+draggable, half-width, fixed-height grid cell, so the dashboard passes a single component (its
+tab bar hidden, its cell full width and as tall as its content) that draws its own named tabs;
+SolaraViz's sliders squeeze beside their labels, so the label goes above; its theme toggle is
+hidden (the charts are drawn for a light page). SolaraViz gives no hook to tell that a control
+changed, so each control's value is a ``solara.Reactive`` the dashboard owns (SolaraViz's inputs
+write to it) and ``DashboardModel`` takes either the reactive or the plain value.
+
+Each browser session gets its own model; on Reset the previous run's industry rows are kept on
+the new model (``ghost_history``) and drawn as grey dotted lines, and the seeds' band is kept when
+the settings did not change. In a notebook, ``dashboard(model)`` shows the same dashboard for a
+model you built (see its docstring).
+
+The file runs both as ``solara run viz/app.py`` (a file: its folder is made the package ``viz``,
+PEP 366) and as the module of an installed wheel (``marketsim.viz.app``, see pyproject.toml).
 """
 
 from __future__ import annotations
@@ -25,18 +39,22 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+if not __package__:  # `solara run viz/app.py` runs this file, not a module of a package
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    __package__ = "viz"  # noqa: A001 -- PEP 366: the relative imports below resolve in viz/
 
 import solara  # noqa: E402
-from mesa.visualization.solara_viz import ModelController, split_model_params  # noqa: E402
+from mesa.visualization import SolaraViz  # noqa: E402
+from mesa.visualization.solara_viz import split_model_params  # noqa: E402
+from mesa.visualization.utils import force_update  # noqa: E402
 
 from marketsim import IndustryModel  # noqa: E402
 from marketsim.scenario import Scenario, load_scenario, shipped_scenarios  # noqa: E402
 from marketsim.timeline import steps_for_months  # noqa: E402
-from viz import views  # noqa: E402
-from viz.components import TABS, Downloads, Headline, Panels  # noqa: E402
-from viz.explorer import SweepExplorer  # noqa: E402
 
+from . import views  # noqa: E402
+from .components import TABS, Downloads, Headline, Panels, SeedBand  # noqa: E402
+from .explorer import SweepExplorer  # noqa: E402
 
 
 def silence_cookie_warning() -> None:
@@ -60,9 +78,25 @@ CSS = """
     position: sticky; left: 0; z-index: 2; background: #fff; border-right: 1px solid #ddd; }
 div:has(> b > a[href="https://solara.dev"]) { display: none !important; }
 .plotly-chart .js-plotly-plot, .plotly-chart .plot-container { width: 100% !important; }
-.control-label { font-size: 13px; margin-bottom: -14px; }
-.control-label b { color: #1565c0; }
 .changed-state { font-weight: 500; }
+"""
+# SolaraViz adapted (see the module docstring): its one-page tab bar hidden, its grid cell full
+# width and as tall as the dashboard, not draggable or resizable; its sliders' labels above a
+# full-width track with the value always in the thumb; its theme toggle hidden.
+SOLARAVIZ_CSS = """
+.solara-content-main .v-tabs:not(.dashboard-tabs) { display: none !important; }
+.solara-content-main .vue-grid-layout { height: auto !important; }
+.solara-content-main .vue-grid-item { position: relative !important; transform: none !important; width: 100% !important;
+    height: auto !important; left: 0 !important; top: 0 !important; touch-action: auto !important; }
+.solara-content-main .vue-grid-item > .vue-resizable-handle, .solara-content-main .vue-grid-placeholder { display: none !important; }
+.v-navigation-drawer .v-input__slider .v-input__slot { flex-wrap: wrap; }
+.v-navigation-drawer .v-input__slider .v-input__slot > .v-label { flex: 1 0 100%; max-width: 100% !important;
+    white-space: normal; height: auto; font-size: 13px; margin: 0 0 30px 0 !important; }
+.v-navigation-drawer .v-slider__thumb-label-container { display: block !important; }
+.v-navigation-drawer .v-slider__thumb-label { font-size: 11px; }
+.v-app-bar button:has(.mdi-brightness-auto), .v-app-bar button:has(.mdi-brightness-4),
+.v-app-bar button:has(.mdi-brightness-7), .v-app-bar button:has(.mdi-lightbulb-on),
+.v-app-bar button:has(.mdi-lightbulb-outline) { display: none !important; }
 """
 
 # The dashboard's controls, relative to the chosen scenario (so a scenario keeps its own price
@@ -130,6 +164,12 @@ def apply_controls(base: Scenario, *, npv_share: float = 0.6, drift_shift: float
     return base.with_overrides(**changes)
 
 
+def plain(value: Any) -> Any:
+    """A control's value: SolaraViz hands Reset the control's ``solara.Reactive`` until the control
+    is moved (``bound_params``), and its plain value afterwards."""
+    return value.value if isinstance(value, solara.Reactive) else value
+
+
 class DashboardModel(IndustryModel):
     """IndustryModel built from the dashboard's controls: a shipped scenario, a seed, the number
     of firms, and the knobs of ``apply_controls``. ``overrides`` are raw scenario fields
@@ -138,6 +178,8 @@ class DashboardModel(IndustryModel):
 
     def __init__(self, scenario_name: str = DEFAULT_SCENARIO, rng: Any = 1, n_firms: int = DEFAULT_FIRMS,
                  npv_share: float = 0.6, *, scenario: Any = None, **params: Any):
+        scenario_name, rng, n_firms, npv_share = (plain(v) for v in (scenario_name, rng, n_firms, npv_share))
+        params = {k: plain(v) for k, v in params.items()}
         knobs = {k: params.pop(k) for k in list(params) if k in KNOBS}
         base = load_scenario(scenario_name, n_firms=int(n_firms), **params)
         config = apply_controls(base, npv_share=npv_share, **knobs)
@@ -161,7 +203,13 @@ def model_params_for(model: IndustryModel) -> dict[str, Any]:
 def control_values(params: dict[str, Any]) -> dict[str, Any]:
     """The values Reset will build from: each control's value and each fixed parameter."""
     user, fixed = split_model_params(params)
-    return {**fixed, **{k: v["value"] for k, v in user.items()}}
+    return {**fixed, **{k: plain(v["value"]) for k, v in user.items()}}
+
+
+def bound_params(params: dict[str, Any], values: dict[str, solara.Reactive]) -> dict[str, Any]:
+    """SolaraViz's ``model_params`` with each control's value a reactive the dashboard owns:
+    SolaraViz's inputs show and set it, and the dashboard reads it (the "press Reset" state)."""
+    return {k: {**spec, "value": values[k]} if k in values else spec for k, spec in params.items()}
 
 
 def pending_changes(model: IndustryModel, values: dict[str, Any]) -> list[str]:
@@ -172,82 +220,72 @@ def pending_changes(model: IndustryModel, values: dict[str, Any]) -> list[str]:
     now = model.dashboard_params
     changed = []
     for key, spec in CONTROLS.items():
-        if key in values and str(values[key]) != str(now.get(key)):
+        if key in values and str(plain(values[key])) != str(now.get(key)):
             changed.append(spec["label"])
     return changed
 
 
-def _fmt_control(spec: dict[str, Any], value: Any) -> str:
-    if spec["type"] == "SliderFloat":
-        return f"{value:+.2f}" if spec["min"] < 0 else f"{value:.2f}"
-    return str(value)
+DashboardState = solara.create_context(None)
+"""What the dashboard's component needs beside the model (SolaraViz passes it only the model):
+the controls' reactive values and the open tab, given by ``Dashboard``."""
 
 
 @solara.component
-def Controls(params: dict[str, Any], values: solara.Reactive[dict]):
-    """The scenario controls, each label (with its value) above a full-width slider, so the
-    sliders are usable with a mouse from 1,024 px up. Changes go to ``values`` (Reset reads it)."""
-    user, _ = split_model_params(params)
-
-    def setter(name):
-        return lambda v: values.set({**values.value, name: v})
-
-    for name, spec in user.items():
-        value = values.value.get(name, spec["value"])
-        if spec["type"] in ("SliderFloat", "SliderInt"):
-            solara.HTML(tag="div", unsafe_innerHTML=f'{spec["label"]}: <b>{_fmt_control(spec, value)}</b>',
-                        classes=["control-label"])
-            slider = solara.SliderFloat if spec["type"] == "SliderFloat" else solara.SliderInt
-            slider("", value=value, min=spec["min"], max=spec["max"], step=spec["step"], on_value=setter(name),
-                   thumb_label=False)
-        elif spec["type"] == "Select":
-            solara.Select(spec["label"], value=value, values=spec["values"], on_value=setter(name))
-        else:
-            solara.InputText(spec["label"], value=str(value), on_value=setter(name), continuous_update=False)
+def DashboardBody(model: IndustryModel):
+    """SolaraViz's component: the headline, the "changed: press Reset" state, the named tabs and
+    the open tab's panels; in the sidebar, the seeds' band and the downloads."""
+    state = solara.use_context(DashboardState)
+    tab_names = list(TABS)
+    with solara.Column(gap="0px", style={"width": "100%", "min-width": "0"}, classes=["dashboard-body"]):
+        Headline(model)
+        changed = pending_changes(model, {k: v.value for k, v in state["values"].items()})
+        if changed:
+            solara.Warning("Changed: press Reset to apply (" + ", ".join(changed) + ")",
+                           classes=["changed-state"], dense=True)
+        tab = state["tab"]
+        with solara.v.Tabs(v_model=tab.value, on_v_model=tab.set, class_="dashboard-tabs"):
+            for name in tab_names:
+                solara.v.Tab(children=[name])
+        Panels(model, tab_names[tab.value])
+    with solara.Sidebar():  # below SolaraViz's own cards
+        with solara.Card("Spread over seeds", margin=0):
+            SeedBand(model)
+        with solara.Card("Download this run", margin=0):
+            Downloads(model)
 
 
 @solara.component
 def Dashboard(model: IndustryModel | None = None, tab: str | None = None):
-    """The live dashboard for ``model`` (a new DashboardModel with the default controls if None);
-    ``tab`` opens one of ``components.TABS`` (default: the first)."""
+    """The live dashboard for ``model`` (a new DashboardModel with the default controls if None),
+    as Mesa's SolaraViz with ``DashboardBody`` as its component; ``tab`` opens one of
+    ``components.TABS`` (default: the first)."""
     initial = solara.use_memo(lambda: model if model is not None else DashboardModel(), [])
     current = solara.use_reactive(initial)
     params = solara.use_memo(lambda: model_params_for(initial), [])
-    values = solara.use_reactive(control_values(params))
-    play_interval = solara.use_reactive(300)  # room between steps for clicks (Pause) to be handled
-    render_interval = solara.use_reactive(1)
-    use_threads = solara.use_reactive(False)
-    tab_names = list(TABS)
-    tab_index = solara.use_reactive(tab_names.index(tab) if tab in TABS else 0)
+    values = solara.use_memo(lambda: {k: solara.reactive(v) for k, v in control_values(params).items()
+                                      if k in split_model_params(params)[0]}, [])
+    viz_params = solara.use_memo(lambda: bound_params(params, values), [])
+    tab_index = solara.use_reactive(list(TABS).index(tab) if tab in TABS else 0)
     previous = solara.use_ref(initial)
-    if current.value is not previous.current:  # Reset made a new model: keep the old run to compare
-        old = previous.current
-        current.value.ghost_history = (views.industry_history(old).copy() if views.has_data(old)
-                                       else views.ghost_history(old))
-        previous.current = current.value
 
-    solara.Style(CSS)
-    with solara.AppBar():
-        solara.AppBarTitle(NAME)
-    with solara.Sidebar():
-        with solara.Card("Run", margin=0, classes=["run-card"]):
-            ModelController(current, model_parameters=values, play_interval=play_interval,
-                            render_interval=render_interval, use_threads=use_threads)
-            changed = pending_changes(current.value, values.value)
-            if changed:
-                solara.Warning("Changed: press Reset to apply (" + ", ".join(changed) + ")",
-                               classes=["changed-state"], dense=True)
-            solara.SliderInt("Pause between steps (ms)", value=play_interval, min=0, max=1000, step=50)
-        with solara.Card("Scenario controls", margin=0):
-            Controls(params, values)
-        with solara.Card("Download this run", margin=0):
-            Downloads(current.value)
-    with solara.Column(gap="0px", style={"width": "100%", "min-width": "0"}):
-        Headline(current.value)
-        with solara.v.Tabs(v_model=tab_index.value, on_v_model=tab_index.set, class_="dashboard-tabs"):
-            for name in tab_names:
-                solara.v.Tab(children=[name])
-        Panels(current.value, tab_names[tab_index.value])
+    def keep_previous_run():
+        """After Reset (a new model): the old run stays as the grey dotted lines, and the seeds'
+        band when the settings are the same. An effect, then a redraw: it does not depend on
+        which component the reset re-rendered first."""
+        old, new = previous.current, current.value
+        if new is old:
+            return
+        new.ghost_history = views.industry_history(old).copy() if views.has_data(old) else views.ghost_history(old)
+        band = views.seed_band(old)
+        if band is not None and new.config == old.config:
+            new.seed_band = band
+        previous.current = new
+        force_update()
+
+    solara.use_effect(keep_previous_run, [current.value])
+    solara.Style(CSS + SOLARAVIZ_CSS)
+    DashboardState.provide({"values": values, "tab": tab_index})
+    SolaraViz(current, components=[(DashboardBody, 0)], model_params=viz_params, play_interval=300, name=NAME)
 
 
 def dashboard(model: IndustryModel):

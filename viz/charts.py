@@ -65,6 +65,65 @@ class Mark:
     kind: str
 
 
+@dataclass(frozen=True, eq=False)
+class Band:
+    """The spread of other runs with the same settings and other seeds, at every date: the
+    dashboard's "N seeds in the background" (``viz.seeds``). ``frame`` has ``date`` and, per
+    industry column, ``<column>:low``, ``<column>:median`` and ``<column>:high`` (the ``low`` and
+    ``high`` quantiles over the ``runs`` runs)."""
+
+    frame: pd.DataFrame
+    runs: int
+    low: float = 0.1
+    high: float = 0.9
+
+    def has(self, column: str) -> bool:
+        return f"{column}:median" in self.frame
+
+    def columns(self, column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(low, median, high) of ``column`` at every date."""
+        f = self.frame
+        return tuple(f[f"{column}:{q}"].to_numpy(float) for q in ("low", "median", "high"))
+
+    @property
+    def label(self) -> str:
+        return f"{self.runs} seeds: {self.low:.0%}-{self.high:.0%} and median"
+
+
+def value_axis(o) -> dict:
+    """Tick settings for an axis showing outcome ``o``: its declared d3 format, except money,
+    where d3's SI prefixes write a billion as "G": there plotly's own "B" exponent format with a
+    "$" prefix ($1.5B, $300M, $40k)."""
+    if o.fmt == "usd":
+        return dict(tickformat="", tickprefix="$", exponentformat="B")
+    return dict(tickformat=o.tickformat)
+
+
+def value_hover(o, values) -> tuple[dict, str]:
+    """(trace fields, hover template piece) that show ``values`` in ``o``'s format: money as text
+    made here ($1.52B, the ``units.format_money`` of tables), anything else by the d3 format."""
+    if o.fmt == "usd":
+        return {"text": [o.format(v) for v in np.asarray(values, float)]}, "%{text}"
+    return {}, f"%{{y:{o.tickformat}}}"
+
+
+def band_traces(band: Band | None, column: str, colour: str, label: str, yaxis: str = "y",
+                xaxis: str = "x", legend: bool = False) -> list[dict]:
+    """The band of ``column`` over the seeds run in the background, drawn behind the live run: a
+    light fill from the low to the high quantile and a thin dashed median (empty without a band).
+    All bands of a figure share one legend entry (``legend``: this one shows it), which toggles them."""
+    if band is None or not band.has(column) or not len(band.frame):
+        return []
+    low, median, high = band.columns(column)
+    x = list(band.frame["date"])
+    return [dict(type="scatter", x=x + x[::-1], y=np.r_[high, low[::-1]], fill="toself", mode="lines",
+                 fillcolor=_rgba(colour, 0.16), line=dict(width=0, color=_rgba(colour, 0.16)), hoverinfo="skip",
+                 showlegend=False, legendgroup="band", name=f"{label}, {band.label}", xaxis=xaxis, yaxis=yaxis),
+            dict(type="scatter", x=x, y=median, mode="lines", line=dict(color=colour, width=1, dash="dash"),
+                 name=f"band of {band.label}" if legend else f"{label}, {band.label}", legendgroup="band",
+                 showlegend=legend, xaxis=xaxis, yaxis=yaxis, opacity=0.7, hoverinfo="skip")]
+
+
 def layout(title: str, height: int = HEIGHT, width: int = WIDTH, **extra) -> dict:
     """The common look: white, light grid, title top left, legend on top, hover for all series."""
     axis = dict(gridcolor=GRID, zeroline=False, linecolor="#999", ticks="outside", automargin=True)
@@ -123,41 +182,52 @@ def small_multiples(titles: list[str], cols: int, title: str, height: int, gap_x
 
 def time_series(hist: pd.DataFrame, columns: dict[str, str], title: str, *, marks=(), ghost: pd.DataFrame | None = None,
                 secondary: dict[str, str] | None = None, height: int = HEIGHT, y_title: str | None = None,
-                log_y: bool = False, secondary_points: dict[str, str] | None = None) -> go.Figure:
+                log_y: bool = False, secondary_points: dict[str, str] | None = None,
+                band: Band | None = None) -> go.Figure:
     """Lines of ``columns`` ({column: colour}) against date; ``secondary`` columns on a right
     axis of their own (so a small series is not flattened beside a large one); ``ghost`` draws
     the same columns of a previous run as grey dotted lines; ``secondary_points`` are drawn as
     markers on the right axis (values that exist only in some steps, such as the range of lease
-    rates signed in a step). Axis titles and hover formats come from the columns' declared outcomes."""
+    rates signed in a step); ``band`` draws each column's spread over other seeds behind it.
+    Axis titles and hover formats come from the columns' declared outcomes."""
     secondary = secondary or {}
     lay = layout(title, height)
     dates = list(hist["date"]) if "date" in hist else []
     traces = []
+    for group, axis in ((columns, "y"), (secondary, "y2")):  # bands first: behind every line
+        for col, colour in group.items():
+            traces += band_traces(band, col, colour, outcomes.outcome(col).label, axis, legend=not traces)
     for group, axis in ((columns, "y"), (secondary, "y2")):
         for col, colour in group.items():
             o = outcomes.outcome(col)
             if col in hist:
-                traces.append(dict(type="scatter", x=dates, y=hist[col].to_numpy(float), name=o.label, yaxis=axis,
-                                   mode="lines", line=dict(color=colour, width=2),
-                                   hovertemplate=f"%{{y:{o.tickformat}}}<extra>{o.label}</extra>"))
+                y = hist[col].to_numpy(float)
+                fields, shown = value_hover(o, y)
+                traces.append(dict(type="scatter", x=dates, y=y, name=o.label, yaxis=axis, mode="lines",
+                                   line=dict(color=colour, width=2), hovertemplate=f"{shown}<extra>{o.label}</extra>",
+                                   **fields))
             if ghost is not None and len(ghost) and col in ghost:
-                traces.append(dict(type="scatter", x=list(ghost["date"]), y=ghost[col].to_numpy(float),
+                y = ghost[col].to_numpy(float)
+                fields, shown = value_hover(o, y)
+                traces.append(dict(type="scatter", x=list(ghost["date"]), y=y,
                                    name=f"{o.label}, previous run", yaxis=axis, mode="lines",
                                    line=dict(color=GHOST, width=1.5, dash="dot"), legendgroup="ghost",
-                                   hovertemplate=f"%{{y:{o.tickformat}}}<extra>previous run</extra>"))
+                                   hovertemplate=f"{shown}<extra>previous run</extra>", **fields))
     for col, colour in (secondary_points or {}).items():
         if col in hist:
             o = outcomes.outcome(col)
-            traces.append(dict(type="scatter", x=dates, y=hist[col].to_numpy(float), name=o.label, yaxis="y2",
+            y = hist[col].to_numpy(float)
+            fields, shown = value_hover(o, y)
+            traces.append(dict(type="scatter", x=dates, y=y, name=o.label, yaxis="y2",
                                mode="markers", marker=dict(color=colour, size=5),
-                               hovertemplate=f"%{{y:{o.tickformat}}}<extra>{o.label}</extra>"))
+                               hovertemplate=f"{shown}<extra>{o.label}</extra>", **fields))
     first = outcomes.outcome(next(iter(columns)))
-    lay["yaxis"].update(title=dict(text=y_title or first.title), tickformat=first.tickformat)
+    lay["yaxis"].update(title=dict(text=y_title or first.title), **value_axis(first))
     if log_y:
         lay["yaxis"]["type"] = "log"
     if secondary:
         second = outcomes.outcome(next(iter(secondary)))
-        lay["yaxis2"] = dict(title=dict(text=second.title), tickformat=second.tickformat, overlaying="y",
+        lay["yaxis2"] = dict(title=dict(text=second.title), overlaying="y", **value_axis(second),
                              side="right", showgrid=False, automargin=True, rangemode="tozero")
         lay["margin"] = {**MARGIN, "r": 70}
     if dates:
@@ -166,10 +236,22 @@ def time_series(hist: pd.DataFrame, columns: dict[str, str], title: str, *, mark
     return figure(traces, lay)
 
 
-def mw_shares(hist: pd.DataFrame, *, marks=(), target: tuple[float, pd.Timestamp] | None = None) -> go.Figure:
+AI_SHARE = "ai_share_of_live_mw"  # a band's column: (converting + AI leased + AI empty) / live MW
+
+
+def ai_share_of_live_mw(hist: pd.DataFrame) -> np.ndarray:
+    """The share of live MW converting or converted to AI hosting, at every row of ``hist``."""
+    live = sum(hist[c].clip(lower=0).to_numpy(float) for c in STATE_COLUMNS if c in hist)
+    ai = sum(hist[c].clip(lower=0).to_numpy(float) for c in STATE_COLUMNS[2:] if c in hist)
+    return np.divide(ai, live, out=np.zeros(len(hist)), where=np.asarray(live) > 0)
+
+
+def mw_shares(hist: pd.DataFrame, *, marks=(), target: tuple[float, pd.Timestamp] | None = None,
+              band: Band | None = None) -> go.Figure:
     """The pivot: share of live MW by state (mining, idle, converting, AI leased, AI empty), as %
     stacked to 100%, with the MW in the hover; ``target`` = (share, date) draws the scenario's
-    AI target (its share of MW by its date) as a dashed line and a diamond."""
+    AI target (its share of MW by its date) as a dashed line and a diamond; ``band`` the AI
+    share's spread over other seeds."""
     lay = layout("Share of live MW by state (the pivot)", HEIGHT)
     dates = list(hist["date"]) if len(hist) else []
     mw = np.vstack([hist[c].clip(lower=0).to_numpy(float) if c in hist else np.zeros(len(hist))
@@ -184,10 +266,12 @@ def mw_shares(hist: pd.DataFrame, *, marks=(), target: tuple[float, pd.Timestamp
     # the AI share (converting + leased + empty) again as a line on a right axis of its own scale:
     # a 2% pivot is a sliver on the 0-100% stack
     ai = share[2:5].sum(axis=0) if len(hist) else np.zeros(0)
+    traces += band_traces(band, AI_SHARE, "#0d47a1", "AI share", "y2", legend=True)
     traces.append(dict(type="scatter", x=dates, y=ai, yaxis="y2", mode="lines", name="AI share (right axis)",
                        line=dict(color="#0d47a1", width=2.5),
                        hovertemplate="%{y:.1%}<extra>AI share of live MW</extra>"))
-    top = max(float(ai.max()) if len(ai) else 0.0, target[0] if target is not None else 0.0, 0.01) * 1.15
+    band_top = float(np.nanmax(band.columns(AI_SHARE)[2])) if band is not None and band.has(AI_SHARE) else 0.0
+    top = max(float(ai.max()) if len(ai) else 0.0, target[0] if target is not None else 0.0, band_top, 0.01) * 1.15
     lay["yaxis2"] = dict(title=dict(text="AI share of live MW (%)"), tickformat=".1%" if top < 0.05 else ".0%",
                          overlaying="y", side="right", showgrid=False, range=[0, top], automargin=True)
     lay["margin"] = {**MARGIN, "r": 70}
@@ -298,26 +382,34 @@ CONSOLIDATION_PANELS = [  # (column, title, colour); *_cum made from per-step co
 ]
 
 
-def consolidation(hist: pd.DataFrame, *, marks=(), ghost: pd.DataFrame | None = None) -> go.Figure:
+def consolidation(hist: pd.DataFrame, *, marks=(), ghost: pd.DataFrame | None = None,
+                  band: Band | None = None) -> go.Figure:
     """Consolidation at a glance: small charts each on its own axis (an HHI of 0.013 is not
-    flattened beside a 40% top-5 share, nor 12 bankruptcies beside 800 active firms)."""
+    flattened beside a 40% top-5 share, nor 12 bankruptcies beside 800 active firms); ``band``
+    draws each measure's spread over other seeds behind it."""
     lay = small_multiples([t for _, t, _ in CONSOLIDATION_PANELS], 2, "Consolidation (grey dotted: the previous run)",
                           760, gap_x=0.14, gap_y=0.1)
     traces = []
+    # a tick a year, or every other year when the charts span more than six (a band covers the run)
+    spans = [f["date"] for f in (hist, ghost, band.frame if band is not None else None) if f is not None and len(f)]
+    years = max(((s.iloc[-1] - s.iloc[0]).days / 365.25 for s in spans), default=0.0)
+    year_step = "M12" if years <= 6 else "M24"
     for i, (col, title, colour) in enumerate(CONSOLIDATION_PANELS):
         suffix = str(i + 1) if i else ""
         o = outcomes.outcome(col if col in outcomes.OUTCOMES else col.removesuffix("_cum"))
+        traces += band_traces(band, col, colour, title, f"y{suffix}", f"x{suffix}")  # no legend here
         for frame, name, line in ((ghost, "previous run", dict(color=GHOST, dash="dot", width=1.5)),
                                   (hist, "this run", dict(color=colour, width=2))):
             values = cumulative(frame, col) if frame is not None and len(frame) else None
             if values is None:
                 continue
+            fields, shown = value_hover(o, values)
             traces.append(dict(type="scatter", x=list(frame["date"]), y=values, mode="lines", line=line, name=name,
                                xaxis=f"x{suffix}", yaxis=f"y{suffix}",
-                               hovertemplate=f"%{{x|%Y-%m}}: %{{y:{o.tickformat}}}<extra>{title} ({name})</extra>"))
+                               hovertemplate=f"%{{x|%Y-%m}}: {shown}<extra>{title} ({name})</extra>", **fields))
         # counts: no "1, 1" ticks at 0.5 steps (",d" rounds them); hover keeps the declared format
-        lay[f"yaxis{suffix}"]["tickformat"] = ",~r" if o.fmt == "int" else o.tickformat
-        lay[f"xaxis{suffix}"].update(type="date", tickformat="%Y", dtick="M12")
+        lay[f"yaxis{suffix}"].update(dict(tickformat=",~r") if o.fmt == "int" else value_axis(o))
+        lay[f"xaxis{suffix}"].update(type="date", tickformat="%Y", dtick=year_step)
     shapes, notes = mark_parts(list(marks), ["x"] + [f"x{i + 1}" for i in range(1, len(CONSOLIDATION_PANELS))])
     lay["shapes"], lay["annotations"] = shapes, lay["annotations"] + notes
     return figure(traces, lay)
@@ -359,12 +451,14 @@ def bands(frame: pd.DataFrame, series: str, by: str | None, labels: dict | None 
         fig.add_trace(go.Scatter(x=x + x[::-1], y=np.r_[group["high"].to_numpy(float), group["low"].to_numpy(float)[::-1]],
                                  fill="toself", fillcolor=_rgba(colour, 0.18), line=dict(width=0), legendgroup=name,
                                  showlegend=False, hoverinfo="skip", name=name))
+        # the hover's numbers as text in the outcome's format (money as $1.52B, not d3's "G")
+        said = np.column_stack([[o.format(v) for v in group[c].to_numpy(float)] for c in ("mean", "low", "high")]
+                               + [group["n"].astype(int).astype(str).to_numpy()])
         fig.add_trace(go.Scatter(x=x, y=group["mean"], mode="lines", line=dict(color=colour, width=2), name=name,
-                                 legendgroup=name, customdata=np.column_stack([group["low"], group["high"], group["n"]]),
-                                 hovertemplate=(f"%{{y:{o.tickformat}}} (5-95%: %{{customdata[0]:{o.tickformat}}} to "
-                                                f"%{{customdata[1]:{o.tickformat}}}, %{{customdata[2]}} runs)"
-                                                f"<extra>{name}</extra>")))
-    fig.update_yaxes(title_text=o.title, tickformat=o.tickformat)
+                                 legendgroup=name, customdata=said,
+                                 hovertemplate=("%{customdata[0]} (5-95%: %{customdata[1]} to %{customdata[2]}, "
+                                                f"%{{customdata[3]}} runs)<extra>{name}</extra>")))
+    fig.update_yaxes(title_text=o.title, **value_axis(o))
     if time_col == "step":
         fig.update_xaxes(title_text="step")
     return fig
@@ -382,9 +476,8 @@ def heatmap(table: pd.DataFrame, counts: pd.DataFrame, outcome_name: str, x: str
     text = [[f"{o.format(v)}<br>n={c}" for v, c in zip(rv, rc)] for rv, rc in zip(values, n)]
     fig = go.Figure(go.Heatmap(z=values, x=xs, y=ys, text=text, texttemplate="%{text}" if values.size <= 100 else None,
                                customdata=n, colorscale="Viridis",
-                               colorbar=dict(title=dict(text=o.unit or ""), tickformat=o.tickformat),
-                               hovertemplate=(f"{x} %{{x}}<br>{y} %{{y}}"
-                                              f"<br>mean {o.label} %{{z:{o.tickformat}}} over %{{customdata}} runs"
+                               colorbar=dict(title=dict(text=o.unit or ""), **value_axis(o)),
+                               hovertemplate=(f"{x} %{{x}}<br>{y} %{{y}}<br>mean {o.label} %{{text}}"
                                               "<extra></extra>")),
                     layout=layout(f"final {o.title}: mean over runs", 380, WIDE, hovermode="closest"))
     fig.update_xaxes(title_text=x, type="category")
@@ -399,11 +492,12 @@ def outcome_line(summary: pd.DataFrame, outcome_name: str, x: str, low: str, hig
     xs = summary[x].to_numpy(float)
     fig.add_trace(go.Scatter(x=np.r_[xs, xs[::-1]], y=np.r_[summary[high], summary[low][::-1]], fill="toself",
                              fillcolor=_rgba(PALETTE[0], 0.18), line=dict(width=0), showlegend=False, hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=xs, y=summary[f"{outcome_name}_mean"], mode="lines+markers", name="mean",
-                             line=dict(color=PALETTE[0], width=2),
-                             hovertemplate=f"%{{y:{o.tickformat}}}<extra>mean</extra>"))
+    mean = summary[f"{outcome_name}_mean"].to_numpy(float)
+    fields, shown = value_hover(o, mean)
+    fig.add_trace(go.Scatter(x=xs, y=mean, mode="lines+markers", name="mean", line=dict(color=PALETTE[0], width=2),
+                             hovertemplate=f"{shown}<extra>mean</extra>", **fields))
     fig.update_xaxes(title_text=x)
-    fig.update_yaxes(title_text=o.title, tickformat=o.tickformat)
+    fig.update_yaxes(title_text=o.title, **value_axis(o))
     return fig
 
 

@@ -12,10 +12,11 @@ import html
 
 import ipyvuetify
 import solara
-from mesa.visualization.utils import update_counter
+import solara.lab
+from mesa.visualization.utils import force_update, update_counter
 from plotly.graph_objs._figurewidget import FigureWidget
 
-from viz import charts, views
+from . import charts, seeds, views
 
 RECENT_EVENTS = 10
 TABLE_ROWS = 10
@@ -79,7 +80,7 @@ def PlotlyChart(held: Held, key: tuple, name: str = "chart"):
 def _chart(model, name: str) -> None:
     fig = views.FIGURES[name](model)
     with solara.Div(classes=["plotly-chart", f"chart-{name}"], style={"min-width": "0"}):
-        PlotlyChart(Held(fig), (id(model), model.steps, name), name)
+        PlotlyChart(Held(fig), (id(model), name, *views.version(model)), name)
 
 
 def _chart_component(name: str, doc: str):
@@ -180,6 +181,53 @@ def Downloads(model):
         solara.FileDownload(lambda: views.events_csv(model), f"{stem}-events.csv", label="Events (CSV)",
                             mime_type="text/csv")
         solara.Text("Charts: the camera icon above each chart saves a PNG.", style={"font-size": "12px"})
+
+
+@solara.component
+def SeedBand(model):
+    """"Run N seeds of these settings": the live model's scenario run with N other seeds in worker
+    processes (``viz.seeds``) while the page stays live; when they are done the time charts draw
+    their 10-90% band and median behind the live run (``model.seed_band``). A Reset to the same
+    settings keeps the band; other settings need a new one."""
+    update_counter.get()
+    n_seeds = solara.use_reactive(seeds.DEFAULT_SEEDS)
+    progress = solara.use_reactive("")
+    latest = solara.use_ref(model)
+    latest.current = model
+    stop = solara.use_ref(False)
+
+    def run(config, seed, n):
+        stop.current = False
+        progress.set(f"0 of {n} runs done")
+        band = seeds.run_band(config, seeds.band_seeds(seed, n), on_done=lambda d, t: progress.set(f"{d} of {t} runs done"),
+                              cancelled=lambda: stop.current)
+        if band is not None and latest.current.config == config:
+            latest.current.seed_band = band
+            force_update()  # the charts redraw with the band
+        progress.set("" if band is not None else "stopped" if stop.current else "no run finished")
+        return band
+
+    task = solara.lab.use_task(run, dependencies=None, raise_error=False)
+    band = views.seed_band(model)
+    with solara.Column(gap="2px", classes=["seed-band"]):
+        solara.SliderInt("Seeds to run", value=n_seeds, min=2, max=seeds.MAX_SEEDS, step=1, disabled=task.pending)
+        if task.pending:
+            solara.ProgressLinear(True)
+            solara.Text(f"Running {n_seeds.value} seeds in the background: {progress.value}",
+                        classes=["seed-band-progress"])
+            solara.Button("Stop", on_click=lambda: setattr(stop, "current", True), text=True, color="primary")
+        else:
+            solara.Button(f"Run {n_seeds.value} seeds of these settings", color="primary", outlined=True,
+                          on_click=lambda: task(model.config, getattr(model, "_seed", None), n_seeds.value),
+                          classes=["run-seeds"])
+        if task.error:
+            solara.Error(f"seeds failed: {task.exception}", dense=True)
+        if band is not None:
+            solara.Success(f"Band shown: {band.label}, behind the live lines.",
+                           dense=True, classes=["seed-band-shown"])
+        elif not task.pending:
+            solara.Text("Runs the live scenario with other seeds and draws their 10-90% band behind the time "
+                        "charts.", style={"font-size": "12px"})
 
 
 # The tabs of the dashboard: (name, panels in order). Only the open tab is drawn.

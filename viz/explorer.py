@@ -25,8 +25,9 @@ from marketsim.experiments.analysis import (
     SweepResults, band_suffixes, bands_over_time, binned, final_heatmap, load_results, outcome_summary,
 )
 from marketsim.experiments.store import StoreError
-from viz import charts
-from viz.components import Held, PlotlyChart
+
+from . import charts
+from .components import Held, PlotlyChart
 
 ENV_VAR = "MARKETSIM_SWEEP_DIR"
 ALL_RUNS = "(all runs together)"

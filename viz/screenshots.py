@@ -1,10 +1,11 @@
 """Take the README's screenshots of the dashboard and the sweep explorer (docs/*.png), offline.
 
-    .venv/bin/python viz/screenshots.py [--steps 30] [--out docs]
+    .venv/bin/python viz/screenshots.py [--steps 30] [--seeds 6] [--out docs]
 
 Starts `solara run viz/app.py` on a free local port with the test suite's browser helpers
-(Debian's chromium, no downloads, nothing leaves 127.0.0.1), steps the default model, and saves
-``dashboard.png`` (1440x900, the Pivot to AI tab), ``dashboard-1024.png`` (the Consolidation tab
+(Debian's chromium, no downloads, nothing leaves 127.0.0.1), steps the default model, runs
+``--seeds`` seeds of it in the background, and saves ``dashboard.png`` (1440x900, the Pivot to AI
+tab with the seeds' band), ``dashboard-1024.png`` (the Consolidation tab
 1,024 px wide) and ``explorer.png`` (a small two-parameter sweep made in a temporary folder). Fails
 if a request left the machine.
 """
@@ -51,6 +52,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--seeds", type=int, default=6, help="seeds run in the background for the band (2-32)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     args = parser.parse_args()
     ensure_chromium()
@@ -67,12 +69,20 @@ def main() -> None:
             step.wait_for(timeout=90_000)
             for n in range(1, args.steps + 1):
                 step.click()
-                page.wait_for_function("n => document.title.endsWith('step ' + n)", arg=str(n), timeout=30_000)
-            page.wait_for_timeout(1500)
+                page.wait_for_function("n => document.title.endsWith('step ' + n)", arg=str(n), timeout=90_000)
+            # the band of a few seeds of the same settings behind the live run
+            count = page.locator(".seed-band .v-input", has_text="Seeds to run").get_by_role("slider")
+            count.focus()
+            count.press("Home")
+            for _ in range(args.seeds - 2):
+                count.press("ArrowRight")
+            page.get_by_role("button", name=f"Run {args.seeds} seeds of these settings").click()
+            page.locator(".seed-band-shown").wait_for(timeout=1_800_000)
+            page.wait_for_timeout(3000)
             page.screenshot(path=str(args.out / "dashboard.png"))
             page.set_viewport_size({"width": 1024, "height": 900})
             page.get_by_role("tab", name="Consolidation").click()
-            page.wait_for_selector(".chart-consolidation .js-plotly-plot", timeout=30_000)
+            page.wait_for_selector(".chart-consolidation .js-plotly-plot", timeout=90_000)
             page.wait_for_timeout(1500)
             page.screenshot(path=str(args.out / "dashboard-1024.png"))
             page.set_viewport_size({"width": 1440, "height": 900})
