@@ -121,8 +121,9 @@ class EventLog:
                               int(site_id), float(mw), float(hashrate_ehs), float(value_usd), detail))
 
     def add_many(self, kind: str, firm_ids, site_ids, mw, *, value_usd=None, counterparty_ids=-1,
-                 hashrate_ehs=0.0, detail: str = "") -> None:
-        """One event per element of ``firm_ids``/``site_ids``/``mw`` (and ``value_usd``, default 0)."""
+                 hashrate_ehs=0.0, detail="") -> None:
+        """One event per element of ``firm_ids``/``site_ids``/``mw`` (and ``value_usd``, default 0);
+        ``detail`` is one string for all of them or one per event."""
         firm_ids, site_ids, mw = np.asarray(firm_ids), np.asarray(site_ids), np.asarray(mw, dtype=float)
         values = np.zeros(len(firm_ids)) if value_usd is None else np.asarray(value_usd, dtype=float)
         n = min(len(firm_ids), len(site_ids), len(mw), len(values))  # zip's rule: the shortest decides
@@ -133,7 +134,7 @@ class EventLog:
         self.buffer.extend(n, {
             "step": m.steps_done, "date": m.market.state.date, "kind": kind, "firm_id": firm_ids[:n],
             "counterparty_id": counterparty_ids, "site_id": site_ids[:n], "mw": mw[:n], "hashrate_ehs": hashrate_ehs,
-            "value_usd": values[:n], "detail": detail,
+            "value_usd": values[:n], "detail": detail if isinstance(detail, str) else np.asarray(detail)[:n],
         })
 
     def _flush(self) -> None:

@@ -164,9 +164,9 @@ def project_equity_per_it_mw(s, is_public: np.ndarray, equity_need_per_it_mw) ->
 
 
 def _log(model, kind: str, firm_ids, site_ids, mw, value_usd, detail) -> None:
-    details = np.broadcast_to(np.asarray(detail, dtype=object), np.shape(mw))
-    for f, site, w, v, d in zip(firm_ids, site_ids, mw, value_usd, details):
-        model.events.add(kind, f, site, w, value_usd=v, detail=d)
+    """One event per row, in one block (a detail string for all rows, or one per row)."""
+    model.events.add_many(kind, firm_ids, site_ids, mw, value_usd=value_usd,
+                          detail=np.broadcast_to(np.asarray(detail, dtype=object), np.shape(mw)))
 
 
 def start_halls(model, site: np.ndarray, kind: np.ndarray, it_mw: np.ndarray, debt_share: float,
