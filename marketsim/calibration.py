@@ -26,7 +26,7 @@ from marketsim.scenario import SCENARIO_DIR, Scenario, load_scenario
 from marketsim.units import TH_PER_EH
 
 FIT_SCENARIO = SCENARIO_DIR / "calibration" / "fit-2020-2022.toml"
-# The MW refit (docs/calibration.md 12.8): the depth of the migration market for displaced machines,
+# The MW refit (docs/calibration.md 12.9): the depth of the migration market for displaced machines,
 # and the makers' capacity, scored on two in-sample targets, hashrate and the
 # end-2022 fleet efficiency. The earlier grids (tail power, expansion share, payback, trend
 # weight, scarcity elasticity, entry) are kept at their best points (40 $/MWh in the fit

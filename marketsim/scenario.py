@@ -190,7 +190,7 @@ class Scenario(BaseModel):
     asic_supply_capacity_ehs_per_month: float = Field(
         18.0, ge=0.0, le=1e5,
         description="fitted (2020-22, hashrate and end-2022 J/TH): EH/s of new machines makers can ship a month at "
-        "2023-01-01 (grows; docs/calibration.md sections 12.6, 12.8)")
+        "2023-01-01 (grows; docs/calibration.md sections 12.6, 12.9)")
     asic_supply_growth_per_year: float = Field(
         0.35, ge=0.0, le=2.0, description="log growth a year of ASIC shipping capacity (2019->2021 shipments doubled)")
     asic_scarcity_elasticity: float = Field(
@@ -421,9 +421,9 @@ class Scenario(BaseModel):
 
     migration_prospects_per_lot: int = Field(
         2, ge=0, le=100,
-        description="fitted (2020-22, hashrate and end-2022 J/TH): operators with cheap power (entrants' power distribution) who bid for each lot of used machines "
-        "no incumbent site buys and build new MW for it; the best bidder buys if the machines are worth more than "
-        "the MW (firms/entry.py offer_to_migrants); 0 turns migration off")
+        description="fitted (2020-22, hashrate and end-2022 J/TH): operators with cheap power (entrants' power "
+        "distribution) who bid for each lot of used machines no incumbent site buys and build new MW for it; the "
+        "best buys if the machines are worth more than the MW (firms/entry.py offer_to_migrants); 0 = off")
 
     # --- consolidation ----------------------------------------------------------------------
     distress_bid_shading: float = Field(

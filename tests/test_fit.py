@@ -45,7 +45,7 @@ def test_the_fleet_grows_in_mw_not_only_in_efficiency(fit_runs):
     """validate's second in-sample figure: the end-2022 fleet. The survey's ~45 J/TH at ~255 EH/s
     means ~11.5 GW; before migration and best-first funding the model re-fleeted to ~29 J/TH on
     ~8.0 GW (from 7.6 GW in February 2020), +5%. The refit reaches ~34 J/TH on ~9.4 GW, +25%
-    (docs/calibration.md 12.8): closer, not there."""
+    (docs/calibration.md 12.9): closer, not there."""
     fleet = in_sample_fleet_end(fit_runs)
     start = fit_runs[fit_runs["date"] == fit_runs["date"].min()]
     start_mw = float((start["mw_mining"] + start["mw_idle"]).mean())
