@@ -62,10 +62,10 @@ class ReferenceEventLog:
         self.rows.append((m.steps_done, m.market.state.date, kind, int(firm_id), int(counterparty_id),
                           int(site_id), float(mw), float(hashrate_ehs), float(value_usd), detail))
 
-    def add_many(self, kind, firm_ids, site_ids, mw, *, value_usd=None):
+    def add_many(self, kind, firm_ids, site_ids, mw, *, value_usd=None, detail=""):
         values = np.zeros(len(firm_ids)) if value_usd is None else np.asarray(value_usd, dtype=float)
         for f, s, w, v in zip(firm_ids, site_ids, mw, values):
-            self.add(kind, f, s, w, value_usd=v)
+            self.add(kind, f, s, w, value_usd=v, detail=detail)
 
     def _rows_at(self, step):
         for row in reversed(self.rows):
