@@ -188,8 +188,9 @@ class Scenario(BaseModel):
     )
     machine_lead_time_months: int = Field(4, ge=0, le=36, description="order to hashing, for upgrades")
     asic_supply_capacity_ehs_per_month: float = Field(
-        25.0, ge=0.0, le=1e5,
-        description="EH/s of new machines makers can ship a month at 2023-01-01 (grows; docs/calibration.md section 12)")
+        18.0, ge=0.0, le=1e5,
+        description="fitted (2020-22, hashrate and end-2022 J/TH): EH/s of new machines makers can ship a month at "
+        "2023-01-01 (grows; docs/calibration.md sections 12.6, 12.9)")
     asic_supply_growth_per_year: float = Field(
         0.35, ge=0.0, le=2.0, description="log growth a year of ASIC shipping capacity (2019->2021 shipments doubled)")
     asic_scarcity_elasticity: float = Field(
@@ -417,6 +418,12 @@ class Scenario(BaseModel):
         0.25, ge=0.0, le=2.0, description="return a new operator's investors ask for (above incumbents' 0.15)")
     entry_site_lead_time_months: int = Field(
         12, ge=1, le=60, description="order to energised MW for a new site (containers 6-12 months, greenfield 12-24)")
+
+    migration_prospects_per_lot: int = Field(
+        2, ge=0, le=100,
+        description="fitted (2020-22, hashrate and end-2022 J/TH): operators with cheap power (entrants' power "
+        "distribution) who bid for each lot of used machines no incumbent site buys and build new MW for it; the "
+        "best buys if the machines are worth more than the MW (firms/entry.py offer_to_migrants); 0 = off")
 
     # --- consolidation ----------------------------------------------------------------------
     distress_bid_shading: float = Field(

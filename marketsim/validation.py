@@ -24,7 +24,8 @@ import pandas as pd
 
 from marketsim import data as mdata
 from marketsim import figures, output
-from marketsim.calibration import FIT_GRID, FIT_SCENARIO, error_measures, monthly_data_hashrate_ehs
+from marketsim.calibration import (END_2022_FLEET_J_PER_TH, FIT_GRID, FIT_SCENARIO, error_measures,
+                                  monthly_data_hashrate_ehs)
 from marketsim.runner import run
 from marketsim.scenario import load_scenario
 from marketsim.units import format_share
@@ -72,6 +73,16 @@ def out_of_sample_by_year(oos: pd.DataFrame) -> dict[int, dict[str, float]]:
             "network_ehs_year_end": float(last["network_hashrate_ehs"].mean()),
         }
     return out
+
+
+def in_sample_fleet_end(runs: pd.DataFrame) -> dict[str, float]:
+    """The in-sample window's second target: the fleet at its last month (December 2022), mean over
+    seeds, against the Q4-2022 survey's network average (``calibration.END_2022_FLEET_J_PER_TH``)."""
+    last = runs[runs["date"] == runs["date"].max()]
+    return {"j_per_th": float(last["avg_efficiency_j_per_th"].mean()),
+            "mw_machines": float((last["mw_mining"] + last["mw_idle"]).mean()),
+            "mw_mining": float(last["mw_mining"].mean()),
+            "survey_j_per_th": END_2022_FLEET_J_PER_TH}
 
 
 def halving_response(runs: pd.DataFrame, halving_month: str) -> dict[str, float]:
@@ -146,6 +157,7 @@ def _validate_into(out: Path, seeds, n_firms: int) -> ValidationReport:
         int(seed): error_measures(g["network_hashrate_ehs"], data_rate.reindex(g["date"]))
         for seed, g in ins.groupby("seed")
     }
+    report.metrics["fleet_in_sample_end"] = in_sample_fleet_end(ins)
     oos_year_end = oos[oos["date"].dt.month.isin([12, 11])].groupby(oos["date"].dt.year)["network_hashrate_ehs"]
     report.metrics["hashrate_out_of_sample_year_end_ehs"] = {
         int(y): {"mean": float(g.mean()), "min": float(g.min()), "max": float(g.max())} for y, g in oos_year_end
@@ -176,6 +188,7 @@ def _validate_into(out: Path, seeds, n_firms: int) -> ValidationReport:
 def render_markdown(report: ValidationReport) -> str:
     m = report.metrics
     ins = m["hashrate_in_sample"]
+    fleet = m["fleet_in_sample_end"]
     lines = [
         "# marketsim validation report",
         "",
@@ -200,7 +213,9 @@ def render_markdown(report: ValidationReport) -> str:
         "## Network hashrate",
         "",
         f"In-sample (mean of seeds vs data's monthly mean): MAPE {ins['mape']:.1%}, max error {ins['max_ape']:.1%}, "
-        f"bias {ins['bias']:+.1%}.",
+        f"bias {ins['bias']:+.1%}. Fleet at the end of 2022: {fleet['j_per_th']:.1f} J/TH mining "
+        f"(survey ~{fleet['survey_j_per_th']:.0f}), {fleet['mw_mining'] / 1e3:.1f} GW mining, "
+        f"{fleet['mw_machines'] / 1e3:.1f} GW carrying machines.",
         "",
         "| seed | MAPE | max error | bias |",
         "|---|---|---|---|",

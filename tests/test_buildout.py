@@ -316,7 +316,8 @@ def test_an_upgrade_replaces_the_worst_machines_and_they_are_resold_with_mw_and_
 
 
 def test_machines_nobody_wants_are_scrapped_and_leave_the_th():
-    model = IndustryModel(flat_scenario(max_payback_months=0.001, expansion_max_share_per_year=0.0), rng=4)
+    model = IndustryModel(flat_scenario(max_payback_months=0.001, expansion_max_share_per_year=0.0,
+                                        migration_prospects_per_lot=0), rng=4)
     model.step()
     sites = model.sites
     sites.mw_shutdown[:] = 0.0  # no empty MW anywhere: no buyer

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from marketsim.calibration import error_measures, fit_scenario, monthly_data_hashrate_ehs
+from marketsim.calibration import END_2022_FLEET_J_PER_TH, error_measures, fit_scenario, monthly_data_hashrate_ehs
 from marketsim.runner import run
-from marketsim.validation import data_halving_response, halving_response
+from marketsim.validation import data_halving_response, halving_response, in_sample_fleet_end
 
 pytestmark = pytest.mark.slow  # nine replays of 35 months (seconds each under the invariant checks)
 
@@ -39,6 +39,18 @@ def test_in_sample_hashrate_meets_the_issue_12_target(fit_runs):
     assert e["mape"] <= 0.09
     assert abs(e["bias"]) < 0.05  # neither systematically above nor below
     assert e["max_ape"] < 0.25
+
+
+def test_the_fleet_grows_in_mw_not_only_in_efficiency(fit_runs):
+    """validate's second in-sample figure: the end-2022 fleet. The survey's ~45 J/TH at ~255 EH/s
+    means ~11.5 GW; before migration and best-first funding the model re-fleeted to ~29 J/TH on
+    ~8.0 GW (from 7.6 GW in February 2020), +5%. The refit reaches ~34 J/TH on ~9.4 GW, +25%
+    (docs/calibration.md 12.9): closer, not there."""
+    fleet = in_sample_fleet_end(fit_runs)
+    start = fit_runs[fit_runs["date"] == fit_runs["date"].min()]
+    start_mw = float((start["mw_mining"] + start["mw_idle"]).mean())
+    assert fleet["mw_machines"] > 1.2 * start_mw  # MW grew by a fifth or more (before: 5%; the data: ~50%)
+    assert 32.0 < fleet["j_per_th"] < END_2022_FLEET_J_PER_TH  # less re-fleeted than before (29), short of the survey
 
 
 def test_the_2020_halving_response_has_the_data_sign_and_a_sensible_size(fit_runs):

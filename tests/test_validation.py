@@ -63,8 +63,11 @@ def test_validate_writes_its_report_and_figures(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["revenue"]["out-of-sample"]["max_ape"] < 1e-9
     assert metrics["hashrate_in_sample"]["mape"] < 0.25
+    fleet = metrics["fleet_in_sample_end"]  # the second in-sample target, next to the MAPE
+    assert fleet["survey_j_per_th"] == 45.0 and 20.0 < fleet["j_per_th"] < 80.0
+    assert fleet["mw_machines"] >= fleet["mw_mining"] > 0
     report = (out / "report.md").read_text()
-    assert "MAPE" in report and "13.9B" in report and "halving" in report.lower()
+    assert "MAPE" in report and "J/TH mining (survey ~45)" in report and "13.9B" in report and "halving" in report.lower()
 
 
 @pytest.mark.slow

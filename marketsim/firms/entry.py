@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from marketsim.firms import decisions
+from marketsim.firms import decisions, operations, vintages
 from marketsim.firms import economics as econ
 from marketsim.firms.book import SiteBook
 from marketsim.firms.population import lognormal_with_moments
@@ -31,6 +31,48 @@ from marketsim.firms.rules import Candidates, NPVRule
 ENTRANT_WORKING_CAPITAL_SHARE = 0.1  # cash raised beyond capex: a few months of power and opex
 ENTRANT_BTC_SELL_SHARE = 1.0  # a new private operator sells what it mines to pay its bills
 ENTRANT_MIN_SITE_MW = 1.0  # smaller sites are not separate firms in the model
+
+
+def offer_to_migrants(model, lot_efficiency: np.ndarray, lot_mw: np.ndarray, hashprice: float,
+                      cap_usd_per_mw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lots that no site on the books bought are offered to operators with cheap power and no
+    empty MW (hosting firms and miners in new regions: research note buildout.md s5, the US share
+    of hashrate 4% -> 38% 2019-22, largely on machines that moved), who build new MW for them.
+
+    Per lot ``migration_prospects_per_lot`` such operators bid, each with a power price drawn from
+    the entrants' distribution (``entry_power_price_*``); the best one buys the whole lot if its
+    ``vintages.migrant_value_usd_per_mw`` (payback value less the new MW's
+    ``site_build_capex_usd_per_mw``) is positive, paying that value up to the tier price. The lot
+    is queued on ``model.migration_lots`` and enters the books as a new firm and site with those
+    machines at this step's entry (``entry.admit_migrants``, event ``entry``). Returns the MW
+    each lot moves and its price per MW.
+    """
+    s = model.config
+    k = len(lot_mw)
+    moved, price = np.zeros(k), np.zeros(k)
+    n = int(s.migration_prospects_per_lot)
+    big = lot_mw >= ENTRANT_MIN_SITE_MW
+    if n <= 0 or not big.any() or not np.isfinite(hashprice):
+        return moved, price
+    lots = np.flatnonzero(big)
+    power = lognormal_with_moments(model.firm_rng, s.entry_power_price_mean_usd_per_mwh,
+                                   s.entry_power_price_sd_usd_per_mwh, len(lots) * n).reshape(len(lots), n)
+    margin = operations.fleet_margin_usd_per_mw_month(model, power, hashprice, lot_efficiency[lots, None], 0.0)
+    value = vintages.migrant_value_usd_per_mw(margin, s.site_fixed_cost_usd_per_mw_month, s.max_payback_months,
+                                              s.site_build_capex_usd_per_mw)
+    best = np.argmax(value, axis=1)
+    best_value = value[np.arange(len(lots)), best]
+    go = best_value > 0
+    if not go.any():
+        return moved, price
+    lots, best, best_value = lots[go], best[go], best_value[go]
+    moved[lots] = lot_mw[lots]
+    price[lots] = np.minimum(best_value, cap_usd_per_mw[lots])
+    queue = getattr(model, "migration_lots", None) or []
+    queue.append((lot_efficiency[lots].copy(), lot_mw[lots].copy(), power[go][np.arange(len(lots)), best],
+                  price[lots].copy()))
+    model.migration_lots = queue
+    return moved, price
 
 
 def entry_probability(model, o, power_usd_per_mwh: np.ndarray, beliefs) -> np.ndarray:
@@ -55,28 +97,48 @@ def entry_probability(model, o, power_usd_per_mwh: np.ndarray, beliefs) -> np.nd
 def enter(model, seen, beliefs) -> np.ndarray:
     """Draw this step's prospects, let those that clear their hurdle in, return the new firm ids.
     ``seen``, ``beliefs``: this step's ``step_state.Observation`` and ``Beliefs``."""
+    migrants = admit_migrants(model)
+    if len(migrants):
+        beliefs = model.beliefs  # with rows for the migrants
     s, rng = model.config, model.firm_rng
     if s.entry_candidates_per_year <= 0 or not np.isfinite(seen.hashprice_observed):
-        return np.zeros(0, dtype=np.int64)
+        return migrants
     k = int(rng.poisson(s.entry_candidates_per_year * seen.years_in_step))
     if k == 0:
-        return np.zeros(0, dtype=np.int64)
+        return migrants
     power = lognormal_with_moments(rng, s.entry_power_price_mean_usd_per_mwh, s.entry_power_price_sd_usd_per_mwh, k)
     mw = lognormal_with_moments(rng, s.entry_site_mw_mean, s.entry_site_mw_sd, k)
     o = decisions.outlook(model)
     go = (rng.random(k) < entry_probability(model, o, power, beliefs)) & (mw >= ENTRANT_MIN_SITE_MW)
     if not go.any():
+        return migrants
+    return np.r_[migrants, admit(model, power[go], mw[go], o.frontier_j_per_th, o.machine_price_usd_per_th)]
+
+
+def admit_migrants(model) -> np.ndarray:
+    """The used lots bought this step by operators building new MW for them
+    (``offer_to_migrants``) enter the books: one new firm and site per lot, energised with the
+    lot's machines (containers on an existing interconnect go up within weeks: USBTC's 42 MW TX1
+    took 71 days, research note buildout.md s5c; at a monthly step the lot mines from the next
+    step). Returns the new firm ids."""
+    queue = getattr(model, "migration_lots", None)
+    if not queue:
         return np.zeros(0, dtype=np.int64)
-    return admit(model, power[go], mw[go], o.frontier_j_per_th, o.machine_price_usd_per_th)
+    model.migration_lots = []
+    eff, mw, power, price = (np.concatenate(parts) for parts in zip(*queue))
+    return admit(model, power, mw, eff, 0.0, machine_capex_usd_per_mw=price, energised=True)
 
 
-def admit(model, power_usd_per_mwh: np.ndarray, mw: np.ndarray, frontier_j_per_th: float,
-          machine_price_usd_per_th: float) -> np.ndarray:
-    """Put new firms with one new site each on the books, their MW on order; returns their ids."""
+def admit(model, power_usd_per_mwh: np.ndarray, mw: np.ndarray, frontier_j_per_th, machine_price_usd_per_th: float,
+          machine_capex_usd_per_mw=None, energised: bool = False) -> np.ndarray:
+    """Put new firms with one new site each on the books, their MW on order (or, ``energised``,
+    carrying machines of ``frontier_j_per_th`` bought at ``machine_capex_usd_per_mw`` now, for the
+    migrants' used lots); returns their ids."""
     s, firms, sites = model.config, model.firms, model.sites
     k = len(mw)
-    per_mw = s.site_build_capex_usd_per_mw + float(econ.machine_capex_usd_per_mw(machine_price_usd_per_th,
-                                                                                   frontier_j_per_th))
+    machines = (econ.machine_capex_usd_per_mw(machine_price_usd_per_th, frontier_j_per_th)
+                if machine_capex_usd_per_mw is None else machine_capex_usd_per_mw)
+    per_mw = s.site_build_capex_usd_per_mw + np.asarray(machines, dtype=float)
     capex = mw * per_mw
     raised = capex * (1.0 + ENTRANT_WORKING_CAPITAL_SHARE)
     first = len(firms)
@@ -84,7 +146,7 @@ def admit(model, power_usd_per_mwh: np.ndarray, mw: np.ndarray, frontier_j_per_t
     median = (lambda a: float(np.median(a[active])) if active.any() else float(np.median(a)))
     npv_rule = list(model.rules).index(next(r for r in model.rules if isinstance(r, NPVRule)))
     ids = firms.append(
-        name=[f"Entrant {first + i + 1}" for i in range(k)], is_public=np.zeros(k, bool),
+        name=[f"{'Migrant' if energised else 'Entrant'} {first + i + 1}" for i in range(k)], is_public=np.zeros(k, bool),
         rule=np.full(k, npv_rule), cash_usd=np.zeros(k), debt_usd=np.zeros(k),
         debt_rate_per_year=np.full(k, s.new_debt_rate_per_year),
         debt_maturity_step=np.full(k, model.steps_done + round(s.debt_maturity_years * model.steps_per_year)),
@@ -99,16 +161,26 @@ def admit(model, power_usd_per_mwh: np.ndarray, mw: np.ndarray, frontier_j_per_t
     firms.ledger["equity_raised_usd"][ids] += raised
     new = SiteBook.create(
         owner=ids, capacity_mw=np.zeros(k), suitable_mw=np.zeros(k), power_base_usd_per_mwh=power_usd_per_mwh,
-        efficiency_j_per_th=np.full(k, frontier_j_per_th), machine_age_years=np.zeros(k), pipeline_horizon=1,
-        interconnect_mw=mw,
+        efficiency_j_per_th=np.broadcast_to(np.asarray(frontier_j_per_th, dtype=float), (k,)).copy(),
+        machine_age_years=np.zeros(k), pipeline_horizon=1, interconnect_mw=mw,
     )
     rows = sites.append(new)
     model.seen = model.seen.with_new_sites(model.market.site_power_prices(power_usd_per_mwh))
     _grow_model_arrays(model, k)
-    lead = max(1, round(s.entry_site_lead_time_months * model.steps_per_month))
-    sites.build_pipeline.add_rows(rows, mw, lead)
-    firms.payments.add_spread_rows(ids, capex, lead)
-    model.events.add_many("entry", ids, rows, mw, value_usd=capex)
+    if energised:  # the machines stand idle until this step's successor decides whether they mine
+        vintages.add_cohort(sites.cohort_mw, sites.cohort_efficiency_j_per_th, sites.cohort_age_years,
+                            rows, mw, sites.efficiency_j_per_th[rows])
+        sites.capacity_mw[rows] += mw
+        sites.mw_idle[rows] += mw
+        operations.sync_fleet(sites)
+        # paid now, in the step the sellers book the proceeds (entry runs after ``finance.pay``)
+        firms.ledger["capex_usd"][ids] += capex
+        firms.cash_usd[ids] -= capex
+    else:
+        lead = max(1, round(s.entry_site_lead_time_months * model.steps_per_month))
+        sites.build_pipeline.add_rows(rows, mw, lead)
+        firms.payments.add_spread_rows(ids, capex, lead)
+    model.events.add_many("entry", ids, rows, mw, value_usd=capex, detail="migration" if energised else "")
     model.add_firm_agents(ids)
     return ids
 

@@ -141,15 +141,16 @@ def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndar
     buyers = np.flatnonzero(free > COHORT_TOLERANCE_MW)
     hashprice = model.hashprice_consistent if np.isfinite(model.hashprice_consistent) else model.hashprice_observed
     value = np.zeros((len(bins), 0))
+    # the tier price caps what a lot fetches (the same tier is on offer from resellers)
+    typical_power = (float(np.median(model.site_power_usd_per_mwh[buyers])) if len(buyers)
+                     else s.entry_power_price_mean_usd_per_mwh) + s.mining_opex_usd_per_mwh
+    cap = vintages.used_price_cap_usd_per_mw(bin_eff, model.machine_price_usd_per_th,
+                                             model.market.state.frontier_j_per_th, hashprice, typical_power,
+                                             s.machine_price_floor_usd_per_th)
     if len(buyers):  # every bin's value to every buyer, in one call
         margin = fleet_margin_usd_per_mw_month(model, model.site_power_usd_per_mwh[buyers][None, :], hashprice,
                                                bin_eff[:, None], sites.power_take_or_pay_share[buyers][None, :])
         value = (margin - s.site_fixed_cost_usd_per_mw_month) * s.max_payback_months
-        # the tier price caps what a lot fetches (the same tier is on offer from resellers)
-        typical_power = float(np.median(model.site_power_usd_per_mwh[buyers])) + s.mining_opex_usd_per_mwh
-        cap = vintages.used_price_cap_usd_per_mw(bin_eff, model.machine_price_usd_per_th,
-                                                 model.market.state.frontier_j_per_th, hashprice, typical_power,
-                                                 s.machine_price_floor_usd_per_th)
     sold_share = np.zeros(len(bins))
     price = np.zeros(len(bins))
     led = firms.ledger
@@ -187,9 +188,15 @@ def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndar
     if sales:
         rows, mw, usd = (np.concatenate(x) for x in zip(*sales))
         model.events.add_many("used_machines_bought", sites.owner[rows], rows, mw, value_usd=usd)
+    # what no site on the books wants goes to operators who build new MW for it (migration)
+    from marketsim.firms import entry  # entry values sites with this module's margins
+
+    migrated, migrant_price = entry.offer_to_migrants(model, bin_eff, bin_mw * (1.0 - sold_share), hashprice, cap)
+    proceeds_per_mw = (sold_share * price + migrated * migrant_price / bin_mw)
+    sold_share = sold_share + migrated / bin_mw
     sellers = sites.owner[site_idx]
-    np.subtract.at(led["capex_usd"], sellers, lot_mw * sold_share[lot_bin] * price[lot_bin])
-    scrapped = lot_mw * (1.0 - sold_share[lot_bin])
+    np.subtract.at(led["capex_usd"], sellers, lot_mw * proceeds_per_mw[lot_bin])
+    scrapped = lot_mw * np.maximum(1.0 - sold_share[lot_bin], 0.0)
     gone = scrapped > COHORT_TOLERANCE_MW
     if gone.any():
         model.events.add_many("used_scrapped", sellers[gone], site_idx[gone], scrapped[gone])

@@ -132,3 +132,18 @@ def clear_used_lot(mw: float, buyer_free_mw: np.ndarray, buyer_value_usd_per_mw:
     if not len(served):
         return bought, 0.0
     return bought, float(buyer_value_usd_per_mw[served[-1]])
+
+
+def migrant_value_usd_per_mw(margin_usd_per_mw_month, fixed_cost_usd_per_mw_month: float, payback_months: float,
+                             site_capex_usd_per_mw: float):
+    """What an operator with cheap power but no empty MW would pay for a MW of used machines: the
+    payback value an incumbent buyer puts on it (monthly margin net of the site's fixed cost times
+    the payback miners accept) less the new MW it must build to run them (containers on an
+    interconnect, ``site_build_capex_usd_per_mw``). Positive: the machines are worth more than the
+    MW they need, so they move and keep hashing; otherwise they are scrapped.
+
+    Worked: 1 MW of 60 J/TH machines (16.7 PH/s) at $150/PH/day earns $2,500 a day; at $40/MWh
+    plus $6 opex the power costs $1,104 a day, a margin of ~$42.5k a month; less $3k fixed cost,
+    times 16 months is $632k, less $325k of site: $307k per MW."""
+    return (np.asarray(margin_usd_per_mw_month, dtype=float) - fixed_cost_usd_per_mw_month) * payback_months \
+        - site_capex_usd_per_mw
