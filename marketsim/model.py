@@ -101,6 +101,9 @@ class IndustryModel(mesa.Model):
         self.hashprice_consistent = float("nan")
         self.used_machine_price_usd_per_th: dict[str, float] = {}  # last clearing price by efficiency tier
         self.asic_shipped_ehs = 0.0  # EH/s of new machines shipped this step (within the makers' capacity)
+        # used lots bought by operators who build new MW for them, entering at the next entry phase
+        # (entry.offer_to_migrants -> entry.admit_migrants)
+        self.migration_lots: list[tuple[np.ndarray, ...]] = []
         self.outcome: dict[str, Any] = {}
         self.datacollector = OutcomeCollector(metrics.INDUSTRY_COLUMNS)  # a mesa.DataCollector, one pass a step
         # the industry before any step, in the industry table's columns (the table's rows are ends of steps)

@@ -68,10 +68,8 @@ def offer_to_migrants(model, lot_efficiency: np.ndarray, lot_mw: np.ndarray, has
     lots, best, best_value = lots[go], best[go], best_value[go]
     moved[lots] = lot_mw[lots]
     price[lots] = np.minimum(best_value, cap_usd_per_mw[lots])
-    queue = getattr(model, "migration_lots", None) or []
-    queue.append((lot_efficiency[lots].copy(), lot_mw[lots].copy(), power[go][np.arange(len(lots)), best],
-                  price[lots].copy()))
-    model.migration_lots = queue
+    model.migration_lots.append((lot_efficiency[lots].copy(), lot_mw[lots].copy(),
+                                 power[go][np.arange(len(lots)), best], price[lots].copy()))
     return moved, price
 
 
@@ -121,7 +119,7 @@ def admit_migrants(model) -> np.ndarray:
     lot's machines (containers on an existing interconnect go up within weeks: USBTC's 42 MW TX1
     took 71 days, research note buildout.md s5c; at a monthly step the lot mines from the next
     step). Returns the new firm ids."""
-    queue = getattr(model, "migration_lots", None)
+    queue = model.migration_lots
     if not queue:
         return np.zeros(0, dtype=np.int64)
     model.migration_lots = []
