@@ -14,6 +14,7 @@ defaults in ``scenario.py`` and are recorded, with the search, in ``docs/calibra
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -21,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from marketsim import data as mdata
-from marketsim.runner import run
 from marketsim.scenario import SCENARIO_DIR, Scenario, load_scenario
 from marketsim.units import TH_PER_EH
 
@@ -151,16 +151,20 @@ def fit_scenario(**overrides) -> Scenario:
 
 
 def grid_search(grid: Mapping[str, Sequence] = FIT_GRID, seeds: Sequence[int] = FIT_SEEDS,
-                n_firms: int = 200) -> pd.DataFrame:
+                n_firms: int = 200, workers: int | None = 1) -> pd.DataFrame:
     """Every grid point's mean in-sample MAPE, end-2022 J/TH and MW and 2020 halving response
-    over ``seeds``, best ``fit_score`` first."""
+    over ``seeds``, best ``fit_score`` first; the runs go through the sweep engine's executors
+    (``workers`` processes, 1: in this process)."""
+    from marketsim.experiments import batch
     from marketsim.validation import halving_response
 
-    rows = []
     names = list(grid)
-    for values in itertools.product(*(grid[n] for n in names)):
-        point = dict(zip(names, values))
-        runs = [run(fit_scenario(n_firms=n_firms, **point), seed=seed).industry for seed in seeds]
+    points = [dict(zip(names, values)) for values in itertools.product(*(grid[n] for n in names))]
+    jobs = [(fit_scenario(n_firms=n_firms, **point), seed) for point in points for seed in seeds]
+    tables = batch.industry_tables(jobs, workers)
+    rows = []
+    for i, point in enumerate(points):
+        runs = tables[i * len(seeds):(i + 1) * len(seeds)]
         fits = [hashrate_fit(ind) for ind in runs]
         row = {**point, **{k: float(np.mean([f[k] for f in fits])) for k in ("mape", "max_ape", "bias")}}
         row["end_j_per_th"] = float(np.mean([end_of_window_efficiency(ind) for ind in runs]))
@@ -173,7 +177,7 @@ def grid_search(grid: Mapping[str, Sequence] = FIT_GRID, seeds: Sequence[int] = 
 
 
 def main() -> None:  # pragma: no cover - a maintenance command, run by hand
-    table = grid_search()
+    table = grid_search(workers=os.cpu_count())
     print(table.head(10).round(3).to_string(index=False))
     out = Path("calibration-grid.csv")
     table.to_csv(out, index=False)

@@ -176,7 +176,10 @@ def cmd_validate(args) -> int:
         cases.update(pivot.pivot_study(seed=args.seeds[0], n_firms=args.firms))
         return "\n" + pivot.render_markdown(cases)
 
-    report = validation.validate(args.out, seeds=tuple(args.seeds), n_firms=args.firms, appendix=appendix)
+    if args.workers < 1:
+        raise MarketsimError(f"--workers {args.workers}: expected a whole number >= 1")
+    report = validation.validate(args.out, seeds=tuple(args.seeds), n_firms=args.firms, appendix=appendix,
+                                 workers=args.workers)
     m = report.metrics
     print(f"in-sample hashrate MAPE {m['hashrate_in_sample']['mape']:.1%}, max error "
           f"{m['hashrate_in_sample']['max_ape']:.1%}, end-2022 fleet {m['fleet_in_sample_end']['j_per_th']:.1f} J/TH "
@@ -204,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--out", default="validation", help="report folder (default: ./validation)")
     val.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="seeds of the replays")
     val.add_argument("--firms", type=int, default=200, help="firms in each replay")
+    val.add_argument("--workers", type=int, default=1,
+                     help="worker processes for the replays, as for a sweep (default 1: in this process)")
     v = sub.add_parser("viz", help="start the Solara dashboard")
     v.add_argument("--host", default="127.0.0.1")
     v.add_argument("--port", type=int, default=8765)

@@ -24,9 +24,9 @@ import pandas as pd
 
 from marketsim import data as mdata
 from marketsim import figures, output
+from marketsim.experiments import batch
 from marketsim.calibration import (END_2022_FLEET_J_PER_TH, FIT_GRID, FIT_SCENARIO, error_measures,
                                   monthly_data_hashrate_ehs)
-from marketsim.runner import run
 from marketsim.scenario import load_scenario
 from marketsim.units import format_share
 
@@ -43,13 +43,10 @@ def monthly_data_revenue_usd() -> pd.Series:
     return revenue.groupby(daily["date"].dt.to_period("M").dt.to_timestamp()).sum()
 
 
-def _runs(scenario, seeds, n_firms):
-    frames = []
-    for seed in seeds:
-        ind = run(load_scenario(scenario, n_firms=n_firms), seed=seed).industry.copy()
-        ind["seed"] = seed
-        frames.append(ind)
-    out = pd.concat(frames, ignore_index=True)
+def _runs(scenario, seeds, n_firms, workers: int | None = 1):
+    config = load_scenario(scenario, n_firms=n_firms)
+    tables = batch.industry_tables([(config, seed) for seed in seeds], workers)
+    out = pd.concat([ind.assign(seed=seed) for ind, seed in zip(tables, seeds)], ignore_index=True)
     out["date"] = pd.to_datetime(out["date"])
     return out
 
@@ -123,11 +120,13 @@ class ValidationReport:
     figures: list[str] = field(default_factory=list)
 
 
-def validate(out_dir: str | Path, seeds=DEFAULT_SEEDS, n_firms: int = 200, appendix=None) -> ValidationReport:
+def validate(out_dir: str | Path, seeds=DEFAULT_SEEDS, n_firms: int = 200, appendix=None,
+             workers: int | None = 1) -> ValidationReport:
     """Write the validation report into ``out_dir``, atomically and only where `marketsim.output`
-    allows; ``appendix()`` (optional) returns more Markdown for report.md (the CLI's pivot study)."""
+    allows; ``appendix()`` (optional) returns more Markdown for report.md (the CLI's pivot study);
+    ``workers``: the replays' worker processes (1: in this process), as for a sweep."""
     with output.staged(out_dir, "validation") as staging:
-        report = _validate_into(staging, seeds, n_firms)
+        report = _validate_into(staging, seeds, n_firms, workers)
         if appendix is not None:
             with open(staging / "report.md", "a") as fh:
                 fh.write(appendix())
@@ -135,13 +134,13 @@ def validate(out_dir: str | Path, seeds=DEFAULT_SEEDS, n_firms: int = 200, appen
     return report
 
 
-def _validate_into(out: Path, seeds, n_firms: int) -> ValidationReport:
+def _validate_into(out: Path, seeds, n_firms: int, workers: int | None = 1) -> ValidationReport:
     report = ValidationReport(out)
     data_rate = monthly_data_hashrate_ehs()
     data_rev = monthly_data_revenue_usd()
 
-    ins = _runs(FIT_SCENARIO, seeds, n_firms)
-    oos = _runs(OUT_OF_SAMPLE, seeds, n_firms)
+    ins = _runs(FIT_SCENARIO, seeds, n_firms, workers)
+    oos = _runs(OUT_OF_SAMPLE, seeds, n_firms, workers)
     both = pd.concat([ins.assign(window="in-sample"), oos.assign(window="out-of-sample")], ignore_index=True)
 
     # revenue: the model's industry revenue is the data's arithmetic in every replayed month

@@ -6,6 +6,7 @@ run         one run spec in, one outcome out; model errors become failed outcome
 executor    sequential, process pool, Dask distributed; context managers (``executors.py``)
 store       manifest + atomic per-run parts + final Parquet tables; resume (``store.py``)
 analysis    summary tables, figures, Sobol indices, PRIM (``report.py``)
+batch       runs kept in memory (calibration grids, validation replays) on the same executors (``batch.py``)
 
 ``sweep()`` (``engine.py``) ties them together; ``marketsim sweep`` and ``marketsim report`` are
 the command-line faces.
