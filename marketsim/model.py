@@ -152,6 +152,8 @@ class IndustryModel(mesa.Model):
         self.network_hashrate_ehs = float(self.site_hashrate_ehs.sum())
         self.ai_contracted_it_mw = 0.0
         self.ai_offered_it_mw = 0.0
+        self.ai_tenant_defaults_it_mw = 0.0  # IT MW whose tenants defaulted in the step (hosting.host_ai)
+        self.ai_step: dict[str, float] = {}  # the lease market's figures of the step (conversion.convert)
         # the network's hashrate as firms have seen it (one entry per step; monthly data before a
         # monthly run's start), for their trend beliefs
         self.hashrate_history = list(self.market.hashrate_before_start(c.hashrate_trend_window_months)) \

@@ -88,8 +88,6 @@ def sweep(sweep_file: str | Path | SweepPlan, out: str | Path, *, workers: int |
         store.update_manifest(status="running", executor=ex.describe())
         fn = ExecuteAndStore(store.parts) if ex.shares_disk else execute
         for spec, outcome, error in ex.map_unordered(fn, todo):
-            if error is None and outcome is None:  # an executor must not, but a lost run stays lost
-                error = RuntimeError("the executor returned no result and no error")
             if error is not None:
                 counts["lost"] += 1
                 lost_errors.append(f"run {spec.run_id}: {type(error).__name__}: {error}")

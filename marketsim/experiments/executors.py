@@ -70,6 +70,8 @@ class Executor:
 
     def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any],
                       max_in_flight: int | None = None) -> Iterator[tuple[Any, Any, BaseException | None]]:
+        """Yield (item, fn(item), None) as runs finish, or (item, None, the error) when the
+        executor lost the run: never neither (the engine relies on it)."""
         raise NotImplementedError
 
     def describe(self) -> str:

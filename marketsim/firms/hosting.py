@@ -110,9 +110,7 @@ def ai_market_value_usd(model) -> np.ndarray:
     s, sites, leases = model.config, model.sites, model.leases
     n_sites, n_firms = len(sites), len(model.firms)
     signed = np.bincount(sites.owner, weights=leases.contracted_it_by_site(n_sites), minlength=n_firms)
-    delivered_site = getattr(model, "mw_ai_leased", None)
-    delivered = (np.zeros(n_firms) if delivered_site is None or len(delivered_site) != n_sites
-                 else np.bincount(sites.owner, weights=delivered_site / s.ai_pue, minlength=n_firms))
+    delivered = np.bincount(sites.owner, weights=model.mw_ai_leased / s.ai_pue, minlength=n_firms)
     return ai.rerated_equity_value_usd(0.0, signed, delivered, s.ai_miner_value_usd_per_mw,
                                        s.ai_datacentre_value_usd_per_it_mw, s.ai_signed_lease_credibility, s.ai_pue)
 
@@ -120,7 +118,7 @@ def ai_market_value_usd(model) -> np.ndarray:
 def ai_outcome(model) -> dict:
     """The AI market's industry columns for the step (``AI_COLUMN_DOCS``)."""
     s, sites = model.config, model.sites
-    step_market = getattr(model, "ai_step", None) or {}
+    step_market = model.ai_step
     delivered = float(model.mw_ai_leased.sum()) / s.ai_pue
     nan = float("nan")
     return {
@@ -133,7 +131,7 @@ def ai_outcome(model) -> dict:
         "ai_signed_rate_min_usd_per_kw_month": step_market.get("ai_signed_rate_min_usd_per_kw_month", nan),
         "ai_signed_rate_max_usd_per_kw_month": step_market.get("ai_signed_rate_max_usd_per_kw_month", nan),
         "ai_unmet_demand_it_mw": step_market.get("ai_unmet_demand_it_mw", 0.0),
-        "ai_tenant_defaults_it_mw": getattr(model, "ai_tenant_defaults_it_mw", 0.0),
+        "ai_tenant_defaults_it_mw": model.ai_tenant_defaults_it_mw,
         "ai_gpu_cloud_started_it_mw": step_market.get("ai_gpu_cloud_started_it_mw", 0.0),
         "ai_gpu_cloud_it_mw": float(model.leases.mw_it[model.leases.own_gpu].sum()),
     }
