@@ -184,9 +184,10 @@ def cmd_validate(args) -> int:
     print(f"in-sample hashrate MAPE {m['hashrate_in_sample']['mape']:.1%}, max error "
           f"{m['hashrate_in_sample']['max_ape']:.1%}, end-2022 fleet {m['fleet_in_sample_end']['j_per_th']:.1f} J/TH "
           f"(survey ~{m['fleet_in_sample_end']['survey_j_per_th']:.0f}); revenue MAPE {m['revenue']['out-of-sample']['mape']:.1e} "
-          f"(out-of-sample); public miners' AI profit after capex "
-          + ", ".join(f"{c.name} ${c.mean_profit_after_capex_usd_per_year / 1e9:.2f}B/yr" for c in cases.values())
-          + f" vs projected ${pivot.PROJECTED_PROFIT_USD_PER_YEAR / 1e9:.1f}B/yr")
+          f"(out-of-sample); public miners' AI profit (NOI less forgone mining, as report.md's table) "
+          + ", ".join(f"{c.name} ${c.mean_profit_usd_per_year / 1e9:.2f}B/yr (NPV with capex ${c.npv_usd / 1e9:.1f}B)"
+                      for c in cases.values())
+          + f" vs projected ${pivot.PROJECTED_PROFIT_USD_PER_YEAR / 1e9:.1f}B/yr (NPV ${pivot.PROJECTED_NPV_USD / 1e9:.1f}B)")
     print(f"wrote {report.out_dir}/report.md, metrics.json and {len(report.figures)} figures")
     return 0
 

@@ -154,10 +154,6 @@ class PivotCase:
         return float(self.accounts["ai_profit_usd"].mean())
 
     @property
-    def mean_profit_after_capex_usd_per_year(self) -> float:
-        return float((self.accounts["ai_profit_usd"].sum() - self.conversion_capex_usd) / len(self.accounts))
-
-    @property
     def npv_usd(self) -> float:
         return discounted_pivot_profit(self.accounts["ai_noi_usd"], self.accounts["forgone_mining_margin_usd"],
                                        self.accounts["capex_usd"], PIVOT_DISCOUNT_RATE)

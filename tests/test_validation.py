@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -54,9 +55,10 @@ def test_halving_months_show_the_subsidy_cut_in_both_replays():
 
 
 @pytest.mark.slow
-def test_validate_writes_its_report_and_figures(tmp_path):
+def test_validate_writes_its_report_and_figures(tmp_path, capsys):
     out = tmp_path / "val"
     assert main(["validate", "--out", str(out), "--seeds", "1", "--firms", "60"]) == 0
+    printed = capsys.readouterr().out
     for name in ("report.md", "metrics.json", "revenue_model_vs_data.png", "hashrate_model_vs_data.png",
                  "halving_response.png"):
         assert (out / name).stat().st_size > 0
@@ -68,6 +70,11 @@ def test_validate_writes_its_report_and_figures(tmp_path):
     assert fleet["mw_machines"] >= fleet["mw_mining"] > 0
     report = (out / "report.md").read_text()
     assert "MAPE" in report and "J/TH mining (survey ~45)" in report and "13.9B" in report and "halving" in report.lower()
+    # the one-line summary quotes each case's AI profit as the report's table does (NOI less forgone mining)
+    for case, profit in re.findall(r"(as projected|model market) (\$-?[\d.]+B)/yr", printed):
+        row = next(line for line in report.splitlines() if line.startswith(f"| {case} |"))
+        assert row.split(" | ")[4] == profit, (case, profit, row)
+    assert len(re.findall(r"(as projected|model market) \$", printed)) == 2
 
 
 @pytest.mark.slow
