@@ -59,6 +59,12 @@ class Pipeline:
         delay = min(max(int(delay_steps), 1), self.horizon - 1)
         np.add.at(self.buffer, (rows, (self.cursor + delay) % self.horizon), amounts)
 
+    def add_rows_each(self, rows: np.ndarray, amounts: np.ndarray, delay_steps: np.ndarray) -> None:
+        """``add_rows`` with one delay per row, in one pass: the same as calling ``add_rows`` row
+        group by row group in the order given (``np.add.at`` adds in index order)."""
+        delay = np.clip(np.asarray(delay_steps, dtype=np.int64), 1, self.horizon - 1)
+        np.add.at(self.buffer, (rows, (self.cursor + delay) % self.horizon), amounts)
+
     def add_spread_rows(self, rows: np.ndarray, amounts: np.ndarray, over_steps: int) -> None:
         """Vector form of ``add_spread`` for many rows at once (rows may repeat)."""
         n = min(max(int(over_steps), 1), self.horizon - 1)

@@ -20,7 +20,7 @@ import numpy as np
 
 from marketsim.firms import economics as econ
 from marketsim.firms import conversion, finance
-from marketsim.firms.rules import Candidates, Outlook
+from marketsim.firms.rules import Candidates, FirmPaths, Outlook
 
 UPGRADE_MIN_GAIN_RATIO = 1.1  # frontier must beat the fleet by 10% before an upgrade is valued
 DEMAND_TREND_MONTHS = 12
@@ -67,7 +67,7 @@ def occupancy_outlook(model) -> float:
     return float(np.clip(demand_forecast_it_mw(model) / supply, 0.0, 1.0))
 
 
-def _candidates(model, site_idx: np.ndarray, power: np.ndarray) -> Candidates:
+def _candidates(model, site_idx: np.ndarray, power: np.ndarray, paths: FirmPaths | None = None) -> Candidates:
     firms, sites = model.firms, model.sites
     owner = sites.owner[site_idx]
     return Candidates(
@@ -77,6 +77,7 @@ def _candidates(model, site_idx: np.ndarray, power: np.ndarray) -> Candidates:
         expected_decline_per_year=model.expected_decline_per_year[owner],
         hurdle_rate_per_year=firms.hurdle_rate_per_year[owner],
         conversion_capex_usd_per_mw=firms.conversion_capex_usd_per_mw[owner],
+        paths=None if paths is None else paths.of(owner, "hurdle", firms.hurdle_rate_per_year),
     )
 
 
@@ -85,41 +86,52 @@ def decide(model, seen) -> None:
     power_usd_per_mwh = seen.site_power_usd_per_mwh  # seen: this step's step_state.Observation
     reviewing = firms.active & (model.firm_rng.random(len(firms)) < s.review_probability_per_step)
     o = outlook(model)
+    # every valuation of the step reads each firm's hashprice path and discount factors from here
+    paths = FirmPaths(o, firms.expected_hashprice, model.expected_decline_per_year)
     assets = finance.asset_value_usd(model)
     equity_room = finance.equity_room_usd(model, assets)
     model.equity_room = equity_room
     spend = finance.spendable_usd(model, assets) + equity_room
     steps = model.steps_per_month
-    live = sites.capacity_mw - sites.mw_shutdown > 0
+    live_mw = sites.capacity_mw - sites.mw_shutdown
+    live = live_mw > 0
+    # the rules' orders below change no site's MW or owner: one largest site and MW per firm for all
+    primary_of_firm = model.primary_site()
+    firm_mw = np.bincount(sites.owner, weights=live_mw, minlength=len(firms))
 
+    # upgrade candidates, all rules at once: the cohorts of reviewing firms' live sites with no
+    # upgrade on order that lag the frontier (a rule's orders touch only its own firms' sites)
+    site_rule = firms.rule[sites.owner]
+    sites_ok = reviewing[sites.owner] & live & (sites.upgrade_due_step < 0)
+    all_site_idx, all_slot = np.nonzero(sites_ok[:, None] & (sites.cohort_mw > 0)
+                                        & (sites.cohort_efficiency_j_per_th > o.frontier_j_per_th * UPGRADE_MIN_GAIN_RATIO))
+    cand_rule = site_rule[all_site_idx]
     for rule_id, rule in enumerate(model.rules):
-        own = reviewing[sites.owner] & (firms.rule[sites.owner] == rule_id) & live
         # upgrades: the cohorts that lag the frontier and that the rule values
-        sites_ok = own & (sites.upgrade_due_step < 0)
-        site_idx, slot = np.nonzero(sites_ok[:, None] & (sites.cohort_mw > 0)
-                                    & (sites.cohort_efficiency_j_per_th > o.frontier_j_per_th * UPGRADE_MIN_GAIN_RATIO))
+        mine = cand_rule == rule_id
+        site_idx, slot = all_site_idx[mine], all_slot[mine]
         if len(site_idx):
-            go = rule.upgrade_score(_cohort_candidates(model, site_idx, slot, power_usd_per_mwh), o) > 0
+            go = rule.upgrade_score(_cohort_candidates(model, site_idx, slot, power_usd_per_mwh, paths), o) > 0
             site_idx, slot = site_idx[go], slot[go]
         # expansions: one order per reviewing firm, on its largest live site
         firm_ids = np.flatnonzero(reviewing & (firms.rule == rule_id))
-        primary = model.primary_site(firm_ids)
+        primary = primary_of_firm[firm_ids]
         ok = primary >= 0
         exp_firm, exp_site, exp_mw = firm_ids[ok], primary[ok], np.zeros(int(ok.sum()))
         if len(exp_firm):
-            intensity = rule.expansion_intensity(_candidates(model, exp_site, power_usd_per_mwh), o)
+            intensity = rule.expansion_intensity(_candidates(model, exp_site, power_usd_per_mwh, paths), o)
             go = intensity > 0
-            firm_mw = np.bincount(sites.owner, weights=sites.capacity_mw - sites.mw_shutdown, minlength=len(firms))
             exp_firm, exp_site = exp_firm[go], exp_site[go]
             exp_mw = intensity[go] * s.expansion_max_share_per_year * firm_mw[exp_firm] * model.years_in_step \
                 / s.review_probability_per_step
         if len(site_idx) or len(exp_firm):
             _fund_best_first(model, site_idx, slot, exp_firm, exp_site, exp_mw, spend, o, steps, power_usd_per_mwh)
     # AI: offers, the lease market, signings and builds (firms/conversion.py)
-    conversion.convert(model, spend, o, power_usd_per_mwh)
+    conversion.convert(model, spend, o, power_usd_per_mwh, paths)
 
 
-def _cohort_candidates(model, site_idx: np.ndarray, slot: np.ndarray, power: np.ndarray) -> Candidates:
+def _cohort_candidates(model, site_idx: np.ndarray, slot: np.ndarray, power: np.ndarray,
+                       paths: FirmPaths | None = None) -> Candidates:
     """``Candidates`` for (site, cohort) pairs: each cohort is valued at its own efficiency."""
     firms, sites = model.firms, model.sites
     owner = sites.owner[site_idx]
@@ -130,6 +142,8 @@ def _cohort_candidates(model, site_idx: np.ndarray, slot: np.ndarray, power: np.
         expected_decline_per_year=model.expected_decline_per_year[owner],
         hurdle_rate_per_year=firms.hurdle_rate_per_year[owner],
         conversion_capex_usd_per_mw=firms.conversion_capex_usd_per_mw[owner],
+        paths=None if paths is None else paths.of(owner, "hurdle", firms.hurdle_rate_per_year),
+        site=site_idx,
     )
 
 
@@ -151,7 +165,7 @@ def funded_share(owner: np.ndarray, priority: np.ndarray, cost: np.ndarray, budg
     partly: a sort, a cumulative sum and a cut."""
     order = np.lexsort((-priority, owner))
     o, c = owner[order], cost[order]
-    first = np.r_[True, o[1:] != o[:-1]] if len(o) else np.zeros(0, bool)
+    first = np.concatenate(([True], o[1:] != o[:-1])) if len(o) else np.zeros(0, bool)
     cum = np.cumsum(c)
     start = np.maximum.accumulate(np.where(first, cum - c, 0.0)) if len(o) else cum
     before = cum - c - start  # the owner's cost on its better candidates
@@ -183,8 +197,8 @@ def _fund_best_first(model, site_idx, slot, exp_firm, exp_site, exp_mw, spend, o
     exp_cost_per_mw = s.site_build_capex_usd_per_mw + machines_per_mw * _upfront_share(model, exp_firm)
     exp_power = (power[exp_site] + s.mining_opex_usd_per_mwh) * econ.HOURS_PER_DAY
     exp_pi = profitability_index_per_month(frontier_rev, exp_power, s.site_build_capex_usd_per_mw + machines_per_mw)
-    share = funded_share(np.r_[up_owner, exp_firm], np.r_[up_pi, exp_pi], np.r_[up_cost, exp_mw * exp_cost_per_mw],
-                         spend)
+    share = funded_share(np.concatenate((up_owner, exp_firm)), np.concatenate((up_pi, exp_pi)),
+                         np.concatenate((up_cost, exp_mw * exp_cost_per_mw)), spend)
     n_up = len(site_idx)
     if len(exp_firm):
         _order_expansions(model, exp_firm, exp_site, exp_mw * share[n_up:], spend, o, steps)

@@ -30,6 +30,12 @@ class Candidates:
     expected_decline_per_year: np.ndarray  # the owner's expected yearly hashprice erosion (trend belief)
     hurdle_rate_per_year: np.ndarray
     conversion_capex_usd_per_mw: np.ndarray
+    # optional: where the candidates' hashprice paths and discount factors were already computed
+    # this step, per owning firm (``FirmPaths``); without it a rule computes them itself
+    paths: CandidatePaths | None = None
+    # optional: each candidate's site, when candidates are cohorts of sites (``upgrade_score``):
+    # consecutive cohorts of one site share the value of the frontier machines that would replace them
+    site: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.efficiency_j_per_th)
@@ -55,6 +61,70 @@ class Outlook:
     ai_term_years: float
     ai_escalator_per_year: float
     conversion_lead_months: float
+
+
+class FirmRows:
+    """A per-firm table of rows (one row per firm, e.g. its hashprice path), filled on demand.
+
+    Why: within a step the same firm is valued several times (its upgrade cohorts, its
+    expansion, its sites' conversions), always on the same belief and hurdle rate; each path is a
+    row of ``horizon_months`` powers, the costliest part of a valuation. ``make(firm_idx)`` gives
+    the rows of those firms (elementwise in each firm, so a row is the same whichever batch made
+    it); ``rows(firm_idx)`` makes only the firms not made yet.
+    """
+
+    def __init__(self, n_firms: int, make):
+        self.make = make
+        self.slot = np.full(n_firms, -1, dtype=np.int64)  # each firm's row in ``table`` (-1: not made)
+        self.table: np.ndarray | None = None
+
+    def rows(self, firm_idx: np.ndarray) -> np.ndarray:
+        """The rows of ``firm_idx`` (firms may repeat), making those not made yet this step."""
+        at = self.slot[firm_idx]
+        missing = at < 0
+        if missing.any():
+            todo = np.zeros(len(self.slot), dtype=bool)
+            todo[firm_idx[missing]] = True
+            todo = np.flatnonzero(todo)
+            made = self.make(todo)
+            start = 0 if self.table is None else len(self.table)
+            self.slot[todo] = np.arange(start, start + len(todo))
+            self.table = made if self.table is None else np.concatenate([self.table, made])
+            at = self.slot[firm_idx]
+        return self.table[at]
+
+
+@dataclass(frozen=True)
+class CandidatePaths:
+    """The owners of the candidates and the step's per-firm tables of their hashprice paths and
+    of their discount factors (at the rate the candidates are valued at)."""
+
+    firm: np.ndarray
+    hashprice: FirmRows
+    discount: FirmRows
+
+
+class FirmPaths:
+    """One step's hashprice paths and discount factors per firm, shared by every valuation of the
+    step (``decisions.decide`` makes one after the ``Outlook``; the paths depend on nothing else
+    of it but the horizon and the halving). ``hashprice_now`` and ``decline_per_year``: the firms'
+    beliefs, one per firm."""
+
+    def __init__(self, o: Outlook, hashprice_now: np.ndarray, decline_per_year: np.ndarray):
+        self.months = o.horizon_months
+        self.n_firms = len(hashprice_now)
+        self.hashprice = FirmRows(self.n_firms, lambda f: econ.hashprice_outlook(
+            hashprice_now[f], o.horizon_months, decline_per_year[f], o.months_to_halving, o.post_halving_ratio))
+        self.discount: dict[str, FirmRows] = {}
+
+    def of(self, firm_idx: np.ndarray, rate_name: str, rate_per_year: np.ndarray) -> CandidatePaths:
+        """The paths of candidates owned by ``firm_idx``, discounted at each firm's
+        ``rate_per_year`` (one per firm; the same array every time for the same ``rate_name``)."""
+        table = self.discount.get(rate_name)
+        if table is None:
+            table = self.discount[rate_name] = FirmRows(
+                self.n_firms, lambda f: econ.monthly_discount(rate_per_year[f], self.months))
+        return CandidatePaths(firm_idx, self.hashprice, table)
 
 
 class DecisionRule:
@@ -85,6 +155,8 @@ class NPVRule(DecisionRule):
     name = "npv"
 
     def _paths(self, c: Candidates, o: Outlook):
+        if c.paths is not None:  # made once this step for the owning firms (``FirmPaths``)
+            return c.paths.hashprice.rows(c.paths.firm), c.paths.discount.rows(c.paths.firm)
         hp = econ.hashprice_outlook(
             c.expected_hashprice, o.horizon_months, c.expected_decline_per_year, o.months_to_halving, o.post_halving_ratio
         )
@@ -93,13 +165,25 @@ class NPVRule(DecisionRule):
     def upgrade_score(self, c, o):
         hp, disc = self._paths(c, o)
         frontier = np.full(len(c), o.frontier_j_per_th)
-        gain = econ.pv_mining_margin_per_mw(hp, frontier, c.cost_usd_per_mwh, disc) - econ.pv_mining_margin_per_mw(
+        gain = self._frontier_value(c, hp, frontier, disc) - econ.pv_mining_margin_per_mw(
             hp, c.efficiency_j_per_th, c.cost_usd_per_mwh, disc
         )
         capex = econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, frontier)
         first_month_gain = hp[:, 0] * econ.PH_PER_EH * econ.DAYS_PER_MONTH * (1 / frontier - 1 / c.efficiency_j_per_th)
         quick = econ.payback_months(capex, first_month_gain) <= o.max_payback_months
         return np.where(quick, gain - capex, TOO_SLOW_SCORE)
+
+    @staticmethod
+    def _frontier_value(c: Candidates, hp, frontier, disc) -> np.ndarray:
+        """PV of a MW of frontier machines per candidate: once per site when consecutive
+        candidates are cohorts of one site (``c.site``), the same numbers row by row."""
+        if c.site is None or len(c) < 2:
+            return econ.pv_mining_margin_per_mw(hp, frontier, c.cost_usd_per_mwh, disc)
+        first = np.flatnonzero(np.concatenate(([True], c.site[1:] != c.site[:-1])))
+        if len(first) == len(c):
+            return econ.pv_mining_margin_per_mw(hp, frontier, c.cost_usd_per_mwh, disc)
+        per_site = econ.pv_mining_margin_per_mw(hp[first], frontier[first], c.cost_usd_per_mwh[first], disc[first])
+        return np.repeat(per_site, np.diff(np.append(first, len(c))))
 
     def expansion_intensity(self, c, o):
         hp, disc = self._paths(c, o)
