@@ -18,18 +18,9 @@ import pytest
 from marketsim import IndustryModel, load_scenario
 from marketsim.firms import finance
 from marketsim.firms.book import Pipeline
-from marketsim.firms.rules import Candidates, FirmPaths, FirmRows, NPVRule, Outlook
+from marketsim.firms.rules import Candidates, FirmPaths, FirmRows, NPVRule
 
-DPM = 30.4375
-
-
-def outlook(**kw) -> Outlook:
-    base = dict(hashprice_now=50.0, frontier_j_per_th=20.0, machine_price_usd_per_th=10.0,
-                site_build_capex_usd_per_mw=300_000.0, lease_rate_usd_per_kw_month=60.0, occupancy_outlook=1.0,
-                months_to_halving=10.0, post_halving_ratio=0.5, horizon_months=24, max_payback_months=24.0,
-                myopic_max_payback_months=60.0, ai_pue=1.3, ai_margin=0.8, ai_term_years=5.0,
-                ai_escalator_per_year=0.0, conversion_lead_months=0.0)
-    return Outlook(**{**base, **kw})
+from test_units_more import DPM, outlook  # the worked outlook (halving in 100 months, 24-month horizon)
 
 
 def firm_candidates(owner, efficiency, cost, belief, decline, hurdle, paths=None, site=None) -> Candidates:
@@ -79,7 +70,7 @@ def test_npv_rule_on_cached_paths_gives_the_direct_numbers_bit_for_bit():
 
 def test_upgrade_valued_once_per_site_equals_row_by_row_on_the_worked_numbers():
     belief, decline, hurdle = np.array([50.0]), np.array([0.0]), np.array([0.0])
-    o = outlook(months_to_halving=100.0)
+    o = outlook()
     # two cohorts on site 7 (40 and 30 J/TH), one on site 9 (40 J/TH, dearer power: 60 $/MWh)
     owner, eff, cost, site = [0, 0, 0], [40.0, 30.0, 40.0], [50.0, 50.0, 60.0], np.array([7, 7, 9])
     grouped = NPVRule().upgrade_score(firm_candidates(owner, eff, cost, belief, decline, hurdle, site=site), o)
