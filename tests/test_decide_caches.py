@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from marketsim import IndustryModel, load_scenario
+from marketsim.firms import economics as econ
 from marketsim.firms import finance
 from marketsim.firms.book import Pipeline
 from marketsim.firms.rules import Candidates, FirmPaths, FirmRows, NPVRule
@@ -56,12 +57,28 @@ def test_npv_rule_on_cached_paths_gives_the_direct_numbers_bit_for_bit():
     rule = NPVRule()
     for owner in ([2, 2, 0, 5, 5, 5], [1], [4, 0, 4]):
         k = len(owner)
-        eff, cost = rng.uniform(18, 90, k), rng.uniform(30, 80, k)
+        eff, cost = rng.uniform(18, 90, k), rng.uniform(20, 160, k)
         direct = firm_candidates(owner, eff, cost, belief, decline, hurdle)
         cached = firm_candidates(owner, eff, cost, belief, decline, hurdle,
                                  paths.of(np.asarray(owner), "hurdle", hurdle))
         for method in ("upgrade_score", "expansion_intensity", "conversion_reservation_rate"):
             assert np.array_equal(getattr(rule, method)(cached, o), getattr(rule, method)(direct, o)), method
+        # and the numbers of the formulas valued on every candidate (the guard first skips only
+        # the discounted value of those it turns down)
+        hp = econ.hashprice_outlook(belief[owner], 60, decline[owner], 17.0, 0.5)
+        disc = econ.monthly_discount(hurdle[owner], 60)
+        frontier = np.full(k, 20.0)
+        capex = econ.machine_capex_usd_per_mw(10.0, frontier)
+        gain = econ.pv_mining_margin_per_mw(hp, frontier, cost, disc) - econ.pv_mining_margin_per_mw(hp, eff, cost, disc)
+        first = hp[:, 0] * econ.PH_PER_EH * econ.DAYS_PER_MONTH * (1 / frontier - 1 / eff)
+        quick = econ.payback_months(capex, first) <= o.max_payback_months
+        assert np.array_equal(rule.upgrade_score(cached, o), np.where(quick, gain - capex, -1.0))
+        value = econ.pv_mining_margin_per_mw(hp, frontier, cost, disc)
+        site_capex = 300_000.0 + capex
+        margin = np.maximum(econ.revenue_usd_per_mw_day(hp[:, 0], frontier) - cost * 24, 0.0) * econ.DAYS_PER_MONTH
+        quick = econ.payback_months(site_capex, margin) <= o.max_payback_months
+        assert np.array_equal(rule.expansion_intensity(cached, o),
+                              np.where(quick, np.clip(value / site_capex - 1.0, 0.0, 1.0), 0.0))
     # the hashprice path of a firm is its belief eroded monthly and halved after the halving
     t = np.arange(1, 61)
     expected = belief[3] * (1 - decline[3]) ** (t / 12) * np.where(t > 17.0, 0.5, 1.0)

@@ -40,6 +40,15 @@ class Candidates:
     def __len__(self) -> int:
         return len(self.efficiency_j_per_th)
 
+    def take(self, idx: np.ndarray) -> Candidates:
+        """The candidates at positions ``idx`` (in that order)."""
+        paths = None if self.paths is None else CandidatePaths(self.paths.firm[idx], self.paths.hashprice,
+                                                               self.paths.discount)
+        return Candidates(
+            self.efficiency_j_per_th[idx], self.cost_usd_per_mwh[idx], self.expected_hashprice[idx],
+            self.expected_decline_per_year[idx], self.hurdle_rate_per_year[idx],
+            self.conversion_capex_usd_per_mw[idx], paths, None if self.site is None else self.site[idx])
+
 
 @dataclass(frozen=True)
 class Outlook:
@@ -78,8 +87,8 @@ class FirmRows:
         self.slot = np.full(n_firms, -1, dtype=np.int64)  # each firm's row in ``table`` (-1: not made)
         self.table: np.ndarray | None = None
 
-    def rows(self, firm_idx: np.ndarray) -> np.ndarray:
-        """The rows of ``firm_idx`` (firms may repeat), making those not made yet this step."""
+    def _slots(self, firm_idx: np.ndarray) -> np.ndarray:
+        """Where the rows of ``firm_idx`` are in ``table``, making those not made yet."""
         at = self.slot[firm_idx]
         missing = at < 0
         if missing.any():
@@ -91,7 +100,17 @@ class FirmRows:
             self.slot[todo] = np.arange(start, start + len(todo))
             self.table = made if self.table is None else np.concatenate([self.table, made])
             at = self.slot[firm_idx]
+        return at
+
+    def rows(self, firm_idx: np.ndarray) -> np.ndarray:
+        """The rows of ``firm_idx`` (firms may repeat), making those not made yet this step."""
+        at = self._slots(firm_idx)
         return self.table[at]
+
+    def column(self, firm_idx: np.ndarray, j: int) -> np.ndarray:
+        """Column ``j`` of the rows of ``firm_idx`` (e.g. the first month of a path)."""
+        at = self._slots(firm_idx)
+        return self.table[at, j]
 
 
 @dataclass(frozen=True)
@@ -162,16 +181,32 @@ class NPVRule(DecisionRule):
         )
         return hp, econ.monthly_discount(c.hurdle_rate_per_year, o.horizon_months)
 
+    def _first_month_and_paths(self, c: Candidates, o: Outlook):
+        """Each candidate's expected hashprice in the first month, and a function giving the
+        (hashprice, discount) paths of the candidates at positions ``idx``: the payback guards
+        read only the first month, so the full paths are needed only where they let a candidate
+        through (from the step's per-firm tables when the caller has them)."""
+        if c.paths is None:
+            hp, disc = self._paths(c, o)
+            return hp[:, 0], lambda idx: (hp[idx], disc[idx])
+        return c.paths.hashprice.column(c.paths.firm, 0), lambda idx: self._paths(c.take(idx), o)
+
     def upgrade_score(self, c, o):
-        hp, disc = self._paths(c, o)
         frontier = np.full(len(c), o.frontier_j_per_th)
-        gain = self._frontier_value(c, hp, frontier, disc) - econ.pv_mining_margin_per_mw(
-            hp, c.efficiency_j_per_th, c.cost_usd_per_mwh, disc
-        )
         capex = econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, frontier)
-        first_month_gain = hp[:, 0] * econ.PH_PER_EH * econ.DAYS_PER_MONTH * (1 / frontier - 1 / c.efficiency_j_per_th)
+        first_month, paths_of = self._first_month_and_paths(c, o)
+        first_month_gain = first_month * econ.PH_PER_EH * econ.DAYS_PER_MONTH * (1 / frontier - 1 / c.efficiency_j_per_th)
         quick = econ.payback_months(capex, first_month_gain) <= o.max_payback_months
-        return np.where(quick, gain - capex, TOO_SLOW_SCORE)
+        score = np.full(len(c), TOO_SLOW_SCORE)
+        go = np.flatnonzero(quick)  # the discounted gain only where the payback guard lets it through
+        if len(go):
+            hp, disc = paths_of(go)
+            cg = c.take(go)
+            gain = self._frontier_value(cg, hp, frontier[go], disc) - econ.pv_mining_margin_per_mw(
+                hp, cg.efficiency_j_per_th, cg.cost_usd_per_mwh, disc
+            )
+            score[go] = gain - capex[go]
+        return score
 
     @staticmethod
     def _frontier_value(c: Candidates, hp, frontier, disc) -> np.ndarray:
@@ -186,15 +221,20 @@ class NPVRule(DecisionRule):
         return np.repeat(per_site, np.diff(np.append(first, len(c))))
 
     def expansion_intensity(self, c, o):
-        hp, disc = self._paths(c, o)
         frontier = np.full(len(c), o.frontier_j_per_th)
-        value = econ.pv_mining_margin_per_mw(hp, frontier, c.cost_usd_per_mwh, disc)
         capex = o.site_build_capex_usd_per_mw + econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, frontier)
+        first_month, paths_of = self._first_month_and_paths(c, o)
         margin_now = np.maximum(
-            econ.revenue_usd_per_mw_day(hp[:, 0], frontier) - c.cost_usd_per_mwh * econ.HOURS_PER_DAY, 0.0
+            econ.revenue_usd_per_mw_day(first_month, frontier) - c.cost_usd_per_mwh * econ.HOURS_PER_DAY, 0.0
         ) * econ.DAYS_PER_MONTH
         quick = econ.payback_months(capex, margin_now) <= o.max_payback_months
-        return np.where(quick, np.clip(value / capex - 1.0, 0.0, 1.0), 0.0)
+        intensity = np.zeros(len(c))
+        go = np.flatnonzero(quick)  # the discounted value only where the payback guard lets it through
+        if len(go):
+            hp, disc = paths_of(go)
+            value = econ.pv_mining_margin_per_mw(hp, frontier[go], c.cost_usd_per_mwh[go], disc)
+            intensity[go] = np.clip(value / capex[go] - 1.0, 0.0, 1.0)
+        return intensity
 
     def conversion_reservation_rate(self, c, o):
         """Lowest lease rate ($/kW-month of IT) at which hosting beats mining on this site.
