@@ -178,3 +178,22 @@ def test_offers_value_only_the_sites_that_can_offer_a_block():
         conversion._reservations = original
     assert len(seen) == 1 and set(site[kind > 0]) <= set(seen[0].tolist())
     assert (kind0 == 0).all()
+
+
+def test_pipeline_rows_appended_from_a_reserve_start_empty_and_keep_what_is_scheduled():
+    import copy
+
+    p = Pipeline(2, 3)
+    p.add_rows(np.array([0, 1]), np.array([1.0, 2.0]), 1)
+    p.append_rows(1)  # a block with room to spare
+    p.add(2, 5.0, 2)
+    p.pop()  # one step on: rows 0 and 1 arrive
+    p.append_rows(3)  # from the reserve (or a new block): zero rows
+    assert p.buffer.shape == (6, 4)
+    assert p.pending().tolist() == [0.0, 0.0, 5.0, 0.0, 0.0, 0.0]
+    q = copy.deepcopy(p)  # a copy's buffer is no longer a view of its block: it still appends right
+    q.append_rows(2)
+    q.add(7, 1.5, 1)
+    assert q.pending().tolist() == [0.0, 0.0, 5.0, 0.0, 0.0, 0.0, 0.0, 1.5]
+    assert p.pending().tolist() == [0.0, 0.0, 5.0, 0.0, 0.0, 0.0]
+    assert p.pop().tolist() == [0.0, 0.0, 5.0, 0.0, 0.0, 0.0]
