@@ -98,6 +98,7 @@ def decide(model, seen) -> None:
     # the rules' orders below change no site's MW or owner: one largest site and MW per firm for all
     primary_of_firm = model.primary_site()
     firm_mw = np.bincount(sites.owner, weights=live_mw, minlength=len(firms))
+    upfront = _upfront_share(model, np.arange(len(firms)))  # per firm: its share of a machine order
 
     # upgrade candidates, all rules at once: the cohorts of reviewing firms' live sites with no
     # upgrade on order that lag the frontier (a rule's orders touch only its own firms' sites)
@@ -125,7 +126,8 @@ def decide(model, seen) -> None:
             exp_mw = intensity[go] * s.expansion_max_share_per_year * firm_mw[exp_firm] * model.years_in_step \
                 / s.review_probability_per_step
         if len(site_idx) or len(exp_firm):
-            _fund_best_first(model, site_idx, slot, exp_firm, exp_site, exp_mw, spend, o, steps, power_usd_per_mwh)
+            _fund_best_first(model, site_idx, slot, exp_firm, exp_site, exp_mw, spend, o, steps, power_usd_per_mwh,
+                             upfront)
     # AI: offers, the lease market, signings and builds (firms/conversion.py)
     conversion.convert(model, spend, o, power_usd_per_mwh, paths)
 
@@ -175,7 +177,7 @@ def funded_share(owner: np.ndarray, priority: np.ndarray, cost: np.ndarray, budg
     return share
 
 
-def _fund_best_first(model, site_idx, slot, exp_firm, exp_site, exp_mw, spend, o, steps, power) -> None:
+def _fund_best_first(model, site_idx, slot, exp_firm, exp_site, exp_mw, spend, o, steps, power, upfront) -> None:
     """Fund this rule's upgrades (per cohort) and expansions (per firm) together, best
     ``profitability_index_per_month`` first within each firm, as far as its money reaches.
 
@@ -193,21 +195,21 @@ def _fund_best_first(model, site_idx, slot, exp_firm, exp_site, exp_mw, spend, o
     up_pi = profitability_index_per_month(
         frontier_rev - econ.revenue_usd_per_mw_day(o.hashprice_now, sites.cohort_efficiency_j_per_th[site_idx, slot]),
         0.0, machines_per_mw)
-    up_cost = up_mw * machines_per_mw * _upfront_share(model, up_owner)
-    exp_cost_per_mw = s.site_build_capex_usd_per_mw + machines_per_mw * _upfront_share(model, exp_firm)
+    up_cost = up_mw * machines_per_mw * upfront[up_owner]
+    exp_cost_per_mw = s.site_build_capex_usd_per_mw + machines_per_mw * upfront[exp_firm]
     exp_power = (power[exp_site] + s.mining_opex_usd_per_mwh) * econ.HOURS_PER_DAY
     exp_pi = profitability_index_per_month(frontier_rev, exp_power, s.site_build_capex_usd_per_mw + machines_per_mw)
     share = funded_share(np.concatenate((up_owner, exp_firm)), np.concatenate((up_pi, exp_pi)),
                          np.concatenate((up_cost, exp_mw * exp_cost_per_mw)), spend)
     n_up = len(site_idx)
     if len(exp_firm):
-        _order_expansions(model, exp_firm, exp_site, exp_mw * share[n_up:], spend, o, steps)
+        _order_expansions(model, exp_firm, exp_site, exp_mw * share[n_up:], spend, o, steps, upfront)
     if n_up:
         mw_site = np.bincount(site_idx, weights=up_mw * share[:n_up], minlength=len(sites))
-        _place_upgrades(model, mw_site, machines_per_mw, spend, o, steps)
+        _place_upgrades(model, mw_site, machines_per_mw, spend, o, steps, upfront)
 
 
-def _place_upgrades(model, mw_site: np.ndarray, per_mw: float, spend, o, steps) -> None:
+def _place_upgrades(model, mw_site: np.ndarray, per_mw: float, spend, o, steps, upfront: np.ndarray) -> None:
     """Order frontier machines for ``mw_site`` MW per site (already funded).
 
     The MW ordered per site replaces that site's least efficient cohorts when the machines
@@ -220,7 +222,7 @@ def _place_upgrades(model, mw_site: np.ndarray, per_mw: float, spend, o, steps) 
     mw = mw_site[rows]
     f = sites.owner[rows]
     cost = mw * per_mw
-    np.subtract.at(spend, f, cost * _upfront_share(model, f))
+    np.subtract.at(spend, f, cost * upfront[f])
     buyers, at = np.unique(f, return_inverse=True)  # a firm may upgrade several sites
     firm_cost = np.bincount(at, weights=cost)
     finance.draw_vendor_credit(model, buyers, firm_cost)
@@ -234,17 +236,21 @@ def _place_upgrades(model, mw_site: np.ndarray, per_mw: float, spend, o, steps) 
 
 
 def _upfront_share(model, firm_idx: np.ndarray) -> np.ndarray:
-    """Per firm: share of a machine order it pays itself (1 less its maker's vendor credit)."""
+    """Per firm: share of a machine order it pays itself (1 less its maker's vendor credit).
+    ``decide`` works it out once a step for all firms (``upfront``) and reads it per order."""
     return 1.0 - finance.vendor_credit_usd(1.0, model.firms.is_public[firm_idx], model.config.vendor_financing_share)
 
 
-def _order_expansions(model, f: np.ndarray, site: np.ndarray, mw: np.ndarray, spend, o, steps) -> None:
-    """New MW with frontier machines, for many firms at once (one site each)."""
+def _order_expansions(model, f: np.ndarray, site: np.ndarray, mw: np.ndarray, spend, o, steps,
+                      upfront: np.ndarray | None = None) -> None:
+    """New MW with frontier machines, for many firms at once (one site each); ``upfront``: each
+    firm's share of a machine order (``_upfront_share``, worked out here when not given)."""
     s, firms, sites = model.config, model.firms, model.sites
     machines_per_mw = float(econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, o.frontier_j_per_th))
     per_mw = s.site_build_capex_usd_per_mw + machines_per_mw
     # a private firm pays the site and the part of the machines its maker does not finance
-    upfront_per_mw = s.site_build_capex_usd_per_mw + machines_per_mw * _upfront_share(model, f)
+    share = _upfront_share(model, f) if upfront is None else upfront[f]
+    upfront_per_mw = s.site_build_capex_usd_per_mw + machines_per_mw * share
     mw = np.minimum(mw, np.maximum(spend[f], 0.0) / upfront_per_mw)
     ok = mw >= model.MIN_ORDER_MW
     f, site, mw, upfront_per_mw = f[ok], site[ok], mw[ok], upfront_per_mw[ok]
