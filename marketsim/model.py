@@ -314,15 +314,25 @@ class IndustryModel(mesa.Model):
         rows = self.sites.owner == firm_id
         return float((self.sites.capacity_mw[rows] - self.sites.mw_shutdown[rows]).sum())
 
-    def primary_site(self, firm_ids: np.ndarray) -> np.ndarray:
-        """Each firm's largest live site (-1 if none): where expansions are built."""
-        live = self.sites.capacity_mw - self.sites.mw_shutdown
-        order = np.lexsort((-live, self.sites.owner))
-        owners = self.sites.owner[order]
-        first = np.r_[True, owners[1:] != owners[:-1]]
-        best = np.full(len(self.firms), -1, dtype=np.int64)
-        best[owners[first]] = np.where(live[order[first]] > 0, order[first], -1)
-        return best[firm_ids]
+    def primary_site(self, firm_ids: np.ndarray | None = None) -> np.ndarray:
+        """Each firm's largest live site (-1 if none): where expansions are built. Ties go to the
+        lower site index. ``firm_ids``: the firms asked for (default: all, one per firm).
+
+        Without a sort: the largest live MW per owner (``np.maximum.at``), then the lowest site
+        index among the sites that reach it (``np.minimum.at``)."""
+        sites = self.sites
+        live = sites.capacity_mw - sites.mw_shutdown
+        owner = sites.owner
+        n_firms, n_sites = len(self.firms), len(live)
+        largest = np.full(n_firms, -np.inf)
+        np.maximum.at(largest, owner, live)
+        at_max = np.flatnonzero(live == largest[owner])
+        first = np.full(n_firms, n_sites, dtype=np.int64)
+        np.minimum.at(first, owner[at_max], at_max)
+        best = np.full(n_firms, -1, dtype=np.int64)
+        has = first < n_sites
+        best[has] = np.where(live[first[has]] > 0, first[has], -1)
+        return best if firm_ids is None else best[firm_ids]
 
     def run(self) -> IndustryModel:
         while self.running and self.steps < self.n_steps:

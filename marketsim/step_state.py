@@ -39,7 +39,7 @@ class Observation:
     def with_new_sites(self, power_usd_per_mwh: np.ndarray) -> Observation:
         """The same observation with the power prices of sites appended mid-step (entrants)."""
         return dataclasses.replace(
-            self, site_power_usd_per_mwh=np.r_[self.site_power_usd_per_mwh, power_usd_per_mwh])
+            self, site_power_usd_per_mwh=np.concatenate((self.site_power_usd_per_mwh, power_usd_per_mwh)))
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class Beliefs:
         """``k`` entrants join mid-step expecting the median decline of the firms on the books."""
         decline = self.expected_decline_per_year
         return dataclasses.replace(
-            self, expected_decline_per_year=np.r_[decline, np.full(k, float(np.median(decline)))])
+            self, expected_decline_per_year=np.concatenate((decline, np.full(k, float(np.median(decline))))))
 
 
 @dataclass(frozen=True)

@@ -38,10 +38,15 @@ class Pipeline:
     O(1), and popping the current step's arrivals for all rows is one vector read.
     """
 
+    # rows kept in reserve when rows are appended (entrants join a few at a time, most steps):
+    # ``buffer`` is then the first rows of a larger zeroed block, not a fresh copy each time
+    SPARE_ROWS_SHARE = 0.25
+
     def __init__(self, n_rows: int, horizon: int):
         self.horizon = max(int(horizon), 1) + 1
         self.buffer = np.zeros((n_rows, self.horizon), dtype=FLOAT)
         self.cursor = 0
+        self._block: np.ndarray | None = None  # the block ``buffer`` is the first rows of, if any
 
     def add(self, row: int, amount: float, delay_steps: int) -> None:
         """Schedule ``amount`` for one row, arriving ``delay_steps`` steps from now (>= 1)."""
@@ -57,6 +62,12 @@ class Pipeline:
     def add_rows(self, rows: np.ndarray, amounts: np.ndarray, delay_steps: int) -> None:
         """Vector form of ``add`` for many rows at once (rows may repeat)."""
         delay = min(max(int(delay_steps), 1), self.horizon - 1)
+        np.add.at(self.buffer, (rows, (self.cursor + delay) % self.horizon), amounts)
+
+    def add_rows_each(self, rows: np.ndarray, amounts: np.ndarray, delay_steps: np.ndarray) -> None:
+        """``add_rows`` with one delay per row, in one pass: the same as calling ``add_rows`` row
+        group by row group in the order given (``np.add.at`` adds in index order)."""
+        delay = np.clip(np.asarray(delay_steps, dtype=np.int64), 1, self.horizon - 1)
         np.add.at(self.buffer, (rows, (self.cursor + delay) % self.horizon), amounts)
 
     def add_spread_rows(self, rows: np.ndarray, amounts: np.ndarray, over_steps: int) -> None:
@@ -77,8 +88,16 @@ class Pipeline:
         return self.buffer.sum(axis=1)
 
     def append_rows(self, k: int) -> None:
-        """Room for ``k`` new rows (new firms or sites), nothing scheduled for them yet."""
-        self.buffer = np.vstack([self.buffer, np.zeros((int(k), self.horizon), dtype=FLOAT)])
+        """Room for ``k`` new rows (new firms or sites), nothing scheduled for them yet. The rows
+        come from a reserve block when there is one (never written: still zero); otherwise a new
+        block with ``SPARE_ROWS_SHARE`` more rows than needed takes the rows kept so far."""
+        n, k = len(self.buffer), int(k)
+        block = self._block
+        if block is None or self.buffer.base is not block or len(block) < n + k:
+            block = np.zeros((n + k + int(self.SPARE_ROWS_SHARE * (n + k)) + 1, self.horizon), dtype=FLOAT)
+            block[:n] = self.buffer
+            self._block = block
+        self.buffer = block[:n + k]
 
 
 

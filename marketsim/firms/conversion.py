@@ -36,7 +36,7 @@ from dataclasses import replace
 import numpy as np
 
 from marketsim.firms import finance
-from marketsim.firms.rules import Candidates, Outlook
+from marketsim.firms.rules import Candidates, FirmPaths, Outlook
 from marketsim.market.ai import LeaseClearing, gpu_cloud_npv_per_it_mw, new_lease_demand_mw
 from marketsim.units import DAYS_PER_YEAR, KW_PER_MW, MONTHS_PER_YEAR
 
@@ -86,13 +86,18 @@ def site_ai_room_mw(sites) -> tuple[np.ndarray, np.ndarray]:
     return new_hall, convert
 
 
-def _reservations(model, o: Outlook, power: np.ndarray, firm_capex_it: np.ndarray, rows: np.ndarray):
+def _reservations(model, o: Outlook, power: np.ndarray, firm_capex_it: np.ndarray, rows: np.ndarray,
+                  paths: FirmPaths | None = None):
     """Reservation rates ($/kW-month) of the sites ``rows`` for a new hall and for a conversion,
-    each site valued by its owner's decision rule."""
+    each site valued by its owner's decision rule (``paths``: the step's per-firm paths, made
+    here when not given)."""
     s, sites, firms = model.config, model.sites, model.firms
     owner = sites.owner[rows]
-    rate = project_rate_per_year(firms.hurdle_rate_per_year[owner], s.conversion_debt_share_leased,
-                                 s.ai_backstopped_debt_rate_per_year, s.ai_tenant_default_per_year)
+    firm_rate = project_rate_per_year(firms.hurdle_rate_per_year, s.conversion_debt_share_leased,
+                                      s.ai_backstopped_debt_rate_per_year, s.ai_tenant_default_per_year)
+    rate = firm_rate[owner]
+    if paths is None:
+        paths = FirmPaths(o, firms.expected_hashprice, model.expected_decline_per_year)
     host = host_capex_per_it_mw(firm_capex_it[owner], s.ai_tenant_capex_share)
     cost = power[rows] + s.mining_opex_usd_per_mwh
     eff = sites.efficiency_j_per_th[rows]
@@ -106,16 +111,19 @@ def _reservations(model, o: Outlook, power: np.ndarray, firm_capex_it: np.ndarra
             continue
         hp = firms.expected_hashprice[owner[mine]]
         decline = model.expected_decline_per_year[owner[mine]]
-        conv = Candidates(eff[mine], cost[mine], hp, decline, rate[mine], host[mine])
+        # a conversion and a new hall of the same site share the owner's paths (at the project rate)
+        shared = paths.of(owner[mine], "project", firm_rate)
+        conv = Candidates(eff[mine], cost[mine], hp, decline, rate[mine], host[mine], shared)
         hall = Candidates(np.full(len(mine), np.inf), cost[mine], hp, decline, rate[mine],
-                          host[mine] * (1.0 + s.ai_new_hall_capex_premium))
+                          host[mine] * (1.0 + s.ai_new_hall_capex_premium), shared)
         conv_res[mine] = rule.conversion_reservation_rate(conv, o)
         hall_res[mine] = rule.conversion_reservation_rate(hall, o_hall)
     return hall_res, conv_res
 
 
-def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray):
-    """The step's offers as flat arrays (site, kind index, IT MW, reservation rate)."""
+def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, paths: FirmPaths | None = None):
+    """The step's offers as flat arrays (site, kind index, IT MW, reservation rate); ``paths``:
+    the step's per-firm hashprice paths (``rules.FirmPaths``), if the caller has them."""
     s, sites, firms, leases = model.config, model.sites, model.firms, model.leases
     if not s.ai_conversion_allowed:  # the counterfactual world: nothing offered, so nothing signed or built
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0)
@@ -127,10 +135,6 @@ def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray):
     hall_gross, conv_gross = site_ai_room_mw(sites)
     hall_it, conv_it = hall_gross / s.ai_pue, conv_gross / s.ai_pue
     suitable = active & (hall_it + conv_it > 0)
-    hall_res, conv_res = np.full(n, np.inf), np.full(n, np.inf)
-    if suitable.any():
-        rows = np.flatnonzero(suitable)
-        hall_res[rows], conv_res[rows] = _reservations(model, o, power, firm_capex_it, rows)
     # financing: a firm offers only the new MW whose equity it can fund
     need_it = host_equity_per_it_mw(firm_capex_it, s.ai_tenant_capex_share, s.conversion_debt_share_leased)
     equity_it = need_it - project_equity_per_it_mw(s, firms.is_public, need_it)
@@ -143,11 +147,17 @@ def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray):
     # tenant for new building (its existing empty halls are still let)
     block = hall_it + conv_it >= s.ai_min_lease_block_it_mw
     hall_it, conv_it = np.where(block, hall_it, 0.0), np.where(block, conv_it, 0.0)
+    # reservation rates where a block is offered (elsewhere nothing new is: the costly part, valued
+    # only for the sites that need it, about one in ten of the suitable ones)
+    hall_res, conv_res = np.full(n, np.inf), np.full(n, np.inf)
+    rows = np.flatnonzero(suitable & block)
+    if len(rows):
+        hall_res[rows], conv_res[rows] = _reservations(model, o, power, firm_capex_it, rows, paths)
     q = np.where(active, np.maximum(sites.location_quality, 1e-9), 1.0)
-    site = np.r_[np.arange(n), np.arange(n), np.arange(n)]
+    site = np.tile(np.arange(n), 3)
     kind = np.repeat(np.arange(3), n)
-    mw = np.r_[np.where(active, empty_it, 0.0), hall_it, conv_it]
-    res = np.r_[np.full(n, s.ai_hall_opex_usd_per_kw_month), hall_res, conv_res] / np.r_[q, q, q]
+    mw = np.concatenate((np.where(active, empty_it, 0.0), hall_it, conv_it))
+    res = np.concatenate((np.full(n, s.ai_hall_opex_usd_per_kw_month), hall_res, conv_res)) / np.tile(q, 3)
     ok = (mw > 0) & np.isfinite(res)
     return site[ok], kind[ok], mw[ok], res[ok]
 
@@ -195,10 +205,12 @@ def start_halls(model, site: np.ndarray, kind: np.ndarray, it_mw: np.ndarray, de
     lead = np.maximum(1, np.round((s.conversion_lead_time_months + np.where(hall, s.ai_new_hall_extra_lead_months, 0))
                                   * model.steps_per_month)).astype(np.int64)
     phases = max(1, round(s.ai_delivery_phase_months * model.steps_per_month))
-    for k in range(phases):
-        for first in np.unique(lead):
-            at = lead == first
-            sites.conversion_pipeline.add_rows(site[at], gross[at] / phases, int(first) + k)
+    groups = [(int(first), lead == first) for first in np.unique(lead)]  # rows by lead time
+    # phase k of every group, phase by phase (one pass, in the order of a loop over phases and groups)
+    parts = [(site[at], gross[at] / phases, first + k) for k in range(phases) for first, at in groups]
+    sites.conversion_pipeline.add_rows_each(np.concatenate([p[0] for p in parts]),
+                                            np.concatenate([p[1] for p in parts]),
+                                            np.concatenate([np.full(len(p[0]), p[2]) for p in parts]))
     np.subtract.at(spend, f, host * (1.0 - debt_share))
     # project finance: the hall (and, when signed, the tenant's lease and its backstop) secures
     # its own loan, sized by the project's lenders at ``debt_share`` of its cost (80-85% with a
@@ -213,16 +225,16 @@ def start_halls(model, site: np.ndarray, kind: np.ndarray, it_mw: np.ndarray, de
     if room is not None and len(room) == len(firms):
         buyers, at = np.unique(f, return_inverse=True)
         finance.fund_orders(model, buyers, np.bincount(at, weights=host * (1.0 - debt_share)), room)
-    for first in np.unique(lead):
-        at = lead == first
-        firms.payments.add_spread_rows(f[at], host[at], int(first) + phases - 1)
+    for first, at in groups:
+        firms.payments.add_spread_rows(f[at], host[at], first + phases - 1)
     _log(model, "conversion_started", f, site, gross, host,
          np.where(kind == 1, f"{detail}: {NEW_HALL_DETAIL}", f"{detail}: conversion of mining MW"))
     capex_out[:] = host
     return capex_out
 
 
-def convert(model, spend: np.ndarray, o: Outlook, power_usd_per_mwh: np.ndarray) -> None:
+def convert(model, spend: np.ndarray, o: Outlook, power_usd_per_mwh: np.ndarray,
+            paths: FirmPaths | None = None) -> None:
     """Offers, clearing, signings and builds for one step (called from ``decisions.decide``)."""
     s, firms, sites, leases = model.config, model.firms, model.sites, model.leases
     step = model.steps_done
@@ -234,16 +246,17 @@ def convert(model, spend: np.ndarray, o: Outlook, power_usd_per_mwh: np.ndarray)
     spend -= held
     if room is not None and len(room) == len(firms):
         room -= held
-    _convert(model, spend, o, power_usd_per_mwh)
+    _convert(model, spend, o, power_usd_per_mwh, paths)
     spend += held
     if room is not None and len(room) == len(firms):
         room += held
 
 
-def _convert(model, spend: np.ndarray, o: Outlook, power_usd_per_mwh: np.ndarray) -> None:
+def _convert(model, spend: np.ndarray, o: Outlook, power_usd_per_mwh: np.ndarray,
+             paths: FirmPaths | None = None) -> None:
     s, firms, sites, leases = model.config, model.firms, model.sites, model.leases
     step = model.steps_done
-    site, kind, mw, res = offers(model, spend, o, power_usd_per_mwh)
+    site, kind, mw, res = offers(model, spend, o, power_usd_per_mwh, paths)
     contracted = float(leases.mw_it.sum())
     clearing: LeaseClearing = model.market.clear_leases(mw, res, contracted)
     # a tenant signs a block, not a sliver: a new build filled below the block size waits for

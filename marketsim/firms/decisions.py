@@ -20,7 +20,7 @@ import numpy as np
 
 from marketsim.firms import economics as econ
 from marketsim.firms import conversion, finance
-from marketsim.firms.rules import Candidates, Outlook
+from marketsim.firms.rules import Candidates, FirmPaths, Outlook
 
 UPGRADE_MIN_GAIN_RATIO = 1.1  # frontier must beat the fleet by 10% before an upgrade is valued
 DEMAND_TREND_MONTHS = 12
@@ -67,7 +67,7 @@ def occupancy_outlook(model) -> float:
     return float(np.clip(demand_forecast_it_mw(model) / supply, 0.0, 1.0))
 
 
-def _candidates(model, site_idx: np.ndarray, power: np.ndarray) -> Candidates:
+def _candidates(model, site_idx: np.ndarray, power: np.ndarray, paths: FirmPaths | None = None) -> Candidates:
     firms, sites = model.firms, model.sites
     owner = sites.owner[site_idx]
     return Candidates(
@@ -77,6 +77,7 @@ def _candidates(model, site_idx: np.ndarray, power: np.ndarray) -> Candidates:
         expected_decline_per_year=model.expected_decline_per_year[owner],
         hurdle_rate_per_year=firms.hurdle_rate_per_year[owner],
         conversion_capex_usd_per_mw=firms.conversion_capex_usd_per_mw[owner],
+        paths=None if paths is None else paths.of(owner, "hurdle", firms.hurdle_rate_per_year),
     )
 
 
@@ -85,41 +86,54 @@ def decide(model, seen) -> None:
     power_usd_per_mwh = seen.site_power_usd_per_mwh  # seen: this step's step_state.Observation
     reviewing = firms.active & (model.firm_rng.random(len(firms)) < s.review_probability_per_step)
     o = outlook(model)
+    # every valuation of the step reads each firm's hashprice path and discount factors from here
+    paths = FirmPaths(o, firms.expected_hashprice, model.expected_decline_per_year)
     assets = finance.asset_value_usd(model)
     equity_room = finance.equity_room_usd(model, assets)
     model.equity_room = equity_room
     spend = finance.spendable_usd(model, assets) + equity_room
     steps = model.steps_per_month
-    live = sites.capacity_mw - sites.mw_shutdown > 0
+    live_mw = sites.capacity_mw - sites.mw_shutdown
+    live = live_mw > 0
+    # the rules' orders below change no site's MW or owner: one largest site and MW per firm for all
+    primary_of_firm = model.primary_site()
+    firm_mw = np.bincount(sites.owner, weights=live_mw, minlength=len(firms))
+    upfront = _upfront_share(model, np.arange(len(firms)))  # per firm: its share of a machine order
 
+    # upgrade candidates, all rules at once: the cohorts of reviewing firms' live sites with no
+    # upgrade on order that lag the frontier (a rule's orders touch only its own firms' sites)
+    site_rule = firms.rule[sites.owner]
+    sites_ok = reviewing[sites.owner] & live & (sites.upgrade_due_step < 0)
+    all_site_idx, all_slot = np.nonzero(sites_ok[:, None] & (sites.cohort_mw > 0)
+                                        & (sites.cohort_efficiency_j_per_th > o.frontier_j_per_th * UPGRADE_MIN_GAIN_RATIO))
+    cand_rule = site_rule[all_site_idx]
     for rule_id, rule in enumerate(model.rules):
-        own = reviewing[sites.owner] & (firms.rule[sites.owner] == rule_id) & live
         # upgrades: the cohorts that lag the frontier and that the rule values
-        sites_ok = own & (sites.upgrade_due_step < 0)
-        site_idx, slot = np.nonzero(sites_ok[:, None] & (sites.cohort_mw > 0)
-                                    & (sites.cohort_efficiency_j_per_th > o.frontier_j_per_th * UPGRADE_MIN_GAIN_RATIO))
+        mine = cand_rule == rule_id
+        site_idx, slot = all_site_idx[mine], all_slot[mine]
         if len(site_idx):
-            go = rule.upgrade_score(_cohort_candidates(model, site_idx, slot, power_usd_per_mwh), o) > 0
+            go = rule.upgrade_score(_cohort_candidates(model, site_idx, slot, power_usd_per_mwh, paths), o) > 0
             site_idx, slot = site_idx[go], slot[go]
         # expansions: one order per reviewing firm, on its largest live site
         firm_ids = np.flatnonzero(reviewing & (firms.rule == rule_id))
-        primary = model.primary_site(firm_ids)
+        primary = primary_of_firm[firm_ids]
         ok = primary >= 0
         exp_firm, exp_site, exp_mw = firm_ids[ok], primary[ok], np.zeros(int(ok.sum()))
         if len(exp_firm):
-            intensity = rule.expansion_intensity(_candidates(model, exp_site, power_usd_per_mwh), o)
+            intensity = rule.expansion_intensity(_candidates(model, exp_site, power_usd_per_mwh, paths), o)
             go = intensity > 0
-            firm_mw = np.bincount(sites.owner, weights=sites.capacity_mw - sites.mw_shutdown, minlength=len(firms))
             exp_firm, exp_site = exp_firm[go], exp_site[go]
             exp_mw = intensity[go] * s.expansion_max_share_per_year * firm_mw[exp_firm] * model.years_in_step \
                 / s.review_probability_per_step
         if len(site_idx) or len(exp_firm):
-            _fund_best_first(model, site_idx, slot, exp_firm, exp_site, exp_mw, spend, o, steps, power_usd_per_mwh)
+            _fund_best_first(model, site_idx, slot, exp_firm, exp_site, exp_mw, spend, o, steps, power_usd_per_mwh,
+                             upfront)
     # AI: offers, the lease market, signings and builds (firms/conversion.py)
-    conversion.convert(model, spend, o, power_usd_per_mwh)
+    conversion.convert(model, spend, o, power_usd_per_mwh, paths)
 
 
-def _cohort_candidates(model, site_idx: np.ndarray, slot: np.ndarray, power: np.ndarray) -> Candidates:
+def _cohort_candidates(model, site_idx: np.ndarray, slot: np.ndarray, power: np.ndarray,
+                       paths: FirmPaths | None = None) -> Candidates:
     """``Candidates`` for (site, cohort) pairs: each cohort is valued at its own efficiency."""
     firms, sites = model.firms, model.sites
     owner = sites.owner[site_idx]
@@ -130,6 +144,8 @@ def _cohort_candidates(model, site_idx: np.ndarray, slot: np.ndarray, power: np.
         expected_decline_per_year=model.expected_decline_per_year[owner],
         hurdle_rate_per_year=firms.hurdle_rate_per_year[owner],
         conversion_capex_usd_per_mw=firms.conversion_capex_usd_per_mw[owner],
+        paths=None if paths is None else paths.of(owner, "hurdle", firms.hurdle_rate_per_year),
+        site=site_idx,
     )
 
 
@@ -151,7 +167,7 @@ def funded_share(owner: np.ndarray, priority: np.ndarray, cost: np.ndarray, budg
     partly: a sort, a cumulative sum and a cut."""
     order = np.lexsort((-priority, owner))
     o, c = owner[order], cost[order]
-    first = np.r_[True, o[1:] != o[:-1]] if len(o) else np.zeros(0, bool)
+    first = np.concatenate(([True], o[1:] != o[:-1])) if len(o) else np.zeros(0, bool)
     cum = np.cumsum(c)
     start = np.maximum.accumulate(np.where(first, cum - c, 0.0)) if len(o) else cum
     before = cum - c - start  # the owner's cost on its better candidates
@@ -161,7 +177,7 @@ def funded_share(owner: np.ndarray, priority: np.ndarray, cost: np.ndarray, budg
     return share
 
 
-def _fund_best_first(model, site_idx, slot, exp_firm, exp_site, exp_mw, spend, o, steps, power) -> None:
+def _fund_best_first(model, site_idx, slot, exp_firm, exp_site, exp_mw, spend, o, steps, power, upfront) -> None:
     """Fund this rule's upgrades (per cohort) and expansions (per firm) together, best
     ``profitability_index_per_month`` first within each firm, as far as its money reaches.
 
@@ -179,21 +195,21 @@ def _fund_best_first(model, site_idx, slot, exp_firm, exp_site, exp_mw, spend, o
     up_pi = profitability_index_per_month(
         frontier_rev - econ.revenue_usd_per_mw_day(o.hashprice_now, sites.cohort_efficiency_j_per_th[site_idx, slot]),
         0.0, machines_per_mw)
-    up_cost = up_mw * machines_per_mw * _upfront_share(model, up_owner)
-    exp_cost_per_mw = s.site_build_capex_usd_per_mw + machines_per_mw * _upfront_share(model, exp_firm)
+    up_cost = up_mw * machines_per_mw * upfront[up_owner]
+    exp_cost_per_mw = s.site_build_capex_usd_per_mw + machines_per_mw * upfront[exp_firm]
     exp_power = (power[exp_site] + s.mining_opex_usd_per_mwh) * econ.HOURS_PER_DAY
     exp_pi = profitability_index_per_month(frontier_rev, exp_power, s.site_build_capex_usd_per_mw + machines_per_mw)
-    share = funded_share(np.r_[up_owner, exp_firm], np.r_[up_pi, exp_pi], np.r_[up_cost, exp_mw * exp_cost_per_mw],
-                         spend)
+    share = funded_share(np.concatenate((up_owner, exp_firm)), np.concatenate((up_pi, exp_pi)),
+                         np.concatenate((up_cost, exp_mw * exp_cost_per_mw)), spend)
     n_up = len(site_idx)
     if len(exp_firm):
-        _order_expansions(model, exp_firm, exp_site, exp_mw * share[n_up:], spend, o, steps)
+        _order_expansions(model, exp_firm, exp_site, exp_mw * share[n_up:], spend, o, steps, upfront)
     if n_up:
         mw_site = np.bincount(site_idx, weights=up_mw * share[:n_up], minlength=len(sites))
-        _place_upgrades(model, mw_site, machines_per_mw, spend, o, steps)
+        _place_upgrades(model, mw_site, machines_per_mw, spend, o, steps, upfront)
 
 
-def _place_upgrades(model, mw_site: np.ndarray, per_mw: float, spend, o, steps) -> None:
+def _place_upgrades(model, mw_site: np.ndarray, per_mw: float, spend, o, steps, upfront: np.ndarray) -> None:
     """Order frontier machines for ``mw_site`` MW per site (already funded).
 
     The MW ordered per site replaces that site's least efficient cohorts when the machines
@@ -206,7 +222,7 @@ def _place_upgrades(model, mw_site: np.ndarray, per_mw: float, spend, o, steps) 
     mw = mw_site[rows]
     f = sites.owner[rows]
     cost = mw * per_mw
-    np.subtract.at(spend, f, cost * _upfront_share(model, f))
+    np.subtract.at(spend, f, cost * upfront[f])
     buyers, at = np.unique(f, return_inverse=True)  # a firm may upgrade several sites
     firm_cost = np.bincount(at, weights=cost)
     finance.draw_vendor_credit(model, buyers, firm_cost)
@@ -220,17 +236,21 @@ def _place_upgrades(model, mw_site: np.ndarray, per_mw: float, spend, o, steps) 
 
 
 def _upfront_share(model, firm_idx: np.ndarray) -> np.ndarray:
-    """Per firm: share of a machine order it pays itself (1 less its maker's vendor credit)."""
+    """Per firm: share of a machine order it pays itself (1 less its maker's vendor credit).
+    ``decide`` works it out once a step for all firms (``upfront``) and reads it per order."""
     return 1.0 - finance.vendor_credit_usd(1.0, model.firms.is_public[firm_idx], model.config.vendor_financing_share)
 
 
-def _order_expansions(model, f: np.ndarray, site: np.ndarray, mw: np.ndarray, spend, o, steps) -> None:
-    """New MW with frontier machines, for many firms at once (one site each)."""
+def _order_expansions(model, f: np.ndarray, site: np.ndarray, mw: np.ndarray, spend, o, steps,
+                      upfront: np.ndarray | None = None) -> None:
+    """New MW with frontier machines, for many firms at once (one site each); ``upfront``: each
+    firm's share of a machine order (``_upfront_share``, worked out here when not given)."""
     s, firms, sites = model.config, model.firms, model.sites
     machines_per_mw = float(econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, o.frontier_j_per_th))
     per_mw = s.site_build_capex_usd_per_mw + machines_per_mw
     # a private firm pays the site and the part of the machines its maker does not finance
-    upfront_per_mw = s.site_build_capex_usd_per_mw + machines_per_mw * _upfront_share(model, f)
+    share = _upfront_share(model, f) if upfront is None else upfront[f]
+    upfront_per_mw = s.site_build_capex_usd_per_mw + machines_per_mw * share
     mw = np.minimum(mw, np.maximum(spend[f], 0.0) / upfront_per_mw)
     ok = mw >= model.MIN_ORDER_MW
     f, site, mw, upfront_per_mw = f[ok], site[ok], mw[ok], upfront_per_mw[ok]

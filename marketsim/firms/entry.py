@@ -185,13 +185,11 @@ def admit(model, power_usd_per_mwh: np.ndarray, mw: np.ndarray, frontier_j_per_t
 
 def _grow_model_arrays(model, k: int) -> None:
     """The model's per-firm and per-site arrays get rows for ``k`` new firms with one site each."""
-    model.left_this_step = np.r_[model.left_this_step, np.zeros(k, bool)]
-    model.exit_reason = np.r_[model.exit_reason, np.full(k, "", dtype=object)]
+    model.left_this_step = np.concatenate((model.left_this_step, np.zeros(k, bool)))
+    model.exit_reason = np.concatenate((model.exit_reason, np.full(k, "", dtype=object)))
     model.beliefs = model.beliefs.with_new_firms(k)
-    model.firm_hashrate_ehs = np.r_[model.firm_hashrate_ehs, np.zeros(k)]
-    for name in ("firm_q", "equity_room"):  # this step's finance arrays, recomputed the next
+    model.firm_hashrate_ehs = np.concatenate((model.firm_hashrate_ehs, np.zeros(k)))
+    for name in ("firm_q", "equity_room",  # this step's finance arrays, recomputed the next
+                 "site_hashrate_ehs", "mw_ai_leased", "mw_cancelled", "site_mining_ehs", "site_power_cost_mw"):
         if isinstance(getattr(model, name, None), np.ndarray):
-            setattr(model, name, np.r_[getattr(model, name), np.zeros(k)])
-    for name in ("site_hashrate_ehs", "mw_ai_leased", "mw_cancelled", "site_mining_ehs", "site_power_cost_mw"):
-        if isinstance(getattr(model, name, None), np.ndarray):
-            setattr(model, name, np.r_[getattr(model, name), np.zeros(k)])
+            setattr(model, name, np.concatenate((getattr(model, name), np.zeros(k))))

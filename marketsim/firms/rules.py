@@ -30,9 +30,24 @@ class Candidates:
     expected_decline_per_year: np.ndarray  # the owner's expected yearly hashprice erosion (trend belief)
     hurdle_rate_per_year: np.ndarray
     conversion_capex_usd_per_mw: np.ndarray
+    # optional: where the candidates' hashprice paths and discount factors were already computed
+    # this step, per owning firm (``FirmPaths``); without it a rule computes them itself
+    paths: CandidatePaths | None = None
+    # optional: each candidate's site, when candidates are cohorts of sites (``upgrade_score``):
+    # consecutive cohorts of one site share the value of the frontier machines that would replace them
+    site: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.efficiency_j_per_th)
+
+    def take(self, idx: np.ndarray) -> Candidates:
+        """The candidates at positions ``idx`` (in that order)."""
+        paths = None if self.paths is None else CandidatePaths(self.paths.firm[idx], self.paths.hashprice,
+                                                               self.paths.discount)
+        return Candidates(
+            self.efficiency_j_per_th[idx], self.cost_usd_per_mwh[idx], self.expected_hashprice[idx],
+            self.expected_decline_per_year[idx], self.hurdle_rate_per_year[idx],
+            self.conversion_capex_usd_per_mw[idx], paths, None if self.site is None else self.site[idx])
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,80 @@ class Outlook:
     ai_term_years: float
     ai_escalator_per_year: float
     conversion_lead_months: float
+
+
+class FirmRows:
+    """A per-firm table of rows (one row per firm, e.g. its hashprice path), filled on demand.
+
+    Why: within a step the same firm is valued several times (its upgrade cohorts, its
+    expansion, its sites' conversions), always on the same belief and hurdle rate; each path is a
+    row of ``horizon_months`` powers, the costliest part of a valuation. ``make(firm_idx)`` gives
+    the rows of those firms (elementwise in each firm, so a row is the same whichever batch made
+    it); ``rows(firm_idx)`` makes only the firms not made yet.
+    """
+
+    def __init__(self, n_firms: int, make):
+        self.make = make
+        self.slot = np.full(n_firms, -1, dtype=np.int64)  # each firm's row in ``table`` (-1: not made)
+        self.table: np.ndarray | None = None
+
+    def _slots(self, firm_idx: np.ndarray) -> np.ndarray:
+        """Where the rows of ``firm_idx`` are in ``table``, making those not made yet."""
+        at = self.slot[firm_idx]
+        missing = at < 0
+        if missing.any():
+            todo = np.zeros(len(self.slot), dtype=bool)
+            todo[firm_idx[missing]] = True
+            todo = np.flatnonzero(todo)
+            made = self.make(todo)
+            start = 0 if self.table is None else len(self.table)
+            self.slot[todo] = np.arange(start, start + len(todo))
+            self.table = made if self.table is None else np.concatenate([self.table, made])
+            at = self.slot[firm_idx]
+        return at
+
+    def rows(self, firm_idx: np.ndarray) -> np.ndarray:
+        """The rows of ``firm_idx`` (firms may repeat), making those not made yet this step."""
+        at = self._slots(firm_idx)
+        return self.table[at]
+
+    def column(self, firm_idx: np.ndarray, j: int) -> np.ndarray:
+        """Column ``j`` of the rows of ``firm_idx`` (e.g. the first month of a path)."""
+        at = self._slots(firm_idx)
+        return self.table[at, j]
+
+
+@dataclass(frozen=True)
+class CandidatePaths:
+    """The owners of the candidates and the step's per-firm tables of their hashprice paths and
+    of their discount factors (at the rate the candidates are valued at)."""
+
+    firm: np.ndarray
+    hashprice: FirmRows
+    discount: FirmRows
+
+
+class FirmPaths:
+    """One step's hashprice paths and discount factors per firm, shared by every valuation of the
+    step (``decisions.decide`` makes one after the ``Outlook``; the paths depend on nothing else
+    of it but the horizon and the halving). ``hashprice_now`` and ``decline_per_year``: the firms'
+    beliefs, one per firm."""
+
+    def __init__(self, o: Outlook, hashprice_now: np.ndarray, decline_per_year: np.ndarray):
+        self.months = o.horizon_months
+        self.n_firms = len(hashprice_now)
+        self.hashprice = FirmRows(self.n_firms, lambda f: econ.hashprice_outlook(
+            hashprice_now[f], o.horizon_months, decline_per_year[f], o.months_to_halving, o.post_halving_ratio))
+        self.discount: dict[str, FirmRows] = {}
+
+    def of(self, firm_idx: np.ndarray, rate_name: str, rate_per_year: np.ndarray) -> CandidatePaths:
+        """The paths of candidates owned by ``firm_idx``, discounted at each firm's
+        ``rate_per_year`` (one per firm; the same array every time for the same ``rate_name``)."""
+        table = self.discount.get(rate_name)
+        if table is None:
+            table = self.discount[rate_name] = FirmRows(
+                self.n_firms, lambda f: econ.monthly_discount(rate_per_year[f], self.months))
+        return CandidatePaths(firm_idx, self.hashprice, table)
 
 
 class DecisionRule:
@@ -85,32 +174,67 @@ class NPVRule(DecisionRule):
     name = "npv"
 
     def _paths(self, c: Candidates, o: Outlook):
+        if c.paths is not None:  # made once this step for the owning firms (``FirmPaths``)
+            return c.paths.hashprice.rows(c.paths.firm), c.paths.discount.rows(c.paths.firm)
         hp = econ.hashprice_outlook(
             c.expected_hashprice, o.horizon_months, c.expected_decline_per_year, o.months_to_halving, o.post_halving_ratio
         )
         return hp, econ.monthly_discount(c.hurdle_rate_per_year, o.horizon_months)
 
+    def _first_month_and_paths(self, c: Candidates, o: Outlook):
+        """Each candidate's expected hashprice in the first month, and a function giving the
+        (hashprice, discount) paths of the candidates at positions ``idx``: the payback guards
+        read only the first month, so the full paths are needed only where they let a candidate
+        through (from the step's per-firm tables when the caller has them)."""
+        if c.paths is None:
+            hp, disc = self._paths(c, o)
+            return hp[:, 0], lambda idx: (hp[idx], disc[idx])
+        return c.paths.hashprice.column(c.paths.firm, 0), lambda idx: self._paths(c.take(idx), o)
+
     def upgrade_score(self, c, o):
-        hp, disc = self._paths(c, o)
         frontier = np.full(len(c), o.frontier_j_per_th)
-        gain = econ.pv_mining_margin_per_mw(hp, frontier, c.cost_usd_per_mwh, disc) - econ.pv_mining_margin_per_mw(
-            hp, c.efficiency_j_per_th, c.cost_usd_per_mwh, disc
-        )
         capex = econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, frontier)
-        first_month_gain = hp[:, 0] * econ.PH_PER_EH * econ.DAYS_PER_MONTH * (1 / frontier - 1 / c.efficiency_j_per_th)
+        first_month, paths_of = self._first_month_and_paths(c, o)
+        first_month_gain = first_month * econ.PH_PER_EH * econ.DAYS_PER_MONTH * (1 / frontier - 1 / c.efficiency_j_per_th)
         quick = econ.payback_months(capex, first_month_gain) <= o.max_payback_months
-        return np.where(quick, gain - capex, TOO_SLOW_SCORE)
+        score = np.full(len(c), TOO_SLOW_SCORE)
+        go = np.flatnonzero(quick)  # the discounted gain only where the payback guard lets it through
+        if len(go):
+            hp, disc = paths_of(go)
+            cg = c.take(go)
+            gain = self._frontier_value(cg, hp, frontier[go], disc) - econ.pv_mining_margin_per_mw(
+                hp, cg.efficiency_j_per_th, cg.cost_usd_per_mwh, disc
+            )
+            score[go] = gain - capex[go]
+        return score
+
+    @staticmethod
+    def _frontier_value(c: Candidates, hp, frontier, disc) -> np.ndarray:
+        """PV of a MW of frontier machines per candidate: once per site when consecutive
+        candidates are cohorts of one site (``c.site``), the same numbers row by row."""
+        if c.site is None or len(c) < 2:
+            return econ.pv_mining_margin_per_mw(hp, frontier, c.cost_usd_per_mwh, disc)
+        first = np.flatnonzero(np.concatenate(([True], c.site[1:] != c.site[:-1])))
+        if len(first) == len(c):
+            return econ.pv_mining_margin_per_mw(hp, frontier, c.cost_usd_per_mwh, disc)
+        per_site = econ.pv_mining_margin_per_mw(hp[first], frontier[first], c.cost_usd_per_mwh[first], disc[first])
+        return np.repeat(per_site, np.diff(np.append(first, len(c))))
 
     def expansion_intensity(self, c, o):
-        hp, disc = self._paths(c, o)
         frontier = np.full(len(c), o.frontier_j_per_th)
-        value = econ.pv_mining_margin_per_mw(hp, frontier, c.cost_usd_per_mwh, disc)
         capex = o.site_build_capex_usd_per_mw + econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, frontier)
+        first_month, paths_of = self._first_month_and_paths(c, o)
         margin_now = np.maximum(
-            econ.revenue_usd_per_mw_day(hp[:, 0], frontier) - c.cost_usd_per_mwh * econ.HOURS_PER_DAY, 0.0
+            econ.revenue_usd_per_mw_day(first_month, frontier) - c.cost_usd_per_mwh * econ.HOURS_PER_DAY, 0.0
         ) * econ.DAYS_PER_MONTH
         quick = econ.payback_months(capex, margin_now) <= o.max_payback_months
-        return np.where(quick, np.clip(value / capex - 1.0, 0.0, 1.0), 0.0)
+        intensity = np.zeros(len(c))
+        go = np.flatnonzero(quick)  # the discounted value only where the payback guard lets it through
+        if len(go):
+            hp, disc = paths_of(go)
+            value = econ.pv_mining_margin_per_mw(hp, frontier[go], c.cost_usd_per_mwh[go], disc)
+            intensity[go] = np.clip(value / capex[go] - 1.0, 0.0, 1.0)
+        return intensity
 
     def conversion_reservation_rate(self, c, o):
         """Lowest lease rate ($/kW-month of IT) at which hosting beats mining on this site.
