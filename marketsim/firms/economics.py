@@ -61,11 +61,71 @@ def hourly_mining_share(breakeven_power_usd_per_mwh, mean_power_usd_per_mwh, hou
         on = (k > mean).astype(float)
         return n + (1 - n) * on, (1 - n) * on
     s = hourly_volatility
+    if (k > 0).all():  # the usual case; the same numbers as the masked form below, without the masks
+        d = (np.log(k) - (np.log(np.maximum(mean, 1e-9)) - s * s / 2)) / s
+        return n + (1 - n) * ndtr(d), (1 - n) * ndtr(d - s)
     with np.errstate(divide="ignore", invalid="ignore"):
         d = (np.log(np.where(k > 0, k, 1.0)) - (np.log(np.maximum(mean, 1e-9)) - s * s / 2)) / s
     share = np.where(k > 0, ndtr(d), 0.0)
     cost = np.where(k > 0, ndtr(d - s), 0.0)
     return n + (1 - n) * share, (1 - n) * cost
+
+
+class _RowCache:
+    """Rows of a function of one float, kept by key: ``get(x)`` returns ``f(x)`` stacked for an array
+    ``x`` (rows), computing ``f`` only on the keys not seen before.
+
+    Why: decision rules value the same firms several times a step (upgrades, expansions, two
+    conversion reservations, site values), and each firm's discount factors (its hurdle rate,
+    fixed for life) and hashprice path (its trend belief, fixed within a step) are a row of a
+    few dozen powers. ``f`` is computed on the missing keys with the same expression, element for
+    element, as on the whole array, so a row is the same to the last bit whoever asked first.
+    Keys are held sorted (a binary search finds them); non-finite keys bypass the cache."""
+
+    MAX_ROWS = 1 << 16  # ~30 MB at 60 months: past this the cache starts over
+
+    def __init__(self, compute):
+        self.compute = compute  # sorted unique keys (u,) -> rows (u, m)
+        self.tag = None  # what else the rows depend on; a new tag empties the cache
+        self.keys = np.empty(0)
+        self.rows = np.empty((0, 0))
+
+    def get(self, x: np.ndarray, tag) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        if tag != self.tag:
+            self.tag, self.keys, self.rows = tag, np.empty(0), np.empty((0, 0))
+        keys = self.keys
+        if len(keys):
+            idx = np.searchsorted(keys, x)
+            np.minimum(idx, len(keys) - 1, out=idx)
+            hit = keys[idx] == x
+            if hit.all():
+                return self.rows[idx]
+            missing = np.unique(x[~hit])
+        else:
+            missing = np.unique(x)
+        if not np.isfinite(missing).all():
+            return self.compute(x)
+        new_rows = self.compute(missing)
+        if len(keys) and len(keys) + len(missing) <= self.MAX_ROWS:
+            keys = np.concatenate([keys, missing])
+            order = np.argsort(keys, kind="stable")
+            self.keys, self.rows = keys[order], np.concatenate([self.rows, new_rows])[order]
+        else:
+            self.keys, self.rows = missing, new_rows
+        return self.rows[np.searchsorted(self.keys, x)]
+
+
+def _outlook_rows(decline: np.ndarray, months: int, months_to_halving: float, post_halving_ratio: float) -> np.ndarray:
+    """One hashprice path per decline, for a hashprice of 1 (see ``hashprice_outlook``)."""
+    t = np.arange(1, months + 1, dtype=float)
+    path = (1.0 - decline)[:, None] ** (t / MONTHS_PER_YEAR)[None, :]
+    after = int(np.count_nonzero(t <= months_to_halving))  # t rises: the months after the halving are a tail
+    path[:, after:] *= post_halving_ratio
+    return path
+
+
+_OUTLOOK_ROWS = _RowCache(lambda decline: _outlook_rows(decline, *_OUTLOOK_ROWS.tag))
 
 
 def hashprice_outlook(
@@ -80,13 +140,14 @@ def hashprice_outlook(
     The form a miner uses in practice: today's level, eroded by expected network growth at
     ``decline_per_year`` (scalar or one per row: ``trend_decline_per_year``), and cut by the
     known halving (``post_halving_ratio`` = (subsidy/2 + fees) / (subsidy + fees)) when it lands.
+    Each row is now x (1 - decline)^(t / 12) (x the ratio after the halving); the path per
+    decline is kept between calls with the same horizon and halving (``_RowCache``).
     """
-    t = np.arange(1, months + 1, dtype=float)
     now = np.atleast_1d(np.asarray(hashprice_now, dtype=float))
     decline = np.broadcast_to(np.asarray(decline_per_year, dtype=float), now.shape)
-    path = (1.0 - decline)[:, None] ** (t / MONTHS_PER_YEAR)[None, :]
-    path = np.where(t > months_to_halving, path * post_halving_ratio, path)
-    return now[:, None] * path
+    path = _OUTLOOK_ROWS.get(decline, (int(months), float(months_to_halving), float(post_halving_ratio)))
+    path *= now[:, None]  # ``path`` is a fresh gather: scaled in place
+    return path
 
 
 def trend_decline_per_year(hashrate_growth_log_per_year: float, trend_weight, forward_premium_per_year: float):
@@ -106,9 +167,17 @@ def trend_decline_per_year(hashrate_growth_log_per_year: float, trend_weight, fo
 
 
 def monthly_discount(rate_per_year: np.ndarray | float, months: int) -> np.ndarray:
-    """Discount factors for months 1..months (rows: one per rate)."""
-    monthly = (1.0 + np.atleast_1d(np.asarray(rate_per_year, dtype=float))) ** (1.0 / MONTHS_PER_YEAR)
+    """Discount factors for months 1..months (rows: one per rate; kept per rate, ``_RowCache``)."""
+    return _DISCOUNT_ROWS.get(np.atleast_1d(np.asarray(rate_per_year, dtype=float)), int(months))
+
+
+def _discount_rows(rate_per_year: np.ndarray, months: int) -> np.ndarray:
+    monthly = (1.0 + rate_per_year) ** (1.0 / MONTHS_PER_YEAR)
     return monthly[:, None] ** -np.arange(1, months + 1, dtype=float)[None, :]
+
+
+# a firm's rate is fixed for life: its discount factors are computed once per horizon
+_DISCOUNT_ROWS = _RowCache(lambda rate: _discount_rows(rate, _DISCOUNT_ROWS.tag))
 
 
 def pv_mining_margin_per_mw(
@@ -123,7 +192,13 @@ def pv_mining_margin_per_mw(
     """
     rev = hashprice_path * (PH_PER_EH / np.asarray(efficiency_j_per_th))[:, None]
     cost = (np.asarray(cost_usd_per_mwh) * HOURS_PER_DAY)[:, None]
-    return (np.maximum(rev - cost, 0.0) * discount).sum(axis=1) * DAYS_PER_MONTH
+    margin = np.subtract(rev, cost)
+    np.maximum(margin, 0.0, out=margin)  # in place: the same numbers as max(rev - cost, 0) x discount
+    if np.shape(discount) == margin.shape:
+        np.multiply(margin, discount, out=margin)
+    else:
+        margin = margin * discount
+    return margin.sum(axis=1) * DAYS_PER_MONTH
 
 
 def lease_noi_usd_per_gross_mw_month(rate_usd_per_kw_month, pue: float, margin: float):

@@ -280,18 +280,29 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float) ->
     log_marginal_power = np.log(np.maximum(marginal_power, 1e-9))  # the same in every evaluation
     half_variance = vol * vol / 2
 
+    opex, on_share = s.mining_opex_usd_per_mwh, 1.0 - free
+    work = np.empty_like(ths)  # every evaluation writes into one buffer: the same numbers, no allocations
+
     def supply(hashprice: float) -> float:
-        k = hashprice * revenue_per_hashprice - s.mining_opex_usd_per_mwh
+        k = np.multiply(revenue_per_hashprice, hashprice, out=work)
+        k -= opex
         if vol <= 0:
             share = (k > marginal_power).astype(float)
         else:
             positive = k > 0
             if positive.all():  # the usual case: every live cohort earns more than its opex somewhere
-                share = ndtr((np.log(k) - log_marginal_power + half_variance) / vol)
+                share = np.log(k, out=k)
+                share -= log_marginal_power
+                share += half_variance
+                share /= vol
+                ndtr(share, out=share)
             else:
                 d = (np.log(np.where(positive, k, 1.0)) - log_marginal_power + half_variance) / vol
                 share = np.where(positive, ndtr(d), 0.0)
-        return float(((free + (1.0 - free) * share) * ths).sum())
+        share = share * on_share if share is not work else np.multiply(share, on_share, out=work)
+        share += free
+        share *= ths
+        return float(share.sum())
 
     # brentq evaluates its bracket's ends again: the values already computed are reused (the
     # same numbers, so the same root)

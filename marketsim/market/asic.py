@@ -40,6 +40,8 @@ The per-MW economics of a fleet (revenue, cash cost, machine capex, payback) liv
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 # months from order to a machine hashing even when makers and resellers hold stock (Hashrate
@@ -48,6 +50,8 @@ SPOT_LEAD_MONTHS = 1.0
 
 
 def _check_scalar(name: str, value: float, low: float, *, open_low: bool = False) -> None:
+    if type(value) is float and math.isfinite(value) and (value > low if open_low else value >= low):
+        return  # the usual case, a scenario's float, without numpy (checked several times a step)
     v = np.asarray(value, dtype=float)
     bad = ~np.isfinite(v) | ((v <= low) if open_low else (v < low))
     if np.any(bad):
