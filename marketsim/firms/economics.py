@@ -72,60 +72,58 @@ def hourly_mining_share(breakeven_power_usd_per_mwh, mean_power_usd_per_mwh, hou
 
 
 class _RowCache:
-    """Rows of a function of one float, kept by key: ``get(x)`` returns ``f(x)`` stacked for an array
-    ``x`` (rows), computing ``f`` only on the keys not seen before.
+    """Rows of a function of one float, kept by key: ``get(x, tag)`` returns ``f(x)`` stacked for an
+    array ``x`` (rows), computing ``f`` only on the keys not seen since the ``tag`` last changed.
 
     Why: decision rules value the same firms several times a step (upgrades, expansions, two
     conversion reservations, site values), and each firm's discount factors (its hurdle rate,
     fixed for life) and hashprice path (its trend belief, fixed within a step) are a row of a
     few dozen powers. ``f`` is computed on the missing keys with the same expression, element for
     element, as on the whole array, so a row is the same to the last bit whoever asked first.
-    Keys are held sorted (a binary search finds them); non-finite keys bypass the cache."""
+    Rows are appended to a buffer that doubles when full; the keys are held sorted with each
+    one's row (a binary search finds them); non-finite keys bypass the cache."""
 
-    MAX_ROWS = 1 << 16  # ~30 MB at 60 months: past this the cache starts over
+    MAX_ROWS = 1 << 14  # ~8 MB at 60 months: past this the cache starts over
 
     def __init__(self, compute):
         self.compute = compute  # sorted unique keys (u,) -> rows (u, m)
         self.tag = None  # what else the rows depend on; a new tag empties the cache
-        self.keys = np.empty(0)
-        self.rows = np.empty((0, 0))
+        self._clear()
+
+    def _clear(self) -> None:
+        self.keys, self.slot, self.rows, self.size = np.empty(0), np.empty(0, np.intp), None, 0
 
     def get(self, x: np.ndarray, tag) -> np.ndarray:
         x = np.asarray(x, dtype=float)
         if tag != self.tag:
-            self.tag, self.keys, self.rows = tag, np.empty(0), np.empty((0, 0))
+            self.tag = tag
+            self._clear()
         keys = self.keys
         if len(keys):
             idx = np.searchsorted(keys, x)
             np.minimum(idx, len(keys) - 1, out=idx)
-            hit = keys[idx] == x
-            if hit.all():
-                return self.rows[idx]
-            missing = np.unique(x[~hit])
+            if (keys[idx] == x).all():
+                return self.rows[self.slot[idx]]
+            missing = np.unique(x[keys[idx] != x])
         else:
             missing = np.unique(x)
         if not np.isfinite(missing).all():
             return self.compute(x)
         new_rows = self.compute(missing)
-        if len(keys) and len(keys) + len(missing) <= self.MAX_ROWS:
-            keys = np.concatenate([keys, missing])
-            order = np.argsort(keys, kind="stable")
-            self.keys, self.rows = keys[order], np.concatenate([self.rows, new_rows])[order]
-        else:
-            self.keys, self.rows = missing, new_rows
-        return self.rows[np.searchsorted(self.keys, x)]
-
-
-def _outlook_rows(decline: np.ndarray, months: int, months_to_halving: float, post_halving_ratio: float) -> np.ndarray:
-    """One hashprice path per decline, for a hashprice of 1 (see ``hashprice_outlook``)."""
-    t = np.arange(1, months + 1, dtype=float)
-    path = (1.0 - decline)[:, None] ** (t / MONTHS_PER_YEAR)[None, :]
-    after = int(np.count_nonzero(t <= months_to_halving))  # t rises: the months after the halving are a tail
-    path[:, after:] *= post_halving_ratio
-    return path
-
-
-_OUTLOOK_ROWS = _RowCache(lambda decline: _outlook_rows(decline, *_OUTLOOK_ROWS.tag))
+        n = len(missing)
+        if self.size + n > self.MAX_ROWS:
+            self._clear()
+        if self.rows is None or self.size + n > len(self.rows):
+            grown = np.empty((max(2 * self.size + n, 256), new_rows.shape[1]))
+            if self.rows is not None:
+                grown[: self.size] = self.rows[: self.size]
+            self.rows = grown
+        self.rows[self.size: self.size + n] = new_rows
+        at = np.searchsorted(self.keys, missing)
+        self.keys = np.insert(self.keys, at, missing)
+        self.slot = np.insert(self.slot, at, np.arange(self.size, self.size + n))
+        self.size += n
+        return self.rows[self.slot[np.searchsorted(self.keys, x)]]
 
 
 def hashprice_outlook(
@@ -140,13 +138,14 @@ def hashprice_outlook(
     The form a miner uses in practice: today's level, eroded by expected network growth at
     ``decline_per_year`` (scalar or one per row: ``trend_decline_per_year``), and cut by the
     known halving (``post_halving_ratio`` = (subsidy/2 + fees) / (subsidy + fees)) when it lands.
-    Each row is now x (1 - decline)^(t / 12) (x the ratio after the halving); the path per
-    decline is kept between calls with the same horizon and halving (``_RowCache``).
     """
+    t = np.arange(1, months + 1, dtype=float)
     now = np.atleast_1d(np.asarray(hashprice_now, dtype=float))
     decline = np.broadcast_to(np.asarray(decline_per_year, dtype=float), now.shape)
-    path = _OUTLOOK_ROWS.get(decline, (int(months), float(months_to_halving), float(post_halving_ratio)))
-    path *= now[:, None]  # ``path`` is a fresh gather: scaled in place
+    path = (1.0 - decline)[:, None] ** (t / MONTHS_PER_YEAR)[None, :]
+    # in place, the same numbers: t rises, so the months after the halving are the tail columns
+    path[:, months - int(np.count_nonzero(t > months_to_halving)):] *= post_halving_ratio
+    path *= now[:, None]
     return path
 
 
