@@ -144,7 +144,7 @@ def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndar
     hashprice = model.hashprice_consistent if np.isfinite(model.hashprice_consistent) else model.hashprice_observed
     value = np.zeros((len(bins), 0))
     # the tier price caps what a lot fetches (the same tier is on offer from resellers)
-    typical_power = (float(np.median(model.site_power_usd_per_mwh[buyers])) if len(buyers)
+    typical_power = (_median(model.site_power_usd_per_mwh[buyers]) if len(buyers)
                      else s.entry_power_price_mean_usd_per_mwh) + s.mining_opex_usd_per_mwh
     cap = vintages.used_price_cap_usd_per_mw(bin_eff, model.machine_price_usd_per_th,
                                              model.market.state.frontier_j_per_th, hashprice, typical_power,
@@ -208,6 +208,19 @@ def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndar
         sync_fleet(sites)
 
 
+def _median(x: np.ndarray) -> float:
+    """``np.median`` of a non-empty 1-D array, the same number (the middle order statistic, or the
+    mean of the two middle ones as ``(a + b) / 2``) without its ~40 us of generic set-up."""
+    n = len(x)
+    if np.isnan(x).any():
+        return float(np.median(x))
+    k = n // 2
+    if n % 2:
+        return float(np.partition(x, k)[k])
+    part = np.partition(x, (k - 1, k))
+    return float((part[k - 1] + part[k]) / 2.0)
+
+
 def mining_shares(model, power_usd_per_mwh, hashprice, efficiency=None, take_or_pay=None):
     """Share of hours mined and cost of power relative to the mean, at ``hashprice``.
 
@@ -218,15 +231,22 @@ def mining_shares(model, power_usd_per_mwh, hashprice, efficiency=None, take_or_
     machines run or not, so that part costs nothing extra to mine). The returned cost share
     includes the take-or-pay part, paid in every hour.
     """
+    share, cost_share, _ = _shares_and_revenue(model, power_usd_per_mwh, hashprice, efficiency, take_or_pay)
+    return share, cost_share
+
+
+def _shares_and_revenue(model, power_usd_per_mwh, hashprice, efficiency, take_or_pay):
+    """``mining_shares`` and the revenue of a MW mining all day (``econ.revenue_usd_per_mw_day``),
+    which ``fleet_margin_usd_per_mw_month`` needs again: computed once."""
     s, sites = model.config, model.sites
     top = sites.power_take_or_pay_share if take_or_pay is None else take_or_pay
     eff = sites.efficiency_j_per_th if efficiency is None else efficiency
-    breakeven_power = econ.revenue_usd_per_mw_day(hashprice, eff) / econ.HOURS_PER_DAY
+    revenue = econ.revenue_usd_per_mw_day(hashprice, eff)
     share, cost_share = econ.hourly_mining_share(
-        breakeven_power - s.mining_opex_usd_per_mwh, power_usd_per_mwh * (1.0 - top), s.power_hourly_volatility,
-        s.power_negative_hours_share,
+        revenue / econ.HOURS_PER_DAY - s.mining_opex_usd_per_mwh, power_usd_per_mwh * (1.0 - top),
+        s.power_hourly_volatility, s.power_negative_hours_share,
     )
-    return share, top + (1.0 - top) * cost_share
+    return share, top + (1.0 - top) * cost_share, revenue
 
 
 def cohort_shares(model, power_usd_per_mwh: np.ndarray, hashprice):
@@ -418,8 +438,8 @@ def fleet_margin_usd_per_mw_month(model, power_usd_per_mwh, hashprice, efficienc
     s, sites = model.config, model.sites
     eff = sites.efficiency_j_per_th if efficiency is None else efficiency
     hp = np.asarray(hashprice, dtype=float)
-    share, cost_share = mining_shares(model, power_usd_per_mwh, hp, eff, take_or_pay)
-    revenue = econ.revenue_usd_per_mw_day(hp, eff) * share
+    share, cost_share, revenue = _shares_and_revenue(model, power_usd_per_mwh, hp, eff, take_or_pay)
+    revenue = revenue * share
     cost = (np.asarray(power_usd_per_mwh) * cost_share + s.mining_opex_usd_per_mwh * share) * econ.HOURS_PER_DAY
     return (revenue - cost) * econ.DAYS_PER_MONTH
 
