@@ -218,6 +218,10 @@ class Market:
             self.bounds = self.bounds.append(more[1:])
         if len(self._bound_dates) != len(self.bounds):
             self._bound_dates = list(self.bounds)
+            # whole days of each step and since the start, for all steps in two vector operations
+            # (the same ``Timedelta.days`` as one subtraction of Timestamps a step, at ~10 us each)
+            self._step_days = np.asarray((self.bounds[1:] - self.bounds[:-1]).days)
+            self._days_elapsed = np.asarray((self.bounds - self.bounds[0]).days)
         return self._bound_dates[step], self._bound_dates[step + 1]
 
     def _replay_value(self, step: int, column: str) -> float:
@@ -231,9 +235,9 @@ class Market:
     def observe(self, step: int) -> MarketState:
         s = self.scenario
         start, end = self.step_dates(step)
-        days = float((end - start).days)
+        days = float(self._step_days[step])
         dt_years = days / DAYS_PER_YEAR
-        years = float((start - self.bounds[0]).days) / DAYS_PER_YEAR
+        years = float(self._days_elapsed[step]) / DAYS_PER_YEAR
         btc = self.price_path.next_price(step, dt_years, self.rng)
         if self.fee_share_path is not None:
             fee_share = self.fee_share_path.next_share(step, dt_years, self.rng)
