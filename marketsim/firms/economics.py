@@ -15,6 +15,7 @@ from marketsim.units import (  # noqa: F401 (also used as econ.X by rules)
     DAYS_PER_MONTH, HOURS_PER_DAY, KW_PER_MW, MONTHS_PER_YEAR, PH_PER_EH, W_PER_MW,
 )
 
+ISCLOSE_RTOL, ISCLOSE_ATOL = 1e-05, 1e-08  # numpy.isclose defaults: r and g count as equal within these
 DECLINE_BOUNDS = (-0.5, 0.9)  # no belief of hashprice tripling or vanishing within a year from trend alone
 
 
@@ -221,7 +222,8 @@ def lease_pv_per_gross_mw(
     # growing annuity of n monthly payments, first one paid one month after delivery:
     # sum_{k=1..n} (1+g)^(k-1) / (1+r)^k = (1 - ((1+g)/(1+r))^n) / (r - g), and n / (1+r) when r = g
     ratio = (1.0 + g) / (1.0 + r)
-    same = np.isclose(r, g)
+    # ``np.isclose(r, g)`` (rtol 1e-5, atol 1e-8), its own expression without its ~10 us of set-up
+    same = (np.abs(r - g) <= ISCLOSE_ATOL + ISCLOSE_RTOL * abs(g)) & np.isfinite(g) | (r == g)
     annuity = np.where(same, n / (1.0 + r), (1.0 - ratio**n) / np.where(same, 1.0, r - g))
     noi = lease_noi_usd_per_gross_mw_month(rate_usd_per_kw_month, pue, margin)
     return noi * annuity * (1.0 + r) ** -delay_months
