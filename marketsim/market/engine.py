@@ -364,14 +364,16 @@ class Market:
     def asic_capacity_ehs_per_month(self) -> float:
         """EH/s of new machines the makers can ship a month at this step's date."""
         s = self.scenario
-        date = self.state.date
+        state = self.state
         cached = getattr(self, "_asic_capacity_at", None)
-        if cached is not None and cached[0] == date and cached[1] is s:  # asked 3 times a step (orders, price, outcomes)
+        # asked 3 times a step (orders, price, outcomes); a step's state is one object, made once a
+        # step, and its date never changes (comparing Timestamps costs more than the check by identity)
+        if cached is not None and cached[0] is state and cached[1] is s:
             return cached[2]
-        years = float((date - ASIC_CAPACITY_ANCHOR).days) / DAYS_PER_YEAR
+        years = float((state.date - ASIC_CAPACITY_ANCHOR).days) / DAYS_PER_YEAR
         capacity = float(asic.supply_capacity_ehs_per_month(years, s.asic_supply_capacity_ehs_per_month,
                                                             s.asic_supply_growth_per_year))
-        self._asic_capacity_at = (date, s, capacity)
+        self._asic_capacity_at = (state, s, capacity)
         return capacity
 
     def clear_leases(self, offer_mw: np.ndarray, reservation_rate: np.ndarray, contracted_mw: float) -> ai.LeaseClearing:
