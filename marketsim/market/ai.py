@@ -103,6 +103,17 @@ def ai_demand_mw(years_since_start, kind: str, **params):
     parameters raise ValueError naming them.
     """
     _validate(kind, params)
+    return _demand_mw(years_since_start, kind, params)
+
+
+def demand_curve(kind: str, **params):
+    """``ai_demand_mw`` with its parameters checked once: a function of the years since the start
+    (the market asks it once a step; the checks cost more than the curve)."""
+    _validate(kind, params)
+    return lambda years_since_start: _demand_mw(years_since_start, kind, params)
+
+
+def _demand_mw(years_since_start, kind: str, params: dict):
     t = np.maximum(np.asarray(years_since_start, dtype=float), 0.0)
     base = (params["max_mw"], params["midpoint_years"], params["steepness_per_year"], params["initial_mw"])
     out = _logistic(t, *base)

@@ -267,7 +267,12 @@ class Market:
             params.update(
                 bust_years=s.ai_bust_years, bust_floor_share=s.ai_bust_floor_share, bust_speed_per_year=s.ai_bust_speed_per_year
             )
-        return float(ai.ai_demand_mw(years, s.ai_demand_model, **params))
+        # the curve with its parameters checked once (``ai.demand_curve``), while they stay the same
+        key = (s.ai_demand_model, tuple(params.items()))
+        cached = getattr(self, "_ai_demand_curve", None)
+        if cached is None or cached[0] != key:
+            self._ai_demand_curve = cached = (key, ai.demand_curve(s.ai_demand_model, **params))
+        return float(cached[1](years))
 
     def site_power_prices(self, base_usd_per_mwh: np.ndarray) -> np.ndarray:
         st = self.state
