@@ -194,7 +194,7 @@ def clear_lease_market(offer_mw, reservation_rate, wanted_mw: float, contracted_
     order = idx[np.argsort(res[idx], kind="stable")]
     r_sorted, q_sorted = res[order], mw[order]
     cum = np.cumsum(q_sorted)
-    before = np.r_[0.0, cum[:-1]]  # exclusive sum (no cancellation error)
+    before = np.concatenate(([0.0], cum[:-1]))  # exclusive sum (no cancellation error; np.r_ costs ~20 us)
     demand = new_lease_demand_mw(r_sorted, wanted_mw, contracted_mw, reference_rate, choke_rate)
     met = np.flatnonzero(cum >= demand)
     if not len(met):  # every offer is taken: demand sets the rate above the last offer
