@@ -8,6 +8,8 @@ of ``max(margin, 0)``, not of the margin itself.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from scipy.special import ndtr
 
@@ -73,58 +75,62 @@ def hourly_mining_share(breakeven_power_usd_per_mwh, mean_power_usd_per_mwh, hou
 
 
 class _RowCache:
-    """Rows of a function of one float, kept by key: ``get(x, tag)`` returns ``f(x)`` stacked for an
-    array ``x`` (rows), computing ``f`` only on the keys not seen since the ``tag`` last changed.
+    """Rows of a function of one float, kept by key: ``get(x, tag)`` returns ``f(x, tag)`` stacked
+    for an array ``x`` (rows), computing ``f`` only on the keys not seen before with that ``tag``.
 
     Why: decision rules value the same firms several times a step (upgrades, expansions, two
     conversion reservations, site values), and each firm's discount factors (its hurdle rate,
-    fixed for life) and hashprice path (its trend belief, fixed within a step) are a row of a
-    few dozen powers. ``f`` is computed on the missing keys with the same expression, element for
-    element, as on the whole array, so a row is the same to the last bit whoever asked first.
-    Rows are appended to a buffer that doubles when full; the keys are held sorted with each
-    one's row (a binary search finds them); non-finite keys bypass the cache."""
+    fixed for life) are a row of a few dozen powers. ``f`` is computed on the missing keys with
+    the same expression, element for element, as on the whole array, so a row is the same to
+    the last bit whoever asked first. Rows are appended to a buffer that doubles when full; the
+    keys are held sorted with each one's row (a binary search finds them); non-finite keys
+    bypass the cache. Thread-safe: readers use one snapshot of the state, writers hold a lock
+    and only write rows past what any snapshot can read."""
 
     MAX_ROWS = 1 << 14  # ~8 MB at 60 months: past this the cache starts over
+    MAX_TAGS = 8  # horizons kept at once (a run uses one or two)
+    _EMPTY = (np.empty(0), np.empty(0, np.intp), None)
 
     def __init__(self, compute):
-        self.compute = compute  # sorted unique keys (u,) -> rows (u, m)
-        self.tag = None  # what else the rows depend on; a new tag empties the cache
-        self._clear()
-
-    def _clear(self) -> None:
-        self.keys, self.slot, self.rows, self.size = np.empty(0), np.empty(0, np.intp), None, 0
+        self.compute = compute  # (sorted unique keys (u,), tag) -> rows (u, m)
+        self._states: dict = {}  # tag -> (sorted keys, their rows' slots, rows)
+        self._lock = threading.Lock()
 
     def get(self, x: np.ndarray, tag) -> np.ndarray:
         x = np.asarray(x, dtype=float)
-        if tag != self.tag:
-            self.tag = tag
-            self._clear()
-        keys = self.keys
+        keys, slot, rows = self._states.get(tag, self._EMPTY)
         if len(keys):
             idx = np.searchsorted(keys, x)
             np.minimum(idx, len(keys) - 1, out=idx)
             if (keys[idx] == x).all():
-                return self.rows[self.slot[idx]]
-            missing = np.unique(x[keys[idx] != x])
-        else:
-            missing = np.unique(x)
-        if not np.isfinite(missing).all():
-            return self.compute(x)
-        new_rows = self.compute(missing)
-        n = len(missing)
-        if self.size + n > self.MAX_ROWS:
-            self._clear()
-        if self.rows is None or self.size + n > len(self.rows):
-            grown = np.empty((max(2 * self.size + n, 256), new_rows.shape[1]))
-            if self.rows is not None:
-                grown[: self.size] = self.rows[: self.size]
-            self.rows = grown
-        self.rows[self.size: self.size + n] = new_rows
-        at = np.searchsorted(self.keys, missing)
-        self.keys = np.insert(self.keys, at, missing)
-        self.slot = np.insert(self.slot, at, np.arange(self.size, self.size + n))
-        self.size += n
-        return self.rows[self.slot[np.searchsorted(self.keys, x)]]
+                return rows[slot[idx]]
+        with self._lock:
+            keys, slot, rows = self._states.get(tag, self._EMPTY)
+            if len(keys):
+                idx = np.searchsorted(keys, x)
+                np.minimum(idx, len(keys) - 1, out=idx)
+                missing = np.unique(x[keys[idx] != x])
+            else:
+                missing = np.unique(x)
+            if not len(x) or not np.isfinite(missing).all():
+                return self.compute(x, tag)
+            if len(missing):
+                new_rows = self.compute(missing, tag)
+                size, n = len(keys), len(missing)
+                if size + n > self.MAX_ROWS:
+                    keys, slot, rows, size = np.empty(0), np.empty(0, np.intp), None, 0
+                if rows is None or size + n > len(rows):
+                    grown = np.empty((max(2 * size + n, 256), new_rows.shape[1]))
+                    if rows is not None:
+                        grown[:size] = rows[:size]
+                    rows = grown
+                rows[size: size + n] = new_rows
+                at = np.searchsorted(keys, missing)
+                keys, slot = np.insert(keys, at, missing), np.insert(slot, at, np.arange(size, size + n))
+                if tag not in self._states and len(self._states) >= self.MAX_TAGS:
+                    self._states.clear()
+                self._states[tag] = (keys, slot, rows)
+            return rows[slot[np.searchsorted(keys, x)]]
 
 
 def hashprice_outlook(
@@ -179,7 +185,7 @@ def _discount_rows(rate_per_year: np.ndarray, months: int) -> np.ndarray:
 
 
 # a firm's rate is fixed for life: its discount factors are computed once per horizon
-_DISCOUNT_ROWS = _RowCache(lambda rate: _discount_rows(rate, _DISCOUNT_ROWS.tag))
+_DISCOUNT_ROWS = _RowCache(_discount_rows)
 
 
 def pv_mining_margin_per_mw(
