@@ -174,6 +174,8 @@ class EventLog:
         return dict(self._counts[2])
 
     def value_at(self, step: int, kind: str) -> float:
+        if self._counts[:2] == (step, len(self)) and kind not in self._counts[2]:
+            return 0.0  # the step's counts, just read, have no such event (the sum of nothing)
         span = self._span(step)
         kinds, values = self.buffer.column("kind")[span], self.buffer.column("value_usd")[span]
         # Python's sum, newest first, as the row-by-row log did: the same float to the last bit

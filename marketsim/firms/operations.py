@@ -419,9 +419,10 @@ def curtail_or_mine(model, power_usd_per_mwh: np.ndarray) -> None:
     share, cost_share = _live_cohort_shares(model, power, hashprice)
     machines = vintages.slot_sum(sites.cohort_mw)
     was_mining = sites.mw_mining > MINING_SITE_SHARE * sites.mw_machines
-    sites.mw_mining = vintages.slot_sum(share * sites.cohort_mw)
+    mined_mw = share * sites.cohort_mw
+    sites.mw_mining = vintages.slot_sum(mined_mw)
     sites.mw_idle = machines - sites.mw_mining
-    model.site_mining_ehs = vintages.slot_sum(share * sites.cohort_mw / sites.cohort_efficiency_j_per_th)
+    model.site_mining_ehs = vintages.slot_sum(mined_mw / sites.cohort_efficiency_j_per_th)
     model.site_power_cost_mw = vintages.slot_sum(cost_share * sites.cohort_mw)
     mining = (sites.mw_mining >= MINING_SITE_SHARE * machines) & (machines > 0)
     stopped = was_mining & ~mining & (machines > 0)
