@@ -32,16 +32,16 @@ class ColumnBuffer:
 
     def __init__(self, dtypes: dict[str, Any], capacity: int = INITIAL_ROWS):
         self.size = 0
+        self.capacity = capacity
         self.arrays = {name: np.empty(capacity, dtype) for name, dtype in dtypes.items()}
 
     def __len__(self) -> int:
         return self.size
 
     def _reserve(self, n: int) -> None:
-        capacity = len(next(iter(self.arrays.values())))
-        if self.size + n <= capacity:
+        if self.size + n <= self.capacity:
             return
-        capacity = max(self.size + n, 2 * capacity)
+        capacity = self.capacity = max(self.size + n, 2 * self.capacity)
         for name, old in self.arrays.items():
             new = np.empty(capacity, old.dtype)
             new[: self.size] = old[: self.size]
@@ -113,6 +113,7 @@ class EventLog:
         self.model = model
         self.buffer = ColumnBuffer(EVENT_BUFFER_DTYPES)
         self._pending: list[tuple] = []
+        self._counts: tuple = (None, None, {})  # (step, rows in the log, counts): asked twice a step
 
     def add(self, kind: str, firm_id, site_id=-1, mw=0.0, *, counterparty_id=-1, hashrate_ehs=0.0,
             value_usd=0.0, detail: str = "") -> None:
@@ -125,8 +126,13 @@ class EventLog:
         """One event per element of ``firm_ids``/``site_ids``/``mw`` (and ``value_usd``, default 0);
         ``detail`` is one string for all of them or one per event."""
         firm_ids, site_ids, mw = np.asarray(firm_ids), np.asarray(site_ids), np.asarray(mw, dtype=float)
-        values = np.zeros(len(firm_ids)) if value_usd is None else np.asarray(value_usd, dtype=float)
-        n = min(len(firm_ids), len(site_ids), len(mw), len(values))  # zip's rule: the shortest decides
+        n = min(len(firm_ids), len(site_ids), len(mw))  # zip's rule: the shortest decides
+        if value_usd is None:
+            values = 0.0  # one scalar for the whole slice
+        else:
+            values = np.asarray(value_usd, dtype=float)
+            n = min(n, len(values))
+            values = values[:n]
         if n == 0:
             return
         self._flush()
@@ -134,7 +140,7 @@ class EventLog:
         self.buffer.extend(n, {
             "step": m.steps_done, "date": m.market.state.date, "kind": kind, "firm_id": firm_ids[:n],
             "counterparty_id": counterparty_ids, "site_id": site_ids[:n], "mw": mw[:n], "hashrate_ehs": hashrate_ehs,
-            "value_usd": values[:n], "detail": detail if isinstance(detail, str) else np.asarray(detail)[:n],
+            "value_usd": values, "detail": detail if isinstance(detail, str) else np.asarray(detail)[:n],
         })
 
     def _flush(self) -> None:
@@ -162,10 +168,14 @@ class EventLog:
         return {c: self.buffer.column(c)[span] for c in EVENT_COLUMNS}
 
     def counts_at(self, step: int) -> dict[str, int]:
-        span = self._span(step)  # first: it flushes the pending rows into the columns
-        return dict(Counter(self.buffer.column("kind")[span]))
+        if self._counts[:2] != (step, len(self)):  # the log only grows: same length, same rows
+            span = self._span(step)  # first: it flushes the pending rows into the columns
+            self._counts = (step, len(self), dict(Counter(self.buffer.column("kind")[span])))
+        return dict(self._counts[2])
 
     def value_at(self, step: int, kind: str) -> float:
+        if self._counts[:2] == (step, len(self)) and kind not in self._counts[2]:
+            return 0.0  # the step's counts, just read, have no such event (the sum of nothing)
         span = self._span(step)
         kinds, values = self.buffer.column("kind")[span], self.buffer.column("value_usd")[span]
         # Python's sum, newest first, as the row-by-row log did: the same float to the last bit

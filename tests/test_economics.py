@@ -54,3 +54,27 @@ def test_revenue_cost_capex_and_payback_by_hand():
     assert capex == pytest.approx([1e6, 0.5e6])  # $17.5/TH x 57,143 TH per MW at 17.5 J/TH
     pay = econ.payback_months(capex, np.array([30_000.0, -5.0]))
     assert pay[0] == pytest.approx(1e6 / 30_000.0) and pay[1] == np.inf
+
+
+def test_discount_factors_are_the_same_numbers_whether_cached_or_not():
+    # month 12 at 12% a year: (1.12^(1/12))^-12 = 1/1.12; the cache hands back, to the last bit,
+    # the rows the formula gives, whatever was asked before and in whatever order
+    rates = np.array([0.12, 0.05, 0.12, 0.3])
+    first = econ.monthly_discount(rates, 24)
+    assert first[0, 11] == pytest.approx(1 / 1.12, rel=1e-12)
+    assert first[1, 23] == pytest.approx(1 / 1.05**2, rel=1e-12)
+    again = econ.monthly_discount(np.array([0.3, 0.07, 0.12]), 24)  # two cached, one new
+    direct = econ._discount_rows(np.array([0.3, 0.07, 0.12]), 24)
+    assert np.array_equal(again, direct) and np.array_equal(first[[3, 0]], direct[[0, 2]])
+    assert econ.monthly_discount(0.12, 12).shape == (1, 12)  # another horizon: its own rows
+    assert econ.monthly_discount(np.array([]), 12).shape == (0, 12)
+    assert np.isnan(econ.monthly_discount(np.array([np.nan, 0.1]), 12)[0]).all()
+
+
+def test_hashprice_outlook_is_cut_from_the_first_month_after_the_halving():
+    # decline 19% a year: month 6 is 0.9 of today (0.81^(6/12)); the halving at month 5.5 halves months 6 on
+    path = econ.hashprice_outlook(np.array([100.0, 200.0]), 8, np.array([0.19, 0.0]), 5.5, 0.5)
+    assert path[0, 4] == pytest.approx(100 * 0.81 ** (5 / 12), rel=1e-12)
+    assert path[0, 5] == pytest.approx(100 * 0.9 * 0.5, rel=1e-12)
+    assert np.array_equal(path[1], [200.0] * 5 + [100.0] * 3)
+    assert np.array_equal(econ.hashprice_outlook(100.0, 3, 0.0, float("nan"), 0.5), [[100.0] * 3])  # no halving known

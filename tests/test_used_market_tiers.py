@@ -60,3 +60,15 @@ def test_a_cheap_power_buyer_pays_no_more_than_the_tier_price():
     # the buyer's own value: its monthly revenue per MW (1 $/MWh power is nearly free) x 240 months
     revenue_month = hashprice * 1e3 / old_eff * 30.4
     assert paid / upgrade < 0.1 * 240.0 * revenue_month  # far below what its own margin would pay
+
+
+def test_slot_sum_and_median_are_numpy_s_numbers_to_the_last_bit():
+    rng = np.random.default_rng(7)
+    for n in (0, 1, 3, 1000):
+        a = rng.random((n, vintages.VINTAGE_SLOTS)) * 10.0 ** rng.uniform(-6, 6, (n, vintages.VINTAGE_SLOTS))
+        assert np.array_equal(vintages.slot_sum(a), a.sum(axis=1))
+    assert vintages.slot_sum(np.array([[0.1, 0.2, 0.3, 1e16]]))[0] == ((0.1 + 0.2) + 0.3) + 1e16  # left to right
+    for x in (np.array([40.0]), np.array([30.0, 50.0]), np.array([60.0, 20.0, 45.0]), rng.normal(50, 9, 101),
+              rng.normal(50, 9, 100)):
+        assert operations._median(x) == np.median(x)
+    assert operations._median(np.array([30.0, 50.0])) == 40.0

@@ -8,6 +8,8 @@ of ``max(margin, 0)``, not of the margin itself.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from scipy.special import ndtr
 
@@ -15,6 +17,7 @@ from marketsim.units import (  # noqa: F401 (also used as econ.X by rules)
     DAYS_PER_MONTH, HOURS_PER_DAY, KW_PER_MW, MONTHS_PER_YEAR, PH_PER_EH, W_PER_MW,
 )
 
+ISCLOSE_RTOL, ISCLOSE_ATOL = 1e-05, 1e-08  # numpy.isclose defaults: r and g count as equal within these
 DECLINE_BOUNDS = (-0.5, 0.9)  # no belief of hashprice tripling or vanishing within a year from trend alone
 
 
@@ -61,11 +64,73 @@ def hourly_mining_share(breakeven_power_usd_per_mwh, mean_power_usd_per_mwh, hou
         on = (k > mean).astype(float)
         return n + (1 - n) * on, (1 - n) * on
     s = hourly_volatility
+    if (k > 0).all():  # the usual case; the same numbers as the masked form below, without the masks
+        d = (np.log(k) - (np.log(np.maximum(mean, 1e-9)) - s * s / 2)) / s
+        return n + (1 - n) * ndtr(d), (1 - n) * ndtr(d - s)
     with np.errstate(divide="ignore", invalid="ignore"):
         d = (np.log(np.where(k > 0, k, 1.0)) - (np.log(np.maximum(mean, 1e-9)) - s * s / 2)) / s
     share = np.where(k > 0, ndtr(d), 0.0)
     cost = np.where(k > 0, ndtr(d - s), 0.0)
     return n + (1 - n) * share, (1 - n) * cost
+
+
+class _RowCache:
+    """Rows of a function of one float, kept by key: ``get(x, tag)`` returns ``f(x, tag)`` stacked
+    for an array ``x`` (rows), computing ``f`` only on the keys not seen before with that ``tag``.
+
+    Why: decision rules value the same firms several times a step (upgrades, expansions, two
+    conversion reservations, site values), and each firm's discount factors (its hurdle rate,
+    fixed for life) are a row of a few dozen powers. ``f`` is computed on the missing keys with
+    the same expression, element for element, as on the whole array, so a row is the same to
+    the last bit whoever asked first. Rows are appended to a buffer that doubles when full; the
+    keys are held sorted with each one's row (a binary search finds them); non-finite keys
+    bypass the cache. Thread-safe: readers use one snapshot of the state, writers hold a lock
+    and only write rows past what any snapshot can read."""
+
+    MAX_ROWS = 1 << 14  # ~8 MB at 60 months: past this the cache starts over
+    MAX_TAGS = 8  # horizons kept at once (a run uses one or two)
+    _EMPTY = (np.empty(0), np.empty(0, np.intp), None)
+
+    def __init__(self, compute):
+        self.compute = compute  # (sorted unique keys (u,), tag) -> rows (u, m)
+        self._states: dict = {}  # tag -> (sorted keys, their rows' slots, rows)
+        self._lock = threading.Lock()
+
+    def get(self, x: np.ndarray, tag) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        keys, slot, rows = self._states.get(tag, self._EMPTY)
+        if len(keys):
+            idx = np.searchsorted(keys, x)
+            np.minimum(idx, len(keys) - 1, out=idx)
+            if (keys[idx] == x).all():
+                return rows[slot[idx]]
+        with self._lock:
+            keys, slot, rows = self._states.get(tag, self._EMPTY)
+            if len(keys):
+                idx = np.searchsorted(keys, x)
+                np.minimum(idx, len(keys) - 1, out=idx)
+                missing = np.unique(x[keys[idx] != x])
+            else:
+                missing = np.unique(x)
+            if not len(x) or not np.isfinite(missing).all():
+                return self.compute(x, tag)
+            if len(missing):
+                new_rows = self.compute(missing, tag)
+                size, n = len(keys), len(missing)
+                if size + n > self.MAX_ROWS:
+                    keys, slot, rows, size = np.empty(0), np.empty(0, np.intp), None, 0
+                if rows is None or size + n > len(rows):
+                    grown = np.empty((max(2 * size + n, 256), new_rows.shape[1]))
+                    if rows is not None:
+                        grown[:size] = rows[:size]
+                    rows = grown
+                rows[size: size + n] = new_rows
+                at = np.searchsorted(keys, missing)
+                keys, slot = np.insert(keys, at, missing), np.insert(slot, at, np.arange(size, size + n))
+                if tag not in self._states and len(self._states) >= self.MAX_TAGS:
+                    self._states.clear()
+                self._states[tag] = (keys, slot, rows)
+            return rows[slot[np.searchsorted(keys, x)]]
 
 
 def hashprice_outlook(
@@ -83,10 +148,14 @@ def hashprice_outlook(
     """
     t = np.arange(1, months + 1, dtype=float)
     now = np.atleast_1d(np.asarray(hashprice_now, dtype=float))
-    decline = np.broadcast_to(np.asarray(decline_per_year, dtype=float), now.shape)
+    decline = np.asarray(decline_per_year, dtype=float)
+    if decline.shape != now.shape:  # one per row, as given, or the same for all (broadcast_to costs ~10 us)
+        decline = np.broadcast_to(decline, now.shape)
     path = (1.0 - decline)[:, None] ** (t / MONTHS_PER_YEAR)[None, :]
-    path = np.where(t > months_to_halving, path * post_halving_ratio, path)
-    return now[:, None] * path
+    # in place, the same numbers: t rises, so the months after the halving are the tail columns
+    path[:, months - int(np.count_nonzero(t > months_to_halving)):] *= post_halving_ratio
+    path *= now[:, None]
+    return path
 
 
 def trend_decline_per_year(hashrate_growth_log_per_year: float, trend_weight, forward_premium_per_year: float):
@@ -106,9 +175,17 @@ def trend_decline_per_year(hashrate_growth_log_per_year: float, trend_weight, fo
 
 
 def monthly_discount(rate_per_year: np.ndarray | float, months: int) -> np.ndarray:
-    """Discount factors for months 1..months (rows: one per rate)."""
-    monthly = (1.0 + np.atleast_1d(np.asarray(rate_per_year, dtype=float))) ** (1.0 / MONTHS_PER_YEAR)
+    """Discount factors for months 1..months (rows: one per rate; kept per rate, ``_RowCache``)."""
+    return _DISCOUNT_ROWS.get(np.atleast_1d(np.asarray(rate_per_year, dtype=float)), int(months))
+
+
+def _discount_rows(rate_per_year: np.ndarray, months: int) -> np.ndarray:
+    monthly = (1.0 + rate_per_year) ** (1.0 / MONTHS_PER_YEAR)
     return monthly[:, None] ** -np.arange(1, months + 1, dtype=float)[None, :]
+
+
+# a firm's rate is fixed for life: its discount factors are computed once per horizon
+_DISCOUNT_ROWS = _RowCache(_discount_rows)
 
 
 def pv_mining_margin_per_mw(
@@ -123,7 +200,13 @@ def pv_mining_margin_per_mw(
     """
     rev = hashprice_path * (PH_PER_EH / np.asarray(efficiency_j_per_th))[:, None]
     cost = (np.asarray(cost_usd_per_mwh) * HOURS_PER_DAY)[:, None]
-    return (np.maximum(rev - cost, 0.0) * discount).sum(axis=1) * DAYS_PER_MONTH
+    margin = np.subtract(rev, cost)
+    np.maximum(margin, 0.0, out=margin)  # in place: the same numbers as max(rev - cost, 0) x discount
+    if np.shape(discount) == margin.shape:
+        np.multiply(margin, discount, out=margin)
+    else:
+        margin = margin * discount
+    return margin.sum(axis=1) * DAYS_PER_MONTH
 
 
 def lease_noi_usd_per_gross_mw_month(rate_usd_per_kw_month, pue: float, margin: float):
@@ -147,7 +230,8 @@ def lease_pv_per_gross_mw(
     # growing annuity of n monthly payments, first one paid one month after delivery:
     # sum_{k=1..n} (1+g)^(k-1) / (1+r)^k = (1 - ((1+g)/(1+r))^n) / (r - g), and n / (1+r) when r = g
     ratio = (1.0 + g) / (1.0 + r)
-    same = np.isclose(r, g)
+    # ``np.isclose(r, g)`` (rtol 1e-5, atol 1e-8), its own expression without its ~10 us of set-up
+    same = (np.abs(r - g) <= ISCLOSE_ATOL + ISCLOSE_RTOL * abs(g)) & np.isfinite(g) | (r == g)
     annuity = np.where(same, n / (1.0 + r), (1.0 - ratio**n) / np.where(same, 1.0, r - g))
     noi = lease_noi_usd_per_gross_mw_month(rate_usd_per_kw_month, pue, margin)
     return noi * annuity * (1.0 + r) ** -delay_months

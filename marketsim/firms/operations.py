@@ -52,7 +52,7 @@ def land_deliveries(model) -> None:
         # a portfolio suits AI because of power quality, land and fibre, not because of age)
     upgraded = np.flatnonzero(sites.upgrade_due_step == step)
     if len(upgraded):
-        mw = np.minimum(sites.upgrade_mw[upgraded], sites.cohort_mw[upgraded].sum(axis=1))
+        mw = np.minimum(sites.upgrade_mw[upgraded], vintages.slot_sum(sites.cohort_mw[upgraded]))
         out = vintages.remove_worst(sites.cohort_mw, sites.cohort_efficiency_j_per_th, upgraded, mw)
         retired[upgraded] += out
         vintages.add_cohort(sites.cohort_mw, sites.cohort_efficiency_j_per_th, sites.cohort_age_years,
@@ -84,13 +84,14 @@ def reconcile_cohorts(sites) -> np.ndarray:
     of those states elsewhere; the machines that stood on it leave, least efficient first, and
     are returned (per site and slot) for the second-hand market."""
     retired = np.zeros_like(sites.cohort_mw)
-    excess = sites.cohort_mw.sum(axis=1) - sites.mw_machines
+    machines = sites.mw_machines
+    excess = vintages.slot_sum(sites.cohort_mw) - machines
     rows = np.flatnonzero(excess > COHORT_TOLERANCE_MW)
     if len(rows):
         retired[rows] = vintages.remove_worst(sites.cohort_mw, sites.cohort_efficiency_j_per_th, rows, excess[rows])
     # a site left without machine MW keeps no float residue of cohorts (it would mine 1e-14 MW
     # for a firm that has closed its books)
-    empty = np.flatnonzero((sites.mw_machines <= COHORT_TOLERANCE_MW) & (sites.cohort_mw.sum(axis=1) > 0))
+    empty = np.flatnonzero((machines <= COHORT_TOLERANCE_MW) & (vintages.slot_sum(sites.cohort_mw) > 0))
     if len(empty):
         retired[empty] += sites.cohort_mw[empty]
         sites.cohort_mw[empty] = 0.0
@@ -122,9 +123,10 @@ def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndar
     s, sites, firms = model.config, model.sites, model.firms
     # a firm that has left has closed its books: its shut sites found no bidder at the auction
     # that priced them with their machines, so what stood on them is scrapped, not sold
-    gone = np.flatnonzero(~firms.active[sites.owner] & (retired.sum(axis=1) > 0))
+    retired_mw = vintages.slot_sum(retired)
+    gone = np.flatnonzero(~firms.active[sites.owner] & (retired_mw > 0))
     if len(gone):
-        model.events.add_many("scrapped", sites.owner[gone], gone, retired[gone].sum(axis=1))
+        model.events.add_many("scrapped", sites.owner[gone], gone, retired_mw[gone])
         retired = retired.copy()
         retired[gone] = 0.0
     site_idx, slot = np.nonzero(retired > COHORT_TOLERANCE_MW)
@@ -142,7 +144,7 @@ def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndar
     hashprice = model.hashprice_consistent if np.isfinite(model.hashprice_consistent) else model.hashprice_observed
     value = np.zeros((len(bins), 0))
     # the tier price caps what a lot fetches (the same tier is on offer from resellers)
-    typical_power = (float(np.median(model.site_power_usd_per_mwh[buyers])) if len(buyers)
+    typical_power = (_median(model.site_power_usd_per_mwh[buyers]) if len(buyers)
                      else s.entry_power_price_mean_usd_per_mwh) + s.mining_opex_usd_per_mwh
     cap = vintages.used_price_cap_usd_per_mw(bin_eff, model.machine_price_usd_per_th,
                                              model.market.state.frontier_j_per_th, hashprice, typical_power,
@@ -206,6 +208,19 @@ def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndar
         sync_fleet(sites)
 
 
+def _median(x: np.ndarray) -> float:
+    """``np.median`` of a non-empty 1-D array, the same number (the middle order statistic, or the
+    mean of the two middle ones as ``(a + b) / 2``) without its ~40 us of generic set-up."""
+    n = len(x)
+    if np.isnan(x).any():
+        return float(np.median(x))
+    k = n // 2
+    if n % 2:
+        return float(np.partition(x, k)[k])
+    part = np.partition(x, (k - 1, k))
+    return float((part[k - 1] + part[k]) / 2.0)
+
+
 def mining_shares(model, power_usd_per_mwh, hashprice, efficiency=None, take_or_pay=None):
     """Share of hours mined and cost of power relative to the mean, at ``hashprice``.
 
@@ -216,15 +231,22 @@ def mining_shares(model, power_usd_per_mwh, hashprice, efficiency=None, take_or_
     machines run or not, so that part costs nothing extra to mine). The returned cost share
     includes the take-or-pay part, paid in every hour.
     """
+    share, cost_share, _ = _shares_and_revenue(model, power_usd_per_mwh, hashprice, efficiency, take_or_pay)
+    return share, cost_share
+
+
+def _shares_and_revenue(model, power_usd_per_mwh, hashprice, efficiency, take_or_pay):
+    """``mining_shares`` and the revenue of a MW mining all day (``econ.revenue_usd_per_mw_day``),
+    which ``fleet_margin_usd_per_mw_month`` needs again: computed once."""
     s, sites = model.config, model.sites
     top = sites.power_take_or_pay_share if take_or_pay is None else take_or_pay
     eff = sites.efficiency_j_per_th if efficiency is None else efficiency
-    breakeven_power = econ.revenue_usd_per_mw_day(hashprice, eff) / econ.HOURS_PER_DAY
+    revenue = econ.revenue_usd_per_mw_day(hashprice, eff)
     share, cost_share = econ.hourly_mining_share(
-        breakeven_power - s.mining_opex_usd_per_mwh, power_usd_per_mwh * (1.0 - top), s.power_hourly_volatility,
-        s.power_negative_hours_share,
+        revenue / econ.HOURS_PER_DAY - s.mining_opex_usd_per_mwh, power_usd_per_mwh * (1.0 - top),
+        s.power_hourly_volatility, s.power_negative_hours_share,
     )
-    return share, top + (1.0 - top) * cost_share
+    return share, top + (1.0 - top) * cost_share, revenue
 
 
 def cohort_shares(model, power_usd_per_mwh: np.ndarray, hashprice):
@@ -239,12 +261,19 @@ def _live_cohort_shares(model, power_usd_per_mwh: np.ndarray, hashprice: float):
     """``cohort_shares`` computed on the cohorts that hold machines only, 0 in the empty slots:
     what the step sums (share x MW) is the same to the last bit, at the cost of the live cells."""
     sites = model.sites
-    rows, slots = np.nonzero(sites.cohort_mw > 0)
-    share, cost_share = np.zeros(sites.cohort_mw.shape), np.zeros(sites.cohort_mw.shape)
-    share[rows, slots], cost_share[rows, slots] = mining_shares(
-        model, power_usd_per_mwh[rows], hashprice, sites.cohort_efficiency_j_per_th[rows, slots],
+    live, rows = _live_cells(sites)
+    share, cost_share = np.zeros(sites.cohort_mw.size), np.zeros(sites.cohort_mw.size)
+    share[live], cost_share[live] = mining_shares(
+        model, power_usd_per_mwh[rows], hashprice, sites.cohort_efficiency_j_per_th.ravel()[live],
         sites.power_take_or_pay_share[rows])
-    return share, cost_share
+    return share.reshape(sites.cohort_mw.shape), cost_share.reshape(sites.cohort_mw.shape)
+
+
+def _live_cells(sites) -> tuple[np.ndarray, np.ndarray]:
+    """Flat (C-order) indices of the cohorts that hold machines, and their sites: the cells of
+    ``np.nonzero(cohort_mw > 0)`` in the same order, at a quarter of the cost of a 2-D nonzero."""
+    live = np.flatnonzero(sites.cohort_mw > 0)
+    return live, live // sites.cohort_mw.shape[1]
 
 
 def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float) -> float:
@@ -266,32 +295,46 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float) ->
     """
     s, sites = model.config, model.sites
     reward = model.market.reward_usd_per_day()
-    live = sites.cohort_mw > 0
-    ths = (sites.cohort_mw / sites.cohort_efficiency_j_per_th * online)[live]
+    live, rows = _live_cells(sites)
+    cohort_mw, cohort_eff = sites.cohort_mw.ravel(), sites.cohort_efficiency_j_per_th.ravel()
+    ths = (cohort_mw[live] / cohort_eff[live] * online)
     capacity = float(ths.sum())
     if capacity <= 0 or reward <= 0:
         return float("nan")
     # the hot loop: only the live cohorts, only the share of hours (not the cost), with the
     # per-cohort constants of ``economics.hourly_mining_share`` taken out of the loop
-    rows = np.nonzero(live)[0]
-    revenue_per_hashprice = (econ.PH_PER_EH / sites.cohort_efficiency_j_per_th[live]) / econ.HOURS_PER_DAY
+    revenue_per_hashprice = (econ.PH_PER_EH / cohort_eff[live]) / econ.HOURS_PER_DAY
     marginal_power = np.asarray(power_usd_per_mwh)[rows] * (1.0 - sites.power_take_or_pay_share[rows])
     vol, free = s.power_hourly_volatility, s.power_negative_hours_share
     log_marginal_power = np.log(np.maximum(marginal_power, 1e-9))  # the same in every evaluation
     half_variance = vol * vol / 2
 
+    opex, on_share = s.mining_opex_usd_per_mwh, 1.0 - free
+    work = np.empty_like(ths)  # every evaluation writes into one buffer: the same numbers, no allocations
+    # k = hashprice x revenue - opex rises with revenue (rounding is monotone), so every cohort's k
+    # is positive exactly when the least-earning cohort's is: one float test instead of two array ops
+    least_revenue = float(revenue_per_hashprice.min())
+
     def supply(hashprice: float) -> float:
-        k = hashprice * revenue_per_hashprice - s.mining_opex_usd_per_mwh
+        k = np.multiply(revenue_per_hashprice, hashprice, out=work)
+        k -= opex
         if vol <= 0:
             share = (k > marginal_power).astype(float)
         else:
-            positive = k > 0
-            if positive.all():  # the usual case: every live cohort earns more than its opex somewhere
-                share = ndtr((np.log(k) - log_marginal_power + half_variance) / vol)
+            if hashprice * least_revenue - opex > 0:  # the usual case: every live cohort earns more than its opex somewhere
+                share = np.log(k, out=k)
+                share -= log_marginal_power
+                share += half_variance
+                share /= vol
+                ndtr(share, out=share)
             else:
+                positive = k > 0
                 d = (np.log(np.where(positive, k, 1.0)) - log_marginal_power + half_variance) / vol
                 share = np.where(positive, ndtr(d), 0.0)
-        return float(((free + (1.0 - free) * share) * ths).sum())
+        share = share * on_share if share is not work else np.multiply(share, on_share, out=work)
+        share += free
+        share *= ths
+        return float(share.sum())
 
     # brentq evaluates its bracket's ends again: the values already computed are reused (the
     # same numbers, so the same root)
@@ -344,19 +387,23 @@ def curtail_or_mine(model, power_usd_per_mwh: np.ndarray) -> None:
     power = np.asarray(power_usd_per_mwh)
     # only the cohorts that hold machines are valued (an empty slot cannot lose money); the same
     # numbers, cell by cell, as the whole (sites, slots) expression
-    rows, slots = np.nonzero(sites.cohort_mw > 0)
-    margin = fleet_margin_usd_per_mw_month(model, power[rows], best[rows], sites.cohort_efficiency_j_per_th[rows, slots],
+    live, rows = _live_cells(sites)
+    margin = fleet_margin_usd_per_mw_month(model, power[rows], best[rows], sites.cohort_efficiency_j_per_th.ravel()[live],
                                            sites.power_take_or_pay_share[rows])
-    losing = np.zeros(sites.cohort_mw.shape, bool)
-    losing[rows, slots] = (margin < s.site_fixed_cost_usd_per_mw_month) & (sites.upgrade_due_step[rows] < 0)
-    sites.idle_steps = np.where(losing.any(axis=1), sites.idle_steps + 1, 0)
+    losing_live = (margin < s.site_fixed_cost_usd_per_mw_month) & (sites.upgrade_due_step[rows] < 0)
+    losing = np.zeros(sites.cohort_mw.size, bool)
+    losing[live] = losing_live
+    losing = losing.reshape(sites.cohort_mw.shape)
+    site_losing = np.zeros(len(sites.cohort_mw), bool)
+    site_losing[rows[losing_live]] = True  # ``losing.any(axis=1)``
+    sites.idle_steps = np.where(site_losing, sites.idle_steps + 1, 0)
     # a hazard, not a deadline: of a cohort that does not pay its way, 1 - exp(-t / T) goes each
     # step (owners sell or scrap a few machines at a time), so a halving that strands many
     # fleets at once retires them over months, not in one step
     rate = 1.0 - np.exp(-model.months_in_step / s.scrap_after_unprofitable_months)
     scrap_mw = np.where(losing, sites.cohort_mw * rate, 0.0)
     scrap_mw = np.where(losing & (sites.cohort_mw - scrap_mw < SCRAP_REMNANT_MW), sites.cohort_mw, scrap_mw)
-    scrapped = scrap_mw.sum(axis=1)
+    scrapped = vintages.slot_sum(scrap_mw)
     scrap = scrapped > 0
     if scrap.any():
         model.events.add_many("scrapped", sites.owner[scrap], np.flatnonzero(scrap), scrapped[scrap])
@@ -370,12 +417,13 @@ def curtail_or_mine(model, power_usd_per_mwh: np.ndarray) -> None:
         hashprice = model.hashprice_observed
 
     share, cost_share = _live_cohort_shares(model, power, hashprice)
-    machines = sites.cohort_mw.sum(axis=1)
+    machines = vintages.slot_sum(sites.cohort_mw)
     was_mining = sites.mw_mining > MINING_SITE_SHARE * sites.mw_machines
-    sites.mw_mining = (share * sites.cohort_mw).sum(axis=1)
+    mined_mw = share * sites.cohort_mw
+    sites.mw_mining = vintages.slot_sum(mined_mw)
     sites.mw_idle = machines - sites.mw_mining
-    model.site_mining_ehs = (share * sites.cohort_mw / sites.cohort_efficiency_j_per_th).sum(axis=1)
-    model.site_power_cost_mw = (cost_share * sites.cohort_mw).sum(axis=1)
+    model.site_mining_ehs = vintages.slot_sum(mined_mw / sites.cohort_efficiency_j_per_th)
+    model.site_power_cost_mw = vintages.slot_sum(cost_share * sites.cohort_mw)
     mining = (sites.mw_mining >= MINING_SITE_SHARE * machines) & (machines > 0)
     stopped = was_mining & ~mining & (machines > 0)
     resumed = ~was_mining & mining
@@ -391,8 +439,8 @@ def fleet_margin_usd_per_mw_month(model, power_usd_per_mwh, hashprice, efficienc
     s, sites = model.config, model.sites
     eff = sites.efficiency_j_per_th if efficiency is None else efficiency
     hp = np.asarray(hashprice, dtype=float)
-    share, cost_share = mining_shares(model, power_usd_per_mwh, hp, eff, take_or_pay)
-    revenue = econ.revenue_usd_per_mw_day(hp, eff) * share
+    share, cost_share, revenue = _shares_and_revenue(model, power_usd_per_mwh, hp, eff, take_or_pay)
+    revenue = revenue * share
     cost = (np.asarray(power_usd_per_mwh) * cost_share + s.mining_opex_usd_per_mwh * share) * econ.HOURS_PER_DAY
     return (revenue - cost) * econ.DAYS_PER_MONTH
 

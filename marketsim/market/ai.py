@@ -103,6 +103,17 @@ def ai_demand_mw(years_since_start, kind: str, **params):
     parameters raise ValueError naming them.
     """
     _validate(kind, params)
+    return _demand_mw(years_since_start, kind, params)
+
+
+def demand_curve(kind: str, **params):
+    """``ai_demand_mw`` with its parameters checked once: a function of the years since the start
+    (the market asks it once a step; the checks cost more than the curve)."""
+    _validate(kind, params)
+    return lambda years_since_start: _demand_mw(years_since_start, kind, params)
+
+
+def _demand_mw(years_since_start, kind: str, params: dict):
     t = np.maximum(np.asarray(years_since_start, dtype=float), 0.0)
     base = (params["max_mw"], params["midpoint_years"], params["steepness_per_year"], params["initial_mw"])
     out = _logistic(t, *base)
@@ -183,7 +194,7 @@ def clear_lease_market(offer_mw, reservation_rate, wanted_mw: float, contracted_
     order = idx[np.argsort(res[idx], kind="stable")]
     r_sorted, q_sorted = res[order], mw[order]
     cum = np.cumsum(q_sorted)
-    before = np.r_[0.0, cum[:-1]]  # exclusive sum (no cancellation error)
+    before = np.concatenate(([0.0], cum[:-1]))  # exclusive sum (no cancellation error; np.r_ costs ~20 us)
     demand = new_lease_demand_mw(r_sorted, wanted_mw, contracted_mw, reference_rate, choke_rate)
     met = np.flatnonzero(cum >= demand)
     if not len(met):  # every offer is taken: demand sets the rate above the last offer

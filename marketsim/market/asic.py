@@ -40,6 +40,8 @@ The per-MW economics of a fleet (revenue, cash cost, machine capex, payback) liv
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 # months from order to a machine hashing even when makers and resellers hold stock (Hashrate
@@ -48,6 +50,8 @@ SPOT_LEAD_MONTHS = 1.0
 
 
 def _check_scalar(name: str, value: float, low: float, *, open_low: bool = False) -> None:
+    if type(value) is float and math.isfinite(value) and (value > low if open_low else value >= low):
+        return  # the usual case, a scenario's float, without numpy (checked several times a step)
     v = np.asarray(value, dtype=float)
     bad = ~np.isfinite(v) | ((v <= low) if open_low else (v < low))
     if np.any(bad):
@@ -110,7 +114,11 @@ def clearing_price_usd_per_th(value_price_usd_per_th, backlog_ehs, capacity_ehs_
     cap = np.asarray(capacity_ehs_per_month, dtype=float)
     implied_lead = np.where(cap > 0, backlog / np.where(cap > 0, cap, 1.0), np.inf)
     scale = np.maximum(implied_lead / spot_lead_months, 1.0) ** scarcity_elasticity
-    return np.maximum(np.nan_to_num(value * scale, nan=floor_usd_per_th, posinf=np.finfo(float).max), floor_usd_per_th)
+    raw = value * scale
+    # ``np.nan_to_num(raw, nan=floor, posinf=max)`` (-inf goes to the floor below either way), without
+    # its ~20 us of generic set-up on a scalar
+    raw = np.where(np.isnan(raw), floor_usd_per_th, np.where(raw == np.inf, np.finfo(float).max, raw))
+    return np.maximum(raw, floor_usd_per_th)
 
 
 def tier_prices_usd_per_th(frontier_price_usd_per_th, frontier_j_per_th, tier_j_per_th, hashprice_usd_per_ph_day,

@@ -84,6 +84,8 @@ class Market:
         self.lease_rate_usd_per_kw_month = scenario.ai_lease_rate_initial_usd_per_kw_month
         self.state: MarketState | None = None
         self._replay_reward_btc: np.ndarray | None = None
+        self._replay_columns: dict[str, np.ndarray] = {}
+        self._bound_dates: list[pd.Timestamp] = []  # ``bounds`` as Timestamps (indexing a DatetimeIndex costs ~10 us)
 
     # --- set-up ------------------------------------------------------------------------
     def _load_replay(self) -> pd.DataFrame:
@@ -214,20 +216,34 @@ class Market:
                 )
             more = step_boundaries(self.bounds[-1].date(), 12, self.scenario.step_unit)
             self.bounds = self.bounds.append(more[1:])
-        return self.bounds[step], self.bounds[step + 1]
+        if len(self._bound_dates) != len(self.bounds):
+            self._bound_dates = list(self.bounds)
+            # whole days of each step and since the start, for all steps in two vector operations
+            # (the same ``Timedelta.days`` as one subtraction of Timestamps a step, at ~10 us each)
+            self._step_days = np.asarray((self.bounds[1:] - self.bounds[:-1]).days)
+            self._days_elapsed = np.asarray((self.bounds - self.bounds[0]).days)
+        return self._bound_dates[step], self._bound_dates[step + 1]
+
+    def _replay_value(self, step: int, column: str) -> float:
+        """One step's figure from the replay table, read from a numpy column (a row of the
+        DataFrame costs ~50 us a step; the same number)."""
+        values = self._replay_columns.get(column)
+        if values is None:
+            values = self._replay_columns[column] = self.replay[column].to_numpy()
+        return float(values[step])
 
     def observe(self, step: int) -> MarketState:
         s = self.scenario
         start, end = self.step_dates(step)
-        days = float((end - start).days)
+        days = float(self._step_days[step])
         dt_years = days / DAYS_PER_YEAR
-        years = float((start - self.bounds[0]).days) / DAYS_PER_YEAR
+        years = float(self._days_elapsed[step]) / DAYS_PER_YEAR
         btc = self.price_path.next_price(step, dt_years, self.rng)
         if self.fee_share_path is not None:
             fee_share = self.fee_share_path.next_share(step, dt_years, self.rng)
         if self.replays_step(step, s.fee_model):
-            row = self.replay.iloc[step]
-            fee_share = float(row["fees_btc"] / row["issuance_btc"]) if row["issuance_btc"] > 0 else 0.0
+            fees_btc, issuance_btc = self._replay_value(step, "fees_btc"), self._replay_value(step, "issuance_btc")
+            fee_share = float(fees_btc / issuance_btc) if issuance_btc > 0 else 0.0
         multiplier = s.power_price_multiplier * power.apply_power_shocks(
             step, [(p.step, p.duration, p.change) for p in s.power_shocks]
         )
@@ -251,7 +267,12 @@ class Market:
             params.update(
                 bust_years=s.ai_bust_years, bust_floor_share=s.ai_bust_floor_share, bust_speed_per_year=s.ai_bust_speed_per_year
             )
-        return float(ai.ai_demand_mw(years, s.ai_demand_model, **params))
+        # the curve with its parameters checked once (``ai.demand_curve``), while they stay the same
+        key = (s.ai_demand_model, tuple(params.items()))
+        cached = getattr(self, "_ai_demand_curve", None)
+        if cached is None or cached[0] != key:
+            self._ai_demand_curve = cached = (key, ai.demand_curve(s.ai_demand_model, **params))
+        return float(cached[1](years))
 
     def site_power_prices(self, base_usd_per_mwh: np.ndarray) -> np.ndarray:
         st = self.state
@@ -309,8 +330,7 @@ class Market:
         if self.replays_step(st.step, self.scenario.blocks_model):
             # blocks and issuance are the data's; the difficulty proxy follows the modelled
             # hashrate (the data's own difficulty after 2022 is not used: it is the answer)
-            row = self.replay.iloc[st.step]
-            blocks, issuance = float(row["blocks"]), float(row["issuance_btc"])
+            blocks, issuance = self._replay_value(st.step, "blocks"), self._replay_value(st.step, "issuance_btc")
             epoch_blocks = (self.chain.epoch_blocks + blocks) % protocol.RETARGET_INTERVAL_BLOCKS
             self.chain = protocol.ChainState(self.chain.height + blocks, hashrate_ehs, epoch_blocks,
                                              epoch_blocks / protocol.TARGET_BLOCKS_PER_DAY)
@@ -319,7 +339,7 @@ class Market:
             self.chain, blocks = protocol.advance_chain(self.chain, hashrate_ehs, st.days)
             issuance = protocol.subsidy_for_blocks(start_height, blocks)
         if self.replays_step(st.step, self.scenario.fee_model) and self.replays_step(st.step, self.scenario.blocks_model):
-            fees_btc = float(self.replay.iloc[st.step]["fees_btc"])
+            fees_btc = self._replay_value(st.step, "fees_btc")
         else:
             fees_btc = st.fee_share * issuance
         revenue = (issuance + fees_btc) * st.btc_price_usd
@@ -349,14 +369,16 @@ class Market:
     def asic_capacity_ehs_per_month(self) -> float:
         """EH/s of new machines the makers can ship a month at this step's date."""
         s = self.scenario
-        date = self.state.date
+        state = self.state
         cached = getattr(self, "_asic_capacity_at", None)
-        if cached is not None and cached[0] == date and cached[1] is s:  # asked 3 times a step (orders, price, outcomes)
+        # asked 3 times a step (orders, price, outcomes); a step's state is one object, made once a
+        # step, and its date never changes (comparing Timestamps costs more than the check by identity)
+        if cached is not None and cached[0] is state and cached[1] is s:
             return cached[2]
-        years = float((date - ASIC_CAPACITY_ANCHOR).days) / DAYS_PER_YEAR
+        years = float((state.date - ASIC_CAPACITY_ANCHOR).days) / DAYS_PER_YEAR
         capacity = float(asic.supply_capacity_ehs_per_month(years, s.asic_supply_capacity_ehs_per_month,
                                                             s.asic_supply_growth_per_year))
-        self._asic_capacity_at = (date, s, capacity)
+        self._asic_capacity_at = (state, s, capacity)
         return capacity
 
     def clear_leases(self, offer_mw: np.ndarray, reservation_rate: np.ndarray, contracted_mw: float) -> ai.LeaseClearing:
