@@ -495,7 +495,10 @@ def test_replay_concentrates_leases_on_the_sites_that_suit_ai():
     df = model.datacollector.get_model_vars_dataframe().set_index("date")
     rates = df.loc["2025-01-01":, ["ai_signed_rate_min_usd_per_kw_month", "ai_signed_rate_max_usd_per_kw_month"]]
     busy = df.loc["2025-01-01":, "ai_signed_it_mw"] > 5
-    assert rates[busy].min().min() >= 95 and rates[busy].max().max() <= model.config.ai_choke_rate_usd_per_kw_month
+    assert rates[busy].min().min() >= 100 and rates[busy].max().max() <= model.config.ai_choke_rate_usd_per_kw_month
+    # the volume comes out of the market in the range the calibration notes allow on end-2022
+    # interconnects (~1.4-1.9 GW by November 2025; seeds 1-5 give 1.05-1.98 GW)
+    assert 1_000 <= model.leases.mw_it.sum() <= 2_500
 
 
 def test_replay_signs_2024_leases_in_the_deals_range():
@@ -504,3 +507,5 @@ def test_replay_signs_2024_leases_in_the_deals_range():
     rates = df.loc["2024-01-01":"2024-12-31", ["ai_signed_rate_min_usd_per_kw_month", "ai_signed_rate_max_usd_per_kw_month"]]
     busy = df.loc["2024-01-01":"2024-12-31", "ai_signed_it_mw"] > 5
     assert rates[busy].min().min() >= 95
+    # 2023: tenants wanted ~20-30 MW, less than one block; no block signs below the deals' rates
+    assert df.loc["2023-01-01":"2023-12-31", "ai_signed_it_mw"].sum() <= 40.0
