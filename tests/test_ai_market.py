@@ -381,6 +381,14 @@ def test_a_site_of_the_typical_suitable_quality_is_paid_the_clearing_rate():
     assert conversion.location_price_factor(s, np.array([1.10, 1.21, 1.045])).tolist() == pytest.approx([1.0, 1.1, 0.95])
 
 
+def test_a_sites_block_counts_its_new_halls_and_conversions_together():
+    # site 0: hall 25 + conversion 20 = 45 >= 40 signs both; site 1: a 30 MW conversion alone does
+    # not; site 2: a 5 MW empty hall is let whatever its size
+    site, kind = np.array([0, 0, 1, 2]), np.array([1, 2, 2, 0])
+    got = conversion.signable_fill_mw(site, kind, np.array([25.0, 20.0, 30.0, 5.0]), 40.0, 3)
+    assert got.tolist() == [25.0, 20.0, 0.0, 5.0]
+
+
 def test_unmet_demand_is_what_tenants_want_at_the_clearing_rate_less_what_signed():
     model = IndustryModel(load_scenario("halving-2024-replay", n_firms=30), rng=1)
     model.step()

@@ -14,7 +14,8 @@ the location), so a firm never converts or builds past its interconnect.
 Reservation rates follow deal terms as signed: capex per MW of critical IT by date
 (``capex_per_it_mw``), of which the tenant funds ``ai_tenant_capex_share`` (prepayments,
 direct funding); the host's share is financed ``conversion_debt_share_leased`` by project debt
-at the backstopped rate and the rest by equity at the firm's hurdle rate, and tenant default
+at the backstopped rate and the rest by equity (the outside equity a signing brings in at the
+market's hurdle, the host's own at its hurdle rate), and tenant default
 risk adds its hazard to that rate. A firm offers only the IT MW whose equity it can fund
 (``spend``: cash and credit, for a public miner the equity rule's room, in which its signed
 and delivered leases re-rate its market value, ``hosting.ai_market_value_usd``, and the outside
@@ -165,6 +166,17 @@ def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray):
     return site[ok], kind[ok], mw[ok], res[ok]
 
 
+def signable_fill_mw(site: np.ndarray, kind: np.ndarray, filled_mw: np.ndarray, block_it_mw: float,
+                     n_sites: int) -> np.ndarray:
+    """What tenants sign of the clearing's fills: a tenant signs a block, not a sliver, so a site
+    whose new builds (kinds > 0: new halls and conversions together) are filled below
+    ``block_it_mw`` signs none of them and waits for more demand (deals are lumpy; the first at
+    mining sites came in mid-2024); empty halls (kind 0) are let whatever their size."""
+    new_build = np.where(kind > 0, filled_mw, 0.0)
+    site_new = np.bincount(site, weights=new_build, minlength=n_sites)[site]
+    return np.where((kind > 0) & (site_new < block_it_mw), 0.0, filled_mw)
+
+
 def location_price_factor(s, quality):
     """What a tenant pays at a site relative to the clearing rate: quality / the typical suitable
     site's (``ai_reference_location_quality``). The deals' rates that set the demand curve (reference
@@ -275,12 +287,7 @@ def _convert(model, spend: np.ndarray, o: Outlook, power_usd_per_mwh: np.ndarray
     site, kind, mw, res = offers(model, spend, o, power_usd_per_mwh)
     contracted = float(leases.mw_it.sum())
     clearing: LeaseClearing = model.market.clear_leases(mw, res, contracted)
-    # a tenant signs a block, not a sliver: a new build filled below the block size waits for
-    # more demand (deals are lumpy; the first ones at mining sites came in mid-2024)
-    # (a site's block may be new halls and conversions together: the rule is per site)
-    new_build = np.where(kind > 0, clearing.filled_mw, 0.0)
-    site_new = np.bincount(site, weights=new_build, minlength=len(sites))[site]
-    filled = np.where((kind > 0) & (site_new < s.ai_min_lease_block_it_mw), 0.0, clearing.filled_mw)
+    filled = signable_fill_mw(site, kind, clearing.filled_mw, s.ai_min_lease_block_it_mw, len(sites))
     signed = filled > 1e-9
     rates = np.empty(0)
     if signed.any():
