@@ -218,10 +218,10 @@ class Scenario(BaseModel):
         "logistic", description="shape of AI tenants' demand over time: logistic, or boom_bust (logistic, then a decay)"
     )
     ai_demand_initial_mw: float = Field(20.0, ge=0.0, le=1e6, description="IT MW wanted at start")
-    ai_demand_max_mw: float = Field(4_000.0, ge=0.0, le=1e6, description="IT MW wanted at saturation (at the reference rate)")
-    ai_demand_midpoint_years: float = Field(2.7, ge=-20.0, le=50.0, description="years from the start to the logistic's midpoint")
+    ai_demand_max_mw: float = Field(3_250.0, ge=0.0, le=1e6, description="IT MW wanted at saturation (at the reference rate)")
+    ai_demand_midpoint_years: float = Field(2.4, ge=-20.0, le=50.0, description="years from the start to the logistic's midpoint")
     ai_demand_steepness_per_year: float = Field(
-        3.5, gt=0.0, le=20.0, description="logistic's steepness (growth rate at the midpoint)"
+        4.5, gt=0.0, le=20.0, description="logistic's steepness (growth rate at the midpoint)"
     )
     ai_bust_years: float = Field(4.0, ge=0.0, le=50.0, description="boom_bust: when demand turns")
     ai_bust_floor_share: float = Field(0.3, ge=0.0, le=1.0, description="boom_bust: demand falls to this share")
@@ -232,6 +232,12 @@ class Scenario(BaseModel):
         120.0, gt=0.0, le=2000.0, description="rate firms expect before the lease market first clears ($/kW-month IT)")
     ai_tenant_reference_rate_usd_per_kw_month: float = Field(
         150.0, gt=0.0, le=2000.0, description="rate at which tenants want the demand curve's MW; demand slopes down from it")
+    ai_tenant_demand_elasticity_below_reference: float = Field(
+        0.15, ge=0.0, le=20.0, description="price elasticity of the IT MW tenants want below the reference rate "
+        "(rent is ~15% of a MW of GPUs' yearly cost; 0: a vertical demand segment)")
+    ai_reference_location_quality: float = Field(
+        1.10, gt=0.0, le=5.0, description="location quality of the typical AI-suitable site, at which the deals' "
+        "rates (reference rate, greenfield rent) hold: a site of quality q is paid the clearing rate x q / this")
     ai_greenfield_rent_usd_per_kw_month: float = Field(
         135.0, gt=0.0, le=2000.0, description="rent covering a greenfield data centre's cost (tenants' outside option)")
     ai_greenfield_lead_time_years: float = Field(4.5, ge=0.0, le=20.0, description="greenfield data centre: signing to power")
@@ -293,8 +299,11 @@ class Scenario(BaseModel):
         0.5, ge=0.0, le=1.0, description="share of the re-rating a signed, undelivered lease earns")
     ai_private_project_equity_share: float = Field(
         0.8, ge=0.0, le=1.0, description="share of a private host's equity need that project investors fund on a signed lease")
+    ai_public_signing_equity_share: float = Field(
+        0.8, ge=0.0, le=1.0, description="share of a public host's equity need for a signed lease that it raises on "
+        "the signing (converts, share sales on the re-rating), at most the lease's re-rating uplift")
     ai_min_lease_block_it_mw: float = Field(
-        20.0, ge=0.0, le=1e4, description="smallest block of new IT MW a site must be able to offer (room and money) "
+        40.0, ge=0.0, le=1e4, description="smallest block of new IT MW a site must be able to offer (room and money) "
         "for AI tenants to consider it (deals: 39-250 MW)")
     ai_min_location_quality: float = Field(
         1.06, ge=0.0, le=5.0, description="sites below this location quality are not AI-suitable")

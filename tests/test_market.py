@@ -298,8 +298,8 @@ def test_ai_demand_rejects_bad_kinds_and_parameters(kind, params, match):
         (lambda: asic.frontier_efficiency_j_per_th(1.0, 20.0, -0.2, 10.0), "improvement_per_year=-0.2"),
         (lambda: asic.machine_price_usd_per_th(60.0, 0.0, 17.0, 1.0, 3.0), "reference_hashprice=0.0"),
         (lambda: asic.machine_price_usd_per_th(60.0, 60.0, 17.0, -1.0, 3.0), "elasticity=-1.0"),
-        (lambda: ai.clear_lease_market(np.ones(2), np.ones(2), 10.0, 0.0, 150.0, 140.0), "choke_rate=140.0"),
-        (lambda: ai.clear_lease_market(np.ones(2), np.ones(2), -1.0, 0.0, 150.0, 200.0), "wanted_mw=-1.0"),
+        (lambda: ai.clear_lease_market(np.ones(2), np.ones(2), 10.0, 0.0, 150.0, 140.0, 0.1), "choke_rate=140.0"),
+        (lambda: ai.clear_lease_market(np.ones(2), np.ones(2), -1.0, 0.0, 150.0, 200.0, 0.1), "wanted_mw=-1.0"),
     ],
 )
 def test_bad_arguments_name_themselves(make, name):

@@ -14,13 +14,19 @@ the location), so a firm never converts or builds past its interconnect.
 Reservation rates follow deal terms as signed: capex per MW of critical IT by date
 (``capex_per_it_mw``), of which the tenant funds ``ai_tenant_capex_share`` (prepayments,
 direct funding); the host's share is financed ``conversion_debt_share_leased`` by project debt
-at the backstopped rate and the rest by equity at the firm's hurdle rate, and tenant default
+at the backstopped rate and the rest by equity (the outside equity a signing brings in at the
+market's hurdle, the host's own at its hurdle rate), and tenant default
 risk adds its hazard to that rate. A firm offers only the IT MW whose equity it can fund
-(``spend``: cash and credit, and for a public miner the equity rule's room, in which its signed
-and delivered leases re-rate its market value, ``hosting.ai_market_value_usd``), and only in
+(``spend``: cash and credit, for a public miner the equity rule's room, in which its signed
+and delivered leases re-rate its market value, ``hosting.ai_market_value_usd``, and the outside
+equity a signing brings in, ``project_equity_per_it_mw``), and only in
 blocks of at least ``ai_min_lease_block_it_mw`` (tenants lease campus blocks, not slivers). A new
-hall's rent starts ``ai_new_hall_extra_lead_months`` after a conversion's. Offers are compared in location-adjusted terms (reservation / quality): a
-tenant pays ``rate x quality`` at a site, so better locations sign higher rates.
+hall's rent starts ``ai_new_hall_extra_lead_months`` after a conversion's. A public miner raises
+``ai_public_signing_equity_share`` of a signed hall's equity on the signing (at most the lease's
+re-rating), a private one ``ai_private_project_equity_share`` from project investors, so each
+offers what it can fund with that money counted. Offers are compared in location-adjusted terms
+(reservation / (quality / ``ai_reference_location_quality``)): a tenant pays the clearing rate
+x quality / the typical suitable site's quality, so better locations sign higher rates.
 
 Signed MW is built to suit: first rent ``conversion_lead_time_months`` after signing, the
 halls delivered in equal phases over ``ai_delivery_phase_months``; capex is paid over the
@@ -37,7 +43,8 @@ import numpy as np
 
 from marketsim.firms import finance
 from marketsim.firms.rules import Candidates, FirmPaths, Outlook
-from marketsim.market.ai import LeaseClearing, gpu_cloud_npv_per_it_mw, new_lease_demand_mw
+from marketsim.market.ai import (LeaseClearing, gpu_cloud_npv_per_it_mw, new_lease_demand_mw,
+                                 rerating_uplift_usd_per_signed_it_mw)
 from marketsim.units import DAYS_PER_YEAR, KW_PER_MW, MONTHS_PER_YEAR
 
 OFFER_KINDS = ("empty", "new_hall", "convert")
@@ -90,10 +97,15 @@ def _reservations(model, o: Outlook, power: np.ndarray, firm_capex_it: np.ndarra
                   paths: FirmPaths | None = None):
     """Reservation rates ($/kW-month) of the sites ``rows`` for a new hall and for a conversion,
     each site valued by its owner's decision rule (``paths``: the step's per-firm paths, made
-    here when not given)."""
+    here when not given). The equity outside investors bring in on the signing
+    (``project_equity_per_it_mw``) is priced at their return, the market's hurdle
+    ``hurdle_rate_per_year``, not at the host's own draw: only the rest earns the host's hurdle."""
     s, sites, firms = model.config, model.sites, model.firms
     owner = sites.owner[rows]
-    firm_rate = project_rate_per_year(firms.hurdle_rate_per_year, s.conversion_debt_share_leased,
+    need = host_equity_per_it_mw(firm_capex_it, s.ai_tenant_capex_share, s.conversion_debt_share_leased)
+    outside = np.where(need > 0, project_equity_per_it_mw(s, firms.is_public, need) / np.where(need > 0, need, 1.0), 0.0)
+    hurdle = outside * s.hurdle_rate_per_year + (1.0 - outside) * firms.hurdle_rate_per_year
+    firm_rate = project_rate_per_year(hurdle, s.conversion_debt_share_leased,
                                       s.ai_backstopped_debt_rate_per_year, s.ai_tenant_default_per_year)
     rate = firm_rate[owner]
     if paths is None:
@@ -143,17 +155,19 @@ def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, paths: FirmP
     scale = np.where(need > 0, np.clip(np.maximum(spend, 0.0) / np.where(need > 0, need, 1.0), 0.0, 1.0), 1.0)
     hall_it = np.where(suitable, hall_it * scale[sites.owner], 0.0)
     conv_it = np.where(suitable, conv_it * scale[sites.owner], 0.0)
-    # tenants lease campus-sized blocks: a site that cannot offer one (room or money) gets no
-    # tenant for new building (its existing empty halls are still let)
-    block = hall_it + conv_it >= s.ai_min_lease_block_it_mw
-    hall_it, conv_it = np.where(block, hall_it, 0.0), np.where(block, conv_it, 0.0)
-    # reservation rates where a block is offered (elsewhere nothing new is: the costly part, valued
-    # only for the sites that need it, about one in ten of the suitable ones)
+    # reservation rates only where a block could be offered (the costly part: elsewhere nothing
+    # new is, and the priced room below is never more than the room)
     hall_res, conv_res = np.full(n, np.inf), np.full(n, np.inf)
-    rows = np.flatnonzero(suitable & block)
+    rows = np.flatnonzero(suitable & (hall_it + conv_it >= s.ai_min_lease_block_it_mw))
     if len(rows):
         hall_res[rows], conv_res[rows] = _reservations(model, o, power, firm_capex_it, rows, paths)
-    q = np.where(active, np.maximum(sites.location_quality, 1e-9), 1.0)
+    # tenants lease campus-sized blocks: a site that cannot offer one (room or money, counting
+    # only the room it would build at a finite rent) gets no tenant for new building (its
+    # existing empty halls are still let)
+    priced_it = np.where(np.isfinite(hall_res), hall_it, 0.0) + np.where(np.isfinite(conv_res), conv_it, 0.0)
+    block = priced_it >= s.ai_min_lease_block_it_mw
+    hall_it, conv_it = np.where(block, hall_it, 0.0), np.where(block, conv_it, 0.0)
+    q = np.where(active, np.maximum(location_price_factor(s, sites.location_quality), 1e-9), 1.0)
     site = np.tile(np.arange(n), 3)
     kind = np.repeat(np.arange(3), n)
     mw = np.concatenate((np.where(active, empty_it, 0.0), hall_it, conv_it))
@@ -162,15 +176,42 @@ def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, paths: FirmP
     return site[ok], kind[ok], mw[ok], res[ok]
 
 
+def signable_fill_mw(site: np.ndarray, kind: np.ndarray, filled_mw: np.ndarray, block_it_mw: float,
+                     n_sites: int) -> np.ndarray:
+    """What tenants sign of the clearing's fills: a tenant signs a block, not a sliver, so a site
+    whose new builds (kinds > 0: new halls and conversions together) are filled below
+    ``block_it_mw`` signs none of them and waits for more demand (deals are lumpy; the first at
+    mining sites came in mid-2024); empty halls (kind 0) are let whatever their size."""
+    new_build = np.where(kind > 0, filled_mw, 0.0)
+    site_new = np.bincount(site, weights=new_build, minlength=n_sites)[site]
+    return np.where((kind > 0) & (site_new < block_it_mw), 0.0, filled_mw)
+
+
+def location_price_factor(s, quality):
+    """What a tenant pays at a site relative to the clearing rate: quality / the typical suitable
+    site's (``ai_reference_location_quality``). The deals' rates that set the demand curve (reference
+    rate, greenfield rent) were signed at such typical campuses, so the clearing rate is the rate at
+    a typical suitable site, not at a quality-1 site that tenants would not consider."""
+    return np.asarray(quality, dtype=float) / s.ai_reference_location_quality
+
+
 def project_equity_per_it_mw(s, is_public: np.ndarray, equity_need_per_it_mw) -> np.ndarray:
     """Outside equity a signed lease brings in per IT MW, before the host's own money.
 
     A private host brings in project equity (infrastructure funds) for
     ``ai_private_project_equity_share`` of the equity its share of the build needs. A public miner
-    gets none here: it sells shares under the equity rule (``finance.equity_room_usd``), whose
-    market value rises with its signed and delivered AI MW (``hosting.ai_market_value_usd``)."""
+    raises ``ai_public_signing_equity_share`` of it on the signing itself (converts and share sales
+    on the news: Cipher's $800M of 0% converts for Barber Lake, TeraWulf's after its Fluidstack/Google
+    deal; stocks +20-48% on signing days; research note B2/B5), at most the re-rating the lease adds
+    to its value (``ai.rerating_uplift_usd_per_signed_it_mw``): investors fund the hall because the
+    lease re-rates the stock, and never more than that. The rest of its need comes from cash, the
+    equity rule's room (``finance.equity_room_usd``, which the re-rating raises after signing) and
+    credit."""
     need = np.asarray(equity_need_per_it_mw, dtype=float)
-    return np.where(is_public, 0.0, s.ai_private_project_equity_share * need)
+    uplift = rerating_uplift_usd_per_signed_it_mw(s.ai_miner_value_usd_per_mw, s.ai_datacentre_value_usd_per_it_mw,
+                                                  s.ai_signed_lease_credibility, s.ai_pue)
+    public = np.minimum(s.ai_public_signing_equity_share * need, max(uplift, 0.0))
+    return np.where(is_public, public, s.ai_private_project_equity_share * need)
 
 
 def _log(model, kind: str, firm_ids, site_ids, mw, value_usd, detail) -> None:
@@ -259,14 +300,12 @@ def _convert(model, spend: np.ndarray, o: Outlook, power_usd_per_mwh: np.ndarray
     site, kind, mw, res = offers(model, spend, o, power_usd_per_mwh, paths)
     contracted = float(leases.mw_it.sum())
     clearing: LeaseClearing = model.market.clear_leases(mw, res, contracted)
-    # a tenant signs a block, not a sliver: a new build filled below the block size waits for
-    # more demand (deals are lumpy; the first ones at mining sites came in mid-2024)
-    filled = np.where((kind > 0) & (clearing.filled_mw < s.ai_min_lease_block_it_mw), 0.0, clearing.filled_mw)
+    filled = signable_fill_mw(site, kind, clearing.filled_mw, s.ai_min_lease_block_it_mw, len(sites))
     signed = filled > 1e-9
     rates = np.empty(0)
     if signed.any():
         ss, kk, it = site[signed], kind[signed], filled[signed]
-        rates = clearing.rate_usd_per_kw_month * sites.location_quality[ss]
+        rates = clearing.rate_usd_per_kw_month * location_price_factor(s, sites.location_quality[ss])
         term = round(s.ai_lease_term_years * model.steps_per_year)
         leases.sign(ss, it, rates, step, term)
         _log(model, "lease_signed", sites.owner[ss], ss, it * s.ai_pue, it * KW_PER_MW * rates * MONTHS_PER_YEAR,
@@ -282,7 +321,7 @@ def _convert(model, spend: np.ndarray, o: Outlook, power_usd_per_mwh: np.ndarray
         start_halls(model, ss, kk, it, s.conversion_debt_share_leased, spend, detail="lease")
     near = ~signed & (res <= clearing.rate_usd_per_kw_month * (1.0 + NEAR_MARGIN_SHARE))
     if near.any():
-        ask = res[near] * sites.location_quality[site[near]]
+        ask = res[near] * location_price_factor(s, sites.location_quality[site[near]])
         _log(model, "lease_offered", sites.owner[site[near]], site[near], mw[near] * s.ai_pue, ask * mw[near] * 12000.0,
              np.array([f"asks {r:.1f} $/kW-month, {OFFER_KINDS[k]}" for r, k in zip(ask, kind[near])], dtype=object))
     gpu_it = choose_gpu_cloud(model, spend)
@@ -309,7 +348,7 @@ def unmet_demand_it_mw(model, clearing: LeaseClearing, signed_it_mw: float, cont
     s = model.config
     return float(new_lease_demand_mw(model.market.lease_rate_usd_per_kw_month, model.market.state.ai_demand_mw,
                                      contracted_it_mw, s.ai_tenant_reference_rate_usd_per_kw_month,
-                                     s.ai_choke_rate_usd_per_kw_month))
+                                     s.ai_choke_rate_usd_per_kw_month, s.ai_tenant_demand_elasticity_below_reference))
 
 
 def gpu_cloud_rent_equivalent(s, utilisation) -> np.ndarray:

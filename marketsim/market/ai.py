@@ -13,13 +13,18 @@ Demand (MW of critical IT that AI tenants want from converted mining sites, cumu
   renew when an AI boom ends, after miners have committed to conversions.
 
 The curve is the IT MW tenants want *at a reference rate* (``reference_rate``, $/kW-month).
-At other rates they want less or more: demand slopes down linearly and reaches zero at the
-**choke rate**, the rate at which a tenant prefers to wait for a greenfield data centre:
-    share(r) = max(0, (choke - r) / (choke - reference)),
+Above it they want less, linearly, down to zero at the **choke rate**, the rate at which a
+tenant prefers to wait for a greenfield data centre; below it they want only a little more,
+with a small price elasticity ``elasticity_below`` (e, at the reference rate):
+    share(r) = max(0, (choke - r) / (choke - reference))      for r >= reference,
+    share(r) = 1 + e x (reference - r) / reference             for r <  reference,
     choke = greenfield_rent x (1 + speed_value_per_year x (greenfield_lead - miner_lead)).
-Why: miners sell *speed to power* (about a year, against 4+ years for a greenfield hall in
-the interconnection queue); a tenant pays a premium over the greenfield rent for each year
-gained, and no more (MODEL.md; calibration.md section 4).
+Why the choke: miners sell *speed to power* (about a year, against 4+ years for a greenfield
+hall in the interconnection queue); a tenant pays a premium over the greenfield rent for each
+year gained, and no more (MODEL.md; calibration.md section 6.3). Why the kink: the MW a
+GPU-cloud tenant needs are set by the GPUs it has bought or ordered; rent is ~15% of what a MW
+of running GPUs costs a year, so a cheaper rent barely changes how many MW it wants (e = 0 is a
+vertical segment), while a dearer one makes it wait for a greenfield hall instead.
 
 Clearing (one step, ``clear_lease_market``): new leases demanded at rate r are
     Q(r) = max(0, wanted x share(r) - contracted)
@@ -28,7 +33,9 @@ Supply is a list of offers (MW, reservation rate). Sort offers by reservation ra
 their cumulative sum S, and cut where demand at that rate is met: the clearing rate r* is the
 lowest rate at which S(r*) >= Q(r*). Either the marginal offer sets it (and is partly
 filled), or demand does (between two offers, r* solves Q(r*) = S; above the last offer when
-every offer is taken). No cap: r* never exceeds the choke rate, because Q(choke) = 0.
+every offer is taken). Q is non-increasing and continuous, so the cut is unique; on a vertical
+segment (e = 0, r below the reference) the quantity is fixed and the marginal offer sets the
+rate. No cap: r* never exceeds the choke rate, because Q(choke) = 0.
 
 Lease value: PV of a lease's net operating income, see ``firms.economics.lease_pv_per_gross_mw``.
 """
@@ -40,6 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MIN_WANTED_MW = 1e-9  # below this nobody is asking (and the inverse demand would overflow)
+MIN_RATE = 1e-9  # $/kW-month: a zero reference rate has no "below" (guards the division)
 
 KINDS = {
     "logistic": ("max_mw", "midpoint_years", "steepness_per_year", "initial_mw"),
@@ -133,25 +141,40 @@ def greenfield_choke_rate(greenfield_rent_usd_per_kw_month: float, speed_value_p
     return float(greenfield_rent_usd_per_kw_month * (1.0 + speed_value_per_year * years_gained))
 
 
-def tenant_demand_share(rate, reference_rate: float, choke_rate: float):
-    """share(r) = max(0, (choke - r) / (choke - reference)): 1 at the reference rate, 0 at the choke."""
+def tenant_demand_share(rate, reference_rate: float, choke_rate: float, elasticity_below: float):
+    """share(r): 1 at the reference rate, falling linearly to 0 at the choke above it, and rising
+    with price elasticity ``elasticity_below`` below it (see the module docstring)."""
     if not (np.isfinite(choke_rate) and np.isfinite(reference_rate) and choke_rate > reference_rate >= 0):
         raise ValueError(f"choke_rate={choke_rate!r}: must be finite and above reference_rate={reference_rate!r} >= 0")
-    return np.maximum(0.0, (choke_rate - np.asarray(rate, dtype=float)) / (choke_rate - reference_rate))
+    if not (np.isfinite(elasticity_below) and elasticity_below >= 0):
+        raise ValueError(f"elasticity_below={elasticity_below!r}: must be finite and >= 0")
+    r = np.asarray(rate, dtype=float)
+    above = np.maximum(0.0, (choke_rate - r) / (choke_rate - reference_rate))
+    below = 1.0 + elasticity_below * (reference_rate - r) / max(reference_rate, MIN_RATE)
+    return np.where(r < reference_rate, below, above)
 
 
-def new_lease_demand_mw(rate, wanted_mw: float, contracted_mw: float, reference_rate: float, choke_rate: float):
+def new_lease_demand_mw(rate, wanted_mw: float, contracted_mw: float, reference_rate: float, choke_rate: float,
+                        elasticity_below: float):
     """Q(r) = max(0, wanted x share(r) - contracted): IT MW of new leases tenants sign at ``rate``."""
-    return np.maximum(0.0, wanted_mw * tenant_demand_share(rate, reference_rate, choke_rate) - contracted_mw)
+    share = tenant_demand_share(rate, reference_rate, choke_rate, elasticity_below)
+    return np.maximum(0.0, wanted_mw * share - contracted_mw)
 
 
 def _rate_for_quantity(quantity_mw: float, wanted_mw: float, contracted_mw: float, reference_rate: float,
-                       choke_rate: float) -> float:
-    """Inverse demand: the rate r at which Q(r) = ``quantity_mw`` (the choke when nothing is wanted)."""
+                       choke_rate: float, elasticity_below: float) -> float:
+    """Inverse demand: the highest rate r at which Q(r) = ``quantity_mw`` (the choke when nothing
+    is wanted). Above the reference the linear segment; below it the elastic one, or, when
+    ``elasticity_below`` is 0 (a vertical segment, no rate gives more than ``wanted``), the
+    reference rate itself, the top of the vertical."""
     if wanted_mw <= MIN_WANTED_MW:
         return float(choke_rate)
     share = (quantity_mw + contracted_mw) / wanted_mw
-    return float(min(choke_rate, choke_rate - (choke_rate - reference_rate) * share))
+    if share <= 1.0:
+        return float(min(choke_rate, choke_rate - (choke_rate - reference_rate) * share))
+    if elasticity_below <= 0:
+        return float(reference_rate)
+    return float(reference_rate * (1.0 - (share - 1.0) / elasticity_below))
 
 
 @dataclass(frozen=True)
@@ -168,7 +191,7 @@ class LeaseClearing:
 
 
 def clear_lease_market(offer_mw, reservation_rate, wanted_mw: float, contracted_mw: float,
-                       reference_rate: float, choke_rate: float) -> LeaseClearing:
+                       reference_rate: float, choke_rate: float, elasticity_below: float) -> LeaseClearing:
     """Clear new leases between tenants' demand curve and the offers (see the module docstring).
 
     ``offer_mw`` and ``reservation_rate`` are per offer (MW of IT, $/kW-month). Offers at or
@@ -195,10 +218,11 @@ def clear_lease_market(offer_mw, reservation_rate, wanted_mw: float, contracted_
     r_sorted, q_sorted = res[order], mw[order]
     cum = np.cumsum(q_sorted)
     before = np.concatenate(([0.0], cum[:-1]))  # exclusive sum (no cancellation error; np.r_ costs ~20 us)
-    demand = new_lease_demand_mw(r_sorted, wanted_mw, contracted_mw, reference_rate, choke_rate)
+    curve = (wanted_mw, contracted_mw, reference_rate, choke_rate, elasticity_below)
+    demand = new_lease_demand_mw(r_sorted, *curve)
     met = np.flatnonzero(cum >= demand)
     if not len(met):  # every offer is taken: demand sets the rate above the last offer
-        rate = _rate_for_quantity(cum[-1], wanted_mw, contracted_mw, reference_rate, choke_rate)
+        rate = _rate_for_quantity(cum[-1], *curve)
         filled[order] = q_sorted
     else:
         k = int(met[0])
@@ -207,11 +231,10 @@ def clear_lease_market(offer_mw, reservation_rate, wanted_mw: float, contracted_
             filled[order[:k]] = q_sorted[:k]
             filled[order[k]] = demand[k] - before[k]
         else:  # demand runs out between offers k-1 and k
-            rate = _rate_for_quantity(before[k], wanted_mw, contracted_mw, reference_rate, choke_rate)
+            rate = _rate_for_quantity(before[k], *curve)
             filled[order[:k]] = q_sorted[:k]
     rate = max(rate, float(r_sorted[0])) if filled.sum() > 0 else float(r_sorted[0])
-    return LeaseClearing(rate, filled, float(new_lease_demand_mw(rate, wanted_mw, contracted_mw,
-                                                                 reference_rate, choke_rate)))
+    return LeaseClearing(rate, filled, float(new_lease_demand_mw(rate, *curve)))
 
 
 def rerated_equity_value_usd(mining_mw, signed_it_mw, delivered_it_mw, miner_usd_per_mw: float,

@@ -385,12 +385,13 @@ class Market:
         """Clear this step's offers against tenants' demand curve (``ai.clear_lease_market``).
 
         Tenants want ``ai_demand_mw`` of IT at the reference rate, less above it, none at the
-        greenfield choke rate; ``contracted_mw`` is already served at its own locked rates. The
+        greenfield choke rate, a little more below it; ``contracted_mw`` is already served at its own locked rates. The
         market's rate for new leases becomes the clearing rate (kept when nobody offers).
         """
         s = self.scenario
         result = ai.clear_lease_market(offer_mw, reservation_rate, self.state.ai_demand_mw, contracted_mw,
-                                       s.ai_tenant_reference_rate_usd_per_kw_month, s.ai_choke_rate_usd_per_kw_month)
+                                       s.ai_tenant_reference_rate_usd_per_kw_month, s.ai_choke_rate_usd_per_kw_month,
+                                       s.ai_tenant_demand_elasticity_below_reference)
         if np.isfinite(result.rate_usd_per_kw_month):
             self.lease_rate_usd_per_kw_month = result.rate_usd_per_kw_month
         return result
