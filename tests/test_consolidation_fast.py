@@ -174,7 +174,7 @@ def test_fixed_seed_run_gives_the_same_tables_as_the_per_target_loops(monkeypatc
 
     def counted_screened_values(*args):
         out = screened_values(*args)
-        screened.append(len(out))
+        screened.append(len(out[1]))
         return out
 
     monkeypatch.setattr(consolidation, "_value_target", counted_value_target)
