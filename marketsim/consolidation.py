@@ -36,6 +36,10 @@ from marketsim.firms import economics as econ
 from marketsim.firms import finance
 from marketsim.units import MONTHS_PER_YEAR
 
+# firms in deals within one step that the head of the step's bidder ranking covers before the
+# rest is sorted (a tuning choice: a step at 1,000 firms has a handful of deals)
+RANKED_DEALS = 32
+
 
 def settle_exits(model) -> None:
     """Bankruptcies first (their sites are auctioned), then the market for whole firms.
@@ -74,7 +78,11 @@ class ExitBook:
         self.insolvent[model.insolvent] = True
         self.was_eligible = firms.active & ~self.insolvent & (firms.cash_usd > 0)
         idx = np.flatnonzero(self.was_eligible)
-        self.ranked = idx[np.lexsort((idx, -spend[idx]))]  # most to spend first, then lowest id
+        self.n_was_eligible = len(idx)
+        self._spend_then = idx, spend[idx]  # what the ranking ranks by (spend goes down in deals)
+        # the head of the ranking (most to spend first, then lowest id), long enough for the
+        # deals of most steps; ranked in full if a step has more (``_current_top``)
+        self.ranked = self._rank(self.k + 1 + RANKED_DEALS)
         self.touched: set[int] = set()
         owner = model.sites.owner
         self.by_owner = np.argsort(owner, kind="stable")
@@ -82,11 +90,31 @@ class ExitBook:
         self.owner_start = np.zeros(len(firms) + 1, np.int64)
         np.cumsum(np.bincount(owner, minlength=len(firms)), out=self.owner_start[1:])
         self.gained: dict[int, list[np.ndarray]] = {}
-        self._top: tuple | None = None  # (best k + 1 eligible now, how many are eligible, the first k)
+        # (best k + 1 eligible now, how many are eligible (a lower bound above k + 1), the first k, as a list)
+        self._top: list | None = None
+
+    def _rank(self, m: int | None = None) -> np.ndarray:
+        """The first ``m`` (or more: ties at the cut come too; all if None) of the firms eligible at
+        the start by most to spend then lowest id: a partition, then a sort of the head only."""
+        idx, spend = self._spend_then
+        if m is not None and len(idx) > m:
+            cut = np.partition(-spend, m - 1)[m - 1]
+            if not np.isnan(cut):
+                head = -spend <= cut
+                idx, spend = idx[head], spend[head]
+        return idx[np.lexsort((idx, -spend))]
 
     def touch(self, *firm_ids: int) -> None:
-        self.touched.update(int(f) for f in firm_ids)
-        self._top = None  # a deal changed who is eligible or what they can spend
+        top, k = self._top, self.k
+        for f in firm_ids:
+            f = int(f)
+            self.touched.add(f)
+            # a firm outside the best k + 1 stays outside (its spend only goes down, it may only
+            # leave): the list holds while more than k + 1 surely remain eligible
+            if top is not None and f not in top[3] and top[1] - 1 > k + 1:
+                top[1] -= 1
+            else:
+                top = self._top = None  # a deal changed who is eligible or what they can spend
 
     def moved(self, rows: np.ndarray, buyer: int) -> None:
         self.gained.setdefault(int(buyer), []).append(np.atleast_1d(rows))
@@ -109,13 +137,15 @@ class ExitBook:
         if self._top is None:
             k = self.k
             changed = np.fromiter(self.touched, dtype=np.int64, count=len(self.touched))
+            if k + 1 + len(changed) > len(self.ranked) < self.n_was_eligible:
+                self.ranked = self._rank()
             pool = self.ranked[: k + 1 + len(changed)]
             cand = pool[self._eligible(pool)]
             top = cand[np.lexsort((cand, -self.spend[cand]))[: k + 1]]
             top.flags.writeable = False
             # only firms in deals can have left the ranking (none joins it within a step)
-            n_eligible = len(self.ranked) - int((self.was_eligible[changed] & ~self._eligible(changed)).sum())
-            self._top = (top, n_eligible, top[:k], top.tolist())
+            n_eligible = self.n_was_eligible - int((self.was_eligible[changed] & ~self._eligible(changed)).sum())
+            self._top = [top, n_eligible, top[:k], top.tolist()]
         return self._top
 
     def bidders(self, exclude: int) -> np.ndarray:
