@@ -340,12 +340,13 @@ def shut_down_sites(model, rows: np.ndarray) -> None:
     sites.build_pipeline.buffer[rows] = 0.0
     sites.conversion_pipeline.buffer[rows] = 0.0
     sites.upgrade_due_step[rows] = -1
-    closing = np.zeros(len(sites), bool)  # a mask over sites: cheaper than np.isin for a few rows of many leases
-    closing[rows] = True
-    ended = closing[leases.site]
-    if ended.any():
-        leases.expiry_step[ended] = model.steps_done
-        leases.expire(model.steps_done)
+    if len(leases):
+        closing = np.zeros(len(sites), bool)  # a mask over sites: cheaper than np.isin for a few rows of many leases
+        closing[rows] = True
+        ended = closing[leases.site]
+        if ended.any():
+            leases.expiry_step[ended] = model.steps_done
+            leases.expire(model.steps_done)
     model.mw_ai_leased[rows] = 0.0
     model.site_hashrate_ehs[rows] = 0.0
 

@@ -11,11 +11,12 @@ expectations, hurdle rates and power costs are the gains from trade.
 
 from __future__ import annotations
 
-import copy
+from types import SimpleNamespace
 
 import numpy as np
 
 from marketsim.firms import economics as econ
+from marketsim.firms.book import LeaseBook
 from marketsim.units import MONTHS_PER_YEAR
 
 
@@ -142,7 +143,7 @@ def lease_value(model, site_rows: np.ndarray) -> np.ndarray:
         model._lease_value_cache = None
         # the book as it stands now (its arrays are replaced, not written, when leases change
         # within the exits), and which sites have a lease
-        model._lease_book_then = copy.copy(leases)
+        model._lease_book_then = SimpleNamespace(**{name: getattr(leases, name) for name in leases.COLUMNS})
         model._leased_site = np.zeros(len(model.sites), bool)
         model._leased_site[leases.site] = True
     if not model._leased_site[site_rows].any():
@@ -153,10 +154,11 @@ def lease_value(model, site_rows: np.ndarray) -> np.ndarray:
 
 
 def _lease_value_by_site(model, leases) -> np.ndarray:
+    """``leases``: the lease book's columns (a ``LeaseBook`` or a snapshot of its arrays)."""
     s = model.config
-    if len(leases) == 0:
+    if len(leases.site) == 0:
         return np.zeros(len(model.sites))
-    rates = leases.current_rates(model.steps_done, model.steps_per_year, s.ai_lease_escalator_per_year)
+    rates = LeaseBook.current_rates(leases, model.steps_done, model.steps_per_year, s.ai_lease_escalator_per_year)
     years_left = np.clip((leases.expiry_step - model.steps_done) / model.steps_per_year, 0.0, None)
     pv = econ.lease_pv_per_gross_mw(rates, 1.0, s.ai_margin, years_left, s.ai_lease_escalator_per_year,
                                     s.hurdle_rate_per_year, 0.0) * leases.mw_it
