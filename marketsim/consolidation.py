@@ -36,6 +36,10 @@ from marketsim.firms import economics as econ
 from marketsim.firms import finance
 from marketsim.units import MONTHS_PER_YEAR
 
+# firms in deals within one step that the head of the step's bidder ranking covers before the
+# rest is sorted (a tuning choice: a step at 1,000 firms has a handful of deals)
+RANKED_DEALS = 32
+
 
 def settle_exits(model) -> None:
     """Bankruptcies first (their sites are auctioned), then the market for whole firms.
@@ -44,11 +48,13 @@ def settle_exits(model) -> None:
     and sites grouped by owner once (``ExitBook``), so each auction and deal costs O(bidders +
     its sites), not O(firms).
     """
-    spend = finance.spendable_usd(model)
+    assets = finance.asset_value_usd(model)
+    spend = finance.spendable_usd(model, assets)
     book = ExitBook(model, spend)
     for firm_id in model.insolvent:
         go_bankrupt(model, int(firm_id), spend, book)
-    market_for_firms(model, spend, book)
+    # with no bankruptcy nothing the assets are made of has changed: the market screens on these
+    market_for_firms(model, spend, book, None if len(model.insolvent) else assets)
 
 
 class ExitBook:
@@ -57,28 +63,58 @@ class ExitBook:
     Built once per step (one sort of the eligible firms, one stable argsort of the sites by
     owner) and kept true as deals happen: each deal marks its parties (``touch``) and the sites
     that moved (``moved``). Within a step, eligibility (active, solvent, positive cash) and
-    ``spend`` change only for firms in a deal, and spend only goes down, so the best ``k``
-    eligible firms now are among the first ``k + c`` of the step's ranking, ``c`` counting the
-    firms in deals and the one excluded: a bidder list costs O(k + deals), not a sort of every
+    ``spend`` change only for firms in a deal, and spend only goes down, so the best ``k + 1``
+    eligible firms now are among the first ``k + 1 + c`` of the step's ranking, ``c`` counting
+    the firms in deals. That list (``_current_top``) is rebuilt only after a deal; a bidder list
+    is then that list without the firm excluded, so each target costs O(1), not a sort of every
     firm. Ties in spend go to the lower firm id.
     """
 
     def __init__(self, model, spend: np.ndarray):
         firms = model.firms
         self.model, self.spend = model, spend
+        self.k = model.config.auction_max_bidders
         self.insolvent = np.zeros(len(firms), bool)
         self.insolvent[model.insolvent] = True
         self.was_eligible = firms.active & ~self.insolvent & (firms.cash_usd > 0)
         idx = np.flatnonzero(self.was_eligible)
-        self.ranked = idx[np.lexsort((idx, -spend[idx]))]  # most to spend first, then lowest id
+        self.n_was_eligible = len(idx)
+        self._spend_then = idx, spend[idx]  # what the ranking ranks by (spend goes down in deals)
+        # the head of the ranking (most to spend first, then lowest id), long enough for the
+        # deals of most steps; ranked in full if a step has more (``_current_top``)
+        self.ranked = self._rank(self.k + 1 + RANKED_DEALS)
         self.touched: set[int] = set()
         owner = model.sites.owner
         self.by_owner = np.argsort(owner, kind="stable")
-        self.owner_start = np.searchsorted(owner[self.by_owner], np.arange(len(firms) + 1))
+        # where each owner's run starts in by_owner: the cumulative count of sites by owner
+        self.owner_start = np.zeros(len(firms) + 1, np.int64)
+        np.cumsum(np.bincount(owner, minlength=len(firms)), out=self.owner_start[1:])
         self.gained: dict[int, list[np.ndarray]] = {}
+        # (best k + 1 eligible now, how many are eligible (a lower bound above k + 1), the first k, as a list)
+        self._top: list | None = None
+
+    def _rank(self, m: int | None = None) -> np.ndarray:
+        """The first ``m`` (or more: ties at the cut come too; all if None) of the firms eligible at
+        the start by most to spend then lowest id: a partition, then a sort of the head only."""
+        idx, spend = self._spend_then
+        if m is not None and len(idx) > m:
+            cut = np.partition(-spend, m - 1)[m - 1]
+            if not np.isnan(cut):
+                head = -spend <= cut
+                idx, spend = idx[head], spend[head]
+        return idx[np.lexsort((idx, -spend))]
 
     def touch(self, *firm_ids: int) -> None:
-        self.touched.update(int(f) for f in firm_ids)
+        top, k = self._top, self.k
+        for f in firm_ids:
+            f = int(f)
+            self.touched.add(f)
+            # a firm outside the best k + 1 stays outside (its spend only goes down, it may only
+            # leave): the list holds while more than k + 1 surely remain eligible
+            if top is not None and f not in top[3] and top[1] - 1 > k + 1:
+                top[1] -= 1
+            else:
+                top = self._top = None  # a deal changed who is eligible or what they can spend
 
     def moved(self, rows: np.ndarray, buyer: int) -> None:
         self.gained.setdefault(int(buyer), []).append(np.atleast_1d(rows))
@@ -91,22 +127,41 @@ class ExitBook:
             rows = np.unique(np.concatenate([rows, *self.gained[firm_id]]))  # sorted too
         return rows[self.model.sites.owner[rows] == firm_id]
 
-    def _eligible(self, ids: np.ndarray, exclude: int) -> np.ndarray:
+    def _eligible(self, ids: np.ndarray) -> np.ndarray:
         firms = self.model.firms
-        return firms.active[ids] & ~self.insolvent[ids] & (firms.cash_usd[ids] > 0) & (ids != exclude)
+        return firms.active[ids] & ~self.insolvent[ids] & (firms.cash_usd[ids] > 0)
+
+    def _current_top(self) -> tuple:
+        """The ``k + 1`` eligible firms with the most to spend now (best first; all of them when
+        fewer), how many firms are eligible now, and the first ``k`` (read-only arrays)."""
+        if self._top is None:
+            k = self.k
+            changed = np.fromiter(self.touched, dtype=np.int64, count=len(self.touched))
+            if k + 1 + len(changed) > len(self.ranked) < self.n_was_eligible:
+                self.ranked = self._rank()
+            pool = self.ranked[: k + 1 + len(changed)]
+            cand = pool[self._eligible(pool)]
+            top = cand[np.lexsort((cand, -self.spend[cand]))[: k + 1]]
+            top.flags.writeable = False
+            # only firms in deals can have left the ranking (none joins it within a step)
+            n_eligible = self.n_was_eligible - int((self.was_eligible[changed] & ~self._eligible(changed)).sum())
+            self._top = [top, n_eligible, top[:k], top.tolist()]
+        return self._top
 
     def bidders(self, exclude: int) -> np.ndarray:
         """``eligible_bidders``: the ``auction_max_bidders`` eligible firms with the most to spend,
         best first; all of them, by id, when there are no more than that."""
-        k = self.model.config.auction_max_bidders
-        changed = np.fromiter(self.touched | ({int(exclude)} if exclude >= 0 else set()), dtype=np.int64)
-        pool = self.ranked[: k + len(changed)]
-        cand = pool[self._eligible(pool, exclude)]
-        # at most len(changed) firms left the ranking: with more than k + len(changed) ranked, more than k remain
-        many = len(self.ranked) - len(changed) > k
-        if many or len(self.ranked) - int((self.was_eligible[changed] & ~self._eligible(changed, exclude)).sum()) > k:
-            return cand[np.lexsort((cand, -self.spend[cand]))[:k]]
-        return np.sort(cand)
+        top, n_eligible, first_k, ids = self._current_top()
+        # an excluded firm in the list is eligible: one fewer to choose from. One not in it changes
+        # nothing: either more than k + 1 are eligible (still more than k without it), or the
+        # list holds every eligible firm (so it is not eligible)
+        if exclude >= 0 and exclude in ids:
+            n_eligible -= 1
+            top = top[top != exclude]
+            first_k = top[: self.k]
+        if n_eligible > self.k:
+            return first_k
+        return np.sort(top)
 
 
 # --- bankruptcy and distress auctions ---------------------------------------------------
@@ -285,21 +340,25 @@ def shut_down_sites(model, rows: np.ndarray) -> None:
     sites.build_pipeline.buffer[rows] = 0.0
     sites.conversion_pipeline.buffer[rows] = 0.0
     sites.upgrade_due_step[rows] = -1
-    closing = np.zeros(len(sites), bool)  # a mask over sites: cheaper than np.isin for a few rows of many leases
-    closing[rows] = True
-    ended = closing[leases.site]
-    if ended.any():
-        leases.expiry_step[ended] = model.steps_done
-        leases.expire(model.steps_done)
+    if len(leases):
+        closing = np.zeros(len(sites), bool)  # a mask over sites: cheaper than np.isin for a few rows of many leases
+        closing[rows] = True
+        ended = closing[leases.site]
+        if ended.any():
+            leases.expiry_step[ended] = model.steps_done
+            leases.expire(model.steps_done)
     model.mw_ai_leased[rows] = 0.0
     model.site_hashrate_ehs[rows] = 0.0
 
 
 # --- the market for whole firms -------------------------------------------------------
-def screen_targets(model) -> np.ndarray:
-    """Firms that come to the market this step: a random draw among the weak or cheap."""
+def screen_targets(model, assets: np.ndarray | None = None) -> np.ndarray:
+    """Firms that come to the market this step: a random draw among the weak or cheap.
+
+    ``assets``: ``finance.asset_value_usd`` now, if the caller has it (it also resets the firms'
+    debt ceilings, to the same values when nothing changed since)."""
     s, firms = model.config, model.firms
-    assets = finance.asset_value_usd(model)
+    assets = finance.asset_value_usd(model) if assets is None else assets
     weak = (firms.profit_usd < 0) | (firms.debt_usd > s.max_debt_to_assets * assets)
     cheap = assets - firms.debt_usd < s.takeover_value_ratio * replacement_value_usd(model)
     drawn = model.firm_rng.random(len(firms)) < s.ma_review_probability_per_step
@@ -317,31 +376,34 @@ def replacement_value_usd(model) -> np.ndarray:
     return np.bincount(sites.owner, weights=live * per_mw, minlength=len(model.firms))
 
 
-def market_for_firms(model, spend: np.ndarray, book: ExitBook | None = None) -> None:
+def market_for_firms(model, spend: np.ndarray, book: ExitBook | None = None,
+                     assets: np.ndarray | None = None) -> None:
     s, firms, sites = model.config, model.firms, model.sites
     price_btc = model.market.state.btc_price_usd
     book = ExitBook(model, spend) if book is None else book
-    targets = screen_targets(model)
-    screened = _screened_values(model, book, targets)
-    for target in targets:
-        target = int(target)
+    targets = screen_targets(model, assets)
+    live_rows, screened = _screened_values(model, book, targets)
+    touched = book.touched  # the same set object all step
+    for target in targets.tolist():
         if not firms.active[target]:
             continue
-        rows = _live(sites, book.sites_of(target))
+        # a firm's sites change only in a deal it is party to (which touches it)
+        rows = live_rows[target] if target not in touched else _live(sites, book.sites_of(target))
         if not len(rows):
             continue
         bidders = book.bidders(target)
         if not len(bidders):
             return
         ready = screened.get(target)
-        if ready is not None and _same(ready[0], rows) and _same(ready[1], bidders):
+        if (ready is not None and (rows is ready[0] or _same(ready[0], rows))
+                and (bidders is ready[1] or _same(ready[1], bidders))):
             sites_to_bidders, sites_to_owner = ready[2], ready[3]
         else:  # an earlier deal changed its bidders or its sites: value them now
             sites_to_bidders, sites_to_owner = _value_target(model, rows, bidders, target)
         net = firms.cash_usd[target] + firms.btc_held[target] * price_btc - firms.debt_usd[target]
         owner_value = max(sites_to_owner + net, 0.0)  # limited liability: equity is never below 0
         buyer_values = sites_to_bidders + net
-        best = int(np.argmax(buyer_values))
+        best = int(buyer_values.argmax())
         buyer, buyer_value = bidders[best], buyer_values[best]
         if buyer_value <= owner_value * (1.0 + s.takeover_min_gain):
             if sites_to_owner < fixed_cost_pv(model, rows, target) and net >= 0:
@@ -371,31 +433,48 @@ def _value_target(model, rows: np.ndarray, bidders: np.ndarray, target: int) -> 
     return values[:-1].sum(axis=1), values[-1].sum()
 
 
-def _screened_values(model, book: ExitBook, targets: np.ndarray) -> dict:
-    """Every screened firm's live sites valued at once, before any deal: by the step's best
+def _live_sites_by_firm(model, firm_ids: np.ndarray) -> dict[int, np.ndarray]:
+    """Each firm's sites with live MW, ascending (``_live(sites, book.sites_of(f))`` for each f),
+    from one pass over the sites instead of one lookup per firm. ``firm_ids`` ascending, once each."""
+    sites = model.sites
+    wanted = np.zeros(len(model.firms), bool)
+    wanted[firm_ids] = True
+    rows = np.flatnonzero(wanted[sites.owner] & (sites.capacity_mw - sites.mw_shutdown > 0))
+    owner = sites.owner[rows]
+    rows = rows[np.argsort(owner, kind="stable")]  # grouped by firm (ascending ids), ascending within
+    ends = np.cumsum(np.bincount(owner, minlength=len(model.firms))[firm_ids]).tolist()
+    out, lo = {}, 0
+    for f, hi in zip(firm_ids.tolist(), ends):
+        out[f] = rows[lo:hi]
+        lo = hi
+    return out
+
+
+def _screened_values(model, book: ExitBook, targets: np.ndarray) -> tuple[dict, dict]:
+    """Every screened firm's live sites, and their values before any deal: by the step's best
     bidders (one (bidders x all their sites) expression) and by their owners (one pass over
-    (site, owner) pairs). Per target: (rows, bidders, value to each bidder, value to the owner).
+    (site, owner) pairs). Returns (live sites per active target, and per target with live sites:
+    (those rows, bidders, value to each bidder, value to the owner)).
 
     A deal changes the bidders or the sites of only the firms in it; ``market_for_firms`` uses
     these numbers only when a target's rows and bidders are still the ones valued here (the
     sites' states and the firms' beliefs do not change during the market), else values anew.
     """
-    sites = model.sites
     bidders = book.bidders(-1)
-    rows = {int(t): _live(sites, book.sites_of(int(t))) for t in targets if model.firms.active[t]}
-    rows = {t: r for t, r in rows.items() if len(r)}
+    live = _live_sites_by_firm(model, targets[model.firms.active[targets]])
+    rows = {t: r for t, r in live.items() if len(r)}
     if not rows or not len(bidders):
-        return {}
-    every = np.concatenate(list(rows.values()))
-    owners = np.repeat(np.fromiter(rows, dtype=np.int64), [len(r) for r in rows.values()])
+        return live, {}
+    every = np.concatenate(list(rows.values())) if len(rows) > 1 else next(iter(rows.values()))
+    owners = np.repeat(np.fromiter(rows, dtype=np.int64, count=len(rows)), [len(r) for r in rows.values()])
     to_bidders = valuation.site_values_for_bidders(model, every, bidders)
     to_owners = valuation.site_values_to_firms(model, every, owners)
     out, lo = {}, 0
     for t, r in rows.items():
-        cut = slice(lo, lo + len(r))
-        lo += len(r)
-        out[t] = (r, bidders, np.ascontiguousarray(to_bidders[:, cut]).sum(axis=1), to_owners[cut].sum())
-    return out
+        hi = lo + len(r)
+        out[t] = (r, bidders, np.ascontiguousarray(to_bidders[:, lo:hi]).sum(axis=1), to_owners[lo:hi].sum())
+        lo = hi
+    return live, out
 
 
 def fixed_cost_pv(model, rows: np.ndarray, firm_id: int) -> float:

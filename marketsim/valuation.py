@@ -11,9 +11,12 @@ expectations, hurdle rates and power costs are the gains from trade.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
 from marketsim.firms import economics as econ
+from marketsim.firms.book import LeaseBook
 from marketsim.units import MONTHS_PER_YEAR
 
 
@@ -37,20 +40,31 @@ def site_values_for_bidders(model, site_rows: np.ndarray, bidders: np.ndarray) -
 
     All (bidder, site) pairs in one expression over a (bidders, sites, months) block: each pair's
     mining PV is the same sum over months, in the same order, as ``econ.pv_mining_margin_per_mw``
-    row by row, so the result is bit-for-bit that of a loop over sites.
+    row by row, so the result is bit-for-bit that of a loop over sites. The site's own fleet and
+    a frontier re-fleet are valued in the same expression (the frontier as extra columns).
     """
     sites = model.sites
     site_rows = np.asarray(site_rows)
     hp, disc = _beliefs(model, bidders)
     cost, frontier, refleet_capex, machines = _site_inputs(model, site_rows)
-    values = np.empty((len(bidders), len(site_rows)))
-    block = max(1, MAX_CELLS_PER_BLOCK // max(1, len(bidders) * hp.shape[1]))
-    for lo in range(0, len(site_rows), block):
-        cut = slice(lo, lo + block)
-        keep = _pv_mining_margin_pairs(hp, sites.efficiency_j_per_th[site_rows[cut]], cost[cut], disc)
-        new = _pv_mining_margin_pairs(hp, np.full(len(cost[cut]), frontier), cost[cut], disc) - refleet_capex
-        values[:, cut] = np.maximum(keep, new) * machines[cut][None, :]
+    efficiency = sites.efficiency_j_per_th[site_rows]
+    m = len(site_rows)
+    values = np.empty((len(bidders), m))
+    block = max(1, MAX_CELLS_PER_BLOCK // max(1, 2 * len(bidders) * hp.shape[1]))
+    for lo in range(0, m, block):
+        hi = min(lo + block, m)
+        values[:, lo:hi] = _keep_or_refleet(hp, disc, efficiency[lo:hi], cost[lo:hi], frontier, refleet_capex,
+                                            machines[lo:hi])
     return _add_halls_and_leases(model, site_rows, values)
+
+
+def _keep_or_refleet(hp, disc, efficiency, cost, frontier, refleet_capex, machines) -> np.ndarray:
+    """(rows x sites) mining value: the better of the site's fleet and a frontier re-fleet (less
+    its capex), per machine MW; one ``_pv_mining_margin_pairs`` over both sets of columns."""
+    m = len(cost)
+    both = _pv_mining_margin_pairs(hp, np.concatenate((efficiency, np.full(m, frontier))),
+                                   np.concatenate((cost, cost)), disc)
+    return np.maximum(both[:, :m], both[:, m:] - refleet_capex) * machines[None, :]
 
 
 def site_values_to_firms(model, site_rows: np.ndarray, firm_ids: np.ndarray) -> np.ndarray:
@@ -61,9 +75,12 @@ def site_values_to_firms(model, site_rows: np.ndarray, firm_ids: np.ndarray) -> 
     site_rows = np.asarray(site_rows)
     hp, disc = _beliefs(model, firm_ids)
     cost, frontier, refleet_capex, machines = _site_inputs(model, site_rows)
-    keep = econ.pv_mining_margin_per_mw(hp, sites.efficiency_j_per_th[site_rows], cost, disc)
-    new = econ.pv_mining_margin_per_mw(hp, np.full(len(cost), frontier), cost, disc) - refleet_capex
-    return _add_halls_and_leases(model, site_rows, (np.maximum(keep, new) * machines)[None, :])[0]
+    m = len(site_rows)
+    # the site's fleet (first m rows) and a frontier re-fleet (last m) in one pass over the pairs
+    both = econ.pv_mining_margin_per_mw(np.concatenate((hp, hp)),
+                                        np.concatenate((sites.efficiency_j_per_th[site_rows], np.full(m, frontier))),
+                                        np.concatenate((cost, cost)), np.concatenate((disc, disc)))
+    return _add_halls_and_leases(model, site_rows, (np.maximum(both[:m], both[m:] - refleet_capex) * machines)[None, :])[0]
 
 
 def _beliefs(model, firm_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -78,13 +95,14 @@ def _unit_outlook(model, months: int) -> np.ndarray:
     """``econ.hashprice_outlook`` of a hashprice of 1 (one row), once per step: the decline is the
     scenario's, the same for every firm, so each firm's path is its hashprice times this row (the
     same product, float for float, as the outlook computed per firm)."""
-    subsidy = model.market.subsidy_per_block_now()
-    fee = model.market.state.fee_share
-    key = (model.steps_done, months, subsidy, fee, model.market.months_to_next_halving())
+    market = model.market
+    # the subsidy and the months to the halving are functions of the chain height
+    key = (model.steps_done, months, int(market.chain.height), market.state.fee_share)
     if getattr(model, "_unit_outlook_key", None) != key:
+        subsidy, fee = market.subsidy_per_block_now(), key[3]
         ratio = (subsidy / 2 + fee * subsidy) / (subsidy + fee * subsidy)
         model._unit_outlook = econ.hashprice_outlook(1.0, months, model.config.expected_hashprice_decline_per_year,
-                                                     key[4], ratio)[0]
+                                                     market.months_to_next_halving(), ratio)[0]
         model._unit_outlook_key = key
     return model._unit_outlook
 
@@ -105,27 +123,42 @@ def _pv_mining_margin_pairs(hashprice_path: np.ndarray, efficiency_j_per_th: np.
     discounts against (m,) efficiencies and costs give (n, m), with the same operations in the
     same order (so the same floats) as calling it once per site."""
     rev = hashprice_path[:, None, :] * (econ.PH_PER_EH / np.asarray(efficiency_j_per_th))[None, :, None]
-    cost = (np.asarray(cost_usd_per_mwh) * econ.HOURS_PER_DAY)[None, :, None]
-    return (np.maximum(rev - cost, 0.0) * discount[:, None, :]).sum(axis=2) * econ.DAYS_PER_MONTH
+    rev -= (np.asarray(cost_usd_per_mwh) * econ.HOURS_PER_DAY)[None, :, None]  # in place: the margin
+    np.maximum(rev, 0.0, out=rev)
+    rev *= discount[:, None, :]
+    return rev.sum(axis=2) * econ.DAYS_PER_MONTH
 
 
 def lease_value(model, site_rows: np.ndarray) -> np.ndarray:
     """PV of the rent still due on each site's leases, at the average hurdle rate.
 
-    Computed once per step and lease-book size (auctions and takeovers ask for it many times).
+    Valued once per step and lease-book size (auctions and takeovers ask for it many times), as
+    the book stands at the step's first request; the rent is discounted only once some request
+    holds a leased site (most ask about sites without leases: 0).
     """
-    key = (model.steps_done, len(model.leases))
+    leases = model.leases
+    key = (model.steps_done, len(leases))
     if getattr(model, "_lease_value_key", None) != key:
-        model._lease_value_cache = _lease_value_by_site(model)
         model._lease_value_key = key
+        model._lease_value_cache = None
+        # the book as it stands now (its arrays are replaced, not written, when leases change
+        # within the exits), and which sites have a lease
+        model._lease_book_then = SimpleNamespace(**{name: getattr(leases, name) for name in leases.COLUMNS})
+        model._leased_site = np.zeros(len(model.sites), bool)
+        model._leased_site[leases.site] = True
+    if not model._leased_site[site_rows].any():
+        return np.zeros(len(site_rows))
+    if model._lease_value_cache is None:
+        model._lease_value_cache = _lease_value_by_site(model, model._lease_book_then)
     return model._lease_value_cache[site_rows]
 
 
-def _lease_value_by_site(model) -> np.ndarray:
-    s, leases = model.config, model.leases
-    if len(leases) == 0:
+def _lease_value_by_site(model, leases) -> np.ndarray:
+    """``leases``: the lease book's columns (a ``LeaseBook`` or a snapshot of its arrays)."""
+    s = model.config
+    if len(leases.site) == 0:
         return np.zeros(len(model.sites))
-    rates = leases.current_rates(model.steps_done, model.steps_per_year, s.ai_lease_escalator_per_year)
+    rates = LeaseBook.current_rates(leases, model.steps_done, model.steps_per_year, s.ai_lease_escalator_per_year)
     years_left = np.clip((leases.expiry_step - model.steps_done) / model.steps_per_year, 0.0, None)
     pv = econ.lease_pv_per_gross_mw(rates, 1.0, s.ai_margin, years_left, s.ai_lease_escalator_per_year,
                                     s.hurdle_rate_per_year, 0.0) * leases.mw_it

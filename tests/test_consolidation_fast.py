@@ -174,7 +174,7 @@ def test_fixed_seed_run_gives_the_same_tables_as_the_per_target_loops(monkeypatc
 
     def counted_screened_values(*args):
         out = screened_values(*args)
-        screened.append(len(out))
+        screened.append(len(out[1]))
         return out
 
     monkeypatch.setattr(consolidation, "_value_target", counted_value_target)
@@ -252,3 +252,34 @@ def test_sites_of_tracks_sales_and_mergers():
     for f in owners[:3]:
         assert np.array_equal(book.sites_of(int(f)), np.flatnonzero(model.sites.owner == f))
     assert len(book.sites_of(a)) == 0
+
+
+@pytest.mark.parametrize("ranked_deals", [0, 2, 32])
+def test_bidders_after_many_deals_match_the_from_scratch_list(monkeypatch, ranked_deals):
+    """Deals one after another (firms leaving, buyers' spend falling, inside and outside the best
+    k + 1), down to fewer eligible firms than the limit: after each, every exclusion gives the
+    list ``eligible_bidders`` builds from scratch, whether the step's ranking head covers the
+    deals (``RANKED_DEALS``) or has to be sorted in full."""
+    monkeypatch.setattr(consolidation, "RANKED_DEALS", ranked_deals)
+    model = IndustryModel(load_scenario("bear-consolidation", n_firms=60, months=3), rng=4)
+    model.step()
+    spend = finance.spendable_usd(model)
+    book = consolidation.ExitBook(model, spend)
+    rng = np.random.default_rng(7)
+    k = model.config.auction_max_bidders
+    checked_small = False
+    while True:
+        eligible = np.flatnonzero(book._eligible(np.arange(len(model.firms))) & book.was_eligible)
+        for exclude in (-1, *rng.choice(len(model.firms), size=6, replace=False)):
+            assert np.array_equal(book.bidders(int(exclude)), consolidation.eligible_bidders(model, int(exclude), spend))
+        checked_small |= len(eligible) <= k
+        if len(eligible) == 0:
+            break
+        if rng.random() < 0.5:  # a best bidder buys: its spend falls (its rank with it)
+            f = int(book.bidders(-1)[0])
+            spend[f] -= rng.uniform(0.2, 1.2) * abs(spend[f])
+        else:  # a firm leaves (a wind-down or a sale), most often one outside the best
+            f = int(rng.choice(eligible))
+            model.retire_firm(f, "wound_down")
+        book.touch(f)
+    assert checked_small
