@@ -132,12 +132,14 @@ def _pv_mining_margin_pairs(hashprice_path: np.ndarray, efficiency_j_per_th: np.
 def lease_value(model, site_rows: np.ndarray) -> np.ndarray:
     """PV of the rent still due on each site's leases, at the average hurdle rate.
 
-    Valued once per step and lease-book size (auctions and takeovers ask for it many times), as
-    the book stands at the step's first request; the rent is discounted only once some request
-    holds a leased site (most ask about sites without leases: 0).
+    Valued once per state of the lease book within a step (auctions and takeovers ask for it many
+    times): the book's arrays are replaced, never written in place, when leases end or are cut
+    (``consolidation.cancel_pipelines`` cuts the leases of a bankrupt's unbuilt halls), so the
+    identity of its size column tells a changed book from the same one. The rent is discounted
+    only once some request holds a leased site (most ask about sites without leases: 0).
     """
     leases = model.leases
-    key = (model.steps_done, len(leases))
+    key = (model.steps_done, len(leases), id(leases.mw_it))
     if getattr(model, "_lease_value_key", None) != key:
         model._lease_value_key = key
         model._lease_value_cache = None

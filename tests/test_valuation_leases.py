@@ -1,7 +1,7 @@
 """``valuation.lease_value``: the rent still due on each site's leases, valued once per step.
 
 It answers sites without a lease with 0 without discounting any rent, and sites with leases
-with the book's PV as it stood at the step's first request."""
+with the PV of the book as it stands (a cut within the step is seen)."""
 
 from __future__ import annotations
 
@@ -42,13 +42,16 @@ def test_sites_without_leases_are_worth_no_rent_and_leased_sites_their_leases_pv
     assert (values[len(bare):] > 0).all()
 
 
-def test_the_value_is_the_book_as_it_stood_at_the_steps_first_request():
+def test_a_cut_in_the_book_within_the_step_is_valued_at_its_new_size():
+    """A bankrupt's unbuilt halls cut their leases (``consolidation.cancel_pipelines``) between two
+    auctions of the same step: the second auction must see the cut book, not the step's first one."""
     model = _model_with_leases()
     leased = np.unique(model.leases.site)
-    bare = np.setdiff1d(np.arange(len(model.sites)), leased)[:1]
-    valuation.lease_value(model, bare)  # the step's first request: nothing discounted yet
-    before = [_by_hand(model, site) for site in leased]
+    before = valuation.lease_value(model, leased)
+    assert np.allclose(before, [_by_hand(model, site) for site in leased], rtol=1e-12)
     model.leases.mw_it = model.leases.mw_it * 0.5  # a cut later in the step (a new array, as in the model)
-    assert np.allclose(valuation.lease_value(model, leased), before, rtol=1e-12)
+    after = valuation.lease_value(model, leased)
+    assert np.allclose(after, [_by_hand(model, site) for site in leased], rtol=1e-12)
+    assert np.allclose(after, 0.5 * before, rtol=1e-12)
     model.steps_done += 1  # a new step values the book anew
     assert np.allclose(valuation.lease_value(model, leased), [_by_hand(model, site) for site in leased], rtol=1e-12)
