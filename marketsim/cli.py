@@ -10,7 +10,9 @@ before any long work starts (`marketsim.output`).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 
@@ -232,13 +234,36 @@ def describe_os_error(exc: OSError) -> str:
     return f"{where}: {reason}" if where else reason
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a job scheduler's stop) turned into the same unwinding as Ctrl-C."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+def _on_sigterm_unwind():
+    """Python's default SIGTERM ends the process on the spot: a sweep's worker pool is then
+    orphaned and keeps computing runs nobody collects. Raising instead lets every ``with`` block
+    close (the pool cancels what has not started and its workers exit; finished runs stay in the
+    store for ``--resume``). Returns the handler to put back (None off the main thread, where
+    no handler may be set: tests call ``main`` from others)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
     args = build_parser().parse_args(argv)
+    previous = _on_sigterm_unwind()
     try:
         return COMMANDS[args.command](args)
+    except Terminated:
+        print("marketsim: terminated (SIGTERM); finished work is kept", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("marketsim: interrupted", file=sys.stderr)
         return 130
@@ -254,6 +279,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("marketsim: this looks like a bug; run again with --debug for the traceback and report it",
                   file=sys.stderr)
         return code
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _silence_stdout() -> None:

@@ -304,6 +304,46 @@ def test_sigkill_mid_sweep_then_resume_gives_the_uninterrupted_tables(tmp_path):
     assert_same_tables(tmp_path / "full", out)
 
 
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.slow
+def test_sigterm_mid_sweep_stops_the_workers_and_keeps_finished_runs(tmp_path):
+    """`kill PID` on the CLI: before, Python died on the spot and the pool's workers, orphaned, went
+    on computing runs nobody collected. Now the CLI unwinds as for Ctrl-C: exit 143, no process of
+    its group left, finished runs kept for --resume, which then gives the uninterrupted tables."""
+    path = write_sweep(tmp_path, SMALL.format(months=6, reps=24, seed=5))
+    sweep(path, tmp_path / "full", workers=2, progress=False)
+    out = tmp_path / "terminated"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([PYTHON, "-m", "marketsim", "sweep", str(path), "--out", str(out), "--workers", "2",
+                             "--quiet"], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_parts(out, 3, proc)
+        proc.send_signal(signal.SIGTERM)  # the CLI only, as `kill PID` does
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 128 + signal.SIGTERM, err
+        assert "terminated" in err
+        deadline = time.monotonic() + 30
+        while _group_alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _group_alive(proc.pid), "worker processes outlived the terminated sweep"
+    finally:
+        if _group_alive(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not (out / "runs.parquet").exists()
+    assert 3 <= len(ResultStore(out).finished()) < 48
+    assert main(["sweep", str(path), "--out", str(out), "--workers", "2", "--resume", "--quiet"]) == 0
+    assert_same_tables(tmp_path / "full", out)
+
+
 # --- executors ---------------------------------------------------------------------------------------
 def _square(x):
     return x * x
