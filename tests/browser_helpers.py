@@ -132,8 +132,11 @@ def solara_server(
     env: dict[str, str] | None = None,
     timeout: float = 60.0,
     extra_args: tuple[str, ...] = (),
+    cwd: str | os.PathLike | None = None,
 ) -> Iterator[str]:
     """Run `solara run <app_path>` on 127.0.0.1:<port> in production mode; yield its base URL.
+    ``cwd``: the server's working folder (default: the app's), against which relative paths the
+    page is given resolve.
 
     The server runs in its own process group, which is killed on exit. If it does not answer
     HTTP within `timeout` seconds (or exits early), pytest.fail reports the server's output.
@@ -167,7 +170,7 @@ def solara_server(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=full_env,
-            cwd=str(Path(app_path).resolve().parent),
+            cwd=str(Path(cwd) if cwd is not None else Path(app_path).resolve().parent),
             start_new_session=True,  # own process group, so all its children die with it
         )
     try:

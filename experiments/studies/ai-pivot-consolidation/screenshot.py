@@ -34,8 +34,12 @@ def main() -> None:
     if not (args.results / "runs.parquet").is_file():
         sys.exit(f"{args.results}: no runs.parquet; run the study first (see README.md)")
     ensure_chromium()
-    env = {"MARKETSIM_SWEEP_DIR": str(args.results.resolve())}
-    with solara_server(ROOT / "viz" / "app.py", free_port(), env=env) as url, sync_playwright() as pw:
+    # the page shows the folder as given: relative to the repository (where the server runs) when
+    # the results are inside it, so the committed picture holds no path of this machine
+    results = args.results.resolve()
+    shown = results.relative_to(ROOT) if results.is_relative_to(ROOT) else results
+    env = {"MARKETSIM_SWEEP_DIR": str(shown)}
+    with solara_server(ROOT / "viz" / "app.py", free_port(), env=env, cwd=ROOT) as url, sync_playwright() as pw:
         browser = launch_browser(pw)
         page = browser.new_page(viewport=VIEWPORT)
         requests = RequestLog(page)
