@@ -221,8 +221,8 @@ def snapshot_columns(model, state_code) -> dict[str, Any]:
         state[i] = state_code(model.exit_reason[rows[i]])
     mw_machines = by_firm(sites.mw_machines)[rows]
     machine_th = by_firm(np.divide(sites.mw_machines, sites.efficiency_j_per_th))[rows]
-    mw_ai = by_firm(model.mw_ai_leased)
-    power = by_firm(model.site_power_usd_per_mwh * sites.capacity_mw) / np.maximum(by_firm(sites.capacity_mw), 1e-12)
+    mw_ai = by_firm(sites.mw_ai_leased)
+    power = by_firm(model.seen.site_power_usd_per_mwh * sites.capacity_mw) / np.maximum(by_firm(sites.capacity_mw), 1e-12)
     led = firms.ledger
     return {
         "step": model.steps_done,

@@ -31,8 +31,8 @@ def reference_snapshot(model) -> pd.DataFrame:
 
     mw_machines = by_firm(sites.mw_machines)
     machine_th = by_firm(np.divide(sites.mw_machines, sites.efficiency_j_per_th))
-    mw_ai = by_firm(model.mw_ai_leased)
-    power = by_firm(model.site_power_usd_per_mwh * sites.capacity_mw) / np.maximum(by_firm(sites.capacity_mw), 1e-12)
+    mw_ai = by_firm(sites.mw_ai_leased)
+    power = by_firm(model.seen.site_power_usd_per_mwh * sites.capacity_mw) / np.maximum(by_firm(sites.capacity_mw), 1e-12)
     led = firms.ledger
     frame = pd.DataFrame({
         "step": model.steps_done, "date": model.market.state.date, "firm_id": np.arange(n), "name": firms.name,
