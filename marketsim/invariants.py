@@ -214,7 +214,7 @@ def check_signs_and_numbers(model) -> None:
     out = model.outcome
     halted, no_mw = bool(out["halted"]), not (out["mw_mining"] + out["mw_idle"] + out["mw_converting"]
                                                + out["mw_ai"] + out["mw_ai_empty"]) > 0
-    no_hashrate = not model.firm_hashrate_ehs.sum() > 0  # e.g. the only miners left this step
+    no_hashrate = not model.tally.firm_hashrate_ehs.sum() > 0  # e.g. the only miners left this step
     may_be_missing = set(metrics.UNDEFINED_WHEN_HALTED if halted or no_hashrate else ()) \
         | set(metrics.UNDEFINED_WITHOUT_MW if no_mw else ()) | set(metrics.UNDEFINED_WITHOUT_DEALS)
     if out["issuance_btc"] + out["fees_btc"] <= 0 or out["mw_mining"] <= 0:

@@ -152,7 +152,6 @@ class IndustryModel(mesa.Model):
         self.left_this_step = np.zeros(n, bool)
         self.exit_reason = np.full(n, "", dtype=object)
         self.sites.hashrate_ehs = pop.mw / pop.efficiency_j_per_th  # every machine mines before the first step
-        self.firm_hashrate_ehs = self.sites.hashrate_ehs.copy()  # one site per firm at the start
         self.network_hashrate_ehs = float(self.sites.hashrate_ehs.sum())
         self.asic_shipped_ehs = 0.0  # EH/s of new machines shipped this step (within the makers' capacity)
         # the records of the last step (before the first: what the start implies)
@@ -160,7 +159,8 @@ class IndustryModel(mesa.Model):
         self.hosting = Hosting(contracted_it_mw=0.0, tenant_defaults_it_mw=0.0)
         self.payments = Payments(insolvent=np.zeros(0, dtype=np.int64))
         self.decisions = Decisions(equity_room_usd=np.zeros(n), lease_market=LeaseMarket())
-        self.tally = Tally(firm_hashrate_ehs=self.firm_hashrate_ehs, bankruptcies=0, acquisitions=0, exits=0)
+        # one site per firm at the start: each firm's hashrate is its site's
+        self.tally = Tally(firm_hashrate_ehs=self.sites.hashrate_ehs.copy(), bankruptcies=0, acquisitions=0, exits=0)
         # the network's hashrate as firms have seen it (one entry per step; monthly data before a
         # monthly run's start), for their trend beliefs
         self.hashrate_history = list(self.market.hashrate_before_start(c.hashrate_trend_window_months)) \
@@ -307,7 +307,6 @@ class IndustryModel(mesa.Model):
             bankruptcies=counts.get("bankruptcy", 0), acquisitions=counts.get("acquisition", 0),
             exits=int(self.left_this_step.sum()),
         )
-        self.firm_hashrate_ehs = tally.firm_hashrate_ehs
         self.cumulative["bankruptcies"] += tally.bankruptcies
         self.cumulative["acquisitions"] += tally.acquisitions
         self.cumulative["exits"] += tally.exits

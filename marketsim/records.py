@@ -238,7 +238,7 @@ def snapshot_columns(model, state_code) -> dict[str, Any]:
         "mw_ai_empty": without_residue(by_firm(sites.mw_converted) - mw_ai)[rows],
         "ai_contracted_it_mw": by_firm(model.leases.contracted_it_by_site(len(sites)))[rows],
         "mw_shutdown": by_firm(sites.mw_shutdown)[rows],
-        "hashrate_ehs": np.asarray(model.firm_hashrate_ehs, dtype=float)[rows],
+        "hashrate_ehs": np.asarray(model.tally.firm_hashrate_ehs, dtype=float)[rows],
         "efficiency_j_per_th": np.divide(mw_machines, machine_th, out=np.full(len(rows), np.nan),
                                          where=machine_th > 0),
         "power_usd_per_mwh": power[rows],

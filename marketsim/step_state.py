@@ -17,7 +17,8 @@ and tested alone with a hand-made record:
   count    -> `Tally`        hashrate under each owner after the step's deals, running totals
 
 Only ``IndustryModel`` (model.py) keeps them (``model.seen``, ``model.operation``, ...): the
-phases read the records they are handed, never the model's copy. What persists across steps
+phases read the records they are handed, not the model's copy (``consolidation`` and
+``valuation`` still do, through the model's properties and ``finance``'s default). What persists across steps
 and several phases change (a site's delivered AI MW, its hashrate, MW cancelled) is a column of
 the books (``firms/book.py``), not a record.
 

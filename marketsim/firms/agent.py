@@ -62,7 +62,7 @@ class MiningFirm(mesa.Agent):
 
     @property
     def hashrate_ehs(self) -> float:
-        return float(self.model.firm_hashrate_ehs[self.index])
+        return float(self.model.tally.firm_hashrate_ehs[self.index])
 
     @property
     def profit_usd(self) -> float:

@@ -151,7 +151,7 @@ def admit(model, seen: Observation, beliefs: Beliefs, power_usd_per_mwh: np.ndar
         name=[f"{'Migrant' if energised else 'Entrant'} {first + i + 1}" for i in range(k)], is_public=np.zeros(k, bool),
         rule=np.full(k, npv_rule), cash_usd=np.zeros(k), debt_usd=np.zeros(k),
         debt_rate_per_year=np.full(k, s.new_debt_rate_per_year),
-        debt_maturity_step=np.full(k, model.steps_done + round(s.debt_maturity_years * model.steps_per_year)),
+        debt_maturity_step=np.full(k, seen.step + round(s.debt_maturity_years * model.steps_per_year)),
         btc_held=np.zeros(k), btc_sell_share=np.full(k, ENTRANT_BTC_SELL_SHARE),
         hurdle_rate_per_year=np.full(k, s.entry_hurdle_rate_per_year),
         conversion_capex_usd_per_mw=np.full(k, median(firms.conversion_capex_usd_per_mw)),

@@ -41,7 +41,7 @@ def land_deliveries(model, seen: Observation, hashprice_consistent: float) -> Us
     taken elsewhere (conversions, sites shut down) are first taken out of the cohorts.
     ``hashprice_consistent``: the last fixed-point hashprice (the previous step's ``Operation``;
     NaN before the first), at which buyers value the used machines. Returns their sale."""
-    sites, step = model.sites, model.steps_done
+    sites, step = model.sites, seen.step
     retired_efficiency = sites.cohort_efficiency_j_per_th.copy()  # before new cohorts take freed slots
     retired = reconcile_cohorts(sites)
     built = sites.build_pipeline.pop()
@@ -361,7 +361,8 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float) ->
     if top >= 0:  # everything mines even with the whole fleet on
         return reward / (capacity * protocol.PH_PER_EH)
     # first try a narrow bracket around last step's hashrate (it rarely moves by more than
-    # e^0.25 in a step), then the whole range
+    # e^0.25 in a step), then the whole range (the model's network hashrate: last step's
+    # ``Operation.network_hashrate_ehs``, the start's before the first step)
     last = getattr(model, "network_hashrate_ehs", 0.0)
     if last > 0 and np.log(last) - FIXED_POINT_NEAR_LOG < high:
         near_low = np.log(last) - FIXED_POINT_NEAR_LOG
