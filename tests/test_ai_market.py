@@ -397,15 +397,15 @@ def test_unmet_demand_is_what_tenants_want_at_the_clearing_rate_less_what_signed
     model = IndustryModel(load_scenario("halving-2024-replay", n_firms=30), rng=1)
     model.step()
     cleared = ai.LeaseClearing(120.0, np.array([10.0, 0.0]), 30.0)
-    assert conversion.unmet_demand_it_mw(model, cleared, 10.0, 500.0) == pytest.approx(20.0)
+    assert conversion.unmet_demand_it_mw(model, model.seen, cleared, 10.0, 500.0) == pytest.approx(20.0)
     # no offers: tenants' demand at the standing rate, wanted x (choke - r)/(choke - ref) - contracted
     s, market = model.config, model.market
     market.lease_rate_usd_per_kw_month = 150.0
-    market.state = dataclasses.replace(market.state, ai_demand_mw=400.0)
+    seen = dataclasses.replace(model.seen, ai_demand_mw=400.0)  # the demand the step showed
     nobody = ai.LeaseClearing(float("nan"), np.zeros(0), 0.0)
-    assert conversion.unmet_demand_it_mw(model, nobody, 0.0, 100.0) == pytest.approx(300.0)
+    assert conversion.unmet_demand_it_mw(model, seen, nobody, 0.0, 100.0) == pytest.approx(300.0)
     market.lease_rate_usd_per_kw_month = s.ai_choke_rate_usd_per_kw_month
-    assert conversion.unmet_demand_it_mw(model, nobody, 0.0, 0.0) == 0.0
+    assert conversion.unmet_demand_it_mw(model, seen, nobody, 0.0, 0.0) == 0.0
     assert "ai_unmet_demand_it_mw" in model.datacollector.get_model_vars_dataframe()
 
 
@@ -482,7 +482,7 @@ def test_an_empty_hall_runs_its_owners_gpu_cloud_only_when_it_pays(gpu_capex, ex
     model.sites.mw_mining[site] -= 13.0
     model.sites.mw_converted[site] += 13.0  # an empty 10 MW IT hall
     spend = np.full(len(model.firms), 1e12)
-    started = conversion.choose_gpu_cloud(model, spend)
+    started = conversion.choose_gpu_cloud(model, model.seen, spend)
     own = model.leases.own_gpu & (model.leases.site == site)
     assert own.any() == expect_gpu
     if expect_gpu:

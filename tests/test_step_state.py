@@ -158,3 +158,18 @@ def test_the_lease_market_declares_the_new_halls_the_invariant_checker_counts():
         declared.append(model.decisions.lease_market.new_hall_mw)
         assert declared[-1] == pytest.approx(logged, rel=1e-12, abs=1e-9)
     assert max(declared) > 0  # the mandate builds new halls in this run
+
+
+def test_host_ai_alone_fails_tenants_when_the_demand_it_is_handed_falls_below_contracts(small_baseline):
+    """A bust as the Observation shows it: no AI demand against 10 MW of IT under contract, a
+    failure share of 0.6 a year over half a year: 10 x 0.6 x 0.5 = 3 MW of tenants fail."""
+    scenario = small_baseline.with_overrides(ai_tenant_default_per_year=0.0, ai_tenant_failure_share_per_year=0.6)
+    model = IndustryModel(scenario, rng=1)
+    model.market.observe(0)
+    model.steps_done = 0  # the step the event log stamps on the failures (``step()`` sets it)
+    model.leases = LeaseBook()
+    model.leases.sign(np.array([0]), np.array([10.0]), 100.0, 0, 120)
+    bust = dataclasses.replace(_observation(len(model.sites), days=DAYS_PER_YEAR / 2), ai_demand_mw=0.0)
+    hosted = hosting.host_ai(model, bust)
+    assert hosted.tenant_defaults_it_mw == pytest.approx(3.0)
+    assert hosted.contracted_it_mw == pytest.approx(7.0)

@@ -336,7 +336,7 @@ def _convert(model, seen: Observation, beliefs: Beliefs, spend: np.ndarray, o: O
         ask = res[near] * location_price_factor(s, sites.location_quality[site[near]])
         _log(model, "lease_offered", sites.owner[site[near]], site[near], mw[near] * s.ai_pue, ask * mw[near] * 12000.0,
              np.array([f"asks {r:.1f} $/kW-month, {OFFER_KINDS[k]}" for r, k in zip(ask, kind[near])], dtype=object))
-    gpu_it = choose_gpu_cloud(model, spend)
+    gpu_it = choose_gpu_cloud(model, seen, spend)
     if s.ai_target_share is not None:
         new_hall_mw += pursue_ai_target(model, seen, spend, equity_room)
     return LeaseMarket(
@@ -346,20 +346,21 @@ def _convert(model, seen: Observation, beliefs: Beliefs, spend: np.ndarray, o: O
         signed_rate_min_usd_per_kw_month=float(rates.min()) if len(rates) else float("nan"),
         signed_rate_max_usd_per_kw_month=float(rates.max()) if len(rates) else float("nan"),
         gpu_cloud_started_it_mw=gpu_it,
-        unmet_demand_it_mw=unmet_demand_it_mw(model, clearing, float(filled.sum()), contracted),
+        unmet_demand_it_mw=unmet_demand_it_mw(model, seen, clearing, float(filled.sum()), contracted),
         contracted_it_mw=float(leases.mw_it.sum()),
         unfilled_offered_it_mw=float(mw.sum()) - float(filled.sum()),
         new_hall_mw=new_hall_mw,
     )
 
 
-def unmet_demand_it_mw(model, clearing: LeaseClearing, signed_it_mw: float, contracted_it_mw: float) -> float:
+def unmet_demand_it_mw(model, seen: Observation, clearing: LeaseClearing, signed_it_mw: float,
+                       contracted_it_mw: float) -> float:
     """New leases tenants want at the step's clearing rate (``LeaseClearing.demand_at_rate_mw``)
     that no offer filled; with no offers at all, what they want at the market's standing rate."""
     if np.isfinite(clearing.rate_usd_per_kw_month):
         return max(0.0, clearing.demand_at_rate_mw - signed_it_mw)
     s = model.config
-    return float(new_lease_demand_mw(model.market.lease_rate_usd_per_kw_month, model.market.state.ai_demand_mw,
+    return float(new_lease_demand_mw(model.market.lease_rate_usd_per_kw_month, seen.ai_demand_mw,
                                      contracted_it_mw, s.ai_tenant_reference_rate_usd_per_kw_month,
                                      s.ai_choke_rate_usd_per_kw_month, s.ai_tenant_demand_elasticity_below_reference))
 
@@ -371,7 +372,7 @@ def gpu_cloud_rent_equivalent(s, utilisation) -> np.ndarray:
     return net / (MONTHS_PER_YEAR * KW_PER_MW * max(s.ai_margin, 1e-9))
 
 
-def choose_gpu_cloud(model, spend: np.ndarray) -> float:
+def choose_gpu_cloud(model, seen: Observation, spend: np.ndarray) -> float:
     """Halls still empty after the market cleared may run their owner's own GPU cloud instead.
 
     A firm does it where ``ai.gpu_cloud_npv_per_it_mw`` at its hurdle rate and the expected
@@ -406,7 +407,7 @@ def choose_gpu_cloud(model, spend: np.ndarray) -> float:
     np.subtract.at(spend, f, capex * (1.0 - s.conversion_debt_share_unleased))
     finance.borrow(firms, f, capex * s.conversion_debt_share_unleased)
     firms.payments.add_spread_rows(f, capex, 1)
-    leases.sign(site, mw, gpu_cloud_rent_equivalent(s, utilisation), model.steps_done,
+    leases.sign(site, mw, gpu_cloud_rent_equivalent(s, utilisation), seen.step,
                 round(s.ai_gpu_life_years * model.steps_per_year), own_gpu=True)
     _log(model, "gpu_cloud_started", f, site, mw * s.ai_pue, capex,
          np.array([f"own GPU cloud, utilisation {u:.0%}" for u in utilisation], dtype=object))

@@ -44,14 +44,14 @@ def fail_tenants_in_a_bust(model, seen: Observation) -> float:
     rate that has fallen in a glut keeps more tenants in business. Each step a share ``ai_tenant_failure_share_per_year`` (per year) of the excess is lost,
     pro rata across leases: in a bust the weakest tenants (GPU clouds without hyperscaler
     backing) stop paying and their halls go empty. With demand above contracts, nobody fails.
-    Returns the IT MW lost.
+    ``seen``: the step's ``Observation`` (its AI demand and length). Returns the IT MW lost.
     """
     s, leases = model.config, model.leases
     contracted = float(leases.mw_it.sum())
     share = float(ai.tenant_demand_share(model.market.lease_rate_usd_per_kw_month,
                                          s.ai_tenant_reference_rate_usd_per_kw_month, s.ai_choke_rate_usd_per_kw_month,
                                          s.ai_tenant_demand_elasticity_below_reference))
-    excess = contracted - model.market.state.ai_demand_mw * share
+    excess = contracted - seen.ai_demand_mw * share
     if excess <= 0 or contracted <= 0 or s.ai_tenant_failure_share_per_year <= 0:
         return 0.0
     lost_total = excess * min(1.0, s.ai_tenant_failure_share_per_year * seen.years_in_step)
