@@ -143,7 +143,7 @@ def check_industry_mw(model, before_mw: float) -> None:
 def check_owners(model) -> None:
     """Live MW and orders in flight belong to active firms."""
     sites, active = model.sites, model.firms.active
-    pending = (sites.capacity_mw - sites.mw_shutdown > MW_TOLERANCE) | (sites.build_pipeline.buffer.sum(axis=1) > MW_TOLERANCE) \
+    pending = (sites.live_mw > MW_TOLERANCE) | (sites.build_pipeline.buffer.sum(axis=1) > MW_TOLERANCE) \
         | (sites.conversion_pipeline.buffer.sum(axis=1) > MW_TOLERANCE) | (sites.upgrade_due_step >= 0)
     bad = np.flatnonzero(pending & ~active[sites.owner])
     if len(bad):

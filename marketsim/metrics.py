@@ -140,7 +140,7 @@ def industry_outcome(model) -> dict:
     chain, state = model.operation.chain, market.state
     lease_market = model.decisions.lease_market
     led = firms.ledger
-    firm_mw = np.bincount(sites.owner, weights=sites.capacity_mw - sites.mw_shutdown, minlength=len(firms))
+    firm_mw = sites.mw_by_firm(len(firms))
     firm_mw = np.where(firms.active, firm_mw, 0.0)
     # concentration after this step's deals: sites' hashrate under their current owners
     hashrate = np.bincount(sites.owner, weights=sites.hashrate_ehs, minlength=len(firms))

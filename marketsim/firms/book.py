@@ -228,12 +228,7 @@ class SiteBook:
 
     def mw_by_firm(self, n_firms: int) -> np.ndarray:
         """Per firm: live MW of the sites it owns."""
-        return np.bincount(self.owner, weights=self.capacity_mw - self.mw_shutdown, minlength=n_firms)
-
-    def firm_mw(self, firm_id: int) -> float:
-        """One firm's live MW."""
-        rows = self.owner == firm_id
-        return float((self.capacity_mw[rows] - self.mw_shutdown[rows]).sum())
+        return np.bincount(self.owner, weights=self.live_mw, minlength=n_firms)
 
     def primary_site(self, n_firms: int, firm_ids: np.ndarray | None = None) -> np.ndarray:
         """Each firm's largest live site (-1 if none): where expansions are built. Ties go to the
@@ -241,7 +236,7 @@ class SiteBook:
 
         Without a sort: the largest live MW per owner (``np.maximum.at``), then the lowest site
         index among the sites that reach it (``np.minimum.at``)."""
-        live = self.capacity_mw - self.mw_shutdown
+        live = self.live_mw
         owner = self.owner
         n_sites = len(live)
         largest = np.full(n_firms, -np.inf)

@@ -87,7 +87,7 @@ def site_ai_room_mw(sites) -> tuple[np.ndarray, np.ndarray]:
     machine MW); their sum never takes the site's AI MW past ``suitable_mw`` (<= interconnect)."""
     ai_gross = sites.mw_converting + sites.mw_converted
     room = np.clip(sites.suitable_mw - ai_gross, 0.0, None)
-    live = sites.capacity_mw - sites.mw_shutdown
+    live = sites.live_mw
     headroom = np.clip(sites.interconnect_mw - live - sites.build_pipeline.pending(), 0.0, None)
     new_hall = np.minimum(room, headroom)
     convert = np.minimum(room - new_hall, sites.mw_machines)
@@ -144,7 +144,7 @@ def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, decline: np.
     if not s.ai_conversion_allowed:  # the counterfactual world: nothing offered, so nothing signed or built
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0)
     n = len(sites)
-    active = firms.active[sites.owner] & (sites.capacity_mw - sites.mw_shutdown > 0)
+    active = firms.active[sites.owner] & (sites.live_mw > 0)
     firm_capex_it = capex_per_it_mw(s, model.market.state.date, firms.conversion_capex_usd_per_mw)
     empty_it = np.clip((sites.mw_converting + sites.mw_converted) / s.ai_pue
                        - leases.contracted_it_by_site(n), 0.0, None)
@@ -427,8 +427,7 @@ def pursue_ai_target(model, seen: Observation, spend: np.ndarray, equity_room: n
     months_left = max(1.0, _months_between(model.market.state.date, s.ai_target_date)
                       - s.conversion_lead_time_months - s.ai_delivery_phase_months)
     public = firms.active & firms.is_public
-    live = sites.capacity_mw - sites.mw_shutdown
-    firm_mw = np.bincount(sites.owner, weights=live, minlength=n_firms)
+    firm_mw = sites.mw_by_firm(n_firms)
     done = np.bincount(sites.owner, weights=sites.mw_converting + sites.mw_converted, minlength=n_firms)
     gap = np.where(public, np.clip(s.ai_target_share * firm_mw - done, 0.0, None), 0.0)
     pace = gap / months_left * seen.months_in_step if months_left > 1 else gap

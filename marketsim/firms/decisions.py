@@ -102,7 +102,7 @@ def decide(model, seen: Observation, beliefs: Beliefs, ai_supply_it_mw: float) -
     equity_room = finance.equity_room_usd(model, assets, seen)
     spend = finance.spendable_usd(model, assets, seen) + equity_room
     steps = model.steps_per_month
-    live_mw = sites.capacity_mw - sites.mw_shutdown
+    live_mw = sites.live_mw
     live = live_mw > 0
     # the rules' orders below change no site's MW or owner: one largest site and MW per firm for all
     primary_of_firm = sites.primary_site(len(firms))

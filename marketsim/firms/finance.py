@@ -261,7 +261,7 @@ def market_value_and_replacement_usd(model, seen: Observation | None = None) -> 
              + firms.cash_usd - firms.debt_usd
              + hosting.ai_market_value_usd(model))  # AI leases re-rate it toward data-centre multiples
     th = np.bincount(sites.owner, weights=sites.mw_machines / sites.efficiency_j_per_th, minlength=n) * econ.W_PER_MW
-    live_mw = np.bincount(sites.owner, weights=sites.capacity_mw - sites.mw_shutdown, minlength=n)
+    live_mw = sites.mw_by_firm(n)
     replacement = live_mw * s.site_build_capex_usd_per_mw + th * seen.machine_price_usd_per_th
     return value, replacement
 

@@ -491,7 +491,7 @@ def mine_and_earn(model, seen: Observation, mined: Curtailment):
     # the hours mined are the cheap ones: cost = sum over cohorts of MW x cost share x hours x mean price
     power_cost = mined.site_power_cost_mw * online * hours * power_usd_per_mwh
     led["power_usd"] = np.bincount(sites.owner, weights=power_cost, minlength=n)
-    fixed = (sites.capacity_mw - sites.mw_shutdown) * s.site_fixed_cost_usd_per_mw_month * seen.months_in_step
+    fixed = sites.live_mw * s.site_fixed_cost_usd_per_mw_month * seen.months_in_step
     led["opex_usd"] = np.bincount(sites.owner, weights=mwh * s.mining_opex_usd_per_mwh + fixed, minlength=n)
     sites.hashrate_ehs = site_hashrate
     return firm_hashrate, outcome
