@@ -180,7 +180,7 @@ class IndustryModel(mesa.Model):
         last_market = self.decisions.lease_market  # last step's lease market (its unlet offers)
         self.seen = seen = self.observe_market(self.steps_done)
         self.beliefs = beliefs = self.update_beliefs(seen)
-        self.operation = operation = self.operate(seen, self.operation.hashprice_consistent)
+        self.operation = operation = self.operate(seen, self.operation)
         self.hosting = hosted = hosting.host_ai(self, seen)
         self.payments = finance.pay(self, seen)
         self.decisions = decided = decisions.decide(
@@ -236,15 +236,16 @@ class IndustryModel(mesa.Model):
                                               self.config.btc_forward_premium_per_year)
         return Beliefs(network_trend_per_year=trend, expected_decline_per_year=decline)
 
-    def operate(self, seen: Observation, last_hashprice_consistent: float) -> Operation:
+    def operate(self, seen: Observation, last: Operation) -> Operation:
         """Orders land (rationed by the makers' capacity), sites curtail or mine, the chain advances.
-        ``last_hashprice_consistent``: the previous step's fixed-point hashprice, at which buyers
-        value the machines the deliveries displace."""
+        ``last``: the previous step's ``Operation`` (its fixed-point hashprice, at which buyers
+        value the machines the deliveries displace, and its network hashrate, where this step's
+        fixed point is searched first)."""
         # the makers ship no more than their capacity
         self.asic_shipped_ehs = asic_orders.ration_deliveries(self.sites, self.market, seen)
-        used = operations.land_deliveries(self, seen, last_hashprice_consistent)
+        used = operations.land_deliveries(self, seen, last.hashprice_consistent)
         self._note_used_prices(used)
-        mined = operations.curtail_or_mine(self, seen)
+        mined = operations.curtail_or_mine(self, seen, last.network_hashrate_ehs)
         self.sites.cohort_age_years += seen.years_in_step
         firm_hashrate, chain = operations.mine_and_earn(self, seen, mined)
         self.network_hashrate_ehs = float(self.sites.hashrate_ehs.sum())

@@ -212,7 +212,8 @@ def test_only_the_cohorts_that_do_not_pay_their_way_are_scrapped():
     sites.power_take_or_pay_share[site] = 0.0
     before = sites.cohort_mw[site].copy()
     model.firms.expected_hashprice[sites.owner[site]] = hp
-    operations.curtail_or_mine(model, dataclasses.replace(model.seen, site_power_usd_per_mwh=power))
+    operations.curtail_or_mine(model, dataclasses.replace(model.seen, site_power_usd_per_mwh=power),
+                               model.operation.network_hashrate_ehs)
     after = sites.cohort_mw[site]
     assert after[new] == pytest.approx(before[new])
     rate = 1 - np.exp(-model.seen.months_in_step / model.config.scrap_after_unprofitable_months)

@@ -287,7 +287,7 @@ def _live_cells(sites) -> tuple[np.ndarray, np.ndarray]:
     return live, live // sites.cohort_mw.shape[1]
 
 
-def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float) -> float:
+def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, last_network_ehs: float = 0.0) -> float:
     """The hashprice at which the hashrate that mines is the one that earns it.
 
     A miner earns reward x (its hashrate / difficulty); difficulty retargets every 2,016
@@ -303,6 +303,7 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float) ->
     after the next retarget. S rises with hashprice and R / H falls with H, so the root is
     unique; it is found by bracketing in log H (``brentq``). The chain still lags: blocks
     come faster or slower until difficulty has caught up (``protocol.advance_chain``).
+    ``last_network_ehs``: last step's network hashrate, where the search starts (0: the whole range).
     """
     s, sites = model.config, model.sites
     reward = model.market.reward_usd_per_day()
@@ -361,9 +362,8 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float) ->
     if top >= 0:  # everything mines even with the whole fleet on
         return reward / (capacity * protocol.PH_PER_EH)
     # first try a narrow bracket around last step's hashrate (it rarely moves by more than
-    # e^0.25 in a step), then the whole range (the model's network hashrate: last step's
-    # ``Operation.network_hashrate_ehs``, the start's before the first step)
-    last = getattr(model, "network_hashrate_ehs", 0.0)
+    # e^0.25 in a step), then the whole range
+    last = last_network_ehs
     if last > 0 and np.log(last) - FIXED_POINT_NEAR_LOG < high:
         near_low = np.log(last) - FIXED_POINT_NEAR_LOG
         near_high = min(high, np.log(last) + FIXED_POINT_NEAR_LOG)
@@ -378,7 +378,7 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float) ->
     return reward / (np.exp(log_h) * protocol.PH_PER_EH)
 
 
-def curtail_or_mine(model, seen: Observation) -> Curtailment:
+def curtail_or_mine(model, seen: Observation, last_network_ehs: float) -> Curtailment:
     """Each cohort mines in the hours its margin is positive at the consistent hashprice.
 
     ``mw_mining`` is the site's machine MW times the share of hours mined (MW-equivalents,
@@ -388,12 +388,13 @@ def curtail_or_mine(model, seen: Observation) -> Curtailment:
     (``consistent_hashprice``) or its owner's belief (whichever is higher), does not cover the
     site's avoidable fixed cost is scrapped at a hazard with mean life
     ``scrap_after_unprofitable_months``: a machine is kept while it pays its way, whatever the
-    share of hours it runs. Prices are ``seen``'s (this step's ``Observation``).
+    share of hours it runs. Prices are ``seen``'s (this step's ``Observation``);
+    ``last_network_ehs`` (last step's ``Operation.network_hashrate_ehs``) starts the fixed point's search.
     """
     s, sites = model.config, model.sites
     power_usd_per_mwh = seen.site_power_usd_per_mwh
     online = 1.0 - outage_share(model)
-    hashprice = consistent_hashprice(model, power_usd_per_mwh, online)
+    hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs)
     if not np.isfinite(hashprice):
         hashprice = seen.hashprice_observed
     best = np.fmax(model.firms.expected_hashprice[sites.owner], hashprice)
@@ -424,7 +425,7 @@ def curtail_or_mine(model, seen: Observation) -> Curtailment:
         sites.mw_shutdown += scrapped
         sync_fleet(sites)
         # the machines left: the fixed point moves (the remaining ones earn a little more)
-        hashprice = consistent_hashprice(model, power_usd_per_mwh, online)
+        hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs)
     consistent = hashprice
     if not np.isfinite(hashprice):
         hashprice = seen.hashprice_observed
