@@ -30,7 +30,6 @@ import numpy as np
 
 from marketsim import metrics, protocol
 from marketsim.errors import InvariantError
-from marketsim.firms.conversion import NEW_HALL_DETAIL
 
 ENV_FLAG = "MARKETSIM_CHECK"
 MW_TOLERANCE = 1e-6  # MW: float residue of sums over thousands of sites
@@ -61,7 +60,7 @@ def _firm(model, f: int) -> str:
 
 def industry_mw(model) -> float:
     """Every MW the industry has or has ordered: capacity (all states) + being built + cancelled."""
-    return float(model.sites.capacity_mw.sum() + model.sites.build_pipeline.pending().sum() + model.mw_cancelled.sum())
+    return float(model.sites.capacity_mw.sum() + model.sites.build_pipeline.pending().sum() + model.sites.mw_cancelled.sum())
 
 
 class Checker:
@@ -108,27 +107,28 @@ def check_site_mw(model) -> None:
         fail(model, f"site {s}: MW states sum to {sites.state_total()[s]:.6f} MW, capacity is {sites.capacity_mw[s]:.6f} MW")
     for name, arr in (("mw_building", sites.build_pipeline.buffer.sum(axis=1)),
                       ("mw_being_converted", sites.conversion_pipeline.buffer.sum(axis=1)),
-                      ("mw_cancelled", model.mw_cancelled), ("mw_ai_leased", model.mw_ai_leased)):
+                      ("mw_cancelled", sites.mw_cancelled), ("mw_ai_leased", sites.mw_ai_leased)):
         bad = np.flatnonzero(~np.isfinite(arr) | (arr < -MW_TOLERANCE))
         if len(bad):
             fail(model, f"site {bad[0]}: {name} = {float(arr[bad[0]])!r} MW (must be finite and >= 0)")
-    bad = np.flatnonzero(model.mw_ai_leased > sites.mw_converted + MW_TOLERANCE)
+    bad = np.flatnonzero(sites.mw_ai_leased > sites.mw_converted + MW_TOLERANCE)
     if len(bad):
         s = bad[0]
-        fail(model, f"site {s}: AI-leased {model.mw_ai_leased[s]:.6f} MW exceeds converted {sites.mw_converted[s]:.6f} MW")
-    hashrate = model.site_hashrate_ehs
+        fail(model, f"site {s}: AI-leased {sites.mw_ai_leased[s]:.6f} MW exceeds converted {sites.mw_converted[s]:.6f} MW")
+    hashrate = sites.hashrate_ehs
     bad = np.flatnonzero(~np.isfinite(hashrate) | (hashrate < -HASHRATE_TOLERANCE_EHS))
     if len(bad):
         fail(model, f"site {bad[0]}: hashrate = {float(hashrate[bad[0]])!r} EH/s (must be finite and >= 0)")
 
 
 def ordered_mw_this_step(model) -> float:
-    """MW that entered the books this step: expansions ordered, entrants' new sites and new AI halls
-    started on unused interconnect (they add capacity at once; conversions of mining MW only change its state)."""
+    """MW that entered the books this step: expansions ordered and entrants' new sites (their
+    events), and new AI halls started on unused interconnect, as the lease market's record
+    declares them (``LeaseMarket.new_hall_mw``: they add capacity at once; conversions of mining
+    MW only change its state)."""
     ev = model.events.columns_at(model.steps_done)
-    new_hall = np.array([NEW_HALL_DETAIL in str(d) for d in ev["detail"]], dtype=bool)
-    entered = (ev["kind"] == "expansion_ordered") | (ev["kind"] == "entry") | ((ev["kind"] == "conversion_started") & new_hall)
-    return float(np.asarray(ev["mw"], dtype=float)[entered].sum())
+    entered = (ev["kind"] == "expansion_ordered") | (ev["kind"] == "entry")
+    return float(np.asarray(ev["mw"], dtype=float)[entered].sum()) + model.decisions.lease_market.new_hall_mw
 
 
 def check_industry_mw(model, before_mw: float) -> None:
@@ -143,7 +143,7 @@ def check_industry_mw(model, before_mw: float) -> None:
 def check_owners(model) -> None:
     """Live MW and orders in flight belong to active firms."""
     sites, active = model.sites, model.firms.active
-    pending = (sites.capacity_mw - sites.mw_shutdown > MW_TOLERANCE) | (sites.build_pipeline.buffer.sum(axis=1) > MW_TOLERANCE) \
+    pending = (sites.live_mw > MW_TOLERANCE) | (sites.build_pipeline.buffer.sum(axis=1) > MW_TOLERANCE) \
         | (sites.conversion_pipeline.buffer.sum(axis=1) > MW_TOLERANCE) | (sites.upgrade_due_step >= 0)
     bad = np.flatnonzero(pending & ~active[sites.owner])
     if len(bad):
@@ -214,7 +214,7 @@ def check_signs_and_numbers(model) -> None:
     out = model.outcome
     halted, no_mw = bool(out["halted"]), not (out["mw_mining"] + out["mw_idle"] + out["mw_converting"]
                                                + out["mw_ai"] + out["mw_ai_empty"]) > 0
-    no_hashrate = not model.firm_hashrate_ehs.sum() > 0  # e.g. the only miners left this step
+    no_hashrate = not model.tally.firm_hashrate_ehs.sum() > 0  # e.g. the only miners left this step
     may_be_missing = set(metrics.UNDEFINED_WHEN_HALTED if halted or no_hashrate else ()) \
         | set(metrics.UNDEFINED_WITHOUT_MW if no_mw else ()) | set(metrics.UNDEFINED_WITHOUT_DEALS)
     if out["issuance_btc"] + out["fees_btc"] <= 0 or out["mw_mining"] <= 0:
@@ -233,7 +233,7 @@ def check_signs_and_numbers(model) -> None:
 
 def check_chain(model, height_before: float) -> None:
     """The chain advances by the step's blocks, and pays the protocol's subsidy for them."""
-    out, chain = model.outcome, model.chain_outcome
+    out, chain = model.outcome, model.operation.chain
     blocks, height = float(chain.blocks), float(chain.height_end)
     if not (math.isfinite(blocks) and blocks >= 0):
         fail(model, f"blocks = {blocks!r} (must be finite and >= 0)")

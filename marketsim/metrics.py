@@ -109,7 +109,7 @@ def start_outcome(model) -> dict:
     import pandas as pd  # only the date; the step rows need no pandas
 
     sites, firms, market, c = model.sites, model.firms, model.market, model.config
-    hashrate = np.bincount(sites.owner, weights=model.site_hashrate_ehs, minlength=len(firms.active))
+    hashrate = np.bincount(sites.owner, weights=sites.hashrate_ehs, minlength=len(firms.active))
     mining_th = float((sites.mw_mining / sites.efficiency_j_per_th).sum())
     price = market.starting_price_usd()
     fee_share = market.starting_fee_share()
@@ -118,7 +118,7 @@ def start_outcome(model) -> dict:
     hashprice = (subsidy * (1.0 + fee_share) * TARGET_BLOCKS_PER_DAY * price / (difficulty * PH_PER_EH)
                  if difficulty > 0 else float("nan"))
     mw_converted = float(sites.mw_converted.sum())
-    mw_ai = float(model.mw_ai_leased.sum())
+    mw_ai = float(sites.mw_ai_leased.sum())
     return {
         "date": pd.Timestamp(c.start_date), "btc_price_usd": price,
         "network_hashrate_ehs": float(model.network_hashrate_ehs), "hashprice_usd_per_ph_day": hashprice,
@@ -133,15 +133,17 @@ def start_outcome(model) -> dict:
 
 
 def industry_outcome(model) -> dict:
-    """This step's row of ``industry.parquet``. Pure: it reads the model and changes nothing,
-    so calling it twice gives the same row (running totals are kept by the model's step)."""
+    """This step's row of ``industry.parquet``. Pure: it reads the model (its books and the
+    step's records: ``operation``, ``hosting``, ``decisions``) and changes nothing, so calling it
+    twice gives the same row (running totals are kept by the model's step)."""
     sites, firms, market = model.sites, model.firms, model.market
-    chain, state = model.chain_outcome, market.state
+    chain, state = model.operation.chain, market.state
+    lease_market = model.decisions.lease_market
     led = firms.ledger
-    firm_mw = np.bincount(sites.owner, weights=sites.capacity_mw - sites.mw_shutdown, minlength=len(firms))
+    firm_mw = sites.mw_by_firm(len(firms))
     firm_mw = np.where(firms.active, firm_mw, 0.0)
     # concentration after this step's deals: sites' hashrate under their current owners
-    hashrate = np.bincount(sites.owner, weights=model.site_hashrate_ehs, minlength=len(firms))
+    hashrate = np.bincount(sites.owner, weights=sites.hashrate_ehs, minlength=len(firms))
     # halted: nothing mined in the step; shares are also undefined when the firms that mined
     # all left in it (their sites shut: no hashrate left to share)
     halted = not model.network_hashrate_ehs > 0
@@ -149,7 +151,7 @@ def industry_outcome(model) -> dict:
     mining_th = (sites.mw_mining / sites.efficiency_j_per_th).sum()
     mining_cost = float(led["power_usd"].sum())
     mined = float(led["btc_mined"].sum())
-    mw_ai = float(model.mw_ai_leased.sum())
+    mw_ai = float(sites.mw_ai_leased.sum())
     events = model.events
     step = model.steps_done
     counts = events.counts_at(step)
@@ -180,7 +182,7 @@ def industry_outcome(model) -> dict:
         "mw_ai_empty": without_residue(float(sites.mw_converted.sum()) - mw_ai),
         "mw_shutdown": float(sites.mw_shutdown.sum()),
         "mw_building": float(sites.build_pipeline.pending().sum()),
-        "mw_cancelled": float(model.mw_cancelled.sum()),
+        "mw_cancelled": float(sites.mw_cancelled.sum()),
         "firms_active": int(firms.active.sum()),
         "entries": counts.get("entry", 0),
         "bankruptcies": counts.get("bankruptcy", 0),
@@ -204,11 +206,11 @@ def industry_outcome(model) -> dict:
         "cost_to_mine_btc_usd": (mining_cost + float(led["opex_usd"].sum())) / mined if mined > 0 else MISSING,
         "halted": halted,
         "ai_demand_mw": state.ai_demand_mw,
-        "ai_contracted_it_mw": model.ai_contracted_it_mw,
+        "ai_contracted_it_mw": lease_market.contracted_it_mw,
         "ai_lease_rate_usd_per_kw_month": market.lease_rate_usd_per_kw_month,
-        "machine_price_usd_per_th": model.machine_price_usd_per_th,
+        "machine_price_usd_per_th": model.seen.machine_price_usd_per_th,
         "asic_shipped_ehs": model.asic_shipped_ehs,
         "asic_capacity_ehs_per_month": market.asic_capacity_ehs_per_month(),
         "frontier_j_per_th": state.frontier_j_per_th,
-        **ai_outcome(model),
+        **ai_outcome(model, model.hosting, lease_market),
     }

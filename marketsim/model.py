@@ -1,16 +1,27 @@
 """IndustryModel: the Bitcoin mining industry as a Mesa model. The step order, nothing else.
 
-Each step (MODEL.md "Each step, each firm"):
-  observe   the market moves (price, fees, power, ASIC frontier, AI demand); firms update
-            their hashprice beliefs from what they can see;
+Each step (MODEL.md "Each step, each firm"), each phase handed the records it reads and
+returning its own (``marketsim.step_state``):
+  observe   the market moves (price, fees, power, ASIC frontier, AI demand)    -> Observation
+  believe   firms update their hashprice beliefs from what they can see       -> Beliefs
   operate   orders land (no faster than the ASIC makers ship); sites mine or curtail; the chain
-            advances with the network's hashrate; firms earn their share of the rewards and pay for power;
-  host AI   leases end, the lease market clears, delivered leases pay rent;
-  pay       debt service, capex instalments, financing of shortfalls;
-  decide    reviewing firms upgrade, expand or convert, under their own decision rule;
-  exit      insolvent firms leave (``consolidation``);
-  enter     new operators whose new site beats their hurdle come in (``firms.entry``);
+            advances with the network's hashrate; firms earn their share of the rewards and pay
+            for power                                                         -> Operation
+  host AI   leases end or renew, tenants default, delivered leases pay rent   -> Hosting
+  pay       debt service, capex instalments, financing of shortfalls          -> Payments
+  decide    reviewing firms upgrade, expand or convert, under their own decision rule; the AI
+            lease market clears                                               -> Decisions
+  exit      insolvent firms leave (``consolidation``)
+  retire    machines displaced by conversions and exits are sold or scrapped  -> UsedSale
+  enter     migrants and new operators whose site beats their hurdle come in  -> Entry
+  count     hashrate under each owner after the deals, running totals         -> Tally
   record    industry outcomes, per-firm snapshots, events.
+
+The phases change the books (``firms/book.py``: sites, firms, leases) and the event log; only
+this module assigns the model's attributes: the step's records (``seen``, ``beliefs``,
+``operation``, ``hosting``, ``payments``, ``decisions``, ``tally``) and the histories the
+model owns (``hashrate_history``, ``ai_demand_history``: what the firms have seen, for their
+trends). Readers (metrics, records, invariants, the agents, the dashboard) read those.
 
 Parameters: pass a ``marketsim.Scenario``, a shipped scenario name, a
 ``mesa.experimental.scenarios.Scenario`` with the same field names, or plain keyword
@@ -36,7 +47,8 @@ from marketsim.firms.rules import RULES
 from marketsim.market.engine import Market
 from marketsim.records import EventLog, FirmRecorder, OutcomeCollector
 from marketsim.scenario import Scenario, load_scenario, load_scenario_dict
-from marketsim.step_state import Beliefs, Observation, Operation, Tally
+from marketsim.step_state import (Beliefs, Decisions, Hosting, LeaseMarket, Observation, Operation, Payments,
+                                  Tally, UsedSale)
 from marketsim.timeline import STEPS_PER_MONTH, step_boundaries
 from marketsim.units import DAYS_PER_MONTH, DAYS_PER_YEAR, MONTHS_PER_YEAR
 
@@ -95,15 +107,10 @@ class IndustryModel(mesa.Model):
         self.firm_records = FirmRecorder()
         self.cumulative = {"bankruptcies": 0, "acquisitions": 0, "exits": 0}
         self.checker = invariants.Checker(self) if invariants.wanted(check) else None
-        self.ai_demand_history: list[float] = []
+        self.ai_demand_history: list[float] = []  # AI demand the market showed, one entry per step
         self.creditor_recoveries: list[dict] = []
         self.seen: Observation | None = None  # this step's observation (None before the first step)
-        self.hashprice_consistent = float("nan")
         self.used_machine_price_usd_per_th: dict[str, float] = {}  # last clearing price by efficiency tier
-        self.asic_shipped_ehs = 0.0  # EH/s of new machines shipped this step (within the makers' capacity)
-        # used lots bought by operators who build new MW for them, entering at the next entry phase
-        # (entry.offer_to_migrants -> entry.admit_migrants)
-        self.migration_lots: list[tuple[np.ndarray, ...]] = []
         self.outcome: dict[str, Any] = {}
         self.datacollector = OutcomeCollector(metrics.INDUSTRY_COLUMNS)  # a mesa.DataCollector, one pass a step
         # the industry before any step, in the industry table's columns (the table's rows are ends of steps)
@@ -144,16 +151,16 @@ class IndustryModel(mesa.Model):
         self.leases = LeaseBook()
         self.left_this_step = np.zeros(n, bool)
         self.exit_reason = np.full(n, "", dtype=object)
-        self.insolvent = np.zeros(0, dtype=np.int64)
-        self.mw_ai_leased = np.zeros(len(self.sites))
-        self.mw_cancelled = np.zeros(len(self.sites))  # per site: MW ordered, never built (owner left)
-        self.site_hashrate_ehs = pop.mw / pop.efficiency_j_per_th
-        self.firm_hashrate_ehs = self.site_hashrate_ehs.copy()
-        self.network_hashrate_ehs = float(self.site_hashrate_ehs.sum())
-        self.ai_contracted_it_mw = 0.0
-        self.ai_offered_it_mw = 0.0
-        self.ai_tenant_defaults_it_mw = 0.0  # IT MW whose tenants defaulted in the step (hosting.host_ai)
-        self.ai_step: dict[str, float] = {}  # the lease market's figures of the step (conversion.convert)
+        self.sites.hashrate_ehs = pop.mw / pop.efficiency_j_per_th  # every machine mines before the first step
+        self.network_hashrate_ehs = float(self.sites.hashrate_ehs.sum())
+        self.asic_shipped_ehs = 0.0  # EH/s of new machines shipped this step (within the makers' capacity)
+        # the records of the last step (before the first: what the start implies)
+        self.operation = Operation(network_hashrate_ehs=self.network_hashrate_ehs, asic_shipped_ehs=0.0)
+        self.hosting = Hosting(contracted_it_mw=0.0, tenant_defaults_it_mw=0.0)
+        self.payments = Payments(insolvent=np.zeros(0, dtype=np.int64))
+        self.decisions = Decisions(equity_room_usd=np.zeros(n), lease_market=LeaseMarket())
+        # one site per firm at the start: each firm's hashrate is its site's
+        self.tally = Tally(firm_hashrate_ehs=self.sites.hashrate_ehs.copy(), bankruptcies=0, acquisitions=0, exits=0)
         # the network's hashrate as firms have seen it (one entry per step; monthly data before a
         # monthly run's start), for their trend beliefs
         self.hashrate_history = list(self.market.hashrate_before_start(c.hashrate_trend_window_months)) \
@@ -170,16 +177,24 @@ class IndustryModel(mesa.Model):
         if self.checker is not None:
             self.checker.remember()  # the state the step starts from (a test may have set it)
         self.begin_step()
+        last_market = self.decisions.lease_market  # last step's lease market (its unlet offers)
         self.seen = seen = self.observe_market(self.steps_done)
-        self.beliefs = self.update_beliefs(seen)
-        self.operate(seen)
-        hosting.host_ai(self)
-        finance.pay(self)
-        decisions.decide(self, seen)
+        self.beliefs = beliefs = self.update_beliefs(seen)
+        self.operation = operation = self.operate(seen, self.operation)
+        self.hosting = hosted = hosting.host_ai(self, seen)
+        self.payments = finance.pay(self, seen)
+        self.decisions = decided = decisions.decide(
+            self, seen, beliefs, hosted.contracted_it_mw + last_market.unfilled_offered_it_mw)
         consolidation.settle_exits(self)
-        operations.retire_displaced_machines(self)
-        entry.enter(self, seen, self.beliefs)  # new operators whose new site beats their hurdle (MW arrives after the site's lead time)
-        self.count_after_deals(self.steps_done)
+        retired = operations.retire_displaced_machines(self, seen, operation.hashprice_consistent)
+        self._note_used_prices(retired)
+        # migrants with the lots they bought, and new operators whose new site beats their hurdle
+        # (MW arrives after the site's lead time); the records grow by their rows
+        market = decided.lease_market
+        entered = entry.enter(self, seen, beliefs, operation.used.migrant_lots + retired.migrant_lots,
+                              market.supply_it_mw)
+        self.seen, self.beliefs = entered.seen, entered.beliefs
+        self.tally = self.count_after_deals(self.steps_done)
         self.record()
         if self.checker is not None:
             self.checker.check()
@@ -221,45 +236,59 @@ class IndustryModel(mesa.Model):
                                               self.config.btc_forward_premium_per_year)
         return Beliefs(network_trend_per_year=trend, expected_decline_per_year=decline)
 
-    def operate(self, seen: Observation) -> Operation:
-        """Orders land (rationed by the makers' capacity), sites curtail or mine, the chain advances."""
+    def operate(self, seen: Observation, last: Operation) -> Operation:
+        """Orders land (rationed by the makers' capacity), sites curtail or mine, the chain advances.
+        ``last``: the previous step's ``Operation`` (its fixed-point hashprice, at which buyers
+        value the machines the deliveries displace, and its network hashrate, where this step's
+        fixed point is searched first)."""
         # the makers ship no more than their capacity
         self.asic_shipped_ehs = asic_orders.ration_deliveries(self.sites, self.market, seen)
-        operations.land_deliveries(self)
-        operations.curtail_or_mine(self, seen.site_power_usd_per_mwh)
+        used = operations.land_deliveries(self, seen, last.hashprice_consistent)
+        self._note_used_prices(used)
+        mined = operations.curtail_or_mine(self, seen, last.network_hashrate_ehs)
         self.sites.cohort_age_years += seen.years_in_step
-        operations.mine_and_earn(self, seen.site_power_usd_per_mwh)
-        self.network_hashrate_ehs = float(self.site_hashrate_ehs.sum())
+        firm_hashrate, chain = operations.mine_and_earn(self, seen, mined)
+        self.network_hashrate_ehs = float(self.sites.hashrate_ehs.sum())
         self.hashrate_history.append(self.network_hashrate_ehs)
-        return Operation(network_hashrate_ehs=self.network_hashrate_ehs, asic_shipped_ehs=self.asic_shipped_ehs)
+        return Operation(network_hashrate_ehs=self.network_hashrate_ehs, asic_shipped_ehs=self.asic_shipped_ehs,
+                         hashprice_consistent=mined.hashprice_consistent, chain=chain,
+                         firm_hashrate_ehs=firm_hashrate, used=used)
 
-    # --- this step's records, as the phases in other modules read them -------------------------
-    # (read-only views: the phases written as ``f(model)`` read these; the records themselves
-    # are made once a step, above, and replaced, never edited, when entrants add rows)
-    @property
-    def months_in_step(self) -> float:
-        return self.seen.months_in_step
+    def _note_used_prices(self, sale: UsedSale) -> None:
+        """The last clearing price of each used-machine tier (kept across steps, for display)."""
+        self.used_machine_price_usd_per_th.update(sale.tier_price_usd_per_th)
 
-    @property
-    def years_in_step(self) -> float:
-        return self.seen.years_in_step
-
+    # --- what consolidation.py and valuation.py still read by name ------------------------------
+    # (until they take the step's records as arguments: the lead's follow-up; nothing else reads these)
     @property
     def site_power_usd_per_mwh(self) -> np.ndarray:
+        """This step's ``Observation.site_power_usd_per_mwh`` (valuation.py)."""
         return self.seen.site_power_usd_per_mwh
 
     @property
-    def hashprice_observed(self) -> float:
-        """USD/PH/day at the current difficulty as last observed (NaN before the first step)."""
-        return self.seen.hashprice_observed if self.seen is not None else float("nan")
-
-    @property
     def machine_price_usd_per_th(self) -> float:
+        """This step's ``Observation.machine_price_usd_per_th`` (consolidation.py, valuation.py)."""
         return self.seen.machine_price_usd_per_th
 
     @property
-    def expected_decline_per_year(self) -> np.ndarray:
-        return self.beliefs.expected_decline_per_year
+    def insolvent(self) -> np.ndarray:
+        """This step's ``Payments.insolvent`` (consolidation.py)."""
+        return self.payments.insolvent
+
+    @property
+    def site_hashrate_ehs(self) -> np.ndarray:
+        """``SiteBook.hashrate_ehs`` (consolidation.py zeroes the rows of sites it shuts)."""
+        return self.sites.hashrate_ehs
+
+    @property
+    def mw_ai_leased(self) -> np.ndarray:
+        """``SiteBook.mw_ai_leased`` (consolidation.py zeroes the rows of sites it shuts)."""
+        return self.sites.mw_ai_leased
+
+    @property
+    def mw_cancelled(self) -> np.ndarray:
+        """``SiteBook.mw_cancelled`` (consolidation.py adds the MW a leaving firm never built)."""
+        return self.sites.mw_cancelled
 
     def hashrate_trend_per_year(self) -> float:
         """Trailing log growth of network hashrate per year over ``hashrate_trend_window_months``
@@ -275,11 +304,10 @@ class IndustryModel(mesa.Model):
         (here, not in the reporter, so that reporting twice counts nothing twice)."""
         counts = self.events.counts_at(step)
         tally = Tally(
-            firm_hashrate_ehs=np.bincount(self.sites.owner, weights=self.site_hashrate_ehs, minlength=len(self.firms)),
+            firm_hashrate_ehs=np.bincount(self.sites.owner, weights=self.sites.hashrate_ehs, minlength=len(self.firms)),
             bankruptcies=counts.get("bankruptcy", 0), acquisitions=counts.get("acquisition", 0),
             exits=int(self.left_this_step.sum()),
         )
-        self.firm_hashrate_ehs = tally.firm_hashrate_ehs
         self.cumulative["bankruptcies"] += tally.bankruptcies
         self.cumulative["acquisitions"] += tally.acquisitions
         self.cumulative["exits"] += tally.exits
@@ -293,8 +321,12 @@ class IndustryModel(mesa.Model):
             self.firm_records.record(self)
 
     # --- helpers the phases share -------------------------------------------------------------
-    def add_firm_agents(self, ids: np.ndarray) -> None:
-        """Mesa agents for firms just appended to the books (entrants)."""
+    def add_firms(self, ids: np.ndarray) -> None:
+        """Firms just appended to the books (entrants, ``entry.admit``): rows in the model's own
+        per-firm arrays (who left this step and why) and their Mesa agents."""
+        k = len(ids)
+        self.left_this_step = np.concatenate((self.left_this_step, np.zeros(k, bool)))
+        self.exit_reason = np.concatenate((self.exit_reason, np.full(k, "", dtype=object)))
         ids = [int(i) for i in ids]
         self.agents_by_index.update({a.index: a for a in MiningFirm.create_agents(self, len(ids), index=ids)})
 
@@ -309,30 +341,6 @@ class IndustryModel(mesa.Model):
 
     def firm_states(self) -> np.ndarray:
         return np.where(self.firms.active, "active", self.exit_reason).astype(object)
-
-    def firm_mw(self, firm_id: int) -> float:
-        rows = self.sites.owner == firm_id
-        return float((self.sites.capacity_mw[rows] - self.sites.mw_shutdown[rows]).sum())
-
-    def primary_site(self, firm_ids: np.ndarray | None = None) -> np.ndarray:
-        """Each firm's largest live site (-1 if none): where expansions are built. Ties go to the
-        lower site index. ``firm_ids``: the firms asked for (default: all, one per firm).
-
-        Without a sort: the largest live MW per owner (``np.maximum.at``), then the lowest site
-        index among the sites that reach it (``np.minimum.at``)."""
-        sites = self.sites
-        live = sites.capacity_mw - sites.mw_shutdown
-        owner = sites.owner
-        n_firms, n_sites = len(self.firms), len(live)
-        largest = np.full(n_firms, -np.inf)
-        np.maximum.at(largest, owner, live)
-        at_max = np.flatnonzero(live == largest[owner])
-        first = np.full(n_firms, n_sites, dtype=np.int64)
-        np.minimum.at(first, owner[at_max], at_max)
-        best = np.full(n_firms, -1, dtype=np.int64)
-        has = first < n_sites
-        best[has] = np.where(live[first[has]] > 0, first[has], -1)
-        return best if firm_ids is None else best[firm_ids]
 
     def run(self) -> IndustryModel:
         while self.running and self.steps < self.n_steps:

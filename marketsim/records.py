@@ -221,8 +221,8 @@ def snapshot_columns(model, state_code) -> dict[str, Any]:
         state[i] = state_code(model.exit_reason[rows[i]])
     mw_machines = by_firm(sites.mw_machines)[rows]
     machine_th = by_firm(np.divide(sites.mw_machines, sites.efficiency_j_per_th))[rows]
-    mw_ai = by_firm(model.mw_ai_leased)
-    power = by_firm(model.site_power_usd_per_mwh * sites.capacity_mw) / np.maximum(by_firm(sites.capacity_mw), 1e-12)
+    mw_ai = by_firm(sites.mw_ai_leased)
+    power = by_firm(model.seen.site_power_usd_per_mwh * sites.capacity_mw) / np.maximum(by_firm(sites.capacity_mw), 1e-12)
     led = firms.ledger
     return {
         "step": model.steps_done,
@@ -238,7 +238,7 @@ def snapshot_columns(model, state_code) -> dict[str, Any]:
         "mw_ai_empty": without_residue(by_firm(sites.mw_converted) - mw_ai)[rows],
         "ai_contracted_it_mw": by_firm(model.leases.contracted_it_by_site(len(sites)))[rows],
         "mw_shutdown": by_firm(sites.mw_shutdown)[rows],
-        "hashrate_ehs": np.asarray(model.firm_hashrate_ehs, dtype=float)[rows],
+        "hashrate_ehs": np.asarray(model.tally.firm_hashrate_ehs, dtype=float)[rows],
         "efficiency_j_per_th": np.divide(mw_machines, machine_th, out=np.full(len(rows), np.nan),
                                          where=machine_th > 0),
         "power_usd_per_mwh": power[rows],

@@ -7,8 +7,20 @@ and tested alone with a hand-made record:
 
   observe  -> `Observation`  what the market shows before anyone acts (prices, calendar)
   believe  -> `Beliefs`      what the firms expect from it (hashprice trend)
-  operate  -> `Operation`    what mining did (network hashrate, the market-clearing hashprice)
+  operate  -> `Operation`    what mining did (network hashrate, the hashprice at the fixed point,
+                             the chain's outcome, each firm's hashrate as mined, the used-machine sale)
+  host AI  -> `Hosting`      leases delivered and lost (the per-site delivered MW is a book column)
+  pay      -> `Payments`     who is still short of cash after credit and BTC (``consolidation``'s input)
+  decide   -> `Decisions`    the equity rule's room and the lease market's `LeaseMarket`
+  retire   -> `UsedSale`     machines displaced after the exits, sold or scrapped
+  enter    -> `Entry`        the new firms, and the step's records with their rows
   count    -> `Tally`        hashrate under each owner after the step's deals, running totals
+
+Only ``IndustryModel`` (model.py) keeps them (``model.seen``, ``model.operation``, ...): the
+phases read the records they are handed, not the model's copy (``consolidation`` and
+``valuation`` still do, through the model's properties and ``finance``'s default). What persists across steps
+and several phases change (a site's delivered AI MW, its hashrate, MW cancelled) is a column of
+the books (``firms/book.py``), not a record.
 
 The records are frozen (a phase cannot rewrite what an earlier one saw); their per-site and
 per-firm arrays grow only when entrants join mid-step (`Observation.with_new_sites`). Plain
@@ -18,7 +30,8 @@ numpy and dataclasses: importing this loads neither Mesa nor pandas.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -58,11 +71,88 @@ class Beliefs:
 
 
 @dataclass(frozen=True)
+class UsedSale:
+    """What the second-hand machine market did in one sale (``operations.resell_used_machines``)."""
+
+    # USD per TH/s each efficiency tier cleared at in this sale (tiers that sold nothing absent)
+    tier_price_usd_per_th: dict[str, float] = field(default_factory=dict)
+    # lots bought by operators who build new MW for them (``entry.offer_to_migrants``): per
+    # batch, (J/TH, MW, power USD/MWh, price USD/MW) arrays; they enter at this step's entry
+    migrant_lots: tuple[tuple[np.ndarray, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class Curtailment:
+    """What ``operations.curtail_or_mine`` decides: who mines, at which hashprice, at what cost."""
+
+    hashprice_consistent: float  # USD/PH/day at the step's fixed point (NaN: nothing can mine)
+    site_mining_ehs: np.ndarray  # per site, EH/s mined before outages
+    site_power_cost_mw: np.ndarray  # per site, MW-equivalents of power paid (cohorts' cost shares x MW)
+
+
+@dataclass(frozen=True)
 class Operation:
     """What the ``operate`` phase leaves behind: the network after this step's mining."""
 
     network_hashrate_ehs: float  # EH/s online after curtailment (the chain's input this step)
     asic_shipped_ehs: float  # EH/s of new machines the makers shipped (within their capacity)
+    hashprice_consistent: float = float("nan")  # USD/PH/day at the fixed point (``Curtailment``)
+    chain: Any = None  # the chain's ``ChainOutcome`` of the step (``Market.settle_chain``)
+    firm_hashrate_ehs: np.ndarray | None = None  # per firm, EH/s as mined (before the step's deals)
+    used: UsedSale = UsedSale()  # the sale of the machines the deliveries displaced
+
+
+@dataclass(frozen=True)
+class Hosting:
+    """Phase ``host AI`` (``hosting.host_ai``): the lease book after expiries, defaults and rent."""
+
+    contracted_it_mw: float  # IT MW under signed leases (delivered or not)
+    tenant_defaults_it_mw: float  # IT MW whose tenants defaulted or failed in the step
+
+
+@dataclass(frozen=True)
+class LeaseMarket:
+    """The AI lease market of one step (``conversion.convert``), the industry table's AI columns."""
+
+    signed_it_mw: float = 0.0
+    offered_it_mw: float = 0.0  # all IT MW offered (``unfilled_offered_it_mw``: what no tenant took)
+    clearing_rate_usd_per_kw_month: float = float("nan")
+    signed_rate_min_usd_per_kw_month: float = float("nan")
+    signed_rate_max_usd_per_kw_month: float = float("nan")
+    gpu_cloud_started_it_mw: float = 0.0
+    unmet_demand_it_mw: float = 0.0
+    contracted_it_mw: float = 0.0  # IT MW under signed leases after the signings
+    unfilled_offered_it_mw: float = 0.0  # offered and not signed: supply the next step's outlook counts
+    new_hall_mw: float = 0.0  # gross MW of new halls started on unused interconnect (they add capacity)
+
+    @property
+    def supply_it_mw(self) -> float:
+        """IT MW the AI demand forecast is shared among after this market: contracted plus unlet offers."""
+        return self.contracted_it_mw + self.unfilled_offered_it_mw
+
+
+@dataclass(frozen=True)
+class Payments:
+    """Phase ``pay`` (``finance.pay``): the firms still short after credit and BTC."""
+
+    insolvent: np.ndarray  # firm ids, ascending
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """Phase ``decide`` (``decisions.decide``)."""
+
+    equity_room_usd: np.ndarray  # per firm: equity the q rule left unraised this step
+    lease_market: LeaseMarket
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Phase ``enter`` (``entry.enter``): the firms that came in and the step's records with their rows."""
+
+    firm_ids: np.ndarray
+    seen: Observation
+    beliefs: Beliefs
 
 
 @dataclass(frozen=True)

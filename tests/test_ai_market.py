@@ -150,7 +150,8 @@ def test_a_tenant_funded_deal_needs_less_of_the_hosts_cash():
         site = int(np.argmax(model.sites.suitable_mw))
         spend = np.full(len(model.firms), 1e12)
         conversion.start_halls(model, np.array([site]), np.array([2]), np.array([10.0]),
-                               model.config.conversion_debt_share_leased, spend, detail="test")
+                               model.config.conversion_debt_share_leased, spend, detail="test",
+                               equity_room=model.decisions.equity_room_usd)
         drops.append(1e12 - spend[model.sites.owner[site]])
     assert drops[1] == pytest.approx(drops[0] * 0.5)
 
@@ -159,10 +160,10 @@ def test_reservation_rate_is_capex_and_forgone_margin_over_the_lease_annuity():
     model = IndustryModel(load_scenario("halving-2024-replay", n_firms=30), rng=1)
     model.step()
     from marketsim.firms import decisions
-    o = decisions.outlook(model)
+    o = decisions.outlook(model, model.seen, model.decisions.lease_market.supply_it_mw)
     rows = np.flatnonzero(model.sites.suitable_mw > 0)
     capex = conversion.capex_per_it_mw(model.config, model.market.state.date, model.firms.conversion_capex_usd_per_mw)
-    hall, conv = conversion._reservations(model, o, model.site_power_usd_per_mwh, capex, rows)
+    hall, conv = conversion._reservations(model, o, model.seen.site_power_usd_per_mwh, capex, rows, model.beliefs.expected_decline_per_year)
     assert (hall > 0).all() and np.isfinite(hall).all()
     # a new hall's rent starts ai_new_hall_extra_lead_months later: its ask is the ask it would
     # have on a conversion's lead x (1 + monthly project rate)^extra months
@@ -176,7 +177,7 @@ def test_reservation_rate_is_capex_and_forgone_margin_over_the_lease_annuity():
                                             s.ai_tenant_default_per_year)
     delay = (1 + rate) ** (s.ai_new_hall_extra_lead_months / 12)
     model.config = s.with_overrides(ai_new_hall_extra_lead_months=0)
-    hall_now, conv_now = conversion._reservations(model, o, model.site_power_usd_per_mwh, capex, rows)
+    hall_now, conv_now = conversion._reservations(model, o, model.seen.site_power_usd_per_mwh, capex, rows, model.beliefs.expected_decline_per_year)
     npv = np.array([model.rules[k].name == "npv" for k in model.firms.rule[model.sites.owner[rows]]])
     assert npv.any() and (~npv).any()
     assert hall[npv] == pytest.approx(hall_now[npv] * delay[npv]) and conv == pytest.approx(conv_now)
@@ -187,7 +188,7 @@ def test_reservation_rate_is_capex_and_forgone_margin_over_the_lease_annuity():
     premium = 1 + model.config.ai_new_hall_capex_premium
     assert (conv >= hall_now / premium - 1e-9).all()
     # doubling capex roughly doubles a new hall's ask (it is all capex)
-    hall2, _ = conversion._reservations(model, o, model.site_power_usd_per_mwh, 2 * capex, rows)
+    hall2, _ = conversion._reservations(model, o, model.seen.site_power_usd_per_mwh, 2 * capex, rows, model.beliefs.expected_decline_per_year)
     assert hall2 == pytest.approx(2 * hall)
 
 
@@ -265,10 +266,10 @@ def test_a_tenant_default_empties_the_hall_and_stops_the_rent():
     model.sites.mw_converted[site] += 13.0  # a finished 10 MW IT hall
     model.leases = LeaseBook()
     model.leases.sign(np.array([site]), np.array([10.0]), 130.0, model.steps_done, 144)
-    hosting.host_ai(model)
+    hosting.host_ai(model, model.seen)
     # rent = 130 $/kW-month x 10,000 kW x the step's months
-    assert model.firms.ledger["revenue_ai_usd"][owner] == pytest.approx(130.0 * 10_000.0 * model.months_in_step)
-    assert model.mw_ai_leased[site] == pytest.approx(13.0)
+    assert model.firms.ledger["revenue_ai_usd"][owner] == pytest.approx(130.0 * 10_000.0 * model.seen.months_in_step)
+    assert model.sites.mw_ai_leased[site] == pytest.approx(13.0)
     model.config = model.config.with_overrides(ai_tenant_default_per_year=0.5)  # p = 1 - e^(-0.5/12)
 
     class FirstDrawDefaults:  # every uniform draw is 0 < p: the tenant defaults now
@@ -276,12 +277,13 @@ def test_a_tenant_default_empties_the_hall_and_stops_the_rent():
             return np.zeros(n)
 
     model.firm_rng = FirstDrawDefaults()
-    hosting.host_ai(model)
+    hosted = hosting.host_ai(model, model.seen)
+    assert hosted.tenant_defaults_it_mw == pytest.approx(10.0) and hosted.contracted_it_mw == 0.0
     assert len(model.leases) == 0
     assert model.firms.ledger["revenue_ai_usd"][owner] == 0.0  # the rent stops
-    assert model.mw_ai_leased[site] == 0.0  # the hall is empty ...
+    assert model.sites.mw_ai_leased[site] == 0.0  # the hall is empty ...
     assert model.sites.mw_converted[site] == pytest.approx(13.0)  # ... but still there, to be let again
-    assert hosting.ai_outcome(model)["ai_empty_it_mw"] >= 10.0 - 1e-9
+    assert hosting.ai_outcome(model, hosted, model.decisions.lease_market)["ai_empty_it_mw"] >= 10.0 - 1e-9
     assert "tenant_defaulted" in [r[2] for r in model.events.rows]
 
 
@@ -304,7 +306,7 @@ def test_a_signed_lease_raises_a_public_miners_market_value_and_what_it_can_issu
     site = int(public[np.argmax(model.firms.cash_usd[public])])  # the firm's first site is its own id
     firm = model.sites.owner[site]
     model.leases = LeaseBook()
-    model.mw_ai_leased[:] = 0.0
+    model.sites.mw_ai_leased[:] = 0.0
     value0, repl0 = finance.market_value_and_replacement_usd(model)
     room0 = finance.equity_room_usd(model)
     model.leases.sign(np.array([site]), np.array([10.0]), 130.0, model.steps_done, 144)
@@ -315,7 +317,7 @@ def test_a_signed_lease_raises_a_public_miners_market_value_and_what_it_can_issu
     assert np.delete(value1 - value0, firm) == pytest.approx(0.0)
     assert repl1 == pytest.approx(repl0)
     # delivered: the whole data-centre multiple, 30 x 10 = 300 M
-    model.mw_ai_leased[site] = 13.0
+    model.sites.mw_ai_leased[site] = 13.0
     assert finance.market_value_and_replacement_usd(model)[0][firm] - value0[firm] == pytest.approx(300e6)
     assert finance.equity_room_usd(model)[firm] > room0[firm]
     assert "ai_rerating_raise_share" not in Scenario.model_fields
@@ -335,7 +337,8 @@ def test_tenants_sign_blocks_not_slivers():
         sites.suitable_mw[~keep] = 0.0
         sites.suitable_mw[site] = sites.mw_converting[site] + sites.mw_converted[site] + 13.0  # 10 MW of IT room
         spend = np.full(len(model.firms), 1e12)
-        _, kind, mw, _ = conversion.offers(model, spend, decisions.outlook(model), model.site_power_usd_per_mwh)
+        _, kind, mw, _ = conversion.offers(model, spend, decisions.outlook(model, model.seen, model.decisions.lease_market.supply_it_mw),
+                                      model.seen.site_power_usd_per_mwh, model.beliefs.expected_decline_per_year)
         offered[block] = float(mw[kind > 0].sum())
     assert offered[5.0] == pytest.approx(10.0) and offered[40.0] == 0.0
 
@@ -372,7 +375,8 @@ def test_a_public_host_offers_what_it_can_fund_with_the_equity_a_signing_brings(
     owner = sites.owner[site]
     spend = np.zeros(len(firms))
     spend[owner] = 0.2 * need_it[owner] * (hall[site] * (1 + s.ai_new_hall_capex_premium) + conv[site]) / s.ai_pue
-    _, kind, mw, _ = conversion.offers(model, spend, decisions.outlook(model), model.site_power_usd_per_mwh)
+    _, kind, mw, _ = conversion.offers(model, spend, decisions.outlook(model, model.seen, model.decisions.lease_market.supply_it_mw),
+                                      model.seen.site_power_usd_per_mwh, model.beliefs.expected_decline_per_year)
     assert float(mw[kind > 0].sum()) == pytest.approx(offered_share * room_it)
 
 
@@ -393,15 +397,15 @@ def test_unmet_demand_is_what_tenants_want_at_the_clearing_rate_less_what_signed
     model = IndustryModel(load_scenario("halving-2024-replay", n_firms=30), rng=1)
     model.step()
     cleared = ai.LeaseClearing(120.0, np.array([10.0, 0.0]), 30.0)
-    assert conversion.unmet_demand_it_mw(model, cleared, 10.0, 500.0) == pytest.approx(20.0)
+    assert conversion.unmet_demand_it_mw(model, model.seen, cleared, 10.0, 500.0) == pytest.approx(20.0)
     # no offers: tenants' demand at the standing rate, wanted x (choke - r)/(choke - ref) - contracted
     s, market = model.config, model.market
     market.lease_rate_usd_per_kw_month = 150.0
-    market.state = dataclasses.replace(market.state, ai_demand_mw=400.0)
+    seen = dataclasses.replace(model.seen, ai_demand_mw=400.0)  # the demand the step showed
     nobody = ai.LeaseClearing(float("nan"), np.zeros(0), 0.0)
-    assert conversion.unmet_demand_it_mw(model, nobody, 0.0, 100.0) == pytest.approx(300.0)
+    assert conversion.unmet_demand_it_mw(model, seen, nobody, 0.0, 100.0) == pytest.approx(300.0)
     market.lease_rate_usd_per_kw_month = s.ai_choke_rate_usd_per_kw_month
-    assert conversion.unmet_demand_it_mw(model, nobody, 0.0, 0.0) == 0.0
+    assert conversion.unmet_demand_it_mw(model, seen, nobody, 0.0, 0.0) == 0.0
     assert "ai_unmet_demand_it_mw" in model.datacollector.get_model_vars_dataframe()
 
 
@@ -478,17 +482,17 @@ def test_an_empty_hall_runs_its_owners_gpu_cloud_only_when_it_pays(gpu_capex, ex
     model.sites.mw_mining[site] -= 13.0
     model.sites.mw_converted[site] += 13.0  # an empty 10 MW IT hall
     spend = np.full(len(model.firms), 1e12)
-    started = conversion.choose_gpu_cloud(model, spend)
+    started = conversion.choose_gpu_cloud(model, model.seen, spend)
     own = model.leases.own_gpu & (model.leases.site == site)
     assert own.any() == expect_gpu
     if expect_gpu:
         assert started >= 10.0 - 1e-9
-        hosting.host_ai(model)
+        hosting.host_ai(model, model.seen)
         owner = model.sites.owner[site]
         u_rate = model.leases.rate_usd_per_kw_month[own][0]
         # NOI booked = rent equivalent x kW x margin = GPU revenue x utilisation x (1 - GPU opex) per month
         noi = model.firms.ledger["revenue_ai_usd"][owner] * model.config.ai_margin
-        assert noi == pytest.approx(u_rate * 10_000.0 * model.config.ai_margin * model.months_in_step, rel=1e-9)
+        assert noi == pytest.approx(u_rate * 10_000.0 * model.config.ai_margin * model.seen.months_in_step, rel=1e-9)
         assert spend[owner] < 1e12  # the GPUs' equity came out of the firm's spendable cash
 
 

@@ -83,7 +83,7 @@ def test_a_tight_capacity_holds_deliveries_back_without_losing_mw():
     before = float(sites.capacity_mw.sum() + sites.build_pipeline.pending().sum())
     for step in range(4):
         model.step()
-        cap = 0.5 * model.months_in_step
+        cap = 0.5 * model.seen.months_in_step
         assert model.asic_shipped_ehs <= cap + 1e-9
         if step == 0:
             assert model.asic_shipped_ehs == pytest.approx(cap, rel=1e-6)  # it binds

@@ -3,6 +3,8 @@ scrapping at the hashprice expected after the next retarget."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -26,7 +28,7 @@ def flat_scenario(**overrides) -> Scenario:
 
 
 def supply_ehs(model, hashprice: float, online: float = 1.0) -> float:
-    share, _ = operations.mining_shares(model, model.site_power_usd_per_mwh, hashprice)
+    share, _ = operations.mining_shares(model, model.seen.site_power_usd_per_mwh, hashprice)
     return float((share * model.sites.mw_machines / model.sites.efficiency_j_per_th).sum() * online)
 
 
@@ -36,11 +38,13 @@ def record_mining(monkeypatch):
     seen = []
     settle = operations.mine_and_earn
 
-    def spy(model, power):
-        settle(model, power)
-        seen.append((model.hashprice_consistent, model.sites.cohort_mw.copy(),
-                     model.sites.cohort_efficiency_j_per_th.copy(), np.asarray(power).copy(), 1.0 - operations.outage_share(model), float(model.site_hashrate_ehs.sum()),
+    def spy(model, observed, mined):
+        out = settle(model, observed, mined)
+        seen.append((mined.hashprice_consistent, model.sites.cohort_mw.copy(),
+                     model.sites.cohort_efficiency_j_per_th.copy(), np.asarray(observed.site_power_usd_per_mwh).copy(),
+                     1.0 - operations.outage_share(model), float(model.sites.hashrate_ehs.sum()),
                      model.market.reward_usd_per_day()))
+        return out
 
     monkeypatch.setattr(operations, "mine_and_earn", spy)
     return seen
@@ -68,7 +72,7 @@ def test_the_hashrate_that_mines_is_the_one_its_hashprice_calls_for(blocks_model
         assert supply_at(model, record) == pytest.approx(h, rel=1e-5)
     if blocks_model == "replay":
         # blocks from the data: the realised hashprice is the consistent one
-        assert model.chain_outcome.hashprice_usd_per_ph_day == pytest.approx(model.hashprice_consistent, rel=1e-5)
+        assert model.operation.chain.hashprice_usd_per_ph_day == pytest.approx(model.operation.hashprice_consistent, rel=1e-5)
 
 
 def test_an_outage_leaves_the_rest_of_the_network_consistent(monkeypatch):
@@ -137,7 +141,7 @@ def test_take_or_pay_power_is_mined_even_above_the_breakeven_price():
     sites.power_take_or_pay_share[0] = 1.0  # paid whether mined or not: marginal cost 0
     sites.power_take_or_pay_share[1] = 0.0
     power = model.market.site_power_prices(sites.power_base_usd_per_mwh)
-    share, cost_share = operations.mining_shares(model, power, model.hashprice_consistent)
+    share, cost_share = operations.mining_shares(model, power, model.operation.hashprice_consistent)
     assert share[0] == pytest.approx(1.0)
     assert cost_share[0] == pytest.approx(1.0)  # pays the full contract
     assert share[1] < 1e-6
@@ -180,7 +184,7 @@ def test_an_unprofitable_fleet_is_scrapped_gradually_and_mw_is_conserved():
     for _ in range(3):
         model.step()
         left.append(model.sites.mw_machines[site])
-        months.append(model.months_in_step)
+        months.append(model.seen.months_in_step)
         assert model.sites.state_total()[site] == pytest.approx(model.sites.capacity_mw[site])
     # a hazard with mean life 4 months: exp(-t/4) of the fleet stays over a step of t months
     # (February is 0.92 of an average month: 0.795 stays; a 31-day month 0.775)
@@ -198,20 +202,21 @@ def test_only_the_cohorts_that_do_not_pay_their_way_are_scrapped():
     site = int(mixed[np.argmax(sites.cohort_mw[mixed].sum(axis=1))])
     slots = np.flatnonzero(sites.cohort_mw[site] > 0)
     old, new = slots[np.argmax(sites.cohort_efficiency_j_per_th[site, slots])], slots[np.argmin(sites.cohort_efficiency_j_per_th[site, slots])]
-    hp = model.hashprice_consistent
+    hp = model.operation.hashprice_consistent
     # a power price at which the new cohort earns its fixed cost and the old one does not
     revenue_new = econ.revenue_usd_per_mw_day(hp, sites.cohort_efficiency_j_per_th[site, new]) / 24
     revenue_old = econ.revenue_usd_per_mw_day(hp, sites.cohort_efficiency_j_per_th[site, old]) / 24
     assert revenue_old < 0.6 * revenue_new
-    power = model.site_power_usd_per_mwh.copy()
+    power = model.seen.site_power_usd_per_mwh.copy()
     power[site] = 0.5 * (revenue_old + revenue_new)
     sites.power_take_or_pay_share[site] = 0.0
     before = sites.cohort_mw[site].copy()
     model.firms.expected_hashprice[sites.owner[site]] = hp
-    operations.curtail_or_mine(model, power)
+    operations.curtail_or_mine(model, dataclasses.replace(model.seen, site_power_usd_per_mwh=power),
+                               model.operation.network_hashrate_ehs)
     after = sites.cohort_mw[site]
     assert after[new] == pytest.approx(before[new])
-    rate = 1 - np.exp(-model.months_in_step / model.config.scrap_after_unprofitable_months)
+    rate = 1 - np.exp(-model.seen.months_in_step / model.config.scrap_after_unprofitable_months)
     assert after[old] == pytest.approx(before[old] * (1 - rate))
     # the old machines also curtail first: the site mines less than its machine MW
     assert sites.mw_mining[site] < sites.mw_machines[site]
@@ -287,14 +292,14 @@ def test_an_upgrade_replaces_the_worst_machines_and_they_are_resold_with_mw_and_
     sites.capacity_mw[buyer] += upgrade
     empty_before = sites.mw_shutdown[buyer]
     sites.power_base_usd_per_mwh[buyer] = 5.0
-    model.site_power_usd_per_mwh[buyer] = 5.0
+    model.seen.site_power_usd_per_mwh[buyer] = 5.0
     sites.upgrade_due_step[seller] = model.steps_done  # lands now
     sites.upgrade_mw[seller] = upgrade
     sites.upgrade_efficiency[seller] = 17.0
     mw_before = sites.cohort_mw.sum() + sites.mw_shutdown.sum()
     th_before = machines_th(sites)
     capex_seller_cash = model.firms.cash_usd.copy()
-    operations.land_deliveries(model)
+    operations.land_deliveries(model, model.seen, model.operation.hashprice_consistent)
     # the seller: the worst cohort lost `upgrade` MW, a 17 J/TH cohort of the same MW arrived
     assert sites.cohort_mw[seller, old_slot] == pytest.approx(upgrade)  # half of it stays
     assert np.isclose(sites.cohort_efficiency_j_per_th[seller], 17.0).any()
@@ -329,7 +334,7 @@ def test_machines_nobody_wants_are_scrapped_and_leave_the_th():
     sites.upgrade_efficiency[site] = 17.0
     worst = sites.cohort_efficiency_j_per_th[site][sites.cohort_mw[site] > 0].max()
     th_before = machines_th(sites)
-    operations.land_deliveries(model)
+    operations.land_deliveries(model, model.seen, model.operation.hashprice_consistent)
     assert machines_th(sites) == pytest.approx(th_before - upgrade / worst + upgrade / 17.0)
     kinds = model.events.frame().query("site_id == @site")["kind"].tolist()
     assert "used_scrapped" in kinds
@@ -373,7 +378,7 @@ def test_firms_start_from_the_public_2022_trend_and_disagree():
     # the trend before the first step: Jan-2022 to Dec-2022 monthly means, 11 months apart
     assert model.hashrate_trend_per_year() == pytest.approx(np.log(monthly[-1] / monthly[0]) / (11 / 12))
     model.step()
-    d = model.expected_decline_per_year
+    d = model.beliefs.expected_decline_per_year
     w = model.firms.hashprice_trend_weight
     assert d.std() > 0.01  # dispersion across firms
     # firms that extrapolate more of the growth expect a steeper decline
@@ -398,7 +403,7 @@ def test_public_miners_issue_equity_only_when_valued_above_replacement_cost():
     q = value / replacement
     public = model.firms.is_public & model.firms.active
     # by hand: room = share x years / review probability x (1 - min_q / q) x value, for q > min_q
-    per_review = s.equity_issuance_share_per_year * model.years_in_step / s.review_probability_per_step
+    per_review = s.equity_issuance_share_per_year * model.seen.years_in_step / s.review_probability_per_step
     expected = np.where(public & (q > s.equity_issuance_min_q), per_review * (1 - s.equity_issuance_min_q / q) * value, 0.0)
     np.testing.assert_allclose(room, expected, rtol=1e-9)
     assert (room[~model.firms.is_public] == 0).all()  # private firms raise no outside equity

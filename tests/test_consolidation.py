@@ -250,8 +250,9 @@ def test_conversion_debt_is_project_debt_within_its_own_limit():
     firms.debt_usd[f] = firms.debt_ceiling_usd[f]  # at the corporate limit
     before = float(firms.debt_usd[f])
     spend = np.full(len(firms), 1e12)
-    host = conversion.start_halls(model, np.array([site]), np.array([2]), np.array([10.0]),
-                                  s.conversion_debt_share_leased, spend, detail="test")
+    host, _ = conversion.start_halls(model, np.array([site]), np.array([2]), np.array([10.0]),
+                                        s.conversion_debt_share_leased, spend, detail="test",
+                                     equity_room=model.decisions.equity_room_usd)
     drawn = float(firms.debt_usd[f]) - before
     assert drawn == pytest.approx(s.conversion_debt_share_leased * host[0])
     assert firms.debt_usd[f] <= firms.debt_ceiling_usd[f] + 1e-3

@@ -35,7 +35,7 @@ def _reference_site_values(model, site_rows, bidders):
     hp = econ.hashprice_outlook(o_hp, months, s.expected_hashprice_decline_per_year,
                                 model.market.months_to_next_halving(), ratio)
     disc = econ.monthly_discount(hurdle, months)
-    cost = model.site_power_usd_per_mwh[site_rows] + s.mining_opex_usd_per_mwh
+    cost = model.seen.site_power_usd_per_mwh[site_rows] + s.mining_opex_usd_per_mwh
     frontier = model.market.state.frontier_j_per_th
     refleet_capex = econ.machine_capex_usd_per_mw(model.machine_price_usd_per_th, frontier)
     machines = sites.mw_machines[site_rows]

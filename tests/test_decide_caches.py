@@ -18,7 +18,7 @@ import pytest
 from marketsim import IndustryModel, load_scenario
 from marketsim.firms import economics as econ
 from marketsim.firms import finance
-from marketsim.firms.book import Pipeline
+from marketsim.firms.book import Pipeline, SiteBook
 from marketsim.firms.rules import Candidates, FirmPaths, FirmRows, NPVRule
 
 from test_units_more import DPM, outlook  # the worked outlook (halving in 100 months, 24-month horizon)
@@ -102,17 +102,18 @@ def test_upgrade_valued_once_per_site_equals_row_by_row_on_the_worked_numbers():
 
 
 def _sites_model(owner, capacity, shutdown, n_firms):
-    sites = types.SimpleNamespace(owner=np.asarray(owner), capacity_mw=np.asarray(capacity, float),
-                                  mw_shutdown=np.asarray(shutdown, float))
-    return types.SimpleNamespace(sites=sites, firms=[None] * n_firms)
+    capacity, shutdown = np.asarray(capacity, float), np.asarray(shutdown, float)
+    sites = types.SimpleNamespace(owner=np.asarray(owner), live_mw=capacity - shutdown)
+    return SiteBook.primary_site(sites, n_firms)
 
 
 def test_primary_site_is_the_largest_live_site_ties_to_the_lower_index():
     # firm 0: sites 0 (10 MW) and 3 (10 MW live of 15): a tie, site 0; firm 1: site 1 (all shut
     # down: none); firm 2: sites 2 (5) and 4 (8): site 4; firm 3 owns no site
-    m = _sites_model([0, 1, 2, 0, 2], [10, 6, 5, 15, 8], [0, 6, 0, 5, 0], 4)
-    assert IndustryModel.primary_site(m).tolist() == [0, -1, 4, -1]
-    assert IndustryModel.primary_site(m, np.array([2, 0])).tolist() == [4, 0]
+    sites = types.SimpleNamespace(owner=np.array([0, 1, 2, 0, 2]),
+                                  live_mw=np.array([10, 6, 5, 15, 8], float) - np.array([0, 6, 0, 5, 0], float))
+    assert SiteBook.primary_site(sites, 4).tolist() == [0, -1, 4, -1]
+    assert SiteBook.primary_site(sites, 4, np.array([2, 0])).tolist() == [4, 0]
 
 
 def test_primary_site_matches_a_sort_by_owner_and_size_on_random_books():
@@ -129,7 +130,7 @@ def test_primary_site_matches_a_sort_by_owner_and_size_on_random_books():
             mine = order[owner[order] == f]
             if len(mine) and live[mine[0]] > 0:
                 want[f] = mine[0]
-        assert IndustryModel.primary_site(_sites_model(owner, cap, shut, n_firms)).tolist() == want.tolist()
+        assert _sites_model(owner, cap, shut, n_firms).tolist() == want.tolist()
 
 
 def test_pipeline_rows_with_their_own_delays_equal_the_calls_one_delay_at_a_time():
@@ -164,16 +165,18 @@ def test_offers_value_only_the_sites_that_can_offer_a_block():
     seen = []
     original = conversion._reservations
 
-    def spy(m, o, power, capex, rows, paths=None):
+    def spy(m, o, power, capex, rows, decline, paths=None):
         seen.append(rows.copy())
-        return original(m, o, power, capex, rows, paths)
+        return original(m, o, power, capex, rows, decline, paths)
 
     conversion._reservations = spy
     try:
         spend = np.full(len(model.firms), 1e12)  # money is no limit: every suitable site offers
-        site, kind, mw, res = conversion.offers(model, spend, decisions.outlook(model), model.site_power_usd_per_mwh)
+        o = decisions.outlook(model, model.seen, model.decisions.lease_market.supply_it_mw)
+        power, decline = model.seen.site_power_usd_per_mwh, model.beliefs.expected_decline_per_year
+        site, kind, mw, res = conversion.offers(model, spend, o, power, decline)
         broke = np.zeros(len(model.firms))  # nobody can fund a block: no new building is valued
-        _, kind0, _, _ = conversion.offers(model, broke, decisions.outlook(model), model.site_power_usd_per_mwh)
+        _, kind0, _, _ = conversion.offers(model, broke, o, power, decline)
     finally:
         conversion._reservations = original
     assert len(seen) == 1 and set(site[kind > 0]) <= set(seen[0].tolist())
@@ -197,3 +200,18 @@ def test_pipeline_rows_appended_from_a_reserve_start_empty_and_keep_what_is_sche
     assert q.pending().tolist() == [0.0, 0.0, 5.0, 0.0, 0.0, 0.0, 0.0, 1.5]
     assert p.pending().tolist() == [0.0, 0.0, 5.0, 0.0, 0.0, 0.0]
     assert p.pop().tolist() == [0.0, 0.0, 5.0, 0.0, 0.0, 0.0]
+
+
+def test_live_mw_by_firm_on_the_books_counts_every_state_but_shut_down():
+    # firm 0: sites 0 (10 MW) and 3 (15 MW, 5 shut): 20; firm 1: site 1, all shut: 0; firm 2:
+    # sites 2 (5) and 4 (8, of which 3 converted to AI: still live): 13; firm 3 owns nothing
+    sites = SiteBook.create(owner=[0, 1, 2, 0, 2], capacity_mw=[10.0, 6.0, 5.0, 15.0, 8.0], suitable_mw=np.zeros(5),
+                            power_base_usd_per_mwh=np.full(5, 40.0), efficiency_j_per_th=np.full(5, 30.0),
+                            machine_age_years=np.zeros(5), pipeline_horizon=2)
+    sites.mw_mining[[1, 3]] -= [6.0, 5.0]
+    sites.mw_shutdown[[1, 3]] += [6.0, 5.0]
+    sites.mw_mining[4] -= 3.0
+    sites.mw_converted[4] += 3.0
+    assert sites.live_mw.tolist() == [10.0, 0.0, 5.0, 10.0, 8.0]
+    assert sites.mw_by_firm(4).tolist() == [20.0, 0.0, 13.0, 0.0]
+    assert sites.primary_site(4).tolist() == [0, -1, 4, -1]

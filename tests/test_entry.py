@@ -73,7 +73,8 @@ def test_entry_probability_falls_with_the_entrants_power_price():
     model = IndustryModel(flat(price_initial_usd=30_000.0), rng=5)
     model.step()
     from marketsim.firms import decisions
-    p = entry.entry_probability(model, decisions.outlook(model), np.array([10.0, 40.0, 80.0, 200.0]), model.beliefs)
+    o = decisions.outlook(model, model.seen, model.decisions.lease_market.supply_it_mw)
+    p = entry.entry_probability(model, o, np.array([10.0, 40.0, 80.0, 200.0]), model.beliefs)
     assert np.all(np.diff(p) <= 0) and p[0] > 0 and p[-1] == 0.0
 
 

@@ -78,14 +78,14 @@ def _expansion_order_mw(share: float) -> tuple[float, float, float]:
     firms, sites = model.firms, model.sites
     f = int(np.flatnonzero(~firms.is_public & firms.active)[0])
     site = int(np.flatnonzero(sites.owner == f)[0])
-    o = decisions.outlook(model)
+    o = decisions.outlook(model, model.seen, model.decisions.lease_market.supply_it_mw)
     spend = np.zeros(len(firms))
     spend[f] = 20e6
-    model.equity_room = np.zeros(len(firms))
     debt = firms.debt_usd[f]
     firms.debt_ceiling_usd[f] = firms.debt_usd[f]  # no bank room: the order is cash and vendor credit
     before = sites.build_pipeline.pending()[site]
-    decisions._order_expansions(model, np.array([f]), np.array([site]), np.array([1e6]), spend, o, 1.0)
+    decisions._order_expansions(model, np.array([f]), np.array([site]), np.array([1e6]), spend, o, 1.0,
+                                np.zeros(len(firms)))
     assert spend[f] == pytest.approx(0.0, abs=1e-3)  # the budget was the limit
     machines = float(econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, o.frontier_j_per_th))
     return float(sites.build_pipeline.pending()[site] - before), float(firms.debt_usd[f] - debt), machines

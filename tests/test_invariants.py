@@ -95,14 +95,14 @@ def test_missing_hashrate_outcomes_are_allowed_only_when_halted():
 
 def test_chain_height_and_subsidy_follow_the_protocol():
     model = _model()
-    height = float(model.chain_outcome.height_end)
+    height = float(model.operation.chain.height_end)
     with pytest.raises(InvariantError, match=r"block height .* != .* blocks mined"):
-        invariants.check_chain(model, height - model.chain_outcome.blocks - 10.0)
+        invariants.check_chain(model, height - model.operation.chain.blocks - 10.0)
     model.outcome = {**model.outcome, "subsidy_btc": 6.25}  # the 2023 chain pays 6.25 until the 2024 halving
-    invariants.check_chain(model, height - model.chain_outcome.blocks)
+    invariants.check_chain(model, height - model.operation.chain.blocks)
     model.outcome = {**model.outcome, "subsidy_btc": 12.5}
     with pytest.raises(InvariantError, match=r"subsidy 12.5 BTC != protocol subsidy 6.25 BTC"):
-        invariants.check_chain(model, height - model.chain_outcome.blocks)
+        invariants.check_chain(model, height - model.operation.chain.blocks)
 
 
 def test_exits_must_equal_the_sum_of_their_kinds():

@@ -85,8 +85,8 @@ def _land_an_upgrade_with_no_empty_mw(prospects: int, price_usd: float = 20_000.
     sites.upgrade_efficiency[site] = 17.0
     before = dict(th=machines_th(sites), mw=float(sites.capacity_mw.sum()), n_firms=len(model.firms),
                   n_sites=len(sites), led=model.firms.ledger["capex_usd"].copy())
-    operations.land_deliveries(model)
-    new_firms = entry.admit_migrants(model)
+    used = operations.land_deliveries(model, model.seen, model.operation.hashprice_consistent)
+    new_firms, _, _ = entry.admit_migrants(model, model.seen, model.beliefs, used.migrant_lots)
     return model, site, upgrade, worst, before, new_firms
 
 

@@ -42,7 +42,7 @@ def test_mw_is_conserved_across_states_every_step(small_baseline):
         sites = model.sites
         np.testing.assert_allclose(sites.state_total(), sites.capacity_mw, rtol=1e-9, atol=1e-9)
         assert (sites.mw_mining >= -1e-9).all() and (sites.mw_idle >= -1e-9).all()
-        assert (model.mw_ai_leased <= sites.mw_converted + 1e-9).all()
+        assert (model.sites.mw_ai_leased <= sites.mw_converted + 1e-9).all()
         out = model.outcome
         total = sum(out[k] for k in ("mw_mining", "mw_idle", "mw_converting", "mw_ai", "mw_ai_empty", "mw_shutdown"))
         assert total == pytest.approx(sites.capacity_mw.sum(), rel=1e-9)

@@ -31,8 +31,8 @@ def reference_snapshot(model) -> pd.DataFrame:
 
     mw_machines = by_firm(sites.mw_machines)
     machine_th = by_firm(np.divide(sites.mw_machines, sites.efficiency_j_per_th))
-    mw_ai = by_firm(model.mw_ai_leased)
-    power = by_firm(model.site_power_usd_per_mwh * sites.capacity_mw) / np.maximum(by_firm(sites.capacity_mw), 1e-12)
+    mw_ai = by_firm(sites.mw_ai_leased)
+    power = by_firm(model.seen.site_power_usd_per_mwh * sites.capacity_mw) / np.maximum(by_firm(sites.capacity_mw), 1e-12)
     led = firms.ledger
     frame = pd.DataFrame({
         "step": model.steps_done, "date": model.market.state.date, "firm_id": np.arange(n), "name": firms.name,
@@ -42,7 +42,7 @@ def reference_snapshot(model) -> pd.DataFrame:
         "mw_ai_empty": without_residue(by_firm(sites.mw_converted) - mw_ai),
         "ai_contracted_it_mw": by_firm(model.leases.contracted_it_by_site(len(sites))),
         "mw_shutdown": by_firm(sites.mw_shutdown),
-        "hashrate_ehs": model.firm_hashrate_ehs,
+        "hashrate_ehs": model.tally.firm_hashrate_ehs,
         "efficiency_j_per_th": np.divide(mw_machines, machine_th, out=np.full(n, np.nan), where=machine_th > 0),
         "power_usd_per_mwh": power, "cash_usd": firms.cash_usd.copy(), "debt_usd": firms.debt_usd.copy(),
         "btc_held": firms.btc_held.copy(), "revenue_mining_usd": led["revenue_mining_usd"].copy(),

@@ -20,6 +20,7 @@ from marketsim.firms import finance
 from marketsim.firms.book import LeaseBook
 from marketsim.firms.rules import Candidates, MyopicRule, NPVRule, Outlook
 from marketsim.pivot import public_ai_accounts
+from marketsim.step_state import Payments
 from marketsim.scenario import HashrateEvent, PowerShock, PriceShock, Scenario
 
 DPM = 30.4375
@@ -171,7 +172,7 @@ def test_a_bidder_values_one_site_by_its_own_belief_and_hurdle(model):
     subsidy, fee = market.subsidy_per_block_now(), market.state.fee_share
     ratio = (subsidy / 2 + fee * subsidy) / (subsidy + fee * subsidy)
     halving = market.months_to_next_halving()
-    cost_day = (model.site_power_usd_per_mwh[site] + s.mining_opex_usd_per_mwh) * 24
+    cost_day = (model.seen.site_power_usd_per_mwh[site] + s.mining_opex_usd_per_mwh) * 24
     frontier = market.state.frontier_j_per_th
     keep = new = 0.0
     for t in range(1, months + 1):
@@ -194,7 +195,7 @@ def test_screen_targets_shops_the_loss_makers_only_when_nothing_is_cheap():
         firms.ledger[col][:] = 0.0
     firms.ledger["revenue_mining_usd"][:] = firms.operating_cost_usd + 1.0  # every firm makes 1 $
     firms.ledger["revenue_mining_usd"][[3, 5]] -= 2.0  # firms 3 and 5 lose 1 $
-    model.insolvent = np.array([5])
+    model.payments = Payments(insolvent=np.array([5]))
     assert firms.active[[3, 5]].all()
     assert consolidation.screen_targets(model).tolist() == [3]
 

@@ -40,16 +40,16 @@ def test_a_cheap_power_buyer_pays_no_more_than_the_tier_price():
     sites.mw_shutdown[buyer] += upgrade
     sites.capacity_mw[buyer] += upgrade
     sites.power_base_usd_per_mwh[buyer] = 1.0
-    model.site_power_usd_per_mwh[buyer] = 1.0  # power this cheap values any machine far above its tier price
+    model.seen.site_power_usd_per_mwh[buyer] = 1.0  # power this cheap values any machine far above its tier price
     model.firms.cash_usd[sites.owner[buyer]] = 1e12
     model.config.max_payback_months = 240.0
     sites.upgrade_due_step[seller] = model.steps_done
     sites.upgrade_mw[seller] = upgrade
     sites.upgrade_efficiency[seller] = 17.0
-    operations.land_deliveries(model)
+    operations.land_deliveries(model, model.seen, model.operation.hashprice_consistent)
     paid = model.firms.ledger["capex_usd"][sites.owner[buyer]]
     assert paid > 0
-    hashprice = model.hashprice_consistent
+    hashprice = model.operation.hashprice_consistent
     # whatever the bidders' median power, the cap at the cheapest conceivable power (opex only) bounds
     # the price, and the floor is the least a lot fetches
     floor = model.config.machine_price_floor_usd_per_th * 1e6 / old_eff

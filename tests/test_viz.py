@@ -137,11 +137,11 @@ def test_cost_curve_covers_all_machine_mw_in_breakeven_order(model):
     assert curve["mw"].sum() == pytest.approx((model.sites.mw_mining + model.sites.mw_idle).sum())
     assert curve["breakeven_usd_per_ph_day"].is_monotonic_increasing
     in_money = views.mw_in_the_money(model)
-    below = curve["breakeven_usd_per_ph_day"] <= model.hashprice_observed
+    below = curve["breakeven_usd_per_ph_day"] <= model.seen.hashprice_observed
     assert in_money == pytest.approx(curve.loc[below, "mw"].sum())
     fig = views.cost_curve_figure(model)
     assert f"{in_money:,.0f} of {curve['mw'].sum():,.0f} machine MW" in fig.layout.annotations[0].text
-    assert fig.layout.shapes[0].y0 == pytest.approx(model.hashprice_observed)
+    assert fig.layout.shapes[0].y0 == pytest.approx(model.seen.hashprice_observed)
 
 
 def test_population_histograms_count_every_active_firm(model):

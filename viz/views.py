@@ -183,7 +183,7 @@ def _cost_curve(model) -> pd.DataFrame:
     sites, s = model.sites, model.config
     mw = sites.mw_machines
     keep = mw > 0
-    breakeven = econ.breakeven_hashprice(sites.efficiency_j_per_th[keep], model.site_power_usd_per_mwh[keep],
+    breakeven = econ.breakeven_hashprice(sites.efficiency_j_per_th[keep], model.seen.site_power_usd_per_mwh[keep],
                                          s.mining_opex_usd_per_mwh)
     curve = pd.DataFrame({"breakeven_usd_per_ph_day": breakeven, "mw": mw[keep]})
     curve = curve.sort_values("breakeven_usd_per_ph_day", kind="stable")
@@ -202,7 +202,7 @@ def mw_in_the_money(model) -> float:
     curve = cost_curve(model)
     if not len(curve):
         return 0.0
-    return float(curve.loc[curve["breakeven_usd_per_ph_day"] <= model.hashprice_observed, "mw"].sum())
+    return float(curve.loc[curve["breakeven_usd_per_ph_day"] <= model.seen.hashprice_observed, "mw"].sum())
 
 
 POPULATION_COLUMNS = {"power_usd_per_mwh": "power cost, $/MWh", "efficiency_j_per_th": "fleet efficiency, J/TH",
@@ -340,7 +340,7 @@ def market_map_figure(model):
 
 
 def cost_curve_figure(model):
-    hashprice = float(model.hashprice_observed) if has_data(model) else float("nan")
+    hashprice = float(model.seen.hashprice_observed) if has_data(model) else float("nan")
     return _per_step(model, "figure:cost", lambda m: charts.cost_curve(cost_curve(m), hashprice, mw_in_the_money(m)))
 
 

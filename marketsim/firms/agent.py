@@ -50,7 +50,7 @@ class MiningFirm(mesa.Agent):
     @property
     def mw_by_state(self) -> dict[str, float]:
         s, rows = self.model.sites, self.site_ids
-        ai = float(self.model.mw_ai_leased[rows].sum())
+        ai = float(s.mw_ai_leased[rows].sum())
         return {
             "mining": float(s.mw_mining[rows].sum()),
             "idle": float(s.mw_idle[rows].sum()),
@@ -62,7 +62,7 @@ class MiningFirm(mesa.Agent):
 
     @property
     def hashrate_ehs(self) -> float:
-        return float(self.model.firm_hashrate_ehs[self.index])
+        return float(self.model.tally.firm_hashrate_ehs[self.index])
 
     @property
     def profit_usd(self) -> float:

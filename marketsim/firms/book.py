@@ -135,6 +135,10 @@ class SiteBook:
     interconnect_mw: np.ndarray = None
     land_acres: np.ndarray = None
     location_quality: np.ndarray = None
+    # what the step's phases leave on a site and the exits change (zero when a site is shut):
+    hashrate_ehs: np.ndarray = None  # EH/s mined in the last step (``operations.mine_and_earn``)
+    mw_ai_leased: np.ndarray = None  # gross MW of delivered, rent-paying AI leases (``hosting.host_ai``)
+    mw_cancelled: np.ndarray = None  # MW ordered here and never built because the owner left (cumulative)
 
     @classmethod
     def create(
@@ -180,6 +184,7 @@ class SiteBook:
             interconnect_mw=grid,
             land_acres=np.full(n, np.inf) if land_acres is None else np.asarray(land_acres, dtype=FLOAT),
             location_quality=np.ones(n) if location_quality is None else np.asarray(location_quality, dtype=FLOAT),
+            hashrate_ehs=np.zeros(n), mw_ai_leased=np.zeros(n), mw_cancelled=np.zeros(n),
         )
 
     def __len__(self) -> int:
@@ -215,6 +220,34 @@ class SiteBook:
 
     def state_total(self) -> np.ndarray:
         return self.mw_mining + self.mw_idle + self.mw_converting + self.mw_converted + self.mw_shutdown
+
+    @property
+    def live_mw(self) -> np.ndarray:
+        """Per site: MW not shut down (capacity in every other state)."""
+        return self.capacity_mw - self.mw_shutdown
+
+    def mw_by_firm(self, n_firms: int) -> np.ndarray:
+        """Per firm: live MW of the sites it owns."""
+        return np.bincount(self.owner, weights=self.live_mw, minlength=n_firms)
+
+    def primary_site(self, n_firms: int, firm_ids: np.ndarray | None = None) -> np.ndarray:
+        """Each firm's largest live site (-1 if none): where expansions are built. Ties go to the
+        lower site index. ``firm_ids``: the firms asked for (default: all ``n_firms``, one per firm).
+
+        Without a sort: the largest live MW per owner (``np.maximum.at``), then the lowest site
+        index among the sites that reach it (``np.minimum.at``)."""
+        live = self.live_mw
+        owner = self.owner
+        n_sites = len(live)
+        largest = np.full(n_firms, -np.inf)
+        np.maximum.at(largest, owner, live)
+        at_max = np.flatnonzero(live == largest[owner])
+        first = np.full(n_firms, n_sites, dtype=np.int64)
+        np.minimum.at(first, owner[at_max], at_max)
+        best = np.full(n_firms, -1, dtype=np.int64)
+        has = first < n_sites
+        best[has] = np.where(live[first[has]] > 0, first[has], -1)
+        return best if firm_ids is None else best[firm_ids]
 
 
 @dataclass

@@ -45,13 +45,14 @@ from marketsim.firms import finance
 from marketsim.firms.rules import Candidates, FirmPaths, Outlook
 from marketsim.market.ai import (LeaseClearing, gpu_cloud_npv_per_it_mw, new_lease_demand_mw,
                                  rerating_uplift_usd_per_signed_it_mw)
+from marketsim.step_state import Beliefs, LeaseMarket, Observation
 from marketsim.units import DAYS_PER_YEAR, KW_PER_MW, MONTHS_PER_YEAR
 
 OFFER_KINDS = ("empty", "new_hall", "convert")
 DAYS_IN_LONGEST_MONTH = 31.0  # days as a fraction of a month: never a whole month within one
 NEAR_MARGIN_SHARE = 0.2  # unfilled offers within this share of the clearing rate are logged as offers
 
-NEW_HALL_DETAIL = "new AI hall on unused interconnect"  # event detail of halls that add capacity
+NEW_HALL_DETAIL = "new AI hall on unused interconnect"  # event detail of halls that add capacity (text only)
 
 
 def capex_per_it_mw(s, date, firm_capex_usd_per_mw) -> np.ndarray:
@@ -86,7 +87,7 @@ def site_ai_room_mw(sites) -> tuple[np.ndarray, np.ndarray]:
     machine MW); their sum never takes the site's AI MW past ``suitable_mw`` (<= interconnect)."""
     ai_gross = sites.mw_converting + sites.mw_converted
     room = np.clip(sites.suitable_mw - ai_gross, 0.0, None)
-    live = sites.capacity_mw - sites.mw_shutdown
+    live = sites.live_mw
     headroom = np.clip(sites.interconnect_mw - live - sites.build_pipeline.pending(), 0.0, None)
     new_hall = np.minimum(room, headroom)
     convert = np.minimum(room - new_hall, sites.mw_machines)
@@ -94,10 +95,10 @@ def site_ai_room_mw(sites) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _reservations(model, o: Outlook, power: np.ndarray, firm_capex_it: np.ndarray, rows: np.ndarray,
-                  paths: FirmPaths | None = None):
+                  decline: np.ndarray, paths: FirmPaths | None = None):
     """Reservation rates ($/kW-month) of the sites ``rows`` for a new hall and for a conversion,
     each site valued by its owner's decision rule (``paths``: the step's per-firm paths, made
-    here when not given). The equity outside investors bring in on the signing
+    here when not given; ``decline``: each firm's expected hashprice decline, ``Beliefs``). The equity outside investors bring in on the signing
     (``project_equity_per_it_mw``) is priced at their return, the market's hurdle
     ``hurdle_rate_per_year``, not at the host's own draw: only the rest earns the host's hurdle."""
     s, sites, firms = model.config, model.sites, model.firms
@@ -109,7 +110,7 @@ def _reservations(model, o: Outlook, power: np.ndarray, firm_capex_it: np.ndarra
                                       s.ai_backstopped_debt_rate_per_year, s.ai_tenant_default_per_year)
     rate = firm_rate[owner]
     if paths is None:
-        paths = FirmPaths(o, firms.expected_hashprice, model.expected_decline_per_year)
+        paths = FirmPaths(o, firms.expected_hashprice, decline)
     host = host_capex_per_it_mw(firm_capex_it[owner], s.ai_tenant_capex_share)
     cost = power[rows] + s.mining_opex_usd_per_mwh
     eff = sites.efficiency_j_per_th[rows]
@@ -122,25 +123,28 @@ def _reservations(model, o: Outlook, power: np.ndarray, firm_capex_it: np.ndarra
         if not len(mine):
             continue
         hp = firms.expected_hashprice[owner[mine]]
-        decline = model.expected_decline_per_year[owner[mine]]
+        firm_decline = decline[owner[mine]]
         # a conversion and a new hall of the same site share the owner's paths (at the project rate)
         shared = paths.of(owner[mine], "project", firm_rate)
-        conv = Candidates(eff[mine], cost[mine], hp, decline, rate[mine], host[mine], shared)
-        hall = Candidates(np.full(len(mine), np.inf), cost[mine], hp, decline, rate[mine],
+        conv = Candidates(eff[mine], cost[mine], hp, firm_decline, rate[mine], host[mine], shared)
+        hall = Candidates(np.full(len(mine), np.inf), cost[mine], hp, firm_decline, rate[mine],
                           host[mine] * (1.0 + s.ai_new_hall_capex_premium), shared)
         conv_res[mine] = rule.conversion_reservation_rate(conv, o)
         hall_res[mine] = rule.conversion_reservation_rate(hall, o_hall)
     return hall_res, conv_res
 
 
-def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, paths: FirmPaths | None = None):
-    """The step's offers as flat arrays (site, kind index, IT MW, reservation rate); ``paths``:
-    the step's per-firm hashprice paths (``rules.FirmPaths``), if the caller has them."""
+def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, decline: np.ndarray,
+           paths: FirmPaths | None = None):
+    """The step's offers as flat arrays (site, kind index, IT MW, reservation rate); ``power``:
+    each site's power price, ``decline``: each firm's expected hashprice decline (the step's
+    ``Observation`` and ``Beliefs``); ``paths``: the step's per-firm hashprice paths
+    (``rules.FirmPaths``), if the caller has them."""
     s, sites, firms, leases = model.config, model.sites, model.firms, model.leases
     if not s.ai_conversion_allowed:  # the counterfactual world: nothing offered, so nothing signed or built
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0)
     n = len(sites)
-    active = firms.active[sites.owner] & (sites.capacity_mw - sites.mw_shutdown > 0)
+    active = firms.active[sites.owner] & (sites.live_mw > 0)
     firm_capex_it = capex_per_it_mw(s, model.market.state.date, firms.conversion_capex_usd_per_mw)
     empty_it = np.clip((sites.mw_converting + sites.mw_converted) / s.ai_pue
                        - leases.contracted_it_by_site(n), 0.0, None)
@@ -160,7 +164,7 @@ def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, paths: FirmP
     hall_res, conv_res = np.full(n, np.inf), np.full(n, np.inf)
     rows = np.flatnonzero(suitable & (hall_it + conv_it >= s.ai_min_lease_block_it_mw))
     if len(rows):
-        hall_res[rows], conv_res[rows] = _reservations(model, o, power, firm_capex_it, rows, paths)
+        hall_res[rows], conv_res[rows] = _reservations(model, o, power, firm_capex_it, rows, decline, paths)
     # tenants lease campus-sized blocks: a site that cannot offer one (room or money, counting
     # only the room it would build at a finite rent) gets no tenant for new building (its
     # existing empty halls are still let)
@@ -221,15 +225,18 @@ def _log(model, kind: str, firm_ids, site_ids, mw, value_usd, detail) -> None:
 
 
 def start_halls(model, site: np.ndarray, kind: np.ndarray, it_mw: np.ndarray, debt_share: float,
-                spend: np.ndarray, detail: str) -> np.ndarray:
+                spend: np.ndarray, detail: str, equity_room: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """Build ``it_mw`` of IT at each site (kind 1: new hall on unused interconnect, 2: conversion
-    of machine MW, 0: an existing hall, nothing to build). Returns the host capex per row."""
+    of machine MW, 0: an existing hall, nothing to build). ``equity_room``: the equity rule's room
+    per firm (``decisions.decide``), spent before credit on the host's equity share; None: no
+    equity is raised. Returns the host capex per row and the gross MW of new halls started
+    (capacity added: ``LeaseMarket.new_hall_mw``)."""
     s, sites, firms = model.config, model.sites, model.firms
     build = (kind > 0) & (it_mw > 0)
     site, kind, it_mw = site[build], kind[build], it_mw[build]
     capex_out = np.zeros(len(site))
     if not len(site):
-        return capex_out
+        return capex_out, 0.0
     f = sites.owner[site]
     gross = it_mw * s.ai_pue
     capex_it = capex_per_it_mw(s, model.market.state.date, firms.conversion_capex_usd_per_mw[f])
@@ -262,7 +269,7 @@ def start_halls(model, site: np.ndarray, kind: np.ndarray, it_mw: np.ndarray, de
     finance.borrow(firms, f, host * debt_share)
     # the host's equity share: new shares first (public miners, within the equity rule's room,
     # which the re-rating of signed leases raises), then credit (``finance.fund_orders``)
-    room = getattr(model, "equity_room", None)
+    room = equity_room
     if room is not None and len(room) == len(firms):
         buyers, at = np.unique(f, return_inverse=True)
         finance.fund_orders(model, buyers, np.bincount(at, weights=host * (1.0 - debt_share)), room)
@@ -271,38 +278,42 @@ def start_halls(model, site: np.ndarray, kind: np.ndarray, it_mw: np.ndarray, de
     _log(model, "conversion_started", f, site, gross, host,
          np.where(kind == 1, f"{detail}: {NEW_HALL_DETAIL}", f"{detail}: conversion of mining MW"))
     capex_out[:] = host
-    return capex_out
+    return capex_out, float(gross[hall].sum())
 
 
-def convert(model, spend: np.ndarray, o: Outlook, power_usd_per_mwh: np.ndarray,
-            paths: FirmPaths | None = None) -> None:
-    """Offers, clearing, signings and builds for one step (called from ``decisions.decide``)."""
-    s, firms, sites, leases = model.config, model.firms, model.sites, model.leases
-    step = model.steps_done
+def convert(model, seen: Observation, beliefs: Beliefs, spend: np.ndarray, o: Outlook,
+            paths: FirmPaths | None = None, equity_room: np.ndarray | None = None) -> LeaseMarket:
+    """Offers, clearing, signings and builds for one step (called from ``decisions.decide``;
+    ``seen``, ``beliefs``: the step's records; ``equity_room``: the equity rule's room per firm,
+    None for none). Returns the lease market's record of the step."""
+    s, firms = model.config, model.firms
     # tenants come every step, boards review only some: the equity rule's room is sized per
     # review, so the lease market sees the per-step share of it (restored for later callers)
-    room = getattr(model, "equity_room", None)
+    room = equity_room
     held = (np.clip(room, 0.0, None) * (1.0 - s.review_probability_per_step)
             if room is not None and len(room) == len(firms) else np.zeros(len(firms)))
     spend -= held
     if room is not None and len(room) == len(firms):
         room -= held
-    _convert(model, spend, o, power_usd_per_mwh, paths)
+    market = _convert(model, seen, beliefs, spend, o, paths, room)
     spend += held
     if room is not None and len(room) == len(firms):
         room += held
+    return market
 
 
-def _convert(model, spend: np.ndarray, o: Outlook, power_usd_per_mwh: np.ndarray,
-             paths: FirmPaths | None = None) -> None:
+def _convert(model, seen: Observation, beliefs: Beliefs, spend: np.ndarray, o: Outlook,
+             paths: FirmPaths | None, equity_room: np.ndarray | None) -> LeaseMarket:
     s, firms, sites, leases = model.config, model.firms, model.sites, model.leases
-    step = model.steps_done
-    site, kind, mw, res = offers(model, spend, o, power_usd_per_mwh, paths)
+    step = seen.step
+    site, kind, mw, res = offers(model, spend, o, seen.site_power_usd_per_mwh, beliefs.expected_decline_per_year,
+                                 paths)
     contracted = float(leases.mw_it.sum())
     clearing: LeaseClearing = model.market.clear_leases(mw, res, contracted)
     filled = signable_fill_mw(site, kind, clearing.filled_mw, s.ai_min_lease_block_it_mw, len(sites))
     signed = filled > 1e-9
     rates = np.empty(0)
+    new_hall_mw = 0.0
     if signed.any():
         ss, kk, it = site[signed], kind[signed], filled[signed]
         rates = clearing.rate_usd_per_kw_month * location_price_factor(s, sites.location_quality[ss])
@@ -318,35 +329,38 @@ def _convert(model, spend: np.ndarray, o: Outlook, power_usd_per_mwh: np.ndarray
         np.add.at(firms.cash_usd, owners, raised)
         np.add.at(firms.ledger["equity_raised_usd"], owners, raised)
         np.add.at(spend, owners, raised)
-        start_halls(model, ss, kk, it, s.conversion_debt_share_leased, spend, detail="lease")
+        _, new_hall_mw = start_halls(model, ss, kk, it, s.conversion_debt_share_leased, spend, detail="lease",
+                                     equity_room=equity_room)
     near = ~signed & (res <= clearing.rate_usd_per_kw_month * (1.0 + NEAR_MARGIN_SHARE))
     if near.any():
         ask = res[near] * location_price_factor(s, sites.location_quality[site[near]])
         _log(model, "lease_offered", sites.owner[site[near]], site[near], mw[near] * s.ai_pue, ask * mw[near] * 12000.0,
              np.array([f"asks {r:.1f} $/kW-month, {OFFER_KINDS[k]}" for r, k in zip(ask, kind[near])], dtype=object))
-    gpu_it = choose_gpu_cloud(model, spend)
+    gpu_it = choose_gpu_cloud(model, seen, spend)
     if s.ai_target_share is not None:
-        pursue_ai_target(model, spend)
-    model.ai_step = {
-        "ai_signed_it_mw": float(filled.sum()),
-        "ai_offered_it_mw": float(mw.sum()),
-        "ai_clearing_rate_usd_per_kw_month": clearing.rate_usd_per_kw_month,
-        "ai_signed_rate_min_usd_per_kw_month": float(rates.min()) if len(rates) else float("nan"),
-        "ai_signed_rate_max_usd_per_kw_month": float(rates.max()) if len(rates) else float("nan"),
-        "ai_gpu_cloud_started_it_mw": gpu_it,
-        "ai_unmet_demand_it_mw": unmet_demand_it_mw(model, clearing, float(filled.sum()), contracted),
-    }
-    model.ai_contracted_it_mw = float(leases.mw_it.sum())
-    model.ai_offered_it_mw = float(mw.sum()) - float(filled.sum())
+        new_hall_mw += pursue_ai_target(model, seen, spend, equity_room)
+    return LeaseMarket(
+        signed_it_mw=float(filled.sum()),
+        offered_it_mw=float(mw.sum()),
+        clearing_rate_usd_per_kw_month=clearing.rate_usd_per_kw_month,
+        signed_rate_min_usd_per_kw_month=float(rates.min()) if len(rates) else float("nan"),
+        signed_rate_max_usd_per_kw_month=float(rates.max()) if len(rates) else float("nan"),
+        gpu_cloud_started_it_mw=gpu_it,
+        unmet_demand_it_mw=unmet_demand_it_mw(model, seen, clearing, float(filled.sum()), contracted),
+        contracted_it_mw=float(leases.mw_it.sum()),
+        unfilled_offered_it_mw=float(mw.sum()) - float(filled.sum()),
+        new_hall_mw=new_hall_mw,
+    )
 
 
-def unmet_demand_it_mw(model, clearing: LeaseClearing, signed_it_mw: float, contracted_it_mw: float) -> float:
+def unmet_demand_it_mw(model, seen: Observation, clearing: LeaseClearing, signed_it_mw: float,
+                       contracted_it_mw: float) -> float:
     """New leases tenants want at the step's clearing rate (``LeaseClearing.demand_at_rate_mw``)
     that no offer filled; with no offers at all, what they want at the market's standing rate."""
     if np.isfinite(clearing.rate_usd_per_kw_month):
         return max(0.0, clearing.demand_at_rate_mw - signed_it_mw)
     s = model.config
-    return float(new_lease_demand_mw(model.market.lease_rate_usd_per_kw_month, model.market.state.ai_demand_mw,
+    return float(new_lease_demand_mw(model.market.lease_rate_usd_per_kw_month, seen.ai_demand_mw,
                                      contracted_it_mw, s.ai_tenant_reference_rate_usd_per_kw_month,
                                      s.ai_choke_rate_usd_per_kw_month, s.ai_tenant_demand_elasticity_below_reference))
 
@@ -358,7 +372,7 @@ def gpu_cloud_rent_equivalent(s, utilisation) -> np.ndarray:
     return net / (MONTHS_PER_YEAR * KW_PER_MW * max(s.ai_margin, 1e-9))
 
 
-def choose_gpu_cloud(model, spend: np.ndarray) -> float:
+def choose_gpu_cloud(model, seen: Observation, spend: np.ndarray) -> float:
     """Halls still empty after the market cleared may run their owner's own GPU cloud instead.
 
     A firm does it where ``ai.gpu_cloud_npv_per_it_mw`` at its hurdle rate and the expected
@@ -393,30 +407,30 @@ def choose_gpu_cloud(model, spend: np.ndarray) -> float:
     np.subtract.at(spend, f, capex * (1.0 - s.conversion_debt_share_unleased))
     finance.borrow(firms, f, capex * s.conversion_debt_share_unleased)
     firms.payments.add_spread_rows(f, capex, 1)
-    leases.sign(site, mw, gpu_cloud_rent_equivalent(s, utilisation), model.steps_done,
+    leases.sign(site, mw, gpu_cloud_rent_equivalent(s, utilisation), seen.step,
                 round(s.ai_gpu_life_years * model.steps_per_year), own_gpu=True)
     _log(model, "gpu_cloud_started", f, site, mw * s.ai_pue, capex,
          np.array([f"own GPU cloud, utilisation {u:.0%}" for u in utilisation], dtype=object))
     return float(mw.sum())
 
 
-def pursue_ai_target(model, spend: np.ndarray) -> None:
+def pursue_ai_target(model, seen: Observation, spend: np.ndarray, equity_room: np.ndarray | None = None) -> float:
     """The published projection's strategy: public miners convert ``ai_target_share`` of their MW
     (within what their sites allow) by ``ai_target_date``, whatever the NPV, ordering early enough
     to finish on time; what no tenant signed for is built speculatively (it sits empty until let).
+    Returns the gross MW of new halls started (``start_halls``).
     """
     s, firms, sites = model.config, model.firms, model.sites
     if not s.ai_conversion_allowed:  # the counterfactual world: no mandated halls either
-        return
+        return 0.0
     n_firms = len(firms)
     months_left = max(1.0, _months_between(model.market.state.date, s.ai_target_date)
                       - s.conversion_lead_time_months - s.ai_delivery_phase_months)
     public = firms.active & firms.is_public
-    live = sites.capacity_mw - sites.mw_shutdown
-    firm_mw = np.bincount(sites.owner, weights=live, minlength=n_firms)
+    firm_mw = sites.mw_by_firm(n_firms)
     done = np.bincount(sites.owner, weights=sites.mw_converting + sites.mw_converted, minlength=n_firms)
     gap = np.where(public, np.clip(s.ai_target_share * firm_mw - done, 0.0, None), 0.0)
-    pace = gap / months_left * model.months_in_step if months_left > 1 else gap
+    pace = gap / months_left * seen.months_in_step if months_left > 1 else gap
     hall, conv = site_ai_room_mw(sites)
     room = hall + conv
     firm_room = np.bincount(sites.owner, weights=room, minlength=n_firms)
@@ -424,12 +438,14 @@ def pursue_ai_target(model, spend: np.ndarray) -> None:
     gross = np.minimum(pace[sites.owner] * share, room)
     go = np.flatnonzero(gross >= model.MIN_ORDER_MW)
     if not len(go):
-        return
+        return 0.0
     from_hall = np.minimum(gross[go], hall[go])
     rows = np.r_[go, go]
     kinds = np.r_[np.ones(len(go), np.int64), np.full(len(go), 2, np.int64)]
     it = np.r_[from_hall, gross[go] - from_hall] / s.ai_pue
-    start_halls(model, rows, kinds, it, s.conversion_debt_share_unleased, spend, detail="mandated (ai_target_share)")
+    _, new_hall_mw = start_halls(model, rows, kinds, it, s.conversion_debt_share_unleased, spend,
+                                 detail="mandated (ai_target_share)", equity_room=equity_room)
+    return new_hall_mw
 
 
 def _months_between(a, b) -> float:

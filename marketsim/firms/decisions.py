@@ -21,23 +21,27 @@ import numpy as np
 from marketsim.firms import economics as econ
 from marketsim.firms import conversion, finance
 from marketsim.firms.rules import Candidates, FirmPaths, Outlook
+from marketsim.step_state import Beliefs, Decisions, Observation
 
 UPGRADE_MIN_GAIN_RATIO = 1.1  # frontier must beat the fleet by 10% before an upgrade is valued
 DEMAND_TREND_MONTHS = 12
 
 
-def outlook(model) -> Outlook:
+def outlook(model, seen: Observation, ai_supply_it_mw: float) -> Outlook:
+    """What every valuation of the step assumes: ``seen`` (the step's ``Observation``), the
+    market's drivers, and ``ai_supply_it_mw`` (IT MW under contract plus offered and unlet: the
+    supply the AI demand forecast is shared among, ``occupancy_outlook``)."""
     s, market = model.config, model.market
     state = market.state
     subsidy = market.subsidy_per_block_now()
     ratio = (subsidy / 2 + state.fee_share * subsidy) / (subsidy + state.fee_share * subsidy)
     return Outlook(
-        hashprice_now=model.hashprice_observed,
+        hashprice_now=seen.hashprice_observed,
         frontier_j_per_th=state.frontier_j_per_th,
-        machine_price_usd_per_th=model.machine_price_usd_per_th,
+        machine_price_usd_per_th=seen.machine_price_usd_per_th,
         site_build_capex_usd_per_mw=s.site_build_capex_usd_per_mw,
         lease_rate_usd_per_kw_month=market.lease_rate_usd_per_kw_month,
-        occupancy_outlook=occupancy_outlook(model),
+        occupancy_outlook=occupancy_outlook(model, ai_supply_it_mw),
         months_to_halving=market.months_to_next_halving(),
         post_halving_ratio=ratio,
         horizon_months=round(s.decision_horizon_years * 12),
@@ -60,43 +64,48 @@ def demand_forecast_it_mw(model) -> float:
     return max(0.0, now + growth_per_month * model.config.conversion_lead_time_months)
 
 
-def occupancy_outlook(model) -> float:
-    supply = model.ai_contracted_it_mw + model.ai_offered_it_mw
+def occupancy_outlook(model, supply: float) -> float:
+    """Share of the forecast AI demand (``demand_forecast_it_mw``) to the ``supply`` (IT MW), in [0, 1]."""
     if supply <= 0:
         return 1.0 if demand_forecast_it_mw(model) > 0 else 0.0
     return float(np.clip(demand_forecast_it_mw(model) / supply, 0.0, 1.0))
 
 
-def _candidates(model, site_idx: np.ndarray, power: np.ndarray, paths: FirmPaths | None = None) -> Candidates:
+def _candidates(model, site_idx: np.ndarray, power: np.ndarray, decline: np.ndarray,
+                paths: FirmPaths | None = None) -> Candidates:
     firms, sites = model.firms, model.sites
     owner = sites.owner[site_idx]
     return Candidates(
         efficiency_j_per_th=sites.efficiency_j_per_th[site_idx],
         cost_usd_per_mwh=power[site_idx] + model.config.mining_opex_usd_per_mwh,
         expected_hashprice=firms.expected_hashprice[owner],
-        expected_decline_per_year=model.expected_decline_per_year[owner],
+        expected_decline_per_year=decline[owner],
         hurdle_rate_per_year=firms.hurdle_rate_per_year[owner],
         conversion_capex_usd_per_mw=firms.conversion_capex_usd_per_mw[owner],
         paths=None if paths is None else paths.of(owner, "hurdle", firms.hurdle_rate_per_year),
     )
 
 
-def decide(model, seen) -> None:
+def decide(model, seen: Observation, beliefs: Beliefs, ai_supply_it_mw: float) -> Decisions:
+    """Reviewing firms upgrade and expand under their rules, then the AI lease market
+    (``conversion.convert``). ``seen``, ``beliefs``: this step's records; ``ai_supply_it_mw``: the
+    lease market's supply for the outlook (contracted after ``host_ai`` plus last step's unlet
+    offers). Returns the equity room left and the lease market's record."""
     s, firms, sites = model.config, model.firms, model.sites
-    power_usd_per_mwh = seen.site_power_usd_per_mwh  # seen: this step's step_state.Observation
+    power_usd_per_mwh = seen.site_power_usd_per_mwh
+    decline = beliefs.expected_decline_per_year
     reviewing = firms.active & (model.firm_rng.random(len(firms)) < s.review_probability_per_step)
-    o = outlook(model)
+    o = outlook(model, seen, ai_supply_it_mw)
     # every valuation of the step reads each firm's hashprice path and discount factors from here
-    paths = FirmPaths(o, firms.expected_hashprice, model.expected_decline_per_year)
-    assets = finance.asset_value_usd(model)
-    equity_room = finance.equity_room_usd(model, assets)
-    model.equity_room = equity_room
-    spend = finance.spendable_usd(model, assets) + equity_room
+    paths = FirmPaths(o, firms.expected_hashprice, decline)
+    assets = finance.asset_value_usd(model, seen)
+    equity_room = finance.equity_room_usd(model, assets, seen)
+    spend = finance.spendable_usd(model, assets, seen) + equity_room
     steps = model.steps_per_month
-    live_mw = sites.capacity_mw - sites.mw_shutdown
+    live_mw = sites.live_mw
     live = live_mw > 0
     # the rules' orders below change no site's MW or owner: one largest site and MW per firm for all
-    primary_of_firm = model.primary_site()
+    primary_of_firm = sites.primary_site(len(firms))
     firm_mw = np.bincount(sites.owner, weights=live_mw, minlength=len(firms))
     upfront = _upfront_share(model, np.arange(len(firms)))  # per firm: its share of a machine order
 
@@ -112,7 +121,7 @@ def decide(model, seen) -> None:
         mine = cand_rule == rule_id
         site_idx, slot = all_site_idx[mine], all_slot[mine]
         if len(site_idx):
-            go = rule.upgrade_score(_cohort_candidates(model, site_idx, slot, power_usd_per_mwh, paths), o) > 0
+            go = rule.upgrade_score(_cohort_candidates(model, site_idx, slot, power_usd_per_mwh, decline, paths), o) > 0
             site_idx, slot = site_idx[go], slot[go]
         # expansions: one order per reviewing firm, on its largest live site
         firm_ids = np.flatnonzero(reviewing & (firms.rule == rule_id))
@@ -120,19 +129,20 @@ def decide(model, seen) -> None:
         ok = primary >= 0
         exp_firm, exp_site, exp_mw = firm_ids[ok], primary[ok], np.zeros(int(ok.sum()))
         if len(exp_firm):
-            intensity = rule.expansion_intensity(_candidates(model, exp_site, power_usd_per_mwh, paths), o)
+            intensity = rule.expansion_intensity(_candidates(model, exp_site, power_usd_per_mwh, decline, paths), o)
             go = intensity > 0
             exp_firm, exp_site = exp_firm[go], exp_site[go]
-            exp_mw = intensity[go] * s.expansion_max_share_per_year * firm_mw[exp_firm] * model.years_in_step \
+            exp_mw = intensity[go] * s.expansion_max_share_per_year * firm_mw[exp_firm] * seen.years_in_step \
                 / s.review_probability_per_step
         if len(site_idx) or len(exp_firm):
             _fund_best_first(model, site_idx, slot, exp_firm, exp_site, exp_mw, spend, o, steps, power_usd_per_mwh,
-                             upfront)
+                             upfront, equity_room)
     # AI: offers, the lease market, signings and builds (firms/conversion.py)
-    conversion.convert(model, spend, o, power_usd_per_mwh, paths)
+    lease_market = conversion.convert(model, seen, beliefs, spend, o, paths, equity_room)
+    return Decisions(equity_room_usd=equity_room, lease_market=lease_market)
 
 
-def _cohort_candidates(model, site_idx: np.ndarray, slot: np.ndarray, power: np.ndarray,
+def _cohort_candidates(model, site_idx: np.ndarray, slot: np.ndarray, power: np.ndarray, decline: np.ndarray,
                        paths: FirmPaths | None = None) -> Candidates:
     """``Candidates`` for (site, cohort) pairs: each cohort is valued at its own efficiency."""
     firms, sites = model.firms, model.sites
@@ -141,7 +151,7 @@ def _cohort_candidates(model, site_idx: np.ndarray, slot: np.ndarray, power: np.
         efficiency_j_per_th=sites.cohort_efficiency_j_per_th[site_idx, slot],
         cost_usd_per_mwh=power[site_idx] + model.config.mining_opex_usd_per_mwh,
         expected_hashprice=firms.expected_hashprice[owner],
-        expected_decline_per_year=model.expected_decline_per_year[owner],
+        expected_decline_per_year=decline[owner],
         hurdle_rate_per_year=firms.hurdle_rate_per_year[owner],
         conversion_capex_usd_per_mw=firms.conversion_capex_usd_per_mw[owner],
         paths=None if paths is None else paths.of(owner, "hurdle", firms.hurdle_rate_per_year),
@@ -177,7 +187,8 @@ def funded_share(owner: np.ndarray, priority: np.ndarray, cost: np.ndarray, budg
     return share
 
 
-def _fund_best_first(model, site_idx, slot, exp_firm, exp_site, exp_mw, spend, o, steps, power, upfront) -> None:
+def _fund_best_first(model, site_idx, slot, exp_firm, exp_site, exp_mw, spend, o, steps, power, upfront,
+                     equity_room) -> None:
     """Fund this rule's upgrades (per cohort) and expansions (per firm) together, best
     ``profitability_index_per_month`` first within each firm, as far as its money reaches.
 
@@ -203,13 +214,14 @@ def _fund_best_first(model, site_idx, slot, exp_firm, exp_site, exp_mw, spend, o
                          np.concatenate((up_cost, exp_mw * exp_cost_per_mw)), spend)
     n_up = len(site_idx)
     if len(exp_firm):
-        _order_expansions(model, exp_firm, exp_site, exp_mw * share[n_up:], spend, o, steps, upfront)
+        _order_expansions(model, exp_firm, exp_site, exp_mw * share[n_up:], spend, o, steps, equity_room, upfront)
     if n_up:
         mw_site = np.bincount(site_idx, weights=up_mw * share[:n_up], minlength=len(sites))
-        _place_upgrades(model, mw_site, machines_per_mw, spend, o, steps, upfront)
+        _place_upgrades(model, mw_site, machines_per_mw, spend, o, steps, upfront, equity_room)
 
 
-def _place_upgrades(model, mw_site: np.ndarray, per_mw: float, spend, o, steps, upfront: np.ndarray) -> None:
+def _place_upgrades(model, mw_site: np.ndarray, per_mw: float, spend, o, steps, upfront: np.ndarray,
+                    equity_room: np.ndarray) -> None:
     """Order frontier machines for ``mw_site`` MW per site (already funded).
 
     The MW ordered per site replaces that site's least efficient cohorts when the machines
@@ -226,7 +238,7 @@ def _place_upgrades(model, mw_site: np.ndarray, per_mw: float, spend, o, steps, 
     buyers, at = np.unique(f, return_inverse=True)  # a firm may upgrade several sites
     firm_cost = np.bincount(at, weights=cost)
     finance.draw_vendor_credit(model, buyers, firm_cost)
-    finance.fund_orders(model, buyers, firm_cost, model.equity_room)
+    finance.fund_orders(model, buyers, firm_cost, equity_room)
     firms.payments.add_rows(f, cost, 1)
     lead = max(1, round(model.config.machine_lead_time_months * steps))
     sites.upgrade_due_step[rows] = model.steps_done + lead
@@ -242,9 +254,10 @@ def _upfront_share(model, firm_idx: np.ndarray) -> np.ndarray:
 
 
 def _order_expansions(model, f: np.ndarray, site: np.ndarray, mw: np.ndarray, spend, o, steps,
-                      upfront: np.ndarray | None = None) -> None:
+                      equity_room: np.ndarray, upfront: np.ndarray | None = None) -> None:
     """New MW with frontier machines, for many firms at once (one site each); ``upfront``: each
-    firm's share of a machine order (``_upfront_share``, worked out here when not given)."""
+    firm's share of a machine order (``_upfront_share``, worked out here when not given);
+    ``equity_room``: the equity rule's room per firm (``finance.fund_orders`` spends from it)."""
     s, firms, sites = model.config, model.firms, model.sites
     machines_per_mw = float(econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, o.frontier_j_per_th))
     per_mw = s.site_build_capex_usd_per_mw + machines_per_mw
@@ -259,7 +272,7 @@ def _order_expansions(model, f: np.ndarray, site: np.ndarray, mw: np.ndarray, sp
     capex = mw * per_mw
     spend[f] -= mw * upfront_per_mw
     finance.draw_vendor_credit(model, f, mw * machines_per_mw)
-    finance.fund_orders(model, f, capex, model.equity_room)
+    finance.fund_orders(model, f, capex, equity_room)
     lead = max(1, round(s.site_build_lead_time_months * steps))
     firms.payments.add_spread_rows(f, capex, lead)
     building = sites.build_pipeline.buffer[site].sum(axis=1)

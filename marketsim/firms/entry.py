@@ -27,6 +27,7 @@ from marketsim.firms import economics as econ
 from marketsim.firms.book import SiteBook
 from marketsim.firms.population import lognormal_with_moments
 from marketsim.firms.rules import Candidates, NPVRule
+from marketsim.step_state import Beliefs, Entry, Observation
 
 ENTRANT_WORKING_CAPITAL_SHARE = 0.1  # cash raised beyond capex: a few months of power and opex
 ENTRANT_BTC_SELL_SHARE = 1.0  # a new private operator sells what it mines to pay its bills
@@ -34,7 +35,7 @@ ENTRANT_MIN_SITE_MW = 1.0  # smaller sites are not separate firms in the model
 
 
 def offer_to_migrants(model, lot_efficiency: np.ndarray, lot_mw: np.ndarray, hashprice: float,
-                      cap_usd_per_mw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                      cap_usd_per_mw: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple]:
     """Lots that no site on the books bought are offered to operators with cheap power and no
     empty MW (hosting firms and miners in new regions: research note buildout.md s5, the US share
     of hashrate 4% -> 38% 2019-22, largely on machines that moved), who build new MW for them.
@@ -42,10 +43,10 @@ def offer_to_migrants(model, lot_efficiency: np.ndarray, lot_mw: np.ndarray, has
     Per lot ``migration_prospects_per_lot`` such operators bid, each with a power price drawn from
     the entrants' distribution (``entry_power_price_*``); the best one buys the whole lot if its
     ``vintages.migrant_value_usd_per_mw`` (payback value less the new MW's
-    ``site_build_capex_usd_per_mw``) is positive, paying that value up to the tier price. The lot
-    is queued on ``model.migration_lots`` and enters the books as a new firm and site with those
-    machines at this step's entry (``entry.admit_migrants``, event ``entry``). Returns the MW
-    each lot moves and its price per MW.
+    ``site_build_capex_usd_per_mw``) is positive, paying that value up to the tier price. The
+    lots bought enter the books as new firms and sites with those machines at this step's entry
+    (``entry.admit_migrants``, event ``entry``). Returns the MW each lot moves, its price per MW,
+    and the lots bought (``step_state.UsedSale.migrant_lots``: one batch of arrays, or none).
     """
     s = model.config
     k = len(lot_mw)
@@ -53,7 +54,7 @@ def offer_to_migrants(model, lot_efficiency: np.ndarray, lot_mw: np.ndarray, has
     n = int(s.migration_prospects_per_lot)
     big = lot_mw >= ENTRANT_MIN_SITE_MW
     if n <= 0 or not big.any() or not np.isfinite(hashprice):
-        return moved, price
+        return moved, price, ()
     lots = np.flatnonzero(big)
     power = lognormal_with_moments(model.firm_rng, s.entry_power_price_mean_usd_per_mwh,
                                    s.entry_power_price_sd_usd_per_mwh, len(lots) * n).reshape(len(lots), n)
@@ -64,13 +65,12 @@ def offer_to_migrants(model, lot_efficiency: np.ndarray, lot_mw: np.ndarray, has
     best_value = value[np.arange(len(lots)), best]
     go = best_value > 0
     if not go.any():
-        return moved, price
+        return moved, price, ()
     lots, best, best_value = lots[go], best[go], best_value[go]
     moved[lots] = lot_mw[lots]
     price[lots] = np.minimum(best_value, cap_usd_per_mw[lots])
-    model.migration_lots.append((lot_efficiency[lots].copy(), lot_mw[lots].copy(),
-                                 power[go][np.arange(len(lots)), best], price[lots].copy()))
-    return moved, price
+    return moved, price, ((lot_efficiency[lots].copy(), lot_mw[lots].copy(),
+                           power[go][np.arange(len(lots)), best], price[lots].copy()),)
 
 
 def entry_probability(model, o, power_usd_per_mwh: np.ndarray, beliefs) -> np.ndarray:
@@ -92,46 +92,50 @@ def entry_probability(model, o, power_usd_per_mwh: np.ndarray, beliefs) -> np.nd
     return NPVRule().expansion_intensity(cand, o)
 
 
-def enter(model, seen, beliefs) -> np.ndarray:
-    """Draw this step's prospects, let those that clear their hurdle in, return the new firm ids.
-    ``seen``, ``beliefs``: this step's ``step_state.Observation`` and ``Beliefs``."""
-    migrants = admit_migrants(model)
-    if len(migrants):
-        beliefs = model.beliefs  # with rows for the migrants
+def enter(model, seen: Observation, beliefs: Beliefs, migrant_lots: tuple = (),
+          ai_supply_it_mw: float = 0.0) -> Entry:
+    """Let in the migrants (``migrant_lots``: this step's ``UsedSale.migrant_lots``), draw this
+    step's prospects, let those that clear their hurdle in. ``seen``, ``beliefs``: this step's
+    ``step_state.Observation`` and ``Beliefs``; ``ai_supply_it_mw``: the lease market's supply
+    after this step's signings, for the prospects' outlook (``decisions.outlook``). Returns the
+    new firm ids with ``seen`` and ``beliefs`` grown by their rows."""
+    migrants, seen, beliefs = admit_migrants(model, seen, beliefs, migrant_lots)
     s, rng = model.config, model.firm_rng
     if s.entry_candidates_per_year <= 0 or not np.isfinite(seen.hashprice_observed):
-        return migrants
+        return Entry(migrants, seen, beliefs)
     k = int(rng.poisson(s.entry_candidates_per_year * seen.years_in_step))
     if k == 0:
-        return migrants
+        return Entry(migrants, seen, beliefs)
     power = lognormal_with_moments(rng, s.entry_power_price_mean_usd_per_mwh, s.entry_power_price_sd_usd_per_mwh, k)
     mw = lognormal_with_moments(rng, s.entry_site_mw_mean, s.entry_site_mw_sd, k)
-    o = decisions.outlook(model)
+    o = decisions.outlook(model, seen, ai_supply_it_mw)
     go = (rng.random(k) < entry_probability(model, o, power, beliefs)) & (mw >= ENTRANT_MIN_SITE_MW)
     if not go.any():
-        return migrants
-    return np.r_[migrants, admit(model, power[go], mw[go], o.frontier_j_per_th, o.machine_price_usd_per_th)]
+        return Entry(migrants, seen, beliefs)
+    ids, seen, beliefs = admit(model, seen, beliefs, power[go], mw[go], o.frontier_j_per_th, o.machine_price_usd_per_th)
+    return Entry(np.r_[migrants, ids], seen, beliefs)
 
 
-def admit_migrants(model) -> np.ndarray:
+def admit_migrants(model, seen: Observation, beliefs: Beliefs,
+                   migrant_lots: tuple) -> tuple[np.ndarray, Observation, Beliefs]:
     """The used lots bought this step by operators building new MW for them
     (``offer_to_migrants``) enter the books: one new firm and site per lot, energised with the
     lot's machines (containers on an existing interconnect go up within weeks: USBTC's 42 MW TX1
     took 71 days, research note buildout.md s5c; at a monthly step the lot mines from the next
-    step). Returns the new firm ids."""
-    queue = model.migration_lots
-    if not queue:
-        return np.zeros(0, dtype=np.int64)
-    model.migration_lots = []
-    eff, mw, power, price = (np.concatenate(parts) for parts in zip(*queue))
-    return admit(model, power, mw, eff, 0.0, machine_capex_usd_per_mw=price, energised=True)
+    step). Returns the new firm ids and the records grown by their rows (``admit``)."""
+    if not migrant_lots:
+        return np.zeros(0, dtype=np.int64), seen, beliefs
+    eff, mw, power, price = (np.concatenate(parts) for parts in zip(*migrant_lots))
+    return admit(model, seen, beliefs, power, mw, eff, 0.0, machine_capex_usd_per_mw=price, energised=True)
 
 
-def admit(model, power_usd_per_mwh: np.ndarray, mw: np.ndarray, frontier_j_per_th, machine_price_usd_per_th: float,
-          machine_capex_usd_per_mw=None, energised: bool = False) -> np.ndarray:
+def admit(model, seen: Observation, beliefs: Beliefs, power_usd_per_mwh: np.ndarray, mw: np.ndarray,
+          frontier_j_per_th, machine_price_usd_per_th: float,
+          machine_capex_usd_per_mw=None, energised: bool = False) -> tuple[np.ndarray, Observation, Beliefs]:
     """Put new firms with one new site each on the books, their MW on order (or, ``energised``,
     carrying machines of ``frontier_j_per_th`` bought at ``machine_capex_usd_per_mw`` now, for the
-    migrants' used lots); returns their ids."""
+    migrants' used lots). Returns their ids, and ``seen`` and ``beliefs`` with their rows (the
+    new sites' power prices; the new firms expect the median decline: ``Beliefs.with_new_firms``)."""
     s, firms, sites = model.config, model.firms, model.sites
     k = len(mw)
     machines = (econ.machine_capex_usd_per_mw(machine_price_usd_per_th, frontier_j_per_th)
@@ -147,11 +151,11 @@ def admit(model, power_usd_per_mwh: np.ndarray, mw: np.ndarray, frontier_j_per_t
         name=[f"{'Migrant' if energised else 'Entrant'} {first + i + 1}" for i in range(k)], is_public=np.zeros(k, bool),
         rule=np.full(k, npv_rule), cash_usd=np.zeros(k), debt_usd=np.zeros(k),
         debt_rate_per_year=np.full(k, s.new_debt_rate_per_year),
-        debt_maturity_step=np.full(k, model.steps_done + round(s.debt_maturity_years * model.steps_per_year)),
+        debt_maturity_step=np.full(k, seen.step + round(s.debt_maturity_years * model.steps_per_year)),
         btc_held=np.zeros(k), btc_sell_share=np.full(k, ENTRANT_BTC_SELL_SHARE),
         hurdle_rate_per_year=np.full(k, s.entry_hurdle_rate_per_year),
         conversion_capex_usd_per_mw=np.full(k, median(firms.conversion_capex_usd_per_mw)),
-        expected_hashprice=np.full(k, model.hashprice_observed),
+        expected_hashprice=np.full(k, seen.hashprice_observed),
         hashprice_trend_weight=np.full(k, median(firms.hashprice_trend_weight)),
         active=np.ones(k, bool),
     )
@@ -163,8 +167,8 @@ def admit(model, power_usd_per_mwh: np.ndarray, mw: np.ndarray, frontier_j_per_t
         machine_age_years=np.zeros(k), pipeline_horizon=1, interconnect_mw=mw,
     )
     rows = sites.append(new)
-    model.seen = model.seen.with_new_sites(model.market.site_power_prices(power_usd_per_mwh))
-    _grow_model_arrays(model, k)
+    seen = seen.with_new_sites(model.market.site_power_prices(power_usd_per_mwh))
+    beliefs = beliefs.with_new_firms(k)
     if energised:  # the machines stand idle until this step's successor decides whether they mine
         vintages.add_cohort(sites.cohort_mw, sites.cohort_efficiency_j_per_th, sites.cohort_age_years,
                             rows, mw, sites.efficiency_j_per_th[rows])
@@ -179,17 +183,5 @@ def admit(model, power_usd_per_mwh: np.ndarray, mw: np.ndarray, frontier_j_per_t
         sites.build_pipeline.add_rows(rows, mw, lead)
         firms.payments.add_spread_rows(ids, capex, lead)
     model.events.add_many("entry", ids, rows, mw, value_usd=capex, detail="migration" if energised else "")
-    model.add_firm_agents(ids)
-    return ids
-
-
-def _grow_model_arrays(model, k: int) -> None:
-    """The model's per-firm and per-site arrays get rows for ``k`` new firms with one site each."""
-    model.left_this_step = np.concatenate((model.left_this_step, np.zeros(k, bool)))
-    model.exit_reason = np.concatenate((model.exit_reason, np.full(k, "", dtype=object)))
-    model.beliefs = model.beliefs.with_new_firms(k)
-    model.firm_hashrate_ehs = np.concatenate((model.firm_hashrate_ehs, np.zeros(k)))
-    for name in ("firm_q", "equity_room",  # this step's finance arrays, recomputed the next
-                 "site_hashrate_ehs", "mw_ai_leased", "mw_cancelled", "site_mining_ehs", "site_power_cost_mw"):
-        if isinstance(getattr(model, name, None), np.ndarray):
-            setattr(model, name, np.concatenate((getattr(model, name), np.zeros(k))))
+    model.add_firms(ids)  # the model's own per-firm arrays and Mesa agents
+    return ids, seen, beliefs

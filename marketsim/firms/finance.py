@@ -25,17 +25,26 @@ import numpy as np
 
 from marketsim.firms import economics as econ
 from marketsim.firms import hosting
+from marketsim.step_state import Observation, Payments
 from marketsim.units import MONTHS_PER_YEAR
 
 
-def asset_value_usd(model) -> np.ndarray:
-    """Per firm: what lenders lend against (sites, machines at market, AI halls, BTC)."""
+def _seen(model, seen: Observation | None) -> Observation:
+    """The step's ``Observation``: ``seen`` if the caller passed it, else the one the model keeps
+    (``consolidation`` and ``valuation`` still call these functions with the model alone)."""
+    return model.seen if seen is None else seen
+
+
+def asset_value_usd(model, seen: Observation | None = None) -> np.ndarray:
+    """Per firm: what lenders lend against (sites, machines at market, AI halls, BTC), at the
+    prices of ``seen`` (this step's ``Observation``)."""
     s, sites, firms = model.config, model.sites, model.firms
+    seen = _seen(model, seen)
     n = len(firms)
-    machine_value = econ.machine_capex_usd_per_mw(model.machine_price_usd_per_th, sites.efficiency_j_per_th)
+    machine_value = econ.machine_capex_usd_per_mw(seen.machine_price_usd_per_th, sites.efficiency_j_per_th)
     # machines lose value as they age and as the frontier moves away from them
     relative = np.clip(model.market.state.frontier_j_per_th / sites.efficiency_j_per_th, 0.0, 1.0)
-    site_value = site_collateral_usd_per_mw(s.site_build_capex_usd_per_mw, model.hashprice_observed,
+    site_value = site_collateral_usd_per_mw(s.site_build_capex_usd_per_mw, seen.hashprice_observed,
                                             s.machine_price_reference_hashprice, s.site_collateral_hashprice_elasticity)
     per_site = econ.firm_asset_value_usd(
         sites.mw_machines, machine_value * relative, site_value,
@@ -110,8 +119,8 @@ def _add_debt(firms, idx: np.ndarray, drawn: np.ndarray, rate_per_year) -> None:
     firms.ledger["debt_drawn_usd"][idx] += drawn
 
 
-def credit_headroom_usd(model, assets: np.ndarray | None = None) -> np.ndarray:
-    assets = asset_value_usd(model) if assets is None else assets
+def credit_headroom_usd(model, assets: np.ndarray | None = None, seen: Observation | None = None) -> np.ndarray:
+    assets = asset_value_usd(model, seen) if assets is None else assets
     return np.clip(model.config.max_debt_to_assets * assets - model.firms.debt_usd, 0.0, None)
 
 
@@ -122,15 +131,17 @@ def borrowable_usd(firms, idx) -> np.ndarray:
     return np.clip(firms.debt_ceiling_usd[idx] - firms.debt_usd[idx], 0.0, None)
 
 
-def pay(model) -> None:
+def pay(model, seen: Observation) -> Payments:
+    """The step's cash flows (``seen``: its ``Observation``), debt falling due, shortfalls met
+    by credit then BTC; returns the firms still short (``Payments.insolvent``)."""
     s, firms = model.config, model.firms
     price = model.market.state.btc_price_usd
     led = firms.ledger
     active = firms.active
-    step = model.steps_done
+    step = seen.step
 
     led["capex_usd"] = led["capex_usd"] + firms.payments.pop()
-    led["interest_usd"] = firms.debt_usd * firms.debt_rate_per_year * model.years_in_step
+    led["interest_usd"] = firms.debt_usd * firms.debt_rate_per_year * seen.years_in_step
     led["btc_retained_usd"] = led["revenue_mining_usd"] * (1.0 - firms.btc_sell_share)
     firms.btc_held += led["btc_mined"] * (1.0 - firms.btc_sell_share)
     firms.cash_usd += (
@@ -138,7 +149,7 @@ def pay(model) -> None:
         - led["power_usd"] - led["opex_usd"] - led["ai_opex_usd"] - led["interest_usd"] - led["capex_usd"]
     )
 
-    assets = asset_value_usd(model)
+    assets = asset_value_usd(model, seen)
     due = active & (firms.debt_maturity_step <= step) & (firms.debt_usd > 0)
     if due.any():
         # amend and extend: debt within the loan-to-value limit rolls over; the excess is
@@ -167,7 +178,7 @@ def pay(model) -> None:
             firms.btc_held[still] -= coins
             led["btc_sold_usd"][still] += coins * price
             firms.cash_usd[still] += coins * price
-    model.insolvent = np.flatnonzero(active & (firms.cash_usd < -1e-6))
+    return Payments(insolvent=np.flatnonzero(active & (firms.cash_usd < -1e-6)))
 
 
 def credit_then_btc(short_usd, headroom_usd, btc_usd, max_debt_to_assets: float) -> np.ndarray:
@@ -212,7 +223,7 @@ def _repay(firms, idx: np.ndarray, amount: np.ndarray) -> None:
     firms.ledger["debt_repaid_usd"][idx] += amount
 
 
-def equity_room_usd(model, assets: np.ndarray | None = None) -> np.ndarray:
+def equity_room_usd(model, assets: np.ndarray | None = None, seen: Observation | None = None) -> np.ndarray:
     """Per firm: new equity it could raise this step for capex (a q rule).
 
     Public miners sold shares (at-the-market offerings) when the market valued them above the
@@ -225,32 +236,33 @@ def equity_room_usd(model, assets: np.ndarray | None = None) -> np.ndarray:
     it may raise up to ``equity_issuance_share_per_year`` of its market value a year, scaled
     by (1 - min_q / q) so issuance rises steeply with q; the ATM fee
     (``equity_issuance_fee_share``) is the cost the firm sees. Private firms raise no outside
-    equity (they finance from cash, credit and vendor terms).
+    equity (they finance from cash, credit and vendor terms). ``seen``: the step's ``Observation``.
     """
     s, firms, sites = model.config, model.firms, model.sites
-    value, replacement = market_value_and_replacement_usd(model)
+    seen = _seen(model, seen)
+    value, replacement = market_value_and_replacement_usd(model, seen)
     with np.errstate(divide="ignore", invalid="ignore"):
         q = np.where(replacement > 0, value / replacement, 0.0)
-    model.firm_q = q
     scale = np.clip(1.0 - s.equity_issuance_min_q / np.where(q > 0, q, np.inf), 0.0, 1.0)
-    per_review = s.equity_issuance_share_per_year * model.years_in_step / s.review_probability_per_step
+    per_review = s.equity_issuance_share_per_year * seen.years_in_step / s.review_probability_per_step
     return np.where(firms.active & firms.is_public & (value > 0), per_review * scale * value, 0.0)
 
 
-def market_value_and_replacement_usd(model) -> tuple[np.ndarray, np.ndarray]:
+def market_value_and_replacement_usd(model, seen: Observation | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per firm: (equity market value, replacement cost of its mining assets), USD. The value
     includes the re-rating of its AI leases (``hosting.ai_market_value_usd``)."""
     s, firms, sites = model.config, model.firms, model.sites
+    seen = _seen(model, seen)
     n = len(firms)
     led = firms.ledger
-    margin_year = (led["revenue_mining_usd"] - led["power_usd"] - led["opex_usd"]) * MONTHS_PER_YEAR / model.months_in_step
+    margin_year = (led["revenue_mining_usd"] - led["power_usd"] - led["opex_usd"]) * MONTHS_PER_YEAR / seen.months_in_step
     price = model.market.state.btc_price_usd
     value = (s.equity_ev_to_margin_multiple * np.maximum(margin_year, 0.0) + firms.btc_held * price
              + firms.cash_usd - firms.debt_usd
              + hosting.ai_market_value_usd(model))  # AI leases re-rate it toward data-centre multiples
     th = np.bincount(sites.owner, weights=sites.mw_machines / sites.efficiency_j_per_th, minlength=n) * econ.W_PER_MW
-    live_mw = np.bincount(sites.owner, weights=sites.capacity_mw - sites.mw_shutdown, minlength=n)
-    replacement = live_mw * s.site_build_capex_usd_per_mw + th * model.machine_price_usd_per_th
+    live_mw = sites.mw_by_firm(n)
+    replacement = live_mw * s.site_build_capex_usd_per_mw + th * seen.machine_price_usd_per_th
     return value, replacement
 
 
@@ -271,14 +283,15 @@ def fund_orders(model, idx: np.ndarray, capex: np.ndarray, equity_room: np.ndarr
     borrow(firms, idx, shortfall - equity)
 
 
-def spendable_usd(model, assets: np.ndarray | None = None) -> np.ndarray:
+def spendable_usd(model, assets: np.ndarray | None = None, seen: Observation | None = None) -> np.ndarray:
     """Per firm: what it can commit to new capex now without breaching its cash reserve.
 
     Cash above a reserve of ``cash_reserve_months`` of fixed and interest costs, less capex
     already committed, plus unused credit.
     """
     s, firms = model.config, model.firms
-    monthly_fixed = (firms.ledger["opex_usd"] + firms.ledger["interest_usd"]) / model.months_in_step
+    seen = _seen(model, seen)
+    monthly_fixed = (firms.ledger["opex_usd"] + firms.ledger["interest_usd"]) / seen.months_in_step
     reserve = s.cash_reserve_months * monthly_fixed
     free = firms.cash_usd - reserve - firms.payments.pending()
-    return np.where(firms.active, free + credit_headroom_usd(model, assets), 0.0)
+    return np.where(firms.active, free + credit_headroom_usd(model, assets, seen), 0.0)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from marketsim.market import ai
+from marketsim.step_state import Hosting, LeaseMarket, Observation
 
 AI_COLUMN_DOCS = {
     "ai_signed_it_mw": "IT MW of new leases signed in the step",
@@ -36,24 +37,24 @@ AI_COLUMN_DOCS = {
 }
 
 
-def fail_tenants_in_a_bust(model) -> float:
+def fail_tenants_in_a_bust(model, seen: Observation) -> float:
     """When AI demand falls below the MW under contract, tenants of the excess fail.
 
     Demand is the tenants' curve at the market's current rate (``ai.tenant_demand_share``), so a
     rate that has fallen in a glut keeps more tenants in business. Each step a share ``ai_tenant_failure_share_per_year`` (per year) of the excess is lost,
     pro rata across leases: in a bust the weakest tenants (GPU clouds without hyperscaler
     backing) stop paying and their halls go empty. With demand above contracts, nobody fails.
-    Returns the IT MW lost.
+    ``seen``: the step's ``Observation`` (its AI demand and length). Returns the IT MW lost.
     """
     s, leases = model.config, model.leases
     contracted = float(leases.mw_it.sum())
     share = float(ai.tenant_demand_share(model.market.lease_rate_usd_per_kw_month,
                                          s.ai_tenant_reference_rate_usd_per_kw_month, s.ai_choke_rate_usd_per_kw_month,
                                          s.ai_tenant_demand_elasticity_below_reference))
-    excess = contracted - model.market.state.ai_demand_mw * share
+    excess = contracted - seen.ai_demand_mw * share
     if excess <= 0 or contracted <= 0 or s.ai_tenant_failure_share_per_year <= 0:
         return 0.0
-    lost_total = excess * min(1.0, s.ai_tenant_failure_share_per_year * model.years_in_step)
+    lost_total = excess * min(1.0, s.ai_tenant_failure_share_per_year * seen.years_in_step)
     sites_, lost = leases.cancel_share(lost_total / contracted)
     by_site = np.bincount(sites_, weights=lost, minlength=len(model.sites))
     hit = np.flatnonzero(by_site > 0)
@@ -61,12 +62,12 @@ def fail_tenants_in_a_bust(model) -> float:
     return float(lost.sum())
 
 
-def default_tenants(model) -> float:
+def default_tenants(model, seen: Observation) -> float:
     """Each lease's tenant defaults with probability 1 - exp(-hazard x dt); returns IT MW lost."""
     s, leases = model.config, model.leases
     if len(leases) == 0 or s.ai_tenant_default_per_year <= 0:
         return 0.0
-    p = 1.0 - np.exp(-s.ai_tenant_default_per_year * model.years_in_step)
+    p = 1.0 - np.exp(-s.ai_tenant_default_per_year * seen.years_in_step)
     gone = (model.firm_rng.random(len(leases)) < p) & ~leases.own_gpu  # own GPU clouds have no tenant
     if not gone.any():
         return 0.0
@@ -76,26 +77,27 @@ def default_tenants(model) -> float:
     return float(mw.sum())
 
 
-def host_ai(model) -> None:
+def host_ai(model, seen: Observation) -> Hosting:
+    """Leases expire or renew, tenants fail or default, delivered leases pay the step's rent
+    (the firms' ledgers); each site's delivered gross MW goes to ``SiteBook.mw_ai_leased``."""
     s, sites, firms, leases = model.config, model.sites, model.firms, model.leases
-    step, n_sites = model.steps_done, len(sites)
+    step, n_sites = seen.step, len(sites)
     renews = (model.firm_rng.random(len(leases)) < s.ai_lease_renewal_probability) & ~leases.own_gpu
     leases.expire(step, renews, round(s.ai_lease_renewal_term_years * model.steps_per_year),
                   model.steps_per_year, s.ai_lease_escalator_per_year)
-    lost = fail_tenants_in_a_bust(model) + default_tenants(model)
+    lost = fail_tenants_in_a_bust(model, seen) + default_tenants(model, seen)
 
     contracted = leases.contracted_it_by_site(n_sites)
     delivered_it = np.minimum(contracted, sites.mw_converted / s.ai_pue)
     rent = leases.monthly_rent_by_site(n_sites, step, model.steps_per_year, s.ai_lease_escalator_per_year)
     with np.errstate(divide="ignore", invalid="ignore"):
         delivered_share = np.where(contracted > 0, delivered_it / contracted, 0.0)
-    site_revenue = rent * delivered_share * model.months_in_step
+    site_revenue = rent * delivered_share * seen.months_in_step
     n = len(firms)
     firms.ledger["revenue_ai_usd"] = np.bincount(sites.owner, weights=site_revenue, minlength=n)
     firms.ledger["ai_opex_usd"] = firms.ledger["revenue_ai_usd"] * (1.0 - s.ai_margin)
-    model.mw_ai_leased = delivered_it * s.ai_pue
-    model.ai_contracted_it_mw = float(contracted.sum())
-    model.ai_tenant_defaults_it_mw = lost
+    sites.mw_ai_leased = delivered_it * s.ai_pue
+    return Hosting(contracted_it_mw=float(contracted.sum()), tenant_defaults_it_mw=lost)
 
 
 def ai_market_value_usd(model) -> np.ndarray:
@@ -111,28 +113,27 @@ def ai_market_value_usd(model) -> np.ndarray:
     s, sites, leases = model.config, model.sites, model.leases
     n_sites, n_firms = len(sites), len(model.firms)
     signed = np.bincount(sites.owner, weights=leases.contracted_it_by_site(n_sites), minlength=n_firms)
-    delivered = np.bincount(sites.owner, weights=model.mw_ai_leased / s.ai_pue, minlength=n_firms)
+    delivered = np.bincount(sites.owner, weights=sites.mw_ai_leased / s.ai_pue, minlength=n_firms)
     return ai.rerated_equity_value_usd(0.0, signed, delivered, s.ai_miner_value_usd_per_mw,
                                        s.ai_datacentre_value_usd_per_it_mw, s.ai_signed_lease_credibility, s.ai_pue)
 
 
-def ai_outcome(model) -> dict:
-    """The AI market's industry columns for the step (``AI_COLUMN_DOCS``)."""
+def ai_outcome(model, hosted: Hosting, market: LeaseMarket) -> dict:
+    """The AI market's industry columns for the step (``AI_COLUMN_DOCS``), from the step's
+    ``Hosting`` and ``LeaseMarket`` records and the books."""
     s, sites = model.config, model.sites
-    step_market = model.ai_step
-    delivered = float(model.mw_ai_leased.sum()) / s.ai_pue
-    nan = float("nan")
+    delivered = float(sites.mw_ai_leased.sum()) / s.ai_pue
     return {
-        "ai_signed_it_mw": step_market.get("ai_signed_it_mw", 0.0),
-        "ai_offered_it_mw": step_market.get("ai_offered_it_mw", 0.0),
+        "ai_signed_it_mw": market.signed_it_mw,
+        "ai_offered_it_mw": market.offered_it_mw,
         "ai_under_construction_it_mw": float(sites.mw_converting.sum()) / s.ai_pue,
         "ai_delivered_it_mw": delivered,
         "ai_empty_it_mw": max(0.0, float(sites.mw_converted.sum()) / s.ai_pue - delivered),
-        "ai_clearing_rate_usd_per_kw_month": step_market.get("ai_clearing_rate_usd_per_kw_month", nan),
-        "ai_signed_rate_min_usd_per_kw_month": step_market.get("ai_signed_rate_min_usd_per_kw_month", nan),
-        "ai_signed_rate_max_usd_per_kw_month": step_market.get("ai_signed_rate_max_usd_per_kw_month", nan),
-        "ai_unmet_demand_it_mw": step_market.get("ai_unmet_demand_it_mw", 0.0),
-        "ai_tenant_defaults_it_mw": model.ai_tenant_defaults_it_mw,
-        "ai_gpu_cloud_started_it_mw": step_market.get("ai_gpu_cloud_started_it_mw", 0.0),
+        "ai_clearing_rate_usd_per_kw_month": market.clearing_rate_usd_per_kw_month,
+        "ai_signed_rate_min_usd_per_kw_month": market.signed_rate_min_usd_per_kw_month,
+        "ai_signed_rate_max_usd_per_kw_month": market.signed_rate_max_usd_per_kw_month,
+        "ai_unmet_demand_it_mw": market.unmet_demand_it_mw,
+        "ai_tenant_defaults_it_mw": hosted.tenant_defaults_it_mw,
+        "ai_gpu_cloud_started_it_mw": market.gpu_cloud_started_it_mw,
         "ai_gpu_cloud_it_mw": float(model.leases.mw_it[model.leases.own_gpu].sum()),
     }

@@ -22,6 +22,7 @@ from scipy.special import ndtr
 from marketsim import protocol
 from marketsim.firms import economics as econ
 from marketsim.firms import vintages
+from marketsim.step_state import Curtailment, Observation, UsedSale
 
 # the fixed point is searched down to exp(-30) of the fleet (a network off in all but name)
 FIXED_POINT_BRACKET_LOG = 30.0  # widest bracket, in log EH/s (e^30: any hashrate a model could reach)
@@ -34,11 +35,13 @@ MINING_SITE_SHARE = 0.5  # a site counts as mining (for curtailment/resumption e
 #                          machine MW runs: a reporting threshold, the economics use the exact shares
 
 
-def land_deliveries(model) -> None:
+def land_deliveries(model, seen: Observation, hashprice_consistent: float) -> UsedSale:
     """Orders arrive: new MW with its machines, upgrades (the worst cohorts make way for the new
     ones and go to the second-hand market), finished conversions. Machines that left with MW
-    taken elsewhere (conversions, sites shut down) are first taken out of the cohorts."""
-    sites, step = model.sites, model.steps_done
+    taken elsewhere (conversions, sites shut down) are first taken out of the cohorts.
+    ``hashprice_consistent``: the last fixed-point hashprice (the previous step's ``Operation``;
+    NaN before the first), at which buyers value the used machines. Returns their sale."""
+    sites, step = model.sites, seen.step
     retired_efficiency = sites.cohort_efficiency_j_per_th.copy()  # before new cohorts take freed slots
     retired = reconcile_cohorts(sites)
     built = sites.build_pipeline.pop()
@@ -61,22 +64,24 @@ def land_deliveries(model) -> None:
         sites.upgrade_mw[upgraded] = 0.0
         sites.idle_steps[upgraded] = 0
     sync_fleet(sites)
-    resell_used_machines(model, retired, retired_efficiency)
+    used = resell_used_machines(model, seen, hashprice_consistent, retired, retired_efficiency)
     converted = sites.conversion_pipeline.pop()
     done = converted > 0
     if done.any():
         sites.mw_converting[done] -= converted[done]
         sites.mw_converted[done] += converted[done]
         model.events.add_many("conversion_completed", sites.owner[done], np.flatnonzero(done), converted[done])
+    return used
 
 
-def retire_displaced_machines(model) -> None:
+def retire_displaced_machines(model, seen: Observation, hashprice_consistent: float) -> UsedSale:
     """After the decisions and exits of a step: machines standing on MW that converted to AI
-    hosting or left with a shut-down site leave their cohorts and go to the used market."""
+    hosting or left with a shut-down site leave their cohorts and go to the used market
+    (valued at this step's ``Operation.hashprice_consistent``). Returns the sale."""
     retired_efficiency = model.sites.cohort_efficiency_j_per_th.copy()
     retired = reconcile_cohorts(model.sites)
     sync_fleet(model.sites)
-    resell_used_machines(model, retired, retired_efficiency, settle_cash=True)
+    return resell_used_machines(model, seen, hashprice_consistent, retired, retired_efficiency, settle_cash=True)
 
 
 def reconcile_cohorts(sites) -> np.ndarray:
@@ -108,7 +113,8 @@ def sync_fleet(sites) -> None:
                                                           sites.efficiency_j_per_th)
 
 
-def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndarray, settle_cash: bool = False) -> None:
+def resell_used_machines(model, seen: Observation, hashprice_consistent: float, retired: np.ndarray,
+                         retired_efficiency: np.ndarray, settle_cash: bool = False) -> UsedSale:
     """Retired cohorts go to operators whose power makes them pay, or to scrap.
 
     Buyers are active firms' sites with powered MW standing empty (MW whose own machines were
@@ -119,6 +125,8 @@ def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndar
     buyer's capex is the seller's negative capex; MW and TH move, nothing is created. What no
     buyer wants is scrapped (event ``used_scrapped``). A buyer spends at most its cash. With
     ``settle_cash`` (after ``finance.pay`` has run) the cash moves now, else ``pay`` moves it.
+    Buyers value machines at ``hashprice_consistent`` (``seen.hashprice_observed`` where it is
+    NaN). Returns the tiers' clearing prices and the lots migrants bought (``UsedSale``).
     """
     s, sites, firms = model.config, model.sites, model.firms
     # a firm that has left has closed its books: its shut sites found no bidder at the auction
@@ -131,7 +139,7 @@ def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndar
         retired[gone] = 0.0
     site_idx, slot = np.nonzero(retired > COHORT_TOLERANCE_MW)
     if not len(site_idx):
-        return
+        return UsedSale()
     # lots of similar machines are sold together (one clearing per efficiency bin), each seller
     # getting its share of the bin's proceeds: the market works on tiers, not on single sites
     lot_mw = retired[site_idx, slot]
@@ -141,16 +149,17 @@ def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndar
     bin_eff = bin_mw / np.bincount(lot_bin, weights=lot_mw / lot_eff)  # TH-conserving average
     free = np.where(firms.active[sites.owner], sites.mw_shutdown, 0.0)
     buyers = np.flatnonzero(free > COHORT_TOLERANCE_MW)
-    hashprice = model.hashprice_consistent if np.isfinite(model.hashprice_consistent) else model.hashprice_observed
+    hashprice = hashprice_consistent if np.isfinite(hashprice_consistent) else seen.hashprice_observed
+    site_power = seen.site_power_usd_per_mwh
     value = np.zeros((len(bins), 0))
     # the tier price caps what a lot fetches (the same tier is on offer from resellers)
-    typical_power = (_median(model.site_power_usd_per_mwh[buyers]) if len(buyers)
+    typical_power = (_median(site_power[buyers]) if len(buyers)
                      else s.entry_power_price_mean_usd_per_mwh) + s.mining_opex_usd_per_mwh
-    cap = vintages.used_price_cap_usd_per_mw(bin_eff, model.machine_price_usd_per_th,
+    cap = vintages.used_price_cap_usd_per_mw(bin_eff, seen.machine_price_usd_per_th,
                                              model.market.state.frontier_j_per_th, hashprice, typical_power,
                                              s.machine_price_floor_usd_per_th)
     if len(buyers):  # every bin's value to every buyer, in one call
-        margin = fleet_margin_usd_per_mw_month(model, model.site_power_usd_per_mwh[buyers][None, :], hashprice,
+        margin = fleet_margin_usd_per_mw_month(model, site_power[buyers][None, :], hashprice,
                                                bin_eff[:, None], sites.power_take_or_pay_share[buyers][None, :])
         value = (margin - s.site_fixed_cost_usd_per_mw_month) * s.max_payback_months
     sold_share = np.zeros(len(bins))
@@ -161,6 +170,7 @@ def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndar
     bought_any = False
     wanted = (value > 0).any(axis=1)  # a lot no buyer values at more than 0 goes to scrap, whatever the order
     sales = []  # (sites, MW, USD) of each lot sold, logged in one block after the loop (same order)
+    tier_price = {}  # USD/TH by tier, the last lot of each tier sold
     for b in np.argsort(bin_eff):  # best machines first
         if not len(buyers):
             break
@@ -185,7 +195,7 @@ def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndar
         np.subtract.at(cash_left, sites.owner[rows], mw * price[b])
         sold_share[b] = mw.sum() / bin_mw[b]
         tier = vintages.TIER_NAMES[bisect.bisect_right(vintages.PRICE_TIERS_J_PER_TH, bin_eff[b])]  # ``price_tier``
-        model.used_machine_price_usd_per_th[tier] = price[b] * bin_eff[b] / econ.W_PER_MW  # $/MW -> $/TH
+        tier_price[tier] = price[b] * bin_eff[b] / econ.W_PER_MW  # $/MW -> $/TH
         sales.append((rows, mw, mw * price[b]))
     if sales:
         rows, mw, usd = (np.concatenate(x) for x in zip(*sales))
@@ -193,7 +203,7 @@ def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndar
     # what no site on the books wants goes to operators who build new MW for it (migration)
     from marketsim.firms import entry  # entry values sites with this module's margins
 
-    migrated, migrant_price = entry.offer_to_migrants(model, bin_eff, bin_mw * (1.0 - sold_share), hashprice, cap)
+    migrated, migrant_price, lots = entry.offer_to_migrants(model, bin_eff, bin_mw * (1.0 - sold_share), hashprice, cap)
     proceeds_per_mw = (sold_share * price + migrated * migrant_price / bin_mw)
     sold_share = sold_share + migrated / bin_mw
     sellers = sites.owner[site_idx]
@@ -206,6 +216,7 @@ def resell_used_machines(model, retired: np.ndarray, retired_efficiency: np.ndar
         firms.cash_usd -= led["capex_usd"] - capex_before
     if bought_any:  # the callers synced the fleets just before: only new cohorts change them
         sync_fleet(sites)
+    return UsedSale(tier_price_usd_per_th=tier_price, migrant_lots=lots)
 
 
 def _median(x: np.ndarray) -> float:
@@ -276,7 +287,7 @@ def _live_cells(sites) -> tuple[np.ndarray, np.ndarray]:
     return live, live // sites.cohort_mw.shape[1]
 
 
-def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float) -> float:
+def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, last_network_ehs: float = 0.0) -> float:
     """The hashprice at which the hashrate that mines is the one that earns it.
 
     A miner earns reward x (its hashrate / difficulty); difficulty retargets every 2,016
@@ -292,6 +303,7 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float) ->
     after the next retarget. S rises with hashprice and R / H falls with H, so the root is
     unique; it is found by bracketing in log H (``brentq``). The chain still lags: blocks
     come faster or slower until difficulty has caught up (``protocol.advance_chain``).
+    ``last_network_ehs``: last step's network hashrate, where the search starts (0: the whole range).
     """
     s, sites = model.config, model.sites
     reward = model.market.reward_usd_per_day()
@@ -351,7 +363,7 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float) ->
         return reward / (capacity * protocol.PH_PER_EH)
     # first try a narrow bracket around last step's hashrate (it rarely moves by more than
     # e^0.25 in a step), then the whole range
-    last = getattr(model, "network_hashrate_ehs", 0.0)
+    last = last_network_ehs
     if last > 0 and np.log(last) - FIXED_POINT_NEAR_LOG < high:
         near_low = np.log(last) - FIXED_POINT_NEAR_LOG
         near_high = min(high, np.log(last) + FIXED_POINT_NEAR_LOG)
@@ -366,7 +378,7 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float) ->
     return reward / (np.exp(log_h) * protocol.PH_PER_EH)
 
 
-def curtail_or_mine(model, power_usd_per_mwh: np.ndarray) -> None:
+def curtail_or_mine(model, seen: Observation, last_network_ehs: float) -> Curtailment:
     """Each cohort mines in the hours its margin is positive at the consistent hashprice.
 
     ``mw_mining`` is the site's machine MW times the share of hours mined (MW-equivalents,
@@ -376,13 +388,15 @@ def curtail_or_mine(model, power_usd_per_mwh: np.ndarray) -> None:
     (``consistent_hashprice``) or its owner's belief (whichever is higher), does not cover the
     site's avoidable fixed cost is scrapped at a hazard with mean life
     ``scrap_after_unprofitable_months``: a machine is kept while it pays its way, whatever the
-    share of hours it runs.
+    share of hours it runs. Prices are ``seen``'s (this step's ``Observation``);
+    ``last_network_ehs`` (last step's ``Operation.network_hashrate_ehs``) starts the fixed point's search.
     """
     s, sites = model.config, model.sites
+    power_usd_per_mwh = seen.site_power_usd_per_mwh
     online = 1.0 - outage_share(model)
-    hashprice = consistent_hashprice(model, power_usd_per_mwh, online)
+    hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs)
     if not np.isfinite(hashprice):
-        hashprice = model.hashprice_observed
+        hashprice = seen.hashprice_observed
     best = np.fmax(model.firms.expected_hashprice[sites.owner], hashprice)
     power = np.asarray(power_usd_per_mwh)
     # only the cohorts that hold machines are valued (an empty slot cannot lose money); the same
@@ -400,7 +414,7 @@ def curtail_or_mine(model, power_usd_per_mwh: np.ndarray) -> None:
     # a hazard, not a deadline: of a cohort that does not pay its way, 1 - exp(-t / T) goes each
     # step (owners sell or scrap a few machines at a time), so a halving that strands many
     # fleets at once retires them over months, not in one step
-    rate = 1.0 - np.exp(-model.months_in_step / s.scrap_after_unprofitable_months)
+    rate = 1.0 - np.exp(-seen.months_in_step / s.scrap_after_unprofitable_months)
     scrap_mw = np.where(losing, sites.cohort_mw * rate, 0.0)
     scrap_mw = np.where(losing & (sites.cohort_mw - scrap_mw < SCRAP_REMNANT_MW), sites.cohort_mw, scrap_mw)
     scrapped = vintages.slot_sum(scrap_mw)
@@ -411,10 +425,10 @@ def curtail_or_mine(model, power_usd_per_mwh: np.ndarray) -> None:
         sites.mw_shutdown += scrapped
         sync_fleet(sites)
         # the machines left: the fixed point moves (the remaining ones earn a little more)
-        hashprice = consistent_hashprice(model, power_usd_per_mwh, online)
-    model.hashprice_consistent = hashprice
+        hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs)
+    consistent = hashprice
     if not np.isfinite(hashprice):
-        hashprice = model.hashprice_observed
+        hashprice = seen.hashprice_observed
 
     share, cost_share = _live_cohort_shares(model, power, hashprice)
     machines = vintages.slot_sum(sites.cohort_mw)
@@ -422,8 +436,8 @@ def curtail_or_mine(model, power_usd_per_mwh: np.ndarray) -> None:
     mined_mw = share * sites.cohort_mw
     sites.mw_mining = vintages.slot_sum(mined_mw)
     sites.mw_idle = machines - sites.mw_mining
-    model.site_mining_ehs = vintages.slot_sum(mined_mw / sites.cohort_efficiency_j_per_th)
-    model.site_power_cost_mw = vintages.slot_sum(cost_share * sites.cohort_mw)
+    site_mining_ehs = vintages.slot_sum(mined_mw / sites.cohort_efficiency_j_per_th)
+    site_power_cost_mw = vintages.slot_sum(cost_share * sites.cohort_mw)
     mining = (sites.mw_mining >= MINING_SITE_SHARE * machines) & (machines > 0)
     stopped = was_mining & ~mining & (machines > 0)
     resumed = ~was_mining & mining
@@ -431,6 +445,8 @@ def curtail_or_mine(model, power_usd_per_mwh: np.ndarray) -> None:
         model.events.add_many("curtailment", sites.owner[stopped], np.flatnonzero(stopped), sites.mw_idle[stopped])
     if resumed.any():
         model.events.add_many("resumption", sites.owner[resumed], np.flatnonzero(resumed), sites.mw_mining[resumed])
+    return Curtailment(hashprice_consistent=consistent, site_mining_ehs=site_mining_ehs,
+                       site_power_cost_mw=site_power_cost_mw)
 
 
 def fleet_margin_usd_per_mw_month(model, power_usd_per_mwh, hashprice, efficiency=None, take_or_pay=None):
@@ -455,11 +471,14 @@ def outage_share(model) -> float:
     return share
 
 
-def mine_and_earn(model, power_usd_per_mwh: np.ndarray) -> None:
-    """Realise hashrate, settle the chain, share the rewards, charge power and variable opex."""
+def mine_and_earn(model, seen: Observation, mined: Curtailment):
+    """Realise hashrate, settle the chain, share the rewards, charge power and variable opex.
+    Each site's hashrate goes to its book column (``SiteBook.hashrate_ehs``); returns each
+    firm's hashrate as mined and the chain's outcome."""
     s, sites, firms, state = model.config, model.sites, model.firms, model.market.state
+    power_usd_per_mwh = seen.site_power_usd_per_mwh
     online = 1.0 - outage_share(model)
-    site_hashrate = model.site_mining_ehs * online
+    site_hashrate = mined.site_mining_ehs * online
     network = float(site_hashrate.sum())
     outcome = model.market.settle_chain(network)
     n = len(firms)
@@ -471,10 +490,9 @@ def mine_and_earn(model, power_usd_per_mwh: np.ndarray) -> None:
     hours = state.days * econ.HOURS_PER_DAY
     mwh = sites.mw_mining * online * hours
     # the hours mined are the cheap ones: cost = sum over cohorts of MW x cost share x hours x mean price
-    power_cost = model.site_power_cost_mw * online * hours * power_usd_per_mwh
+    power_cost = mined.site_power_cost_mw * online * hours * power_usd_per_mwh
     led["power_usd"] = np.bincount(sites.owner, weights=power_cost, minlength=n)
-    fixed = (sites.capacity_mw - sites.mw_shutdown) * s.site_fixed_cost_usd_per_mw_month * model.months_in_step
+    fixed = sites.live_mw * s.site_fixed_cost_usd_per_mw_month * seen.months_in_step
     led["opex_usd"] = np.bincount(sites.owner, weights=mwh * s.mining_opex_usd_per_mwh + fixed, minlength=n)
-    model.site_hashrate_ehs = site_hashrate
-    model.firm_hashrate_ehs = firm_hashrate
-    model.chain_outcome = outcome
+    sites.hashrate_ehs = site_hashrate
+    return firm_hashrate, outcome
