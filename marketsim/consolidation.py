@@ -34,6 +34,7 @@ import numpy as np
 from marketsim import valuation
 from marketsim.firms import economics as econ
 from marketsim.firms import finance
+from marketsim.step_state import Observation, Payments
 from marketsim.units import MONTHS_PER_YEAR
 
 # firms in deals within one step that the head of the step's bidder ranking covers before the
@@ -41,20 +42,22 @@ from marketsim.units import MONTHS_PER_YEAR
 RANKED_DEALS = 32
 
 
-def settle_exits(model) -> None:
+def settle_exits(model, seen: Observation, payments: Payments) -> None:
     """Bankruptcies first (their sites are auctioned), then the market for whole firms.
 
+    ``payments`` (from ``finance.pay``) says who is insolvent; ``seen`` prices what is sold.
     What each firm can spend is computed once and drawn down as it buys; bidders are ranked
     and sites grouped by owner once (``ExitBook``), so each auction and deal costs O(bidders +
-    its sites), not O(firms).
+    its sites), not O(firms). The helpers below, which tests also call one by one, read the same
+    two records where the step keeps them (``model.seen``, ``model.payments``).
     """
-    assets = finance.asset_value_usd(model)
-    spend = finance.spendable_usd(model, assets)
+    assets = finance.asset_value_usd(model, seen)
+    spend = finance.spendable_usd(model, assets, seen)
     book = ExitBook(model, spend)
-    for firm_id in model.insolvent:
+    for firm_id in payments.insolvent:
         go_bankrupt(model, int(firm_id), spend, book)
     # with no bankruptcy nothing the assets are made of has changed: the market screens on these
-    market_for_firms(model, spend, book, None if len(model.insolvent) else assets)
+    market_for_firms(model, spend, book, None if len(payments.insolvent) else assets)
 
 
 class ExitBook:
@@ -75,7 +78,7 @@ class ExitBook:
         self.model, self.spend = model, spend
         self.k = model.config.auction_max_bidders
         self.insolvent = np.zeros(len(firms), bool)
-        self.insolvent[model.insolvent] = True
+        self.insolvent[model.payments.insolvent] = True
         self.was_eligible = firms.active & ~self.insolvent & (firms.cash_usd > 0)
         idx = np.flatnonzero(self.was_eligible)
         self.n_was_eligible = len(idx)
@@ -175,7 +178,7 @@ def go_bankrupt(model, firm_id: int, spend: np.ndarray | None = None, book: Exit
     cancel_pipelines(model, owned)
     rows = owned[sites.capacity_mw[owned] - sites.mw_shutdown[owned] > 0]
     mw = float((sites.capacity_mw[rows] - sites.mw_shutdown[rows]).sum())
-    hashrate = float(model.site_hashrate_ehs[rows].sum())
+    hashrate = float(model.sites.hashrate_ehs[rows].sum())
     payables, debt = max(0.0, -firms.cash_usd[firm_id]), float(firms.debt_usd[firm_id])
     model.events.add("bankruptcy", firm_id, -1, mw, hashrate_ehs=hashrate, value_usd=debt,
                      detail=f"unpaid bills {payables:,.0f} USD, debt {debt:,.0f} USD")
@@ -228,7 +231,7 @@ def close_books(model, firm_id: int, bills_usd: float) -> dict:
 
 def cancel_pipelines(model, rows: np.ndarray) -> None:
     """Cancel the orders in flight at these sites: MW being built is recorded as cancelled
-    (``model.mw_cancelled``), upgrades lapse (the old fleet stays), and MW being converted goes
+    (``SiteBook.mw_cancelled``), upgrades lapse (the old fleet stays), and MW being converted goes
     back to its machines (idle until curtailment decides), with leases signed on the unbuilt
     halls cut to what is delivered."""
     sites, leases = model.sites, model.leases
@@ -236,7 +239,7 @@ def cancel_pipelines(model, rows: np.ndarray) -> None:
         return
     building = sites.build_pipeline.buffer[rows].sum(axis=1)
     converting = sites.mw_converting[rows].copy()
-    model.mw_cancelled[rows] += building
+    model.sites.mw_cancelled[rows] += building
     sites.build_pipeline.buffer[rows] = 0.0
     sites.upgrade_due_step[rows] = -1
     sites.conversion_pipeline.buffer[rows] = 0.0
@@ -265,7 +268,7 @@ def auction_sites(model, seller: int, rows: np.ndarray, distressed: bool, spend:
     s = model.config
     if not len(rows):
         return 0.0
-    spend = finance.spendable_usd(model) if spend is None else spend
+    spend = finance.spendable_usd(model, None, model.seen) if spend is None else spend
     book = ExitBook(model, spend) if book is None else book
     bidders = book.bidders(seller)
     proceeds = 0.0
@@ -288,7 +291,7 @@ def auction_sites(model, seller: int, rows: np.ndarray, distressed: bool, spend:
     if len(unsold):
         mw = float((model.sites.capacity_mw[unsold] - model.sites.mw_shutdown[unsold]).sum())
         # not a wind-down exit: the seller leaves as a bankrupt (exits = sum of their kinds)
-        model.events.add("sites_closed", seller, -1, mw, hashrate_ehs=float(model.site_hashrate_ehs[unsold].sum()),
+        model.events.add("sites_closed", seller, -1, mw, hashrate_ehs=float(model.sites.hashrate_ehs[unsold].sum()),
                          detail=f"{len(unsold)} site(s) found no buyer and shut down")
         shut_down_sites(model, unsold)
     return proceeds
@@ -300,7 +303,7 @@ def eligible_bidders(model, exclude: int, spend: np.ndarray) -> np.ndarray:
     firms = model.firms
     ok = firms.active.copy()
     ok[exclude] = False
-    ok[model.insolvent] = False
+    ok[model.payments.insolvent] = False
     ok &= firms.cash_usd > 0
     idx = np.flatnonzero(ok)
     if len(idx) > model.config.auction_max_bidders:
@@ -326,17 +329,17 @@ def transfer_site(model, site: int, buyer: int, seller: int, price: float, how: 
         book.touch(seller)
     mw = float(sites.capacity_mw[site] - sites.mw_shutdown[site])
     model.events.add("acquisition", buyer, site, mw, counterparty_id=seller,
-                     hashrate_ehs=float(model.site_hashrate_ehs[site]), value_usd=price, detail=how)
+                     hashrate_ehs=float(model.sites.hashrate_ehs[site]), value_usd=price, detail=how)
 
 
 def shut_down_sites(model, rows: np.ndarray) -> None:
     """Every MW of these sites leaves the network; nothing is lost from the MW accounting
-    (MW still being built is recorded in ``model.mw_cancelled``)."""
+    (MW still being built is recorded in ``SiteBook.mw_cancelled``)."""
     sites, leases = model.sites, model.leases
     for name in ("mw_mining", "mw_idle", "mw_converting", "mw_converted"):
         getattr(sites, name)[rows] = 0.0
     sites.mw_shutdown[rows] = sites.capacity_mw[rows]  # exactly: no float residue left live
-    model.mw_cancelled[rows] += sites.build_pipeline.buffer[rows].sum(axis=1)  # never built: recorded
+    model.sites.mw_cancelled[rows] += sites.build_pipeline.buffer[rows].sum(axis=1)  # never built: recorded
     sites.build_pipeline.buffer[rows] = 0.0
     sites.conversion_pipeline.buffer[rows] = 0.0
     sites.upgrade_due_step[rows] = -1
@@ -347,8 +350,8 @@ def shut_down_sites(model, rows: np.ndarray) -> None:
         if ended.any():
             leases.expiry_step[ended] = model.steps_done
             leases.expire(model.steps_done)
-    model.mw_ai_leased[rows] = 0.0
-    model.site_hashrate_ehs[rows] = 0.0
+    model.sites.mw_ai_leased[rows] = 0.0
+    model.sites.hashrate_ehs[rows] = 0.0
 
 
 # --- the market for whole firms -------------------------------------------------------
@@ -358,12 +361,12 @@ def screen_targets(model, assets: np.ndarray | None = None) -> np.ndarray:
     ``assets``: ``finance.asset_value_usd`` now, if the caller has it (it also resets the firms'
     debt ceilings, to the same values when nothing changed since)."""
     s, firms = model.config, model.firms
-    assets = finance.asset_value_usd(model) if assets is None else assets
+    assets = finance.asset_value_usd(model, model.seen) if assets is None else assets
     weak = (firms.profit_usd < 0) | (firms.debt_usd > s.max_debt_to_assets * assets)
     cheap = assets - firms.debt_usd < s.takeover_value_ratio * replacement_value_usd(model)
     drawn = model.firm_rng.random(len(firms)) < s.ma_review_probability_per_step
     candidates = firms.active & drawn & (weak | cheap)
-    candidates[model.insolvent] = False
+    candidates[model.payments.insolvent] = False
     return np.flatnonzero(candidates)
 
 
@@ -371,7 +374,7 @@ def replacement_value_usd(model) -> np.ndarray:
     """What it would cost to build each firm's live MW and fleet today."""
     s, sites = model.config, model.sites
     live = sites.capacity_mw - sites.mw_shutdown
-    per_mw = s.site_build_capex_usd_per_mw + econ.machine_capex_usd_per_mw(model.machine_price_usd_per_th,
+    per_mw = s.site_build_capex_usd_per_mw + econ.machine_capex_usd_per_mw(model.seen.machine_price_usd_per_th,
                                                                            model.market.state.frontier_j_per_th)
     return np.bincount(sites.owner, weights=live * per_mw, minlength=len(model.firms))
 
@@ -491,7 +494,7 @@ def wind_down(model, firm_id: int, rows: np.ndarray, book: ExitBook | None = Non
     its shareholders what is left and leaves (``close_books``)."""
     sites = model.sites
     mw = float((sites.capacity_mw[rows] - sites.mw_shutdown[rows]).sum())
-    model.events.add("wind_down", firm_id, -1, mw, hashrate_ehs=float(model.site_hashrate_ehs[rows].sum()),
+    model.events.add("wind_down", firm_id, -1, mw, hashrate_ehs=float(model.sites.hashrate_ehs[rows].sum()),
                      detail="sites worth less than their fixed costs")
     if book is not None:
         book.touch(firm_id)
@@ -509,7 +512,7 @@ def merge_firms(model, buyer: int, target: int, price: float, how: str, book: Ex
     firms, sites = model.firms, model.sites
     rows = np.flatnonzero(sites.owner == target) if book is None else book.sites_of(target)
     mw = float((sites.capacity_mw[rows] - sites.mw_shutdown[rows]).sum())
-    hashrate = float(model.site_hashrate_ehs[rows].sum())
+    hashrate = float(model.sites.hashrate_ehs[rows].sum())
     led = firms.ledger
     led["acquired_cash_usd"][buyer] += firms.cash_usd[target]
     led["acquired_cash_usd"][target] -= firms.cash_usd[target]  # the target's cash leaves with it

@@ -185,7 +185,7 @@ class IndustryModel(mesa.Model):
         self.payments = finance.pay(self, seen)
         self.decisions = decided = decisions.decide(
             self, seen, beliefs, hosted.contracted_it_mw + last_market.unfilled_offered_it_mw)
-        consolidation.settle_exits(self)
+        consolidation.settle_exits(self, seen, self.payments)
         retired = operations.retire_displaced_machines(self, seen, operation.hashprice_consistent)
         self._note_used_prices(retired)
         # migrants with the lots they bought, and new operators whose new site beats their hurdle
@@ -257,38 +257,6 @@ class IndustryModel(mesa.Model):
     def _note_used_prices(self, sale: UsedSale) -> None:
         """The last clearing price of each used-machine tier (kept across steps, for display)."""
         self.used_machine_price_usd_per_th.update(sale.tier_price_usd_per_th)
-
-    # --- what consolidation.py and valuation.py still read by name ------------------------------
-    # (until they take the step's records as arguments: the lead's follow-up; nothing else reads these)
-    @property
-    def site_power_usd_per_mwh(self) -> np.ndarray:
-        """This step's ``Observation.site_power_usd_per_mwh`` (valuation.py)."""
-        return self.seen.site_power_usd_per_mwh
-
-    @property
-    def machine_price_usd_per_th(self) -> float:
-        """This step's ``Observation.machine_price_usd_per_th`` (consolidation.py, valuation.py)."""
-        return self.seen.machine_price_usd_per_th
-
-    @property
-    def insolvent(self) -> np.ndarray:
-        """This step's ``Payments.insolvent`` (consolidation.py)."""
-        return self.payments.insolvent
-
-    @property
-    def site_hashrate_ehs(self) -> np.ndarray:
-        """``SiteBook.hashrate_ehs`` (consolidation.py zeroes the rows of sites it shuts)."""
-        return self.sites.hashrate_ehs
-
-    @property
-    def mw_ai_leased(self) -> np.ndarray:
-        """``SiteBook.mw_ai_leased`` (consolidation.py zeroes the rows of sites it shuts)."""
-        return self.sites.mw_ai_leased
-
-    @property
-    def mw_cancelled(self) -> np.ndarray:
-        """``SiteBook.mw_cancelled`` (consolidation.py adds the MW a leaving firm never built)."""
-        return self.sites.mw_cancelled
 
     def hashrate_trend_per_year(self) -> float:
         """Trailing log growth of network hashrate per year over ``hashrate_trend_window_months``

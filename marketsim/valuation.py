@@ -29,9 +29,9 @@ def _site_inputs(model, site_rows: np.ndarray):
     """What any buyer sees of these sites: cash cost per MWh, the frontier machine, its capex per
     MW (to re-fleet), and the machine MW (``mw_machines`` for these rows only)."""
     s, sites = model.config, model.sites
-    cost = model.site_power_usd_per_mwh[site_rows] + s.mining_opex_usd_per_mwh
+    cost = model.seen.site_power_usd_per_mwh[site_rows] + s.mining_opex_usd_per_mwh
     frontier = model.market.state.frontier_j_per_th
-    refleet_capex = econ.machine_capex_usd_per_mw(model.machine_price_usd_per_th, frontier)
+    refleet_capex = econ.machine_capex_usd_per_mw(model.seen.machine_price_usd_per_th, frontier)
     return cost, frontier, refleet_capex, sites.mw_mining[site_rows] + sites.mw_idle[site_rows]
 
 

@@ -88,7 +88,7 @@ def test_a_tight_capacity_holds_deliveries_back_without_losing_mw():
         if step == 0:
             assert model.asic_shipped_ehs == pytest.approx(cap, rel=1e-6)  # it binds
     assert asic_orders.backlog_ehs(sites) > 0  # the rest still waits
-    after = float(sites.capacity_mw.sum() + sites.build_pipeline.pending().sum() + model.mw_cancelled.sum())
+    after = float(sites.capacity_mw.sum() + sites.build_pipeline.pending().sum() + model.sites.mw_cancelled.sum())
     assert after >= before - 1e-6
 
 
@@ -98,4 +98,4 @@ def test_the_model_prices_machines_higher_when_the_backlog_is_long():
     busy.sites.build_pipeline.add_rows(np.arange(10), np.full(10, 500.0), 3)  # ~5,000 MW: a long backlog
     calm.step()
     busy.step()
-    assert busy.machine_price_usd_per_th > calm.machine_price_usd_per_th
+    assert busy.seen.machine_price_usd_per_th > calm.seen.machine_price_usd_per_th

@@ -150,7 +150,7 @@ def test_wind_down_sells_btc_repays_lenders_pays_out_the_rest_and_leaves_nothing
     committed_before = firms.payments.pending()[f]  # e.g. instalments on an AI hall it started
     firms.payments.add(f, 1e6, 1)
     price = model.market.state.btc_price_usd
-    cancelled_before = model.mw_cancelled.sum()
+    cancelled_before = model.sites.mw_cancelled.sum()
     rows = np.flatnonzero(sites.owner == f)
     consolidation.wind_down(model, f, rows)
     rec = model.creditor_recoveries[-1]
@@ -162,7 +162,7 @@ def test_wind_down_sells_btc_repays_lenders_pays_out_the_rest_and_leaves_nothing
     assert led["debt_repaid_usd"][f] == pytest.approx(5e6) and led["equity_paid_out_usd"][f] == pytest.approx(rec["equity_usd"])
     assert firms.cash_usd[f] == firms.debt_usd[f] == firms.btc_held[f] == 0.0 and not firms.active[f]
     assert (sites.capacity_mw[rows] == sites.mw_shutdown[rows]).all()
-    assert model.mw_cancelled.sum() - cancelled_before == pytest.approx(building_before + 7.0)  # recorded, not lost
+    assert model.sites.mw_cancelled.sum() - cancelled_before == pytest.approx(building_before + 7.0)  # recorded, not lost
     assert sites.build_pipeline.buffer[rows].sum() == 0.0
     # the next step: no interest, no flows, nothing (the invariants check the rest)
     model.step()
@@ -182,13 +182,13 @@ def test_a_bankrupt_firms_orders_are_cancelled_before_its_sites_are_sold():
     sites.upgrade_due_step[site] = model.steps_done + 3
     firms.payments.add(f, 2e7, 2)
     firms.cash_usd[f] = -1e6
-    total_before = sites.capacity_mw.sum() + sites.build_pipeline.pending().sum() + model.mw_cancelled.sum()
+    total_before = sites.capacity_mw.sum() + sites.build_pipeline.pending().sum() + model.sites.mw_cancelled.sum()
     consolidation.go_bankrupt(model, f)
     assert sites.build_pipeline.buffer[site].sum() == 0.0 and sites.conversion_pipeline.buffer[site].sum() == 0.0
     assert sites.upgrade_due_step[site] == -1 and sites.mw_converting[site] == 0.0
     assert sites.mw_machines[site] == pytest.approx(machines) or sites.mw_shutdown[site] == sites.capacity_mw[site]
-    assert model.mw_cancelled[site] == pytest.approx(12.0)
-    total_after = sites.capacity_mw.sum() + sites.build_pipeline.pending().sum() + model.mw_cancelled.sum()
+    assert model.sites.mw_cancelled[site] == pytest.approx(12.0)
+    total_after = sites.capacity_mw.sum() + sites.build_pipeline.pending().sum() + model.sites.mw_cancelled.sum()
     assert total_after == pytest.approx(total_before)
     assert model.creditor_recoveries[-1]["capex_cancelled_usd"] >= 2e7
     # whoever took the site owes nothing for orders it did not place, and gets no MW for free

@@ -37,7 +37,7 @@ def _reference_site_values(model, site_rows, bidders):
     disc = econ.monthly_discount(hurdle, months)
     cost = model.seen.site_power_usd_per_mwh[site_rows] + s.mining_opex_usd_per_mwh
     frontier = model.market.state.frontier_j_per_th
-    refleet_capex = econ.machine_capex_usd_per_mw(model.machine_price_usd_per_th, frontier)
+    refleet_capex = econ.machine_capex_usd_per_mw(model.seen.machine_price_usd_per_th, frontier)
     machines = sites.mw_machines[site_rows]
     live_mw = sites.capacity_mw[site_rows] - sites.mw_shutdown[site_rows]
     values = np.empty((len(bidders), len(site_rows)))
@@ -56,7 +56,7 @@ def _reference_eligible_bidders(model, exclude, spend):
     firms = model.firms
     ok = firms.active.copy()
     ok[exclude] = False
-    ok[model.insolvent] = False
+    ok[model.payments.insolvent] = False
     ok &= firms.cash_usd > 0
     idx = np.flatnonzero(ok)
     if len(idx) > model.config.auction_max_bidders:
@@ -64,9 +64,9 @@ def _reference_eligible_bidders(model, exclude, spend):
     return idx
 
 
-def _reference_settle_exits(model):
-    spend = finance.spendable_usd(model)
-    for firm_id in model.insolvent:
+def _reference_settle_exits(model, seen, payments):
+    spend = finance.spendable_usd(model, None, seen)
+    for firm_id in payments.insolvent:
         _reference_go_bankrupt(model, int(firm_id), spend)
     _reference_market_for_firms(model, spend)
 
@@ -77,7 +77,7 @@ def _reference_go_bankrupt(model, firm_id, spend):
     cancel_pipelines(model, owned)
     rows = owned[sites.capacity_mw[owned] - sites.mw_shutdown[owned] > 0]
     mw = float((sites.capacity_mw[rows] - sites.mw_shutdown[rows]).sum())
-    hashrate = float(model.site_hashrate_ehs[rows].sum())
+    hashrate = float(model.sites.hashrate_ehs[rows].sum())
     payables, debt = max(0.0, -firms.cash_usd[firm_id]), float(firms.debt_usd[firm_id])
     model.events.add("bankruptcy", firm_id, -1, mw, hashrate_ehs=hashrate, value_usd=debt,
                      detail=f"unpaid bills {payables:,.0f} USD, debt {debt:,.0f} USD")
@@ -111,7 +111,7 @@ def _reference_auction_sites(model, seller, rows, distressed, spend):
     unsold = rows[model.sites.owner[rows] == seller]
     if len(unsold):
         mw = float((model.sites.capacity_mw[unsold] - model.sites.mw_shutdown[unsold]).sum())
-        model.events.add("sites_closed", seller, -1, mw, hashrate_ehs=float(model.site_hashrate_ehs[unsold].sum()),
+        model.events.add("sites_closed", seller, -1, mw, hashrate_ehs=float(model.sites.hashrate_ehs[unsold].sum()),
                          detail=f"{len(unsold)} site(s) found no buyer and shut down")
         shut_down_sites(model, unsold)
     return proceeds

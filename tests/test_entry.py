@@ -57,7 +57,7 @@ def test_entrants_come_when_returns_are_high_and_their_mw_arrives_after_the_lead
         assert (model.sites.capacity_mw[rows] == 0).all()
     model.step()
     # the machines ship within the makers' (ample) capacity: the whole site is energised
-    np.testing.assert_allclose(model.sites.capacity_mw[rows] + model.mw_cancelled[rows], ordered, rtol=1e-9)
+    np.testing.assert_allclose(model.sites.capacity_mw[rows] + model.sites.mw_cancelled[rows], ordered, rtol=1e-9)
 
 
 def test_no_entry_when_returns_are_low():

@@ -116,8 +116,8 @@ def test_exits_must_equal_the_sum_of_their_kinds():
 def test_a_broken_step_stops_the_run_with_the_step_and_firm(monkeypatch):
     settle = consolidation.settle_exits
 
-    def leaky(model):
-        settle(model)
+    def leaky(model, seen, payments):
+        settle(model, seen, payments)
         if model.steps_done == 2:
             model.firms.cash_usd[7] += 5e6  # a phase that creates money
 

@@ -108,7 +108,7 @@ def test_a_site_with_negative_margin_curtails_and_a_cheap_one_mines(small_baseli
     assert sites.mw_mining[0] == pytest.approx(0.0, abs=1e-9)
     assert sites.mw_idle[0] == pytest.approx(sites.mw_machines[0])
     assert sites.mw_mining[1] > 0.99 * sites.mw_machines[1]
-    assert model.site_hashrate_ehs[0] == pytest.approx(0.0, abs=1e-9)
+    assert model.sites.hashrate_ehs[0] == pytest.approx(0.0, abs=1e-9)
     kinds = model.events.frame().query("site_id == 0")["kind"].tolist()
     assert "curtailment" in kinds
 

@@ -180,7 +180,7 @@ def test_a_bidder_values_one_site_by_its_own_belief_and_hurdle(model):
         d = 1.2 ** (-t / 12)
         keep += max(hp * 1000 / sites.efficiency_j_per_th[site] - cost_day, 0.0) * d * DPM
         new += max(hp * 1000 / frontier - cost_day, 0.0) * d * DPM
-    new -= model.machine_price_usd_per_th * 1e6 / frontier
+    new -= model.seen.machine_price_usd_per_th * 1e6 / frontier
     assert value > 0 and sites.mw_machines[site] > 0
     assert value == pytest.approx(max(keep, new, 0.0) * sites.mw_machines[site], rel=1e-9)
 

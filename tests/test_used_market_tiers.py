@@ -53,7 +53,7 @@ def test_a_cheap_power_buyer_pays_no_more_than_the_tier_price():
     # whatever the bidders' median power, the cap at the cheapest conceivable power (opex only) bounds
     # the price, and the floor is the least a lot fetches
     floor = model.config.machine_price_floor_usd_per_th * 1e6 / old_eff
-    top = vintages.used_price_cap_usd_per_mw(np.array([old_eff]), model.machine_price_usd_per_th,
+    top = vintages.used_price_cap_usd_per_mw(np.array([old_eff]), model.seen.machine_price_usd_per_th,
                                              model.market.state.frontier_j_per_th, hashprice,
                                              model.config.mining_opex_usd_per_mwh, floor_usd_per_th=3.0)[0]
     assert floor * (1 - 1e-9) <= paid / upgrade <= max(top, floor) * (1 + 1e-9)

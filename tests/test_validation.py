@@ -28,7 +28,7 @@ def test_calibrated_january_2023_start_is_the_storm_free_network_within_2_percen
     # installed: October 2022's capacity (December's mean includes the winter-storm outage)
     assert model.network_hashrate_ehs == pytest.approx(data.loc["2022-10-01"], rel=1e-3)
     # the public miners are the calibrated ones, a fifth to a quarter of the network
-    public_share = (model.site_hashrate_ehs[model.firms.is_public].sum()) / model.network_hashrate_ehs
+    public_share = (model.sites.hashrate_ehs[model.firms.is_public].sum()) / model.network_hashrate_ehs
     assert 0.2 <= public_share <= 0.3
     # what mines in January 2023 is what mined before the storm (November 2022), not December's dip
     model.step()

@@ -31,7 +31,7 @@ from marketsim.units import MONTHS_PER_YEAR
 
 def _seen(model, seen: Observation | None) -> Observation:
     """The step's ``Observation``: ``seen`` if the caller passed it, else the one the model keeps
-    (``consolidation`` and ``valuation`` still call these functions with the model alone)."""
+    (for callers outside a step's phases: tests and notebooks; the phases pass theirs)."""
     return model.seen if seen is None else seen
 
 
