@@ -73,6 +73,7 @@ def hashrate_fit(industry: pd.DataFrame) -> dict[str, float]:
 # ~8% offline from 21 Dec) is an outage before the run starts, not economics.
 CAPACITY_MONTH = "2022-10-01"
 FIT_MONTH = "2022-11-01"
+HALVING_WINDOW_MONTHS = 3  # a halving's response: the mean of the months after against the months before
 
 
 def month_hashprice(month: str) -> float:
@@ -91,7 +92,7 @@ def start_mining_target() -> float:
 
 def start_mining_share(scenario: Scenario, hashprice_usd_per_ph_day: float, seed: int = 0) -> float:
     """Share of the starting population's hashrate that mines at a given hashprice."""
-    from marketsim.firms import operations
+    from marketsim.firms import mining_margin
     from marketsim.model import IndustryModel
 
     model = IndustryModel(scenario, rng=seed)
@@ -101,7 +102,7 @@ def start_mining_share(scenario: Scenario, hashprice_usd_per_ph_day: float, seed
 
     power = power_price_usd_per_mwh(sites.power_base_usd_per_mwh, (month - 2) % 12 + 1, scenario.power_seasonal_amplitude,
                                     scenario.power_peak_month, scenario.power_price_multiplier)
-    share, _ = operations.cohort_shares(model, power, hashprice_usd_per_ph_day)
+    share, _ = mining_margin.cohort_shares(model, power, hashprice_usd_per_ph_day)
     hashrate = sites.cohort_mw / sites.cohort_efficiency_j_per_th
     return float((share * hashrate).sum() / hashrate.sum())
 
@@ -156,7 +157,6 @@ def grid_search(grid: Mapping[str, Sequence] = FIT_GRID, seeds: Sequence[int] = 
     over ``seeds``, best ``fit_score`` first; the runs go through the sweep engine's executors
     (``workers`` processes, 1: in this process)."""
     from marketsim.experiments import batch
-    from marketsim.validation import halving_response
 
     names = list(grid)
     points = [dict(zip(names, values)) for values in itertools.product(*(grid[n] for n in names))]
@@ -186,3 +186,17 @@ def main() -> None:  # pragma: no cover - a maintenance command, run by hand
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+def halving_response(runs: pd.DataFrame, halving_month: str) -> dict[str, float]:
+    """Mean change of hashrate and hashprice from the months before to the months after."""
+    month = pd.Timestamp(halving_month)
+    before = runs[(runs["date"] < month) & (runs["date"] >= month - pd.DateOffset(months=HALVING_WINDOW_MONTHS))]
+    after = runs[(runs["date"] > month) & (runs["date"] <= month + pd.DateOffset(months=HALVING_WINDOW_MONTHS))]
+    if before.empty or after.empty:
+        return {}
+    return {
+        "hashrate_change": float(after["network_hashrate_ehs"].mean() / before["network_hashrate_ehs"].mean() - 1),
+        "hashprice_change": float(after["hashprice_usd_per_ph_day"].mean() / before["hashprice_usd_per_ph_day"].mean() - 1),
+        "revenue_change": float(after["revenue_mining_usd"].mean() / before["revenue_mining_usd"].mean() - 1),
+    }

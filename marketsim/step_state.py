@@ -72,7 +72,7 @@ class Beliefs:
 
 @dataclass(frozen=True)
 class UsedSale:
-    """What the second-hand machine market did in one sale (``operations.resell_used_machines``)."""
+    """What the second-hand machine market did in one sale (``used_market.resell_used_machines``)."""
 
     # USD per TH/s each efficiency tier cleared at in this sale (tiers that sold nothing absent)
     tier_price_usd_per_th: dict[str, float] = field(default_factory=dict)

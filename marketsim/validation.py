@@ -25,14 +25,13 @@ import pandas as pd
 from marketsim import data as mdata
 from marketsim import figures, output
 from marketsim.experiments import batch
-from marketsim.calibration import (END_2022_FLEET_J_PER_TH, FIT_GRID, FIT_SCENARIO, error_measures,
-                                  monthly_data_hashrate_ehs)
+from marketsim.calibration import (END_2022_FLEET_J_PER_TH, FIT_GRID, FIT_SCENARIO, HALVING_WINDOW_MONTHS,
+                                  error_measures, halving_response, monthly_data_hashrate_ehs)
 from marketsim.scenario import load_scenario
 from marketsim.units import format_share
 
 OUT_OF_SAMPLE = "halving-2024-replay"
 DEFAULT_SEEDS = (1, 2, 3)
-HALVING_WINDOW_MONTHS = 3
 HALVING_DATES = ("2020-05-11", "2024-04-20")  # blocks 630,000 and 840,000 (marked on the hashrate figure)
 FIGURE_DPI = 110
 
@@ -80,20 +79,6 @@ def in_sample_fleet_end(runs: pd.DataFrame) -> dict[str, float]:
             "mw_machines": float((last["mw_mining"] + last["mw_idle"]).mean()),
             "mw_mining": float(last["mw_mining"].mean()),
             "survey_j_per_th": END_2022_FLEET_J_PER_TH}
-
-
-def halving_response(runs: pd.DataFrame, halving_month: str) -> dict[str, float]:
-    """Mean change of hashrate and hashprice from the months before to the months after."""
-    month = pd.Timestamp(halving_month)
-    before = runs[(runs["date"] < month) & (runs["date"] >= month - pd.DateOffset(months=HALVING_WINDOW_MONTHS))]
-    after = runs[(runs["date"] > month) & (runs["date"] <= month + pd.DateOffset(months=HALVING_WINDOW_MONTHS))]
-    if before.empty or after.empty:
-        return {}
-    return {
-        "hashrate_change": float(after["network_hashrate_ehs"].mean() / before["network_hashrate_ehs"].mean() - 1),
-        "hashprice_change": float(after["hashprice_usd_per_ph_day"].mean() / before["hashprice_usd_per_ph_day"].mean() - 1),
-        "revenue_change": float(after["revenue_mining_usd"].mean() / before["revenue_mining_usd"].mean() - 1),
-    }
 
 
 def data_halving_response(halving_month: str) -> dict[str, float]:

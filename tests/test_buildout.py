@@ -10,7 +10,7 @@ import pytest
 
 from marketsim import data as mdata
 from marketsim.firms import economics as econ
-from marketsim.firms import operations
+from marketsim.firms import mining_margin, operations
 from marketsim.firms.population import beta_with_mean, build_population, lognormal_with_moments
 from marketsim.model import IndustryModel
 from marketsim.scenario import Scenario, load_scenario
@@ -28,7 +28,7 @@ def flat_scenario(**overrides) -> Scenario:
 
 
 def supply_ehs(model, hashprice: float, online: float = 1.0) -> float:
-    share, _ = operations.mining_shares(model, model.seen.site_power_usd_per_mwh, hashprice)
+    share, _ = mining_margin.mining_shares(model, model.seen.site_power_usd_per_mwh, hashprice)
     return float((share * model.sites.mw_machines / model.sites.efficiency_j_per_th).sum() * online)
 
 
@@ -52,7 +52,7 @@ def record_mining(monkeypatch):
 
 def supply_at(model, record) -> float:
     hp, cohort_mw, cohort_eff, power, online, _, _ = record
-    share, _ = operations.mining_shares(model, power[:, None], hp, cohort_eff,
+    share, _ = mining_margin.mining_shares(model, power[:, None], hp, cohort_eff,
                                         model.sites.power_take_or_pay_share[:, None])
     return float((share * cohort_mw / cohort_eff).sum() * online)
 
@@ -141,7 +141,7 @@ def test_take_or_pay_power_is_mined_even_above_the_breakeven_price():
     sites.power_take_or_pay_share[0] = 1.0  # paid whether mined or not: marginal cost 0
     sites.power_take_or_pay_share[1] = 0.0
     power = model.market.site_power_prices(sites.power_base_usd_per_mwh)
-    share, cost_share = operations.mining_shares(model, power, model.operation.hashprice_consistent)
+    share, cost_share = mining_margin.mining_shares(model, power, model.operation.hashprice_consistent)
     assert share[0] == pytest.approx(1.0)
     assert cost_share[0] == pytest.approx(1.0)  # pays the full contract
     assert share[1] < 1e-6

@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from marketsim.calibration import END_2022_FLEET_J_PER_TH, error_measures, fit_scenario, monthly_data_hashrate_ehs
+from marketsim.calibration import (END_2022_FLEET_J_PER_TH, error_measures, fit_scenario, halving_response,
+                                  monthly_data_hashrate_ehs)
 from marketsim.runner import run
-from marketsim.validation import data_halving_response, halving_response, in_sample_fleet_end
+from marketsim.validation import data_halving_response, in_sample_fleet_end
 
 pytestmark = pytest.mark.slow  # nine replays of 35 months (seconds each under the invariant checks)
 

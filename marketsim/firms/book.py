@@ -226,6 +226,11 @@ class SiteBook:
         """Per site: MW not shut down (capacity in every other state)."""
         return self.capacity_mw - self.mw_shutdown
 
+    def sync_fleet(self) -> None:
+        """The fleet average from the cohorts (MW-weighted harmonic J/TH), after cohorts changed."""
+        self.efficiency_j_per_th = vintages.fleet_efficiency(self.cohort_mw, self.cohort_efficiency_j_per_th,
+                                                             self.efficiency_j_per_th)
+
     def mw_by_firm(self, n_firms: int) -> np.ndarray:
         """Per firm: live MW of the sites it owns."""
         return np.bincount(self.owner, weights=self.live_mw, minlength=n_firms)

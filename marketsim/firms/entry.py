@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from marketsim.firms import decisions, operations, vintages
+from marketsim.firms import decisions, mining_margin, vintages
 from marketsim.firms import economics as econ
 from marketsim.firms.book import SiteBook
 from marketsim.firms.population import lognormal_with_moments
@@ -58,7 +58,7 @@ def offer_to_migrants(model, lot_efficiency: np.ndarray, lot_mw: np.ndarray, has
     lots = np.flatnonzero(big)
     power = lognormal_with_moments(model.firm_rng, s.entry_power_price_mean_usd_per_mwh,
                                    s.entry_power_price_sd_usd_per_mwh, len(lots) * n).reshape(len(lots), n)
-    margin = operations.fleet_margin_usd_per_mw_month(model, power, hashprice, lot_efficiency[lots, None], 0.0)
+    margin = mining_margin.fleet_margin_usd_per_mw_month(model, power, hashprice, lot_efficiency[lots, None], 0.0)
     value = vintages.migrant_value_usd_per_mw(margin, s.site_fixed_cost_usd_per_mw_month, s.max_payback_months,
                                               s.site_build_capex_usd_per_mw)
     best = np.argmax(value, axis=1)
@@ -174,7 +174,7 @@ def admit(model, seen: Observation, beliefs: Beliefs, power_usd_per_mwh: np.ndar
                             rows, mw, sites.efficiency_j_per_th[rows])
         sites.capacity_mw[rows] += mw
         sites.mw_idle[rows] += mw
-        operations.sync_fleet(sites)
+        sites.sync_fleet()
         # paid now, in the step the sellers book the proceeds (entry runs after ``finance.pay``)
         firms.ledger["capex_usd"][ids] += capex
         firms.cash_usd[ids] -= capex

@@ -13,15 +13,14 @@ Order within the phase (MODEL.md "Each step, each firm", 1-2):
 
 from __future__ import annotations
 
-import bisect
-
 import numpy as np
 from scipy.optimize import brentq
 from scipy.special import ndtr
 
 from marketsim import protocol
 from marketsim.firms import economics as econ
-from marketsim.firms import vintages
+from marketsim.firms import mining_margin, used_market, vintages
+from marketsim.firms.vintages import COHORT_TOLERANCE_MW
 from marketsim.step_state import Curtailment, Observation, UsedSale
 
 # the fixed point is searched down to exp(-30) of the fleet (a network off in all but name)
@@ -29,8 +28,6 @@ FIXED_POINT_BRACKET_LOG = 30.0  # widest bracket, in log EH/s (e^30: any hashrat
 FIXED_POINT_TOLERANCE_LOG = 1e-6  # relative precision of the hashrate (1 ppm)
 FIXED_POINT_NEAR_LOG = 0.25  # half-width of the first bracket around last step's hashrate
 SCRAP_REMNANT_MW = 0.1  # a cohort smaller than this after a scrapping goes whole
-COHORT_TOLERANCE_MW = 1e-9  # float residue, not machines
-USED_LOT_BIN_LOG = 0.05  # used machines within ~5% of each other's J/TH are one lot
 MINING_SITE_SHARE = 0.5  # a site counts as mining (for curtailment/resumption events) while at least half its
 #                          machine MW runs: a reporting threshold, the economics use the exact shares
 
@@ -63,8 +60,8 @@ def land_deliveries(model, seen: Observation, hashprice_consistent: float) -> Us
         sites.upgrade_due_step[upgraded] = -1
         sites.upgrade_mw[upgraded] = 0.0
         sites.idle_steps[upgraded] = 0
-    sync_fleet(sites)
-    used = resell_used_machines(model, seen, hashprice_consistent, retired, retired_efficiency)
+    sites.sync_fleet()
+    used = used_market.resell_used_machines(model, seen, hashprice_consistent, retired, retired_efficiency)
     converted = sites.conversion_pipeline.pop()
     done = converted > 0
     if done.any():
@@ -80,8 +77,8 @@ def retire_displaced_machines(model, seen: Observation, hashprice_consistent: fl
     (valued at this step's ``Operation.hashprice_consistent``). Returns the sale."""
     retired_efficiency = model.sites.cohort_efficiency_j_per_th.copy()
     retired = reconcile_cohorts(model.sites)
-    sync_fleet(model.sites)
-    return resell_used_machines(model, seen, hashprice_consistent, retired, retired_efficiency, settle_cash=True)
+    model.sites.sync_fleet()
+    return used_market.resell_used_machines(model, seen, hashprice_consistent, retired, retired_efficiency, settle_cash=True)
 
 
 def reconcile_cohorts(sites) -> np.ndarray:
@@ -107,174 +104,13 @@ def reconcile_cohorts(sites) -> np.ndarray:
     return retired
 
 
-def sync_fleet(sites) -> None:
-    """Fleet average from the cohorts (MW-weighted harmonic J/TH)."""
-    sites.efficiency_j_per_th = vintages.fleet_efficiency(sites.cohort_mw, sites.cohort_efficiency_j_per_th,
-                                                          sites.efficiency_j_per_th)
-
-
-def resell_used_machines(model, seen: Observation, hashprice_consistent: float, retired: np.ndarray,
-                         retired_efficiency: np.ndarray, settle_cash: bool = False) -> UsedSale:
-    """Retired cohorts go to operators whose power makes them pay, or to scrap.
-
-    Buyers are active firms' sites with powered MW standing empty (MW whose own machines were
-    scrapped). A used MW at efficiency e is worth, to a buyer with power p, its monthly margin
-    there net of the site's fixed cost times ``max_payback_months`` (the payback miners
-    accept for machines). Lots are sold best machines first; each goes to the buyers who
-    value it most, all paying the marginal buyer's value (``vintages.clear_used_lot``). The
-    buyer's capex is the seller's negative capex; MW and TH move, nothing is created. What no
-    buyer wants is scrapped (event ``used_scrapped``). A buyer spends at most its cash. With
-    ``settle_cash`` (after ``finance.pay`` has run) the cash moves now, else ``pay`` moves it.
-    Buyers value machines at ``hashprice_consistent`` (``seen.hashprice_observed`` where it is
-    NaN). Returns the tiers' clearing prices and the lots migrants bought (``UsedSale``).
-    """
-    s, sites, firms = model.config, model.sites, model.firms
-    # a firm that has left has closed its books: its shut sites found no bidder at the auction
-    # that priced them with their machines, so what stood on them is scrapped, not sold
-    retired_mw = vintages.slot_sum(retired)
-    gone = np.flatnonzero(~firms.active[sites.owner] & (retired_mw > 0))
-    if len(gone):
-        model.events.add_many("scrapped", sites.owner[gone], gone, retired_mw[gone])
-        retired = retired.copy()
-        retired[gone] = 0.0
-    site_idx, slot = np.nonzero(retired > COHORT_TOLERANCE_MW)
-    if not len(site_idx):
-        return UsedSale()
-    # lots of similar machines are sold together (one clearing per efficiency bin), each seller
-    # getting its share of the bin's proceeds: the market works on tiers, not on single sites
-    lot_mw = retired[site_idx, slot]
-    lot_eff = retired_efficiency[site_idx, slot]
-    bins, lot_bin = np.unique(np.round(np.log(lot_eff) / USED_LOT_BIN_LOG), return_inverse=True)
-    bin_mw = np.bincount(lot_bin, weights=lot_mw)
-    bin_eff = bin_mw / np.bincount(lot_bin, weights=lot_mw / lot_eff)  # TH-conserving average
-    free = np.where(firms.active[sites.owner], sites.mw_shutdown, 0.0)
-    buyers = np.flatnonzero(free > COHORT_TOLERANCE_MW)
-    hashprice = hashprice_consistent if np.isfinite(hashprice_consistent) else seen.hashprice_observed
-    site_power = seen.site_power_usd_per_mwh
-    value = np.zeros((len(bins), 0))
-    # the tier price caps what a lot fetches (the same tier is on offer from resellers)
-    typical_power = (_median(site_power[buyers]) if len(buyers)
-                     else s.entry_power_price_mean_usd_per_mwh) + s.mining_opex_usd_per_mwh
-    cap = vintages.used_price_cap_usd_per_mw(bin_eff, seen.machine_price_usd_per_th,
-                                             model.market.state.frontier_j_per_th, hashprice, typical_power,
-                                             s.machine_price_floor_usd_per_th)
-    if len(buyers):  # every bin's value to every buyer, in one call
-        margin = fleet_margin_usd_per_mw_month(model, site_power[buyers][None, :], hashprice,
-                                               bin_eff[:, None], sites.power_take_or_pay_share[buyers][None, :])
-        value = (margin - s.site_fixed_cost_usd_per_mw_month) * s.max_payback_months
-    sold_share = np.zeros(len(bins))
-    price = np.zeros(len(bins))
-    led = firms.ledger
-    capex_before = led["capex_usd"].copy()
-    cash_left = np.maximum(firms.cash_usd, 0.0)
-    bought_any = False
-    wanted = (value > 0).any(axis=1)  # a lot no buyer values at more than 0 goes to scrap, whatever the order
-    sales = []  # (sites, MW, USD) of each lot sold, logged in one block after the loop (same order)
-    tier_price = {}  # USD/TH by tier, the last lot of each tier sold
-    for b in np.argsort(bin_eff):  # best machines first
-        if not len(buyers):
-            break
-        if not wanted[b]:
-            continue
-        rank = np.argsort(-value[b])
-        ranked, ranked_value = buyers[rank], value[b][rank]
-        affordable = np.minimum(free[ranked], cash_left[sites.owner[ranked]] / np.maximum(ranked_value, 1.0))
-        bought_ranked, price[b] = vintages.clear_used_lot(bin_mw[b], affordable, ranked_value)
-        price[b] = min(price[b], cap[b])
-        got = bought_ranked > 0
-        if not got.any():
-            continue
-        rows, mw = ranked[got], bought_ranked[got]
-        bought_any = True
-        vintages.add_cohort(sites.cohort_mw, sites.cohort_efficiency_j_per_th, sites.cohort_age_years,
-                            rows, mw, np.full(len(rows), bin_eff[b]))
-        sites.mw_shutdown[rows] -= mw
-        sites.mw_idle[rows] += mw
-        free[rows] = np.maximum(free[rows] - mw, 0.0)
-        np.add.at(led["capex_usd"], sites.owner[rows], mw * price[b])
-        np.subtract.at(cash_left, sites.owner[rows], mw * price[b])
-        sold_share[b] = mw.sum() / bin_mw[b]
-        tier = vintages.TIER_NAMES[bisect.bisect_right(vintages.PRICE_TIERS_J_PER_TH, bin_eff[b])]  # ``price_tier``
-        tier_price[tier] = price[b] * bin_eff[b] / econ.W_PER_MW  # $/MW -> $/TH
-        sales.append((rows, mw, mw * price[b]))
-    if sales:
-        rows, mw, usd = (np.concatenate(x) for x in zip(*sales))
-        model.events.add_many("used_machines_bought", sites.owner[rows], rows, mw, value_usd=usd)
-    # what no site on the books wants goes to operators who build new MW for it (migration)
-    from marketsim.firms import entry  # entry values sites with this module's margins
-
-    migrated, migrant_price, lots = entry.offer_to_migrants(model, bin_eff, bin_mw * (1.0 - sold_share), hashprice, cap)
-    proceeds_per_mw = (sold_share * price + migrated * migrant_price / bin_mw)
-    sold_share = sold_share + migrated / bin_mw
-    sellers = sites.owner[site_idx]
-    np.subtract.at(led["capex_usd"], sellers, lot_mw * proceeds_per_mw[lot_bin])
-    scrapped = lot_mw * np.maximum(1.0 - sold_share[lot_bin], 0.0)
-    gone = scrapped > COHORT_TOLERANCE_MW
-    if gone.any():
-        model.events.add_many("used_scrapped", sellers[gone], site_idx[gone], scrapped[gone])
-    if settle_cash:
-        firms.cash_usd -= led["capex_usd"] - capex_before
-    if bought_any:  # the callers synced the fleets just before: only new cohorts change them
-        sync_fleet(sites)
-    return UsedSale(tier_price_usd_per_th=tier_price, migrant_lots=lots)
-
-
-def _median(x: np.ndarray) -> float:
-    """``np.median`` of a non-empty 1-D array, the same number (the middle order statistic, or the
-    mean of the two middle ones as ``(a + b) / 2``) without its ~40 us of generic set-up."""
-    n = len(x)
-    if np.isnan(x).any():
-        return float(np.median(x))
-    k = n // 2
-    if n % 2:
-        return float(np.partition(x, k)[k])
-    part = np.partition(x, (k - 1, k))
-    return float((part[k - 1] + part[k]) / 2.0)
-
-
-def mining_shares(model, power_usd_per_mwh, hashprice, efficiency=None, take_or_pay=None):
-    """Share of hours mined and cost of power relative to the mean, at ``hashprice``.
-
-    Shapes broadcast: by default per site at the fleet average; pass ``efficiency`` of shape
-    (sites, slots) with ``power_usd_per_mwh[:, None]`` for each cohort. The marginal power
-    price of a MWh is the site's price on the part not bought take-or-pay
-    (``power_take_or_pay_share``: hosting contracts and fixed-volume PPAs are paid whether the
-    machines run or not, so that part costs nothing extra to mine). The returned cost share
-    includes the take-or-pay part, paid in every hour.
-    """
-    share, cost_share, _ = _shares_and_revenue(model, power_usd_per_mwh, hashprice, efficiency, take_or_pay)
-    return share, cost_share
-
-
-def _shares_and_revenue(model, power_usd_per_mwh, hashprice, efficiency, take_or_pay):
-    """``mining_shares`` and the revenue of a MW mining all day (``econ.revenue_usd_per_mw_day``),
-    which ``fleet_margin_usd_per_mw_month`` needs again: computed once."""
-    s, sites = model.config, model.sites
-    top = sites.power_take_or_pay_share if take_or_pay is None else take_or_pay
-    eff = sites.efficiency_j_per_th if efficiency is None else efficiency
-    revenue = econ.revenue_usd_per_mw_day(hashprice, eff)
-    share, cost_share = econ.hourly_mining_share(
-        revenue / econ.HOURS_PER_DAY - s.mining_opex_usd_per_mwh, power_usd_per_mwh * (1.0 - top),
-        s.power_hourly_volatility, s.power_negative_hours_share,
-    )
-    return share, top + (1.0 - top) * cost_share, revenue
-
-
-def cohort_shares(model, power_usd_per_mwh: np.ndarray, hashprice):
-    """``mining_shares`` for every cohort: (sites, slots) arrays (old machines curtail first)."""
-    sites = model.sites
-    hp = np.asarray(hashprice, dtype=float)
-    return mining_shares(model, np.asarray(power_usd_per_mwh)[:, None], hp[:, None] if hp.ndim else hp,
-                         sites.cohort_efficiency_j_per_th, sites.power_take_or_pay_share[:, None])
-
-
 def _live_cohort_shares(model, power_usd_per_mwh: np.ndarray, hashprice: float):
     """``cohort_shares`` computed on the cohorts that hold machines only, 0 in the empty slots:
     what the step sums (share x MW) is the same to the last bit, at the cost of the live cells."""
     sites = model.sites
     live, rows = _live_cells(sites)
     share, cost_share = np.zeros(sites.cohort_mw.size), np.zeros(sites.cohort_mw.size)
-    share[live], cost_share[live] = mining_shares(
+    share[live], cost_share[live] = mining_margin.mining_shares(
         model, power_usd_per_mwh[rows], hashprice, sites.cohort_efficiency_j_per_th.ravel()[live],
         sites.power_take_or_pay_share[rows])
     return share.reshape(sites.cohort_mw.shape), cost_share.reshape(sites.cohort_mw.shape)
@@ -402,7 +238,7 @@ def curtail_or_mine(model, seen: Observation, last_network_ehs: float) -> Curtai
     # only the cohorts that hold machines are valued (an empty slot cannot lose money); the same
     # numbers, cell by cell, as the whole (sites, slots) expression
     live, rows = _live_cells(sites)
-    margin = fleet_margin_usd_per_mw_month(model, power[rows], best[rows], sites.cohort_efficiency_j_per_th.ravel()[live],
+    margin = mining_margin.fleet_margin_usd_per_mw_month(model, power[rows], best[rows], sites.cohort_efficiency_j_per_th.ravel()[live],
                                            sites.power_take_or_pay_share[rows])
     losing_live = (margin < s.site_fixed_cost_usd_per_mw_month) & (sites.upgrade_due_step[rows] < 0)
     losing = np.zeros(sites.cohort_mw.size, bool)
@@ -423,7 +259,7 @@ def curtail_or_mine(model, seen: Observation, last_network_ehs: float) -> Curtai
         model.events.add_many("scrapped", sites.owner[scrap], np.flatnonzero(scrap), scrapped[scrap])
         sites.cohort_mw -= scrap_mw
         sites.mw_shutdown += scrapped
-        sync_fleet(sites)
+        sites.sync_fleet()
         # the machines left: the fixed point moves (the remaining ones earn a little more)
         hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs)
     consistent = hashprice
@@ -447,18 +283,6 @@ def curtail_or_mine(model, seen: Observation, last_network_ehs: float) -> Curtai
         model.events.add_many("resumption", sites.owner[resumed], np.flatnonzero(resumed), sites.mw_mining[resumed])
     return Curtailment(hashprice_consistent=consistent, site_mining_ehs=site_mining_ehs,
                        site_power_cost_mw=site_power_cost_mw)
-
-
-def fleet_margin_usd_per_mw_month(model, power_usd_per_mwh, hashprice, efficiency=None, take_or_pay=None):
-    """Per machine MW: revenue of the hours mined less their power and variable opex, per month,
-    at ``hashprice``; shapes broadcast as in ``mining_shares``."""
-    s, sites = model.config, model.sites
-    eff = sites.efficiency_j_per_th if efficiency is None else efficiency
-    hp = np.asarray(hashprice, dtype=float)
-    share, cost_share, revenue = _shares_and_revenue(model, power_usd_per_mwh, hp, eff, take_or_pay)
-    revenue = revenue * share
-    cost = (np.asarray(power_usd_per_mwh) * cost_share + s.mining_opex_usd_per_mwh * share) * econ.HOURS_PER_DAY
-    return (revenue - cost) * econ.DAYS_PER_MONTH
 
 
 def outage_share(model) -> float:

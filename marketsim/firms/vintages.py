@@ -22,6 +22,7 @@ from marketsim.market import asic
 
 W_PER_MW = 1e6  # TH per MW = W_PER_MW / (J/TH)
 VINTAGE_SLOTS = 4
+COHORT_TOLERANCE_MW = 1e-9  # float residue, not machines
 # The start: a site whose fleet averages worse than a modern machine is a mix of modern
 # machines (S19j Pro class, 29.5 J/TH nameplate x 1.07 facility overhead; calibration facts s3)
 # and older ones (S17/T17 class ~45 J/TH and S9 ~98 J/TH; a 70 J/TH mix x 1.07, the fleet
