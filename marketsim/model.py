@@ -36,7 +36,7 @@ import mesa
 import numpy as np
 from mesa.experimental.scenarios import Scenario as MesaScenario
 
-from marketsim import consolidation, invariants, metrics
+from marketsim import consolidation, invariants, metrics, valuation
 from marketsim.firms import asic_orders, decisions, entry, finance, hosting, operations
 from marketsim.firms import economics as econ
 from marketsim.firms import orderbook
@@ -109,6 +109,7 @@ class IndustryModel(mesa.Model):
         self.checker = invariants.Checker(self) if invariants.wanted(check) else None
         self.ai_demand_history: list[float] = []  # AI demand the market showed, one entry per step
         self.creditor_recoveries: list[dict] = []
+        self.valuation_cache = valuation.ValuationCache()  # per-step answers of the exits' many valuations
         self.seen: Observation | None = None  # this step's observation (None before the first step)
         self.used_machine_price_usd_per_th: dict[str, float] = {}  # last clearing price by efficiency tier
         self.outcome: dict[str, Any] = {}

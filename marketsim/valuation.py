@@ -11,6 +11,7 @@ expectations, hurdle rates and power costs are the gains from trade.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
@@ -24,6 +25,21 @@ from marketsim.units import MONTHS_PER_YEAR
 # buyer of thousands of sites never allocates more than this many doubles at once (~16 MB)
 MAX_CELLS_PER_BLOCK = 2_000_000
 
+
+
+@dataclass
+class ValuationCache:
+    """What valuation keeps between the many requests of one step (auctions and takeovers ask
+    for site values again and again): the scenario's unit hashprice path and the lease book's
+    PV by site, each with the key of the state it was computed for. One per model
+    (``IndustryModel.valuation_cache``); nothing here outlives the state its key names."""
+
+    unit_outlook_key: tuple | None = None
+    unit_outlook: np.ndarray | None = None
+    lease_value_key: tuple | None = None
+    lease_value: np.ndarray | None = None
+    lease_book: SimpleNamespace | None = None
+    leased_site: np.ndarray | None = None
 
 def _site_inputs(model, site_rows: np.ndarray):
     """What any buyer sees of these sites: cash cost per MWh, the frontier machine, its capex per
@@ -95,16 +111,16 @@ def _unit_outlook(model, months: int) -> np.ndarray:
     """``econ.hashprice_outlook`` of a hashprice of 1 (one row), once per step: the decline is the
     scenario's, the same for every firm, so each firm's path is its hashprice times this row (the
     same product, float for float, as the outlook computed per firm)."""
-    market = model.market
+    market, cache = model.market, model.valuation_cache
     # the subsidy and the months to the halving are functions of the chain height
     key = (model.steps_done, months, int(market.chain.height), market.state.fee_share)
-    if getattr(model, "_unit_outlook_key", None) != key:
+    if cache.unit_outlook_key != key:
         subsidy, fee = market.subsidy_per_block_now(), key[3]
         ratio = (subsidy / 2 + fee * subsidy) / (subsidy + fee * subsidy)
-        model._unit_outlook = econ.hashprice_outlook(1.0, months, model.config.expected_hashprice_decline_per_year,
-                                                     market.months_to_next_halving(), ratio)[0]
-        model._unit_outlook_key = key
-    return model._unit_outlook
+        cache.unit_outlook = econ.hashprice_outlook(1.0, months, model.config.expected_hashprice_decline_per_year,
+                                                    market.months_to_next_halving(), ratio)[0]
+        cache.unit_outlook_key = key
+    return cache.unit_outlook
 
 
 def _add_halls_and_leases(model, site_rows: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -138,21 +154,21 @@ def lease_value(model, site_rows: np.ndarray) -> np.ndarray:
     identity of its size column tells a changed book from the same one. The rent is discounted
     only once some request holds a leased site (most ask about sites without leases: 0).
     """
-    leases = model.leases
+    leases, cache = model.leases, model.valuation_cache
     key = (model.steps_done, len(leases), id(leases.mw_it))
-    if getattr(model, "_lease_value_key", None) != key:
-        model._lease_value_key = key
-        model._lease_value_cache = None
+    if cache.lease_value_key != key:
+        cache.lease_value_key = key
+        cache.lease_value = None
         # the book as it stands now (its arrays are replaced, not written, when leases change
         # within the exits), and which sites have a lease
-        model._lease_book_then = SimpleNamespace(**{name: getattr(leases, name) for name in leases.COLUMNS})
-        model._leased_site = np.zeros(len(model.sites), bool)
-        model._leased_site[leases.site] = True
-    if not model._leased_site[site_rows].any():
+        cache.lease_book = SimpleNamespace(**{name: getattr(leases, name) for name in leases.COLUMNS})
+        cache.leased_site = np.zeros(len(model.sites), bool)
+        cache.leased_site[leases.site] = True
+    if not cache.leased_site[site_rows].any():
         return np.zeros(len(site_rows))
-    if model._lease_value_cache is None:
-        model._lease_value_cache = _lease_value_by_site(model, model._lease_book_then)
-    return model._lease_value_cache[site_rows]
+    if cache.lease_value is None:
+        cache.lease_value = _lease_value_by_site(model, cache.lease_book)
+    return cache.lease_value[site_rows]
 
 
 def _lease_value_by_site(model, leases) -> np.ndarray:
