@@ -71,6 +71,20 @@ def test_discount_factors_are_the_same_numbers_whether_cached_or_not():
     assert np.isnan(econ.monthly_discount(np.array([np.nan, 0.1]), 12)[0]).all()
 
 
+def test_a_full_discount_cache_starts_over_without_losing_the_keys_it_is_asked_for(monkeypatch):
+    """A request that mixes cached rates with new ones and overflows the cache: the cache starts
+    over and must hold every rate of that request (it lost the cached ones, and a 10,000-firm
+    second run crashed on the lookup)."""
+    monkeypatch.setattr(econ._RowCache, "MAX_ROWS", 4)
+    cache = econ._RowCache(econ._discount_rows)
+    cache.get(np.array([0.1, 0.2, 0.3]), 6)
+    mixed = np.array([0.3, 0.1, 0.4, 0.5])  # two cached, two new: 3 + 2 > 4
+    assert np.array_equal(cache.get(mixed, 6), econ._discount_rows(mixed, 6))
+    big = np.linspace(0.01, 0.2, 9)  # more distinct rates than the cache holds at all
+    assert np.array_equal(cache.get(big, 6), econ._discount_rows(big, 6))
+    assert np.array_equal(cache.get(big[::-1], 6), econ._discount_rows(big[::-1], 6))
+
+
 def test_hashprice_outlook_is_cut_from_the_first_month_after_the_halving():
     # decline 19% a year: month 6 is 0.9 of today (0.81^(6/12)); the halving at month 5.5 halves months 6 on
     path = econ.hashprice_outlook(np.array([100.0, 200.0]), 8, np.array([0.19, 0.0]), 5.5, 0.5)

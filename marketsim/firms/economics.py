@@ -115,10 +115,12 @@ class _RowCache:
             if not len(x) or not np.isfinite(missing).all():
                 return self.compute(x, tag)
             if len(missing):
-                new_rows = self.compute(missing, tag)
-                size, n = len(keys), len(missing)
-                if size + n > self.MAX_ROWS:
+                size = len(keys)
+                if size + len(missing) > self.MAX_ROWS:  # start over, holding this request's keys
                     keys, slot, rows, size = np.empty(0), np.empty(0, np.intp), None, 0
+                    missing = np.unique(x)
+                new_rows = self.compute(missing, tag)
+                n = len(missing)
                 if rows is None or size + n > len(rows):
                     grown = np.empty((max(2 * size + n, 256), new_rows.shape[1]))
                     if rows is not None:
