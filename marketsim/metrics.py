@@ -152,6 +152,8 @@ def industry_outcome(model) -> dict:
     mining_cost = float(led["power_usd"].sum())
     mined = float(led["btc_mined"].sum())
     mw_ai = float(sites.mw_ai_leased.sum())
+    mw_mining = float(sites.mw_mining.sum())
+    revenue_ai = float(led["revenue_ai_usd"].sum())
     events = model.events
     step = model.steps_done
     counts = events.counts_at(step)
@@ -171,11 +173,11 @@ def industry_outcome(model) -> dict:
         "network_hashrate_ehs": model.network_hashrate_ehs,
         "hashprice_usd_per_ph_day": chain.hashprice_usd_per_ph_day,
         "revenue_mining_usd": chain.revenue_usd,
-        "revenue_ai_usd": float(led["revenue_ai_usd"].sum()),
+        "revenue_ai_usd": revenue_ai,
         "cost_usd": cost,
-        "profit_usd": chain.revenue_usd + float(led["revenue_ai_usd"].sum()) - cost,
+        "profit_usd": chain.revenue_usd + revenue_ai - cost,
         "capex_usd": float(led["capex_usd"].sum()),
-        "mw_mining": float(sites.mw_mining.sum()),
+        "mw_mining": mw_mining,
         "mw_idle": float(sites.mw_idle.sum()),
         "mw_converting": float(sites.mw_converting.sum()),
         "mw_ai": mw_ai,
@@ -202,7 +204,7 @@ def industry_outcome(model) -> dict:
         "top4_share_mw": MISSING if no_mw else top_n_share(firm_mw, 4),
         "top5_share_mw": MISSING if no_mw else top_n_share(firm_mw, 5),
         "public_share_hashrate": MISSING if no_hashrate else float(hashrate[firms.is_public].sum() / hashrate.sum()),
-        "avg_efficiency_j_per_th": float(sites.mw_mining.sum() / mining_th) if mining_th > 0 else MISSING,
+        "avg_efficiency_j_per_th": float(mw_mining / mining_th) if mining_th > 0 else MISSING,
         "cost_to_mine_btc_usd": (mining_cost + float(led["opex_usd"].sum())) / mined if mined > 0 else MISSING,
         "halted": halted,
         "ai_demand_mw": state.ai_demand_mw,

@@ -215,9 +215,9 @@ def snapshot_columns(model, state_code) -> dict[str, Any]:
     def by_firm(values):
         return np.bincount(sites.owner, weights=values, minlength=n)
 
-    rows = np.flatnonzero(firms.active | model.left_this_step)
+    rows = (firms.active | model.left_this_step).nonzero()[0]
     state = np.zeros(len(rows), np.int64)
-    for i in np.flatnonzero(~firms.active[rows]):  # the few leaving this step
+    for i in (~firms.active[rows]).nonzero()[0]:  # the few leaving this step
         state[i] = state_code(model.exit_reason[rows[i]])
     mw_machines = by_firm(sites.mw_machines)[rows]
     machine_th = by_firm(np.divide(sites.mw_machines, sites.efficiency_j_per_th))[rows]

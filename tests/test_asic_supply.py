@@ -99,3 +99,17 @@ def test_the_model_prices_machines_higher_when_the_backlog_is_long():
     calm.step()
     busy.step()
     assert busy.seen.machine_price_usd_per_th > calm.seen.machine_price_usd_per_th
+
+
+def test_scalar_prices_are_the_array_prices_to_the_last_bit():
+    """The once-a-step scalar path (Python floats) and the array path give the same numbers,
+    including the floor for a NaN, zero or negative hashprice and an infinite lead (no capacity)."""
+    for hp in (0.0, -3.0, float("nan"), 1e-9, 47.3, 61.7, 315.0, 1e6):
+        scalar = asic.machine_price_usd_per_th(hp, 60.0, 17.0, 1.17, 4.7)
+        array = asic.machine_price_usd_per_th(np.array([hp]), 60.0, 17.0, 1.17, 4.7)[0]
+        assert scalar == array and type(scalar) is float
+    for value, backlog, cap in ((17.0, 30.0, 25.0), (17.0, 3.0, 25.0), (17.0, -1.0, 25.0), (17.0, 30.0, 0.0),
+                                (1e300, 1e300, 1e-300), (float("nan"), 1.0, 1.0)):
+        scalar = asic.clearing_price_usd_per_th(value, backlog, cap, 0.2, 4.7)
+        array = asic.clearing_price_usd_per_th(np.array([value]), np.array([backlog]), np.array([cap]), 0.2, 4.7)[0]
+        assert scalar == array

@@ -34,7 +34,7 @@ def ration_deliveries(sites, market, seen) -> float:
     later_col = (pipe.cursor + 2) % pipe.horizon
     build_mw = pipe.buffer[:, due_col]
     build_ehs = build_mw / sites.build_efficiency
-    up = np.flatnonzero(sites.upgrade_due_step == step)
+    up = (sites.upgrade_due_step == step).nonzero()[0]
     up_ehs = sites.upgrade_mw[up] / sites.upgrade_efficiency[up]
     due = float(build_ehs.sum() + up_ehs.sum())
     share = float(asic.shipped_share(due, capacity))

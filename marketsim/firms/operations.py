@@ -42,7 +42,7 @@ def land_deliveries(model, seen: Observation, hashprice_consistent: float) -> Us
     retired_efficiency = sites.cohort_efficiency_j_per_th.copy()  # before new cohorts take freed slots
     retired = reconcile_cohorts(sites)
     built = sites.build_pipeline.pop()
-    got = np.flatnonzero(built > 0)
+    got = (built > 0).nonzero()[0]
     if len(got):
         vintages.add_cohort(sites.cohort_mw, sites.cohort_efficiency_j_per_th, sites.cohort_age_years,
                             got, built[got], sites.build_efficiency[got])
@@ -50,7 +50,7 @@ def land_deliveries(model, seen: Observation, hashprice_consistent: float) -> Us
         sites.mw_idle[got] += built[got]  # curtailment decides below whether it mines
         # new MW is built for mining: it does not add AI-suitable capacity (MODEL.md: ~20% of
         # a portfolio suits AI because of power quality, land and fibre, not because of age)
-    upgraded = np.flatnonzero(sites.upgrade_due_step == step)
+    upgraded = (sites.upgrade_due_step == step).nonzero()[0]
     if len(upgraded):
         mw = np.minimum(sites.upgrade_mw[upgraded], vintages.slot_sum(sites.cohort_mw[upgraded]))
         out = vintages.remove_worst(sites.cohort_mw, sites.cohort_efficiency_j_per_th, upgraded, mw)
@@ -67,7 +67,7 @@ def land_deliveries(model, seen: Observation, hashprice_consistent: float) -> Us
     if done.any():
         sites.mw_converting[done] -= converted[done]
         sites.mw_converted[done] += converted[done]
-        model.events.add_many("conversion_completed", sites.owner[done], np.flatnonzero(done), converted[done])
+        model.events.add_many("conversion_completed", sites.owner[done], done.nonzero()[0], converted[done])
     return used
 
 
@@ -87,17 +87,19 @@ def reconcile_cohorts(sites) -> np.ndarray:
     are returned (per site and slot) for the second-hand market."""
     retired = np.zeros_like(sites.cohort_mw)
     machines = sites.mw_machines
-    excess = vintages.slot_sum(sites.cohort_mw) - machines
-    rows = np.flatnonzero(excess > COHORT_TOLERANCE_MW)
+    cohort_total = vintages.slot_sum(sites.cohort_mw)
+    excess = cohort_total - machines
+    rows = (excess > COHORT_TOLERANCE_MW).nonzero()[0]
     if len(rows):
         retired[rows] = vintages.remove_worst(sites.cohort_mw, sites.cohort_efficiency_j_per_th, rows, excess[rows])
+        cohort_total = vintages.slot_sum(sites.cohort_mw)  # the cohorts changed: sum them again
     # a site left without machine MW keeps no float residue of cohorts (it would mine 1e-14 MW
     # for a firm that has closed its books)
-    empty = np.flatnonzero((machines <= COHORT_TOLERANCE_MW) & (vintages.slot_sum(sites.cohort_mw) > 0))
+    empty = ((machines <= COHORT_TOLERANCE_MW) & (cohort_total > 0)).nonzero()[0]
     if len(empty):
         retired[empty] += sites.cohort_mw[empty]
         sites.cohort_mw[empty] = 0.0
-    short = np.flatnonzero(excess < -COHORT_TOLERANCE_MW)
+    short = (excess < -COHORT_TOLERANCE_MW).nonzero()[0]
     if len(short):  # machines that arrived outside the cohorts (none in the model today): at the fleet average
         vintages.add_cohort(sites.cohort_mw, sites.cohort_efficiency_j_per_th, sites.cohort_age_years,
                             short, -excess[short], sites.efficiency_j_per_th[short])
@@ -119,7 +121,7 @@ def _live_cohort_shares(model, power_usd_per_mwh: np.ndarray, hashprice: float):
 def _live_cells(sites) -> tuple[np.ndarray, np.ndarray]:
     """Flat (C-order) indices of the cohorts that hold machines, and their sites: the cells of
     ``np.nonzero(cohort_mw > 0)`` in the same order, at a quarter of the cost of a 2-D nonzero."""
-    live = np.flatnonzero(sites.cohort_mw > 0)
+    live = (sites.cohort_mw.ravel() > 0).nonzero()[0]
     return live, live // sites.cohort_mw.shape[1]
 
 
@@ -256,7 +258,7 @@ def curtail_or_mine(model, seen: Observation, last_network_ehs: float) -> Curtai
     scrapped = vintages.slot_sum(scrap_mw)
     scrap = scrapped > 0
     if scrap.any():
-        model.events.add_many("scrapped", sites.owner[scrap], np.flatnonzero(scrap), scrapped[scrap])
+        model.events.add_many("scrapped", sites.owner[scrap], scrap.nonzero()[0], scrapped[scrap])
         sites.cohort_mw -= scrap_mw
         sites.mw_shutdown += scrapped
         sites.sync_fleet()
@@ -278,9 +280,9 @@ def curtail_or_mine(model, seen: Observation, last_network_ehs: float) -> Curtai
     stopped = was_mining & ~mining & (machines > 0)
     resumed = ~was_mining & mining
     if stopped.any():
-        model.events.add_many("curtailment", sites.owner[stopped], np.flatnonzero(stopped), sites.mw_idle[stopped])
+        model.events.add_many("curtailment", sites.owner[stopped], stopped.nonzero()[0], sites.mw_idle[stopped])
     if resumed.any():
-        model.events.add_many("resumption", sites.owner[resumed], np.flatnonzero(resumed), sites.mw_mining[resumed])
+        model.events.add_many("resumption", sites.owner[resumed], resumed.nonzero()[0], sites.mw_mining[resumed])
     return Curtailment(hashprice_consistent=consistent, site_mining_ehs=site_mining_ehs,
                        site_power_cost_mw=site_power_cost_mw)
 

@@ -141,7 +141,7 @@ def clear_used_lot(mw: float, buyer_free_mw: np.ndarray, buyer_value_usd_per_mw:
     free = np.where(want, buyer_free_mw, 0.0)
     before = np.cumsum(free) - free
     bought = np.clip(mw - before, 0.0, free)
-    served = np.flatnonzero(bought > 0)
+    served = (bought > 0).nonzero()[0]
     if not len(served):
         return bought, 0.0
     return bought, float(buyer_value_usd_per_mw[served[-1]])

@@ -75,6 +75,13 @@ def machine_price_usd_per_th(hashprice_usd_per_ph_day, reference_hashprice, refe
     _check_scalar("reference_price_usd_per_th", reference_price_usd_per_th, 0.0, open_low=True)
     _check_scalar("elasticity", elasticity, 0.0)
     _check_scalar("floor_usd_per_th", floor_usd_per_th, 0.0)
+    if isinstance(hashprice_usd_per_ph_day, float):  # a step's scalar (once a step): Python's float
+        # tests, the power still numpy's scalar power (what a 0-d array's arithmetic returns: the same bits)
+        hp = float(hashprice_usd_per_ph_day)
+        if not (math.isfinite(hp) and hp > 0):
+            return floor_usd_per_th
+        price = reference_price_usd_per_th * float(np.float64(hp / reference_hashprice) ** elasticity)
+        return price if price >= floor_usd_per_th else floor_usd_per_th
     hp = np.asarray(hashprice_usd_per_ph_day, dtype=float)
     safe = np.where(np.isfinite(hp) & (hp > 0), hp, 0.0)
     price = reference_price_usd_per_th * (safe / reference_hashprice) ** elasticity
@@ -109,6 +116,18 @@ def clearing_price_usd_per_th(value_price_usd_per_th, backlog_ehs, capacity_ehs_
     _check_scalar("spot_lead_months", spot_lead_months, 0.0, open_low=True)
     _check_scalar("scarcity_elasticity", scarcity_elasticity, 0.0)
     _check_scalar("floor_usd_per_th", floor_usd_per_th, 0.0)
+    if all(isinstance(x, float) for x in (value_price_usd_per_th, backlog_ehs, capacity_ehs_per_month)):
+        # a step's scalars: the same operations in Python floats, the power numpy's scalar power (same bits)
+        backlog, cap = max(float(backlog_ehs), 0.0), float(capacity_ehs_per_month)
+        lead = backlog / cap if cap > 0 else math.inf
+        ratio = lead / spot_lead_months
+        scale = float(np.float64(1.0 if ratio <= 1.0 else ratio) ** scarcity_elasticity)
+        raw = float(value_price_usd_per_th) * scale
+        if math.isnan(raw):
+            raw = floor_usd_per_th
+        elif raw == math.inf:
+            raw = np.finfo(float).max
+        return raw if raw >= floor_usd_per_th else floor_usd_per_th
     value = np.asarray(value_price_usd_per_th, dtype=float)
     backlog = np.maximum(np.asarray(backlog_ehs, dtype=float), 0.0)
     cap = np.asarray(capacity_ehs_per_month, dtype=float)
