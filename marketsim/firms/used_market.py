@@ -34,6 +34,8 @@ def resell_used_machines(model, seen: Observation, hashprice_consistent: float, 
     Buyers value machines at ``hashprice_consistent`` (``seen.hashprice_observed`` where it is
     NaN). Returns the tiers' clearing prices and the lots migrants bought (``UsedSale``).
     """
+    if not retired.any():  # most steps: nothing retired, nothing to sell or scrap (an empty sale, at once)
+        return UsedSale()
     s, sites, firms = model.config, model.sites, model.firms
     # a firm that has left has closed its books: its shut sites found no bidder at the auction
     # that priced them with their machines, so what stood on them is scrapped, not sold
