@@ -211,18 +211,22 @@ def snapshot_columns(model, state_code) -> dict[str, Any]:
     maps a leaving firm's exit reason to its code (a firm in business is ``ACTIVE``, code 0)."""
     firms, sites = model.firms, model.sites
     n = len(firms)
-
-    def by_firm(values):
-        return np.bincount(sites.owner, weights=values, minlength=n)
-
     rows = (firms.active | model.left_this_step).nonzero()[0]
     state = np.zeros(len(rows), np.int64)
     for i in (~firms.active[rows]).nonzero()[0]:  # the few leaving this step
         state[i] = state_code(model.exit_reason[rows[i]])
-    mw_machines = by_firm(sites.mw_machines)[rows]
-    machine_th = by_firm(np.divide(sites.mw_machines, sites.efficiency_j_per_th))[rows]
-    mw_ai = by_firm(sites.mw_ai_leased)
-    power = by_firm(model.seen.site_power_usd_per_mwh * sites.capacity_mw) / np.maximum(by_firm(sites.capacity_mw), 1e-12)
+    # the per-firm sums of eleven site columns in one ``np.bincount``: column j's sites go to bins
+    # j * n + owner, each bin still summed in site order, so the same floats as eleven bincounts
+    site_columns = (sites.mw_machines, np.divide(sites.mw_machines, sites.efficiency_j_per_th), sites.mw_ai_leased,
+                    model.seen.site_power_usd_per_mwh * sites.capacity_mw, sites.capacity_mw, sites.mw_mining,
+                    sites.mw_idle, sites.mw_converting, sites.mw_converted,
+                    model.leases.contracted_it_by_site(len(sites)), sites.mw_shutdown)
+    k = len(site_columns)
+    bins = (sites.owner + n * np.arange(k)[:, None]).ravel()
+    (mw_machines, machine_th, mw_ai, power_mw, capacity, mw_mining, mw_idle, mw_converting, mw_converted,
+     contracted_it, mw_shutdown) = np.bincount(bins, weights=np.concatenate(site_columns), minlength=n * k).reshape(k, n)
+    mw_machines, machine_th = mw_machines[rows], machine_th[rows]
+    power = power_mw / np.maximum(capacity, 1e-12)
     led = firms.ledger
     return {
         "step": model.steps_done,
@@ -231,13 +235,13 @@ def snapshot_columns(model, state_code) -> dict[str, Any]:
         "is_public": np.asarray(firms.is_public)[rows],
         "rule": np.asarray(firms.rule)[rows],
         "state": state,
-        "mw_mining": by_firm(sites.mw_mining)[rows],
-        "mw_idle": by_firm(sites.mw_idle)[rows],
-        "mw_converting": by_firm(sites.mw_converting)[rows],
+        "mw_mining": mw_mining[rows],
+        "mw_idle": mw_idle[rows],
+        "mw_converting": mw_converting[rows],
         "mw_ai": mw_ai[rows],
-        "mw_ai_empty": without_residue(by_firm(sites.mw_converted) - mw_ai)[rows],
-        "ai_contracted_it_mw": by_firm(model.leases.contracted_it_by_site(len(sites)))[rows],
-        "mw_shutdown": by_firm(sites.mw_shutdown)[rows],
+        "mw_ai_empty": without_residue(mw_converted - mw_ai)[rows],
+        "ai_contracted_it_mw": contracted_it[rows],
+        "mw_shutdown": mw_shutdown[rows],
         "hashrate_ehs": np.asarray(model.tally.firm_hashrate_ehs, dtype=float)[rows],
         "efficiency_j_per_th": np.divide(mw_machines, machine_th, out=np.full(len(rows), np.nan),
                                          where=machine_th > 0),
