@@ -186,7 +186,9 @@ def admit(model, seen: Observation, beliefs: Beliefs, power_usd_per_mwh: np.ndar
                             rows, mw, sites.efficiency_j_per_th[rows])
         sites.capacity_mw[rows] += mw
         sites.mw_idle[rows] += mw
-        sites.sync_fleet()
+        # only the new rows' cohorts changed: their fleet average (``sites.sync_fleet`` for these rows)
+        sites.efficiency_j_per_th[rows] = vintages.fleet_efficiency(
+            sites.cohort_mw[rows], sites.cohort_efficiency_j_per_th[rows], sites.efficiency_j_per_th[rows])
         # paid now, in the step the sellers book the proceeds (entry runs after ``finance.pay``)
         firms.ledger["capex_usd"][ids] += capex
         firms.cash_usd[ids] -= capex
