@@ -38,6 +38,7 @@ at their running cost, so a glut of them pulls the rate down for everybody.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -59,11 +60,19 @@ def capex_per_it_mw(s, date, firm_capex_usd_per_mw) -> np.ndarray:
     """Capex per MW of critical IT at ``date``: the firm's figure at the reference date, grown by
     ``conversion_capex_growth_per_year`` between the reference date and ``..._growth_until``
     (deals: $6-8M late 2024, $8-11M in 2025; calibration.md section 4)."""
-    ref = np.datetime64(s.conversion_capex_reference_date)
-    until = np.datetime64(s.conversion_capex_growth_until)
-    now = min(max(np.datetime64(date.date() if hasattr(date, "date") else date), ref), until)
-    years = (now - ref).astype("timedelta64[D]").astype(float) / DAYS_PER_YEAR
+    years = _capex_growth_years(s.conversion_capex_reference_date, s.conversion_capex_growth_until,
+                                date.date() if hasattr(date, "date") else date)
     return np.asarray(firm_capex_usd_per_mw, dtype=float) * (1.0 + s.conversion_capex_growth_per_year) ** years
+
+
+@lru_cache(maxsize=64)
+def _capex_growth_years(reference_date, growth_until, date) -> float:
+    """Years of capex growth at ``date`` (``capex_per_it_mw``): the date arithmetic, once per
+    date (it is asked several times a step with the same dates)."""
+    ref = np.datetime64(reference_date)
+    until = np.datetime64(growth_until)
+    now = min(max(np.datetime64(date), ref), until)
+    return (now - ref).astype("timedelta64[D]").astype(float) / DAYS_PER_YEAR
 
 
 def host_capex_per_it_mw(capex_usd_per_it_mw, tenant_capex_share: float):
@@ -86,9 +95,9 @@ def site_ai_room_mw(sites) -> tuple[np.ndarray, np.ndarray]:
     """Gross MW each site can still give AI as (new halls on unused interconnect, conversions of
     machine MW); their sum never takes the site's AI MW past ``suitable_mw`` (<= interconnect)."""
     ai_gross = sites.mw_converting + sites.mw_converted
-    room = np.clip(sites.suitable_mw - ai_gross, 0.0, None)
+    room = np.maximum(sites.suitable_mw - ai_gross, 0.0)
     live = sites.live_mw
-    headroom = np.clip(sites.interconnect_mw - live - sites.build_pipeline.pending(), 0.0, None)
+    headroom = np.maximum(sites.interconnect_mw - live - sites.build_pipeline.pending(), 0.0)
     new_hall = np.minimum(room, headroom)
     convert = np.minimum(room - new_hall, sites.mw_machines)
     return new_hall, convert
@@ -146,8 +155,8 @@ def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, decline: np.
     n = len(sites)
     active = firms.active[sites.owner] & (sites.live_mw > 0)
     firm_capex_it = capex_per_it_mw(s, model.market.state.date, firms.conversion_capex_usd_per_mw)
-    empty_it = np.clip((sites.mw_converting + sites.mw_converted) / s.ai_pue
-                       - leases.contracted_it_by_site(n), 0.0, None)
+    empty_it = np.maximum((sites.mw_converting + sites.mw_converted) / s.ai_pue
+                       - leases.contracted_it_by_site(n), 0.0)
     hall_gross, conv_gross = site_ai_room_mw(sites)
     hall_it, conv_it = hall_gross / s.ai_pue, conv_gross / s.ai_pue
     suitable = active & (hall_it + conv_it > 0)
@@ -290,7 +299,7 @@ def convert(model, seen: Observation, beliefs: Beliefs, spend: np.ndarray, o: Ou
     # tenants come every step, boards review only some: the equity rule's room is sized per
     # review, so the lease market sees the per-step share of it (restored for later callers)
     room = equity_room
-    held = (np.clip(room, 0.0, None) * (1.0 - s.review_probability_per_step)
+    held = (np.maximum(room, 0.0) * (1.0 - s.review_probability_per_step)
             if room is not None and len(room) == len(firms) else np.zeros(len(firms)))
     spend -= held
     if room is not None and len(room) == len(firms):
@@ -383,7 +392,7 @@ def choose_gpu_cloud(model, seen: Observation, spend: np.ndarray) -> float:
     """
     s, sites, firms, leases = model.config, model.sites, model.firms, model.leases
     n = len(sites)
-    empty = np.clip((sites.mw_converting + sites.mw_converted) / s.ai_pue - leases.contracted_it_by_site(n), 0.0, None)
+    empty = np.maximum((sites.mw_converting + sites.mw_converted) / s.ai_pue - leases.contracted_it_by_site(n), 0.0)
     cand = np.flatnonzero((empty * s.ai_pue >= model.MIN_ORDER_MW) & firms.active[sites.owner])
     if not len(cand):
         return 0.0
@@ -429,7 +438,7 @@ def pursue_ai_target(model, seen: Observation, spend: np.ndarray, equity_room: n
     public = firms.active & firms.is_public
     firm_mw = sites.mw_by_firm(n_firms)
     done = np.bincount(sites.owner, weights=sites.mw_converting + sites.mw_converted, minlength=n_firms)
-    gap = np.where(public, np.clip(s.ai_target_share * firm_mw - done, 0.0, None), 0.0)
+    gap = np.where(public, np.maximum(s.ai_target_share * firm_mw - done, 0.0), 0.0)
     pace = gap / months_left * seen.months_in_step if months_left > 1 else gap
     hall, conv = site_ai_room_mw(sites)
     room = hall + conv

@@ -113,8 +113,11 @@ def decide(model, seen: Observation, beliefs: Beliefs, ai_supply_it_mw: float) -
     # upgrade on order that lag the frontier (a rule's orders touch only its own firms' sites)
     site_rule = firms.rule[sites.owner]
     sites_ok = reviewing[sites.owner] & live & (sites.upgrade_due_step < 0)
-    all_site_idx, all_slot = np.nonzero(sites_ok[:, None] & (sites.cohort_mw > 0)
-                                        & (sites.cohort_efficiency_j_per_th > o.frontier_j_per_th * UPGRADE_MIN_GAIN_RATIO))
+    # (only the reviewing sites' rows of the cohort table: row-major order, as over the whole table)
+    ok_rows = sites_ok.nonzero()[0]
+    at_row, all_slot = ((sites.cohort_mw[ok_rows] > 0)
+                        & (sites.cohort_efficiency_j_per_th[ok_rows] > o.frontier_j_per_th * UPGRADE_MIN_GAIN_RATIO)).nonzero()
+    all_site_idx = ok_rows[at_row]
     cand_rule = site_rule[all_site_idx]
     for rule_id, rule in enumerate(model.rules):
         # upgrades: the cohorts that lag the frontier and that the rule values
@@ -124,7 +127,7 @@ def decide(model, seen: Observation, beliefs: Beliefs, ai_supply_it_mw: float) -
             go = rule.upgrade_score(_cohort_candidates(model, site_idx, slot, power_usd_per_mwh, decline, paths), o) > 0
             site_idx, slot = site_idx[go], slot[go]
         # expansions: one order per reviewing firm, on its largest live site
-        firm_ids = np.flatnonzero(reviewing & (firms.rule == rule_id))
+        firm_ids = (reviewing & (firms.rule == rule_id)).nonzero()[0]
         primary = primary_of_firm[firm_ids]
         ok = primary >= 0
         exp_firm, exp_site, exp_mw = firm_ids[ok], primary[ok], np.zeros(int(ok.sum()))
@@ -228,7 +231,7 @@ def _place_upgrades(model, mw_site: np.ndarray, per_mw: float, spend, o, steps, 
     land (``operations.land_deliveries``); the old machines go to the second-hand market.
     """
     firms, sites = model.firms, model.sites
-    rows = np.flatnonzero(mw_site >= model.MIN_ORDER_MW)
+    rows = (mw_site >= model.MIN_ORDER_MW).nonzero()[0]
     if not len(rows):
         return
     mw = mw_site[rows]

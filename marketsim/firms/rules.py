@@ -94,7 +94,7 @@ class FirmRows:
         if missing.any():
             todo = np.zeros(len(self.slot), dtype=bool)
             todo[firm_idx[missing]] = True
-            todo = np.flatnonzero(todo)
+            todo = todo.nonzero()[0]
             made = self.make(todo)
             start = 0 if self.table is None else len(self.table)
             self.slot[todo] = np.arange(start, start + len(todo))
@@ -198,7 +198,7 @@ class NPVRule(DecisionRule):
         first_month_gain = first_month * econ.PH_PER_EH * econ.DAYS_PER_MONTH * (1 / frontier - 1 / c.efficiency_j_per_th)
         quick = econ.payback_months(capex, first_month_gain) <= o.max_payback_months
         score = np.full(len(c), TOO_SLOW_SCORE)
-        go = np.flatnonzero(quick)  # the discounted gain only where the payback guard lets it through
+        go = quick.nonzero()[0]  # the discounted gain only where the payback guard lets it through
         if len(go):
             hp, disc = paths_of(go)
             cg = c.take(go)
@@ -229,7 +229,7 @@ class NPVRule(DecisionRule):
         ) * econ.DAYS_PER_MONTH
         quick = econ.payback_months(capex, margin_now) <= o.max_payback_months
         intensity = np.zeros(len(c))
-        go = np.flatnonzero(quick)  # the discounted value only where the payback guard lets it through
+        go = quick.nonzero()[0]  # the discounted value only where the payback guard lets it through
         if len(go):
             hp, disc = paths_of(go)
             value = econ.pv_mining_margin_per_mw(hp, frontier[go], c.cost_usd_per_mwh[go], disc)

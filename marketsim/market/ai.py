@@ -213,7 +213,7 @@ def clear_lease_market(offer_mw, reservation_rate, wanted_mw: float, contracted_
     filled = np.zeros_like(mw)
     if not live.any():
         return LeaseClearing(float("nan"), filled, 0.0)
-    idx = np.flatnonzero(live)
+    idx = live.nonzero()[0]
     order = idx[np.argsort(res[idx], kind="stable")]
     r_sorted, q_sorted = res[order], mw[order]
     cum = np.cumsum(q_sorted)
