@@ -37,7 +37,6 @@ at their running cost, so a glut of them pulls the rate down for everybody.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
@@ -126,7 +125,7 @@ def _reservations(model, o: Outlook, power: np.ndarray, firm_capex_it: np.ndarra
     hall_res = np.full(len(rows), np.inf)
     conv_res = np.full(len(rows), np.inf)
     # a new hall waits for its substation and shell: its rent starts later
-    o_hall = replace(o, conversion_lead_months=o.conversion_lead_months + s.ai_new_hall_extra_lead_months)
+    o_hall = o.with_conversion_lead(o.conversion_lead_months + s.ai_new_hall_extra_lead_months)
     for rule_id, rule in enumerate(model.rules):
         mine = np.flatnonzero(firms.rule[owner] == rule_id)
         if not len(mine):

@@ -238,8 +238,10 @@ def _place_upgrades(model, mw_site: np.ndarray, per_mw: float, spend, o, steps, 
     f = sites.owner[rows]
     cost = mw * per_mw
     np.subtract.at(spend, f, cost * upfront[f])
-    buyers, at = np.unique(f, return_inverse=True)  # a firm may upgrade several sites
-    firm_cost = np.bincount(at, weights=cost)
+    buyers, firm_cost = f, cost
+    if finance.has_repeats(f):  # a firm may upgrade several sites (a sort: cheaper than np.unique when none does)
+        buyers, at = np.unique(f, return_inverse=True)
+        firm_cost = np.bincount(at, weights=cost)
     finance.draw_vendor_credit(model, buyers, firm_cost)
     finance.fund_orders(model, buyers, firm_cost, equity_room)
     firms.payments.add_rows(f, cost, 1)

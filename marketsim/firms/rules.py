@@ -71,6 +71,15 @@ class Outlook:
     ai_escalator_per_year: float
     conversion_lead_months: float
 
+    def with_conversion_lead(self, months: float) -> Outlook:
+        """This outlook with ``conversion_lead_months`` = ``months`` (a new hall's later first
+        rent): ``dataclasses.replace`` without its per-field checks and ``__init__`` (it ran every
+        step; the fields are plain numbers, so a copy of them is the same outlook)."""
+        new = object.__new__(Outlook)
+        new.__dict__.update(self.__dict__)
+        object.__setattr__(new, "conversion_lead_months", months)
+        return new
+
 
 class FirmRows:
     """A per-firm table of rows (one row per firm, e.g. its hashprice path), filled on demand.
@@ -84,23 +93,25 @@ class FirmRows:
 
     def __init__(self, n_firms: int, make):
         self.make = make
-        self.slot = np.full(n_firms, -1, dtype=np.int64)  # each firm's row in ``table`` (-1: not made)
+        self.made = np.zeros(n_firms, dtype=bool)  # whether a firm's row of ``table`` is made
+        # one row per firm, at the firm's index, allocated (not filled) on the first make: growing a
+        # compact table by concatenation copied every row made so far at each make
         self.table: np.ndarray | None = None
 
     def _slots(self, firm_idx: np.ndarray) -> np.ndarray:
-        """Where the rows of ``firm_idx`` are in ``table``, making those not made yet."""
-        at = self.slot[firm_idx]
-        missing = at < 0
-        if missing.any():
-            todo = np.zeros(len(self.slot), dtype=bool)
-            todo[firm_idx[missing]] = True
+        """Where the rows of ``firm_idx`` are in ``table`` (at the firms' own indices), making
+        those not made yet (all of them in one ``make``, in firm order)."""
+        if not self.made[firm_idx].all():
+            todo = np.zeros(len(self.made), dtype=bool)
+            todo[firm_idx] = True
+            todo &= ~self.made
             todo = todo.nonzero()[0]
             made = self.make(todo)
-            start = 0 if self.table is None else len(self.table)
-            self.slot[todo] = np.arange(start, start + len(todo))
-            self.table = made if self.table is None else np.concatenate([self.table, made])
-            at = self.slot[firm_idx]
-        return at
+            if self.table is None:
+                self.table = np.empty((len(self.made),) + made.shape[1:], dtype=made.dtype)
+            self.table[todo] = made
+            self.made[todo] = True
+        return firm_idx
 
     def rows(self, firm_idx: np.ndarray) -> np.ndarray:
         """The rows of ``firm_idx`` (firms may repeat), making those not made yet this step."""
