@@ -37,7 +37,7 @@ at their running cost, so a glut of them pulls the rate down for everybody.
 
 from __future__ import annotations
 
-from functools import lru_cache
+import datetime as dt
 
 import numpy as np
 
@@ -64,10 +64,15 @@ def capex_per_it_mw(s, date, firm_capex_usd_per_mw) -> np.ndarray:
     return np.asarray(firm_capex_usd_per_mw, dtype=float) * (1.0 + s.conversion_capex_growth_per_year) ** years
 
 
-@lru_cache(maxsize=64)
-def _capex_growth_years(reference_date, growth_until, date) -> float:
-    """Years of capex growth at ``date`` (``capex_per_it_mw``): the date arithmetic, once per
-    date (it is asked several times a step with the same dates)."""
+def _capex_growth_years(reference_date, growth_until, date) -> np.float64:
+    """Years of capex growth at ``date`` (``capex_per_it_mw``): whole days from the reference
+    date to ``date`` held within [reference, until], over ``DAYS_PER_YEAR``. Plain dates are
+    subtracted as such (numpy's datetime64 conversions cost ~30 us a call, and it ran every
+    step); other date types go through numpy. The same float either way: a whole number of
+    days divided once."""
+    if all(type(d) is dt.date for d in (reference_date, growth_until, date)):
+        now = min(max(date, reference_date), growth_until)
+        return np.float64((now - reference_date).days / DAYS_PER_YEAR)
     ref = np.datetime64(reference_date)
     until = np.datetime64(growth_until)
     now = min(max(np.datetime64(date), ref), until)
@@ -180,12 +185,12 @@ def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, decline: np.
     block = priced_it >= s.ai_min_lease_block_it_mw
     hall_it, conv_it = np.where(block, hall_it, 0.0), np.where(block, conv_it, 0.0)
     q = np.where(active, np.maximum(location_price_factor(s, sites.location_quality), 1e-9), 1.0)
-    site = np.tile(np.arange(n), 3)
-    kind = np.repeat(np.arange(3), n)
-    mw = np.concatenate((np.where(active, empty_it, 0.0), hall_it, conv_it))
-    res = np.concatenate((np.full(n, s.ai_hall_opex_usd_per_kw_month), hall_res, conv_res)) / np.tile(q, 3)
+    # one row per kind (OFFER_KINDS), one column per site: the offers in kind-major order
+    mw = np.stack((np.where(active, empty_it, 0.0), hall_it, conv_it))
+    res = np.stack((np.full(n, s.ai_hall_opex_usd_per_kw_month), hall_res, conv_res)) / q
     ok = (mw > 0) & np.isfinite(res)
-    return site[ok], kind[ok], mw[ok], res[ok]
+    kind, site = ok.nonzero()
+    return site, kind, mw[ok], res[ok]
 
 
 def signable_fill_mw(site: np.ndarray, kind: np.ndarray, filled_mw: np.ndarray, block_it_mw: float,

@@ -181,7 +181,7 @@ def funded_share(owner: np.ndarray, priority: np.ndarray, cost: np.ndarray, budg
     order = np.lexsort((-priority, owner))
     o, c = owner[order], cost[order]
     first = np.concatenate(([True], o[1:] != o[:-1])) if len(o) else np.zeros(0, bool)
-    cum = np.cumsum(c)
+    cum = c.cumsum()
     start = np.maximum.accumulate(np.where(first, cum - c, 0.0)) if len(o) else cum
     before = cum - c - start  # the owner's cost on its better candidates
     afford = np.clip(np.maximum(budget[o], 0.0) - before, 0.0, c)

@@ -157,6 +157,11 @@ class FirmPaths:
         return CandidatePaths(firm_idx, self.hashprice, table)
 
 
+def _rows_of(paths: CandidatePaths, firm_idx: np.ndarray):
+    """The (hashprice, discount) rows of the firms ``firm_idx`` from the step's tables."""
+    return paths.hashprice.rows(firm_idx), paths.discount.rows(firm_idx)
+
+
 class DecisionRule:
     """Interface; see the module docstring."""
 
@@ -200,7 +205,8 @@ class NPVRule(DecisionRule):
         if c.paths is None:
             hp, disc = self._paths(c, o)
             return hp[:, 0], lambda idx: (hp[idx], disc[idx])
-        return c.paths.hashprice.column(c.paths.firm, 0), lambda idx: self._paths(c.take(idx), o)
+        paths = c.paths
+        return paths.hashprice.column(paths.firm, 0), lambda idx: _rows_of(paths, paths.firm[idx])
 
     def upgrade_score(self, c, o):
         frontier = np.full(len(c), o.frontier_j_per_th)
@@ -225,11 +231,14 @@ class NPVRule(DecisionRule):
         candidates are cohorts of one site (``c.site``), the same numbers row by row."""
         if c.site is None or len(c) < 2:
             return econ.pv_mining_margin_per_mw(hp, frontier, c.cost_usd_per_mwh, disc)
-        first = np.flatnonzero(np.concatenate(([True], c.site[1:] != c.site[:-1])))
+        first = np.concatenate(([True], c.site[1:] != c.site[:-1])).nonzero()[0]
         if len(first) == len(c):
             return econ.pv_mining_margin_per_mw(hp, frontier, c.cost_usd_per_mwh, disc)
         per_site = econ.pv_mining_margin_per_mw(hp[first], frontier[first], c.cost_usd_per_mwh[first], disc[first])
-        return np.repeat(per_site, np.diff(np.append(first, len(c))))
+        ends = np.empty_like(first)  # where each site's run of cohorts ends
+        ends[:-1] = first[1:]
+        ends[-1] = len(c)
+        return per_site.repeat(ends - first)
 
     def expansion_intensity(self, c, o):
         frontier = np.full(len(c), o.frontier_j_per_th)
