@@ -132,7 +132,7 @@ def _reservations(model, o: Outlook, power: np.ndarray, firm_capex_it: np.ndarra
     # a new hall waits for its substation and shell: its rent starts later
     o_hall = o.with_conversion_lead(o.conversion_lead_months + s.ai_new_hall_extra_lead_months)
     for rule_id, rule in enumerate(model.rules):
-        mine = np.flatnonzero(firms.rule[owner] == rule_id)
+        mine = (firms.rule[owner] == rule_id).nonzero()[0]
         if not len(mine):
             continue
         hp = firms.expected_hashprice[owner[mine]]
@@ -175,7 +175,7 @@ def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, decline: np.
     # reservation rates only where a block could be offered (the costly part: elsewhere nothing
     # new is, and the priced room below is never more than the room)
     hall_res, conv_res = np.full(n, np.inf), np.full(n, np.inf)
-    rows = np.flatnonzero(suitable & (hall_it + conv_it >= s.ai_min_lease_block_it_mw))
+    rows = (suitable & (hall_it + conv_it >= s.ai_min_lease_block_it_mw)).nonzero()[0]
     if len(rows):
         hall_res[rows], conv_res[rows] = _reservations(model, o, power, firm_capex_it, rows, decline, paths)
     # tenants lease campus-sized blocks: a site that cannot offer one (room or money, counting
@@ -397,7 +397,7 @@ def choose_gpu_cloud(model, seen: Observation, spend: np.ndarray) -> float:
     s, sites, firms, leases = model.config, model.sites, model.firms, model.leases
     n = len(sites)
     empty = np.maximum((sites.mw_converting + sites.mw_converted) / s.ai_pue - leases.contracted_it_by_site(n), 0.0)
-    cand = np.flatnonzero((empty * s.ai_pue >= model.MIN_ORDER_MW) & firms.active[sites.owner])
+    cand = ((empty * s.ai_pue >= model.MIN_ORDER_MW) & firms.active[sites.owner]).nonzero()[0]
     if not len(cand):
         return 0.0
     owner = sites.owner[cand]
@@ -449,7 +449,7 @@ def pursue_ai_target(model, seen: Observation, spend: np.ndarray, equity_room: n
     firm_room = np.bincount(sites.owner, weights=room, minlength=n_firms)
     share = np.where(firm_room[sites.owner] > 0, room / np.where(firm_room[sites.owner] > 0, firm_room[sites.owner], 1), 0)
     gross = np.minimum(pace[sites.owner] * share, room)
-    go = np.flatnonzero(gross >= model.MIN_ORDER_MW)
+    go = (gross >= model.MIN_ORDER_MW).nonzero()[0]
     if not len(go):
         return 0.0
     from_hall = np.minimum(gross[go], hall[go])

@@ -178,7 +178,7 @@ def pay(model, seen: Observation) -> Payments:
             firms.btc_held[still] -= coins
             led["btc_sold_usd"][still] += coins * price
             firms.cash_usd[still] += coins * price
-    return Payments(insolvent=np.flatnonzero(active & (firms.cash_usd < -1e-6)))
+    return Payments(insolvent=(active & (firms.cash_usd < -1e-6)).nonzero()[0])
 
 
 def credit_then_btc(short_usd, headroom_usd, btc_usd, max_debt_to_assets: float) -> np.ndarray:
@@ -241,8 +241,7 @@ def equity_room_usd(model, assets: np.ndarray | None = None, seen: Observation |
     s, firms, sites = model.config, model.firms, model.sites
     seen = _seen(model, seen)
     value, replacement = market_value_and_replacement_usd(model, seen)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        q = np.where(replacement > 0, value / replacement, 0.0)
+    q = np.divide(value, replacement, out=np.zeros(len(replacement)), where=replacement > 0)
     scale = np.clip(1.0 - s.equity_issuance_min_q / np.where(q > 0, q, np.inf), 0.0, 1.0)
     per_review = s.equity_issuance_share_per_year * seen.years_in_step / s.review_probability_per_step
     return np.where(firms.active & firms.is_public & (value > 0), per_review * scale * value, 0.0)

@@ -216,7 +216,7 @@ def clear_lease_market(offer_mw, reservation_rate, wanted_mw: float, contracted_
     idx = live.nonzero()[0]
     order = idx[res[idx].argsort(kind="stable")]
     r_sorted, q_sorted = res[order], mw[order]
-    cum = np.cumsum(q_sorted)
+    cum = q_sorted.cumsum()
     before = np.concatenate(([0.0], cum[:-1]))  # exclusive sum (no cancellation error; np.r_ costs ~20 us)
     curve = (wanted_mw, contracted_mw, reference_rate, choke_rate, elasticity_below)
     demand = new_lease_demand_mw(r_sorted, *curve)
