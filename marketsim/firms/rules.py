@@ -93,25 +93,23 @@ class FirmRows:
 
     def __init__(self, n_firms: int, make):
         self.make = make
-        self.made = np.zeros(n_firms, dtype=bool)  # whether a firm's row of ``table`` is made
-        # one row per firm, at the firm's index, allocated (not filled) on the first make: growing a
-        # compact table by concatenation copied every row made so far at each make
+        self.slot = np.full(n_firms, -1, dtype=np.int64)  # each firm's row in ``table`` (-1: not made)
         self.table: np.ndarray | None = None
 
     def _slots(self, firm_idx: np.ndarray) -> np.ndarray:
-        """Where the rows of ``firm_idx`` are in ``table`` (at the firms' own indices), making
-        those not made yet (all of them in one ``make``, in firm order)."""
-        if not self.made[firm_idx].all():
-            todo = np.zeros(len(self.made), dtype=bool)
-            todo[firm_idx] = True
-            todo &= ~self.made
-            todo = todo.nonzero()[0]
+        """Where the rows of ``firm_idx`` are in ``table``, making those not made yet."""
+        at = self.slot[firm_idx]
+        missing = at < 0
+        if missing.any():
+            todo = np.zeros(len(self.slot), dtype=bool)
+            todo[firm_idx[missing]] = True
+            todo = np.flatnonzero(todo)
             made = self.make(todo)
-            if self.table is None:
-                self.table = np.empty((len(self.made),) + made.shape[1:], dtype=made.dtype)
-            self.table[todo] = made
-            self.made[todo] = True
-        return firm_idx
+            start = 0 if self.table is None else len(self.table)
+            self.slot[todo] = np.arange(start, start + len(todo))
+            self.table = made if self.table is None else np.concatenate([self.table, made])
+            at = self.slot[firm_idx]
+        return at
 
     def rows(self, firm_idx: np.ndarray) -> np.ndarray:
         """The rows of ``firm_idx`` (firms may repeat), making those not made yet this step."""
