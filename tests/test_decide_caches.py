@@ -215,3 +215,35 @@ def test_live_mw_by_firm_on_the_books_counts_every_state_but_shut_down():
     assert sites.live_mw.tolist() == [10.0, 0.0, 5.0, 10.0, 8.0]
     assert sites.mw_by_firm(4).tolist() == [20.0, 0.0, 13.0, 0.0]
     assert sites.primary_site(4).tolist() == [0, -1, 4, -1]
+
+
+def test_new_hall_outlook_is_the_outlook_with_the_longer_lead_and_leaves_the_step_outlook_alone():
+    import dataclasses
+
+    o = outlook(conversion_lead_months=9.0)
+    hall = o.with_conversion_lead(o.conversion_lead_months + 6.0)
+    assert hall == dataclasses.replace(o, conversion_lead_months=15.0)
+    assert (o.conversion_lead_months, hall.conversion_lead_months) == (9.0, 15.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        hall.ai_pue = 2.0
+
+
+def test_capex_growth_on_plain_dates_equals_the_datetime64_arithmetic_bit_for_bit():
+    import datetime as dt
+
+    import pandas as pd
+
+    from marketsim.firms import conversion
+
+    s = load_scenario("baseline")
+    ref, until = s.conversion_capex_reference_date, s.conversion_capex_growth_until
+    # a year of 365.25 days after the reference: one year's growth; before it none, after `until` flat
+    assert conversion._capex_growth_years(ref, until, ref) == 0.0
+    assert conversion._capex_growth_years(ref, until, ref - dt.timedelta(days=400)) == 0.0
+    assert conversion._capex_growth_years(ref, until, until + dt.timedelta(days=400)) == \
+        (until - ref).days / 365.25
+    for day in range(-100, 1200, 13):
+        date = ref + dt.timedelta(days=day)
+        fast = conversion.capex_per_it_mw(s, pd.Timestamp(date), np.array([7.5e6, 9e6]))
+        slow = conversion.capex_per_it_mw(s, np.datetime64(date), np.array([7.5e6, 9e6]))
+        assert fast.tobytes() == slow.tobytes()

@@ -37,7 +37,7 @@ at their running cost, so a glut of them pulls the rate down for everybody.
 
 from __future__ import annotations
 
-from dataclasses import replace
+import datetime as dt
 
 import numpy as np
 
@@ -59,11 +59,24 @@ def capex_per_it_mw(s, date, firm_capex_usd_per_mw) -> np.ndarray:
     """Capex per MW of critical IT at ``date``: the firm's figure at the reference date, grown by
     ``conversion_capex_growth_per_year`` between the reference date and ``..._growth_until``
     (deals: $6-8M late 2024, $8-11M in 2025; calibration.md section 4)."""
-    ref = np.datetime64(s.conversion_capex_reference_date)
-    until = np.datetime64(s.conversion_capex_growth_until)
-    now = min(max(np.datetime64(date.date() if hasattr(date, "date") else date), ref), until)
-    years = (now - ref).astype("timedelta64[D]").astype(float) / DAYS_PER_YEAR
+    years = _capex_growth_years(s.conversion_capex_reference_date, s.conversion_capex_growth_until,
+                                date.date() if hasattr(date, "date") else date)
     return np.asarray(firm_capex_usd_per_mw, dtype=float) * (1.0 + s.conversion_capex_growth_per_year) ** years
+
+
+def _capex_growth_years(reference_date, growth_until, date) -> np.float64:
+    """Years of capex growth at ``date`` (``capex_per_it_mw``): whole days from the reference
+    date to ``date`` held within [reference, until], over ``DAYS_PER_YEAR``. Plain dates are
+    subtracted as such (numpy's datetime64 conversions cost ~30 us a call, and it ran every
+    step); other date types go through numpy. The same float either way: a whole number of
+    days divided once."""
+    if all(type(d) is dt.date for d in (reference_date, growth_until, date)):
+        now = min(max(date, reference_date), growth_until)
+        return np.float64((now - reference_date).days / DAYS_PER_YEAR)
+    ref = np.datetime64(reference_date)
+    until = np.datetime64(growth_until)
+    now = min(max(np.datetime64(date), ref), until)
+    return (now - ref).astype("timedelta64[D]").astype(float) / DAYS_PER_YEAR
 
 
 def host_capex_per_it_mw(capex_usd_per_it_mw, tenant_capex_share: float):
@@ -86,9 +99,9 @@ def site_ai_room_mw(sites) -> tuple[np.ndarray, np.ndarray]:
     """Gross MW each site can still give AI as (new halls on unused interconnect, conversions of
     machine MW); their sum never takes the site's AI MW past ``suitable_mw`` (<= interconnect)."""
     ai_gross = sites.mw_converting + sites.mw_converted
-    room = np.clip(sites.suitable_mw - ai_gross, 0.0, None)
+    room = np.maximum(sites.suitable_mw - ai_gross, 0.0)
     live = sites.live_mw
-    headroom = np.clip(sites.interconnect_mw - live - sites.build_pipeline.pending(), 0.0, None)
+    headroom = np.maximum(sites.interconnect_mw - live - sites.build_pipeline.pending(), 0.0)
     new_hall = np.minimum(room, headroom)
     convert = np.minimum(room - new_hall, sites.mw_machines)
     return new_hall, convert
@@ -117,9 +130,9 @@ def _reservations(model, o: Outlook, power: np.ndarray, firm_capex_it: np.ndarra
     hall_res = np.full(len(rows), np.inf)
     conv_res = np.full(len(rows), np.inf)
     # a new hall waits for its substation and shell: its rent starts later
-    o_hall = replace(o, conversion_lead_months=o.conversion_lead_months + s.ai_new_hall_extra_lead_months)
+    o_hall = o.with_conversion_lead(o.conversion_lead_months + s.ai_new_hall_extra_lead_months)
     for rule_id, rule in enumerate(model.rules):
-        mine = np.flatnonzero(firms.rule[owner] == rule_id)
+        mine = (firms.rule[owner] == rule_id).nonzero()[0]
         if not len(mine):
             continue
         hp = firms.expected_hashprice[owner[mine]]
@@ -146,8 +159,8 @@ def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, decline: np.
     n = len(sites)
     active = firms.active[sites.owner] & (sites.live_mw > 0)
     firm_capex_it = capex_per_it_mw(s, model.market.state.date, firms.conversion_capex_usd_per_mw)
-    empty_it = np.clip((sites.mw_converting + sites.mw_converted) / s.ai_pue
-                       - leases.contracted_it_by_site(n), 0.0, None)
+    empty_it = np.maximum((sites.mw_converting + sites.mw_converted) / s.ai_pue
+                       - leases.contracted_it_by_site(n), 0.0)
     hall_gross, conv_gross = site_ai_room_mw(sites)
     hall_it, conv_it = hall_gross / s.ai_pue, conv_gross / s.ai_pue
     suitable = active & (hall_it + conv_it > 0)
@@ -162,7 +175,7 @@ def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, decline: np.
     # reservation rates only where a block could be offered (the costly part: elsewhere nothing
     # new is, and the priced room below is never more than the room)
     hall_res, conv_res = np.full(n, np.inf), np.full(n, np.inf)
-    rows = np.flatnonzero(suitable & (hall_it + conv_it >= s.ai_min_lease_block_it_mw))
+    rows = (suitable & (hall_it + conv_it >= s.ai_min_lease_block_it_mw)).nonzero()[0]
     if len(rows):
         hall_res[rows], conv_res[rows] = _reservations(model, o, power, firm_capex_it, rows, decline, paths)
     # tenants lease campus-sized blocks: a site that cannot offer one (room or money, counting
@@ -172,12 +185,12 @@ def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, decline: np.
     block = priced_it >= s.ai_min_lease_block_it_mw
     hall_it, conv_it = np.where(block, hall_it, 0.0), np.where(block, conv_it, 0.0)
     q = np.where(active, np.maximum(location_price_factor(s, sites.location_quality), 1e-9), 1.0)
-    site = np.tile(np.arange(n), 3)
-    kind = np.repeat(np.arange(3), n)
-    mw = np.concatenate((np.where(active, empty_it, 0.0), hall_it, conv_it))
-    res = np.concatenate((np.full(n, s.ai_hall_opex_usd_per_kw_month), hall_res, conv_res)) / np.tile(q, 3)
+    # one row per kind (OFFER_KINDS), one column per site: the offers in kind-major order
+    mw = np.stack((np.where(active, empty_it, 0.0), hall_it, conv_it))
+    res = np.stack((np.full(n, s.ai_hall_opex_usd_per_kw_month), hall_res, conv_res)) / q
     ok = (mw > 0) & np.isfinite(res)
-    return site[ok], kind[ok], mw[ok], res[ok]
+    kind, site = ok.nonzero()
+    return site, kind, mw[ok], res[ok]
 
 
 def signable_fill_mw(site: np.ndarray, kind: np.ndarray, filled_mw: np.ndarray, block_it_mw: float,
@@ -290,7 +303,7 @@ def convert(model, seen: Observation, beliefs: Beliefs, spend: np.ndarray, o: Ou
     # tenants come every step, boards review only some: the equity rule's room is sized per
     # review, so the lease market sees the per-step share of it (restored for later callers)
     room = equity_room
-    held = (np.clip(room, 0.0, None) * (1.0 - s.review_probability_per_step)
+    held = (np.maximum(room, 0.0) * (1.0 - s.review_probability_per_step)
             if room is not None and len(room) == len(firms) else np.zeros(len(firms)))
     spend -= held
     if room is not None and len(room) == len(firms):
@@ -383,8 +396,8 @@ def choose_gpu_cloud(model, seen: Observation, spend: np.ndarray) -> float:
     """
     s, sites, firms, leases = model.config, model.sites, model.firms, model.leases
     n = len(sites)
-    empty = np.clip((sites.mw_converting + sites.mw_converted) / s.ai_pue - leases.contracted_it_by_site(n), 0.0, None)
-    cand = np.flatnonzero((empty * s.ai_pue >= model.MIN_ORDER_MW) & firms.active[sites.owner])
+    empty = np.maximum((sites.mw_converting + sites.mw_converted) / s.ai_pue - leases.contracted_it_by_site(n), 0.0)
+    cand = ((empty * s.ai_pue >= model.MIN_ORDER_MW) & firms.active[sites.owner]).nonzero()[0]
     if not len(cand):
         return 0.0
     owner = sites.owner[cand]
@@ -429,14 +442,14 @@ def pursue_ai_target(model, seen: Observation, spend: np.ndarray, equity_room: n
     public = firms.active & firms.is_public
     firm_mw = sites.mw_by_firm(n_firms)
     done = np.bincount(sites.owner, weights=sites.mw_converting + sites.mw_converted, minlength=n_firms)
-    gap = np.where(public, np.clip(s.ai_target_share * firm_mw - done, 0.0, None), 0.0)
+    gap = np.where(public, np.maximum(s.ai_target_share * firm_mw - done, 0.0), 0.0)
     pace = gap / months_left * seen.months_in_step if months_left > 1 else gap
     hall, conv = site_ai_room_mw(sites)
     room = hall + conv
     firm_room = np.bincount(sites.owner, weights=room, minlength=n_firms)
     share = np.where(firm_room[sites.owner] > 0, room / np.where(firm_room[sites.owner] > 0, firm_room[sites.owner], 1), 0)
     gross = np.minimum(pace[sites.owner] * share, room)
-    go = np.flatnonzero(gross >= model.MIN_ORDER_MW)
+    go = (gross >= model.MIN_ORDER_MW).nonzero()[0]
     if not len(go):
         return 0.0
     from_hall = np.minimum(gross[go], hall[go])

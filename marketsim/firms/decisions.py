@@ -113,8 +113,11 @@ def decide(model, seen: Observation, beliefs: Beliefs, ai_supply_it_mw: float) -
     # upgrade on order that lag the frontier (a rule's orders touch only its own firms' sites)
     site_rule = firms.rule[sites.owner]
     sites_ok = reviewing[sites.owner] & live & (sites.upgrade_due_step < 0)
-    all_site_idx, all_slot = np.nonzero(sites_ok[:, None] & (sites.cohort_mw > 0)
-                                        & (sites.cohort_efficiency_j_per_th > o.frontier_j_per_th * UPGRADE_MIN_GAIN_RATIO))
+    # (only the reviewing sites' rows of the cohort table: row-major order, as over the whole table)
+    ok_rows = sites_ok.nonzero()[0]
+    at_row, all_slot = ((sites.cohort_mw[ok_rows] > 0)
+                        & (sites.cohort_efficiency_j_per_th[ok_rows] > o.frontier_j_per_th * UPGRADE_MIN_GAIN_RATIO)).nonzero()
+    all_site_idx = ok_rows[at_row]
     cand_rule = site_rule[all_site_idx]
     for rule_id, rule in enumerate(model.rules):
         # upgrades: the cohorts that lag the frontier and that the rule values
@@ -124,7 +127,7 @@ def decide(model, seen: Observation, beliefs: Beliefs, ai_supply_it_mw: float) -
             go = rule.upgrade_score(_cohort_candidates(model, site_idx, slot, power_usd_per_mwh, decline, paths), o) > 0
             site_idx, slot = site_idx[go], slot[go]
         # expansions: one order per reviewing firm, on its largest live site
-        firm_ids = np.flatnonzero(reviewing & (firms.rule == rule_id))
+        firm_ids = (reviewing & (firms.rule == rule_id)).nonzero()[0]
         primary = primary_of_firm[firm_ids]
         ok = primary >= 0
         exp_firm, exp_site, exp_mw = firm_ids[ok], primary[ok], np.zeros(int(ok.sum()))
@@ -178,7 +181,7 @@ def funded_share(owner: np.ndarray, priority: np.ndarray, cost: np.ndarray, budg
     order = np.lexsort((-priority, owner))
     o, c = owner[order], cost[order]
     first = np.concatenate(([True], o[1:] != o[:-1])) if len(o) else np.zeros(0, bool)
-    cum = np.cumsum(c)
+    cum = c.cumsum()
     start = np.maximum.accumulate(np.where(first, cum - c, 0.0)) if len(o) else cum
     before = cum - c - start  # the owner's cost on its better candidates
     afford = np.clip(np.maximum(budget[o], 0.0) - before, 0.0, c)
@@ -228,15 +231,17 @@ def _place_upgrades(model, mw_site: np.ndarray, per_mw: float, spend, o, steps, 
     land (``operations.land_deliveries``); the old machines go to the second-hand market.
     """
     firms, sites = model.firms, model.sites
-    rows = np.flatnonzero(mw_site >= model.MIN_ORDER_MW)
+    rows = (mw_site >= model.MIN_ORDER_MW).nonzero()[0]
     if not len(rows):
         return
     mw = mw_site[rows]
     f = sites.owner[rows]
     cost = mw * per_mw
     np.subtract.at(spend, f, cost * upfront[f])
-    buyers, at = np.unique(f, return_inverse=True)  # a firm may upgrade several sites
-    firm_cost = np.bincount(at, weights=cost)
+    buyers, firm_cost = f, cost
+    if finance.has_repeats(f):  # a firm may upgrade several sites (a sort: cheaper than np.unique when none does)
+        buyers, at = np.unique(f, return_inverse=True)
+        firm_cost = np.bincount(at, weights=cost)
     finance.draw_vendor_credit(model, buyers, firm_cost)
     finance.fund_orders(model, buyers, firm_cost, equity_room)
     firms.payments.add_rows(f, cost, 1)

@@ -80,7 +80,7 @@ def vendor_credit_usd(machine_capex_usd, is_public, financed_share: float) -> np
     firm, ``financed_share`` of the machines' price; public miners pay cash, raise equity or
     borrow from banks instead. Site capex is never vendor-financed (no maker sells it)."""
     capex = np.asarray(machine_capex_usd, dtype=float)
-    return np.where(np.asarray(is_public, dtype=bool), 0.0, financed_share * np.clip(capex, 0.0, None))
+    return np.where(np.asarray(is_public, dtype=bool), 0.0, financed_share * np.maximum(capex, 0.0))
 
 
 def draw_vendor_credit(model, idx: np.ndarray, machine_capex_usd: np.ndarray) -> np.ndarray:
@@ -121,14 +121,14 @@ def _add_debt(firms, idx: np.ndarray, drawn: np.ndarray, rate_per_year) -> None:
 
 def credit_headroom_usd(model, assets: np.ndarray | None = None, seen: Observation | None = None) -> np.ndarray:
     assets = asset_value_usd(model, seen) if assets is None else assets
-    return np.clip(model.config.max_debt_to_assets * assets - model.firms.debt_usd, 0.0, None)
+    return np.maximum(model.config.max_debt_to_assets * assets - model.firms.debt_usd, 0.0)
 
 
 def borrowable_usd(firms, idx) -> np.ndarray:
     """New debt lenders will still give these firms: the loan-to-value ceiling less their debt."""
     if firms.debt_ceiling_usd is None:
         return np.zeros(np.shape(idx))
-    return np.clip(firms.debt_ceiling_usd[idx] - firms.debt_usd[idx], 0.0, None)
+    return np.maximum(firms.debt_ceiling_usd[idx] - firms.debt_usd[idx], 0.0)
 
 
 def pay(model, seen: Observation) -> Payments:
@@ -155,9 +155,9 @@ def pay(model, seen: Observation) -> Payments:
         # amend and extend: debt within the loan-to-value limit rolls over; the excess is
         # repaid from the cash there is, and what cash cannot cover is extended at a penalty
         # rate (lenders recover more from a going concern than from a fire sale)
-        idx = np.flatnonzero(due)
-        excess = np.clip(firms.debt_usd[idx] - s.max_debt_to_assets * assets[idx], 0.0, None)
-        repay = np.minimum(excess, np.clip(firms.cash_usd[idx], 0.0, None))
+        idx = due.nonzero()[0]
+        excess = np.maximum(firms.debt_usd[idx] - s.max_debt_to_assets * assets[idx], 0.0)
+        repay = np.minimum(excess, np.maximum(firms.cash_usd[idx], 0.0))
         _repay(firms, idx, repay)
         extended = excess - repay > 0
         firms.debt_rate_per_year[idx[extended]] += s.refinancing_penalty_rate
@@ -168,7 +168,7 @@ def pay(model, seen: Observation) -> Payments:
 
     short = active & (firms.cash_usd < 0)
     if short.any():
-        idx = np.flatnonzero(short)
+        idx = short.nonzero()[0]
         draw = credit_then_btc(-firms.cash_usd[idx], credit_headroom_usd(model, assets)[idx],
                                firms.btc_held[idx] * price, s.max_debt_to_assets)
         borrow(firms, idx, draw)
@@ -178,7 +178,7 @@ def pay(model, seen: Observation) -> Payments:
             firms.btc_held[still] -= coins
             led["btc_sold_usd"][still] += coins * price
             firms.cash_usd[still] += coins * price
-    return Payments(insolvent=np.flatnonzero(active & (firms.cash_usd < -1e-6)))
+    return Payments(insolvent=(active & (firms.cash_usd < -1e-6)).nonzero()[0])
 
 
 def credit_then_btc(short_usd, headroom_usd, btc_usd, max_debt_to_assets: float) -> np.ndarray:
@@ -192,8 +192,8 @@ def credit_then_btc(short_usd, headroom_usd, btc_usd, max_debt_to_assets: float)
     its BTC (insolvent) borrows H - L x its BTC.
     """
     short, head, btc = (np.asarray(v, dtype=float) for v in (short_usd, headroom_usd, btc_usd))
-    mixed = np.clip((head - max_debt_to_assets * short) / (1.0 - max_debt_to_assets), 0.0, None)
-    all_btc = np.clip(head - max_debt_to_assets * btc, 0.0, None)
+    mixed = np.maximum((head - max_debt_to_assets * short) / (1.0 - max_debt_to_assets), 0.0)
+    all_btc = np.maximum(head - max_debt_to_assets * btc, 0.0)
     return np.where(head >= short, short, np.where(short - mixed <= btc, mixed, all_btc))
 
 
@@ -241,8 +241,7 @@ def equity_room_usd(model, assets: np.ndarray | None = None, seen: Observation |
     s, firms, sites = model.config, model.firms, model.sites
     seen = _seen(model, seen)
     value, replacement = market_value_and_replacement_usd(model, seen)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        q = np.where(replacement > 0, value / replacement, 0.0)
+    q = np.divide(value, replacement, out=np.zeros(len(replacement)), where=replacement > 0)
     scale = np.clip(1.0 - s.equity_issuance_min_q / np.where(q > 0, q, np.inf), 0.0, 1.0)
     per_review = s.equity_issuance_share_per_year * seen.years_in_step / s.review_probability_per_step
     return np.where(firms.active & firms.is_public & (value > 0), per_review * scale * value, 0.0)
@@ -272,10 +271,10 @@ def fund_orders(model, idx: np.ndarray, capex: np.ndarray, equity_room: np.ndarr
     firms = model.firms
     idx = np.atleast_1d(idx)
     pending = firms.payments.buffer[idx].sum(axis=1)
-    shortfall = np.clip(pending + np.atleast_1d(capex) - firms.cash_usd[idx], 0.0, None)
+    shortfall = np.maximum(pending + np.atleast_1d(capex) - firms.cash_usd[idx], 0.0)
     # shares sold gross; the ATM fee is what the firm sees of the cost (equity_issuance_fee_share)
     keep = 1.0 - model.config.equity_issuance_fee_share
-    gross = np.minimum(shortfall / keep, np.clip(equity_room[idx], 0.0, None))
+    gross = np.minimum(shortfall / keep, np.maximum(equity_room[idx], 0.0))
     equity = gross * keep
     np.subtract.at(equity_room, idx, gross)
     firms.cash_usd[idx] += equity

@@ -57,7 +57,7 @@ def fail_tenants_in_a_bust(model, seen: Observation) -> float:
     lost_total = excess * min(1.0, s.ai_tenant_failure_share_per_year * seen.years_in_step)
     sites_, lost = leases.cancel_share(lost_total / contracted)
     by_site = np.bincount(sites_, weights=lost, minlength=len(model.sites))
-    hit = np.flatnonzero(by_site > 0)
+    hit = (by_site > 0).nonzero()[0]
     model.events.add_many("tenant_failed", model.sites.owner[hit], hit, by_site[hit] * s.ai_pue)
     return float(lost.sum())
 
@@ -90,8 +90,7 @@ def host_ai(model, seen: Observation) -> Hosting:
     contracted = leases.contracted_it_by_site(n_sites)
     delivered_it = np.minimum(contracted, sites.mw_converted / s.ai_pue)
     rent = leases.monthly_rent_by_site(n_sites, step, model.steps_per_year, s.ai_lease_escalator_per_year)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        delivered_share = np.where(contracted > 0, delivered_it / contracted, 0.0)
+    delivered_share = np.divide(delivered_it, contracted, out=np.zeros(len(contracted)), where=contracted > 0)
     site_revenue = rent * delivered_share * seen.months_in_step
     n = len(firms)
     firms.ledger["revenue_ai_usd"] = np.bincount(sites.owner, weights=site_revenue, minlength=n)

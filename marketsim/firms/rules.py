@@ -71,6 +71,15 @@ class Outlook:
     ai_escalator_per_year: float
     conversion_lead_months: float
 
+    def with_conversion_lead(self, months: float) -> Outlook:
+        """This outlook with ``conversion_lead_months`` = ``months`` (a new hall's later first
+        rent): ``dataclasses.replace`` without its per-field checks and ``__init__`` (it ran every
+        step; the fields are plain numbers, so a copy of them is the same outlook)."""
+        new = object.__new__(Outlook)
+        new.__dict__.update(self.__dict__)
+        object.__setattr__(new, "conversion_lead_months", months)
+        return new
+
 
 class FirmRows:
     """A per-firm table of rows (one row per firm, e.g. its hashprice path), filled on demand.
@@ -146,6 +155,11 @@ class FirmPaths:
         return CandidatePaths(firm_idx, self.hashprice, table)
 
 
+def _rows_of(paths: CandidatePaths, firm_idx: np.ndarray):
+    """The (hashprice, discount) rows of the firms ``firm_idx`` from the step's tables."""
+    return paths.hashprice.rows(firm_idx), paths.discount.rows(firm_idx)
+
+
 class DecisionRule:
     """Interface; see the module docstring."""
 
@@ -189,7 +203,8 @@ class NPVRule(DecisionRule):
         if c.paths is None:
             hp, disc = self._paths(c, o)
             return hp[:, 0], lambda idx: (hp[idx], disc[idx])
-        return c.paths.hashprice.column(c.paths.firm, 0), lambda idx: self._paths(c.take(idx), o)
+        paths = c.paths
+        return paths.hashprice.column(paths.firm, 0), lambda idx: _rows_of(paths, paths.firm[idx])
 
     def upgrade_score(self, c, o):
         frontier = np.full(len(c), o.frontier_j_per_th)
@@ -198,7 +213,7 @@ class NPVRule(DecisionRule):
         first_month_gain = first_month * econ.PH_PER_EH * econ.DAYS_PER_MONTH * (1 / frontier - 1 / c.efficiency_j_per_th)
         quick = econ.payback_months(capex, first_month_gain) <= o.max_payback_months
         score = np.full(len(c), TOO_SLOW_SCORE)
-        go = np.flatnonzero(quick)  # the discounted gain only where the payback guard lets it through
+        go = quick.nonzero()[0]  # the discounted gain only where the payback guard lets it through
         if len(go):
             hp, disc = paths_of(go)
             cg = c.take(go)
@@ -214,11 +229,14 @@ class NPVRule(DecisionRule):
         candidates are cohorts of one site (``c.site``), the same numbers row by row."""
         if c.site is None or len(c) < 2:
             return econ.pv_mining_margin_per_mw(hp, frontier, c.cost_usd_per_mwh, disc)
-        first = np.flatnonzero(np.concatenate(([True], c.site[1:] != c.site[:-1])))
+        first = np.concatenate(([True], c.site[1:] != c.site[:-1])).nonzero()[0]
         if len(first) == len(c):
             return econ.pv_mining_margin_per_mw(hp, frontier, c.cost_usd_per_mwh, disc)
         per_site = econ.pv_mining_margin_per_mw(hp[first], frontier[first], c.cost_usd_per_mwh[first], disc[first])
-        return np.repeat(per_site, np.diff(np.append(first, len(c))))
+        ends = np.empty_like(first)  # where each site's run of cohorts ends
+        ends[:-1] = first[1:]
+        ends[-1] = len(c)
+        return per_site.repeat(ends - first)
 
     def expansion_intensity(self, c, o):
         frontier = np.full(len(c), o.frontier_j_per_th)
@@ -229,7 +247,7 @@ class NPVRule(DecisionRule):
         ) * econ.DAYS_PER_MONTH
         quick = econ.payback_months(capex, margin_now) <= o.max_payback_months
         intensity = np.zeros(len(c))
-        go = np.flatnonzero(quick)  # the discounted value only where the payback guard lets it through
+        go = quick.nonzero()[0]  # the discounted value only where the payback guard lets it through
         if len(go):
             hp, disc = paths_of(go)
             value = econ.pv_mining_margin_per_mw(hp, frontier[go], c.cost_usd_per_mwh[go], disc)
