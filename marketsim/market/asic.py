@@ -131,8 +131,9 @@ def clearing_price_usd_per_th(value_price_usd_per_th, backlog_ehs, capacity_ehs_
     value = np.asarray(value_price_usd_per_th, dtype=float)
     backlog = np.maximum(np.asarray(backlog_ehs, dtype=float), 0.0)
     cap = np.asarray(capacity_ehs_per_month, dtype=float)
-    implied_lead = np.where(cap > 0, backlog / np.where(cap > 0, cap, 1.0), np.inf)
-    scale = np.maximum(implied_lead / spot_lead_months, 1.0) ** scarcity_elasticity
+    with np.errstate(over="ignore"):  # a lead past the float range is infinite: handled below
+        implied_lead = np.where(cap > 0, backlog / np.where(cap > 0, cap, 1.0), np.inf)
+        scale = np.maximum(implied_lead / spot_lead_months, 1.0) ** scarcity_elasticity
     raw = value * scale
     # ``np.nan_to_num(raw, nan=floor, posinf=max)`` (-inf goes to the floor below either way), without
     # its ~20 us of generic set-up on a scalar
