@@ -160,7 +160,7 @@ def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, decline: np.
     active = firms.active[sites.owner] & (sites.live_mw > 0)
     firm_capex_it = capex_per_it_mw(s, model.market.state.date, firms.conversion_capex_usd_per_mw)
     empty_it = np.maximum((sites.mw_converting + sites.mw_converted) / s.ai_pue
-                       - leases.contracted_it_by_site(n), 0.0)
+                          - leases.contracted_it_by_site(n), 0.0)
     hall_gross, conv_gross = site_ai_room_mw(sites)
     hall_it, conv_it = hall_gross / s.ai_pue, conv_gross / s.ai_pue
     suitable = active & (hall_it + conv_it > 0)
