@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from marketsim import fastnp
 from marketsim.firms import decisions, mining_margin, vintages
 from marketsim.firms import economics as econ
 from marketsim.firms.book import SiteBook
@@ -32,18 +33,6 @@ from marketsim.step_state import Beliefs, Entry, Observation
 ENTRANT_WORKING_CAPITAL_SHARE = 0.1  # cash raised beyond capex: a few months of power and opex
 ENTRANT_BTC_SELL_SHARE = 1.0  # a new private operator sells what it mines to pay its bills
 ENTRANT_MIN_SITE_MW = 1.0  # smaller sites are not separate firms in the model
-
-
-def _median(values: np.ndarray) -> float:
-    """``np.median`` of a non-empty 1-D float array, the same float (the middle order statistic,
-    or the two middle ones' sum halved; NaN if any is NaN), without its generic axis handling
-    (~40 us a call; entry asks three times a step)."""
-    n = len(values)
-    half = n // 2
-    part = np.partition(values, [half - 1, half, n - 1] if n % 2 == 0 else [half, n - 1])
-    if np.isnan(part[-1]):
-        return float("nan")
-    return float(part[half]) if n % 2 else float((part[half - 1] + part[half]) / 2)
 
 
 def offer_to_migrants(model, lot_efficiency: np.ndarray, lot_mw: np.ndarray, hashprice: float,
@@ -97,7 +86,7 @@ def entry_probability(model, o, power_usd_per_mwh: np.ndarray, beliefs) -> np.nd
         efficiency_j_per_th=np.full(k, o.frontier_j_per_th),
         cost_usd_per_mwh=power_usd_per_mwh + s.mining_opex_usd_per_mwh,
         expected_hashprice=np.full(k, o.hashprice_now),
-        expected_decline_per_year=np.full(k, _median(decline[active]) if active.any() else 0.0),
+        expected_decline_per_year=np.full(k, fastnp.median(decline[active]) if active.any() else 0.0),
         hurdle_rate_per_year=np.full(k, s.entry_hurdle_rate_per_year),
         conversion_capex_usd_per_mw=np.full(k, s.conversion_capex_usd_per_mw),
     )
@@ -157,7 +146,7 @@ def admit(model, seen: Observation, beliefs: Beliefs, power_usd_per_mwh: np.ndar
     raised = capex * (1.0 + ENTRANT_WORKING_CAPITAL_SHARE)
     first = len(firms)
     active = firms.active
-    median = (lambda a: _median(a[active]) if active.any() else _median(a))
+    median = (lambda a: fastnp.median(a[active]) if active.any() else fastnp.median(a))
     npv_rule = list(model.rules).index(next(r for r in model.rules if isinstance(r, NPVRule)))
     ids = firms.append(
         name=[f"{'Migrant' if energised else 'Entrant'} {first + i + 1}" for i in range(k)], is_public=np.zeros(k, bool),

@@ -11,6 +11,7 @@ import bisect
 
 import numpy as np
 
+from marketsim import fastnp
 from marketsim.firms import economics as econ
 from marketsim.firms import entry, mining_margin, vintages
 from marketsim.firms.vintages import COHORT_TOLERANCE_MW
@@ -61,7 +62,7 @@ def resell_used_machines(model, seen: Observation, hashprice_consistent: float, 
     site_power = seen.site_power_usd_per_mwh
     value = np.zeros((len(bins), 0))
     # the tier price caps what a lot fetches (the same tier is on offer from resellers)
-    typical_power = (_median(site_power[buyers]) if len(buyers)
+    typical_power = (fastnp.median(site_power[buyers]) if len(buyers)
                      else s.entry_power_price_mean_usd_per_mwh) + s.mining_opex_usd_per_mwh
     cap = vintages.used_price_cap_usd_per_mw(bin_eff, seen.machine_price_usd_per_th,
                                              model.market.state.frontier_j_per_th, hashprice, typical_power,
@@ -123,16 +124,3 @@ def resell_used_machines(model, seen: Observation, hashprice_consistent: float, 
     if bought_any:  # the callers synced the fleets just before: only new cohorts change them
         sites.sync_fleet()
     return UsedSale(tier_price_usd_per_th=tier_price, migrant_lots=lots)
-
-
-def _median(x: np.ndarray) -> float:
-    """``np.median`` of a non-empty 1-D array, the same number (the middle order statistic, or the
-    mean of the two middle ones as ``(a + b) / 2``) without its ~40 us of generic set-up."""
-    n = len(x)
-    if np.isnan(x).any():
-        return float(np.median(x))
-    k = n // 2
-    if n % 2:
-        return float(np.partition(x, k)[k])
-    part = np.partition(x, (k - 1, k))
-    return float((part[k - 1] + part[k]) / 2.0)

@@ -1,11 +1,11 @@
-"""Entry's median (``entry._median``) stands in for ``np.median`` on the firms' columns: it must
-give the same float, odd or even count, and NaN when a value is NaN."""
+"""``fastnp.median`` stands in for ``np.median`` (entrants' beliefs, the used market's typical
+power): it must give the same float, odd or even count, and NaN when a value is NaN."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from marketsim.firms.entry import _median
+from marketsim.fastnp import median as _median
 
 
 def test_median_by_hand_and_against_numpy():

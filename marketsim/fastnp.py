@@ -1,0 +1,22 @@
+"""Numpy's answers without numpy's generic set-up, for the small arrays of one step.
+
+Each function gives the same number as the numpy function it stands for (tested to the last bit
+in ``tests/test_fastnp.py``); it exists because a model step calls these a few times on arrays of
+a few hundred values, where numpy's axis and dtype handling costs more than the arithmetic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def median(values: np.ndarray) -> float:
+    """``np.median`` of a non-empty 1-D float array: the middle order statistic, or the two middle
+    ones' sum halved; NaN if any value is NaN (NaN sorts last, so one partition finds it). About
+    40 us a call less than ``np.median``."""
+    n = len(values)
+    half = n // 2
+    part = np.partition(values, [half - 1, half, n - 1] if n % 2 == 0 else [half, n - 1])
+    if np.isnan(part[-1]):
+        return float("nan")
+    return float(part[half]) if n % 2 else float((part[half - 1] + part[half]) / 2)
