@@ -40,12 +40,6 @@ class ValuationCache:
     lease_value: np.ndarray | None = None
     lease_book: SimpleNamespace | None = None
     leased_site: np.ndarray | None = None
-    # each firm's discount factors over the horizon (a firm's hurdle rate is fixed for life, so a
-    # row stays valid across steps; ``discount_rates`` is the rate each row was computed for, NaN
-    # for none yet: a row is recomputed when its firm's rate differs)
-    discount_months: int = -1
-    discount_rates: np.ndarray | None = None
-    discount_rows: np.ndarray | None = None
 
 def _site_inputs(model, site_rows: np.ndarray):
     """What any buyer sees of these sites: cash cost per MWh, the frontier machine, its capex per
@@ -110,30 +104,7 @@ def _beliefs(model, firm_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     s = model.config
     months = round(s.decision_horizon_years * MONTHS_PER_YEAR)
     return (model.firms.expected_hashprice[firm_ids][:, None] * _unit_outlook(model, months),
-            _discount_rows(model, firm_ids, months))
-
-
-def _discount_rows(model, firm_ids: np.ndarray, months: int) -> np.ndarray:
-    """``econ.monthly_discount`` of these firms' hurdle rates (the same rows, float for float),
-    from the per-firm rows kept in ``ValuationCache``: one lookup instead of the rate cache's
-    search per request (auctions and takeovers ask ~2-3 times a step)."""
-    cache, all_rates = model.valuation_cache, model.firms.hurdle_rate_per_year
-    rates = all_rates[firm_ids]
-    n = len(all_rates)
-    if cache.discount_months != months or cache.discount_rates is None:
-        cache.discount_months, cache.discount_rates, cache.discount_rows = months, np.empty(0), np.empty((0, months))
-    if len(cache.discount_rates) < n:  # new firms: room for them and a reserve (entrants join most steps)
-        size = n + n // 4 + 1
-        grown_rates, grown_rows = np.full(size, np.nan), np.empty((size, months))
-        grown_rates[:len(cache.discount_rates)] = cache.discount_rates
-        grown_rows[:len(cache.discount_rates)] = cache.discount_rows
-        cache.discount_rates, cache.discount_rows = grown_rates, grown_rows
-    stale = cache.discount_rates[firm_ids] != rates
-    if stale.any():
-        missing = firm_ids[stale]
-        cache.discount_rows[missing] = econ.monthly_discount(rates[stale], months)
-        cache.discount_rates[missing] = rates[stale]
-    return cache.discount_rows[firm_ids]
+            econ.monthly_discount(model.firms.hurdle_rate_per_year[firm_ids], months))
 
 
 def _unit_outlook(model, months: int) -> np.ndarray:
