@@ -281,6 +281,14 @@ def _wait_for_parts(out: Path, k: int, proc: subprocess.Popen, timeout_s: float 
     raise AssertionError(f"no {k} finished runs in {timeout_s} s")
 
 
+def _start_sweep_cli(path: Path, out: Path, **popen) -> subprocess.Popen:
+    """`marketsim sweep PATH --out OUT --workers 2` as its own process group (so a test can kill
+    the CLI with its workers), stdout discarded; ``popen``: how stderr is kept."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([PYTHON, "-m", "marketsim", "sweep", str(path), "--out", str(out), "--workers", "2",
+                             "--quiet"], env=env, start_new_session=True, stdout=subprocess.DEVNULL, **popen)
+
+
 @pytest.mark.slow
 def test_sigkill_mid_sweep_then_resume_gives_the_uninterrupted_tables(tmp_path):
     # 48 short runs: the kill comes after the 3rd finished run, with ~45 runs (seconds) still to go,
@@ -288,10 +296,7 @@ def test_sigkill_mid_sweep_then_resume_gives_the_uninterrupted_tables(tmp_path):
     path = write_sweep(tmp_path, SMALL.format(months=6, reps=24, seed=4))
     sweep(path, tmp_path / "full", workers=2, progress=False)
     out = tmp_path / "killed"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([PYTHON, "-m", "marketsim", "sweep", str(path), "--out", str(out), "--workers", "2",
-                             "--quiet"], env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = _start_sweep_cli(path, out, stderr=subprocess.DEVNULL)
     try:
         _wait_for_parts(out, 3, proc)
     finally:
@@ -320,10 +325,7 @@ def test_sigterm_mid_sweep_stops_the_workers_and_keeps_finished_runs(tmp_path):
     path = write_sweep(tmp_path, SMALL.format(months=6, reps=24, seed=5))
     sweep(path, tmp_path / "full", workers=2, progress=False)
     out = tmp_path / "terminated"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([PYTHON, "-m", "marketsim", "sweep", str(path), "--out", str(out), "--workers", "2",
-                             "--quiet"], env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = _start_sweep_cli(path, out, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for_parts(out, 3, proc)
         proc.send_signal(signal.SIGTERM)  # the CLI only, as `kill PID` does
