@@ -28,6 +28,7 @@ REGIME_FIELDS = ("price_bull_drift_per_year", "price_bull_volatility_per_year", 
 FEE_FIELDS = ("fee_share_mean", "fee_share_initial", "fee_reversion_per_year", "fee_volatility_per_year",
               "fee_spike_intensity_per_year", "fee_spike_mean_share")
 BOOM_BUST_FIELDS = ("ai_bust_years", "ai_bust_floor_share", "ai_bust_speed_per_year")
+CURVE_FIELDS = ("ai_demand_initial_mw", "ai_demand_max_mw", "ai_demand_midpoint_years", "ai_demand_steepness_per_year")
 
 
 class InertParameterWarning(UserWarning):
@@ -78,6 +79,10 @@ def inert_parameters(scenario, names: Iterable[str] | None = None, *,
                          f"({run_end(s)})")
     if s.ai_demand_model != "boom_bust":
         mark(BOOM_BUST_FIELDS, f"used only with ai_demand_model = 'boom_bust' (this run: {s.ai_demand_model!r})")
+    if s.ai_demand_model == "path":
+        mark(CURVE_FIELDS, "ai_demand_model = 'path' reads the demand from ai_demand_path")
+    else:
+        mark(("ai_demand_path",), f"used only with ai_demand_model = 'path' (this run: {s.ai_demand_model!r})")
     if s.ai_target_share is None:
         mark(("ai_target_date",), "used only with ai_target_share set")
     if names is None:

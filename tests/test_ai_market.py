@@ -204,7 +204,7 @@ def test_public_sites_file_covers_every_public_miner_with_sources():
 
 
 def test_a_firm_converts_only_what_its_sites_interconnect_allows():
-    scenario = load_scenario("halving-2024-replay", n_firms=40, ai_demand_initial_mw=50_000.0,
+    scenario = load_scenario("halving-2024-replay", n_firms=40, ai_demand_model="logistic", ai_demand_initial_mw=50_000.0,
                              ai_demand_max_mw=50_000.0, conversion_capex_usd_per_mw=1e6, months=12)
     model = IndustryModel(scenario, rng=2)
     sites = model.sites
@@ -509,8 +509,9 @@ def test_replay_concentrates_leases_on_the_sites_that_suit_ai():
     busy = df.loc["2025-01-01":, "ai_signed_it_mw"] > 5
     assert rates[busy].min().min() >= 100 and rates[busy].max().max() <= model.config.ai_choke_rate_usd_per_kw_month
     # the volume comes out of the market in the range the calibration notes allow on end-2022
-    # interconnects (~1.4-1.9 GW by November 2025; seeds 1-5 give 1.05-1.98 GW)
-    assert 1_000 <= model.leases.mw_it.sum() <= 2_500
+    # interconnects (~1.4-1.9 GW by November 2025; seeds 1-5 give 1.01-1.89 GW), below the
+    # 2.37 GW of dated deals the replay's tenants want at the reference rate by then
+    assert 1_000 <= model.leases.mw_it.sum() <= 2_373
 
 
 def test_replay_signs_2024_leases_in_the_deals_range():
@@ -518,6 +519,10 @@ def test_replay_signs_2024_leases_in_the_deals_range():
     df = model.datacollector.get_model_vars_dataframe().set_index("date")
     rates = df.loc["2024-01-01":"2024-12-31", ["ai_signed_rate_min_usd_per_kw_month", "ai_signed_rate_max_usd_per_kw_month"]]
     busy = df.loc["2024-01-01":"2024-12-31", "ai_signed_it_mw"] > 5
-    assert rates[busy].min().min() >= 95
-    # 2023: tenants wanted ~20-30 MW, less than one block; no block signs below the deals' rates
+    assert busy.any() and rates[busy].min().min() >= 100 and rates[busy].max().max() <= 180
+    # the mid-2024 wave of deals (~580 MW wanted by October) signs in 2024, most of it by October:
+    # the calibration notes have ~0.5 GW signed by end-2024
+    signed_2024 = df.loc["2024-01-01":"2024-12-31", "ai_signed_it_mw"]
+    assert 350 <= signed_2024.sum() <= 900 and signed_2024.loc[:"2024-10-31"].sum() > 0.7 * signed_2024.sum()
+    # 2023: tenants wanted ~20 MW, less than one block; no block signs below the deals' rates
     assert df.loc["2023-01-01":"2023-12-31", "ai_signed_it_mw"].sum() <= 40.0

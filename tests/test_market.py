@@ -254,9 +254,38 @@ def test_ai_demand_logistic_and_boom_bust():
     assert peak > later[0] > later[1] and later[2] == pytest.approx(0.3 * peak, rel=1e-3)
 
 
+def test_ai_demand_path_is_linear_between_dated_points_and_flat_outside():
+    path = dict(years=(0.5, 1.0, 2.0), mw=(20.0, 220.0, 220.0))
+    # before the first point, and at negative times (clamped to the start): the first point's MW
+    assert ai.ai_demand_mw(0.0, "path", **path) == 20.0 == ai.ai_demand_mw(-1.0, "path", **path)
+    # a quarter of the way from 0.5 to 1.0 years: 20 + 0.25 x 200
+    assert ai.ai_demand_mw(0.625, "path", **path) == pytest.approx(70.0)
+    assert ai.ai_demand_mw(np.array([1.5, 9.0]), "path", **path).tolist() == [220.0, 220.0]
+
+
+def test_the_replay_feeds_the_dated_deals_as_demand():
+    """halving-2024-replay: each deal is wanted from the first day of its month (a step's demand
+    is read at its first day), and months between two dated points are interpolated by days."""
+    from marketsim.market.engine import Market
+    from marketsim.scenario import load_scenario
+    from marketsim.units import DAYS_PER_YEAR
+
+    market = Market(load_scenario("halving-2024-replay"), np.random.default_rng(0))
+    at = {d: market.ai_demand_at((np.datetime64(d) - np.datetime64("2023-01-01")).astype(int) / DAYS_PER_YEAR)
+          for d in ("2023-06-01", "2024-05-01", "2024-06-01", "2024-08-01", "2024-10-01", "2025-08-01")}
+    assert at["2023-06-01"] == at["2024-05-01"] == pytest.approx(20.0)
+    assert at["2024-06-01"] == pytest.approx(220.0)  # Core Scientific - CoreWeave, 3 June 2024
+    # July (220) to October (580) 2024: 31 of 92 days by 1 August
+    assert at["2024-08-01"] == pytest.approx(220.0 + 360.0 * 31 / 92)
+    assert at["2024-10-01"] == pytest.approx(580.0) and at["2025-08-01"] == pytest.approx(1866.0)
+
+
 @pytest.mark.parametrize(
     "kind, params, match",
     [
+        ("path", dict(years=(0.0,), mw=(1.0,)), "years"),
+        ("path", dict(years=(1.0, 0.5), mw=(1.0, 2.0)), "strictly increasing"),
+        ("path", dict(years=(0.0, 1.0), mw=(1.0, -2.0)), "mw="),
         ("linear", dict(max_mw=1.0, midpoint_years=1.0, steepness_per_year=1.0, initial_mw=0.0), "allowed kinds"),
         ("boom_bust", dict(max_mw=1.0, midpoint_years=1.0, steepness_per_year=1.0, initial_mw=0.0), "bust_years"),
         ("logistic", dict(max_mw=1.0, midpoint_years=1.0, steepness_per_year=1.0, initial_mw=0.0, mid=2),

@@ -11,6 +11,10 @@ Demand (MW of critical IT that AI tenants want from converted mining sites, cumu
   toward ``bust_floor_share`` of the level P reached at the turn:
   f(t) = F + (P - F) e^{-speed (t - bust)}, F = share x P. Why: tenants cancel or do not
   renew when an AI boom ends, after miners have committed to conversions.
+- ``path`` (years, mw): dated points, linear between them and flat before the first and after
+  the last. Why: in the replay demand is an exogenous driver, and the deals came in waves
+  (mid-2024, then from mid-2025; calibration.md section 7) that no smooth curve through yearly
+  totals has: a logistic through them wants ~60 MW in mid-2024, when ~580 MW was signed by October.
 
 The curve is the IT MW tenants want *at a reference rate* (``reference_rate``, $/kW-month).
 Above it they want less, linearly, down to zero at the **choke rate**, the rate at which a
@@ -53,6 +57,7 @@ KINDS = {
     "logistic": ("max_mw", "midpoint_years", "steepness_per_year", "initial_mw"),
     "boom_bust": ("max_mw", "midpoint_years", "steepness_per_year", "initial_mw", "bust_years",
                   "bust_floor_share", "bust_speed_per_year"),
+    "path": ("years", "mw"),
 }
 
 
@@ -84,6 +89,9 @@ def _validate(kind: str, params: dict) -> None:
     if extra:
         raise ValueError(f"ai demand kind {kind!r}: unknown parameter(s) {', '.join(extra)}; "
                          f"expected {', '.join(KINDS[kind])}")
+    if kind == "path":
+        _validate_path(np.asarray(params["years"], dtype=float), np.asarray(params["mw"], dtype=float))
+        return
     initial = params["initial_mw"]
     if not (np.isfinite(initial) and initial >= 0):
         raise _bad("initial_mw", initial, "finite and >= 0")
@@ -101,6 +109,15 @@ def _validate(kind: str, params: dict) -> None:
             raise _bad("bust_floor_share", params["bust_floor_share"], "in [0, 1]")
         if not (np.isfinite(params["bust_speed_per_year"]) and params["bust_speed_per_year"] >= 0):
             raise _bad("bust_speed_per_year", params["bust_speed_per_year"], "finite and >= 0")
+
+
+def _validate_path(years: np.ndarray, mw: np.ndarray) -> None:
+    if years.ndim != 1 or years.shape != mw.shape or len(years) < 2:
+        raise _bad("years", years.tolist(), f"a list of >= 2 times, as long as mw ({mw.size})")
+    if not (np.all(np.isfinite(years)) and np.all(np.diff(years) > 0)):
+        raise _bad("years", years.tolist(), "finite and strictly increasing")
+    if not (np.all(np.isfinite(mw)) and np.all(mw >= 0)):
+        raise _bad("mw", mw.tolist(), "finite and >= 0")
 
 
 def ai_demand_mw(years_since_start, kind: str, **params):
@@ -123,6 +140,9 @@ def demand_curve(kind: str, **params):
 
 def _demand_mw(years_since_start, kind: str, params: dict):
     t = np.maximum(np.asarray(years_since_start, dtype=float), 0.0)
+    if kind == "path":
+        out = np.interp(t, np.asarray(params["years"], dtype=float), np.asarray(params["mw"], dtype=float))
+        return float(out) if out.ndim == 0 else out
     base = (params["max_mw"], params["midpoint_years"], params["steepness_per_year"], params["initial_mw"])
     out = _logistic(t, *base)
     if kind == "boom_bust":

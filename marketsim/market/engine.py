@@ -257,12 +257,16 @@ class Market:
 
     def ai_demand_at(self, years: float) -> float:
         s = self.scenario
-        params = dict(
-            max_mw=s.ai_demand_max_mw,
-            midpoint_years=s.ai_demand_midpoint_years,
-            steepness_per_year=s.ai_demand_steepness_per_year,
-            initial_mw=s.ai_demand_initial_mw,
-        )
+        if s.ai_demand_model == "path":  # dated points, in years since the start as ``observe`` counts them
+            params = dict(years=tuple((p.date - s.start_date).days / DAYS_PER_YEAR for p in s.ai_demand_path),
+                          mw=tuple(p.mw for p in s.ai_demand_path))
+        else:
+            params = dict(
+                max_mw=s.ai_demand_max_mw,
+                midpoint_years=s.ai_demand_midpoint_years,
+                steepness_per_year=s.ai_demand_steepness_per_year,
+                initial_mw=s.ai_demand_initial_mw,
+            )
         if s.ai_demand_model == "boom_bust":
             params.update(
                 bust_years=s.ai_bust_years, bust_floor_share=s.ai_bust_floor_share, bust_speed_per_year=s.ai_bust_speed_per_year
