@@ -128,7 +128,9 @@ def scenario_line(config) -> str:
     if config.price_shocks:
         parts.append("shocks " + ", ".join(f"{s.change:+.0%} at step {s.step}" for s in config.price_shocks))
     parts += [
-        f"AI demand to {config.ai_demand_max_mw:,.0f} MW IT ({config.ai_demand_model})",
+        (f"AI demand dated, to {config.ai_demand_path[-1].mw:,.0f} MW IT by {config.ai_demand_path[-1].date:%Y-%m}"
+         if config.ai_demand_model == "path" else
+         f"AI demand to {config.ai_demand_max_mw:,.0f} MW IT ({config.ai_demand_model})"),
         f"conversion ${config.conversion_capex_usd_per_mw / 1e6:,.2f}M/MW",
         f"lease ${config.ai_lease_rate_initial_usd_per_kw_month:,.0f}/kW-month",
         f"power ×{config.power_price_multiplier:.2f}",
