@@ -79,10 +79,10 @@ def inert_parameters(scenario, names: Iterable[str] | None = None, *,
                          f"({run_end(s)})")
     if s.ai_demand_model != "boom_bust":
         mark(BOOM_BUST_FIELDS, f"used only with ai_demand_model = 'boom_bust' (this run: {s.ai_demand_model!r})")
-    if s.ai_demand_model == "path":
-        mark(CURVE_FIELDS, "ai_demand_model = 'path' reads the demand from ai_demand_path")
-    else:
-        mark(("ai_demand_path",), f"used only with ai_demand_model = 'path' (this run: {s.ai_demand_model!r})")
+    if s.ai_demand_path and s.ai_demand_path[-1].date >= run_end(s):
+        last = s.ai_demand_path[-1].date
+        mark(CURVE_FIELDS + BOOM_BUST_FIELDS + ("ai_demand_model",),
+             f"ai_demand_path gives the demand until {last}, past the run's end")
     if s.ai_target_share is None:
         mark(("ai_target_date",), "used only with ai_target_share set")
     if names is None:

@@ -64,7 +64,7 @@ class HashrateEvent(BaseModel):
 
 
 class DemandPoint(BaseModel):
-    """One dated point of AI tenants' demand (``ai_demand_model = "path"``)."""
+    """One dated point of AI tenants' demand history (``ai_demand_path``)."""
 
     model_config = ConfigDict(extra="forbid")
     date: dt.date = Field(description="the day tenants want this much")
@@ -222,13 +222,13 @@ class Scenario(BaseModel):
     )
 
     # --- AI / HPC hosting --------------------------------------------------------------------------
-    ai_demand_model: Literal["logistic", "boom_bust", "path"] = Field(
-        "logistic", description="shape of AI tenants' demand over time: logistic, boom_bust (logistic, then a decay), "
-        "or path (the dated points of ai_demand_path)"
+    ai_demand_model: Literal["logistic", "boom_bust"] = Field(
+        "logistic", description="shape of AI tenants' demand over time: logistic, or boom_bust (logistic, then a decay)"
     )
     ai_demand_path: list[DemandPoint] = Field(
-        default_factory=list, description="path: IT MW wanted on dated points, list of {date, mw}, dates increasing; "
-        "linear between points, flat before the first and after the last"
+        default_factory=list, description="dated demand history, list of {date, mw} (IT MW wanted at the reference "
+        "rate), dates increasing: followed up to its last date (linear between points, flat before the first), "
+        "then ai_demand_model's curve ([]: the curve throughout)"
     )
     ai_demand_initial_mw: float = Field(20.0, ge=0.0, le=1e6, description="IT MW wanted at start")
     ai_demand_max_mw: float = Field(3_250.0, ge=0.0, le=1e6, description="IT MW wanted at saturation (at the reference rate)")
@@ -484,9 +484,8 @@ class Scenario(BaseModel):
             raise ValueError(
                 f"ai_tenant_reference_rate_usd_per_kw_month={self.ai_tenant_reference_rate_usd_per_kw_month}: must be "
                 f"below the greenfield choke rate {self.ai_choke_rate_usd_per_kw_month:.1f} (greenfield rent x speed premium)")
-        if self.ai_demand_model == "path" and len(self.ai_demand_path) < 2:
-            raise ValueError(f"ai_demand_path: ai_demand_model = 'path' needs at least 2 dated points "
-                             f"(got {len(self.ai_demand_path)})")
+        if len(self.ai_demand_path) == 1:
+            raise ValueError("ai_demand_path: give at least 2 dated points, or none (got 1)")
         dates = [p.date for p in self.ai_demand_path]
         if any(b <= a for a, b in zip(dates, dates[1:])):
             raise ValueError(f"ai_demand_path: dates must increase strictly (got {', '.join(map(str, dates))})")

@@ -204,7 +204,7 @@ def test_public_sites_file_covers_every_public_miner_with_sources():
 
 
 def test_a_firm_converts_only_what_its_sites_interconnect_allows():
-    scenario = load_scenario("halving-2024-replay", n_firms=40, ai_demand_model="logistic", ai_demand_initial_mw=50_000.0,
+    scenario = load_scenario("halving-2024-replay", n_firms=40, ai_demand_path=[], ai_demand_initial_mw=50_000.0,
                              ai_demand_max_mw=50_000.0, conversion_capex_usd_per_mw=1e6, months=12)
     model = IndustryModel(scenario, rng=2)
     sites = model.sites

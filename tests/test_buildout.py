@@ -21,7 +21,7 @@ def flat_scenario(**overrides) -> Scenario:
     base = dict(
         n_firms=40, months=12, price_model="gbm", price_drift_per_year=0.0, price_volatility_per_year=0.0,
         price_initial_usd=20_000.0, fee_share_mean=0.02, fee_volatility_per_year=0.0,
-        fee_spike_intensity_per_year=0.0, ai_demand_initial_mw=0.0, ai_demand_max_mw=0.0, seed_order_book=False,
+        fee_spike_intensity_per_year=0.0, ai_demand_initial_mw=0.0, ai_demand_max_mw=0.0, ai_demand_path=[], seed_order_book=False,
         entry_candidates_per_year=0.0,  # a fixed population: the records below keep per-site arrays
     )
     return Scenario(**{**base, **overrides})

@@ -18,7 +18,7 @@ def flat(**overrides) -> Scenario:
     base = dict(
         n_firms=30, months=6, price_model="gbm", price_drift_per_year=0.0, price_volatility_per_year=0.0,
         price_initial_usd=20_000.0, fee_share_mean=0.02, fee_volatility_per_year=0.0,
-        fee_spike_intensity_per_year=0.0, ai_demand_initial_mw=0.0, ai_demand_max_mw=0.0, seed_order_book=False,
+        fee_spike_intensity_per_year=0.0, ai_demand_initial_mw=0.0, ai_demand_max_mw=0.0, ai_demand_path=[], seed_order_book=False,
         entry_candidates_per_year=120.0, entry_site_lead_time_months=3,
     )
     return Scenario(**{**base, **overrides})

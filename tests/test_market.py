@@ -254,13 +254,27 @@ def test_ai_demand_logistic_and_boom_bust():
     assert peak > later[0] > later[1] and later[2] == pytest.approx(0.3 * peak, rel=1e-3)
 
 
-def test_ai_demand_path_is_linear_between_dated_points_and_flat_outside():
-    path = dict(years=(0.5, 1.0, 2.0), mw=(20.0, 220.0, 220.0))
+def test_dated_demand_is_linear_between_points_then_the_curve_continues_without_a_jump():
+    years, mw = ai.dated_points((0.5, 1.0, 2.0), (20.0, 220.0, 220.0))
+    never = lambda t: pytest.fail("the curve is not read before the last dated point")  # noqa: E731
     # before the first point, and at negative times (clamped to the start): the first point's MW
-    assert ai.ai_demand_mw(0.0, "path", **path) == 20.0 == ai.ai_demand_mw(-1.0, "path", **path)
+    assert ai.dated_then_curve(0.0, years, mw, never) == 20.0 == ai.dated_then_curve(-1.0, years, mw, never)
     # a quarter of the way from 0.5 to 1.0 years: 20 + 0.25 x 200
-    assert ai.ai_demand_mw(0.625, "path", **path) == pytest.approx(70.0)
-    assert ai.ai_demand_mw(np.array([1.5, 9.0]), "path", **path).tolist() == [220.0, 220.0]
+    assert ai.dated_then_curve(0.625, years, mw, never) == pytest.approx(70.0)
+    assert ai.dated_then_curve(2.0, years, mw, never) == 220.0
+    # after the last point: the logistic, delayed so that it wants 220 MW at 2.0 years.
+    # Hand-worked: max 1,000, midpoint 2, k 2, initial 0: L(0) = 1,000 x sigmoid(-4) = 17.9862;
+    # level = (17.9862 + 220 x 982.0138 / 1,000) / 1,000 = 0.234029; t* = 2 + ln(0.234029 / 0.765971) / 2
+    # = 2 - 0.592849 = 1.407151, so the shift is 2.0 - 1.407151 = 0.592849 years
+    curve_params = dict(max_mw=1000.0, midpoint_years=2.0, steepness_per_year=2.0, initial_mw=0.0)
+    shift = ai.handover_shift_years("logistic", curve_params, 2.0, 220.0)
+    assert shift == pytest.approx(0.592849, abs=1e-6)
+    curve = ai.demand_curve("logistic", **curve_params)
+    assert curve(2.0 - shift) == pytest.approx(220.0)  # continuous at the hand-over
+    later = ai.dated_then_curve(3.0, years, mw, curve, shift)
+    assert later == pytest.approx(curve(3.0 - shift)) and 220.0 < later < curve(3.0)
+    # a curve that never reaches the last point's MW: no shift, demand steps to the curve
+    assert ai.handover_shift_years("logistic", dict(curve_params, max_mw=200.0), 2.0, 220.0) == 0.0
 
 
 def test_the_replay_feeds_the_dated_deals_as_demand():
@@ -278,14 +292,24 @@ def test_the_replay_feeds_the_dated_deals_as_demand():
     # July (220) to October (580) 2024: 31 of 92 days by 1 August
     assert at["2024-08-01"] == pytest.approx(220.0 + 360.0 * 31 / 92)
     assert at["2024-10-01"] == pytest.approx(580.0) and at["2025-08-01"] == pytest.approx(1866.0)
+    # the baseline replays the same deals until December 2025, then its logistic carries on from
+    # their 2,618 MW, growing, without the ~340 MW step of the unshifted curve
+    base = Market(load_scenario("baseline"), np.random.default_rng(0))
+    years = {d: (np.datetime64(d) - np.datetime64("2023-01-01")).astype(int) / DAYS_PER_YEAR
+             for d in ("2025-08-01", "2025-12-01", "2026-01-01", "2027-01-01")}
+    assert base.ai_demand_at(years["2025-08-01"]) == pytest.approx(1866.0)
+    assert base.ai_demand_at(years["2025-12-01"]) == pytest.approx(2618.0)
+    s = base.scenario
+    curve = ai.demand_curve("logistic", max_mw=s.ai_demand_max_mw, midpoint_years=s.ai_demand_midpoint_years,
+                            steepness_per_year=s.ai_demand_steepness_per_year, initial_mw=s.ai_demand_initial_mw)
+    jan = base.ai_demand_at(years["2026-01-01"])
+    assert 2618.0 < jan < 2618.0 + 0.5 * (curve(years["2026-01-01"]) - 2618.0)
+    assert jan < base.ai_demand_at(years["2027-01-01"]) <= s.ai_demand_max_mw
 
 
 @pytest.mark.parametrize(
     "kind, params, match",
     [
-        ("path", dict(years=(0.0,), mw=(1.0,)), "years"),
-        ("path", dict(years=(1.0, 0.5), mw=(1.0, 2.0)), "strictly increasing"),
-        ("path", dict(years=(0.0, 1.0), mw=(1.0, -2.0)), "mw="),
         ("linear", dict(max_mw=1.0, midpoint_years=1.0, steepness_per_year=1.0, initial_mw=0.0), "allowed kinds"),
         ("boom_bust", dict(max_mw=1.0, midpoint_years=1.0, steepness_per_year=1.0, initial_mw=0.0), "bust_years"),
         ("logistic", dict(max_mw=1.0, midpoint_years=1.0, steepness_per_year=1.0, initial_mw=0.0, mid=2),
@@ -300,6 +324,13 @@ def test_the_replay_feeds_the_dated_deals_as_demand():
 def test_ai_demand_rejects_bad_kinds_and_parameters(kind, params, match):
     with pytest.raises(ValueError, match=match):
         ai.ai_demand_mw(1.0, kind, **params)
+
+
+@pytest.mark.parametrize("years, mw, match", [((0.0,), (1.0,), "years"), ((1.0, 0.5), (1.0, 2.0), "strictly increasing"),
+                                              ((0.0, 1.0), (1.0, -2.0), "mw=")])
+def test_dated_demand_rejects_bad_points(years, mw, match):
+    with pytest.raises(ValueError, match=match):
+        ai.dated_points(years, mw)
 
 
 # --- argument validation ----------------------------------------------------------------------

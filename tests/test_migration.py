@@ -19,7 +19,7 @@ def flat_scenario(**overrides) -> Scenario:
     base = dict(
         n_firms=40, months=12, price_model="gbm", price_drift_per_year=0.0, price_volatility_per_year=0.0,
         price_initial_usd=20_000.0, fee_share_mean=0.02, fee_volatility_per_year=0.0,
-        fee_spike_intensity_per_year=0.0, ai_demand_initial_mw=0.0, ai_demand_max_mw=0.0, seed_order_book=False,
+        fee_spike_intensity_per_year=0.0, ai_demand_initial_mw=0.0, ai_demand_max_mw=0.0, ai_demand_path=[], seed_order_book=False,
         entry_candidates_per_year=0.0, max_payback_months=16.0, expansion_max_share_per_year=0.0,
     )
     return Scenario(**{**base, **overrides})
@@ -132,6 +132,6 @@ def test_invariants_hold_with_migration_over_a_stochastic_run():
     from marketsim.runner import run
 
     res = run(Scenario(n_firms=60, months=24, migration_prospects_per_lot=4, price_initial_usd=40_000.0,
-                       ai_demand_initial_mw=0.0, ai_demand_max_mw=0.0), seed=3)
+                       ai_demand_initial_mw=0.0, ai_demand_max_mw=0.0, ai_demand_path=[]), seed=3)
     ev = res.events
     assert (ev["detail"] == "migration").sum() > 0

@@ -35,7 +35,7 @@ def test_population_matches_the_network_at_the_start(small_baseline):
 
 
 def test_mw_is_conserved_across_states_every_step(small_baseline):
-    model = IndustryModel(small_baseline.with_overrides(ai_demand_initial_mw=500.0), rng=5)
+    model = IndustryModel(small_baseline.with_overrides(ai_demand_initial_mw=500.0, ai_demand_path=[]), rng=5)
     capacity_before = model.sites.capacity_mw.copy()
     for _ in range(model.n_steps):
         model.step()
@@ -129,7 +129,7 @@ def test_hourly_curtailment_mines_the_cheap_hours_only():
 
 def test_profitable_conversion_uses_only_suitable_mw_and_pays_capex(small_baseline):
     scenario = small_baseline.with_overrides(
-        ai_demand_initial_mw=3_000.0, ai_demand_max_mw=6_000.0, review_probability_per_step=1.0,
+        ai_demand_initial_mw=3_000.0, ai_demand_max_mw=6_000.0, ai_demand_path=[], review_probability_per_step=1.0,
         ai_lease_rate_initial_usd_per_kw_month=200.0, conversion_capex_usd_per_mw=1_000_000.0,
         conversion_capex_dispersion=0.0, months=14,
     )

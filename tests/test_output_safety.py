@@ -373,11 +373,13 @@ def test_inert_rule_on_hand_made_scenarios():
     assert not {"ai_bust_years", "ai_target_date"} & set(found)
     assert {"ai_bust_years", "ai_target_date", "price_csv_path"} <= set(inert_parameters(Scenario()))
     assert inert_parameters(Scenario(), ["n_firms", "months"]) == {}
-    assert "ai_demand_path" in inert_parameters(Scenario())  # the logistic ignores the dated points
-    dated = Scenario(ai_demand_model="path", ai_demand_path=[{"date": "2024-01-01", "mw": 1.0},
-                                                             {"date": "2025-01-01", "mw": 2.0}])
-    assert {"ai_demand_max_mw", "ai_demand_midpoint_years"} <= set(inert_parameters(dated))
-    assert "ai_demand_path" not in inert_parameters(dated)
+    # dated demand history past the run's end leaves the curve nothing to do; a shorter one hands over to it
+    history = [{"date": "2023-01-01", "mw": 1.0}, {"date": "2025-01-01", "mw": 2.0}]
+    covered = Scenario(start_date="2023-01-01", months=24, ai_demand_path=history)
+    assert {"ai_demand_max_mw", "ai_demand_midpoint_years", "ai_demand_model"} <= set(inert_parameters(covered))
+    assert "2025-01-01" in inert_parameters(covered)["ai_demand_max_mw"]
+    longer = Scenario(start_date="2023-01-01", months=36, ai_demand_path=history)
+    assert not {"ai_demand_max_mw", "ai_demand_model", "ai_demand_path"} & set(inert_parameters(longer))
 
 
 def test_inert_override_warns_in_the_api_and_the_cli(capsys):

@@ -63,6 +63,7 @@ def scenarios(draw, max_firms: int):
         "ai_demand_model": draw(st.sampled_from(["logistic", "boom_bust"])),
         "ai_demand_initial_mw": draw(st.floats(0.0, 1.0)) * ai_max,
         "ai_demand_max_mw": ai_max,
+        "ai_demand_path": [],  # the curve drawn here, not the baseline's dated deals
         "conversion_capex_usd_per_mw": draw(st.floats(0.0, 5e7)),
         "site_build_capex_usd_per_mw": draw(st.floats(0.0, 5e6)),
         "ai_lease_rate_initial_usd_per_kw_month": draw(st.floats(1.0, 2000.0)),
@@ -139,7 +140,7 @@ def test_random_scenarios_up_to_2000_firms_keep_every_invariant(params, seed):
 def test_every_firm_bankrupt_the_model_keeps_stepping_and_reports_an_empty_industry():
     params = {"n_firms": 40, "months": 24, "history_until": None, "price_volatility_per_year": 0.0,
               "price_shocks": [{"step": 2, "change": -0.9999}], "tail_debt_usd_per_mw": 5e6,
-              "tail_cash_usd_per_mw": 0.0, "ai_demand_initial_mw": 0.0, "ai_demand_max_mw": 0.0,
+              "tail_cash_usd_per_mw": 0.0, "ai_demand_initial_mw": 0.0, "ai_demand_max_mw": 0.0, "ai_demand_path": [],
               "entry_candidates_per_year": 0.0}  # no newcomer still building its site when the price collapses
     result = _run(params, seed=1)  # no AI tenants: nobody has rent to live on
     ind = result.industry
@@ -155,7 +156,7 @@ def test_every_firm_bankrupt_the_model_keeps_stepping_and_reports_an_empty_indus
 
 def test_zero_ai_demand_converts_nothing():
     result = _run({"n_firms": 60, "months": 36, "history_until": None, "ai_demand_initial_mw": 0.0,
-                   "ai_demand_max_mw": 0.0}, seed=2)
+                   "ai_demand_max_mw": 0.0, "ai_demand_path": []}, seed=2)
     ind = result.industry
     assert (ind[["mw_converting", "mw_ai", "mw_ai_empty", "revenue_ai_usd"]] == 0).all().all()
     assert (result.events["kind"] != "conversion_started").all()

@@ -57,7 +57,7 @@ def test_wrong_type_is_rejected(tmp_path):
         ('decision_rule_mix = {npv = 0.0, myopic = 0.0}\n', "decision_rule_mix"),
         ('decision_rule_mix = {npv = 0.5, oracle = 0.5}\n', "decision_rule_mix"),
         ("price_shocks = [{step = 3, change = -1.5}]\n", "price_shocks"),
-        ('ai_demand_model = "path"\nai_demand_path = [{date = 2024-01-01, mw = 5.0}]\n', "ai_demand_path.*at least 2"),
+        ("ai_demand_path = [{date = 2024-01-01, mw = 5.0}]\n", "ai_demand_path.*at least 2"),
         ("ai_demand_path = [{date = 2024-06-01, mw = 5.0}, {date = 2024-01-01, mw = 6.0}]\n",
          "ai_demand_path.*increase"),
         ("ai_demand_path = [{date = 2024-06-01, mw = -5.0}, {date = 2025-01-01, mw = 6.0}]\n", "ai_demand_path.*mw"),

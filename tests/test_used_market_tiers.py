@@ -26,7 +26,7 @@ def test_the_cap_is_the_tier_price_times_the_th_in_a_mw_by_hand():
 def test_a_cheap_power_buyer_pays_no_more_than_the_tier_price():
     s = Scenario(n_firms=40, months=12, price_model="gbm", price_drift_per_year=0.0, price_volatility_per_year=0.0,
                  price_initial_usd=20_000.0, fee_share_mean=0.02, fee_volatility_per_year=0.0,
-                 fee_spike_intensity_per_year=0.0, ai_demand_initial_mw=0.0, ai_demand_max_mw=0.0,
+                 fee_spike_intensity_per_year=0.0, ai_demand_initial_mw=0.0, ai_demand_max_mw=0.0, ai_demand_path=[],
                  seed_order_book=False, entry_candidates_per_year=0.0, power_negative_hours_share=0.0,
                  max_payback_months=0.001, expansion_max_share_per_year=0.0)
     model = IndustryModel(s, rng=4)

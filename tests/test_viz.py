@@ -284,7 +284,9 @@ def test_headline_and_tab_title_show_the_step(model):
     assert "shocks -35% at step 16, -25% at step 24" in views.scenario_line(model.config)
     assert "AI demand to 3,250 MW IT (logistic)" in views.scenario_line(model.config)
     # the replay's demand is the dated deals: the line names their last point, not the logistic's inert maximum
-    assert "AI demand dated, to 2,618 MW IT by 2025-12" in views.scenario_line(load_scenario("halving-2024-replay"))
+    assert "AI demand dated to 2025-12 (2,618 MW IT) ·" in views.scenario_line(load_scenario("halving-2024-replay"))
+    assert "AI demand dated to 2025-12 (2,618 MW IT), then the logistic curve to 3,250 MW IT" in \
+        views.scenario_line(load_scenario("halving-2024-replay", months=48))
 
 
 # --- controls -----------------------------------------------------------------------------------------

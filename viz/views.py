@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from marketsim import outcomes
+from marketsim.inert import inert_parameters
 from marketsim.firms import economics as econ
 from marketsim.records import EVENT_COLUMNS, firm_snapshot
 
@@ -128,9 +129,7 @@ def scenario_line(config) -> str:
     if config.price_shocks:
         parts.append("shocks " + ", ".join(f"{s.change:+.0%} at step {s.step}" for s in config.price_shocks))
     parts += [
-        (f"AI demand dated, to {config.ai_demand_path[-1].mw:,.0f} MW IT by {config.ai_demand_path[-1].date:%Y-%m}"
-         if config.ai_demand_model == "path" else
-         f"AI demand to {config.ai_demand_max_mw:,.0f} MW IT ({config.ai_demand_model})"),
+        _ai_demand_text(config),
         f"conversion ${config.conversion_capex_usd_per_mw / 1e6:,.2f}M/MW",
         f"lease ${config.ai_lease_rate_initial_usd_per_kw_month:,.0f}/kW-month",
         f"power ×{config.power_price_multiplier:.2f}",
@@ -139,6 +138,18 @@ def scenario_line(config) -> str:
         f"{config.months} months",
     ]
     return " · ".join(parts)
+
+
+def _ai_demand_text(config) -> str:
+    """The demand the run reads: the dated deals (up to their last date), then the curve."""
+    curve = f"AI demand to {config.ai_demand_max_mw:,.0f} MW IT ({config.ai_demand_model})"
+    if not config.ai_demand_path:
+        return curve
+    last = config.ai_demand_path[-1]
+    dated = f"AI demand dated to {last.date:%Y-%m} ({last.mw:,.0f} MW IT)"
+    if inert_parameters(config, ["ai_demand_model"]):  # the dates cover the whole run
+        return dated
+    return f"{dated}, then the {config.ai_demand_model} curve to {config.ai_demand_max_mw:,.0f} MW IT"
 
 
 def _firm_table(model) -> pd.DataFrame:

@@ -11,10 +11,19 @@ Demand (MW of critical IT that AI tenants want from converted mining sites, cumu
   toward ``bust_floor_share`` of the level P reached at the turn:
   f(t) = F + (P - F) e^{-speed (t - bust)}, F = share x P. Why: tenants cancel or do not
   renew when an AI boom ends, after miners have committed to conversions.
-- ``path`` (years, mw): dated points, linear between them and flat before the first and after
-  the last. Why: in the replay demand is an exogenous driver, and the deals came in waves
-  (mid-2024, then from mid-2025; calibration.md section 7) that no smooth curve through yearly
-  totals has: a logistic through them wants ~60 MW in mid-2024, when ~580 MW was signed by October.
+
+**Dated history before the curve** (``dated_then_curve``): where the scenario gives the demand
+as dated points (the deals as announced), demand follows them, linear between points and flat
+before the first, up to the last point's date T with y MW; after it the curve continues from
+there, shifted in time so that demand does not jump: f(t - s) with f(T - s) = y
+(``handover_shift_years``; no shift when the curve's rising logistic never passes y, and then
+demand steps to the curve). Why dated points: over the years the data covers, demand is an
+exogenous driver like the price, and the deals came in waves (mid-2024, then from mid-2025;
+calibration.md section 7.1) that no smooth curve through yearly totals has: the logistic through
+them wants ~60 MW by mid-2024, when ~580 MW had been signed by October. Why the shift: the curve
+and the deal list are two readings of the same announcements (the curve also counts a GPU-cloud
+contract and converts rates to the reference), ~430 MW apart at end-2025; a step of that size in
+one month would read as a wave of deals that nobody announced.
 
 The curve is the IT MW tenants want *at a reference rate* (``reference_rate``, $/kW-month).
 Above it they want less, linearly, down to zero at the **choke rate**, the rate at which a
@@ -57,7 +66,6 @@ KINDS = {
     "logistic": ("max_mw", "midpoint_years", "steepness_per_year", "initial_mw"),
     "boom_bust": ("max_mw", "midpoint_years", "steepness_per_year", "initial_mw", "bust_years",
                   "bust_floor_share", "bust_speed_per_year"),
-    "path": ("years", "mw"),
 }
 
 
@@ -89,9 +97,6 @@ def _validate(kind: str, params: dict) -> None:
     if extra:
         raise ValueError(f"ai demand kind {kind!r}: unknown parameter(s) {', '.join(extra)}; "
                          f"expected {', '.join(KINDS[kind])}")
-    if kind == "path":
-        _validate_path(np.asarray(params["years"], dtype=float), np.asarray(params["mw"], dtype=float))
-        return
     initial = params["initial_mw"]
     if not (np.isfinite(initial) and initial >= 0):
         raise _bad("initial_mw", initial, "finite and >= 0")
@@ -111,13 +116,45 @@ def _validate(kind: str, params: dict) -> None:
             raise _bad("bust_speed_per_year", params["bust_speed_per_year"], "finite and >= 0")
 
 
-def _validate_path(years: np.ndarray, mw: np.ndarray) -> None:
+def handover_shift_years(kind: str, params: dict, last_years: float, last_mw: float) -> float:
+    """s such that the curve ``kind`` (``params``) at ``last_years - s`` wants ``last_mw``:
+    the rescaled logistic of the module doc inverted, t = mid + logit(L / max) / k with
+    L = L(0) + (y - initial) (max - L(0)) / (max - initial). 0 when no t gives y (y outside
+    the logistic's range): demand then steps to the curve at the hand-over."""
+    _validate(kind, params)
+    mx, mid, k, initial = (params["max_mw"], params["midpoint_years"], params["steepness_per_year"],
+                           params["initial_mw"])
+    r0 = mx * float(_sigmoid(-k * mid))
+    if not (mx > initial and mx - r0 > 0 and initial < last_mw < mx):
+        return 0.0
+    level = (r0 + (last_mw - initial) * (mx - r0) / (mx - initial)) / mx
+    if not 0.0 < level < 1.0:
+        return 0.0
+    return float(last_years - (mid + np.log(level / (1.0 - level)) / k))
+
+
+def dated_points(years, mw) -> tuple[np.ndarray, np.ndarray]:
+    """The dated history as float arrays, checked: >= 2 points, times finite and strictly
+    increasing, MW finite and >= 0 (ValueError naming the bad one)."""
+    years, mw = np.asarray(years, dtype=float), np.asarray(mw, dtype=float)
     if years.ndim != 1 or years.shape != mw.shape or len(years) < 2:
         raise _bad("years", years.tolist(), f"a list of >= 2 times, as long as mw ({mw.size})")
     if not (np.all(np.isfinite(years)) and np.all(np.diff(years) > 0)):
         raise _bad("years", years.tolist(), "finite and strictly increasing")
     if not (np.all(np.isfinite(mw)) and np.all(mw >= 0)):
         raise _bad("mw", mw.tolist(), "finite and >= 0")
+    return years, mw
+
+
+def dated_then_curve(years_since_start: float, years: np.ndarray, mw: np.ndarray, curve,
+                     shift_years: float = 0.0) -> float:
+    """Demand at ``years_since_start``: the dated points (``dated_points``; linear between
+    them, flat before the first) up to the last point, then ``curve`` delayed by
+    ``shift_years`` (``handover_shift_years``; see the module doc)."""
+    t = max(float(years_since_start), 0.0)
+    if t <= years[-1]:
+        return float(np.interp(t, years, mw))
+    return float(curve(t - shift_years))
 
 
 def ai_demand_mw(years_since_start, kind: str, **params):
@@ -140,9 +177,6 @@ def demand_curve(kind: str, **params):
 
 def _demand_mw(years_since_start, kind: str, params: dict):
     t = np.maximum(np.asarray(years_since_start, dtype=float), 0.0)
-    if kind == "path":
-        out = np.interp(t, np.asarray(params["years"], dtype=float), np.asarray(params["mw"], dtype=float))
-        return float(out) if out.ndim == 0 else out
     base = (params["max_mw"], params["midpoint_years"], params["steepness_per_year"], params["initial_mw"])
     out = _logistic(t, *base)
     if kind == "boom_bust":

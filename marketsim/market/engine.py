@@ -257,26 +257,33 @@ class Market:
 
     def ai_demand_at(self, years: float) -> float:
         s = self.scenario
-        if s.ai_demand_model == "path":  # dated points, in years since the start as ``observe`` counts them
-            params = dict(years=tuple((p.date - s.start_date).days / DAYS_PER_YEAR for p in s.ai_demand_path),
-                          mw=tuple(p.mw for p in s.ai_demand_path))
-        else:
-            params = dict(
-                max_mw=s.ai_demand_max_mw,
-                midpoint_years=s.ai_demand_midpoint_years,
-                steepness_per_year=s.ai_demand_steepness_per_year,
-                initial_mw=s.ai_demand_initial_mw,
-            )
+        params = dict(
+            max_mw=s.ai_demand_max_mw,
+            midpoint_years=s.ai_demand_midpoint_years,
+            steepness_per_year=s.ai_demand_steepness_per_year,
+            initial_mw=s.ai_demand_initial_mw,
+        )
         if s.ai_demand_model == "boom_bust":
             params.update(
                 bust_years=s.ai_bust_years, bust_floor_share=s.ai_bust_floor_share, bust_speed_per_year=s.ai_bust_speed_per_year
             )
-        # the curve with its parameters checked once (``ai.demand_curve``), while they stay the same
-        key = (s.ai_demand_model, tuple(params.items()))
+        # the curve with its parameters checked once (``ai.demand_curve``), and the dated history in
+        # years since the start as ``observe`` counts them, with the hand-over's shift, while they stay the same
+        key = (s.ai_demand_model, tuple(params.items()), s.start_date,
+               tuple((p.date, p.mw) for p in s.ai_demand_path))
         cached = getattr(self, "_ai_demand_curve", None)
         if cached is None or cached[0] != key:
-            self._ai_demand_curve = cached = (key, ai.demand_curve(s.ai_demand_model, **params))
-        return float(cached[1](years))
+            curve, dated = ai.demand_curve(s.ai_demand_model, **params), None
+            if s.ai_demand_path:
+                dates, mws = ai.dated_points([(p.date - s.start_date).days / DAYS_PER_YEAR for p in s.ai_demand_path],
+                                             [p.mw for p in s.ai_demand_path])
+                dated = (dates, mws, ai.handover_shift_years(s.ai_demand_model, params, float(dates[-1]), float(mws[-1])))
+            self._ai_demand_curve = cached = (key, curve, dated)
+        _, curve, dated = cached
+        if dated is None:
+            return float(curve(years))
+        dates, mws, shift = dated
+        return ai.dated_then_curve(years, dates, mws, curve, shift)
 
     def site_power_prices(self, base_usd_per_mwh: np.ndarray) -> np.ndarray:
         st = self.state
