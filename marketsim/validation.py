@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from marketsim import data as mdata
@@ -69,6 +70,46 @@ def out_of_sample_by_year(oos: pd.DataFrame) -> dict[int, dict[str, float]]:
             "network_ehs_year_end": float(last["network_hashrate_ehs"].mean()),
         }
     return out
+
+
+# The AI deals the replay's lease market is read against (docs/calibration.md sections 4, 6.4 and 7.1;
+# AI-market facts, exogenous drivers, never hashrate): the deals' rates (contract value over MW and
+# term, 2024-25), the IT MW signed at miners' sites by end-2023 and by end-2024, what of the deals by
+# late 2025 was on interconnects public at end-2022, and the share delivered by late 2025
+DEALS_RATE_RANGE_USD_PER_KW_MONTH = (100.0, 180.0)
+DEALS_SIGNED_BY_YEAR_END_IT_MW = {2023: 20.0, 2024: 500.0}
+DEALS_COMPARABLE_IT_MW = (1_400.0, 1_900.0)
+DEALS_DELIVERED_SHARE = 0.25
+
+
+def ai_market_out_of_sample(oos: pd.DataFrame) -> dict[int, dict[str, float]]:
+    """Per seed of the replay: IT MW signed in each year, the range of rates signed in each year
+    (NaN in a year with no signing), IT MW under lease at the end and the share of it delivered."""
+    out = {}
+    for seed, g in oos.groupby("seed"):
+        g = g.sort_values("date")
+        years = g["date"].dt.year
+        row = {}
+        for year, y in g.groupby(years):
+            row[f"signed_it_mw_{year}"] = float(y["ai_signed_it_mw"].sum())
+            row[f"rate_min_{year}"] = float(y["ai_signed_rate_min_usd_per_kw_month"].min())
+            row[f"rate_max_{year}"] = float(y["ai_signed_rate_max_usd_per_kw_month"].max())
+        last = g.iloc[-1]
+        row["contracted_it_mw_end"] = float(last["ai_contracted_it_mw"])
+        row["delivered_share_end"] = (float(last["ai_delivered_it_mw"] / last["ai_contracted_it_mw"])
+                                      if last["ai_contracted_it_mw"] > 0 else float("nan"))
+        out[int(seed)] = row
+    return out
+
+
+def deals_by(scenario, day) -> float:
+    """IT MW of the scenario's dated deals (``ai_demand_path``) wanted on ``day``, read as the model
+    reads them (linear between the points, by days); NaN without dated deals."""
+    path = scenario.ai_demand_path
+    if not path:
+        return float("nan")
+    days = [(p.date - path[0].date).days for p in path]
+    return float(np.interp((pd.Timestamp(day).date() - path[0].date).days, days, [p.mw for p in path]))
 
 
 def in_sample_fleet_end(runs: pd.DataFrame) -> dict[str, float]:
@@ -149,6 +190,8 @@ def _validate_into(out: Path, seeds, n_firms: int, workers: int | None = 1) -> V
     report.metrics["out_of_sample_by_year"] = out_of_sample_by_year(oos)
     report.metrics["halving_2020"] = {"model": halving_response(ins, "2020-05-01"), "data": data_halving_response("2020-05-01")}
     report.metrics["halving_2024"] = {"model": halving_response(oos, "2024-04-01")}
+    report.metrics["ai_market_out_of_sample"] = ai_market_out_of_sample(oos)
+    report.metrics["ai_deals_by_end_it_mw"] = deals_by(load_scenario(OUT_OF_SAMPLE), oos["date"].max())
     report.metrics["seeds"] = list(seeds)
     report.metrics["n_firms"] = n_firms
 
@@ -228,7 +271,9 @@ def render_markdown(report: ValidationReport) -> str:
             if v:
                 changes = (format_share(v[k], signed=True) for k in ("hashrate_change", "hashprice_change", "revenue_change"))
                 lines.append(f"| {label} | {source} | " + " | ".join(changes) + " |")
-    lines += ["", "![halving](halving_response.png)", "", "## Parameters", "",
+    lines += ["", "![halving](halving_response.png)", ""]
+    lines += _ai_market_lines(m)
+    lines += ["## Parameters", "",
               "The fitted hashrate-response parameters (grid searched on the in-sample window only; see "
               "`docs/calibration.md`):", ""]
     defaults = load_scenario(OUT_OF_SAMPLE)
@@ -237,3 +282,38 @@ def render_markdown(report: ValidationReport) -> str:
     lines += ["", "The scenario files themselves are `experiments/calibration/fit-2020-2022.toml` and "
               f"`experiments/{OUT_OF_SAMPLE}.toml`; `marketsim params` lists every other default.", ""]
     return "\n".join(lines)
+
+
+def _ai_market_lines(m: dict) -> list[str]:
+    """The out-of-sample AI lease market against the deals (skipped for metrics without it)."""
+    ai = m.get("ai_market_out_of_sample")
+    if not ai:
+        return []
+    low, high = DEALS_RATE_RANGE_USD_PER_KW_MONTH
+    comparable = DEALS_COMPARABLE_IT_MW
+    years = sorted({int(k.rsplit("_", 1)[1]) for row in ai.values() for k in row if k.startswith("signed_it_mw_")})
+
+    def rates(row, year):
+        lo, hi = row.get(f"rate_min_{year}", float("nan")), row.get(f"rate_max_{year}", float("nan"))
+        return "-" if pd.isna(lo) else f"{lo:.0f}-{hi:.0f}"
+
+    lines = ["## AI lease market (out of sample, against the deals)", "",
+             "IT MW signed at miners' sites each year, the range of the starting rates signed ($/kW-month; new "
+             "halls, conversions and empty halls re-let after a tenant default), IT MW under lease at the end of "
+             "the replay and the share of it delivered:", "",
+             "| seed | " + " | ".join(f"signed {y}" for y in years) + " | " + " | ".join(f"rates {y}" for y in years)
+             + " | under lease at the end | delivered |",
+             "|---|" + "---|" * (2 * len(years) + 2)]
+    for seed, row in ai.items():
+        lines.append(f"| {seed} | " + " | ".join(f"{row.get(f'signed_it_mw_{y}', 0.0):,.0f}" for y in years) + " | "
+                     + " | ".join(rates(row, y) for y in years) + f" | {row['contracted_it_mw_end']:,.0f} | "
+                     + format_share(row["delivered_share_end"]) + " |")
+    signed_2023, signed_2024 = DEALS_SIGNED_BY_YEAR_END_IT_MW[2023], DEALS_SIGNED_BY_YEAR_END_IT_MW[2024]
+    lines += ["", f"The deals (docs/calibration.md sections 4, 6.4 and 7.1): ~{signed_2023:.0f} MW signed by end-2023, "
+              f"~{signed_2024:.0f} MW by end-2024, {m.get('ai_deals_by_end_it_mw', float('nan')):,.0f} MW by the "
+              f"replay's last month (the dated deals it feeds as tenants' demand), of which ~{comparable[0] / 1e3:.1f}-"
+              f"{comparable[1] / 1e3:.1f} GW on interconnects public at end-2022 (the ones the model holds); rates "
+              f"${low:.0f}-{high:.0f}/kW-month (most are contract value over MW and term, an average over the term, "
+              f"where the model's are starting rates that escalate); ~{DEALS_DELIVERED_SHARE:.0%} delivered by "
+              "late 2025. Not used to fit hashrate.", ""]
+    return lines

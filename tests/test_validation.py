@@ -17,6 +17,27 @@ from marketsim.cli import main
 from marketsim.pivot import pivot_study
 
 
+def test_ai_market_out_of_sample_by_hand():
+    from marketsim.validation import ai_market_out_of_sample, deals_by
+    nan = float("nan")
+    oos = pd.DataFrame({
+        "seed": [1, 1, 1, 1], "date": pd.to_datetime(["2024-11-01", "2024-12-01", "2025-01-01", "2025-02-01"]),
+        "ai_signed_it_mw": [40.0, 0.0, 60.0, 50.0],
+        "ai_signed_rate_min_usd_per_kw_month": [110.0, nan, 150.0, 140.0],
+        "ai_signed_rate_max_usd_per_kw_month": [118.0, nan, 160.0, 145.0],
+        "ai_contracted_it_mw": [40.0, 40.0, 100.0, 150.0], "ai_delivered_it_mw": [0.0, 0.0, 10.0, 30.0]})
+    row = ai_market_out_of_sample(oos)[1]
+    assert row["signed_it_mw_2024"] == 40.0 and row["signed_it_mw_2025"] == 110.0
+    assert (row["rate_min_2024"], row["rate_max_2024"]) == (110.0, 118.0)
+    assert (row["rate_min_2025"], row["rate_max_2025"]) == (140.0, 160.0)
+    assert row["contracted_it_mw_end"] == 150.0 and row["delivered_share_end"] == pytest.approx(0.2)
+    replay = load_scenario("halving-2024-replay")
+    # as the model reads them: July (220) to October (580) 2024 is linear by days, 31 of 92 by 1 August
+    assert deals_by(replay, "2024-08-01") == pytest.approx(220.0 + 360.0 * 31 / 92)
+    assert deals_by(replay, "2025-11-01") == 2373.0
+    assert np.isnan(deals_by(load_scenario("ai-boom-bust"), "2025-11-01"))  # no dated deals
+
+
 def test_error_measures_by_hand():
     e = error_measures([110.0, 90.0], [100.0, 100.0])
     assert e["mape"] == pytest.approx(0.10) and e["max_ape"] == pytest.approx(0.10) and e["bias"] == pytest.approx(0.0)
@@ -70,6 +91,10 @@ def test_validate_writes_its_report_and_figures(tmp_path, capsys):
     assert fleet["mw_machines"] >= fleet["mw_mining"] > 0
     report = (out / "report.md").read_text()
     assert "MAPE" in report and "J/TH mining (survey ~45)" in report and "13.9B" in report and "halving" in report.lower()
+    # the replay's AI lease market against the deals: a row per seed, and the deals it feeds by November 2025
+    assert "## AI lease market (out of sample, against the deals)" in report and "\n| 1 | " in report
+    assert set(metrics["ai_market_out_of_sample"]["1"]) >= {"signed_it_mw_2024", "rate_max_2025", "delivered_share_end"}
+    assert metrics["ai_deals_by_end_it_mw"] == pytest.approx(2373.0)
     # the one-line summary quotes each case's AI profit as the report's table does (NOI less forgone mining)
     for case, profit in re.findall(r"(as projected|model market) (\$-?[\d.]+B)/yr", printed):
         row = next(line for line in report.splitlines() if line.startswith(f"| {case} |"))
