@@ -270,7 +270,14 @@ class Scenario(BaseModel):
     ai_tenant_capex_share: float = Field(
         0.1, ge=0.0, le=1.0, description="share of a hall's capex the tenant funds (prepayments, direct funding)")
     ai_backstopped_debt_rate_per_year: float = Field(
-        0.10, ge=0.0, le=1.0, description="rate on project debt backed by the tenant's credit")
+        0.075, ge=0.0, le=1.0, description="rate on a leased hall's project debt once hyperscalers back the tenants' "
+        "leases (from ai_backstops_from; TeraWulf's and Cipher's notes of Oct-Nov 2025: 7.75%, 7.125%)")
+    ai_backstops_from: dt.date = Field(
+        dt.date(2025, 8, 1), description="month hyperscaler credit backstops of AI tenants begin (Google for Fluidstack "
+        "at TeraWulf, 14 Aug 2025); before it a leased hall's debt costs ai_project_debt_rate_before_backstops_per_year")
+    ai_project_debt_rate_before_backstops_per_year: float = Field(
+        0.10, ge=0.0, le=1.0, description="rate on a leased hall's project debt before hyperscaler backstops "
+        "(high-yield project debt)")
     ai_margin: float = Field(0.8, ge=0.0, le=1.0, description="net operating income share of lease revenue")
     ai_pue: float = Field(1.3, ge=1.0, le=3.0, description="gross site MW per MW of critical IT")
     conversion_capex_usd_per_mw: float = Field(

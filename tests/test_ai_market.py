@@ -172,8 +172,9 @@ def test_reservation_rate_is_capex_and_forgone_margin_over_the_lease_annuity():
     # priced at the market's 15% hurdle; the host's own draw prices the other 20%
     assert s.ai_public_signing_equity_share == s.ai_private_project_equity_share == 0.8
     hurdle = 0.8 * s.hurdle_rate_per_year + 0.2 * model.firms.hurdle_rate_per_year[model.sites.owner[rows]]
-    rate = conversion.project_rate_per_year(hurdle,
-                                            s.conversion_debt_share_leased, s.ai_backstopped_debt_rate_per_year,
+    debt_rate = conversion.leased_debt_rate_per_year(s, model.market.state.date)
+    assert debt_rate == s.ai_project_debt_rate_before_backstops_per_year  # January 2023: no hyperscaler backstop yet
+    rate = conversion.project_rate_per_year(hurdle, s.conversion_debt_share_leased, debt_rate,
                                             s.ai_tenant_default_per_year)
     delay = (1 + rate) ** (s.ai_new_hall_extra_lead_months / 12)
     model.config = s.with_overrides(ai_new_hall_extra_lead_months=0)
@@ -193,6 +194,34 @@ def test_reservation_rate_is_capex_and_forgone_margin_over_the_lease_annuity():
 
 
 # --- sites and interconnects -----------------------------------------------------------------
+
+def test_hyperscaler_backstops_cheapen_project_debt_from_their_date():
+    import pandas as pd
+
+    s = load_scenario("halving-2024-replay")
+    assert s.ai_backstops_from == dt.date(2025, 8, 1)
+    assert conversion.leased_debt_rate_per_year(s, pd.Timestamp("2025-07-01")) == 0.10
+    assert conversion.leased_debt_rate_per_year(s, pd.Timestamp("2025-08-01")) == 0.075
+    assert conversion.leased_debt_rate_per_year(s, dt.date(2026, 1, 1)) == 0.075
+    # hand-worked project rate of an average host (80% debt, equity at 15%, 3% tenant default):
+    # 0.8 x 10% + 0.2 x 15% + 3% = 14% before, 0.8 x 7.5% + 0.2 x 15% + 3% = 12% after
+    assert conversion.project_rate_per_year(0.15, 0.8, 0.10, 0.03) == pytest.approx(0.14)
+    assert conversion.project_rate_per_year(0.15, 0.8, 0.075, 0.03) == pytest.approx(0.12)
+    # in the model: the same sites ask less once backstops exist (the step's date is all that changes)
+    model = IndustryModel(load_scenario("halving-2024-replay", n_firms=30), rng=1)
+    model.step()
+    from marketsim.firms import decisions
+    o = decisions.outlook(model, model.seen, model.decisions.lease_market.supply_it_mw)
+    rows = np.flatnonzero(model.sites.suitable_mw > 0)
+    capex = conversion.capex_per_it_mw(model.config, model.market.state.date, model.firms.conversion_capex_usd_per_mw)
+    args = (o, model.seen.site_power_usd_per_mwh, capex, rows, model.beliefs.expected_decline_per_year)
+    before, _ = conversion._reservations(model, *args)
+    model.config = model.config.with_overrides(ai_backstops_from=dt.date(2023, 1, 1))
+    after, _ = conversion._reservations(model, *args)
+    npv = np.array([model.rules[k].name == "npv" for k in model.firms.rule[model.sites.owner[rows]]])
+    assert npv.any() and (after[npv] < before[npv]).all()
+    assert (after[~npv] == before[~npv]).all()  # a myopic payback does not discount: its ask does not move
+
 
 def test_public_sites_file_covers_every_public_miner_with_sources():
     sites = load_ai_sites()

@@ -89,6 +89,18 @@ def host_equity_per_it_mw(capex_usd_per_it_mw, tenant_capex_share: float, debt_s
     return host_capex_per_it_mw(capex_usd_per_it_mw, tenant_capex_share) * (1.0 - debt_share)
 
 
+def leased_debt_rate_per_year(s, date) -> float:
+    """Rate on a leased hall's project debt at ``date``: ``ai_backstopped_debt_rate_per_year``
+    from ``ai_backstops_from`` on, ``ai_project_debt_rate_before_backstops_per_year`` before.
+    Why dated: the hyperscaler backstops (Google for Fluidstack, from August 2025) turned the
+    hosts' project debt into investment-grade-backed paper (senior secured notes at 7.125-7.75%
+    in October-November 2025); the 2024 deals had no such backstop (research note B2)."""
+    day = date.date() if hasattr(date, "date") else date  # a step's Timestamp, or a datetime.date
+    if day >= s.ai_backstops_from:
+        return s.ai_backstopped_debt_rate_per_year
+    return s.ai_project_debt_rate_before_backstops_per_year
+
+
 def project_rate_per_year(hurdle_rate_per_year, debt_share: float, debt_rate_per_year: float,
                           default_per_year: float):
     """Discount rate of a leased hall: debt and equity weighted, plus the tenant default hazard."""
@@ -120,7 +132,7 @@ def _reservations(model, o: Outlook, power: np.ndarray, firm_capex_it: np.ndarra
     outside = np.where(need > 0, project_equity_per_it_mw(s, firms.is_public, need) / np.where(need > 0, need, 1.0), 0.0)
     hurdle = outside * s.hurdle_rate_per_year + (1.0 - outside) * firms.hurdle_rate_per_year
     firm_rate = project_rate_per_year(hurdle, s.conversion_debt_share_leased,
-                                      s.ai_backstopped_debt_rate_per_year, s.ai_tenant_default_per_year)
+                                      leased_debt_rate_per_year(s, model.market.state.date), s.ai_tenant_default_per_year)
     rate = firm_rate[owner]
     if paths is None:
         paths = FirmPaths(o, firms.expected_hashprice, decline)
