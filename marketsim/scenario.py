@@ -295,8 +295,8 @@ class Scenario(BaseModel):
     conversion_lead_time_months: int = Field(
         9, ge=1, le=60, description="signing to first delivered phase of a conversion (deals: 5-12 months on existing shells)")
     ai_new_hall_extra_lead_months: int = Field(
-        6, ge=0, le=60, description="a new AI hall on unused interconnect delivers this much later than a conversion "
-        "(substation and shell: 16-18 months against 5-12 on existing shells)")
+        3, ge=0, le=60, description="a new AI hall on a campus's unused interconnect delivers this much later than a "
+        "conversion (new buildings on campuses with power: ~8-12 months to first rent; greenfield sites 16-18)")
     ai_delivery_phase_months: int = Field(9, ge=1, le=60, description="the rest is delivered evenly over these months")
     conversion_debt_share_leased: float = Field(
         0.8, ge=0.0, le=1.0, description="host capex share lenders fund with a signed lease"
