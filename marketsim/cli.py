@@ -175,8 +175,9 @@ def cmd_validate(args) -> int:
     cases = {}
 
     def appendix() -> str:
-        cases.update(pivot.pivot_study(seed=args.seeds[0], n_firms=args.firms))
-        return "\n" + pivot.render_markdown(cases)
+        means, by_seed = pivot.pivot_studies(args.seeds, n_firms=args.firms)
+        cases.update(means)
+        return "\n" + pivot.render_markdown(cases, by_seed)
 
     if args.workers < 1:
         raise MarketsimError(f"--workers {args.workers}: expected a whole number >= 1")

@@ -38,6 +38,24 @@ def test_ai_market_out_of_sample_by_hand():
     assert np.isnan(deals_by(load_scenario("ai-boom-bust"), "2025-11-01"))  # no dated deals
 
 
+def test_pivot_mean_case_averages_the_seeds_year_by_year():
+    from marketsim.pivot import PivotCase, mean_case
+
+    def case(noi, forgone, capex, mw):
+        acc = pd.DataFrame({"ai_revenue_usd": [n / 0.8 for n in noi], "ai_noi_usd": noi,
+                            "forgone_mining_margin_usd": forgone, "capex_usd": capex, "mw_ai_mean": mw,
+                            "mw_ai_end": mw}, index=[2024, 2025], dtype=float)
+        acc["ai_profit_usd"] = acc["ai_noi_usd"] - acc["forgone_mining_margin_usd"]
+        return PivotCase("as projected", None, acc, float(sum(capex)), 1.3)
+
+    a, b = case([10, 20], [1, 2], [50, 0], [13, 26]), case([30, 40], [3, 4], [10, 10], [26, 39])
+    mean = mean_case([a, b])
+    # profits 9 and 18 a year in one seed, 27 and 36 in the other: 13.5 and 31.5, mean 22.5
+    assert mean.mean_profit_usd_per_year == pytest.approx(22.5)
+    assert mean.npv_usd == pytest.approx((a.npv_usd + b.npv_usd) / 2)  # linear in the yearly flows
+    assert mean.mean_it_mw == pytest.approx(26.0 / 1.3) and mean.conversion_capex_usd == 35.0
+
+
 def test_error_measures_by_hand():
     e = error_measures([110.0, 90.0], [100.0, 100.0])
     assert e["mape"] == pytest.approx(0.10) and e["max_ape"] == pytest.approx(0.10) and e["bias"] == pytest.approx(0.0)
