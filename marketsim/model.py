@@ -296,8 +296,9 @@ class IndustryModel(mesa.Model):
         k = len(ids)
         self.left_this_step = np.concatenate((self.left_this_step, np.zeros(k, bool)))
         self.exit_reason = np.concatenate((self.exit_reason, np.full(k, "", dtype=object)))
-        ids = [int(i) for i in ids]
-        self.agents_by_index.update({a.index: a for a in MiningFirm.create_agents(self, len(ids), index=ids)})
+        # one agent per firm, in id order, as ``create_agents`` makes them (without the AgentSet it
+        # returns, which nothing here keeps: the model's registry holds the agents)
+        self.agents_by_index.update({i: MiningFirm(self, index=i) for i in ids.tolist()})
 
     def retire_firm(self, firm_id: int, reason: str) -> None:
         """Take a firm out: ``reason`` (bankrupt, sold, taken_over, wound_down) is its final state."""

@@ -160,6 +160,15 @@ def _rows_of(paths: CandidatePaths, firm_idx: np.ndarray):
     return paths.hashprice.rows(firm_idx), paths.discount.rows(firm_idx)
 
 
+def _gives_up_no_mining(c: Candidates) -> bool:
+    """True when every candidate is a new hall (efficiency inf: no machines) at a cash cost >= 0
+    and a finite belief: each month's revenue is hashprice x 1000 / inf = 0, its margin 0 - cost
+    <= 0, so ``pv_mining_margin_per_mw`` is 0 (or -0.0) in every row, and capex + it is capex.
+    The reservation rate then needs no hashprice path (the per-firm rows of ``FirmPaths``)."""
+    return bool(np.isinf(c.efficiency_j_per_th).all() and (c.cost_usd_per_mwh >= 0).all()
+                and np.isfinite(c.expected_hashprice).all())
+
+
 class DecisionRule:
     """Interface; see the module docstring."""
 
@@ -263,10 +272,12 @@ class NPVRule(DecisionRule):
         mining margin the PUE gross MW give up over the horizon (0 on a new hall: efficiency
         inf). Linear in the rate, so r = cost / PV of $1/kW-month.
         """
-        hp, disc = self._paths(c, o)
-        forgone = econ.pv_mining_margin_per_mw(hp, c.efficiency_j_per_th, c.cost_usd_per_mwh, disc) * o.ai_pue
         per_rate = econ.lease_pv_per_gross_mw(1.0, 1.0, o.ai_margin, o.ai_term_years, o.ai_escalator_per_year,
                                               c.hurdle_rate_per_year, o.conversion_lead_months)
+        if _gives_up_no_mining(c):  # new halls: no path to value (the same numbers: capex + 0)
+            return (c.conversion_capex_usd_per_mw + 0.0) / per_rate
+        hp, disc = self._paths(c, o)
+        forgone = econ.pv_mining_margin_per_mw(hp, c.efficiency_j_per_th, c.cost_usd_per_mwh, disc) * o.ai_pue
         return (c.conversion_capex_usd_per_mw + forgone) / per_rate
 
     def conversion_score(self, c, o):
