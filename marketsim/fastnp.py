@@ -8,6 +8,7 @@ a few hundred values, where numpy's axis and dtype handling costs more than the 
 from __future__ import annotations
 
 import numpy as np
+from numpy._core import umath as _umath
 
 
 def median(values: np.ndarray) -> float:
@@ -20,3 +21,10 @@ def median(values: np.ndarray) -> float:
     if np.isnan(part[-1]):
         return float("nan")
     return float(part[half]) if n % 2 else float((part[half - 1] + part[half]) / 2)
+
+
+# ``np.clip(a, lo, hi)`` with both bounds given ends in this ufunc (``numpy/_core/_methods._clip``)
+# after two Python layers of argument checks (~1.3 us of a 2 us call on a few hundred values, 2 of
+# 2.6 us on a scalar); called directly it is the same computation, element for element. The
+# step calls it ~15 times (financing, rules, vintages).
+clip = _umath.clip

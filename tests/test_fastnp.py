@@ -18,3 +18,18 @@ def test_median_by_hand_and_against_numpy():
         values = rng.normal(size=n)
         assert _median(values) == float(np.median(values))
     assert np.isnan(_median(np.array([1.0, np.nan, 2.0])))
+
+
+def test_clip_is_np_clip_bit_for_bit():
+    from marketsim.fastnp import clip
+
+    assert clip(1.5, 0.0, 1.0) == 1.0 and clip(-2.0, 0.0, 1.0) == 0.0 and clip(0.25, 0.0, 1.0) == 0.25
+    rng = np.random.default_rng(3)
+    x = np.concatenate((rng.normal(size=500), [np.nan, -0.0, 0.0, np.inf, -np.inf]))
+    upper = np.abs(rng.normal(size=len(x)))  # an array bound, as the vintages and funding use
+    for lo, hi in ((0.0, 1.0), (-0.5, 0.9), (0.0, upper)):
+        got, want = clip(x, lo, hi), np.clip(x, lo, hi)
+        assert got.dtype == want.dtype
+        assert np.array_equal(got, want, equal_nan=True)
+        assert np.array_equal(np.signbit(got), np.signbit(want))  # signed zeros too
+    assert type(clip(0.5, 0.0, 1.0)) is type(np.clip(0.5, 0.0, 1.0))

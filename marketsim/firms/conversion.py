@@ -41,6 +41,7 @@ import datetime as dt
 
 import numpy as np
 
+from marketsim import fastnp
 from marketsim.firms import finance
 from marketsim.firms.rules import Candidates, FirmPaths, Outlook
 from marketsim.market.ai import (LeaseClearing, gpu_cloud_npv_per_it_mw, new_lease_demand_mw,
@@ -169,7 +170,7 @@ def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, decline: np.
     equity_it = need_it - project_equity_per_it_mw(s, firms.is_public, need_it)
     want = np.where(suitable, hall_it * (1.0 + s.ai_new_hall_capex_premium) + conv_it, 0.0)
     need = np.bincount(sites.owner, weights=want, minlength=len(firms)) * equity_it
-    scale = np.where(need > 0, np.clip(np.maximum(spend, 0.0) / np.where(need > 0, need, 1.0), 0.0, 1.0), 1.0)
+    scale = np.where(need > 0, fastnp.clip(np.maximum(spend, 0.0) / np.where(need > 0, need, 1.0), 0.0, 1.0), 1.0)
     hall_it = np.where(suitable, hall_it * scale[sites.owner], 0.0)
     conv_it = np.where(suitable, conv_it * scale[sites.owner], 0.0)
     # reservation rates only where a block could be offered (the costly part: elsewhere nothing

@@ -13,6 +13,7 @@ import threading
 import numpy as np
 from scipy.special import ndtr
 
+from marketsim import fastnp
 from marketsim.units import (  # noqa: F401 (also used as econ.X by rules)
     DAYS_PER_MONTH, HOURS_PER_DAY, KW_PER_MW, MONTHS_PER_YEAR, PH_PER_EH, W_PER_MW,
 )
@@ -173,7 +174,7 @@ def trend_decline_per_year(hashrate_growth_log_per_year: float, trend_weight, fo
     clipped to [``DECLINE_BOUNDS``]. The halving is arithmetic, applied separately.
     """
     growth = np.asarray(trend_weight, dtype=float) * hashrate_growth_log_per_year
-    return np.clip(1.0 - (1.0 + forward_premium_per_year) * np.exp(-growth), *DECLINE_BOUNDS)
+    return fastnp.clip(1.0 - (1.0 + forward_premium_per_year) * np.exp(-growth), *DECLINE_BOUNDS)
 
 
 def monthly_discount(rate_per_year: np.ndarray | float, months: int) -> np.ndarray:

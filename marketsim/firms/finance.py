@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from marketsim import fastnp
 from marketsim.firms import economics as econ
 from marketsim.firms import hosting
 from marketsim.step_state import Observation, Payments
@@ -43,7 +44,7 @@ def asset_value_usd(model, seen: Observation | None = None) -> np.ndarray:
     n = len(firms)
     machine_value = econ.machine_capex_usd_per_mw(seen.machine_price_usd_per_th, sites.efficiency_j_per_th)
     # machines lose value as they age and as the frontier moves away from them
-    relative = np.clip(model.market.state.frontier_j_per_th / sites.efficiency_j_per_th, 0.0, 1.0)
+    relative = fastnp.clip(model.market.state.frontier_j_per_th / sites.efficiency_j_per_th, 0.0, 1.0)
     site_value = site_collateral_usd_per_mw(s.site_build_capex_usd_per_mw, seen.hashprice_observed,
                                             s.machine_price_reference_hashprice, s.site_collateral_hashprice_elasticity)
     per_site = econ.firm_asset_value_usd(
@@ -242,7 +243,7 @@ def equity_room_usd(model, assets: np.ndarray | None = None, seen: Observation |
     seen = _seen(model, seen)
     value, replacement = market_value_and_replacement_usd(model, seen)
     q = np.divide(value, replacement, out=np.zeros(len(replacement)), where=replacement > 0)
-    scale = np.clip(1.0 - s.equity_issuance_min_q / np.where(q > 0, q, np.inf), 0.0, 1.0)
+    scale = fastnp.clip(1.0 - s.equity_issuance_min_q / np.where(q > 0, q, np.inf), 0.0, 1.0)
     per_review = s.equity_issuance_share_per_year * seen.years_in_step / s.review_probability_per_step
     return np.where(firms.active & firms.is_public & (value > 0), per_review * scale * value, 0.0)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from marketsim import fastnp
 from marketsim.firms import economics as econ
 
 TOO_SLOW_SCORE = -1.0  # an upgrade that does not pay back within max_payback_months: a 'no', whatever its NPV
@@ -260,7 +261,7 @@ class NPVRule(DecisionRule):
         if len(go):
             hp, disc = paths_of(go)
             value = econ.pv_mining_margin_per_mw(hp, frontier[go], c.cost_usd_per_mwh[go], disc)
-            intensity[go] = np.clip(value / capex[go] - 1.0, 0.0, 1.0)
+            intensity[go] = fastnp.clip(value / capex[go] - 1.0, 0.0, 1.0)
         return intensity
 
     def conversion_reservation_rate(self, c, o):
@@ -311,7 +312,7 @@ class MyopicRule(DecisionRule):
             o.machine_price_usd_per_th, o.frontier_j_per_th
         )
         pb = econ.payback_months(capex, margin)
-        return np.clip(1.0 - pb / o.max_payback_months, 0.0, 1.0)
+        return fastnp.clip(1.0 - pb / o.max_payback_months, 0.0, 1.0)
 
     def conversion_reservation_rate(self, c, o):
         """The rate whose NOI, less today's mining margin on the PUE gross MW given up, repays

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from marketsim import fastnp
 from marketsim.market import asic
 
 W_PER_MW = 1e6  # TH per MW = W_PER_MW / (J/TH)
@@ -99,7 +100,7 @@ def remove_worst(cohort_mw, cohort_eff, rows: np.ndarray, mw: np.ndarray) -> np.
     order = np.argsort(np.where(m > 0, -e, np.inf), axis=1)  # highest J/TH (worst) first
     m_sorted = np.take_along_axis(m, order, axis=1)
     before = np.cumsum(m_sorted, axis=1) - m_sorted
-    take_sorted = np.clip(np.asarray(mw, float)[:, None] - before, 0.0, m_sorted)
+    take_sorted = fastnp.clip(np.asarray(mw, float)[:, None] - before, 0.0, m_sorted)
     take = np.zeros_like(m)
     np.put_along_axis(take, order, take_sorted, axis=1)
     cohort_mw[rows] = m - take
@@ -140,7 +141,7 @@ def clear_used_lot(mw: float, buyer_free_mw: np.ndarray, buyer_value_usd_per_mw:
     want = buyer_value_usd_per_mw > 0
     free = np.where(want, buyer_free_mw, 0.0)
     before = np.cumsum(free) - free
-    bought = np.clip(mw - before, 0.0, free)
+    bought = fastnp.clip(mw - before, 0.0, free)
     served = (bought > 0).nonzero()[0]
     if not len(served):
         return bought, 0.0
