@@ -28,3 +28,18 @@ def median(values: np.ndarray) -> float:
 # 2.6 us on a scalar); called directly it is the same computation, element for element. The
 # step calls it ~15 times (financing, rules, vintages).
 clip = _umath.clip
+
+
+def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` of a 1-D float array without NaN: the sorted
+    distinct values and each value's index among them. One argsort, a cumulative count of the
+    changes and a scatter, as numpy does it, without its ~20 us of generic set-up. Equal values
+    are one value whatever their order, so the sort's stability does not matter."""
+    order = values.argsort()
+    ordered = values[order]
+    change = np.empty(len(values), bool)
+    change[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=change[1:])
+    inverse = np.empty(len(values), np.intp)
+    inverse[order] = change.cumsum() - 1
+    return ordered[change], inverse

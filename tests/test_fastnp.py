@@ -33,3 +33,16 @@ def test_clip_is_np_clip_bit_for_bit():
         assert np.array_equal(got, want, equal_nan=True)
         assert np.array_equal(np.signbit(got), np.signbit(want))  # signed zeros too
     assert type(clip(0.5, 0.0, 1.0)) is type(np.clip(0.5, 0.0, 1.0))
+
+
+def test_unique_inverse_is_np_unique_with_inverse():
+    from marketsim.fastnp import unique_inverse
+
+    bins, inverse = unique_inverse(np.array([3.0, -1.0, 3.0, 2.0, -1.0]))
+    assert bins.tolist() == [-1.0, 2.0, 3.0] and inverse.tolist() == [2, 0, 2, 1, 0]
+    rng = np.random.default_rng(11)
+    for n in (1, 2, 7, 50, 400):
+        values = np.round(rng.normal(size=n) * 3)  # many repeats, as the used market's bins
+        got, want = unique_inverse(values), np.unique(values, return_inverse=True)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+        assert got[1].dtype == want[1].dtype and np.array_equal(got[0][got[1]], values)
