@@ -160,7 +160,7 @@ class EventLog:
         """Rows of one step: they are appended in step order, so two binary searches find them."""
         self._flush()
         steps = self.buffer.column("step")
-        return slice(int(np.searchsorted(steps, step, "left")), int(np.searchsorted(steps, step, "right")))
+        return slice(int(steps.searchsorted(step, "left")), int(steps.searchsorted(step, "right")))
 
     def columns_at(self, step: int) -> dict[str, np.ndarray]:
         """The rows of one step as columns (``EVENT_COLUMNS``), for checks that read a step's events."""

@@ -46,3 +46,15 @@ def test_unique_inverse_is_np_unique_with_inverse():
         got, want = unique_inverse(values), np.unique(values, return_inverse=True)
         assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
         assert got[1].dtype == want[1].dtype and np.array_equal(got[0][got[1]], values)
+
+
+def test_full_and_as_1d_are_numpys():
+    from marketsim.fastnp import as_1d, full
+
+    for shape, value, dtype in ((5, np.inf, np.float64), (3, -1, np.int64), ((2, 3), 2.5, np.float64), (0, 1.0, float)):
+        got, want = full(shape, value, dtype), np.full(shape, value, dtype=dtype)
+        assert got.dtype == want.dtype and got.shape == want.shape and np.array_equal(got, want)
+    ids = np.array([4, 2])
+    assert as_1d(ids) is ids  # a 1-D array as it is
+    for value in (3, 2.5, [1, 2], np.float64(7.0), np.zeros((2, 2))):
+        assert np.array_equal(as_1d(value), np.atleast_1d(value)) and as_1d(value).shape == np.atleast_1d(value).shape

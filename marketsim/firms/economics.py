@@ -101,14 +101,14 @@ class _RowCache:
         x = np.asarray(x, dtype=float)
         keys, slot, rows = self._states.get(tag, self._EMPTY)
         if len(keys):
-            idx = np.searchsorted(keys, x)
+            idx = keys.searchsorted(x)
             np.minimum(idx, len(keys) - 1, out=idx)
             if (keys[idx] == x).all():
                 return rows[slot[idx]]
         with self._lock:
             keys, slot, rows = self._states.get(tag, self._EMPTY)
             if len(keys):
-                idx = np.searchsorted(keys, x)
+                idx = keys.searchsorted(x)
                 np.minimum(idx, len(keys) - 1, out=idx)
                 missing = np.unique(x[keys[idx] != x])
             else:
@@ -128,12 +128,12 @@ class _RowCache:
                         grown[:size] = rows[:size]
                     rows = grown
                 rows[size: size + n] = new_rows
-                at = np.searchsorted(keys, missing)
+                at = keys.searchsorted(missing)
                 keys, slot = np.insert(keys, at, missing), np.insert(slot, at, np.arange(size, size + n))
                 if tag not in self._states and len(self._states) >= self.MAX_TAGS:
                     self._states.clear()
                 self._states[tag] = (keys, slot, rows)
-            return rows[slot[np.searchsorted(keys, x)]]
+            return rows[slot[keys.searchsorted(x)]]
 
 
 def hashprice_outlook(
@@ -150,7 +150,7 @@ def hashprice_outlook(
     known halving (``post_halving_ratio`` = (subsidy/2 + fees) / (subsidy + fees)) when it lands.
     """
     t = np.arange(1, months + 1, dtype=float)
-    now = np.atleast_1d(np.asarray(hashprice_now, dtype=float))
+    now = fastnp.as_1d(np.asarray(hashprice_now, dtype=float))
     decline = np.asarray(decline_per_year, dtype=float)
     if decline.shape != now.shape:  # one per row, as given, or the same for all (broadcast_to costs ~10 us)
         decline = np.broadcast_to(decline, now.shape)
@@ -179,7 +179,7 @@ def trend_decline_per_year(hashrate_growth_log_per_year: float, trend_weight, fo
 
 def monthly_discount(rate_per_year: np.ndarray | float, months: int) -> np.ndarray:
     """Discount factors for months 1..months (rows: one per rate; kept per rate, ``_RowCache``)."""
-    return _DISCOUNT_ROWS.get(np.atleast_1d(np.asarray(rate_per_year, dtype=float)), int(months))
+    return _DISCOUNT_ROWS.get(fastnp.as_1d(np.asarray(rate_per_year, dtype=float)), int(months))
 
 
 def _discount_rows(rate_per_year: np.ndarray, months: int) -> np.ndarray:

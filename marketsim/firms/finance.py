@@ -90,7 +90,7 @@ def draw_vendor_credit(model, idx: np.ndarray, machine_capex_usd: np.ndarray) ->
     instalments. It is lent outside the banks' loan-to-value ceiling (the maker lends against
     the machines it ships) but counts as debt for every later loan. Returns the credit."""
     s, firms = model.config, model.firms
-    idx = np.atleast_1d(idx)
+    idx = fastnp.as_1d(idx)
     credit = vendor_credit_usd(machine_capex_usd, firms.is_public[idx], s.vendor_financing_share)
     if has_repeats(idx):
         idx, at = np.unique(idx, return_inverse=True)
@@ -206,7 +206,7 @@ def borrow(firms, idx: np.ndarray, amount: np.ndarray) -> np.ndarray:
     the last ``asset_value_usd``): a request beyond it gets what is left under the ceiling.
     Returns what each firm drew.
     """
-    idx = np.atleast_1d(idx)
+    idx = fastnp.as_1d(idx)
     amount = np.asarray(amount, dtype=float)
     if amount.shape != idx.shape:
         amount = np.broadcast_to(amount, idx.shape)
@@ -270,9 +270,9 @@ def fund_orders(model, idx: np.ndarray, capex: np.ndarray, equity_room: np.ndarr
     """Fund capex commitments beyond free cash: new equity first (within ``equity_room``),
     then debt. Cash rises by what is raised; the instalments are paid later from it."""
     firms = model.firms
-    idx = np.atleast_1d(idx)
+    idx = fastnp.as_1d(idx)
     pending = firms.payments.buffer[idx].sum(axis=1)
-    shortfall = np.maximum(pending + np.atleast_1d(capex) - firms.cash_usd[idx], 0.0)
+    shortfall = np.maximum(pending + fastnp.as_1d(capex) - firms.cash_usd[idx], 0.0)
     # shares sold gross; the ATM fee is what the firm sees of the cost (equity_issuance_fee_share)
     keep = 1.0 - model.config.equity_issuance_fee_share
     gross = np.minimum(shortfall / keep, np.maximum(equity_room[idx], 0.0))

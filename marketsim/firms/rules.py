@@ -94,7 +94,7 @@ class FirmRows:
 
     def __init__(self, n_firms: int, make):
         self.make = make
-        self.slot = np.full(n_firms, -1, dtype=np.int64)  # each firm's row in ``table`` (-1: not made)
+        self.slot = fastnp.full(n_firms, -1, dtype=np.int64)  # each firm's row in ``table`` (-1: not made)
         self.table: np.ndarray | None = None
 
     def _slots(self, firm_idx: np.ndarray) -> np.ndarray:
@@ -104,7 +104,7 @@ class FirmRows:
         if missing.any():
             todo = np.zeros(len(self.slot), dtype=bool)
             todo[firm_idx[missing]] = True
-            todo = np.flatnonzero(todo)
+            todo = todo.nonzero()[0]
             made = self.make(todo)
             start = 0 if self.table is None else len(self.table)
             self.slot[todo] = np.arange(start, start + len(todo))
@@ -217,12 +217,12 @@ class NPVRule(DecisionRule):
         return paths.hashprice.column(paths.firm, 0), lambda idx: _rows_of(paths, paths.firm[idx])
 
     def upgrade_score(self, c, o):
-        frontier = np.full(len(c), o.frontier_j_per_th)
+        frontier = fastnp.full(len(c), o.frontier_j_per_th)
         capex = econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, frontier)
         first_month, paths_of = self._first_month_and_paths(c, o)
         first_month_gain = first_month * econ.PH_PER_EH * econ.DAYS_PER_MONTH * (1 / frontier - 1 / c.efficiency_j_per_th)
         quick = econ.payback_months(capex, first_month_gain) <= o.max_payback_months
-        score = np.full(len(c), TOO_SLOW_SCORE)
+        score = fastnp.full(len(c), TOO_SLOW_SCORE)
         go = quick.nonzero()[0]  # the discounted gain only where the payback guard lets it through
         if len(go):
             hp, disc = paths_of(go)
@@ -249,7 +249,7 @@ class NPVRule(DecisionRule):
         return per_site.repeat(ends - first)
 
     def expansion_intensity(self, c, o):
-        frontier = np.full(len(c), o.frontier_j_per_th)
+        frontier = fastnp.full(len(c), o.frontier_j_per_th)
         capex = o.site_build_capex_usd_per_mw + econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, frontier)
         first_month, paths_of = self._first_month_and_paths(c, o)
         margin_now = np.maximum(

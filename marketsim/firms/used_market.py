@@ -83,12 +83,12 @@ def resell_used_machines(model, seen: Observation, hashprice_consistent: float, 
     wanted = (value > 0).any(axis=1)  # a lot no buyer values at more than 0 goes to scrap, whatever the order
     sales = []  # (sites, MW, USD) of each lot sold, logged in one block after the loop (same order)
     tier_price = {}  # USD/TH by tier, the last lot of each tier sold
-    for b in np.argsort(bin_eff):  # best machines first
+    for b in bin_eff.argsort():  # best machines first
         if not len(buyers):
             break
         if not wanted[b]:
             continue
-        rank = np.argsort(-value[b])
+        rank = (-value[b]).argsort()
         ranked, ranked_value = buyers[rank], value[b][rank]
         affordable = np.minimum(free[ranked], cash_left[sites.owner[ranked]] / np.maximum(ranked_value, 1.0))
         bought_ranked, price[b] = vintages.clear_used_lot(bin_mw[b], affordable, ranked_value)
@@ -99,7 +99,7 @@ def resell_used_machines(model, seen: Observation, hashprice_consistent: float, 
         rows, mw = ranked[got], bought_ranked[got]
         bought_any = True
         vintages.add_cohort(sites.cohort_mw, sites.cohort_efficiency_j_per_th, sites.cohort_age_years,
-                            rows, mw, np.full(len(rows), bin_eff[b]))
+                            rows, mw, fastnp.full(len(rows), bin_eff[b]))
         sites.mw_shutdown[rows] -= mw
         sites.mw_idle[rows] += mw
         free[rows] = np.maximum(free[rows] - mw, 0.0)

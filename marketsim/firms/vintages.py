@@ -104,7 +104,7 @@ def remove_worst(cohort_mw, cohort_eff, rows: np.ndarray, mw: np.ndarray) -> np.
     m_sorted = m[i, order]
     before = m_sorted.cumsum(axis=1) - m_sorted
     take_sorted = fastnp.clip(np.asarray(mw, float)[:, None] - before, 0.0, m_sorted)
-    take = np.zeros_like(m)
+    take = np.zeros(m.shape)
     take[i, order] = take_sorted
     cohort_mw[rows] = m - take
     return take
@@ -143,7 +143,7 @@ def clear_used_lot(mw: float, buyer_free_mw: np.ndarray, buyer_value_usd_per_mw:
     """
     want = buyer_value_usd_per_mw > 0
     free = np.where(want, buyer_free_mw, 0.0)
-    before = np.cumsum(free) - free
+    before = free.cumsum() - free
     bought = fastnp.clip(mw - before, 0.0, free)
     served = (bought > 0).nonzero()[0]
     if not len(served):
