@@ -104,7 +104,8 @@ class IndustryModel(mesa.Model):
         self.rules = [RULES[name]() for name in RULES]
         self._build_industry()
         self.events = EventLog(self)
-        self.firm_records = FirmRecorder()
+        every = config.firm_record_every
+        self.firm_records = FirmRecorder(len(self.firms) * (self.n_steps // every + 2) if every else 0)
         self.cumulative = {"bankruptcies": 0, "acquisitions": 0, "exits": 0}
         self.checker = invariants.Checker(self) if invariants.wanted(check) else None
         self.ai_demand_history: list[float] = []  # AI demand the market showed, one entry per step

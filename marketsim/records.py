@@ -264,8 +264,11 @@ def text_column(table: Sequence[str], codes: np.ndarray) -> pd.api.extensions.Ex
 
 
 class FirmRecorder:
-    def __init__(self):
-        self.buffer = ColumnBuffer(FIRM_BUFFER_DTYPES)
+    def __init__(self, expected_rows: int = INITIAL_ROWS):
+        """``expected_rows``: the rows the run is expected to record (the model passes firms x
+        snapshots), allocated at once instead of grown by doubling from ``INITIAL_ROWS`` (each
+        doubling copies every column; pages never written cost no memory)."""
+        self.buffer = ColumnBuffer(FIRM_BUFFER_DTYPES, max(int(expected_rows), INITIAL_ROWS))
         self.dates: list = []
         self.counts: list[int] = []
         self.names: Sequence[str] = []

@@ -58,3 +58,24 @@ def test_new_hall_reservation_needs_no_path_and_is_capex_over_the_lease_value():
     # a negative cash cost would earn on an empty hall: that is valued the long way (not 0)
     paid = Candidates(**{**hall.__dict__, "cost_usd_per_mwh": np.array([-5.0, 55.0, 0.0])})
     assert NPVRule().conversion_reservation_rate(paid, o)[0] > got[0]
+
+
+def test_payback_is_the_masked_division_of_the_long_way():
+    """capex / gain where the gain is positive, inf elsewhere (NaN, 0, negative gains), with no
+    warning even for inf / inf; the same floats and shapes as the where-expression it replaced."""
+    import warnings
+
+    def long_way(capex, gain):
+        gain = np.asarray(gain, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(gain > 0, np.asarray(capex) / np.where(gain > 0, gain, 1.0), np.inf)
+
+    rng = np.random.default_rng(2)
+    gains = np.concatenate((rng.normal(1e4, 2e4, 200), [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-300]))
+    cases = [(5e5, gains), (rng.uniform(0, 2e6, len(gains)), gains), (np.inf, gains), (3.0, 2.0), (np.array([3.0]), 0.0)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for capex, gain in cases:
+            got, want = econ.payback_months(capex, gain), long_way(capex, gain)
+            assert got.shape == want.shape and np.array_equal(got, want, equal_nan=True)
+    assert econ.payback_months(500_000.0, np.array([25_000.0, 0.0])).tolist() == [20.0, np.inf]

@@ -246,10 +246,18 @@ def machine_capex_usd_per_mw(price_usd_per_th, efficiency_j_per_th):
 
 
 def payback_months(capex_usd, monthly_gain_usd):
-    """Simple payback; infinite when the gain is not positive."""
+    """Simple payback; infinite when the gain is not positive.
+
+    capex / gain only where the gain is positive (``np.divide``'s ``where``: nothing is divided
+    elsewhere), inf elsewhere. A positive finite gain cannot raise a division warning, so
+    ``np.errstate`` (~3 us a call) is entered only when a gain is infinite (inf / inf)."""
     gain = np.asarray(monthly_gain_usd, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(gain > 0, np.asarray(capex_usd) / np.where(gain > 0, gain, 1.0), np.inf)
+    capex = np.asarray(capex_usd)
+    shape = gain.shape if capex.shape == gain.shape or not capex.shape else np.broadcast_shapes(capex.shape, gain.shape)
+    if (gain == np.inf).any():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.divide(capex, gain, out=fastnp.full(shape, np.inf), where=gain > 0)
+    return np.divide(capex, gain, out=fastnp.full(shape, np.inf), where=gain > 0)
 
 
 def firm_asset_value_usd(

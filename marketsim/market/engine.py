@@ -239,6 +239,8 @@ class Market:
             # (the same ``Timedelta.days`` as one subtraction of Timestamps a step, at ~10 us each)
             self._step_days = np.asarray((self.bounds[1:] - self.bounds[:-1]).days)
             self._days_elapsed = np.asarray((self.bounds - self.bounds[0]).days)
+            # and whole days from the makers' capacity anchor (``asic_capacity_ehs_per_month``)
+            self._days_from_asic_anchor = np.asarray((self.bounds - ASIC_CAPACITY_ANCHOR).days)
         return self._bound_dates[step], self._bound_dates[step + 1]
 
     def _replay_value(self, step: int, column: str) -> float:
@@ -396,7 +398,11 @@ class Market:
         # step, and its date never changes (comparing Timestamps costs more than the check by identity)
         if cached is not None and cached[0] is state and cached[1] is s:
             return cached[2]
-        years = float((state.date - ASIC_CAPACITY_ANCHOR).days) / DAYS_PER_YEAR
+        if 0 <= state.step < len(self._bound_dates) and state.date is self._bound_dates[state.step]:
+            days = self._days_from_asic_anchor[state.step]  # the step's own date: counted with the calendar
+        else:  # a state made by hand
+            days = (state.date - ASIC_CAPACITY_ANCHOR).days
+        years = float(days) / DAYS_PER_YEAR
         capacity = float(asic.supply_capacity_ehs_per_month(years, s.asic_supply_capacity_ehs_per_month,
                                                             s.asic_supply_growth_per_year))
         self._asic_capacity_at = (state, s, capacity)
