@@ -235,7 +235,10 @@ def lease_pv_per_gross_mw(
     ratio = (1.0 + g) / (1.0 + r)
     # ``np.isclose(r, g)`` (rtol 1e-5, atol 1e-8), its own expression without its ~10 us of set-up
     same = (np.abs(r - g) <= ISCLOSE_ATOL + ISCLOSE_RTOL * abs(g)) & np.isfinite(g) | (r == g)
-    annuity = np.where(same, n / (1.0 + r), (1.0 - ratio**n) / np.where(same, 1.0, r - g))
+    if same.any():
+        annuity = np.where(same, n / (1.0 + r), (1.0 - ratio**n) / np.where(same, 1.0, r - g))
+    else:  # the usual case (a hurdle is not the escalator): the same numbers without the two selects
+        annuity = (1.0 - ratio**n) / (r - g)
     noi = lease_noi_usd_per_gross_mw_month(rate_usd_per_kw_month, pue, margin)
     return noi * annuity * (1.0 + r) ** -delay_months
 
