@@ -35,6 +35,7 @@ viz: setup
 # and Dask; the tables go to benchmarks/results/latest.md (tens of minutes on 2 cores)
 bench: setup
 	$(PY) benchmarks/bench_model.py
+	$(PY) benchmarks/bench_fixed_step.py
 	$(PY) benchmarks/bench_sweep.py
 	$(PY) benchmarks/latest.py
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from tables import RESULTS, machine_line
 
-SECTIONS = ["model", "sweep"]
+SECTIONS = ["model", "fixed_step", "sweep"]
 
 
 def main() -> None:

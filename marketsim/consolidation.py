@@ -80,7 +80,7 @@ class ExitBook:
         self.insolvent = np.zeros(len(firms), bool)
         self.insolvent[model.payments.insolvent] = True
         self.was_eligible = firms.active & ~self.insolvent & (firms.cash_usd > 0)
-        idx = np.flatnonzero(self.was_eligible)
+        idx = self.was_eligible.nonzero()[0]
         self.n_was_eligible = len(idx)
         self._spend_then = idx, spend[idx]  # what the ranking ranks by (spend goes down in deals)
         # the head of the ranking (most to spend first, then lowest id), long enough for the
@@ -88,7 +88,7 @@ class ExitBook:
         self.ranked = self._rank(self.k + 1 + RANKED_DEALS)
         self.touched: set[int] = set()
         owner = model.sites.owner
-        self.by_owner = np.argsort(owner, kind="stable")
+        self.by_owner = owner.argsort(kind="stable")
         # where each owner's run starts in by_owner: the cumulative count of sites by owner
         self.owner_start = np.zeros(len(firms) + 1, np.int64)
         np.cumsum(np.bincount(owner, minlength=len(firms)), out=self.owner_start[1:])
@@ -367,7 +367,7 @@ def screen_targets(model, assets: np.ndarray | None = None) -> np.ndarray:
     drawn = model.firm_rng.random(len(firms)) < s.ma_review_probability_per_step
     candidates = firms.active & drawn & (weak | cheap)
     candidates[model.payments.insolvent] = False
-    return np.flatnonzero(candidates)
+    return candidates.nonzero()[0]
 
 
 def replacement_value_usd(model) -> np.ndarray:
@@ -444,8 +444,8 @@ def _live_sites_by_firm(model, firm_ids: np.ndarray) -> dict[int, np.ndarray]:
     wanted[firm_ids] = True
     rows = np.flatnonzero(wanted[sites.owner] & (sites.capacity_mw - sites.mw_shutdown > 0))
     owner = sites.owner[rows]
-    rows = rows[np.argsort(owner, kind="stable")]  # grouped by firm (ascending ids), ascending within
-    ends = np.cumsum(np.bincount(owner, minlength=len(model.firms))[firm_ids]).tolist()
+    rows = rows[owner.argsort(kind="stable")]  # grouped by firm (ascending ids), ascending within
+    ends = np.bincount(owner, minlength=len(model.firms))[firm_ids].cumsum().tolist()
     out, lo = {}, 0
     for f, hi in zip(firm_ids.tolist(), ends):
         out[f] = rows[lo:hi]

@@ -8,6 +8,7 @@ a few hundred values, where numpy's axis and dtype handling costs more than the 
 from __future__ import annotations
 
 import numpy as np
+from numpy._core import umath as _umath
 
 
 def median(values: np.ndarray) -> float:
@@ -16,7 +17,46 @@ def median(values: np.ndarray) -> float:
     40 us a call less than ``np.median``."""
     n = len(values)
     half = n // 2
-    part = np.partition(values, [half - 1, half, n - 1] if n % 2 == 0 else [half, n - 1])
+    part = values.copy()  # ``np.partition``: a copy partitioned in place (the same introselect)
+    part.partition([half - 1, half, n - 1] if n % 2 == 0 else [half, n - 1])
     if np.isnan(part[-1]):
         return float("nan")
     return float(part[half]) if n % 2 else float((part[half - 1] + part[half]) / 2)
+
+
+# ``np.clip(a, lo, hi)`` with both bounds given ends in this ufunc (``numpy/_core/_methods._clip``)
+# after two Python layers of argument checks (~1.3 us of a 2 us call on a few hundred values, 2 of
+# 2.6 us on a scalar); called directly it is the same computation, element for element. The
+# step calls it ~15 times (financing, rules, vintages).
+clip = _umath.clip
+
+
+def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` of a 1-D float array without NaN: the sorted
+    distinct values and each value's index among them. One argsort, a cumulative count of the
+    changes and a scatter, as numpy does it, without its ~20 us of generic set-up. Equal values
+    are one value whatever their order, so the sort's stability does not matter."""
+    order = values.argsort()
+    ordered = values[order]
+    change = np.empty(len(values), bool)
+    change[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=change[1:])
+    inverse = np.empty(len(values), np.intp)
+    inverse[order] = change.cumsum() - 1
+    return ordered[change], inverse
+
+
+def full(shape, value, dtype=np.float64) -> np.ndarray:
+    """``np.full(shape, value, dtype)``: an empty array filled in place (``np.full`` is the same
+    two steps behind ~1 us of Python argument handling; the step makes ~40 such arrays)."""
+    out = np.empty(shape, dtype)
+    out.fill(value)
+    return out
+
+
+def as_1d(values) -> np.ndarray:
+    """``np.atleast_1d(values)`` for one argument: a 1-D array is returned as it is (the common
+    case, without the wrapper's set-up), anything else goes through numpy."""
+    if type(values) is np.ndarray and values.ndim == 1:
+        return values
+    return np.atleast_1d(values)

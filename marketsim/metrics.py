@@ -96,7 +96,9 @@ def top_n_share(holdings, n: int) -> float:
     if total <= 0:
         return 0.0
     k = min(n, len(x))
-    return float(np.partition(x, len(x) - k)[len(x) - k:].sum() / total)
+    part = x.copy()  # ``np.partition(x, ...)``: a copy partitioned in place, without the wrapper
+    part.partition(len(x) - k)
+    return float(part[len(x) - k:].sum() / total)
 
 
 def start_outcome(model) -> dict:

@@ -104,7 +104,8 @@ class IndustryModel(mesa.Model):
         self.rules = [RULES[name]() for name in RULES]
         self._build_industry()
         self.events = EventLog(self)
-        self.firm_records = FirmRecorder()
+        every = config.firm_record_every
+        self.firm_records = FirmRecorder(len(self.firms) * (self.n_steps // every + 2) if every else 0)
         self.cumulative = {"bankruptcies": 0, "acquisitions": 0, "exits": 0}
         self.checker = invariants.Checker(self) if invariants.wanted(check) else None
         self.ai_demand_history: list[float] = []  # AI demand the market showed, one entry per step
@@ -296,8 +297,9 @@ class IndustryModel(mesa.Model):
         k = len(ids)
         self.left_this_step = np.concatenate((self.left_this_step, np.zeros(k, bool)))
         self.exit_reason = np.concatenate((self.exit_reason, np.full(k, "", dtype=object)))
-        ids = [int(i) for i in ids]
-        self.agents_by_index.update({a.index: a for a in MiningFirm.create_agents(self, len(ids), index=ids)})
+        # one agent per firm, in id order, as ``create_agents`` makes them (without the AgentSet it
+        # returns, which nothing here keeps: the model's registry holds the agents)
+        self.agents_by_index.update({i: MiningFirm(self, index=i) for i in ids.tolist()})
 
     def retire_firm(self, firm_id: int, reason: str) -> None:
         """Take a firm out: ``reason`` (bankrupt, sold, taken_over, wound_down) is its final state."""

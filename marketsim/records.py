@@ -160,7 +160,7 @@ class EventLog:
         """Rows of one step: they are appended in step order, so two binary searches find them."""
         self._flush()
         steps = self.buffer.column("step")
-        return slice(int(np.searchsorted(steps, step, "left")), int(np.searchsorted(steps, step, "right")))
+        return slice(int(steps.searchsorted(step, "left")), int(steps.searchsorted(step, "right")))
 
     def columns_at(self, step: int) -> dict[str, np.ndarray]:
         """The rows of one step as columns (``EVENT_COLUMNS``), for checks that read a step's events."""
@@ -264,8 +264,11 @@ def text_column(table: Sequence[str], codes: np.ndarray) -> pd.api.extensions.Ex
 
 
 class FirmRecorder:
-    def __init__(self):
-        self.buffer = ColumnBuffer(FIRM_BUFFER_DTYPES)
+    def __init__(self, expected_rows: int = INITIAL_ROWS):
+        """``expected_rows``: the rows the run is expected to record (the model passes firms x
+        snapshots), allocated at once instead of grown by doubling from ``INITIAL_ROWS`` (each
+        doubling copies every column; pages never written cost no memory)."""
+        self.buffer = ColumnBuffer(FIRM_BUFFER_DTYPES, max(int(expected_rows), INITIAL_ROWS))
         self.dates: list = []
         self.counts: list[int] = []
         self.names: Sequence[str] = []

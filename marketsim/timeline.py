@@ -7,6 +7,7 @@ step equals the data summed over that month); weekly and daily steps are fixed l
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -17,8 +18,13 @@ from marketsim.units import DAYS_PER_MONTH, DAYS_PER_WEEK, DAYS_PER_YEAR  # noqa
 STEPS_PER_MONTH = {"month": 1.0, "week": DAYS_PER_MONTH / DAYS_PER_WEEK, "day": DAYS_PER_MONTH}
 
 
+@functools.lru_cache(maxsize=64)
 def step_boundaries(start: dt.date, months: int, unit: str) -> pd.DatetimeIndex:
-    """Start dates of every step plus the end of the last step (length n_steps + 1)."""
+    """Start dates of every step plus the end of the last step (length n_steps + 1).
+
+    Kept per (start, months, unit) in a process: a model and its market each ask, every run of a
+    sweep asks again, and a ``DatetimeIndex`` is immutable (``append`` makes a new one), so the
+    same object can be handed out (pandas generates a monthly range day by day: ~1 ms)."""
     import pandas as pd  # here, not at the top: the calendar constants stay importable without pandas
 
     start_ts = pd.Timestamp(start)

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from marketsim import fastnp
 from marketsim.firms import economics as econ
 from marketsim.firms.book import LeaseBook
 from marketsim.units import MONTHS_PER_YEAR
@@ -78,7 +79,7 @@ def _keep_or_refleet(hp, disc, efficiency, cost, frontier, refleet_capex, machin
     """(rows x sites) mining value: the better of the site's fleet and a frontier re-fleet (less
     its capex), per machine MW; one ``_pv_mining_margin_pairs`` over both sets of columns."""
     m = len(cost)
-    both = _pv_mining_margin_pairs(hp, np.concatenate((efficiency, np.full(m, frontier))),
+    both = _pv_mining_margin_pairs(hp, np.concatenate((efficiency, fastnp.full(m, frontier))),
                                    np.concatenate((cost, cost)), disc)
     return np.maximum(both[:, :m], both[:, m:] - refleet_capex) * machines[None, :]
 
@@ -94,7 +95,7 @@ def site_values_to_firms(model, site_rows: np.ndarray, firm_ids: np.ndarray) -> 
     m = len(site_rows)
     # the site's fleet (first m rows) and a frontier re-fleet (last m) in one pass over the pairs
     both = econ.pv_mining_margin_per_mw(np.concatenate((hp, hp)),
-                                        np.concatenate((sites.efficiency_j_per_th[site_rows], np.full(m, frontier))),
+                                        np.concatenate((sites.efficiency_j_per_th[site_rows], fastnp.full(m, frontier))),
                                         np.concatenate((cost, cost)), np.concatenate((disc, disc)))
     return _add_halls_and_leases(model, site_rows, (np.maximum(both[:m], both[m:] - refleet_capex) * machines)[None, :])[0]
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from marketsim import fastnp
 from marketsim.firms import vintages
 from marketsim.units import KW_PER_MW
 
@@ -74,7 +75,9 @@ class Pipeline:
         """Vector form of ``add_spread`` for many rows at once (rows may repeat)."""
         n = min(max(int(over_steps), 1), self.horizon - 1)
         cols = (self.cursor + np.arange(1, n + 1)) % self.horizon
-        np.add.at(self.buffer, (np.repeat(rows, n), np.tile(cols, len(rows))), np.repeat(amounts / n, n))
+        # ``np.tile(cols, len(rows))`` as one C repeat of the row of columns
+        np.add.at(self.buffer, (np.repeat(rows, n), cols[None, :].repeat(len(rows), axis=0).ravel()),
+                  np.repeat(amounts / n, n))
 
     def pop(self) -> np.ndarray:
         """Advance one step and return what arrives now (and clear it)."""
@@ -244,12 +247,12 @@ class SiteBook:
         live = self.live_mw
         owner = self.owner
         n_sites = len(live)
-        largest = np.full(n_firms, -np.inf)
+        largest = fastnp.full(n_firms, -np.inf)
         np.maximum.at(largest, owner, live)
-        at_max = np.flatnonzero(live == largest[owner])
-        first = np.full(n_firms, n_sites, dtype=np.int64)
+        at_max = (live == largest[owner]).nonzero()[0]
+        first = fastnp.full(n_firms, n_sites, dtype=np.int64)
         np.minimum.at(first, owner[at_max], at_max)
-        best = np.full(n_firms, -1, dtype=np.int64)
+        best = fastnp.full(n_firms, -1, dtype=np.int64)
         has = first < n_sites
         best[has] = np.where(live[first[has]] > 0, first[has], -1)
         return best if firm_ids is None else best[firm_ids]

@@ -41,6 +41,7 @@ import datetime as dt
 
 import numpy as np
 
+from marketsim import fastnp
 from marketsim.firms import finance
 from marketsim.firms.rules import Candidates, FirmPaths, Outlook
 from marketsim.market.ai import (LeaseClearing, gpu_cloud_npv_per_it_mw, new_lease_demand_mw,
@@ -139,8 +140,8 @@ def _reservations(model, o: Outlook, power: np.ndarray, firm_capex_it: np.ndarra
     host = host_capex_per_it_mw(firm_capex_it[owner], s.ai_tenant_capex_share)
     cost = power[rows] + s.mining_opex_usd_per_mwh
     eff = sites.efficiency_j_per_th[rows]
-    hall_res = np.full(len(rows), np.inf)
-    conv_res = np.full(len(rows), np.inf)
+    hall_res = fastnp.full(len(rows), np.inf)
+    conv_res = fastnp.full(len(rows), np.inf)
     # a new hall waits for its substation and shell: its rent starts later
     o_hall = o.with_conversion_lead(o.conversion_lead_months + s.ai_new_hall_extra_lead_months)
     for rule_id, rule in enumerate(model.rules):
@@ -152,7 +153,7 @@ def _reservations(model, o: Outlook, power: np.ndarray, firm_capex_it: np.ndarra
         # a conversion and a new hall of the same site share the owner's paths (at the project rate)
         shared = paths.of(owner[mine], "project", firm_rate)
         conv = Candidates(eff[mine], cost[mine], hp, firm_decline, rate[mine], host[mine], shared)
-        hall = Candidates(np.full(len(mine), np.inf), cost[mine], hp, firm_decline, rate[mine],
+        hall = Candidates(fastnp.full(len(mine), np.inf), cost[mine], hp, firm_decline, rate[mine],
                           host[mine] * (1.0 + s.ai_new_hall_capex_premium), shared)
         conv_res[mine] = rule.conversion_reservation_rate(conv, o)
         hall_res[mine] = rule.conversion_reservation_rate(hall, o_hall)
@@ -181,12 +182,12 @@ def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, decline: np.
     equity_it = need_it - project_equity_per_it_mw(s, firms.is_public, need_it)
     want = np.where(suitable, hall_it * (1.0 + s.ai_new_hall_capex_premium) + conv_it, 0.0)
     need = np.bincount(sites.owner, weights=want, minlength=len(firms)) * equity_it
-    scale = np.where(need > 0, np.clip(np.maximum(spend, 0.0) / np.where(need > 0, need, 1.0), 0.0, 1.0), 1.0)
+    scale = np.where(need > 0, fastnp.clip(np.maximum(spend, 0.0) / np.where(need > 0, need, 1.0), 0.0, 1.0), 1.0)
     hall_it = np.where(suitable, hall_it * scale[sites.owner], 0.0)
     conv_it = np.where(suitable, conv_it * scale[sites.owner], 0.0)
     # reservation rates only where a block could be offered (the costly part: elsewhere nothing
     # new is, and the priced room below is never more than the room)
-    hall_res, conv_res = np.full(n, np.inf), np.full(n, np.inf)
+    hall_res, conv_res = fastnp.full(n, np.inf), fastnp.full(n, np.inf)
     rows = (suitable & (hall_it + conv_it >= s.ai_min_lease_block_it_mw)).nonzero()[0]
     if len(rows):
         hall_res[rows], conv_res[rows] = _reservations(model, o, power, firm_capex_it, rows, decline, paths)
@@ -199,7 +200,7 @@ def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, decline: np.
     q = np.where(active, np.maximum(location_price_factor(s, sites.location_quality), 1e-9), 1.0)
     # one row per kind (OFFER_KINDS), one column per site: the offers in kind-major order
     mw = np.stack((np.where(active, empty_it, 0.0), hall_it, conv_it))
-    res = np.stack((np.full(n, s.ai_hall_opex_usd_per_kw_month), hall_res, conv_res)) / q
+    res = np.stack((fastnp.full(n, s.ai_hall_opex_usd_per_kw_month), hall_res, conv_res)) / q
     ok = (mw > 0) & np.isfinite(res)
     kind, site = ok.nonzero()
     return site, kind, mw[ok], res[ok]
@@ -245,8 +246,10 @@ def project_equity_per_it_mw(s, is_public: np.ndarray, equity_need_per_it_mw) ->
 
 def _log(model, kind: str, firm_ids, site_ids, mw, value_usd, detail) -> None:
     """One event per row, in one block (a detail string for all rows, or one per row)."""
-    model.events.add_many(kind, firm_ids, site_ids, mw, value_usd=value_usd,
-                          detail=np.broadcast_to(np.asarray(detail, dtype=object), np.shape(mw)))
+    detail = np.asarray(detail, dtype=object)
+    if detail.shape != np.shape(mw):  # one string for all rows (a view, as the rows read it)
+        detail = np.broadcast_to(detail, np.shape(mw))
+    model.events.add_many(kind, firm_ids, site_ids, mw, value_usd=value_usd, detail=detail)
 
 
 def start_halls(model, site: np.ndarray, kind: np.ndarray, it_mw: np.ndarray, debt_share: float,

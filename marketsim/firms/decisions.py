@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from marketsim import fastnp
 from marketsim.firms import economics as econ
 from marketsim.firms import conversion, finance
 from marketsim.firms.rules import Candidates, FirmPaths, Outlook
@@ -68,7 +69,7 @@ def occupancy_outlook(model, supply: float) -> float:
     """Share of the forecast AI demand (``demand_forecast_it_mw``) to the ``supply`` (IT MW), in [0, 1]."""
     if supply <= 0:
         return 1.0 if demand_forecast_it_mw(model) > 0 else 0.0
-    return float(np.clip(demand_forecast_it_mw(model) / supply, 0.0, 1.0))
+    return float(fastnp.clip(demand_forecast_it_mw(model) / supply, 0.0, 1.0))
 
 
 def _candidates(model, site_idx: np.ndarray, power: np.ndarray, decline: np.ndarray,
@@ -184,7 +185,7 @@ def funded_share(owner: np.ndarray, priority: np.ndarray, cost: np.ndarray, budg
     cum = c.cumsum()
     start = np.maximum.accumulate(np.where(first, cum - c, 0.0)) if len(o) else cum
     before = cum - c - start  # the owner's cost on its better candidates
-    afford = np.clip(np.maximum(budget[o], 0.0) - before, 0.0, c)
+    afford = fastnp.clip(np.maximum(budget[o], 0.0) - before, 0.0, c)
     share = np.zeros(len(owner))
     share[order] = np.divide(afford, c, out=np.zeros(len(c)), where=c > 0)
     return share

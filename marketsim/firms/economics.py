@@ -13,6 +13,7 @@ import threading
 import numpy as np
 from scipy.special import ndtr
 
+from marketsim import fastnp
 from marketsim.units import (  # noqa: F401 (also used as econ.X by rules)
     DAYS_PER_MONTH, HOURS_PER_DAY, KW_PER_MW, MONTHS_PER_YEAR, PH_PER_EH, W_PER_MW,
 )
@@ -100,14 +101,14 @@ class _RowCache:
         x = np.asarray(x, dtype=float)
         keys, slot, rows = self._states.get(tag, self._EMPTY)
         if len(keys):
-            idx = np.searchsorted(keys, x)
+            idx = keys.searchsorted(x)
             np.minimum(idx, len(keys) - 1, out=idx)
             if (keys[idx] == x).all():
                 return rows[slot[idx]]
         with self._lock:
             keys, slot, rows = self._states.get(tag, self._EMPTY)
             if len(keys):
-                idx = np.searchsorted(keys, x)
+                idx = keys.searchsorted(x)
                 np.minimum(idx, len(keys) - 1, out=idx)
                 missing = np.unique(x[keys[idx] != x])
             else:
@@ -127,12 +128,12 @@ class _RowCache:
                         grown[:size] = rows[:size]
                     rows = grown
                 rows[size: size + n] = new_rows
-                at = np.searchsorted(keys, missing)
+                at = keys.searchsorted(missing)
                 keys, slot = np.insert(keys, at, missing), np.insert(slot, at, np.arange(size, size + n))
                 if tag not in self._states and len(self._states) >= self.MAX_TAGS:
                     self._states.clear()
                 self._states[tag] = (keys, slot, rows)
-            return rows[slot[np.searchsorted(keys, x)]]
+            return rows[slot[keys.searchsorted(x)]]
 
 
 def hashprice_outlook(
@@ -149,7 +150,7 @@ def hashprice_outlook(
     known halving (``post_halving_ratio`` = (subsidy/2 + fees) / (subsidy + fees)) when it lands.
     """
     t = np.arange(1, months + 1, dtype=float)
-    now = np.atleast_1d(np.asarray(hashprice_now, dtype=float))
+    now = fastnp.as_1d(np.asarray(hashprice_now, dtype=float))
     decline = np.asarray(decline_per_year, dtype=float)
     if decline.shape != now.shape:  # one per row, as given, or the same for all (broadcast_to costs ~10 us)
         decline = np.broadcast_to(decline, now.shape)
@@ -173,12 +174,12 @@ def trend_decline_per_year(hashrate_growth_log_per_year: float, trend_weight, fo
     clipped to [``DECLINE_BOUNDS``]. The halving is arithmetic, applied separately.
     """
     growth = np.asarray(trend_weight, dtype=float) * hashrate_growth_log_per_year
-    return np.clip(1.0 - (1.0 + forward_premium_per_year) * np.exp(-growth), *DECLINE_BOUNDS)
+    return fastnp.clip(1.0 - (1.0 + forward_premium_per_year) * np.exp(-growth), *DECLINE_BOUNDS)
 
 
 def monthly_discount(rate_per_year: np.ndarray | float, months: int) -> np.ndarray:
     """Discount factors for months 1..months (rows: one per rate; kept per rate, ``_RowCache``)."""
-    return _DISCOUNT_ROWS.get(np.atleast_1d(np.asarray(rate_per_year, dtype=float)), int(months))
+    return _DISCOUNT_ROWS.get(fastnp.as_1d(np.asarray(rate_per_year, dtype=float)), int(months))
 
 
 def _discount_rows(rate_per_year: np.ndarray, months: int) -> np.ndarray:
@@ -234,7 +235,10 @@ def lease_pv_per_gross_mw(
     ratio = (1.0 + g) / (1.0 + r)
     # ``np.isclose(r, g)`` (rtol 1e-5, atol 1e-8), its own expression without its ~10 us of set-up
     same = (np.abs(r - g) <= ISCLOSE_ATOL + ISCLOSE_RTOL * abs(g)) & np.isfinite(g) | (r == g)
-    annuity = np.where(same, n / (1.0 + r), (1.0 - ratio**n) / np.where(same, 1.0, r - g))
+    if same.any():
+        annuity = np.where(same, n / (1.0 + r), (1.0 - ratio**n) / np.where(same, 1.0, r - g))
+    else:  # the usual case (a hurdle is not the escalator): the same numbers without the two selects
+        annuity = (1.0 - ratio**n) / (r - g)
     noi = lease_noi_usd_per_gross_mw_month(rate_usd_per_kw_month, pue, margin)
     return noi * annuity * (1.0 + r) ** -delay_months
 
@@ -245,10 +249,18 @@ def machine_capex_usd_per_mw(price_usd_per_th, efficiency_j_per_th):
 
 
 def payback_months(capex_usd, monthly_gain_usd):
-    """Simple payback; infinite when the gain is not positive."""
+    """Simple payback; infinite when the gain is not positive.
+
+    capex / gain only where the gain is positive (``np.divide``'s ``where``: nothing is divided
+    elsewhere), inf elsewhere. A positive finite gain cannot raise a division warning, so
+    ``np.errstate`` (~3 us a call) is entered only when a gain is infinite (inf / inf)."""
     gain = np.asarray(monthly_gain_usd, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(gain > 0, np.asarray(capex_usd) / np.where(gain > 0, gain, 1.0), np.inf)
+    capex = np.asarray(capex_usd)
+    shape = gain.shape if capex.shape == gain.shape or not capex.shape else np.broadcast_shapes(capex.shape, gain.shape)
+    if (gain == np.inf).any():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.divide(capex, gain, out=fastnp.full(shape, np.inf), where=gain > 0)
+    return np.divide(capex, gain, out=fastnp.full(shape, np.inf), where=gain > 0)
 
 
 def firm_asset_value_usd(

@@ -56,7 +56,7 @@ def offer_to_migrants(model, lot_efficiency: np.ndarray, lot_mw: np.ndarray, has
     big = lot_mw >= ENTRANT_MIN_SITE_MW
     if n <= 0 or not big.any() or not np.isfinite(hashprice):
         return moved, price, ()
-    lots = np.flatnonzero(big)
+    lots = big.nonzero()[0]
     power = lognormal_with_moments(model.firm_rng, s.entry_power_price_mean_usd_per_mwh,
                                    s.entry_power_price_sd_usd_per_mwh, len(lots) * n).reshape(len(lots), n)
     margin = mining_margin.fleet_margin_usd_per_mw_month(model, power, hashprice, lot_efficiency[lots, None], 0.0)
@@ -83,12 +83,12 @@ def entry_probability(model, o, power_usd_per_mwh: np.ndarray, beliefs) -> np.nd
     active = firms.active
     decline = beliefs.expected_decline_per_year
     cand = Candidates(
-        efficiency_j_per_th=np.full(k, o.frontier_j_per_th),
+        efficiency_j_per_th=fastnp.full(k, o.frontier_j_per_th),
         cost_usd_per_mwh=power_usd_per_mwh + s.mining_opex_usd_per_mwh,
-        expected_hashprice=np.full(k, o.hashprice_now),
-        expected_decline_per_year=np.full(k, fastnp.median(decline[active]) if active.any() else 0.0),
-        hurdle_rate_per_year=np.full(k, s.entry_hurdle_rate_per_year),
-        conversion_capex_usd_per_mw=np.full(k, s.conversion_capex_usd_per_mw),
+        expected_hashprice=fastnp.full(k, o.hashprice_now),
+        expected_decline_per_year=fastnp.full(k, fastnp.median(decline[active]) if active.any() else 0.0),
+        hurdle_rate_per_year=fastnp.full(k, s.entry_hurdle_rate_per_year),
+        conversion_capex_usd_per_mw=fastnp.full(k, s.conversion_capex_usd_per_mw),
     )
     return NPVRule().expansion_intensity(cand, o)
 

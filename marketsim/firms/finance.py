@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from marketsim import fastnp
 from marketsim.firms import economics as econ
 from marketsim.firms import hosting
 from marketsim.step_state import Observation, Payments
@@ -43,7 +44,7 @@ def asset_value_usd(model, seen: Observation | None = None) -> np.ndarray:
     n = len(firms)
     machine_value = econ.machine_capex_usd_per_mw(seen.machine_price_usd_per_th, sites.efficiency_j_per_th)
     # machines lose value as they age and as the frontier moves away from them
-    relative = np.clip(model.market.state.frontier_j_per_th / sites.efficiency_j_per_th, 0.0, 1.0)
+    relative = fastnp.clip(model.market.state.frontier_j_per_th / sites.efficiency_j_per_th, 0.0, 1.0)
     site_value = site_collateral_usd_per_mw(s.site_build_capex_usd_per_mw, seen.hashprice_observed,
                                             s.machine_price_reference_hashprice, s.site_collateral_hashprice_elasticity)
     per_site = econ.firm_asset_value_usd(
@@ -89,7 +90,7 @@ def draw_vendor_credit(model, idx: np.ndarray, machine_capex_usd: np.ndarray) ->
     instalments. It is lent outside the banks' loan-to-value ceiling (the maker lends against
     the machines it ships) but counts as debt for every later loan. Returns the credit."""
     s, firms = model.config, model.firms
-    idx = np.atleast_1d(idx)
+    idx = fastnp.as_1d(idx)
     credit = vendor_credit_usd(machine_capex_usd, firms.is_public[idx], s.vendor_financing_share)
     if has_repeats(idx):
         idx, at = np.unique(idx, return_inverse=True)
@@ -205,7 +206,7 @@ def borrow(firms, idx: np.ndarray, amount: np.ndarray) -> np.ndarray:
     the last ``asset_value_usd``): a request beyond it gets what is left under the ceiling.
     Returns what each firm drew.
     """
-    idx = np.atleast_1d(idx)
+    idx = fastnp.as_1d(idx)
     amount = np.asarray(amount, dtype=float)
     if amount.shape != idx.shape:
         amount = np.broadcast_to(amount, idx.shape)
@@ -242,7 +243,7 @@ def equity_room_usd(model, assets: np.ndarray | None = None, seen: Observation |
     seen = _seen(model, seen)
     value, replacement = market_value_and_replacement_usd(model, seen)
     q = np.divide(value, replacement, out=np.zeros(len(replacement)), where=replacement > 0)
-    scale = np.clip(1.0 - s.equity_issuance_min_q / np.where(q > 0, q, np.inf), 0.0, 1.0)
+    scale = fastnp.clip(1.0 - s.equity_issuance_min_q / np.where(q > 0, q, np.inf), 0.0, 1.0)
     per_review = s.equity_issuance_share_per_year * seen.years_in_step / s.review_probability_per_step
     return np.where(firms.active & firms.is_public & (value > 0), per_review * scale * value, 0.0)
 
@@ -269,9 +270,9 @@ def fund_orders(model, idx: np.ndarray, capex: np.ndarray, equity_room: np.ndarr
     """Fund capex commitments beyond free cash: new equity first (within ``equity_room``),
     then debt. Cash rises by what is raised; the instalments are paid later from it."""
     firms = model.firms
-    idx = np.atleast_1d(idx)
+    idx = fastnp.as_1d(idx)
     pending = firms.payments.buffer[idx].sum(axis=1)
-    shortfall = np.maximum(pending + np.atleast_1d(capex) - firms.cash_usd[idx], 0.0)
+    shortfall = np.maximum(pending + fastnp.as_1d(capex) - firms.cash_usd[idx], 0.0)
     # shares sold gross; the ATM fee is what the firm sees of the cost (equity_issuance_fee_share)
     keep = 1.0 - model.config.equity_issuance_fee_share
     gross = np.minimum(shortfall / keep, np.maximum(equity_room[idx], 0.0))

@@ -27,6 +27,11 @@ from marketsim.step_state import Curtailment, Observation, UsedSale
 FIXED_POINT_BRACKET_LOG = 30.0  # widest bracket, in log EH/s (e^30: any hashrate a model could reach)
 FIXED_POINT_TOLERANCE_LOG = 1e-6  # relative precision of the hashrate (1 ppm)
 FIXED_POINT_NEAR_LOG = 0.25  # half-width of the first bracket around last step's hashrate
+# the narrow bracket is tried before the whole fleet's excess when its top lies at least this far
+# (in log EH/s) below the fleet's: excess falls by at least that much between them, far more than
+# the float rounding of a sum of ndtr values (~1e-15), so a negative excess at the bracket's top
+# proves the fleet's is negative too
+FIXED_POINT_SLOPE_MARGIN_LOG = 1e-6
 SCRAP_REMNANT_MW = 0.1  # a cohort smaller than this after a scrapping goes whole
 MINING_SITE_SHARE = 0.5  # a site counts as mining (for curtailment/resumption events) while at least half its
 #                          machine MW runs: a reporting threshold, the economics use the exact shares
@@ -196,15 +201,26 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, la
         return seen[log_h]
 
     high = np.log(capacity)
-    top = excess(high)
-    if top >= 0:  # everything mines even with the whole fleet on
-        return reward / (capacity * protocol.PH_PER_EH)
     # first try a narrow bracket around last step's hashrate (it rarely moves by more than
     # e^0.25 in a step), then the whole range
     last = last_network_ehs
-    if last > 0 and np.log(last) - FIXED_POINT_NEAR_LOG < high:
+    near = last > 0 and np.log(last) - FIXED_POINT_NEAR_LOG < high
+    if near:
         near_low = np.log(last) - FIXED_POINT_NEAR_LOG
         near_high = min(high, np.log(last) + FIXED_POINT_NEAR_LOG)
+        if near_high < high - FIXED_POINT_SLOPE_MARGIN_LOG:
+            # excess falls with slope <= -1 in log H (log S falls as H rises, minus log H), so a
+            # root inside the narrow bracket means excess(high) < excess(near_high) < 0: the
+            # whole fleet does not mine, and ``top`` below (one evaluation of supply) would not
+            # return. The same root, from the same evaluations, one evaluation sooner.
+            f_low, f_high = excess(near_low), excess(near_high)
+            if f_low > 0 > f_high:
+                log_h = brentq(excess, near_low, near_high, xtol=FIXED_POINT_TOLERANCE_LOG)
+                return reward / (np.exp(log_h) * protocol.PH_PER_EH)
+    top = excess(high)
+    if top >= 0:  # everything mines even with the whole fleet on
+        return reward / (capacity * protocol.PH_PER_EH)
+    if near:
         f_low, f_high = excess(near_low), (top if near_high == high else excess(near_high))
         if f_low > 0 > f_high:
             log_h = brentq(excess, near_low, near_high, xtol=FIXED_POINT_TOLERANCE_LOG)

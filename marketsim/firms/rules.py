@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from marketsim import fastnp
 from marketsim.firms import economics as econ
 
 TOO_SLOW_SCORE = -1.0  # an upgrade that does not pay back within max_payback_months: a 'no', whatever its NPV
@@ -93,7 +94,7 @@ class FirmRows:
 
     def __init__(self, n_firms: int, make):
         self.make = make
-        self.slot = np.full(n_firms, -1, dtype=np.int64)  # each firm's row in ``table`` (-1: not made)
+        self.slot = fastnp.full(n_firms, -1, dtype=np.int64)  # each firm's row in ``table`` (-1: not made)
         self.table: np.ndarray | None = None
 
     def _slots(self, firm_idx: np.ndarray) -> np.ndarray:
@@ -103,7 +104,7 @@ class FirmRows:
         if missing.any():
             todo = np.zeros(len(self.slot), dtype=bool)
             todo[firm_idx[missing]] = True
-            todo = np.flatnonzero(todo)
+            todo = todo.nonzero()[0]
             made = self.make(todo)
             start = 0 if self.table is None else len(self.table)
             self.slot[todo] = np.arange(start, start + len(todo))
@@ -160,6 +161,15 @@ def _rows_of(paths: CandidatePaths, firm_idx: np.ndarray):
     return paths.hashprice.rows(firm_idx), paths.discount.rows(firm_idx)
 
 
+def _gives_up_no_mining(c: Candidates) -> bool:
+    """True when every candidate is a new hall (efficiency inf: no machines) at a cash cost >= 0
+    and a finite belief: each month's revenue is hashprice x 1000 / inf = 0, its margin 0 - cost
+    <= 0, so ``pv_mining_margin_per_mw`` is 0 (or -0.0) in every row, and capex + it is capex.
+    The reservation rate then needs no hashprice path (the per-firm rows of ``FirmPaths``)."""
+    return bool(np.isinf(c.efficiency_j_per_th).all() and (c.cost_usd_per_mwh >= 0).all()
+                and np.isfinite(c.expected_hashprice).all())
+
+
 class DecisionRule:
     """Interface; see the module docstring."""
 
@@ -207,12 +217,12 @@ class NPVRule(DecisionRule):
         return paths.hashprice.column(paths.firm, 0), lambda idx: _rows_of(paths, paths.firm[idx])
 
     def upgrade_score(self, c, o):
-        frontier = np.full(len(c), o.frontier_j_per_th)
+        frontier = fastnp.full(len(c), o.frontier_j_per_th)
         capex = econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, frontier)
         first_month, paths_of = self._first_month_and_paths(c, o)
         first_month_gain = first_month * econ.PH_PER_EH * econ.DAYS_PER_MONTH * (1 / frontier - 1 / c.efficiency_j_per_th)
         quick = econ.payback_months(capex, first_month_gain) <= o.max_payback_months
-        score = np.full(len(c), TOO_SLOW_SCORE)
+        score = fastnp.full(len(c), TOO_SLOW_SCORE)
         go = quick.nonzero()[0]  # the discounted gain only where the payback guard lets it through
         if len(go):
             hp, disc = paths_of(go)
@@ -239,7 +249,7 @@ class NPVRule(DecisionRule):
         return per_site.repeat(ends - first)
 
     def expansion_intensity(self, c, o):
-        frontier = np.full(len(c), o.frontier_j_per_th)
+        frontier = fastnp.full(len(c), o.frontier_j_per_th)
         capex = o.site_build_capex_usd_per_mw + econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, frontier)
         first_month, paths_of = self._first_month_and_paths(c, o)
         margin_now = np.maximum(
@@ -251,7 +261,7 @@ class NPVRule(DecisionRule):
         if len(go):
             hp, disc = paths_of(go)
             value = econ.pv_mining_margin_per_mw(hp, frontier[go], c.cost_usd_per_mwh[go], disc)
-            intensity[go] = np.clip(value / capex[go] - 1.0, 0.0, 1.0)
+            intensity[go] = fastnp.clip(value / capex[go] - 1.0, 0.0, 1.0)
         return intensity
 
     def conversion_reservation_rate(self, c, o):
@@ -263,10 +273,12 @@ class NPVRule(DecisionRule):
         mining margin the PUE gross MW give up over the horizon (0 on a new hall: efficiency
         inf). Linear in the rate, so r = cost / PV of $1/kW-month.
         """
-        hp, disc = self._paths(c, o)
-        forgone = econ.pv_mining_margin_per_mw(hp, c.efficiency_j_per_th, c.cost_usd_per_mwh, disc) * o.ai_pue
         per_rate = econ.lease_pv_per_gross_mw(1.0, 1.0, o.ai_margin, o.ai_term_years, o.ai_escalator_per_year,
                                               c.hurdle_rate_per_year, o.conversion_lead_months)
+        if _gives_up_no_mining(c):  # new halls: no path to value (the same numbers: capex + 0)
+            return (c.conversion_capex_usd_per_mw + 0.0) / per_rate
+        hp, disc = self._paths(c, o)
+        forgone = econ.pv_mining_margin_per_mw(hp, c.efficiency_j_per_th, c.cost_usd_per_mwh, disc) * o.ai_pue
         return (c.conversion_capex_usd_per_mw + forgone) / per_rate
 
     def conversion_score(self, c, o):
@@ -300,7 +312,7 @@ class MyopicRule(DecisionRule):
             o.machine_price_usd_per_th, o.frontier_j_per_th
         )
         pb = econ.payback_months(capex, margin)
-        return np.clip(1.0 - pb / o.max_payback_months, 0.0, 1.0)
+        return fastnp.clip(1.0 - pb / o.max_payback_months, 0.0, 1.0)
 
     def conversion_reservation_rate(self, c, o):
         """The rate whose NOI, less today's mining margin on the PUE gross MW given up, repays

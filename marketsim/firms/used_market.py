@@ -46,14 +46,17 @@ def resell_used_machines(model, seen: Observation, hashprice_consistent: float, 
         model.events.add_many("scrapped", sites.owner[gone], gone, retired_mw[gone])
         retired = retired.copy()
         retired[gone] = 0.0
-    site_idx, slot = np.nonzero(retired > COHORT_TOLERANCE_MW)
-    if not len(site_idx):
+    # the (site, slot) cells holding retired machines in row-major order: ``np.nonzero`` of the
+    # 2-D mask, from a 1-D nonzero (a quarter of the cost)
+    cells = (retired.ravel() > COHORT_TOLERANCE_MW).nonzero()[0]
+    if not len(cells):
         return UsedSale()
+    site_idx = cells // retired.shape[1]
     # lots of similar machines are sold together (one clearing per efficiency bin), each seller
     # getting its share of the bin's proceeds: the market works on tiers, not on single sites
-    lot_mw = retired[site_idx, slot]
-    lot_eff = retired_efficiency[site_idx, slot]
-    bins, lot_bin = np.unique(np.round(np.log(lot_eff) / USED_LOT_BIN_LOG), return_inverse=True)
+    lot_mw = retired.ravel()[cells]
+    lot_eff = retired_efficiency.ravel()[cells]
+    bins, lot_bin = fastnp.unique_inverse(np.round(np.log(lot_eff) / USED_LOT_BIN_LOG))
     bin_mw = np.bincount(lot_bin, weights=lot_mw)
     bin_eff = bin_mw / np.bincount(lot_bin, weights=lot_mw / lot_eff)  # TH-conserving average
     free = np.where(firms.active[sites.owner], sites.mw_shutdown, 0.0)
@@ -80,12 +83,12 @@ def resell_used_machines(model, seen: Observation, hashprice_consistent: float, 
     wanted = (value > 0).any(axis=1)  # a lot no buyer values at more than 0 goes to scrap, whatever the order
     sales = []  # (sites, MW, USD) of each lot sold, logged in one block after the loop (same order)
     tier_price = {}  # USD/TH by tier, the last lot of each tier sold
-    for b in np.argsort(bin_eff):  # best machines first
+    for b in bin_eff.argsort():  # best machines first
         if not len(buyers):
             break
         if not wanted[b]:
             continue
-        rank = np.argsort(-value[b])
+        rank = (-value[b]).argsort()
         ranked, ranked_value = buyers[rank], value[b][rank]
         affordable = np.minimum(free[ranked], cash_left[sites.owner[ranked]] / np.maximum(ranked_value, 1.0))
         bought_ranked, price[b] = vintages.clear_used_lot(bin_mw[b], affordable, ranked_value)
@@ -96,7 +99,7 @@ def resell_used_machines(model, seen: Observation, hashprice_consistent: float, 
         rows, mw = ranked[got], bought_ranked[got]
         bought_any = True
         vintages.add_cohort(sites.cohort_mw, sites.cohort_efficiency_j_per_th, sites.cohort_age_years,
-                            rows, mw, np.full(len(rows), bin_eff[b]))
+                            rows, mw, fastnp.full(len(rows), bin_eff[b]))
         sites.mw_shutdown[rows] -= mw
         sites.mw_idle[rows] += mw
         free[rows] = np.maximum(free[rows] - mw, 0.0)

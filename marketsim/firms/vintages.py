@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from marketsim import fastnp
 from marketsim.market import asic
 
 W_PER_MW = 1e6  # TH per MW = W_PER_MW / (J/TH)
@@ -79,11 +80,11 @@ def add_cohort(cohort_mw, cohort_eff, cohort_age, rows: np.ndarray, mw: np.ndarr
     rows = np.asarray(rows)
     if not len(rows):
         return
-    m, e, a = cohort_mw[rows], cohort_eff[rows], cohort_age[rows]
+    m, e = cohort_mw[rows], cohort_eff[rows]
     dist = np.where(m <= 0, -1.0, np.abs(np.log(e / eff[:, None])))
-    slot = np.argmin(dist, axis=1)
+    slot = dist.argmin(axis=1)  # the method: ``np.argmin``'s answer without its Python wrapper
     i = np.arange(len(rows))
-    old_m, old_e, old_a = m[i, slot], e[i, slot], a[i, slot]
+    old_m, old_e, old_a = m[i, slot], e[i, slot], cohort_age[rows, slot]
     new_m = old_m + mw
     th = np.where(old_m > 0, old_m / old_e, 0.0) + mw / eff
     cohort_eff[rows, slot] = np.where(th > 0, new_m / np.where(th > 0, th, 1.0), eff)
@@ -96,12 +97,15 @@ def remove_worst(cohort_mw, cohort_eff, rows: np.ndarray, mw: np.ndarray) -> np.
     MW taken per (row, slot). A sort, a cumulative sum and a cut: no loop over sites."""
     rows = np.asarray(rows)
     m, e = cohort_mw[rows], cohort_eff[rows]
-    order = np.argsort(np.where(m > 0, -e, np.inf), axis=1)  # highest J/TH (worst) first
-    m_sorted = np.take_along_axis(m, order, axis=1)
-    before = np.cumsum(m_sorted, axis=1) - m_sorted
-    take_sorted = np.clip(np.asarray(mw, float)[:, None] - before, 0.0, m_sorted)
-    take = np.zeros_like(m)
-    np.put_along_axis(take, order, take_sorted, axis=1)
+    order = np.where(m > 0, -e, np.inf).argsort(axis=1)  # highest J/TH (worst) first
+    # ``np.take_along_axis`` / ``np.put_along_axis`` on axis 1, as the plain fancy index they
+    # build (the same cells, without ~35 us of their index set-up)
+    i = np.arange(len(rows))[:, None]
+    m_sorted = m[i, order]
+    before = m_sorted.cumsum(axis=1) - m_sorted
+    take_sorted = fastnp.clip(np.asarray(mw, float)[:, None] - before, 0.0, m_sorted)
+    take = np.zeros(m.shape)
+    take[i, order] = take_sorted
     cohort_mw[rows] = m - take
     return take
 
@@ -139,8 +143,8 @@ def clear_used_lot(mw: float, buyer_free_mw: np.ndarray, buyer_value_usd_per_mw:
     """
     want = buyer_value_usd_per_mw > 0
     free = np.where(want, buyer_free_mw, 0.0)
-    before = np.cumsum(free) - free
-    bought = np.clip(mw - before, 0.0, free)
+    before = free.cumsum() - free
+    bought = fastnp.clip(mw - before, 0.0, free)
     served = (bought > 0).nonzero()[0]
     if not len(served):
         return bought, 0.0

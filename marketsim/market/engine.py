@@ -24,6 +24,13 @@ from marketsim.units import DAYS_PER_MONTH, DAYS_PER_YEAR, TH_PER_EH
 # the date ``asic_supply_capacity_ehs_per_month`` refers to: the end of the fitting window
 ASIC_CAPACITY_ANCHOR = pd.Timestamp("2023-01-01")
 
+# what a model's construction reads of the shipped daily data, worked out once per process (a
+# sweep builds thousands of models on the same calendar; the shipped file never changes): the
+# replay's step table by step boundaries, the hashrate history before a start by (start, months).
+# Each model gets a copy.
+_REPLAY_TABLES: dict[tuple, pd.DataFrame] = {}
+_HASHRATE_BEFORE: dict[tuple, np.ndarray] = {}
+
 
 @dataclass(frozen=True)
 class MarketState:
@@ -89,7 +96,7 @@ class Market:
 
     # --- set-up ------------------------------------------------------------------------
     def _load_replay(self) -> pd.DataFrame:
-        daily = mdata.load_btc_daily()
+        daily = mdata.load_btc_daily(copy=False)  # read only: ``aggregate_steps`` makes new columns
         bounds = list(self.bounds)
         s = self.scenario
         if s.history_until is not None and not any(m == "replay" for m in (s.price_model, s.fee_model, s.blocks_model)):
@@ -97,10 +104,15 @@ class Market:
             bounds = [b for b in bounds if b <= last]
             if len(bounds) < 2:
                 raise ScenarioError(f"history_until={s.history_until}: no whole step of the run lies before it")
-        try:
-            return mdata.aggregate_steps(daily, bounds)
-        except mdata.DataError as exc:
-            raise ScenarioError(f"replay needs the run inside the shipped data: {exc}") from None
+        key = tuple(bounds)
+        table = _REPLAY_TABLES.get(key)
+        if table is None:
+            try:
+                table = mdata.aggregate_steps(daily, bounds)
+            except mdata.DataError as exc:
+                raise ScenarioError(f"replay needs the run inside the shipped data: {exc}") from None
+            _REPLAY_TABLES[key] = table
+        return table.copy(deep=True)
 
     def _history_steps(self) -> int:
         if self.replay is None:
@@ -115,7 +127,7 @@ class Market:
         return model_name == "replay" or step < self.history_steps
 
     def _data_price_at_start(self) -> float:
-        daily = mdata.load_btc_daily()
+        daily = mdata.load_btc_daily(copy=False)  # read only
         day = daily.loc[daily["date"] == pd.Timestamp(self.scenario.start_date)]
         if day.empty:
             raise ScenarioError(
@@ -171,7 +183,7 @@ class Market:
         s = self.scenario
         if s.initial_block_height is not None:
             return s.initial_block_height
-        daily = mdata.load_btc_daily()
+        daily = mdata.load_btc_daily(copy=False)  # read only
         start = pd.Timestamp(s.start_date)
         last = daily["date"].iloc[-1]
         if start <= last:
@@ -185,7 +197,7 @@ class Market:
         s = self.scenario
         if s.initial_network_hashrate_ehs is not None:
             return s.initial_network_hashrate_ehs
-        daily = mdata.load_btc_daily()
+        daily = mdata.load_btc_daily(copy=False)  # read only
         start = pd.Timestamp(s.start_date)
         window = daily[(daily["date"] < start) & (daily["date"] >= start - pd.DateOffset(months=1))]
         rate = window["hashrate_ths"].dropna()
@@ -198,14 +210,19 @@ class Market:
 
     def hashrate_before_start(self, months: int) -> np.ndarray:
         """Monthly mean network hashrate (EH/s) of up to ``months`` whole months before the start,
-        oldest first, where the shipped data has it (public history a miner could see)."""
-        daily = mdata.load_btc_daily()
-        start = pd.Timestamp(self.scenario.start_date)
-        window = daily[(daily["date"] < start) & (daily["date"] >= start - pd.DateOffset(months=months))]
-        rate = window.set_index("date")["hashrate_ths"].dropna()
-        if rate.empty:
-            return np.zeros(0)
-        return (rate.resample("MS").mean().dropna() / TH_PER_EH).to_numpy()
+        oldest first, where the shipped data has it (public history a miner could see). Worked
+        out once per (start, months) in a process (``_HASHRATE_BEFORE``: the shipped data never
+        changes), a copy each time."""
+        key = (pd.Timestamp(self.scenario.start_date), months)
+        rates = _HASHRATE_BEFORE.get(key)
+        if rates is None:
+            daily = mdata.load_btc_daily(copy=False)  # read only
+            start = key[0]
+            window = daily[(daily["date"] < start) & (daily["date"] >= start - pd.DateOffset(months=months))]
+            rate = window.set_index("date")["hashrate_ths"].dropna()
+            rates = _HASHRATE_BEFORE[key] = (np.zeros(0) if rate.empty
+                                             else (rate.resample("MS").mean().dropna() / TH_PER_EH).to_numpy())
+        return rates.copy()
 
     # --- per step -----------------------------------------------------------------------
     def step_dates(self, step: int) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -222,6 +239,8 @@ class Market:
             # (the same ``Timedelta.days`` as one subtraction of Timestamps a step, at ~10 us each)
             self._step_days = np.asarray((self.bounds[1:] - self.bounds[:-1]).days)
             self._days_elapsed = np.asarray((self.bounds - self.bounds[0]).days)
+            # and whole days from the makers' capacity anchor (``asic_capacity_ehs_per_month``)
+            self._days_from_asic_anchor = np.asarray((self.bounds - ASIC_CAPACITY_ANCHOR).days)
         return self._bound_dates[step], self._bound_dates[step + 1]
 
     def _replay_value(self, step: int, column: str) -> float:
@@ -386,7 +405,11 @@ class Market:
         # step, and its date never changes (comparing Timestamps costs more than the check by identity)
         if cached is not None and cached[0] is state and cached[1] is s:
             return cached[2]
-        years = float((state.date - ASIC_CAPACITY_ANCHOR).days) / DAYS_PER_YEAR
+        if 0 <= state.step < len(self._bound_dates) and state.date is self._bound_dates[state.step]:
+            days = self._days_from_asic_anchor[state.step]  # the step's own date: counted with the calendar
+        else:  # a state made by hand
+            days = (state.date - ASIC_CAPACITY_ANCHOR).days
+        years = float(days) / DAYS_PER_YEAR
         capacity = float(asic.supply_capacity_ehs_per_month(years, s.asic_supply_capacity_ehs_per_month,
                                                             s.asic_supply_growth_per_year))
         self._asic_capacity_at = (state, s, capacity)
