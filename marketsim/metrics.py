@@ -210,7 +210,8 @@ def industry_outcome(model) -> dict:
         "cost_to_mine_btc_usd": (mining_cost + float(led["opex_usd"].sum())) / mined if mined > 0 else MISSING,
         "halted": halted,
         "ai_demand_mw": state.ai_demand_mw,
-        "ai_contracted_it_mw": lease_market.contracted_it_mw,
+        # the lease book at the step's end: an exit after the lease market (a bankruptcy's cut) is in it
+        "ai_contracted_it_mw": float(model.leases.mw_it.sum()),
         "ai_lease_rate_usd_per_kw_month": market.lease_rate_usd_per_kw_month,
         "machine_price_usd_per_th": model.seen.machine_price_usd_per_th,
         "asic_shipped_ehs": model.asic_shipped_ehs,

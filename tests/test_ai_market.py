@@ -223,6 +223,18 @@ def test_hyperscaler_backstops_cheapen_project_debt_from_their_date():
     assert (after[~npv] == before[~npv]).all()  # a myopic payback does not discount: its ask does not move
 
 
+def test_industry_table_counts_the_leases_left_at_the_end_of_the_step():
+    """An exit after the lease market (a bankruptcy cuts its leases) must show in the step's row:
+    the column reads the lease book as the step ends, not the lease market's figure."""
+    from marketsim import metrics
+    model = IndustryModel(load_scenario("halving-2024-replay", n_firms=30), rng=1)
+    model.step()
+    assert model.decisions.lease_market.contracted_it_mw == 0.0
+    site = int(np.argmax(model.sites.suitable_mw))
+    model.leases.sign(np.array([site]), np.array([40.0]), np.array([120.0]), step=0, term_steps=144)
+    assert metrics.industry_outcome(model)["ai_contracted_it_mw"] == 40.0
+
+
 def test_public_sites_file_covers_every_public_miner_with_sources():
     sites = load_ai_sites()
     assert set(sites["name"]) == set(load_public_miners()["name"])
