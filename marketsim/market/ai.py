@@ -22,7 +22,7 @@ exogenous driver like the price, and the deals came in waves (mid-2024, then fro
 calibration.md section 7.1) that no smooth curve through yearly totals has: the logistic through
 them wants ~60 MW by mid-2024, when ~580 MW had been signed by October. Why the shift: the curve
 and the deal list are two readings of the same announcements (the curve also counts a GPU-cloud
-contract and converts rates to the reference), ~430 MW apart at end-2025; a step of that size in
+contract and converts rates to the reference), ~340 MW apart at the hand-over in December 2025; a step of that size in
 one month would read as a wave of deals that nobody announced.
 
 The curve is the IT MW tenants want *at a reference rate* (``reference_rate``, $/kW-month).
