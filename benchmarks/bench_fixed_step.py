@@ -20,13 +20,10 @@ the share of the step they are. Writes the table to ``benchmarks/results/fixed_s
 
 from __future__ import annotations
 
-import argparse
 import json
-import subprocess
-import sys
 import time
 
-from tables import markdown, median, plain, write_section
+from tables import child_result, markdown, median, plain, size_args, write_section
 
 DEFAULT_FIRMS = [16, 1000]
 DEFAULT_REPEAT = {16: 5, 1000: 3}
@@ -95,12 +92,7 @@ def measure(n_firms: int, months: int, repeat: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--firms", type=int, nargs="+", default=DEFAULT_FIRMS)
-    parser.add_argument("--months", type=int, default=120)
-    parser.add_argument("--repeat", type=int, help="runs per size (default: 5 at 16 firms, 3 at 1,000)")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = size_args(__doc__, DEFAULT_FIRMS, "runs per size (default: 5 at 16 firms, 3 at 1,000)")
     if args.child:
         print(json.dumps(measure(args.firms[0], args.months, args.repeat)))
         return
@@ -110,10 +102,7 @@ def main() -> None:
     print("mean CPU microseconds per step (model construction and tables excluded)", flush=True)
     print(plain(header), flush=True)
     for n in args.firms:
-        repeat = args.repeat or DEFAULT_REPEAT.get(n, 3)
-        cmd = [sys.executable, __file__, "--child", "--firms", str(n), "--months", str(args.months),
-               "--repeat", str(repeat)]
-        r = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+        r = child_result(__file__, n, args.months, args.repeat or DEFAULT_REPEAT.get(n, 3))
         us = {label: r["per_step_s"][label] * 1e6 for label in PHASES}
         fixed = sum(us.values())
         step = r["step_s"] * 1e6

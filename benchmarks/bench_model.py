@@ -17,14 +17,11 @@ interpreter with everything imported). Writes the table to ``benchmarks/results/
 
 from __future__ import annotations
 
-import argparse
 import json
 import resource
-import subprocess
-import sys
 import time
 
-from tables import markdown, median, plain, write_section
+from tables import child_result, markdown, median, plain, size_args, write_section
 
 DEFAULT_FIRMS = [16, 200, 1000, 10000, 50000]
 DEFAULT_REPEAT = {16: 7, 200: 5, 1000: 5, 10000: 2, 50000: 1}  # fewer runs where one run takes minutes
@@ -89,12 +86,7 @@ def measure(n_firms: int, months: int, repeat: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--firms", type=int, nargs="+", default=DEFAULT_FIRMS)
-    parser.add_argument("--months", type=int, default=120)
-    parser.add_argument("--repeat", type=int, help="runs per size (default: 7 at 16 firms ... 1 at 50,000)")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = size_args(__doc__, DEFAULT_FIRMS, "runs per size (default: 7 at 16 firms ... 1 at 50,000)")
     if args.child:
         print(json.dumps(measure(args.firms[0], args.months, args.repeat)))
         return
@@ -104,10 +96,7 @@ def main() -> None:
     print("one run: the model's construction, its steps and its three tables; medians of the runs", flush=True)
     print(plain(header), flush=True)
     for n in args.firms:
-        repeat = args.repeat or DEFAULT_REPEAT.get(n, 3)
-        cmd = [sys.executable, __file__, "--child", "--firms", str(n), "--months", str(args.months),
-               "--repeat", str(repeat)]
-        r = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+        r = child_result(__file__, n, args.months, args.repeat or DEFAULT_REPEAT.get(n, 3))
         cpu, floor = median(r["cpu"]), median(r["floor"])
         rows.append([f"{n:,}", str(r["steps"]), str(r["runs"]), f"{median(r['wall']):.3f}", f"{cpu:.3f}",
                      f"{cpu / (n * r['steps']) * 1e6:.2f}", f"{floor:.3f}", f"{cpu / floor:.1f}",

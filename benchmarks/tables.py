@@ -7,10 +7,14 @@ wall seconds: CPU time does not count the time this process waited for a core.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -59,3 +63,21 @@ def write_section(name: str, text: str) -> Path:
     path = RESULTS / f"{name}.md"
     path.write_text(text)
     return path
+
+
+def size_args(doc: str, default_firms: list[int], repeat_help: str) -> argparse.Namespace:
+    """The command line of a benchmark measured per population size: ``--firms``, ``--months``,
+    ``--repeat``, and the hidden ``--child`` that measures one size in a process of its own."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--firms", type=int, nargs="+", default=default_firms)
+    parser.add_argument("--months", type=int, default=120)
+    parser.add_argument("--repeat", type=int, help=repeat_help)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def child_result(script: str, n_firms: int, months: int, repeat: int) -> dict:
+    """``script --child`` for one size in a fresh process (its memory and caches its own), read
+    back from the JSON it prints."""
+    cmd = [sys.executable, script, "--child", "--firms", str(n_firms), "--months", str(months), "--repeat", str(repeat)]
+    return json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)

@@ -52,12 +52,21 @@ def settle_exits(model, seen: Observation, payments: Payments) -> None:
     two records where the step keeps them (``model.seen``, ``model.payments``).
     """
     assets = finance.asset_value_usd(model, seen)
+    if not len(payments.insolvent):
+        # with no bankruptcy nothing the assets are made of has changed: the market screens on
+        # these, and when it screens no firm nothing can happen, so what firms can spend and the
+        # step's indexes (both pure reads of the books) are not worked out
+        targets = screen_targets(model, assets)
+        if not len(targets):
+            return
+        spend = finance.spendable_usd(model, assets, seen)
+        market_for_firms(model, spend, ExitBook(model, spend), assets, targets=targets)
+        return
     spend = finance.spendable_usd(model, assets, seen)
     book = ExitBook(model, spend)
     for firm_id in payments.insolvent:
         go_bankrupt(model, int(firm_id), spend, book)
-    # with no bankruptcy nothing the assets are made of has changed: the market screens on these
-    market_for_firms(model, spend, book, None if len(payments.insolvent) else assets)
+    market_for_firms(model, spend, book, None)
 
 
 class ExitBook:
@@ -380,11 +389,12 @@ def replacement_value_usd(model) -> np.ndarray:
 
 
 def market_for_firms(model, spend: np.ndarray, book: ExitBook | None = None,
-                     assets: np.ndarray | None = None) -> None:
+                     assets: np.ndarray | None = None, targets: np.ndarray | None = None) -> None:
+    """``targets``: the firms screened this step (``screen_targets``), if the caller has drawn them."""
     s, firms, sites = model.config, model.firms, model.sites
     price_btc = model.market.state.btc_price_usd
     book = ExitBook(model, spend) if book is None else book
-    targets = screen_targets(model, assets)
+    targets = screen_targets(model, assets) if targets is None else targets
     live_rows, screened = _screened_values(model, book, targets)
     touched = book.touched  # the same set object all step
     for target in targets.tolist():

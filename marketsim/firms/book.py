@@ -76,8 +76,8 @@ class Pipeline:
         n = min(max(int(over_steps), 1), self.horizon - 1)
         cols = (self.cursor + np.arange(1, n + 1)) % self.horizon
         # ``np.tile(cols, len(rows))`` as one C repeat of the row of columns
-        np.add.at(self.buffer, (np.repeat(rows, n), cols[None, :].repeat(len(rows), axis=0).ravel()),
-                  np.repeat(amounts / n, n))
+        np.add.at(self.buffer, (np.asarray(rows).repeat(n), cols[None, :].repeat(len(rows), axis=0).ravel()),
+                  (np.asarray(amounts) / n).repeat(n))
 
     def pop(self) -> np.ndarray:
         """Advance one step and return what arrives now (and clear it)."""

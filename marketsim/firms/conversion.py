@@ -199,8 +199,9 @@ def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, decline: np.
     hall_it, conv_it = np.where(block, hall_it, 0.0), np.where(block, conv_it, 0.0)
     q = np.where(active, np.maximum(location_price_factor(s, sites.location_quality), 1e-9), 1.0)
     # one row per kind (OFFER_KINDS), one column per site: the offers in kind-major order
-    mw = np.stack((np.where(active, empty_it, 0.0), hall_it, conv_it))
-    res = np.stack((fastnp.full(n, s.ai_hall_opex_usd_per_kw_month), hall_res, conv_res)) / q
+    # (``np.stack`` of three rows, as one concatenation: the same (3, n) array)
+    mw = np.concatenate((np.where(active, empty_it, 0.0), hall_it, conv_it)).reshape(3, n)
+    res = np.concatenate((fastnp.full(n, s.ai_hall_opex_usd_per_kw_month), hall_res, conv_res)).reshape(3, n) / q
     ok = (mw > 0) & np.isfinite(res)
     kind, site = ok.nonzero()
     return site, kind, mw[ok], res[ok]

@@ -152,8 +152,10 @@ def hashprice_outlook(
     t = np.arange(1, months + 1, dtype=float)
     now = fastnp.as_1d(np.asarray(hashprice_now, dtype=float))
     decline = np.asarray(decline_per_year, dtype=float)
-    if decline.shape != now.shape:  # one per row, as given, or the same for all (broadcast_to costs ~10 us)
-        decline = np.broadcast_to(decline, now.shape)
+    if decline.shape != now.shape:  # one per row, as given, or the same for all (an array of it:
+        per_row = np.empty(now.shape)  # ``np.broadcast_to``'s values without its ~10 us of set-up)
+        per_row[...] = decline
+        decline = per_row
     path = (1.0 - decline)[:, None] ** (t / MONTHS_PER_YEAR)[None, :]
     # in place, the same numbers: t rises, so the months after the halving are the tail columns
     path[:, months - int(np.count_nonzero(t > months_to_halving)):] *= post_halving_ratio

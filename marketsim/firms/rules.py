@@ -166,8 +166,10 @@ def _gives_up_no_mining(c: Candidates) -> bool:
     and a finite belief: each month's revenue is hashprice x 1000 / inf = 0, its margin 0 - cost
     <= 0, so ``pv_mining_margin_per_mw`` is 0 (or -0.0) in every row, and capex + it is capex.
     The reservation rate then needs no hashprice path (the per-firm rows of ``FirmPaths``)."""
-    return bool(np.isinf(c.efficiency_j_per_th).all() and (c.cost_usd_per_mwh >= 0).all()
-                and np.isfinite(c.expected_hashprice).all())
+    eff = c.efficiency_j_per_th
+    if len(eff) and not np.isinf(eff[0]):  # machines on the first: not a set of new halls (one read)
+        return False
+    return bool(np.isinf(eff).all() and (c.cost_usd_per_mwh >= 0).all() and np.isfinite(c.expected_hashprice).all())
 
 
 class DecisionRule:

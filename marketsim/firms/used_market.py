@@ -56,7 +56,7 @@ def resell_used_machines(model, seen: Observation, hashprice_consistent: float, 
     # getting its share of the bin's proceeds: the market works on tiers, not on single sites
     lot_mw = retired.ravel()[cells]
     lot_eff = retired_efficiency.ravel()[cells]
-    bins, lot_bin = fastnp.unique_inverse(np.round(np.log(lot_eff) / USED_LOT_BIN_LOG))
+    bins, lot_bin = fastnp.unique_inverse((np.log(lot_eff) / USED_LOT_BIN_LOG).round())
     bin_mw = np.bincount(lot_bin, weights=lot_mw)
     bin_eff = bin_mw / np.bincount(lot_bin, weights=lot_mw / lot_eff)  # TH-conserving average
     free = np.where(firms.active[sites.owner], sites.mw_shutdown, 0.0)
