@@ -55,8 +55,32 @@ def asset_value_usd(model, seen: Observation | None = None) -> np.ndarray:
     assets = np.bincount(sites.owner, weights=per_site, minlength=n) + firms.btc_held * model.market.state.btc_price_usd
     # lenders' limit as of this valuation: ``borrow`` never lends beyond it (a phase values the
     # assets before it borrows, so the ceiling is that phase's)
-    firms.debt_ceiling_usd = s.max_debt_to_assets * np.where(firms.active, assets, 0.0)
+    firms.debt_ceiling_usd = np.where(firms.active, lending_ceiling_usd(model, assets), 0.0)
     return assets
+
+
+def leased_hall_value_usd(model) -> np.ndarray:
+    """Per firm: the value (build cost, as ``asset_value_usd`` counts it) of its AI halls under
+    lease: the gross MW its leases cover, at most the MW built or being built at the site."""
+    s, sites = model.config, model.sites
+    leased_gross_mw = np.minimum(model.leases.contracted_it_by_site(len(sites)) * s.ai_pue,
+                                 sites.mw_converted + sites.mw_converting)
+    return np.bincount(sites.owner, weights=leased_gross_mw * (s.conversion_capex_usd_per_mw / s.ai_pue),
+                       minlength=len(model.firms))
+
+
+def lending_ceiling_usd(model, assets: np.ndarray) -> np.ndarray:
+    """Debt lenders allow a firm with these ``assets``: ``max_debt_to_assets`` of what the
+    corporate lenders count, plus ``conversion_debt_share_leased`` of its halls under lease,
+    L_c x (A - H) + L_p x H. Why: a signed lease is financed as a project (80-85% loan-to-cost
+    against the hall and the tenant's credit, research note B2), and that debt rolls over
+    against the lease, not against the miner's loan-to-value: counting it in the corporate
+    limit made a host that had just signed repay its project debt at the next maturity, from
+    the cash meant for building the halls (baseline seed 0: Riot, 889 MW of IT signed in August
+    2025, repaid $1.9B in November and failed in February 2027 with the halls 80% delivered)."""
+    s = model.config
+    leased = np.minimum(leased_hall_value_usd(model), assets)
+    return s.max_debt_to_assets * (assets - leased) + s.conversion_debt_share_leased * leased
 
 
 def site_collateral_usd_per_mw(build_capex_usd_per_mw: float, hashprice_usd_per_ph_day: float,
@@ -122,7 +146,7 @@ def _add_debt(firms, idx: np.ndarray, drawn: np.ndarray, rate_per_year) -> None:
 
 def credit_headroom_usd(model, assets: np.ndarray | None = None, seen: Observation | None = None) -> np.ndarray:
     assets = asset_value_usd(model, seen) if assets is None else assets
-    return np.maximum(model.config.max_debt_to_assets * assets - model.firms.debt_usd, 0.0)
+    return np.maximum(lending_ceiling_usd(model, assets) - model.firms.debt_usd, 0.0)
 
 
 def borrowable_usd(firms, idx) -> np.ndarray:
@@ -157,7 +181,7 @@ def pay(model, seen: Observation) -> Payments:
         # repaid from the cash there is, and what cash cannot cover is extended at a penalty
         # rate (lenders recover more from a going concern than from a fire sale)
         idx = due.nonzero()[0]
-        excess = np.maximum(firms.debt_usd[idx] - s.max_debt_to_assets * assets[idx], 0.0)
+        excess = np.maximum(firms.debt_usd[idx] - firms.debt_ceiling_usd[idx], 0.0)
         repay = np.minimum(excess, np.maximum(firms.cash_usd[idx], 0.0))
         _repay(firms, idx, repay)
         extended = excess - repay > 0
