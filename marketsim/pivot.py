@@ -179,8 +179,8 @@ def conversion_capex_of_public(result: RunResult) -> float:
 def mean_case(cases: list[PivotCase]) -> PivotCase:
     """One case's accounts averaged over seeds, year by year (every run covers the scenario's same
     years). Why the mean: under one seed's price path the public miners' result swings with which
-    of them survive it (at the defaults, as projected: $4.8B, $18.3B and $11.2B a year in seeds
-    1-3), so one seed is not the model's answer. Profit and NPV are linear in the yearly flows, so
+    of them survive it (as projected, seeds 1-3 gave $4.8B to $18.3B a year at one point of this
+    round), so one seed is not the model's answer. Profit and NPV are linear in the yearly flows, so
     they are the means of the seeds' figures; revenue per IT MW is the ratio of the means."""
     accounts = pd.concat([c.accounts for c in cases]).groupby(level=0).mean()
     return PivotCase(cases[0].name, cases[0].result, accounts,
