@@ -371,7 +371,7 @@ def screen_targets(model, assets: np.ndarray | None = None) -> np.ndarray:
     debt ceilings, to the same values when nothing changed since)."""
     s, firms = model.config, model.firms
     assets = finance.asset_value_usd(model, model.seen) if assets is None else assets
-    weak = (firms.profit_usd < 0) | (firms.debt_usd > finance.lending_ceiling_usd(model, assets))
+    weak = (firms.profit_usd < 0) | (firms.debt_usd > firms.debt_ceiling_usd)  # the lenders' limit of that valuation
     cheap = assets - firms.debt_usd < s.takeover_value_ratio * replacement_value_usd(model)
     drawn = model.firm_rng.random(len(firms)) < s.ma_review_probability_per_step
     candidates = firms.active & drawn & (weak | cheap)

@@ -8,14 +8,20 @@ a few hundred values, where numpy's axis and dtype handling costs more than the 
 from __future__ import annotations
 
 import numpy as np
-from numpy._core import umath as _umath
+
+try:  # the ufunc ``np.clip`` ends in: numpy 2 keeps it in its private ``_core`` (see ``clip`` below)
+    from numpy._core.umath import clip as _clip_ufunc
+except ImportError:  # a numpy that moved it: ``np.clip`` itself, the same numbers, slower
+    _clip_ufunc = np.clip
 
 
 def median(values: np.ndarray) -> float:
-    """``np.median`` of a non-empty 1-D float array: the middle order statistic, or the two middle
+    """``np.median`` of a 1-D float array (NaN when empty): the middle order statistic, or the two middle
     ones' sum halved; NaN if any value is NaN (NaN sorts last, so one partition finds it). About
     40 us a call less than ``np.median``."""
     n = len(values)
+    if n == 0:  # ``np.median`` of nothing (without its warning)
+        return float("nan")
     half = n // 2
     part = values.copy()  # ``np.partition``: a copy partitioned in place (the same introselect)
     part.partition([half - 1, half, n - 1] if n % 2 == 0 else [half, n - 1])
@@ -28,7 +34,7 @@ def median(values: np.ndarray) -> float:
 # after two Python layers of argument checks (~1.3 us of a 2 us call on a few hundred values, 2 of
 # 2.6 us on a scalar); called directly it is the same computation, element for element. The
 # step calls it ~15 times (financing, rules, vintages).
-clip = _umath.clip
+clip = _clip_ufunc
 
 
 def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

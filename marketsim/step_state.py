@@ -70,7 +70,7 @@ class Beliefs:
         (``fastnp.median``: ``np.median``'s float, ~40 us a call less)."""
         decline = self.expected_decline_per_year
         return dataclasses.replace(
-            self, expected_decline_per_year=np.concatenate((decline, np.full(k, fastnp.median(decline) if len(decline) else float(np.median(decline))))))
+            self, expected_decline_per_year=np.concatenate((decline, np.full(k, fastnp.median(decline)))))
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@ power): it must give the same float, odd or even count, and NaN when a value is 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from marketsim.fastnp import median as _median
@@ -58,3 +60,10 @@ def test_full_and_as_1d_are_numpys():
     assert as_1d(ids) is ids  # a 1-D array as it is
     for value in (3, 2.5, [1, 2], np.float64(7.0), np.zeros((2, 2))):
         assert np.array_equal(as_1d(value), np.atleast_1d(value)) and as_1d(value).shape == np.atleast_1d(value).shape
+
+
+def test_median_of_nothing_is_nan_as_numpy_says():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy warns about the empty slice
+        expected = np.median(np.zeros(0))
+    assert np.isnan(expected) and np.isnan(_median(np.zeros(0)))

@@ -145,8 +145,12 @@ def _add_debt(firms, idx: np.ndarray, drawn: np.ndarray, rate_per_year) -> None:
 
 
 def credit_headroom_usd(model, assets: np.ndarray | None = None, seen: Observation | None = None) -> np.ndarray:
-    assets = asset_value_usd(model, seen) if assets is None else assets
-    return np.maximum(lending_ceiling_usd(model, assets) - model.firms.debt_usd, 0.0)
+    """Per firm: new debt lenders still allow, the ceiling of the last ``asset_value_usd`` less
+    the debt. ``assets``: given when the caller has just valued the firms (the ceiling is then
+    that valuation's); without it the firms are valued here first."""
+    if assets is None:
+        asset_value_usd(model, seen)
+    return np.maximum(model.firms.debt_ceiling_usd - model.firms.debt_usd, 0.0)
 
 
 def borrowable_usd(firms, idx) -> np.ndarray:

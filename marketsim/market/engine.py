@@ -8,6 +8,7 @@ What it needs from the firms each step is only the network hashrate; what it giv
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,12 +25,23 @@ from marketsim.units import DAYS_PER_MONTH, DAYS_PER_YEAR, TH_PER_EH
 # the date ``asic_supply_capacity_ehs_per_month`` refers to: the end of the fitting window
 ASIC_CAPACITY_ANCHOR = pd.Timestamp("2023-01-01")
 
-# what a model's construction reads of the shipped daily data, worked out once per process (a
-# sweep builds thousands of models on the same calendar; the shipped file never changes): the
-# replay's step table by step boundaries, the hashrate history before a start by (start, months).
-# Each model gets a copy.
-_REPLAY_TABLES: dict[tuple, pd.DataFrame] = {}
-_HASHRATE_BEFORE: dict[tuple, np.ndarray] = {}
+
+# What a model's construction reads of the shipped daily data, worked out once per process and
+# calendar (a sweep builds thousands of models on the same calendar; the shipped file never
+# changes). Callers get copies: the cached objects are never handed out.
+@functools.lru_cache(maxsize=64)
+def _replay_table(bounds: tuple[pd.Timestamp, ...]) -> pd.DataFrame:
+    """The shipped data summed over the steps that ``bounds`` delimit (``data.aggregate_steps``)."""
+    return mdata.aggregate_steps(mdata.load_btc_daily(copy=False), list(bounds))  # read only
+
+
+@functools.lru_cache(maxsize=64)
+def _hashrate_before(start: pd.Timestamp, months: int) -> np.ndarray:
+    """Monthly mean network hashrate (EH/s) of up to ``months`` whole months before ``start``."""
+    daily = mdata.load_btc_daily(copy=False)  # read only
+    window = daily[(daily["date"] < start) & (daily["date"] >= start - pd.DateOffset(months=months))]
+    rate = window.set_index("date")["hashrate_ths"].dropna()
+    return np.zeros(0) if rate.empty else (rate.resample("MS").mean().dropna() / TH_PER_EH).to_numpy()
 
 
 @dataclass(frozen=True)
@@ -96,23 +108,18 @@ class Market:
 
     # --- set-up ------------------------------------------------------------------------
     def _load_replay(self) -> pd.DataFrame:
-        daily = mdata.load_btc_daily(copy=False)  # read only: ``aggregate_steps`` makes new columns
         bounds = list(self.bounds)
         s = self.scenario
         if s.history_until is not None and not any(m == "replay" for m in (s.price_model, s.fee_model, s.blocks_model)):
-            last = min(pd.Timestamp(s.history_until), daily["date"].iloc[-1] + pd.Timedelta(days=1))
+            data_end = mdata.load_btc_daily(copy=False)["date"].iloc[-1]  # read only
+            last = min(pd.Timestamp(s.history_until), data_end + pd.Timedelta(days=1))
             bounds = [b for b in bounds if b <= last]
             if len(bounds) < 2:
                 raise ScenarioError(f"history_until={s.history_until}: no whole step of the run lies before it")
-        key = tuple(bounds)
-        table = _REPLAY_TABLES.get(key)
-        if table is None:
-            try:
-                table = mdata.aggregate_steps(daily, bounds)
-            except mdata.DataError as exc:
-                raise ScenarioError(f"replay needs the run inside the shipped data: {exc}") from None
-            _REPLAY_TABLES[key] = table
-        return table.copy(deep=True)
+        try:
+            return _replay_table(tuple(bounds)).copy(deep=True)
+        except mdata.DataError as exc:
+            raise ScenarioError(f"replay needs the run inside the shipped data: {exc}") from None
 
     def _history_steps(self) -> int:
         if self.replay is None:
@@ -210,19 +217,8 @@ class Market:
 
     def hashrate_before_start(self, months: int) -> np.ndarray:
         """Monthly mean network hashrate (EH/s) of up to ``months`` whole months before the start,
-        oldest first, where the shipped data has it (public history a miner could see). Worked
-        out once per (start, months) in a process (``_HASHRATE_BEFORE``: the shipped data never
-        changes), a copy each time."""
-        key = (pd.Timestamp(self.scenario.start_date), months)
-        rates = _HASHRATE_BEFORE.get(key)
-        if rates is None:
-            daily = mdata.load_btc_daily(copy=False)  # read only
-            start = key[0]
-            window = daily[(daily["date"] < start) & (daily["date"] >= start - pd.DateOffset(months=months))]
-            rate = window.set_index("date")["hashrate_ths"].dropna()
-            rates = _HASHRATE_BEFORE[key] = (np.zeros(0) if rate.empty
-                                             else (rate.resample("MS").mean().dropna() / TH_PER_EH).to_numpy())
-        return rates.copy()
+        oldest first, where the shipped data has it (public history a miner could see)."""
+        return _hashrate_before(pd.Timestamp(self.scenario.start_date), months).copy()
 
     # --- per step -----------------------------------------------------------------------
     def step_dates(self, step: int) -> tuple[pd.Timestamp, pd.Timestamp]:
