@@ -112,14 +112,13 @@ def decide(model, seen: Observation, beliefs: Beliefs, ai_supply_it_mw: float) -
 
     # upgrade candidates, all rules at once: the cohorts of reviewing firms' live sites with no
     # upgrade on order that lag the frontier (a rule's orders touch only its own firms' sites)
-    site_rule = firms.rule[sites.owner]
     sites_ok = reviewing[sites.owner] & live & (sites.upgrade_due_step < 0)
     # (only the reviewing sites' rows of the cohort table: row-major order, as over the whole table)
     ok_rows = sites_ok.nonzero()[0]
     at_row, all_slot = ((sites.cohort_mw[ok_rows] > 0)
                         & (sites.cohort_efficiency_j_per_th[ok_rows] > o.frontier_j_per_th * UPGRADE_MIN_GAIN_RATIO)).nonzero()
     all_site_idx = ok_rows[at_row]
-    cand_rule = site_rule[all_site_idx]
+    cand_rule = firms.rule[sites.owner[all_site_idx]]  # (the candidates' rules only, not every site's)
     valued = []  # per rule with something worth doing: its upgrades and expansions, funded together below
     for rule_id, rule in enumerate(model.rules):
         # upgrades: the cohorts that lag the frontier and that the rule values

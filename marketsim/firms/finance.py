@@ -240,7 +240,7 @@ def pay(model, seen: Observation) -> Payments:
     short = active & (firms.cash_usd < 0)
     if short.any():
         idx = short.nonzero()[0]
-        draw = credit_then_btc(-firms.cash_usd[idx], credit_headroom_usd(model, assets)[idx],
+        draw = credit_then_btc(-firms.cash_usd[idx], borrowable_usd(firms, idx),  # the headroom of the short only
                                firms.btc_held[idx] * price, s.max_debt_to_assets)
         borrow(firms, idx, draw)
         still = idx[firms.cash_usd[idx] < 0]
