@@ -96,11 +96,10 @@ class ExitBook:
         # deals of most steps; ranked in full if a step has more (``_current_top``)
         self.ranked = self._rank(self.k + 1 + RANKED_DEALS)
         self.touched: set[int] = set()
-        owner = model.sites.owner
-        self.by_owner = owner.argsort(kind="stable")
-        # where each owner's run starts in by_owner: the cumulative count of sites by owner
-        self.owner_start = np.zeros(len(firms) + 1, np.int64)
-        np.cumsum(np.bincount(owner, minlength=len(firms)), out=self.owner_start[1:])
+        # the sites grouped by owner (``_group_sites``), made when a firm's sites are first asked
+        # for: in many steps the market strikes no deal and winds no firm down
+        self.by_owner: np.ndarray | None = None
+        self.owner_start: np.ndarray | None = None
         self.gained: dict[int, list[np.ndarray]] = {}
         # (best k + 1 eligible now, how many are eligible (a lower bound above k + 1), the first k, as a list)
         self._top: list | None = None
@@ -132,8 +131,20 @@ class ExitBook:
         self.gained.setdefault(int(buyer), []).append(np.atleast_1d(rows))
         self.touch(buyer)
 
+    def _group_sites(self) -> None:
+        """One stable argsort of the sites by owner, and where each owner's run starts in it (the
+        cumulative count of sites by owner). Made from the owners of the moment: with the sites
+        ``moved`` since and the check of today's owner, ``sites_of`` gives the same rows whenever
+        this runs."""
+        owner, n = self.model.sites.owner, len(self.model.firms)
+        self.by_owner = owner.argsort(kind="stable")
+        self.owner_start = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(owner, minlength=n), out=self.owner_start[1:])
+
     def sites_of(self, firm_id: int) -> np.ndarray:
         """The firm's sites now, ascending (as ``np.flatnonzero(sites.owner == firm_id)``)."""
+        if self.by_owner is None:
+            self._group_sites()
         rows = self.by_owner[self.owner_start[firm_id]:self.owner_start[firm_id + 1]]  # ascending: a stable sort
         if firm_id in self.gained:
             rows = np.unique(np.concatenate([rows, *self.gained[firm_id]]))  # sorted too
@@ -223,7 +234,7 @@ def close_books(model, firm_id: int, bills_usd: float) -> dict:
     bills_paid = min(max(estate, 0.0), bills_usd)
     debt = float(firms.debt_usd[f])
     debt_paid = min(max(float(firms.cash_usd[f]), 0.0), debt)
-    finance._repay(firms, np.array([f]), np.array([debt_paid]))
+    finance.repay_one(firms, f, debt_paid)
     firms.debt_usd[f] = 0.0  # the rest is written off
     equity = max(float(firms.cash_usd[f]), 0.0)
     firms.cash_usd[f] -= equity
@@ -480,19 +491,27 @@ def _screened_values(model, book: ExitBook, targets: np.ndarray) -> tuple[dict, 
         return live, {}
     every = np.concatenate(list(rows.values())) if len(rows) > 1 else next(iter(rows.values()))
     owners = np.repeat(np.fromiter(rows, dtype=np.int64, count=len(rows)), [len(r) for r in rows.values()])
-    to_bidders = valuation.site_values_for_bidders(model, every, bidders)
-    to_owners = valuation.site_values_to_firms(model, every, owners)
+    to_bidders, to_owners = valuation.site_values_to_bidders_and_owners(model, every, bidders, owners)
     out, lo = {}, 0
     for t, r in rows.items():
         hi = lo + len(r)
-        out[t] = (r, bidders, np.ascontiguousarray(to_bidders[:, lo:hi]).sum(axis=1), to_owners[lo:hi].sum())
+        if hi - lo == 1:  # most targets hold one live site: numpy's sum of one number x is 0.0 + x
+            out[t] = (r, bidders, to_bidders[:, lo] + 0.0, to_owners[lo] + 0.0)
+        else:
+            out[t] = (r, bidders, np.ascontiguousarray(to_bidders[:, lo:hi]).sum(axis=1), to_owners[lo:hi].sum())
         lo = hi
     return live, out
 
 
 def fixed_cost_pv(model, rows: np.ndarray, firm_id: int) -> float:
+    """PV of these sites' fixed costs over the decision horizon, discounted at mid-horizon at the
+    firm's hurdle rate: what a solvent firm's sites must be worth to it to keep them running."""
     s, sites = model.config, model.sites
-    live = float((sites.capacity_mw[rows] - sites.mw_shutdown[rows]).sum())
+    if len(rows) == 1:  # most firms on the market hold one live site: its MW (numpy's sum of one x is 0.0 + x)
+        r = rows[0]
+        live = float(sites.capacity_mw[r] - sites.mw_shutdown[r] + 0.0)
+    else:
+        live = float((sites.capacity_mw[rows] - sites.mw_shutdown[rows]).sum())
     months = s.decision_horizon_years * MONTHS_PER_YEAR
     return live * s.site_fixed_cost_usd_per_mw_month * months / (1 + model.firms.hurdle_rate_per_year[firm_id]) ** (
         s.decision_horizon_years / 2)

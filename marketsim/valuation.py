@@ -60,19 +60,49 @@ def site_values_for_bidders(model, site_rows: np.ndarray, bidders: np.ndarray) -
     row by row, so the result is bit-for-bit that of a loop over sites. The site's own fleet and
     a frontier re-fleet are valued in the same expression (the frontier as extra columns).
     """
-    sites = model.sites
     site_rows = np.asarray(site_rows)
     hp, disc = _beliefs(model, bidders)
-    cost, frontier, refleet_capex, machines = _site_inputs(model, site_rows)
-    efficiency = sites.efficiency_j_per_th[site_rows]
+    inputs = _site_inputs(model, site_rows)
+    values = np.empty((len(bidders), len(site_rows)))
+    _mining_values_for_bidders(model, site_rows, hp, disc, inputs, values)
+    return _add_halls_and_leases(model, site_rows, values)
+
+
+def _mining_values_for_bidders(model, site_rows, hp, disc, inputs, out) -> None:
+    """Into ``out`` (bidders x sites): the mining value of each site to each belief row of
+    (``hp``, ``disc``), in blocks of sites (``MAX_CELLS_PER_BLOCK``)."""
+    cost, frontier, refleet_capex, machines = inputs
+    efficiency = model.sites.efficiency_j_per_th[site_rows]
     m = len(site_rows)
-    values = np.empty((len(bidders), m))
-    block = max(1, MAX_CELLS_PER_BLOCK // max(1, 2 * len(bidders) * hp.shape[1]))
+    block = max(1, MAX_CELLS_PER_BLOCK // max(1, 2 * len(hp) * hp.shape[1]))
     for lo in range(0, m, block):
         hi = min(lo + block, m)
-        values[:, lo:hi] = _keep_or_refleet(hp, disc, efficiency[lo:hi], cost[lo:hi], frontier, refleet_capex,
-                                            machines[lo:hi])
-    return _add_halls_and_leases(model, site_rows, values)
+        out[:, lo:hi] = _keep_or_refleet(hp, disc, efficiency[lo:hi], cost[lo:hi], frontier, refleet_capex,
+                                         machines[lo:hi])
+
+
+def site_values_to_bidders_and_owners(model, site_rows: np.ndarray, bidders: np.ndarray,
+                                      owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``site_values_for_bidders(model, site_rows, bidders)`` and ``site_values_to_firms(model,
+    site_rows, owners)`` in one pass: one lookup of the beliefs, of the sites' inputs and of
+    their halls and leases for both (the exits value every screened site both ways each step).
+    Each number is made by the same operations as in those two functions (the beliefs and the
+    halls row by row, the mining values by the same expressions), so they are the same floats."""
+    sites = model.sites
+    site_rows = np.asarray(site_rows)
+    k, m = len(bidders), len(site_rows)
+    hp, disc = _beliefs(model, np.concatenate((bidders, owners)))
+    inputs = _site_inputs(model, site_rows)
+    cost, frontier, refleet_capex, machines = inputs
+    values = np.empty((k + 1, m))  # the bidders' rows, then the owners' (one owner per site)
+    _mining_values_for_bidders(model, site_rows, hp[:k], disc[:k], inputs, values[:k])
+    own_hp, own_disc = hp[k:], disc[k:]
+    both = econ.pv_mining_margin_per_mw(np.concatenate((own_hp, own_hp)),
+                                        np.concatenate((sites.efficiency_j_per_th[site_rows], fastnp.full(m, frontier))),
+                                        np.concatenate((cost, cost)), np.concatenate((own_disc, own_disc)))
+    values[k] = np.maximum(both[:m], both[m:] - refleet_capex) * machines
+    values = _add_halls_and_leases(model, site_rows, values)
+    return values[:k], values[k]
 
 
 def _keep_or_refleet(hp, disc, efficiency, cost, frontier, refleet_capex, machines) -> np.ndarray:

@@ -99,7 +99,7 @@ def decide(model, seen: Observation, beliefs: Beliefs, ai_supply_it_mw: float) -
     o = outlook(model, seen, ai_supply_it_mw)
     # every valuation of the step reads each firm's hashprice path and discount factors from here
     paths = FirmPaths(o, firms.expected_hashprice, decline)
-    assets = finance.asset_value_usd(model, seen)
+    assets = finance.asset_value_after_pay(model, seen)  # pay valued the sites just before
     equity_room = finance.equity_room_usd(model, assets, seen)
     spend = finance.spendable_usd(model, assets, seen) + equity_room
     steps = model.steps_per_month
@@ -112,14 +112,14 @@ def decide(model, seen: Observation, beliefs: Beliefs, ai_supply_it_mw: float) -
 
     # upgrade candidates, all rules at once: the cohorts of reviewing firms' live sites with no
     # upgrade on order that lag the frontier (a rule's orders touch only its own firms' sites)
-    site_rule = firms.rule[sites.owner]
     sites_ok = reviewing[sites.owner] & live & (sites.upgrade_due_step < 0)
     # (only the reviewing sites' rows of the cohort table: row-major order, as over the whole table)
     ok_rows = sites_ok.nonzero()[0]
     at_row, all_slot = ((sites.cohort_mw[ok_rows] > 0)
                         & (sites.cohort_efficiency_j_per_th[ok_rows] > o.frontier_j_per_th * UPGRADE_MIN_GAIN_RATIO)).nonzero()
     all_site_idx = ok_rows[at_row]
-    cand_rule = site_rule[all_site_idx]
+    cand_rule = firms.rule[sites.owner[all_site_idx]]  # (the candidates' rules only, not every site's)
+    valued = []  # per rule with something worth doing: its upgrades and expansions, funded together below
     for rule_id, rule in enumerate(model.rules):
         # upgrades: the cohorts that lag the frontier and that the rule values
         mine = cand_rule == rule_id
@@ -139,8 +139,9 @@ def decide(model, seen: Observation, beliefs: Beliefs, ai_supply_it_mw: float) -
             exp_mw = intensity[go] * s.expansion_max_share_per_year * firm_mw[exp_firm] * seen.years_in_step \
                 / s.review_probability_per_step
         if len(site_idx) or len(exp_firm):
-            _fund_best_first(model, site_idx, slot, exp_firm, exp_site, exp_mw, spend, o, steps, power_usd_per_mwh,
-                             upfront, equity_room)
+            valued.append((site_idx, slot, exp_firm, exp_site, exp_mw))
+    if valued:
+        _fund_best_first(model, valued, spend, o, steps, power_usd_per_mwh, upfront, equity_room)
     # AI: offers, the lease market, signings and builds (firms/conversion.py)
     lease_market = conversion.convert(model, seen, beliefs, spend, o, paths, equity_room)
     return Decisions(equity_room_usd=equity_room, lease_market=lease_market)
@@ -179,62 +180,115 @@ def funded_share(owner: np.ndarray, priority: np.ndarray, cost: np.ndarray, budg
     """Per candidate, the share of its cost its owner funds when each owner funds its candidates
     in order of ``priority`` (highest first) as far as ``budget[owner]`` reaches, the last one
     partly: a sort, a cumulative sum and a cut."""
+    n = len(owner)
     order = np.lexsort((-priority, owner))
     o, c = owner[order], cost[order]
-    first = np.concatenate(([True], o[1:] != o[:-1])) if len(o) else np.zeros(0, bool)
     cum = c.cumsum()
-    start = np.maximum.accumulate(np.where(first, cum - c, 0.0)) if len(o) else cum
-    before = cum - c - start  # the owner's cost on its better candidates
+    prior = cum - c  # every candidate's cost before this one (``cum - c - start`` below is ``prior - start``)
+    if n:
+        first = np.empty(n, bool)  # where each owner's run starts
+        first[0] = True
+        np.not_equal(o[1:], o[:-1], out=first[1:])
+        start = np.maximum.accumulate(np.where(first, prior, 0.0))
+    else:
+        start = cum
+    before = prior - start  # the owner's cost on its better candidates
     afford = fastnp.clip(np.maximum(budget[o], 0.0) - before, 0.0, c)
-    share = np.zeros(len(owner))
-    share[order] = np.divide(afford, c, out=np.zeros(len(c)), where=c > 0)
+    share = np.zeros(n)
+    share[order] = np.divide(afford, c, out=np.zeros(n), where=c > 0)
     return share
 
 
-def _fund_best_first(model, site_idx, slot, exp_firm, exp_site, exp_mw, spend, o, steps, power, upfront,
-                     equity_room) -> None:
-    """Fund this rule's upgrades (per cohort) and expansions (per firm) together, best
+def _fund_best_first(model, valued: list, spend, o, steps, power, upfront, equity_room) -> None:
+    """Fund each rule's upgrades (per cohort) and expansions (per firm) together, best
     ``profitability_index_per_month`` first within each firm, as far as its money reaches.
+    ``valued``: per rule with candidates, in rule order, (upgrade sites, their cohorts, expanding
+    firms, their sites, the MW each would order).
 
     Why one queue: an expansion buys a TH for about a third of what a replacement's extra TH
     costs once the fleet is modern, while replacing 2016-vintage machines beats both; funding
     upgrades first (as the model did) re-fleeted the industry and left MW flat.
+
+    Every rule's queue is cut on its own (``funded_share``: its cumulative sums over that rule's
+    candidates only, the same floats as before), then all rules' expansions are ordered in one
+    pass and all their upgrades in another: a firm follows one rule, so each firm's books see the
+    same operations in the same order (its expansion before its upgrades) as when each rule
+    ordered in turn; only the events are written rule by rule, as they were (``_record_orders``).
     """
     s, sites = model.config, model.sites
     machines_per_mw = float(econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, o.frontier_j_per_th))
     if machines_per_mw <= 0:
         return
     frontier_rev = float(econ.revenue_usd_per_mw_day(o.hashprice_now, o.frontier_j_per_th))
-    up_owner = sites.owner[site_idx]
-    up_mw = sites.cohort_mw[site_idx, slot]
-    up_pi = profitability_index_per_month(
-        frontier_rev - econ.revenue_usd_per_mw_day(o.hashprice_now, sites.cohort_efficiency_j_per_th[site_idx, slot]),
-        0.0, machines_per_mw)
-    up_cost = up_mw * machines_per_mw * upfront[up_owner]
-    exp_cost_per_mw = s.site_build_capex_usd_per_mw + machines_per_mw * upfront[exp_firm]
-    exp_power = (power[exp_site] + s.mining_opex_usd_per_mwh) * econ.HOURS_PER_DAY
-    exp_pi = profitability_index_per_month(frontier_rev, exp_power, s.site_build_capex_usd_per_mw + machines_per_mw)
-    share = funded_share(np.concatenate((up_owner, exp_firm)), np.concatenate((up_pi, exp_pi)),
-                         np.concatenate((up_cost, exp_mw * exp_cost_per_mw)), spend)
-    n_up = len(site_idx)
-    if len(exp_firm):
-        _order_expansions(model, exp_firm, exp_site, exp_mw * share[n_up:], spend, o, steps, equity_room, upfront)
-    if n_up:
-        mw_site = np.bincount(site_idx, weights=up_mw * share[:n_up], minlength=len(sites))
-        _place_upgrades(model, mw_site, machines_per_mw, spend, o, steps, upfront, equity_room)
+    exp_pi_capex = s.site_build_capex_usd_per_mw + machines_per_mw
+    up_parts, exp_parts = [], []
+    for site_idx, slot, exp_firm, exp_site, exp_mw in valued:
+        up_owner = sites.owner[site_idx]
+        up_mw = sites.cohort_mw[site_idx, slot]
+        up_pi = profitability_index_per_month(
+            frontier_rev - econ.revenue_usd_per_mw_day(o.hashprice_now, sites.cohort_efficiency_j_per_th[site_idx, slot]),
+            0.0, machines_per_mw)
+        up_cost = up_mw * machines_per_mw * upfront[up_owner]
+        exp_cost_per_mw = s.site_build_capex_usd_per_mw + machines_per_mw * upfront[exp_firm]
+        exp_power = (power[exp_site] + s.mining_opex_usd_per_mwh) * econ.HOURS_PER_DAY
+        exp_pi = profitability_index_per_month(frontier_rev, exp_power, exp_pi_capex)
+        share = funded_share(np.concatenate((up_owner, exp_firm)), np.concatenate((up_pi, exp_pi)),
+                             np.concatenate((up_cost, exp_mw * exp_cost_per_mw)), spend)
+        n_up = len(site_idx)
+        if len(exp_firm):
+            exp_parts.append((exp_firm, exp_site, exp_mw * share[n_up:]))
+        if n_up:
+            up_parts.append((site_idx, up_mw * share[:n_up]))
+    expanded = placed = None
+    if exp_parts:
+        exp_firm, exp_site, exp_mw = (np.concatenate(a) if len(exp_parts) > 1 else a[0] for a in zip(*exp_parts))
+        expanded = _order_expansions(model, exp_firm, exp_site, exp_mw, spend, o, steps, equity_room, upfront,
+                                     record=False)
+    if up_parts:
+        site_idx, mw = (np.concatenate(a) if len(up_parts) > 1 else a[0] for a in zip(*up_parts))
+        mw_site = np.bincount(site_idx, weights=mw, minlength=len(sites))  # a site's cohorts are one rule's
+        placed = _place_upgrades(model, mw_site, machines_per_mw, spend, o, steps, upfront, equity_room, record=False)
+    _record_orders(model, expanded, placed, len(valued) > 1)
+
+
+def _record_orders(model, expanded, placed, several_rules: bool) -> None:
+    """The events of ``_fund_best_first``'s orders, rule by rule (a rule's expansions, then its
+    upgrades): the order in which each rule's orders used to be placed and written.
+    ``expanded``, ``placed``: (firms, sites, MW, value) of the orders, or None. With several
+    rules the orders of each kind are put in rule order by a stable sort (each rule's orders
+    keep their order) and written as one slice per rule."""
+    parts = [(kind, order) for kind, order in (("expansion_ordered", expanded), ("upgrade_ordered", placed))
+             if order is not None]
+    if not several_rules or not parts:
+        for kind, (f, site, mw, value) in parts:
+            model.events.add_many(kind, f, site, mw, value_usd=value)
+        return
+    n_rules = len(model.rules)
+    runs = []
+    for kind, order in parts:
+        of_rule = model.firms.rule[order[0]]
+        by = of_rule.argsort(kind="stable")
+        ends = np.bincount(of_rule, minlength=n_rules).cumsum().tolist()
+        runs.append((kind, [a[by] for a in order], [0, *ends]))
+    for rule_id in range(n_rules):
+        for kind, (f, site, mw, value), bounds in runs:
+            lo, hi = bounds[rule_id], bounds[rule_id + 1]
+            if hi > lo:
+                model.events.add_many(kind, f[lo:hi], site[lo:hi], mw[lo:hi], value_usd=value[lo:hi])
 
 
 def _place_upgrades(model, mw_site: np.ndarray, per_mw: float, spend, o, steps, upfront: np.ndarray,
-                    equity_room: np.ndarray) -> None:
+                    equity_room: np.ndarray, record: bool = True):
     """Order frontier machines for ``mw_site`` MW per site (already funded).
 
     The MW ordered per site replaces that site's least efficient cohorts when the machines
     land (``operations.land_deliveries``); the old machines go to the second-hand market.
+    ``record``: write the events (else return the orders' (firms, sites, MW, value), or None).
     """
     firms, sites = model.firms, model.sites
     rows = (mw_site >= model.MIN_ORDER_MW).nonzero()[0]
     if not len(rows):
-        return
+        return None
     mw = mw_site[rows]
     f = sites.owner[rows]
     cost = mw * per_mw
@@ -250,7 +304,10 @@ def _place_upgrades(model, mw_site: np.ndarray, per_mw: float, spend, o, steps, 
     sites.upgrade_due_step[rows] = model.steps_done + lead
     sites.upgrade_efficiency[rows] = o.frontier_j_per_th
     sites.upgrade_mw[rows] = mw
+    if not record:
+        return f, rows, mw, cost
     model.events.add_many("upgrade_ordered", f, rows, mw, value_usd=cost)
+    return None
 
 
 def _upfront_share(model, firm_idx: np.ndarray) -> np.ndarray:
@@ -260,10 +317,11 @@ def _upfront_share(model, firm_idx: np.ndarray) -> np.ndarray:
 
 
 def _order_expansions(model, f: np.ndarray, site: np.ndarray, mw: np.ndarray, spend, o, steps,
-                      equity_room: np.ndarray, upfront: np.ndarray | None = None) -> None:
+                      equity_room: np.ndarray, upfront: np.ndarray | None = None, record: bool = True):
     """New MW with frontier machines, for many firms at once (one site each); ``upfront``: each
     firm's share of a machine order (``_upfront_share``, worked out here when not given);
-    ``equity_room``: the equity rule's room per firm (``finance.fund_orders`` spends from it)."""
+    ``equity_room``: the equity rule's room per firm (``finance.fund_orders`` spends from it).
+    ``record``: write the events (else return the orders' (firms, sites, MW, value), or None)."""
     s, firms, sites = model.config, model.firms, model.sites
     machines_per_mw = float(econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, o.frontier_j_per_th))
     per_mw = s.site_build_capex_usd_per_mw + machines_per_mw
@@ -274,7 +332,7 @@ def _order_expansions(model, f: np.ndarray, site: np.ndarray, mw: np.ndarray, sp
     ok = mw >= model.MIN_ORDER_MW
     f, site, mw, upfront_per_mw = f[ok], site[ok], mw[ok], upfront_per_mw[ok]
     if not len(f):
-        return
+        return None
     capex = mw * per_mw
     spend[f] -= mw * upfront_per_mw
     finance.draw_vendor_credit(model, f, mw * machines_per_mw)
@@ -284,4 +342,7 @@ def _order_expansions(model, f: np.ndarray, site: np.ndarray, mw: np.ndarray, sp
     building = sites.build_pipeline.buffer[site].sum(axis=1)
     sites.build_efficiency[site] = (building + mw) / (building / sites.build_efficiency[site] + mw / o.frontier_j_per_th)
     sites.build_pipeline.add_rows(site, mw, lead)
+    if not record:
+        return f, site, mw, capex
     model.events.add_many("expansion_ordered", f, site, mw, value_usd=capex)
+    return None

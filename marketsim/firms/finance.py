@@ -29,6 +29,8 @@ from marketsim.firms import hosting
 from marketsim.step_state import Observation, Payments
 from marketsim.units import MONTHS_PER_YEAR
 
+SET_CHECK_MAX = 64  # ``has_repeats``: up to this many ids a set beats a sort (measured, numpy 2)
+
 
 def _seen(model, seen: Observation | None) -> Observation:
     """The step's ``Observation``: ``seen`` if the caller passed it, else the one the model keeps
@@ -39,8 +41,38 @@ def _seen(model, seen: Observation | None) -> Observation:
 def asset_value_usd(model, seen: Observation | None = None) -> np.ndarray:
     """Per firm: what lenders lend against (sites, machines at market, AI halls, BTC), at the
     prices of ``seen`` (this step's ``Observation``)."""
-    s, sites, firms = model.config, model.sites, model.firms
     seen = _seen(model, seen)
+    return _value_assets(model, seen, _site_assets(model, seen))
+
+
+def _value_assets(model, seen: Observation, parts: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """``asset_value_usd`` from its site parts (``_site_assets``): the sites' sum plus the BTC at
+    the step's price, and the lenders' ceiling of that valuation."""
+    firms = model.firms
+    site_sum, leased = parts
+    assets = site_sum + firms.btc_held * model.market.state.btc_price_usd
+    # lenders' limit as of this valuation: ``borrow`` never lends beyond it (a phase values the
+    # assets before it borrows, so the ceiling is that phase's)
+    firms.debt_ceiling_usd = np.where(firms.active, _ceiling(model, assets, leased), 0.0)
+    return assets
+
+
+def asset_value_after_pay(model, seen: Observation) -> np.ndarray:
+    """``asset_value_usd`` for ``decisions.decide``, which runs right after ``pay``: nothing in
+    between moves a site, a machine, a hall or a lease, so the site parts ``pay`` valued (kept
+    for this one call, for the same ``seen``) are reused and only the BTC (which ``pay`` may have
+    sold) and the ceiling are worked out again: the same floats. Valued afresh when ``pay`` did
+    not leave them for this ``seen`` (a caller outside the step's order)."""
+    kept, model.assets_after_pay = getattr(model, "assets_after_pay", None), None
+    if kept is None or kept[0] is not seen:  # (the record itself is kept: its id cannot be reused)
+        return asset_value_usd(model, seen)
+    return _value_assets(model, seen, kept[1])
+
+
+def _site_assets(model, seen: Observation) -> tuple[np.ndarray, np.ndarray]:
+    """Per firm: the lenders' value of its sites, machines and halls (``asset_value_usd`` less
+    the BTC) and of its halls under lease (``leased_hall_value_usd``)."""
+    s, sites, firms = model.config, model.sites, model.firms
     n = len(firms)
     machine_value = econ.machine_capex_usd_per_mw(seen.machine_price_usd_per_th, sites.efficiency_j_per_th)
     # machines lose value as they age and as the frontier moves away from them
@@ -52,11 +84,7 @@ def asset_value_usd(model, seen: Observation | None = None) -> np.ndarray:
         # halls are valued at their build cost, which is quoted per MW of critical IT (gross MW / PUE)
         sites.mw_converted + sites.mw_converting, s.conversion_capex_usd_per_mw / s.ai_pue, 0.0, 0.0,
     )
-    assets = np.bincount(sites.owner, weights=per_site, minlength=n) + firms.btc_held * model.market.state.btc_price_usd
-    # lenders' limit as of this valuation: ``borrow`` never lends beyond it (a phase values the
-    # assets before it borrows, so the ceiling is that phase's)
-    firms.debt_ceiling_usd = np.where(firms.active, lending_ceiling_usd(model, assets), 0.0)
-    return assets
+    return np.bincount(sites.owner, weights=per_site, minlength=n), leased_hall_value_usd(model)
 
 
 def leased_hall_value_usd(model) -> np.ndarray:
@@ -78,8 +106,13 @@ def lending_ceiling_usd(model, assets: np.ndarray) -> np.ndarray:
     limit made a host that had just signed repay its project debt at the next maturity, from
     the cash meant for building the halls (baseline seed 0: Riot, 889 MW of IT signed in August
     2025, repaid $1.9B in November and failed in February 2027 with the halls 80% delivered)."""
+    return _ceiling(model, assets, leased_hall_value_usd(model))
+
+
+def _ceiling(model, assets: np.ndarray, leased_hall_usd: np.ndarray) -> np.ndarray:
+    """``lending_ceiling_usd`` given the firms' halls under lease (``leased_hall_value_usd``)."""
     s = model.config
-    leased = np.minimum(leased_hall_value_usd(model), assets)
+    leased = np.minimum(leased_hall_usd, assets)
     return s.max_debt_to_assets * (assets - leased) + s.conversion_debt_share_leased * leased
 
 
@@ -124,10 +157,14 @@ def draw_vendor_credit(model, idx: np.ndarray, machine_capex_usd: np.ndarray) ->
 
 
 def has_repeats(idx: np.ndarray) -> bool:
-    """Whether a firm is named twice in ``idx`` (a sort: cheaper than ``np.unique`` on the few
-    firms an order names)."""
-    if len(idx) < 2:
+    """Whether a firm is named twice in ``idx``. The few firms an order usually names go through a
+    Python set (~1 us against ~4 us for numpy's sort, compare and any: three calls' overhead);
+    longer lists through the sort (cheaper than ``np.unique``)."""
+    n = len(idx)
+    if n < 2:
         return False
+    if n <= SET_CHECK_MAX:
+        return len(set(idx.tolist())) < n
     ordered = np.sort(idx)
     return bool((ordered[1:] == ordered[:-1]).any())
 
@@ -136,10 +173,12 @@ def _add_debt(firms, idx: np.ndarray, drawn: np.ndarray, rate_per_year) -> None:
     """New debt at ``rate_per_year``, blended into each firm's average rate (``idx`` unique)."""
     old = firms.debt_usd[idx]
     total = old + drawn
-    firms.debt_rate_per_year[idx] = np.where(
-        drawn > 0, (old * firms.debt_rate_per_year[idx] + drawn * rate_per_year) / np.where(total > 0, total, 1.0),
-        firms.debt_rate_per_year[idx])
-    firms.debt_usd[idx] += drawn
+    drawing = drawn > 0
+    if drawing.any():  # else the select below keeps every rate as it is
+        rate = firms.debt_rate_per_year[idx]
+        firms.debt_rate_per_year[idx] = np.where(
+            drawing, (old * rate + drawn * rate_per_year) / np.where(total > 0, total, 1.0), rate)
+    firms.debt_usd[idx] = total  # ``+= drawn``: the same sum (``idx`` unique)
     firms.cash_usd[idx] += drawn
     firms.ledger["debt_drawn_usd"][idx] += drawn
 
@@ -178,7 +217,10 @@ def pay(model, seen: Observation) -> Payments:
         - led["power_usd"] - led["opex_usd"] - led["ai_opex_usd"] - led["interest_usd"] - led["capex_usd"]
     )
 
-    assets = asset_value_usd(model, seen)
+    parts = _site_assets(model, seen)
+    assets = _value_assets(model, seen, parts)
+    # for ``decide``, next: the sites are as valued here until then (``asset_value_after_pay``)
+    model.assets_after_pay = (seen, parts)
     due = active & (firms.debt_maturity_step <= step) & (firms.debt_usd > 0)
     if due.any():
         # amend and extend: debt within the loan-to-value limit rolls over; the excess is
@@ -198,7 +240,7 @@ def pay(model, seen: Observation) -> Payments:
     short = active & (firms.cash_usd < 0)
     if short.any():
         idx = short.nonzero()[0]
-        draw = credit_then_btc(-firms.cash_usd[idx], credit_headroom_usd(model, assets)[idx],
+        draw = credit_then_btc(-firms.cash_usd[idx], borrowable_usd(firms, idx),  # the headroom of the short only
                                firms.btc_held[idx] * price, s.max_debt_to_assets)
         borrow(firms, idx, draw)
         still = idx[firms.cash_usd[idx] < 0]
@@ -250,6 +292,14 @@ def _repay(firms, idx: np.ndarray, amount: np.ndarray) -> None:
     firms.debt_usd[idx] -= amount
     firms.cash_usd[idx] -= amount
     firms.ledger["debt_repaid_usd"][idx] += amount
+
+
+def repay_one(firms, firm_id: int, amount: float) -> None:
+    """``_repay`` of one firm, on its elements (the same float operations without the three
+    one-element arrays: a leaving firm's estate pays its lenders, ``consolidation.close_books``)."""
+    firms.debt_usd[firm_id] -= amount
+    firms.cash_usd[firm_id] -= amount
+    firms.ledger["debt_repaid_usd"][firm_id] += amount
 
 
 def equity_room_usd(model, assets: np.ndarray | None = None, seen: Observation | None = None) -> np.ndarray:
