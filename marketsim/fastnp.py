@@ -1,4 +1,4 @@
-"""Numpy's answers without numpy's generic set-up, for the small arrays of one step.
+"""Numpy's (and scipy's ``ndtr``) answers without their generic set-up, for the small arrays of one step.
 
 Each function gives the same number as the numpy function it stands for (tested to the last bit
 in ``tests/test_fastnp.py``); it exists because a model step calls these a few times on arrays of
@@ -8,6 +8,7 @@ a few hundred values, where numpy's axis and dtype handling costs more than the 
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import ndtr as _ndtr
 
 try:  # the ufunc ``np.clip`` ends in: numpy 2 keeps it in its private ``_core`` (see ``clip`` below)
     from numpy._core.umath import clip as _clip_ufunc
@@ -66,3 +67,26 @@ def as_1d(values) -> np.ndarray:
     if type(values) is np.ndarray and values.ndim == 1:
         return values
     return np.atleast_1d(values)
+
+
+# ``scipy.special.ndtr(x)`` is 1 - erfc(x / sqrt 2) / 2, and erfc(x / sqrt 2) / 2 falls below half an ulp
+# of 1 (2^-54) from x = 8.29236... on: there the float is exactly 1.0 (``tests/test_fastnp.py`` checks
+# a dense grid from here to 60, and beyond). The cut is a little above that point.
+NDTR_ONE_FROM = 8.3
+NDTR_MASK_FROM_SIZE = 256  # below this many values the mask costs more than the erfcs it saves
+
+
+def ndtr(x: np.ndarray) -> np.ndarray:
+    """``scipy.special.ndtr(x)`` of a float array, the same floats, computed only where ``x`` is
+    below ``NDTR_ONE_FROM`` (or NaN): 1.0 elsewhere, without the erfc. Why: the shares of hours
+    mined are Phi(d) and Phi(d - s) of every live cohort (``economics.hourly_mining_share``), and
+    about 45% of the cohorts (cheap power, take-or-pay) have d above 8.3, where erfc costs as much
+    as anywhere and the answer is 1. The masked ufunc call skips them (~20% of ndtr's instructions
+    on the cohorts of 1,000 firms). Returns a new array (a scalar, a 0-d array or fewer than
+    ``NDTR_MASK_FROM_SIZE`` values go to scipy as they are)."""
+    if type(x) is not np.ndarray or x.size < NDTR_MASK_FROM_SIZE:
+        return _ndtr(x)
+    ones = x >= NDTR_ONE_FROM
+    out = np.ones_like(x)
+    _ndtr(x, out=out, where=~ones)
+    return out

@@ -82,17 +82,20 @@ UNDEFINED_WITHOUT_DEALS = ("ai_clearing_rate_usd_per_kw_month", "ai_signed_rate_
 INDUSTRY_COLUMNS = list(COLUMN_DOCS)
 
 
-def hhi(holdings) -> float:
-    """Herfindahl-Hirschman index of holdings (0..1); 0 when nothing is held."""
+def hhi(holdings, total: float | None = None) -> float:
+    """Herfindahl-Hirschman index of holdings (0..1); 0 when nothing is held. ``total``: the
+    holdings' ``sum()`` when the caller has it (the industry row asks for it five times a step)."""
     x = np.asarray(holdings, dtype=float)
-    total = x.sum()
+    if total is None:
+        total = x.sum()
     return float(((x / total) ** 2).sum()) if total > 0 else 0.0
 
 
-def top_n_share(holdings, n: int) -> float:
-    """Share of the ``n`` largest holders."""
+def top_n_share(holdings, n: int, total: float | None = None) -> float:
+    """Share of the ``n`` largest holders (``total``: as in ``hhi``)."""
     x = np.asarray(holdings, dtype=float)
-    total = x.sum()
+    if total is None:
+        total = x.sum()
     if total <= 0:
         return 0.0
     k = min(n, len(x))
@@ -149,7 +152,9 @@ def industry_outcome(model) -> dict:
     # halted: nothing mined in the step; shares are also undefined when the firms that mined
     # all left in it (their sites shut: no hashrate left to share)
     halted = not model.network_hashrate_ehs > 0
-    no_hashrate = not hashrate.sum() > 0
+    # each total once (the concentration measures divide by it): the same ``sum()`` as theirs
+    hashrate_total, mw_total = hashrate.sum(), firm_mw.sum()
+    no_hashrate = not hashrate_total > 0
     mining_th = (sites.mw_mining / sites.efficiency_j_per_th).sum()
     mining_cost = float(led["power_usd"].sum())
     mined = float(led["btc_mined"].sum())
@@ -160,7 +165,7 @@ def industry_outcome(model) -> dict:
     step = model.steps_done
     counts = events.counts_at(step)
     exits = int(model.left_this_step.sum())
-    no_mw = not firm_mw.sum() > 0
+    no_mw = not mw_total > 0
     cost = float(firms.operating_cost_usd.sum())
     return {
         "step": step,
@@ -199,13 +204,13 @@ def industry_outcome(model) -> dict:
         "bankruptcies_cum": model.cumulative["bankruptcies"],
         "exits_cum": model.cumulative["exits"],
         "acquisitions_cum": model.cumulative["acquisitions"],
-        "hhi_hashrate": MISSING if no_hashrate else hhi(hashrate),
-        "top4_share_hashrate": MISSING if no_hashrate else top_n_share(hashrate, 4),
-        "top5_share_hashrate": MISSING if no_hashrate else top_n_share(hashrate, 5),
-        "hhi_mw": MISSING if no_mw else hhi(firm_mw),
-        "top4_share_mw": MISSING if no_mw else top_n_share(firm_mw, 4),
-        "top5_share_mw": MISSING if no_mw else top_n_share(firm_mw, 5),
-        "public_share_hashrate": MISSING if no_hashrate else float(hashrate[firms.is_public].sum() / hashrate.sum()),
+        "hhi_hashrate": MISSING if no_hashrate else hhi(hashrate, hashrate_total),
+        "top4_share_hashrate": MISSING if no_hashrate else top_n_share(hashrate, 4, hashrate_total),
+        "top5_share_hashrate": MISSING if no_hashrate else top_n_share(hashrate, 5, hashrate_total),
+        "hhi_mw": MISSING if no_mw else hhi(firm_mw, mw_total),
+        "top4_share_mw": MISSING if no_mw else top_n_share(firm_mw, 4, mw_total),
+        "top5_share_mw": MISSING if no_mw else top_n_share(firm_mw, 5, mw_total),
+        "public_share_hashrate": MISSING if no_hashrate else float(hashrate[firms.is_public].sum() / hashrate_total),
         "avg_efficiency_j_per_th": float(mw_mining / mining_th) if mining_th > 0 else MISSING,
         "cost_to_mine_btc_usd": (mining_cost + float(led["opex_usd"].sum())) / mined if mined > 0 else MISSING,
         "halted": halted,

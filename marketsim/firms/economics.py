@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from scipy.special import ndtr
 
 from marketsim import fastnp
 from marketsim.units import (  # noqa: F401 (also used as econ.X by rules)
@@ -67,11 +66,11 @@ def hourly_mining_share(breakeven_power_usd_per_mwh, mean_power_usd_per_mwh, hou
     s = hourly_volatility
     if (k > 0).all():  # the usual case; the same numbers as the masked form below, without the masks
         d = (np.log(k) - (np.log(np.maximum(mean, 1e-9)) - s * s / 2)) / s
-        return n + (1 - n) * ndtr(d), (1 - n) * ndtr(d - s)
+        return n + (1 - n) * fastnp.ndtr(d), (1 - n) * fastnp.ndtr(d - s)  # ``ndtr``, skipping the sure 1s
     with np.errstate(divide="ignore", invalid="ignore"):
         d = (np.log(np.where(k > 0, k, 1.0)) - (np.log(np.maximum(mean, 1e-9)) - s * s / 2)) / s
-    share = np.where(k > 0, ndtr(d), 0.0)
-    cost = np.where(k > 0, ndtr(d - s), 0.0)
+    share = np.where(k > 0, fastnp.ndtr(d), 0.0)
+    cost = np.where(k > 0, fastnp.ndtr(d - s), 0.0)
     return n + (1 - n) * share, (1 - n) * cost
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import ndtr
 
-from marketsim import protocol
+from marketsim import fastnp, protocol
 from marketsim.firms import economics as econ
 from marketsim.firms import mining_margin, used_market, vintages
 from marketsim.firms.vintages import COHORT_TOLERANCE_MW
@@ -130,7 +130,8 @@ def _live_cells(sites) -> tuple[np.ndarray, np.ndarray]:
     return live, live // sites.cohort_mw.shape[1]
 
 
-def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, last_network_ehs: float = 0.0) -> float:
+def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, last_network_ehs: float = 0.0,
+                         memo: dict | None = None) -> float:
     """The hashprice at which the hashrate that mines is the one that earns it.
 
     A miner earns reward x (its hashrate / difficulty); difficulty retargets every 2,016
@@ -147,6 +148,14 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, la
     unique; it is found by bracketing in log H (``brentq``). The chain still lags: blocks
     come faster or slower until difficulty has caught up (``protocol.advance_chain``).
     ``last_network_ehs``: last step's network hashrate, where the search starts (0: the whole range).
+
+    ``memo``: a dict shared by the calls of one curtailment (``curtail_or_mine``), between which
+    only cohort MW may fall (scrapping): same power prices, outages, reward, efficiencies. A
+    cohort's share of hours at a trial hashprice depends on none of the MW, so the shares the
+    first call computed are the second's at the same trial point (the narrow bracket's low end,
+    the same in both calls; its top too when it lies below the fleet's: ~10% of the evaluations,
+    each a log and an ndtr of every live cohort); only the weights (TH/s) and the live cells
+    change. The same numbers, summed in the same order.
     """
     s, sites = model.config, model.sites
     reward = model.market.reward_usd_per_day()
@@ -156,6 +165,7 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, la
     capacity = float(ths.sum())
     if capacity <= 0 or reward <= 0:
         return float("nan")
+    high = np.log(capacity)
     # the hot loop: only the live cohorts, only the share of hours (not the cost), with the
     # per-cohort constants of ``economics.hourly_mining_share`` taken out of the loop
     revenue_per_hashprice = (econ.PH_PER_EH / cohort_eff[live]) / econ.HOURS_PER_DAY
@@ -163,14 +173,40 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, la
     vol, free = s.power_hourly_volatility, s.power_negative_hours_share
     log_marginal_power = np.log(np.maximum(marginal_power, 1e-9))  # the same in every evaluation
     half_variance = vol * vol / 2
-
     opex, on_share = s.mining_opex_usd_per_mwh, 1.0 - free
-    work = np.empty_like(ths)  # every evaluation writes into one buffer: the same numbers, no allocations
+
+    # Cohorts that mine every hour at every trial point. Every trial hashprice is
+    # reward / (e^log H x PH) with log H at most ``high`` (the whole fleet mining), and d (below)
+    # rises with hashprice, so a cohort whose d at that lowest hashprice (a hair lower still:
+    # log H = high + 1e-3) is at least ``fastnp.NDTR_ONE_FROM`` has ndtr(d) = 1.0 exactly at every
+    # trial point (the cut is 0.008 above where ndtr reaches 1, far beyond any rounding of d):
+    # its share is on_share + free, computed once. About 40% of the cohorts (cheap or
+    # take-or-pay power); each evaluation computes the log and the ndtr of the others only.
+    sure = None
+    if vol > 0:
+        k = revenue_per_hashprice * (reward / (np.exp(high + 1e-3) * protocol.PH_PER_EH))
+        k -= opex
+        positive = k > 0
+        d = np.log(np.where(positive, k, 1.0))
+        d -= log_marginal_power
+        d += half_variance
+        d /= vol
+        sure = positive & (d >= fastnp.NDTR_ONE_FROM)
+    if sure is not None and sure.any():
+        template = np.where(sure, 1.0 * on_share + free, 0.0)  # the sure cohorts' share; the others' are written over
+        unsure = (~sure).nonzero()[0]
+        revenue_per_hashprice, marginal_power = revenue_per_hashprice[unsure], marginal_power[unsure]
+        log_marginal_power = log_marginal_power[unsure]
+    else:
+        template = unsure = None
+    work = np.empty(len(revenue_per_hashprice))  # every evaluation writes into one buffer: no allocations
     # k = hashprice x revenue - opex rises with revenue (rounding is monotone), so every cohort's k
     # is positive exactly when the least-earning cohort's is: one float test instead of two array ops
-    least_revenue = float(revenue_per_hashprice.min())
+    least_revenue = float(revenue_per_hashprice.min()) if len(revenue_per_hashprice) else np.inf
 
-    def supply(hashprice: float) -> float:
+    def shares(hashprice: float) -> np.ndarray:
+        """Each live cohort's share of hours mined at ``hashprice`` (a new array): the formula on
+        the cohorts not sure to mine every hour, element by element, the others' from ``template``."""
         k = np.multiply(revenue_per_hashprice, hashprice, out=work)
         k -= opex
         if vol <= 0:
@@ -181,15 +217,35 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, la
                 share -= log_marginal_power
                 share += half_variance
                 share /= vol
-                ndtr(share, out=share)
+                # the sure cohorts are out: of these, few have d past the cut (no ``fastnp.ndtr``)
+                share = ndtr(share) if template is None else ndtr(share, out=share)
             else:
                 positive = k > 0
                 d = (np.log(np.where(positive, k, 1.0)) - log_marginal_power + half_variance) / vol
                 share = np.where(positive, ndtr(d), 0.0)
-        share = share * on_share if share is not work else np.multiply(share, on_share, out=work)
+        share *= on_share
         share += free
-        share *= ths
-        return float(share.sum())
+        if template is None:
+            return share
+        full = template.copy()
+        full[unsure] = share
+        return full
+
+    products = np.empty_like(ths)
+    # the shares of the memo's first call, at its trial points (log H), and where this call's
+    # live cells sit among its cells (they are a subset: scrapping only empties cells)
+    prior, at = {}, None
+    if memo is not None:
+        if "live" not in memo:
+            memo.update(live=live, reward=reward, shares={})
+        elif memo["reward"] == reward:
+            before = memo["live"]
+            # this call's cells among the first call's: all of them, or those still holding machines
+            at = None if len(live) == len(before) else (cohort_mw[before] > 0).nonzero()[0]
+            prior = memo["shares"]
+        record = memo["shares"] if memo["live"] is live else None
+    else:
+        record = None
 
     # brentq evaluates its bracket's ends again: the values already computed are reused (the
     # same numbers, so the same root)
@@ -197,10 +253,16 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, la
 
     def excess(log_h: float) -> float:
         if log_h not in seen:
-            seen[log_h] = float(np.log(max(supply(reward / (np.exp(log_h) * protocol.PH_PER_EH)), 1e-300)) - log_h)
+            if log_h in prior:
+                share = prior[log_h] if at is None else prior[log_h][at]
+            else:
+                share = shares(reward / (np.exp(log_h) * protocol.PH_PER_EH))
+                if record is not None:
+                    record[log_h] = share
+            supply = float(np.multiply(share, ths, out=products).sum())
+            seen[log_h] = float(np.log(max(supply, 1e-300))) - log_h
         return seen[log_h]
 
-    high = np.log(capacity)
     # first try a narrow bracket around last step's hashrate (it rarely moves by more than
     # e^0.25 in a step), then the whole range
     last = last_network_ehs
@@ -248,7 +310,8 @@ def curtail_or_mine(model, seen: Observation, last_network_ehs: float) -> Curtai
     s, sites = model.config, model.sites
     power_usd_per_mwh = seen.site_power_usd_per_mwh
     online = 1.0 - outage_share(model)
-    hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs)
+    memo: dict = {}  # the fixed point's shares, for its second search after scrapping
+    hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs, memo)
     if not np.isfinite(hashprice):
         hashprice = seen.hashprice_observed
     best = np.fmax(model.firms.expected_hashprice[sites.owner], hashprice)
@@ -279,7 +342,7 @@ def curtail_or_mine(model, seen: Observation, last_network_ehs: float) -> Curtai
         sites.mw_shutdown += scrapped
         sites.sync_fleet()
         # the machines left: the fixed point moves (the remaining ones earn a little more)
-        hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs)
+        hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs, memo)
     consistent = hashprice
     if not np.isfinite(hashprice):
         hashprice = seen.hashprice_observed
