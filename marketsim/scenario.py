@@ -289,7 +289,9 @@ class Scenario(BaseModel):
         "conversion_capex_growth_per_year from there)"
     )
     conversion_capex_growth_until: dt.date = Field(dt.date(2026, 1, 1), description="... until this date (flat after)")
-    conversion_capex_dispersion: float = Field(0.15, ge=0.0, le=2.0, description="lognormal sd across firms")
+    conversion_capex_dispersion: float = Field(
+        0.10, ge=0.0, le=2.0, description="lognormal sd of capex per IT MW across firms (the deals' quotes: "
+        "each within ~+-10% of its midpoint, the 2025 midpoints within 0.05 of each other in logs)")
     ai_new_hall_capex_premium: float = Field(
         0.15, ge=0.0, le=5.0, description="extra capex share of a new AI hall on unused interconnect vs a conversion")
     conversion_lead_time_months: int = Field(

@@ -575,10 +575,11 @@ def test_replay_concentrates_leases_on_the_sites_that_suit_ai():
     df = model.datacollector.get_model_vars_dataframe().set_index("date")
     rates = df.loc["2025-01-01":, ["ai_signed_rate_min_usd_per_kw_month", "ai_signed_rate_max_usd_per_kw_month"]]
     busy = df.loc["2025-01-01":, "ai_signed_it_mw"] > 5
-    assert rates[busy].min().min() >= 100 and rates[busy].max().max() <= model.config.ai_choke_rate_usd_per_kw_month
+    # the deals' $100-180 (seed 10 converts once at $184: calibration.md 6.4), below the choke
+    assert rates[busy].min().min() >= 100 and rates[busy].max().max() <= 180 < model.config.ai_choke_rate_usd_per_kw_month
     # the volume comes out of the market: ~1.4-1.9 GW of the deals by November 2025 were on
     # end-2022 interconnects, 2.37 GW in all, wanted at the reference rate (seeds 1-5 give
-    # 1.66-2.39 GW: seed 1 clears below the reference, where tenants want a little more)
+    # 1.68-2.28 GW: seed 1 clears below the reference, where tenants want a little more)
     assert 1_000 <= model.leases.mw_it.sum() <= 2_373 * 1.02
 
 
@@ -587,9 +588,8 @@ def test_replay_signs_2024_leases_in_the_deals_range():
     df = model.datacollector.get_model_vars_dataframe().set_index("date")
     rates = df.loc["2024-01-01":"2024-12-31", ["ai_signed_rate_min_usd_per_kw_month", "ai_signed_rate_max_usd_per_kw_month"]]
     busy = df.loc["2024-01-01":"2024-12-31", "ai_signed_it_mw"] > 5
-    # the deals' $100-180; seed 1's cheapest 2024 block is IREN's, whose capex draw ($5.3M per IT MW,
-    # below the deals' $6-8M) asks ~$94 (docs/calibration.md 6.4: a known miss of this seed)
-    assert busy.any() and rates[busy].min().min() >= 90 and rates[busy].max().max() <= 180
+    # the deals' $100-180 (docs/calibration.md 6.4; 2025: the test above)
+    assert busy.any() and rates[busy].min().min() >= 100 and rates[busy].max().max() <= 180
     # the mid-2024 wave of deals (~580 MW wanted by October) signs in 2024, most of it by October:
     # the calibration notes have ~0.5 GW signed by end-2024
     signed_2024 = df.loc["2024-01-01":"2024-12-31", "ai_signed_it_mw"]
