@@ -2,8 +2,9 @@
 
 ``sweep("smoke", out="out/smoke", workers=2)`` validates the sweep file (nothing is written if it
 is bad), opens or creates the store, skips the runs already finished there, sends the rest to the
-executor, stores each outcome as it arrives (workers that share this disk write their own parts),
-then rebuilds the final tables. A run whose model raises is stored as failed with its message;
+executor, stores each outcome as it arrives (workers that share this disk write their own parts)
+and appends it, in run-id order, to the final tables (`store.FinalTables`), which are renamed into
+place at the end: the sweep process's share of the work overlaps the workers' runs. A run whose model raises is stored as failed with its message;
 an executor failure (a worker process killed) is not stored, so a later ``--resume`` runs it
 again, and the sweep reports it as ``lost``.
 """
@@ -18,7 +19,7 @@ from typing import Any
 
 from marketsim.experiments.executors import Executor, make_executor
 from marketsim.experiments.runs import execute
-from marketsim.experiments.store import ExecuteAndStore, ResultStore
+from marketsim.experiments.store import ExecuteAndStore, FinalTables, ResultStore
 from marketsim.experiments.sweepfile import SweepPlan, load_sweep
 
 
@@ -82,6 +83,7 @@ def sweep(sweep_file: str | Path | SweepPlan, out: str | Path, *, workers: int |
     failed_before = store.count_failed(done) if done else 0
     bar = _bar(plan.n_runs, len(done), plan.sweep.name, progress, failed_before)
     ex = executor if executor is not None else executor_cm
+    final = FinalTables(store, plan.parameters, done)  # built as runs arrive, renamed into place at the end
     try:
         if executor is None:
             ex.__enter__()
@@ -94,15 +96,22 @@ def sweep(sweep_file: str | Path | SweepPlan, out: str | Path, *, workers: int |
                 continue
             if not outcome.stored:
                 store.write_run(outcome)
+            final.add(spec.run_id)
             counts[outcome.status] += 1
             bar.update(1)
             if outcome.status == "failed":
                 bar.set_postfix(failed=failed_before + counts["failed"], refresh=False)
+    except BaseException:
+        final.abort()
+        raise
     finally:
         bar.close()
         if executor is None:
             ex.__exit__(None, None, None)
-    totals = store.consolidate(plan.parameters)
+    try:
+        totals = final.finish()
+    finally:
+        final.abort()
     complete = len(store.finished()) == plan.n_runs
     elapsed = time.perf_counter() - started
     session = {"runs": counts["ok"] + counts["failed"], "skipped": len(done), "elapsed_s": round(elapsed, 1),
