@@ -110,6 +110,8 @@ class IndustryModel(mesa.Model):
         self.checker = invariants.Checker(self) if invariants.wanted(check) else None
         self.ai_demand_history: list[float] = []  # AI demand the market showed, one entry per step
         self.creditor_recoveries: list[dict] = []
+        # pay's site valuation, left for decide right after it (``finance.asset_value_after_pay``)
+        self.assets_after_pay: tuple | None = None
         self.valuation_cache = valuation.ValuationCache()  # per-step answers of the exits' many valuations
         self.seen: Observation | None = None  # this step's observation (None before the first step)
         self.used_machine_price_usd_per_th: dict[str, float] = {}  # last clearing price by efficiency tier

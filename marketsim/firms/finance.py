@@ -63,7 +63,7 @@ def asset_value_after_pay(model, seen: Observation) -> np.ndarray:
     for this one call, for the same ``seen``) are reused and only the BTC (which ``pay`` may have
     sold) and the ceiling are worked out again: the same floats. Valued afresh when ``pay`` did
     not leave them for this ``seen`` (a caller outside the step's order)."""
-    kept, model.assets_after_pay = getattr(model, "assets_after_pay", None), None
+    kept, model.assets_after_pay = model.assets_after_pay, None
     if kept is None or kept[0] is not seen:  # (the record itself is kept: its id cannot be reused)
         return asset_value_usd(model, seen)
     return _value_assets(model, seen, kept[1])
