@@ -4,9 +4,9 @@
 is bad), opens or creates the store, skips the runs already finished there, sends the rest to the
 executor, stores each outcome as it arrives (workers that share this disk write their own parts)
 and appends it, in run-id order, to the final tables (`store.FinalTables`), which are renamed into
-place at the end: the sweep process's share of the work overlaps the workers' runs. A run whose model raises is stored as failed with its message;
-an executor failure (a worker process killed) is not stored, so a later ``--resume`` runs it
-again, and the sweep reports it as ``lost``.
+place at the end: the sweep process's share of the work overlaps the workers' runs. A run whose
+model raises is stored as failed with its message; an executor failure (a worker process killed)
+is not stored, so a later ``--resume`` runs it again, and the sweep reports it as ``lost``.
 """
 
 from __future__ import annotations
