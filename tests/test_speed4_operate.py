@@ -78,20 +78,29 @@ def _reference(model, power, online, last):
     return reward / (np.exp(brentq(excess, low, high, xtol=operations.FIXED_POINT_TOLERANCE_LOG)) * protocol.PH_PER_EH)
 
 
-def test_fixed_point_with_sure_cohorts_and_memo_is_the_long_way():
+def test_fixed_point_with_sure_cohorts_and_memo_is_the_long_way(monkeypatch):
     """Each step of a small run, at several starting hashrates: the fixed point equals the long
     way's; then some cohorts are scrapped (part of their MW, some whole) and the second search
     with the first one's memo equals the long way's on the scrapped fleet."""
     model = IndustryModel(load_scenario("baseline", n_firms=40, months=36), rng=3, check=False)
     rng = np.random.default_rng(5)
-    compared = 0
+    compared = sure_steps = 0
+    reused = _CountingShares()
+    sizes: list[int] = []  # how many cohorts each evaluation of the search computes ndtr for
+    monkeypatch.setattr(operations, "ndtr", lambda x, **kw: sizes.append(np.size(x)) or ndtr(x, **kw))
     while model.running and model.steps < model.n_steps:
         model.step()
         power, sites = model.seen.site_power_usd_per_mwh, model.sites
+        live, sure = int((sites.cohort_mw > 0).sum()), _sure_cohorts(model, power, 0.9)
+        sure_steps += sure > 0
         for last in (model.network_hashrate_ehs, model.network_hashrate_ehs * 1.7, model.network_hashrate_ehs / 3, 0.0):
             kept = sites.cohort_mw.copy()
             memo: dict = {}
+            sizes.clear()
             assert operations.consistent_hashprice(model, power, 0.9, last, memo) == _reference(model, power, 0.9, last)
+            assert set(sizes) <= {live - sure}  # the sure cohorts' ndtr is never computed
+            if "shares" in memo:  # the second search looks its trial points up here: count the hits
+                memo["shares"] = reused.wrap(memo["shares"])
             cut = rng.random(sites.cohort_mw.shape) < 0.2
             sites.cohort_mw = np.where(cut, sites.cohort_mw * rng.choice([0.0, 0.5], sites.cohort_mw.shape), sites.cohort_mw)
             second = operations.consistent_hashprice(model, power, 0.9, last, memo)
@@ -100,3 +109,43 @@ def test_fixed_point_with_sure_cohorts_and_memo_is_the_long_way():
             sites.cohort_mw = kept
             compared += 1
     assert compared == 4 * model.n_steps
+    # the shortcuts were taken, not only the long way: steps with cohorts sure to mine every
+    # hour, and second searches that took shares from the first one's memo
+    assert sure_steps > 0 and reused.hits > 0
+
+
+class _CountingShares:
+    """Counts the trial points a second search finds in its memo (``log_h in prior``)."""
+
+    def __init__(self):
+        self.hits = 0
+
+    def wrap(self, shares: dict) -> dict:
+        counter = self
+
+        class Counted(dict):
+            def __contains__(self, key):
+                found = dict.__contains__(self, key)
+                counter.hits += found
+                return found
+
+        return Counted(shares)
+
+
+def _sure_cohorts(model, power, online) -> int:
+    """How many live cohorts have d >= the cut at the fleet's capacity (the lowest hashprice a
+    search tries): the cohorts ``consistent_hashprice`` computes once instead of every time."""
+    s, sites = model.config, model.sites
+    live = (sites.cohort_mw.ravel() > 0).nonzero()[0]
+    rows = live // sites.cohort_mw.shape[1]
+    eff = sites.cohort_efficiency_j_per_th.ravel()[live]
+    capacity = float((sites.cohort_mw.ravel()[live] / eff * online).sum())
+    reward = model.market.reward_usd_per_day()
+    if capacity <= 0 or s.power_hourly_volatility <= 0:
+        return 0
+    hashprice = reward / (np.exp(np.log(capacity) + 1e-3) * protocol.PH_PER_EH)
+    k = (econ.PH_PER_EH / eff) / econ.HOURS_PER_DAY * hashprice - s.mining_opex_usd_per_mwh
+    marginal = np.asarray(power)[rows] * (1.0 - sites.power_take_or_pay_share[rows])
+    vol = s.power_hourly_volatility
+    d = (np.log(np.where(k > 0, k, 1.0)) - np.log(np.maximum(marginal, 1e-9)) + vol * vol / 2) / vol
+    return int(((k > 0) & (d >= fastnp.NDTR_ONE_FROM)).sum())
