@@ -32,11 +32,13 @@ viz: setup
 	$(PY) -m marketsim viz
 
 # one run at 16 ... 50,000 firms against a bare Mesa loop, then a 200-run sweep on 1 and 2 processes
-# and Dask; the tables go to benchmarks/results/latest.md (tens of minutes on 2 cores)
+# and Dask, then two Sobol studies (160 and 640 runs, with their reports) projected to 10,000 runs;
+# the tables go to benchmarks/results/latest.md (tens of minutes on 2 cores)
 bench: setup
 	$(PY) benchmarks/bench_model.py
 	$(PY) benchmarks/bench_fixed_step.py
 	$(PY) benchmarks/bench_sweep.py
+	$(PY) benchmarks/bench_study.py
 	$(PY) benchmarks/latest.py
 
 clean:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from tables import RESULTS, machine_line
 
-SECTIONS = ["model", "fixed_step", "sweep"]
+SECTIONS = ["model", "fixed_step", "sweep", "study"]
 
 
 def main() -> None:
