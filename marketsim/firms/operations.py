@@ -42,12 +42,25 @@ def land_deliveries(model, seen: Observation, hashprice_consistent: float) -> Us
     ones and go to the second-hand market), finished conversions. Machines that left with MW
     taken elsewhere (conversions, sites shut down) are first taken out of the cohorts.
     ``hashprice_consistent``: the last fixed-point hashprice (the previous step's ``Operation``;
-    NaN before the first), at which buyers value the used machines. Returns their sale."""
+    NaN before the first), at which buyers value the used machines. Returns their sale.
+
+    Most steps at a few dozen firms nothing lands: then no cohort changes, and the fleet
+    averages are already what ``SiteBook.sync_fleet`` would make of the cohorts (every writer of
+    cohorts syncs after it: here, curtailment's scrapping, the used market, entry's new rows), so
+    the sync is skipped; it is idempotent (the same cohorts give the same averages, the fallback
+    is the average itself). The first step always syncs: the starting averages are the
+    population's, which the cohorts split (``vintages.initial_cohorts``) equal only to rounding."""
     sites, step = model.sites, seen.step
-    retired_efficiency = sites.cohort_efficiency_j_per_th.copy()  # before new cohorts take freed slots
-    retired = reconcile_cohorts(sites)
+    # the pipeline and the upgrades due are read first (cohorts do not touch them): a copy of
+    # the efficiencies of the retired slots is needed only when new cohorts may take those slots
     built = sites.build_pipeline.pop()
     got = (built > 0).nonzero()[0]
+    upgraded = (sites.upgrade_due_step == step).nonzero()[0]
+    adds = len(got) or len(upgraded)
+    retired_efficiency = sites.cohort_efficiency_j_per_th.copy() if adds else sites.cohort_efficiency_j_per_th
+    # (without adds the live array is the copy's equal on every retired cell: only the short rows'
+    # efficiencies change in ``_reconcile``, and they retire nothing)
+    retired, changed = _reconcile(sites)
     if len(got):
         vintages.add_cohort(sites.cohort_mw, sites.cohort_efficiency_j_per_th, sites.cohort_age_years,
                             got, built[got], sites.build_efficiency[got])
@@ -55,72 +68,82 @@ def land_deliveries(model, seen: Observation, hashprice_consistent: float) -> Us
         sites.mw_idle[got] += built[got]  # curtailment decides below whether it mines
         # new MW is built for mining: it does not add AI-suitable capacity (MODEL.md: ~20% of
         # a portfolio suits AI because of power quality, land and fibre, not because of age)
-    upgraded = (sites.upgrade_due_step == step).nonzero()[0]
     if len(upgraded):
         mw = np.minimum(sites.upgrade_mw[upgraded], vintages.slot_sum(sites.cohort_mw[upgraded]))
         out = vintages.remove_worst(sites.cohort_mw, sites.cohort_efficiency_j_per_th, upgraded, mw)
+        if retired is None:
+            retired = np.zeros(sites.cohort_mw.shape)
         retired[upgraded] += out
         vintages.add_cohort(sites.cohort_mw, sites.cohort_efficiency_j_per_th, sites.cohort_age_years,
                             upgraded, mw, sites.upgrade_efficiency[upgraded])
         sites.upgrade_due_step[upgraded] = -1
         sites.upgrade_mw[upgraded] = 0.0
         sites.idle_steps[upgraded] = 0
-    sites.sync_fleet()
-    used = used_market.resell_used_machines(model, seen, hashprice_consistent, retired, retired_efficiency)
+    if changed or adds or step == 0:
+        sites.sync_fleet()
+    used = UsedSale() if retired is None else used_market.resell_used_machines(
+        model, seen, hashprice_consistent, retired, retired_efficiency)
     converted = sites.conversion_pipeline.pop()
-    done = converted > 0
-    if done.any():
+    done = (converted > 0).nonzero()[0]
+    if len(done):
         sites.mw_converting[done] -= converted[done]
         sites.mw_converted[done] += converted[done]
-        model.events.add_many("conversion_completed", sites.owner[done], done.nonzero()[0], converted[done])
+        model.events.add_many("conversion_completed", sites.owner[done], done, converted[done])
     return used
 
 
 def retire_displaced_machines(model, seen: Observation, hashprice_consistent: float) -> UsedSale:
     """After the decisions and exits of a step: machines standing on MW that converted to AI
     hosting or left with a shut-down site leave their cohorts and go to the used market
-    (valued at this step's ``Operation.hashprice_consistent``). Returns the sale."""
-    retired_efficiency = model.sites.cohort_efficiency_j_per_th.copy()
-    retired = reconcile_cohorts(model.sites)
-    model.sites.sync_fleet()
-    return used_market.resell_used_machines(model, seen, hashprice_consistent, retired, retired_efficiency, settle_cash=True)
+    (valued at this step's ``Operation.hashprice_consistent``). Returns the sale.
+
+    No copy of the efficiencies: nothing joins a retired slot before the sale reads them (only
+    ``_reconcile``'s short rows change, and they retire nothing). When no cohort changed, the
+    fleets are as synced as they were (``land_deliveries``) and nothing is for sale."""
+    sites = model.sites
+    retired, changed = _reconcile(sites)
+    if not changed:
+        return UsedSale()
+    sites.sync_fleet()
+    if retired is None:
+        return UsedSale()
+    return used_market.resell_used_machines(model, seen, hashprice_consistent, retired,
+                                            sites.cohort_efficiency_j_per_th, settle_cash=True)
 
 
 def reconcile_cohorts(sites) -> np.ndarray:
     """Cohort MW must equal machine MW (mining + idle). Conversions and shut-downs take MW out
     of those states elsewhere; the machines that stood on it leave, least efficient first, and
     are returned (per site and slot) for the second-hand market."""
-    retired = np.zeros_like(sites.cohort_mw)
+    retired, _ = _reconcile(sites)
+    return np.zeros(sites.cohort_mw.shape) if retired is None else retired
+
+
+def _reconcile(sites) -> tuple[np.ndarray | None, bool]:
+    """``reconcile_cohorts``' work: the machines retired (per site and slot; None when none are:
+    most steps, without a zero array), and whether any cohort changed."""
+    retired = None
     machines = sites.mw_machines
     cohort_total = vintages.slot_sum(sites.cohort_mw)
     excess = cohort_total - machines
     rows = (excess > COHORT_TOLERANCE_MW).nonzero()[0]
     if len(rows):
+        retired = np.zeros(sites.cohort_mw.shape)
         retired[rows] = vintages.remove_worst(sites.cohort_mw, sites.cohort_efficiency_j_per_th, rows, excess[rows])
         cohort_total = vintages.slot_sum(sites.cohort_mw)  # the cohorts changed: sum them again
     # a site left without machine MW keeps no float residue of cohorts (it would mine 1e-14 MW
     # for a firm that has closed its books)
     empty = ((machines <= COHORT_TOLERANCE_MW) & (cohort_total > 0)).nonzero()[0]
     if len(empty):
+        if retired is None:
+            retired = np.zeros(sites.cohort_mw.shape)
         retired[empty] += sites.cohort_mw[empty]
         sites.cohort_mw[empty] = 0.0
     short = (excess < -COHORT_TOLERANCE_MW).nonzero()[0]
     if len(short):  # machines that arrived outside the cohorts (none in the model today): at the fleet average
         vintages.add_cohort(sites.cohort_mw, sites.cohort_efficiency_j_per_th, sites.cohort_age_years,
                             short, -excess[short], sites.efficiency_j_per_th[short])
-    return retired
-
-
-def _live_cohort_shares(model, power_usd_per_mwh: np.ndarray, hashprice: float):
-    """``cohort_shares`` computed on the cohorts that hold machines only, 0 in the empty slots:
-    what the step sums (share x MW) is the same to the last bit, at the cost of the live cells."""
-    sites = model.sites
-    live, rows = _live_cells(sites)
-    share, cost_share = np.zeros(sites.cohort_mw.size), np.zeros(sites.cohort_mw.size)
-    share[live], cost_share[live] = mining_margin.mining_shares(
-        model, power_usd_per_mwh[rows], hashprice, sites.cohort_efficiency_j_per_th.ravel()[live],
-        sites.power_take_or_pay_share[rows])
-    return share.reshape(sites.cohort_mw.shape), cost_share.reshape(sites.cohort_mw.shape)
+    return retired, bool(len(rows) or len(empty) or len(short))
 
 
 def _live_cells(sites) -> tuple[np.ndarray, np.ndarray]:
@@ -131,7 +154,7 @@ def _live_cells(sites) -> tuple[np.ndarray, np.ndarray]:
 
 
 def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, last_network_ehs: float = 0.0,
-                         memo: dict | None = None) -> float:
+                         memo: dict | None = None, cells: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """The hashprice at which the hashrate that mines is the one that earns it.
 
     A miner earns reward x (its hashrate / difficulty); difficulty retargets every 2,016
@@ -156,10 +179,12 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, la
     the same in both calls; its top too when it lies below the fleet's: ~10% of the evaluations,
     each a log and an ndtr of every live cohort); only the weights (TH/s) and the live cells
     change. The same numbers, summed in the same order.
+
+    ``cells``: ``_live_cells(model.sites)`` when the caller has them (the cohorts as they are now).
     """
     s, sites = model.config, model.sites
     reward = model.market.reward_usd_per_day()
-    live, rows = _live_cells(sites)
+    live, rows = _live_cells(sites) if cells is None else cells
     cohort_mw, cohort_eff = sites.cohort_mw.ravel(), sites.cohort_efficiency_j_per_th.ravel()
     ths = (cohort_mw[live] / cohort_eff[live] * online)
     capacity = float(ths.sum())
@@ -306,62 +331,72 @@ def curtail_or_mine(model, seen: Observation, last_network_ehs: float) -> Curtai
     ``scrap_after_unprofitable_months``: a machine is kept while it pays its way, whatever the
     share of hours it runs. Prices are ``seen``'s (this step's ``Observation``);
     ``last_network_ehs`` (last step's ``Operation.network_hashrate_ehs``) starts the fixed point's search.
+
+    Only the cohorts that hold machines are valued and summed (``_live_cells``: an empty slot
+    neither loses money nor mines). The per-site sums are ``np.bincount`` over those cells, which
+    adds each site's cells in slot order starting from 0.0: the same floats as the row sums of
+    the (sites, slots) arrays (``vintages.slot_sum``), whose empty cells add exact zeros.
     """
     s, sites = model.config, model.sites
+    n_sites = len(sites.cohort_mw)
     power_usd_per_mwh = seen.site_power_usd_per_mwh
     online = 1.0 - outage_share(model)
     memo: dict = {}  # the fixed point's shares, for its second search after scrapping
-    hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs, memo)
+    live, rows = cells = _live_cells(sites)
+    hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs, memo, cells)
     if not np.isfinite(hashprice):
         hashprice = seen.hashprice_observed
     best = np.fmax(model.firms.expected_hashprice[sites.owner], hashprice)
     power = np.asarray(power_usd_per_mwh)
-    # only the cohorts that hold machines are valued (an empty slot cannot lose money); the same
-    # numbers, cell by cell, as the whole (sites, slots) expression
-    live, rows = _live_cells(sites)
-    margin = mining_margin.fleet_margin_usd_per_mw_month(model, power[rows], best[rows], sites.cohort_efficiency_j_per_th.ravel()[live],
-                                           sites.power_take_or_pay_share[rows])
-    losing_live = (margin < s.site_fixed_cost_usd_per_mw_month) & (sites.upgrade_due_step[rows] < 0)
-    losing = np.zeros(sites.cohort_mw.size, bool)
-    losing[live] = losing_live
-    losing = losing.reshape(sites.cohort_mw.shape)
-    site_losing = np.zeros(len(sites.cohort_mw), bool)
-    site_losing[rows[losing_live]] = True  # ``losing.any(axis=1)``
-    sites.idle_steps = np.where(site_losing, sites.idle_steps + 1, 0)
-    # a hazard, not a deadline: of a cohort that does not pay its way, 1 - exp(-t / T) goes each
-    # step (owners sell or scrap a few machines at a time), so a halving that strands many
-    # fleets at once retires them over months, not in one step
-    rate = 1.0 - np.exp(-seen.months_in_step / s.scrap_after_unprofitable_months)
-    scrap_mw = np.where(losing, sites.cohort_mw * rate, 0.0)
-    scrap_mw = np.where(losing & (sites.cohort_mw - scrap_mw < SCRAP_REMNANT_MW), sites.cohort_mw, scrap_mw)
-    scrapped = vintages.slot_sum(scrap_mw)
-    scrap = scrapped > 0
-    if scrap.any():
-        model.events.add_many("scrapped", sites.owner[scrap], scrap.nonzero()[0], scrapped[scrap])
-        sites.cohort_mw -= scrap_mw
-        sites.mw_shutdown += scrapped
-        sites.sync_fleet()
-        # the machines left: the fixed point moves (the remaining ones earn a little more)
-        hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs, memo)
+    cohort_eff = sites.cohort_efficiency_j_per_th.ravel()
+    margin = mining_margin.fleet_margin_usd_per_mw_month(model, power[rows], best[rows], cohort_eff[live],
+                                                         sites.power_take_or_pay_share[rows])
+    lose = ((margin < s.site_fixed_cost_usd_per_mw_month) & (sites.upgrade_due_step[rows] < 0)).nonzero()[0]
+    if not len(lose):  # the usual step: every cohort pays its way, no fleet counts an idle step
+        sites.idle_steps = np.zeros(n_sites, sites.idle_steps.dtype)
+    else:
+        site_losing = np.zeros(n_sites, bool)
+        site_losing[rows[lose]] = True  # ``losing.any(axis=1)``
+        sites.idle_steps = np.where(site_losing, sites.idle_steps + 1, 0)
+        # a hazard, not a deadline: of a cohort that does not pay its way, 1 - exp(-t / T) goes each
+        # step (owners sell or scrap a few machines at a time), so a halving that strands many
+        # fleets at once retires them over months, not in one step
+        rate = 1.0 - np.exp(-seen.months_in_step / s.scrap_after_unprofitable_months)
+        at_site, at_slot = np.divmod(live[lose], sites.cohort_mw.shape[1])
+        cohort = sites.cohort_mw[at_site, at_slot]
+        scrap_mw = cohort * rate
+        scrap_mw = np.where(cohort - scrap_mw < SCRAP_REMNANT_MW, cohort, scrap_mw)
+        scrapped = np.bincount(at_site, weights=scrap_mw, minlength=n_sites)
+        scrap = (scrapped > 0).nonzero()[0]
+        if len(scrap):
+            model.events.add_many("scrapped", sites.owner[scrap], scrap, scrapped[scrap])
+            sites.cohort_mw[at_site, at_slot] = cohort - scrap_mw
+            sites.mw_shutdown += scrapped
+            sites.sync_fleet()
+            # the machines left: the fixed point moves (the remaining ones earn a little more)
+            live, rows = cells = _live_cells(sites)
+            hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs, memo, cells)
     consistent = hashprice
     if not np.isfinite(hashprice):
         hashprice = seen.hashprice_observed
 
-    share, cost_share = _live_cohort_shares(model, power, hashprice)
+    share, cost_share = mining_margin.mining_shares(model, power[rows], hashprice, cohort_eff[live],
+                                                    sites.power_take_or_pay_share[rows])
     machines = vintages.slot_sum(sites.cohort_mw)
     was_mining = sites.mw_mining > MINING_SITE_SHARE * sites.mw_machines
-    mined_mw = share * sites.cohort_mw
-    sites.mw_mining = vintages.slot_sum(mined_mw)
+    cohort_mw = sites.cohort_mw.ravel()[live]
+    mined_mw = share * cohort_mw
+    sites.mw_mining = np.bincount(rows, weights=mined_mw, minlength=n_sites)
     sites.mw_idle = machines - sites.mw_mining
-    site_mining_ehs = vintages.slot_sum(mined_mw / sites.cohort_efficiency_j_per_th)
-    site_power_cost_mw = vintages.slot_sum(cost_share * sites.cohort_mw)
+    site_mining_ehs = np.bincount(rows, weights=mined_mw / cohort_eff[live], minlength=n_sites)
+    site_power_cost_mw = np.bincount(rows, weights=cost_share * cohort_mw, minlength=n_sites)
     mining = (sites.mw_mining >= MINING_SITE_SHARE * machines) & (machines > 0)
-    stopped = was_mining & ~mining & (machines > 0)
-    resumed = ~was_mining & mining
-    if stopped.any():
-        model.events.add_many("curtailment", sites.owner[stopped], stopped.nonzero()[0], sites.mw_idle[stopped])
-    if resumed.any():
-        model.events.add_many("resumption", sites.owner[resumed], resumed.nonzero()[0], sites.mw_mining[resumed])
+    stopped = (was_mining & ~mining & (machines > 0)).nonzero()[0]
+    resumed = (~was_mining & mining).nonzero()[0]
+    if len(stopped):
+        model.events.add_many("curtailment", sites.owner[stopped], stopped, sites.mw_idle[stopped])
+    if len(resumed):
+        model.events.add_many("resumption", sites.owner[resumed], resumed, sites.mw_mining[resumed])
     return Curtailment(hashprice_consistent=consistent, site_mining_ehs=site_mining_ehs,
                        site_power_cost_mw=site_power_cost_mw)
 
