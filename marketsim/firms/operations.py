@@ -14,7 +14,6 @@ Order within the phase (MODEL.md "Each step, each firm", 1-2):
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import brentq
 from scipy.special import ndtr
 
 from marketsim import fastnp, protocol
@@ -168,7 +167,7 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, la
     with R the network's reward per day (``Market.reward_usd_per_day``): the hashrate is
     consistent with the difficulty it produces, and hashprice R / H is the one expected
     after the next retarget. S rises with hashprice and R / H falls with H, so the root is
-    unique; it is found by bracketing in log H (``brentq``). The chain still lags: blocks
+    unique; it is found by bracketing in log H (``fastnp.brentq``: scipy's brentq). The chain still lags: blocks
     come faster or slower until difficulty has caught up (``protocol.advance_chain``).
     ``last_network_ehs``: last step's network hashrate, where the search starts (0: the whole range).
 
@@ -291,10 +290,11 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, la
     # first try a narrow bracket around last step's hashrate (it rarely moves by more than
     # e^0.25 in a step), then the whole range
     last = last_network_ehs
-    near = last > 0 and np.log(last) - FIXED_POINT_NEAR_LOG < high
+    log_last = np.log(last) if last > 0 else 0.0  # one log, read three times
+    near = last > 0 and log_last - FIXED_POINT_NEAR_LOG < high
     if near:
-        near_low = np.log(last) - FIXED_POINT_NEAR_LOG
-        near_high = min(high, np.log(last) + FIXED_POINT_NEAR_LOG)
+        near_low = log_last - FIXED_POINT_NEAR_LOG
+        near_high = min(high, log_last + FIXED_POINT_NEAR_LOG)
         if near_high < high - FIXED_POINT_SLOPE_MARGIN_LOG:
             # excess falls with slope <= -1 in log H (log S falls as H rises, minus log H), so a
             # root inside the narrow bracket means excess(high) < excess(near_high) < 0: the
@@ -302,7 +302,7 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, la
             # return. The same root, from the same evaluations, one evaluation sooner.
             f_low, f_high = excess(near_low), excess(near_high)
             if f_low > 0 > f_high:
-                log_h = brentq(excess, near_low, near_high, xtol=FIXED_POINT_TOLERANCE_LOG)
+                log_h = fastnp.brentq(excess, near_low, near_high, xtol=FIXED_POINT_TOLERANCE_LOG)
                 return reward / (np.exp(log_h) * protocol.PH_PER_EH)
     top = excess(high)
     if top >= 0:  # everything mines even with the whole fleet on
@@ -310,12 +310,12 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, la
     if near:
         f_low, f_high = excess(near_low), (top if near_high == high else excess(near_high))
         if f_low > 0 > f_high:
-            log_h = brentq(excess, near_low, near_high, xtol=FIXED_POINT_TOLERANCE_LOG)
+            log_h = fastnp.brentq(excess, near_low, near_high, xtol=FIXED_POINT_TOLERANCE_LOG)
             return reward / (np.exp(log_h) * protocol.PH_PER_EH)
     low = high - FIXED_POINT_BRACKET_LOG
     if excess(low) <= 0:  # not even a trickle mines: hashprice at the bracket's bottom
         return reward / (np.exp(low) * protocol.PH_PER_EH)
-    log_h = brentq(excess, low, high, xtol=FIXED_POINT_TOLERANCE_LOG)
+    log_h = fastnp.brentq(excess, low, high, xtol=FIXED_POINT_TOLERANCE_LOG)
     return reward / (np.exp(log_h) * protocol.PH_PER_EH)
 
 
