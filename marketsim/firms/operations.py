@@ -153,7 +153,7 @@ def _live_cells(sites) -> tuple[np.ndarray, np.ndarray]:
 
 
 def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, last_network_ehs: float = 0.0,
-                         memo: dict | None = None, cells: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+                         memo: dict | None = None, cells: tuple | None = None) -> float:
     """The hashprice at which the hashrate that mines is the one that earns it.
 
     A miner earns reward x (its hashrate / difficulty); difficulty retargets every 2,016
@@ -179,13 +179,22 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, la
     each a log and an ndtr of every live cohort); only the weights (TH/s) and the live cells
     change. The same numbers, summed in the same order.
 
-    ``cells``: ``_live_cells(model.sites)`` when the caller has them (the cohorts as they are now).
+    ``cells``: when the caller has them, ``_live_cells(model.sites)`` (the cohorts as they are now)
+    and their ``mining_margin.cells`` at ``power_usd_per_mwh`` (the same marginal power and log).
     """
     s, sites = model.config, model.sites
     reward = model.market.reward_usd_per_day()
-    live, rows = _live_cells(sites) if cells is None else cells
+    if cells is None:
+        live, rows = _live_cells(sites)
+        marginal_power = np.asarray(power_usd_per_mwh)[rows] * (1.0 - sites.power_take_or_pay_share[rows])
+        log_marginal_power = np.log(np.maximum(marginal_power, 1e-9))  # the same in every evaluation
+    else:
+        live, rows, at = cells
+        marginal_power, log_marginal_power = at.marginal, at.log_marginal
     cohort_mw, cohort_eff = sites.cohort_mw.ravel(), sites.cohort_efficiency_j_per_th.ravel()
-    ths = (cohort_mw[live] / cohort_eff[live] * online)
+    ths = cohort_mw[live] / cohort_eff[live]
+    if online != 1.0:  # x * 1.0 is x: no outage, no product
+        ths *= online
     capacity = float(ths.sum())
     if capacity <= 0 or reward <= 0:
         return float("nan")
@@ -193,9 +202,7 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, la
     # the hot loop: only the live cohorts, only the share of hours (not the cost), with the
     # per-cohort constants of ``economics.hourly_mining_share`` taken out of the loop
     revenue_per_hashprice = (econ.PH_PER_EH / cohort_eff[live]) / econ.HOURS_PER_DAY
-    marginal_power = np.asarray(power_usd_per_mwh)[rows] * (1.0 - sites.power_take_or_pay_share[rows])
     vol, free = s.power_hourly_volatility, s.power_negative_hours_share
-    log_marginal_power = np.log(np.maximum(marginal_power, 1e-9))  # the same in every evaluation
     half_variance = vol * vol / 2
     opex, on_share = s.mining_opex_usd_per_mwh, 1.0 - free
 
@@ -342,15 +349,16 @@ def curtail_or_mine(model, seen: Observation, last_network_ehs: float) -> Curtai
     power_usd_per_mwh = seen.site_power_usd_per_mwh
     online = 1.0 - outage_share(model)
     memo: dict = {}  # the fixed point's shares, for its second search after scrapping
-    live, rows = cells = _live_cells(sites)
-    hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs, memo, cells)
-    if not np.isfinite(hashprice):
-        hashprice = seen.hashprice_observed
-    best = np.fmax(model.firms.expected_hashprice[sites.owner], hashprice)
     power = np.asarray(power_usd_per_mwh)
     cohort_eff = sites.cohort_efficiency_j_per_th.ravel()
-    margin = mining_margin.fleet_margin_usd_per_mw_month(model, power[rows], best[rows], cohort_eff[live],
-                                                         sites.power_take_or_pay_share[rows])
+    live, rows = _live_cells(sites)
+    at = mining_margin.cells(model, power[rows], sites.power_take_or_pay_share[rows])
+    live_eff = cohort_eff[live]
+    hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs, memo, (live, rows, at))
+    if not np.isfinite(hashprice):
+        hashprice = seen.hashprice_observed
+    best = np.fmax(model.firms.expected_hashprice[sites.owner[rows]], hashprice)  # ``best[rows]`` of the sites'
+    margin = mining_margin.cell_margin_usd_per_mw_month(model, at, best, live_eff)
     lose = ((margin < s.site_fixed_cost_usd_per_mw_month) & (sites.upgrade_due_step[rows] < 0)).nonzero()[0]
     if not len(lose):  # the usual step: every cohort pays its way, no fleet counts an idle step
         sites.idle_steps = np.zeros(n_sites, sites.idle_steps.dtype)
@@ -374,21 +382,22 @@ def curtail_or_mine(model, seen: Observation, last_network_ehs: float) -> Curtai
             sites.mw_shutdown += scrapped
             sites.sync_fleet()
             # the machines left: the fixed point moves (the remaining ones earn a little more)
-            live, rows = cells = _live_cells(sites)
-            hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs, memo, cells)
+            live, rows = _live_cells(sites)
+            at = mining_margin.cells(model, power[rows], sites.power_take_or_pay_share[rows])
+            live_eff = cohort_eff[live]
+            hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs, memo, (live, rows, at))
     consistent = hashprice
     if not np.isfinite(hashprice):
         hashprice = seen.hashprice_observed
 
-    share, cost_share = mining_margin.mining_shares(model, power[rows], hashprice, cohort_eff[live],
-                                                    sites.power_take_or_pay_share[rows])
+    share, cost_share, _ = mining_margin.cell_shares(model, at, hashprice, live_eff)
     machines = vintages.slot_sum(sites.cohort_mw)
     was_mining = sites.mw_mining > MINING_SITE_SHARE * sites.mw_machines
     cohort_mw = sites.cohort_mw.ravel()[live]
     mined_mw = share * cohort_mw
     sites.mw_mining = np.bincount(rows, weights=mined_mw, minlength=n_sites)
     sites.mw_idle = machines - sites.mw_mining
-    site_mining_ehs = np.bincount(rows, weights=mined_mw / cohort_eff[live], minlength=n_sites)
+    site_mining_ehs = np.bincount(rows, weights=mined_mw / live_eff, minlength=n_sites)
     site_power_cost_mw = np.bincount(rows, weights=cost_share * cohort_mw, minlength=n_sites)
     mining = (sites.mw_mining >= MINING_SITE_SHARE * machines) & (machines > 0)
     stopped = (was_mining & ~mining & (machines > 0)).nonzero()[0]
@@ -418,7 +427,9 @@ def mine_and_earn(model, seen: Observation, mined: Curtailment):
     s, sites, firms, state = model.config, model.sites, model.firms, model.market.state
     power_usd_per_mwh = seen.site_power_usd_per_mwh
     online = 1.0 - outage_share(model)
-    site_hashrate = mined.site_mining_ehs * online
+    # x * 1.0 is x: without an outage the products by ``online`` are skipped (the curtailment's
+    # arrays are this step's own: the book may keep them)
+    site_hashrate = mined.site_mining_ehs * online if online != 1.0 else mined.site_mining_ehs
     network = float(site_hashrate.sum())
     outcome = model.market.settle_chain(network)
     n = len(firms)
@@ -428,9 +439,10 @@ def mine_and_earn(model, seen: Observation, mined: Curtailment):
     led["btc_mined"] = share * (outcome.issuance_btc + outcome.fees_btc)
     led["revenue_mining_usd"] = led["btc_mined"] * state.btc_price_usd
     hours = state.days * econ.HOURS_PER_DAY
-    mwh = sites.mw_mining * online * hours
+    mwh = (sites.mw_mining * online if online != 1.0 else sites.mw_mining) * hours
     # the hours mined are the cheap ones: cost = sum over cohorts of MW x cost share x hours x mean price
-    power_cost = mined.site_power_cost_mw * online * hours * power_usd_per_mwh
+    power_cost = (mined.site_power_cost_mw * online if online != 1.0 else mined.site_power_cost_mw) * hours \
+        * power_usd_per_mwh
     led["power_usd"] = np.bincount(sites.owner, weights=power_cost, minlength=n)
     fixed = sites.live_mw * s.site_fixed_cost_usd_per_mw_month * seen.months_in_step
     led["opex_usd"] = np.bincount(sites.owner, weights=mwh * s.mining_opex_usd_per_mwh + fixed, minlength=n)
