@@ -90,3 +90,76 @@ def ndtr(x: np.ndarray) -> np.ndarray:
     out = np.ones_like(x)
     _ndtr(x, out=out, where=~ones)
     return out
+
+
+BRENTQ_RTOL = 4 * float(np.finfo(float).eps)  # ``scipy.optimize.brentq``'s default ``rtol``
+BRENTQ_MAXITER = 100  # and its default ``maxiter``
+
+
+def brentq(f, a: float, b: float, xtol: float = 2e-12, rtol: float = BRENTQ_RTOL, maxiter: int = BRENTQ_MAXITER) -> float:
+    """``scipy.optimize.brentq(f, a, b, xtol=xtol)``: the same root, from the same evaluations of ``f``.
+
+    Why: the fixed point of a step (``operations.consistent_hashprice``) is a handful of
+    evaluations of a cheap function; scipy's wrapper, its C-to-Python callback and its NaN guard
+    around every evaluation (a Python call and a numpy ``isnan``) cost about as much as the
+    evaluations themselves at a few dozen firms. This is scipy's C loop (``Zeros/brentq.c``, Charles
+    Harris) line for line in Python floats: + - * / and comparisons are the same IEEE operations in
+    C doubles and Python floats, ``abs`` is ``fabs`` and the ``MIN`` macro is written out (it returns
+    its second argument on a tie or a NaN), so the iterates, the evaluations and the root are the
+    same to the last bit (``tests/test_speed5_operate.py`` compares them with scipy's). As scipy:
+    ValueError if f(a) and f(b) have the same sign or ``f`` returns NaN, RuntimeError when
+    ``maxiter`` iterations do not converge."""
+    if not xtol > 0:
+        raise ValueError(f"xtol too small ({xtol:g} <= 0)")
+    xpre, xcur = float(a), float(b)
+    fpre = float(f(xpre))
+    _nan_check(fpre, xpre)
+    fcur = float(f(xcur))
+    _nan_check(fcur, xcur)
+    if fpre * fcur > 0:
+        raise ValueError("f(a) and f(b) must have different signs")
+    if fpre == 0:
+        return xpre
+    if fcur == 0:
+        return xcur
+    xblk = fblk = spre = scur = 0.0
+    for _ in range(maxiter):
+        if fpre * fcur < 0:
+            xblk, fblk = xpre, fpre
+            spre = scur = xcur - xpre
+        if abs(fblk) < abs(fcur):
+            xpre, xcur, xblk = xcur, xblk, xcur
+            fpre, fcur, fblk = fcur, fblk, fcur
+        delta = (xtol + rtol * abs(xcur)) / 2
+        sbis = (xblk - xcur) / 2
+        if fcur == 0 or abs(sbis) < delta:
+            return xcur
+        if abs(spre) > delta and abs(fcur) < abs(fpre):
+            if xpre == xblk:  # interpolate
+                stry = -fcur * (xcur - xpre) / (fcur - fpre)
+            else:  # extrapolate
+                dpre = (fpre - fcur) / (xpre - xcur)
+                dblk = (fblk - fcur) / (xblk - xcur)
+                stry = -fcur * (fblk * dblk - fpre * dpre) / (dblk * dpre * (fblk - fpre))
+            limit = 3 * abs(sbis) - delta
+            if 2 * abs(stry) < (abs(spre) if abs(spre) < limit else limit):  # a good short step
+                spre, scur = scur, stry
+            else:  # bisect
+                spre = scur = sbis
+        else:  # bisect
+            spre = scur = sbis
+        xpre, fpre = xcur, fcur
+        if abs(scur) > delta:
+            xcur += scur
+        else:
+            xcur += delta if sbis > 0 else -delta
+        fcur = float(f(xcur))
+        if fcur != fcur:
+            _nan_check(fcur, xcur)
+    raise RuntimeError(f"Failed to converge after {maxiter} iterations, value is {xcur}.")
+
+
+def _nan_check(fx: float, x: float) -> None:
+    """ValueError when ``f(x)`` is NaN (scipy's guard around every evaluation)."""
+    if fx != fx:
+        raise ValueError(f"The function value at x={x} is NaN; solver cannot continue.")

@@ -9,8 +9,11 @@ its power bought take-or-pay costs nothing extra to mine and is paid in every ho
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
+from marketsim import fastnp
 from marketsim.firms import economics as econ
 
 
@@ -59,4 +62,52 @@ def fleet_margin_usd_per_mw_month(model, power_usd_per_mwh, hashprice, efficienc
     share, cost_share, revenue = _shares_and_revenue(model, power_usd_per_mwh, hp, eff, take_or_pay)
     revenue = revenue * share
     cost = (np.asarray(power_usd_per_mwh) * cost_share + s.mining_opex_usd_per_mwh * share) * econ.HOURS_PER_DAY
+    return (revenue - cost) * econ.DAYS_PER_MONTH
+
+
+class Cells(NamedTuple):
+    """What ``_shares_and_revenue`` computes from the cells' power alone (not from hashprice or
+    efficiency), once for every valuation of the same cells in a step: curtailment values each
+    live cohort at its owner's belief, then at the consistent hashprice, and the fixed point
+    (``operations.consistent_hashprice``) starts from the same marginal power and its log."""
+
+    power: np.ndarray  # USD/MWh of each cell's site
+    take_or_pay: np.ndarray  # its share bought take-or-pay
+    untaken: np.ndarray  # 1 - take_or_pay
+    marginal: np.ndarray  # power x untaken: the price of a MWh mined
+    log_marginal: np.ndarray  # ln max(marginal, 1e-9)
+    spread_term: np.ndarray  # log_marginal - s^2 / 2: m of ``economics.hourly_mining_share``
+
+
+def cells(model, power_usd_per_mwh: np.ndarray, take_or_pay: np.ndarray) -> Cells:
+    """``Cells`` of 1-D arrays of cells (one value each), the same numbers as the long way's."""
+    vol = model.config.power_hourly_volatility
+    untaken = 1.0 - take_or_pay
+    marginal = power_usd_per_mwh * untaken
+    log_marginal = np.log(np.maximum(marginal, 1e-9))
+    return Cells(power_usd_per_mwh, take_or_pay, untaken, marginal, log_marginal, log_marginal - vol * vol / 2)
+
+
+def cell_shares(model, at: Cells, hashprice, efficiency: np.ndarray):
+    """``_shares_and_revenue(model, at.power, hashprice, efficiency, at.take_or_pay)``, bit for bit,
+    from the prepared terms: the usual case (every cell earns more than its opex) is
+    ``economics.hourly_mining_share``'s formula with its m taken from ``at``; any other goes there."""
+    s = model.config
+    revenue = econ.revenue_usd_per_mw_day(hashprice, efficiency)
+    k = revenue / econ.HOURS_PER_DAY - s.mining_opex_usd_per_mwh
+    vol, n = s.power_hourly_volatility, s.power_negative_hours_share
+    if vol > 0 and (k > 0).all():
+        d = (np.log(k) - at.spread_term) / vol
+        share, cost_share = n + (1 - n) * fastnp.ndtr(d), (1 - n) * fastnp.ndtr(d - vol)
+    else:
+        share, cost_share = econ.hourly_mining_share(k, at.marginal, vol, n)
+    return share, at.take_or_pay + at.untaken * cost_share, revenue
+
+
+def cell_margin_usd_per_mw_month(model, at: Cells, hashprice, efficiency: np.ndarray) -> np.ndarray:
+    """``fleet_margin_usd_per_mw_month`` of prepared cells, bit for bit."""
+    s = model.config
+    share, cost_share, revenue = cell_shares(model, at, np.asarray(hashprice, dtype=float), efficiency)
+    revenue = revenue * share
+    cost = (at.power * cost_share + s.mining_opex_usd_per_mwh * share) * econ.HOURS_PER_DAY
     return (revenue - cost) * econ.DAYS_PER_MONTH

@@ -14,7 +14,6 @@ Order within the phase (MODEL.md "Each step, each firm", 1-2):
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import brentq
 from scipy.special import ndtr
 
 from marketsim import fastnp, protocol
@@ -42,12 +41,25 @@ def land_deliveries(model, seen: Observation, hashprice_consistent: float) -> Us
     ones and go to the second-hand market), finished conversions. Machines that left with MW
     taken elsewhere (conversions, sites shut down) are first taken out of the cohorts.
     ``hashprice_consistent``: the last fixed-point hashprice (the previous step's ``Operation``;
-    NaN before the first), at which buyers value the used machines. Returns their sale."""
+    NaN before the first), at which buyers value the used machines. Returns their sale.
+
+    Most steps at a few dozen firms nothing lands: then no cohort changes, and the fleet
+    averages are already what ``SiteBook.sync_fleet`` would make of the cohorts (every writer of
+    cohorts syncs after it: here, curtailment's scrapping, the used market, entry's new rows), so
+    the sync is skipped; it is idempotent (the same cohorts give the same averages, the fallback
+    is the average itself). The first step always syncs: the starting averages are the
+    population's, which the cohorts split (``vintages.initial_cohorts``) equal only to rounding."""
     sites, step = model.sites, seen.step
-    retired_efficiency = sites.cohort_efficiency_j_per_th.copy()  # before new cohorts take freed slots
-    retired = reconcile_cohorts(sites)
+    # the pipeline and the upgrades due are read first (cohorts do not touch them): a copy of
+    # the efficiencies of the retired slots is needed only when new cohorts may take those slots
     built = sites.build_pipeline.pop()
     got = (built > 0).nonzero()[0]
+    upgraded = (sites.upgrade_due_step == step).nonzero()[0]
+    adds = len(got) or len(upgraded)
+    retired_efficiency = sites.cohort_efficiency_j_per_th.copy() if adds else sites.cohort_efficiency_j_per_th
+    # (without adds the live array is the copy's equal on every retired cell: only the short rows'
+    # efficiencies change in ``_reconcile``, and they retire nothing)
+    retired, changed = _reconcile(sites)
     if len(got):
         vintages.add_cohort(sites.cohort_mw, sites.cohort_efficiency_j_per_th, sites.cohort_age_years,
                             got, built[got], sites.build_efficiency[got])
@@ -55,72 +67,82 @@ def land_deliveries(model, seen: Observation, hashprice_consistent: float) -> Us
         sites.mw_idle[got] += built[got]  # curtailment decides below whether it mines
         # new MW is built for mining: it does not add AI-suitable capacity (MODEL.md: ~20% of
         # a portfolio suits AI because of power quality, land and fibre, not because of age)
-    upgraded = (sites.upgrade_due_step == step).nonzero()[0]
     if len(upgraded):
         mw = np.minimum(sites.upgrade_mw[upgraded], vintages.slot_sum(sites.cohort_mw[upgraded]))
         out = vintages.remove_worst(sites.cohort_mw, sites.cohort_efficiency_j_per_th, upgraded, mw)
+        if retired is None:
+            retired = np.zeros(sites.cohort_mw.shape)
         retired[upgraded] += out
         vintages.add_cohort(sites.cohort_mw, sites.cohort_efficiency_j_per_th, sites.cohort_age_years,
                             upgraded, mw, sites.upgrade_efficiency[upgraded])
         sites.upgrade_due_step[upgraded] = -1
         sites.upgrade_mw[upgraded] = 0.0
         sites.idle_steps[upgraded] = 0
-    sites.sync_fleet()
-    used = used_market.resell_used_machines(model, seen, hashprice_consistent, retired, retired_efficiency)
+    if changed or adds or step == 0:
+        sites.sync_fleet()
+    used = UsedSale() if retired is None else used_market.resell_used_machines(
+        model, seen, hashprice_consistent, retired, retired_efficiency)
     converted = sites.conversion_pipeline.pop()
-    done = converted > 0
-    if done.any():
+    done = (converted > 0).nonzero()[0]
+    if len(done):
         sites.mw_converting[done] -= converted[done]
         sites.mw_converted[done] += converted[done]
-        model.events.add_many("conversion_completed", sites.owner[done], done.nonzero()[0], converted[done])
+        model.events.add_many("conversion_completed", sites.owner[done], done, converted[done])
     return used
 
 
 def retire_displaced_machines(model, seen: Observation, hashprice_consistent: float) -> UsedSale:
     """After the decisions and exits of a step: machines standing on MW that converted to AI
     hosting or left with a shut-down site leave their cohorts and go to the used market
-    (valued at this step's ``Operation.hashprice_consistent``). Returns the sale."""
-    retired_efficiency = model.sites.cohort_efficiency_j_per_th.copy()
-    retired = reconcile_cohorts(model.sites)
-    model.sites.sync_fleet()
-    return used_market.resell_used_machines(model, seen, hashprice_consistent, retired, retired_efficiency, settle_cash=True)
+    (valued at this step's ``Operation.hashprice_consistent``). Returns the sale.
+
+    No copy of the efficiencies: nothing joins a retired slot before the sale reads them (only
+    ``_reconcile``'s short rows change, and they retire nothing). When no cohort changed, the
+    fleets are as synced as they were (``land_deliveries``) and nothing is for sale."""
+    sites = model.sites
+    retired, changed = _reconcile(sites)
+    if not changed:
+        return UsedSale()
+    sites.sync_fleet()
+    if retired is None:
+        return UsedSale()
+    return used_market.resell_used_machines(model, seen, hashprice_consistent, retired,
+                                            sites.cohort_efficiency_j_per_th, settle_cash=True)
 
 
 def reconcile_cohorts(sites) -> np.ndarray:
     """Cohort MW must equal machine MW (mining + idle). Conversions and shut-downs take MW out
     of those states elsewhere; the machines that stood on it leave, least efficient first, and
     are returned (per site and slot) for the second-hand market."""
-    retired = np.zeros_like(sites.cohort_mw)
+    retired, _ = _reconcile(sites)
+    return np.zeros(sites.cohort_mw.shape) if retired is None else retired
+
+
+def _reconcile(sites) -> tuple[np.ndarray | None, bool]:
+    """``reconcile_cohorts``' work: the machines retired (per site and slot; None when none are:
+    most steps, without a zero array), and whether any cohort changed."""
+    retired = None
     machines = sites.mw_machines
     cohort_total = vintages.slot_sum(sites.cohort_mw)
     excess = cohort_total - machines
     rows = (excess > COHORT_TOLERANCE_MW).nonzero()[0]
     if len(rows):
+        retired = np.zeros(sites.cohort_mw.shape)
         retired[rows] = vintages.remove_worst(sites.cohort_mw, sites.cohort_efficiency_j_per_th, rows, excess[rows])
         cohort_total = vintages.slot_sum(sites.cohort_mw)  # the cohorts changed: sum them again
     # a site left without machine MW keeps no float residue of cohorts (it would mine 1e-14 MW
     # for a firm that has closed its books)
     empty = ((machines <= COHORT_TOLERANCE_MW) & (cohort_total > 0)).nonzero()[0]
     if len(empty):
+        if retired is None:
+            retired = np.zeros(sites.cohort_mw.shape)
         retired[empty] += sites.cohort_mw[empty]
         sites.cohort_mw[empty] = 0.0
     short = (excess < -COHORT_TOLERANCE_MW).nonzero()[0]
     if len(short):  # machines that arrived outside the cohorts (none in the model today): at the fleet average
         vintages.add_cohort(sites.cohort_mw, sites.cohort_efficiency_j_per_th, sites.cohort_age_years,
                             short, -excess[short], sites.efficiency_j_per_th[short])
-    return retired
-
-
-def _live_cohort_shares(model, power_usd_per_mwh: np.ndarray, hashprice: float):
-    """``cohort_shares`` computed on the cohorts that hold machines only, 0 in the empty slots:
-    what the step sums (share x MW) is the same to the last bit, at the cost of the live cells."""
-    sites = model.sites
-    live, rows = _live_cells(sites)
-    share, cost_share = np.zeros(sites.cohort_mw.size), np.zeros(sites.cohort_mw.size)
-    share[live], cost_share[live] = mining_margin.mining_shares(
-        model, power_usd_per_mwh[rows], hashprice, sites.cohort_efficiency_j_per_th.ravel()[live],
-        sites.power_take_or_pay_share[rows])
-    return share.reshape(sites.cohort_mw.shape), cost_share.reshape(sites.cohort_mw.shape)
+    return retired, bool(len(rows) or len(empty) or len(short))
 
 
 def _live_cells(sites) -> tuple[np.ndarray, np.ndarray]:
@@ -131,7 +153,7 @@ def _live_cells(sites) -> tuple[np.ndarray, np.ndarray]:
 
 
 def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, last_network_ehs: float = 0.0,
-                         memo: dict | None = None) -> float:
+                         memo: dict | None = None, cells: tuple | None = None) -> float:
     """The hashprice at which the hashrate that mines is the one that earns it.
 
     A miner earns reward x (its hashrate / difficulty); difficulty retargets every 2,016
@@ -145,7 +167,7 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, la
     with R the network's reward per day (``Market.reward_usd_per_day``): the hashrate is
     consistent with the difficulty it produces, and hashprice R / H is the one expected
     after the next retarget. S rises with hashprice and R / H falls with H, so the root is
-    unique; it is found by bracketing in log H (``brentq``). The chain still lags: blocks
+    unique; it is found by bracketing in log H (``fastnp.brentq``: scipy's brentq). The chain still lags: blocks
     come faster or slower until difficulty has caught up (``protocol.advance_chain``).
     ``last_network_ehs``: last step's network hashrate, where the search starts (0: the whole range).
 
@@ -156,12 +178,23 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, la
     the same in both calls; its top too when it lies below the fleet's: ~10% of the evaluations,
     each a log and an ndtr of every live cohort); only the weights (TH/s) and the live cells
     change. The same numbers, summed in the same order.
+
+    ``cells``: when the caller has them, ``_live_cells(model.sites)`` (the cohorts as they are now)
+    and their ``mining_margin.cells`` at ``power_usd_per_mwh`` (the same marginal power and log).
     """
     s, sites = model.config, model.sites
     reward = model.market.reward_usd_per_day()
-    live, rows = _live_cells(sites)
+    if cells is None:
+        live, rows = _live_cells(sites)
+        marginal_power = np.asarray(power_usd_per_mwh)[rows] * (1.0 - sites.power_take_or_pay_share[rows])
+        log_marginal_power = np.log(np.maximum(marginal_power, 1e-9))  # the same in every evaluation
+    else:
+        live, rows, at = cells
+        marginal_power, log_marginal_power = at.marginal, at.log_marginal
     cohort_mw, cohort_eff = sites.cohort_mw.ravel(), sites.cohort_efficiency_j_per_th.ravel()
-    ths = (cohort_mw[live] / cohort_eff[live] * online)
+    ths = cohort_mw[live] / cohort_eff[live]
+    if online != 1.0:  # x * 1.0 is x: no outage, no product
+        ths *= online
     capacity = float(ths.sum())
     if capacity <= 0 or reward <= 0:
         return float("nan")
@@ -169,9 +202,7 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, la
     # the hot loop: only the live cohorts, only the share of hours (not the cost), with the
     # per-cohort constants of ``economics.hourly_mining_share`` taken out of the loop
     revenue_per_hashprice = (econ.PH_PER_EH / cohort_eff[live]) / econ.HOURS_PER_DAY
-    marginal_power = np.asarray(power_usd_per_mwh)[rows] * (1.0 - sites.power_take_or_pay_share[rows])
     vol, free = s.power_hourly_volatility, s.power_negative_hours_share
-    log_marginal_power = np.log(np.maximum(marginal_power, 1e-9))  # the same in every evaluation
     half_variance = vol * vol / 2
     opex, on_share = s.mining_opex_usd_per_mwh, 1.0 - free
 
@@ -266,10 +297,11 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, la
     # first try a narrow bracket around last step's hashrate (it rarely moves by more than
     # e^0.25 in a step), then the whole range
     last = last_network_ehs
-    near = last > 0 and np.log(last) - FIXED_POINT_NEAR_LOG < high
+    log_last = np.log(last) if last > 0 else 0.0  # one log, read three times
+    near = last > 0 and log_last - FIXED_POINT_NEAR_LOG < high
     if near:
-        near_low = np.log(last) - FIXED_POINT_NEAR_LOG
-        near_high = min(high, np.log(last) + FIXED_POINT_NEAR_LOG)
+        near_low = log_last - FIXED_POINT_NEAR_LOG
+        near_high = min(high, log_last + FIXED_POINT_NEAR_LOG)
         if near_high < high - FIXED_POINT_SLOPE_MARGIN_LOG:
             # excess falls with slope <= -1 in log H (log S falls as H rises, minus log H), so a
             # root inside the narrow bracket means excess(high) < excess(near_high) < 0: the
@@ -277,7 +309,7 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, la
             # return. The same root, from the same evaluations, one evaluation sooner.
             f_low, f_high = excess(near_low), excess(near_high)
             if f_low > 0 > f_high:
-                log_h = brentq(excess, near_low, near_high, xtol=FIXED_POINT_TOLERANCE_LOG)
+                log_h = fastnp.brentq(excess, near_low, near_high, xtol=FIXED_POINT_TOLERANCE_LOG)
                 return reward / (np.exp(log_h) * protocol.PH_PER_EH)
     top = excess(high)
     if top >= 0:  # everything mines even with the whole fleet on
@@ -285,12 +317,12 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, la
     if near:
         f_low, f_high = excess(near_low), (top if near_high == high else excess(near_high))
         if f_low > 0 > f_high:
-            log_h = brentq(excess, near_low, near_high, xtol=FIXED_POINT_TOLERANCE_LOG)
+            log_h = fastnp.brentq(excess, near_low, near_high, xtol=FIXED_POINT_TOLERANCE_LOG)
             return reward / (np.exp(log_h) * protocol.PH_PER_EH)
     low = high - FIXED_POINT_BRACKET_LOG
     if excess(low) <= 0:  # not even a trickle mines: hashprice at the bracket's bottom
         return reward / (np.exp(low) * protocol.PH_PER_EH)
-    log_h = brentq(excess, low, high, xtol=FIXED_POINT_TOLERANCE_LOG)
+    log_h = fastnp.brentq(excess, low, high, xtol=FIXED_POINT_TOLERANCE_LOG)
     return reward / (np.exp(log_h) * protocol.PH_PER_EH)
 
 
@@ -306,62 +338,74 @@ def curtail_or_mine(model, seen: Observation, last_network_ehs: float) -> Curtai
     ``scrap_after_unprofitable_months``: a machine is kept while it pays its way, whatever the
     share of hours it runs. Prices are ``seen``'s (this step's ``Observation``);
     ``last_network_ehs`` (last step's ``Operation.network_hashrate_ehs``) starts the fixed point's search.
+
+    Only the cohorts that hold machines are valued and summed (``_live_cells``: an empty slot
+    neither loses money nor mines). The per-site sums are ``np.bincount`` over those cells, which
+    adds each site's cells in slot order starting from 0.0: the same floats as the row sums of
+    the (sites, slots) arrays (``vintages.slot_sum``), whose empty cells add exact zeros.
     """
     s, sites = model.config, model.sites
+    n_sites = len(sites.cohort_mw)
     power_usd_per_mwh = seen.site_power_usd_per_mwh
     online = 1.0 - outage_share(model)
     memo: dict = {}  # the fixed point's shares, for its second search after scrapping
-    hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs, memo)
+    power = np.asarray(power_usd_per_mwh)
+    cohort_eff = sites.cohort_efficiency_j_per_th.ravel()
+    live, rows = _live_cells(sites)
+    at = mining_margin.cells(model, power[rows], sites.power_take_or_pay_share[rows])
+    live_eff = cohort_eff[live]
+    hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs, memo, (live, rows, at))
     if not np.isfinite(hashprice):
         hashprice = seen.hashprice_observed
-    best = np.fmax(model.firms.expected_hashprice[sites.owner], hashprice)
-    power = np.asarray(power_usd_per_mwh)
-    # only the cohorts that hold machines are valued (an empty slot cannot lose money); the same
-    # numbers, cell by cell, as the whole (sites, slots) expression
-    live, rows = _live_cells(sites)
-    margin = mining_margin.fleet_margin_usd_per_mw_month(model, power[rows], best[rows], sites.cohort_efficiency_j_per_th.ravel()[live],
-                                           sites.power_take_or_pay_share[rows])
-    losing_live = (margin < s.site_fixed_cost_usd_per_mw_month) & (sites.upgrade_due_step[rows] < 0)
-    losing = np.zeros(sites.cohort_mw.size, bool)
-    losing[live] = losing_live
-    losing = losing.reshape(sites.cohort_mw.shape)
-    site_losing = np.zeros(len(sites.cohort_mw), bool)
-    site_losing[rows[losing_live]] = True  # ``losing.any(axis=1)``
-    sites.idle_steps = np.where(site_losing, sites.idle_steps + 1, 0)
-    # a hazard, not a deadline: of a cohort that does not pay its way, 1 - exp(-t / T) goes each
-    # step (owners sell or scrap a few machines at a time), so a halving that strands many
-    # fleets at once retires them over months, not in one step
-    rate = 1.0 - np.exp(-seen.months_in_step / s.scrap_after_unprofitable_months)
-    scrap_mw = np.where(losing, sites.cohort_mw * rate, 0.0)
-    scrap_mw = np.where(losing & (sites.cohort_mw - scrap_mw < SCRAP_REMNANT_MW), sites.cohort_mw, scrap_mw)
-    scrapped = vintages.slot_sum(scrap_mw)
-    scrap = scrapped > 0
-    if scrap.any():
-        model.events.add_many("scrapped", sites.owner[scrap], scrap.nonzero()[0], scrapped[scrap])
-        sites.cohort_mw -= scrap_mw
-        sites.mw_shutdown += scrapped
-        sites.sync_fleet()
-        # the machines left: the fixed point moves (the remaining ones earn a little more)
-        hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs, memo)
+    best = np.fmax(model.firms.expected_hashprice[sites.owner[rows]], hashprice)  # ``best[rows]`` of the sites'
+    margin = mining_margin.cell_margin_usd_per_mw_month(model, at, best, live_eff)
+    lose = ((margin < s.site_fixed_cost_usd_per_mw_month) & (sites.upgrade_due_step[rows] < 0)).nonzero()[0]
+    if not len(lose):  # the usual step: every cohort pays its way, no fleet counts an idle step
+        sites.idle_steps = np.zeros(n_sites, sites.idle_steps.dtype)
+    else:
+        site_losing = np.zeros(n_sites, bool)
+        site_losing[rows[lose]] = True  # ``losing.any(axis=1)``
+        sites.idle_steps = np.where(site_losing, sites.idle_steps + 1, 0)
+        # a hazard, not a deadline: of a cohort that does not pay its way, 1 - exp(-t / T) goes each
+        # step (owners sell or scrap a few machines at a time), so a halving that strands many
+        # fleets at once retires them over months, not in one step
+        rate = 1.0 - np.exp(-seen.months_in_step / s.scrap_after_unprofitable_months)
+        at_site, at_slot = np.divmod(live[lose], sites.cohort_mw.shape[1])
+        cohort = sites.cohort_mw[at_site, at_slot]
+        scrap_mw = cohort * rate
+        scrap_mw = np.where(cohort - scrap_mw < SCRAP_REMNANT_MW, cohort, scrap_mw)
+        scrapped = np.bincount(at_site, weights=scrap_mw, minlength=n_sites)
+        scrap = (scrapped > 0).nonzero()[0]
+        if len(scrap):
+            model.events.add_many("scrapped", sites.owner[scrap], scrap, scrapped[scrap])
+            sites.cohort_mw[at_site, at_slot] = cohort - scrap_mw
+            sites.mw_shutdown += scrapped
+            sites.sync_fleet()
+            # the machines left: the fixed point moves (the remaining ones earn a little more)
+            live, rows = _live_cells(sites)
+            at = mining_margin.cells(model, power[rows], sites.power_take_or_pay_share[rows])
+            live_eff = cohort_eff[live]
+            hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs, memo, (live, rows, at))
     consistent = hashprice
     if not np.isfinite(hashprice):
         hashprice = seen.hashprice_observed
 
-    share, cost_share = _live_cohort_shares(model, power, hashprice)
+    share, cost_share, _ = mining_margin.cell_shares(model, at, hashprice, live_eff)
     machines = vintages.slot_sum(sites.cohort_mw)
     was_mining = sites.mw_mining > MINING_SITE_SHARE * sites.mw_machines
-    mined_mw = share * sites.cohort_mw
-    sites.mw_mining = vintages.slot_sum(mined_mw)
+    cohort_mw = sites.cohort_mw.ravel()[live]
+    mined_mw = share * cohort_mw
+    sites.mw_mining = np.bincount(rows, weights=mined_mw, minlength=n_sites)
     sites.mw_idle = machines - sites.mw_mining
-    site_mining_ehs = vintages.slot_sum(mined_mw / sites.cohort_efficiency_j_per_th)
-    site_power_cost_mw = vintages.slot_sum(cost_share * sites.cohort_mw)
+    site_mining_ehs = np.bincount(rows, weights=mined_mw / live_eff, minlength=n_sites)
+    site_power_cost_mw = np.bincount(rows, weights=cost_share * cohort_mw, minlength=n_sites)
     mining = (sites.mw_mining >= MINING_SITE_SHARE * machines) & (machines > 0)
-    stopped = was_mining & ~mining & (machines > 0)
-    resumed = ~was_mining & mining
-    if stopped.any():
-        model.events.add_many("curtailment", sites.owner[stopped], stopped.nonzero()[0], sites.mw_idle[stopped])
-    if resumed.any():
-        model.events.add_many("resumption", sites.owner[resumed], resumed.nonzero()[0], sites.mw_mining[resumed])
+    stopped = (was_mining & ~mining & (machines > 0)).nonzero()[0]
+    resumed = (~was_mining & mining).nonzero()[0]
+    if len(stopped):
+        model.events.add_many("curtailment", sites.owner[stopped], stopped, sites.mw_idle[stopped])
+    if len(resumed):
+        model.events.add_many("resumption", sites.owner[resumed], resumed, sites.mw_mining[resumed])
     return Curtailment(hashprice_consistent=consistent, site_mining_ehs=site_mining_ehs,
                        site_power_cost_mw=site_power_cost_mw)
 
@@ -383,7 +427,9 @@ def mine_and_earn(model, seen: Observation, mined: Curtailment):
     s, sites, firms, state = model.config, model.sites, model.firms, model.market.state
     power_usd_per_mwh = seen.site_power_usd_per_mwh
     online = 1.0 - outage_share(model)
-    site_hashrate = mined.site_mining_ehs * online
+    # x * 1.0 is x: without an outage the products by ``online`` are skipped (the curtailment's
+    # arrays are this step's own: the book may keep them)
+    site_hashrate = mined.site_mining_ehs * online if online != 1.0 else mined.site_mining_ehs
     network = float(site_hashrate.sum())
     outcome = model.market.settle_chain(network)
     n = len(firms)
@@ -393,9 +439,10 @@ def mine_and_earn(model, seen: Observation, mined: Curtailment):
     led["btc_mined"] = share * (outcome.issuance_btc + outcome.fees_btc)
     led["revenue_mining_usd"] = led["btc_mined"] * state.btc_price_usd
     hours = state.days * econ.HOURS_PER_DAY
-    mwh = sites.mw_mining * online * hours
+    mwh = (sites.mw_mining * online if online != 1.0 else sites.mw_mining) * hours
     # the hours mined are the cheap ones: cost = sum over cohorts of MW x cost share x hours x mean price
-    power_cost = mined.site_power_cost_mw * online * hours * power_usd_per_mwh
+    power_cost = (mined.site_power_cost_mw * online if online != 1.0 else mined.site_power_cost_mw) * hours \
+        * power_usd_per_mwh
     led["power_usd"] = np.bincount(sites.owner, weights=power_cost, minlength=n)
     fixed = sites.live_mw * s.site_fixed_cost_usd_per_mw_month * seen.months_in_step
     led["opex_usd"] = np.bincount(sites.owner, weights=mwh * s.mining_opex_usd_per_mwh + fixed, minlength=n)

@@ -71,7 +71,8 @@ def fleet_efficiency(cohort_mw: np.ndarray, cohort_eff: np.ndarray, fallback: np
     """MW-weighted harmonic mean (MW / TH) per site; ``fallback`` where a site has no machines."""
     th = slot_sum(cohort_mw / cohort_eff)
     total = slot_sum(cohort_mw)
-    return np.where(th > 0, total / np.where(th > 0, th, 1.0), fallback)
+    has = th > 0
+    return np.where(has, total / np.where(has, th, 1.0), fallback)
 
 
 def add_cohort(cohort_mw, cohort_eff, cohort_age, rows: np.ndarray, mw: np.ndarray, eff: np.ndarray) -> None:
@@ -87,8 +88,9 @@ def add_cohort(cohort_mw, cohort_eff, cohort_age, rows: np.ndarray, mw: np.ndarr
     old_m, old_e, old_a = m[i, slot], e[i, slot], cohort_age[rows, slot]
     new_m = old_m + mw
     th = np.where(old_m > 0, old_m / old_e, 0.0) + mw / eff
-    cohort_eff[rows, slot] = np.where(th > 0, new_m / np.where(th > 0, th, 1.0), eff)
-    cohort_age[rows, slot] = np.where(new_m > 0, old_m * old_a / np.where(new_m > 0, new_m, 1.0), 0.0)
+    has_th, has_mw = th > 0, new_m > 0
+    cohort_eff[rows, slot] = np.where(has_th, new_m / np.where(has_th, th, 1.0), eff)
+    cohort_age[rows, slot] = np.where(has_mw, old_m * old_a / np.where(has_mw, new_m, 1.0), 0.0)
     cohort_mw[rows, slot] = new_m
 
 

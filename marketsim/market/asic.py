@@ -61,9 +61,12 @@ def _check_scalar(name: str, value: float, low: float, *, open_low: bool = False
 def frontier_efficiency_j_per_th(years_since_start, start_j_per_th, improvement_per_year, floor_j_per_th):
     """J/TH of the best machine on sale ``years_since_start`` years in (negative times clamp to 0)."""
     _check_scalar("floor_j_per_th", floor_j_per_th, 0.0, open_low=True)
-    if not (np.isfinite(start_j_per_th) and start_j_per_th >= floor_j_per_th):
+    if not (math.isfinite(start_j_per_th) and start_j_per_th >= floor_j_per_th):
         raise ValueError(f"floor_j_per_th={floor_j_per_th!r}: must be > 0 and <= start_j_per_th={start_j_per_th!r}")
     _check_scalar("improvement_per_year", improvement_per_year, 0.0)
+    if type(years_since_start) is float and years_since_start >= 0.0:  # a step's time (once a step): no
+        # 0-d arrays; the exponential is still numpy's (``math.exp`` may differ in the last bit)
+        return float(floor_j_per_th + (start_j_per_th - floor_j_per_th) * np.exp(-improvement_per_year * years_since_start))
     t = np.maximum(np.asarray(years_since_start, dtype=float), 0.0)
     return floor_j_per_th + (start_j_per_th - floor_j_per_th) * np.exp(-improvement_per_year * t)
 
@@ -102,6 +105,8 @@ def shipped_share(due_ehs, capacity_ehs):
     """Share of the EH/s due this step that ships: all of it within capacity, else capacity / due
     (the rest waits a step). Never negative; 1 when nothing is due."""
     _check_scalar("capacity_ehs", capacity_ehs, 0.0)
+    if type(due_ehs) is float and type(capacity_ehs) is float:  # a step's total (once a step): the same division
+        return capacity_ehs / (due_ehs if due_ehs > 0 else 1.0) if due_ehs > capacity_ehs else 1.0
     due = np.asarray(due_ehs, dtype=float)
     return np.where(due > capacity_ehs, capacity_ehs / np.where(due > 0, due, 1.0), 1.0)
 

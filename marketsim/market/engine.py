@@ -272,6 +272,15 @@ class Market:
 
     def ai_demand_at(self, years: float) -> float:
         s = self.scenario
+        # the fields the curve is built from, as they are (the path list by identity first: a
+        # scenario's assigned fields are new objects, so this finds the cache's key without
+        # rebuilding it from every dated point each step)
+        fields = (s.ai_demand_model, s.ai_demand_max_mw, s.ai_demand_midpoint_years, s.ai_demand_steepness_per_year,
+                  s.ai_demand_initial_mw, s.ai_bust_years, s.ai_bust_floor_share, s.ai_bust_speed_per_year,
+                  s.start_date, s.ai_demand_path)
+        cached = getattr(self, "_ai_demand_curve", None)
+        if cached is not None and cached[3] == fields:
+            return self._ai_demand_from(cached, years)
         params = dict(
             max_mw=s.ai_demand_max_mw,
             midpoint_years=s.ai_demand_midpoint_years,
@@ -286,15 +295,22 @@ class Market:
         # years since the start as ``observe`` counts them, with the hand-over's shift, while they stay the same
         key = (s.ai_demand_model, tuple(params.items()), s.start_date,
                tuple((p.date, p.mw) for p in s.ai_demand_path))
-        cached = getattr(self, "_ai_demand_curve", None)
         if cached is None or cached[0] != key:
             curve, dated = ai.demand_curve(s.ai_demand_model, **params), None
             if s.ai_demand_path:
                 dates, mws = ai.dated_points([(p.date - s.start_date).days / DAYS_PER_YEAR for p in s.ai_demand_path],
                                              [p.mw for p in s.ai_demand_path])
                 dated = (dates, mws, ai.handover_shift_years(s.ai_demand_model, params, float(dates[-1]), float(mws[-1])))
-            self._ai_demand_curve = cached = (key, curve, dated)
-        _, curve, dated = cached
+            cached = (key, curve, dated, fields)
+        else:
+            cached = (*cached[:3], fields)
+        self._ai_demand_curve = cached
+        return self._ai_demand_from(cached, years)
+
+    @staticmethod
+    def _ai_demand_from(cached: tuple, years: float) -> float:
+        """The demand at ``years`` from ``ai_demand_at``'s cached curve and dated history."""
+        _, curve, dated, _ = cached
         if dated is None:
             return float(curve(years))
         dates, mws, shift = dated

@@ -27,9 +27,10 @@ def power_price_usd_per_mwh(base_usd_per_mwh, month_of_year: int, seasonal_ampli
         raise ValueError(f"month_of_year={month_of_year!r}: must be an integer in 1..12")
     if not 1 <= peak_month <= MONTHS_PER_YEAR:
         raise ValueError(f"peak_month={peak_month!r}: must be an integer in 1..12")
-    if not (np.isfinite(seasonal_amplitude) and seasonal_amplitude >= 0):
+    # scalars: ``math.isfinite`` answers as ``np.isfinite`` does, without a ufunc call on a 0-d array
+    if not (math.isfinite(seasonal_amplitude) and seasonal_amplitude >= 0):
         raise ValueError(f"seasonal_amplitude={seasonal_amplitude!r}: must be finite and >= 0")
-    if not (np.isfinite(multiplier) and multiplier >= 0):
+    if not (math.isfinite(multiplier) and multiplier >= 0):
         raise ValueError(f"multiplier={multiplier!r}: must be finite and >= 0")
     season = 1.0 + seasonal_amplitude * math.cos(2 * math.pi * (month_of_year - peak_month) / MONTHS_PER_YEAR)
     return np.maximum(np.asarray(base_usd_per_mwh, dtype=float) * multiplier * season, 0.0)
