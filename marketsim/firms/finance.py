@@ -79,20 +79,23 @@ def _site_assets(model, seen: Observation) -> tuple[np.ndarray, np.ndarray]:
     relative = fastnp.clip(model.market.state.frontier_j_per_th / sites.efficiency_j_per_th, 0.0, 1.0)
     site_value = site_collateral_usd_per_mw(s.site_build_capex_usd_per_mw, seen.hashprice_observed,
                                             s.machine_price_reference_hashprice, s.site_collateral_hashprice_elasticity)
+    hall_mw = sites.mw_converted + sites.mw_converting
     per_site = econ.firm_asset_value_usd(
         sites.mw_machines, machine_value * relative, site_value,
         # halls are valued at their build cost, which is quoted per MW of critical IT (gross MW / PUE)
-        sites.mw_converted + sites.mw_converting, s.conversion_capex_usd_per_mw / s.ai_pue, 0.0, 0.0,
+        hall_mw, s.conversion_capex_usd_per_mw / s.ai_pue, 0.0, 0.0,
     )
-    return np.bincount(sites.owner, weights=per_site, minlength=n), leased_hall_value_usd(model)
+    return np.bincount(sites.owner, weights=per_site, minlength=n), leased_hall_value_usd(model, hall_mw)
 
 
-def leased_hall_value_usd(model) -> np.ndarray:
+def leased_hall_value_usd(model, hall_mw: np.ndarray | None = None) -> np.ndarray:
     """Per firm: the value (build cost, as ``asset_value_usd`` counts it) of its AI halls under
-    lease: the gross MW its leases cover, at most the MW built or being built at the site."""
+    lease: the gross MW its leases cover, at most the MW built or being built at the site
+    (``hall_mw``: ``mw_converted + mw_converting`` per site, if the caller has it)."""
     s, sites = model.config, model.sites
-    leased_gross_mw = np.minimum(model.leases.contracted_it_by_site(len(sites)) * s.ai_pue,
-                                 sites.mw_converted + sites.mw_converting)
+    if hall_mw is None:
+        hall_mw = sites.mw_converted + sites.mw_converting
+    leased_gross_mw = np.minimum(model.leases.contracted_it_by_site(len(sites)) * s.ai_pue, hall_mw)
     return np.bincount(sites.owner, weights=leased_gross_mw * (s.conversion_capex_usd_per_mw / s.ai_pue),
                        minlength=len(model.firms))
 
@@ -141,15 +144,16 @@ def vendor_credit_usd(machine_capex_usd, is_public, financed_share: float) -> np
     return np.where(np.asarray(is_public, dtype=bool), 0.0, financed_share * np.maximum(capex, 0.0))
 
 
-def draw_vendor_credit(model, idx: np.ndarray, machine_capex_usd: np.ndarray) -> np.ndarray:
+def draw_vendor_credit(model, idx: np.ndarray, machine_capex_usd: np.ndarray, unique: bool = False) -> np.ndarray:
     """Book the vendor credit on these orders: debt at ``vendor_financing_rate_per_year``
     (blended into the firm's average rate, repaid with its other debt), cash for the
     instalments. It is lent outside the banks' loan-to-value ceiling (the maker lends against
-    the machines it ships) but counts as debt for every later loan. Returns the credit."""
+    the machines it ships) but counts as debt for every later loan. Returns the credit.
+    ``unique``: the caller knows no firm is named twice (no check)."""
     s, firms = model.config, model.firms
     idx = fastnp.as_1d(idx)
     credit = vendor_credit_usd(machine_capex_usd, firms.is_public[idx], s.vendor_financing_share)
-    if has_repeats(idx):
+    if not unique and has_repeats(idx):
         idx, at = np.unique(idx, return_inverse=True)
         credit = np.bincount(at, weights=credit)
     _add_debt(firms, idx, credit, s.vendor_financing_rate_per_year)
@@ -210,8 +214,9 @@ def pay(model, seen: Observation) -> Payments:
 
     led["capex_usd"] = led["capex_usd"] + firms.payments.pop()
     led["interest_usd"] = firms.debt_usd * firms.debt_rate_per_year * seen.years_in_step
-    led["btc_retained_usd"] = led["revenue_mining_usd"] * (1.0 - firms.btc_sell_share)
-    firms.btc_held += led["btc_mined"] * (1.0 - firms.btc_sell_share)
+    kept = 1.0 - firms.btc_sell_share
+    led["btc_retained_usd"] = led["revenue_mining_usd"] * kept
+    firms.btc_held += led["btc_mined"] * kept
     firms.cash_usd += (
         led["revenue_mining_usd"] - led["btc_retained_usd"] + led["revenue_ai_usd"]
         - led["power_usd"] - led["opex_usd"] - led["ai_opex_usd"] - led["interest_usd"] - led["capex_usd"]
@@ -268,20 +273,20 @@ def credit_then_btc(short_usd, headroom_usd, btc_usd, max_debt_to_assets: float)
     return np.where(head >= short, short, np.where(short - mixed <= btc, mixed, all_btc))
 
 
-def borrow(firms, idx: np.ndarray, amount: np.ndarray) -> np.ndarray:
+def borrow(firms, idx: np.ndarray, amount: np.ndarray, unique: bool = False) -> np.ndarray:
     """New debt at the market rate (``new_debt_rate_per_year``), blended into the firm's average
     rate: a miner with old 1% convertibles does not borrow at 1% today.
 
     Lenders lend only up to ``max_debt_to_assets`` of the assets they count (the ceiling set at
     the last ``asset_value_usd``): a request beyond it gets what is left under the ceiling.
-    Returns what each firm drew.
+    Returns what each firm drew. ``unique``: the caller knows no firm is named twice.
     """
     idx = fastnp.as_1d(idx)
     amount = np.asarray(amount, dtype=float)
     if amount.shape != idx.shape:
         amount = np.broadcast_to(amount, idx.shape)
     amount = np.maximum(amount, 0.0)  # no negative draws (np.clip(amount, 0.0, None))
-    if has_repeats(idx):  # a firm named twice: each draw sees the debt before it
+    if not unique and has_repeats(idx):  # a firm named twice: each draw sees the debt before it
         return np.concatenate([borrow(firms, idx[k:k + 1], amount[k:k + 1]) for k in range(len(idx))])
     drawn = np.minimum(amount, borrowable_usd(firms, idx))
     _add_debt(firms, idx, drawn, firms.new_debt_rate)
@@ -302,7 +307,8 @@ def repay_one(firms, firm_id: int, amount: float) -> None:
     firms.ledger["debt_repaid_usd"][firm_id] += amount
 
 
-def equity_room_usd(model, assets: np.ndarray | None = None, seen: Observation | None = None) -> np.ndarray:
+def equity_room_usd(model, assets: np.ndarray | None = None, seen: Observation | None = None,
+                    live_mw_by_firm: np.ndarray | None = None) -> np.ndarray:
     """Per firm: new equity it could raise this step for capex (a q rule).
 
     Public miners sold shares (at-the-market offerings) when the market valued them above the
@@ -315,20 +321,23 @@ def equity_room_usd(model, assets: np.ndarray | None = None, seen: Observation |
     it may raise up to ``equity_issuance_share_per_year`` of its market value a year, scaled
     by (1 - min_q / q) so issuance rises steeply with q; the ATM fee
     (``equity_issuance_fee_share``) is the cost the firm sees. Private firms raise no outside
-    equity (they finance from cash, credit and vendor terms). ``seen``: the step's ``Observation``.
+    equity (they finance from cash, credit and vendor terms). ``seen``: the step's ``Observation``;
+    ``live_mw_by_firm``: ``sites.mw_by_firm`` now, if the caller has it.
     """
     s, firms, sites = model.config, model.firms, model.sites
     seen = _seen(model, seen)
-    value, replacement = market_value_and_replacement_usd(model, seen)
+    value, replacement = market_value_and_replacement_usd(model, seen, live_mw_by_firm)
     q = np.divide(value, replacement, out=np.zeros(len(replacement)), where=replacement > 0)
     scale = fastnp.clip(1.0 - s.equity_issuance_min_q / np.where(q > 0, q, np.inf), 0.0, 1.0)
     per_review = s.equity_issuance_share_per_year * seen.years_in_step / s.review_probability_per_step
     return np.where(firms.active & firms.is_public & (value > 0), per_review * scale * value, 0.0)
 
 
-def market_value_and_replacement_usd(model, seen: Observation | None = None) -> tuple[np.ndarray, np.ndarray]:
+def market_value_and_replacement_usd(model, seen: Observation | None = None,
+                                     live_mw_by_firm: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per firm: (equity market value, replacement cost of its mining assets), USD. The value
-    includes the re-rating of its AI leases (``hosting.ai_market_value_usd``)."""
+    includes the re-rating of its AI leases (``hosting.ai_market_value_usd``).
+    ``live_mw_by_firm``: ``sites.mw_by_firm`` now, if the caller has it."""
     s, firms, sites = model.config, model.firms, model.sites
     seen = _seen(model, seen)
     n = len(firms)
@@ -339,26 +348,32 @@ def market_value_and_replacement_usd(model, seen: Observation | None = None) -> 
              + firms.cash_usd - firms.debt_usd
              + hosting.ai_market_value_usd(model))  # AI leases re-rate it toward data-centre multiples
     th = np.bincount(sites.owner, weights=sites.mw_machines / sites.efficiency_j_per_th, minlength=n) * econ.W_PER_MW
-    live_mw = sites.mw_by_firm(n)
+    live_mw = sites.mw_by_firm(n) if live_mw_by_firm is None else live_mw_by_firm
     replacement = live_mw * s.site_build_capex_usd_per_mw + th * seen.machine_price_usd_per_th
     return value, replacement
 
 
-def fund_orders(model, idx: np.ndarray, capex: np.ndarray, equity_room: np.ndarray) -> None:
+def fund_orders(model, idx: np.ndarray, capex: np.ndarray, equity_room: np.ndarray, unique: bool = False) -> None:
     """Fund capex commitments beyond free cash: new equity first (within ``equity_room``),
-    then debt. Cash rises by what is raised; the instalments are paid later from it."""
+    then debt. Cash rises by what is raised; the instalments are paid later from it.
+    ``unique``: the caller knows no firm is named twice (then each firm's room and ledger take
+    one subtraction or addition, which ``np.subtract.at`` would make the same way)."""
     firms = model.firms
     idx = fastnp.as_1d(idx)
-    pending = firms.payments.buffer[idx].sum(axis=1)
+    pending = np.add.reduce(firms.payments.buffer[idx], axis=1)  # ``.sum(axis=1)`` without its Python layer
     shortfall = np.maximum(pending + fastnp.as_1d(capex) - firms.cash_usd[idx], 0.0)
     # shares sold gross; the ATM fee is what the firm sees of the cost (equity_issuance_fee_share)
     keep = 1.0 - model.config.equity_issuance_fee_share
     gross = np.minimum(shortfall / keep, np.maximum(equity_room[idx], 0.0))
     equity = gross * keep
-    np.subtract.at(equity_room, idx, gross)
     firms.cash_usd[idx] += equity
-    np.add.at(firms.ledger["equity_raised_usd"], idx, equity)
-    borrow(firms, idx, shortfall - equity)
+    if unique:
+        equity_room[idx] -= gross
+        firms.ledger["equity_raised_usd"][idx] += equity
+    else:
+        np.subtract.at(equity_room, idx, gross)
+        np.add.at(firms.ledger["equity_raised_usd"], idx, equity)
+    borrow(firms, idx, shortfall - equity, unique=unique)
 
 
 def spendable_usd(model, assets: np.ndarray | None = None, seen: Observation | None = None) -> np.ndarray:
