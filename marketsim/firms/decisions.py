@@ -299,11 +299,13 @@ def _place_upgrades(model, mw_site: np.ndarray, per_mw: float, spend, o, steps, 
     mw = mw_site[rows]
     f = sites.owner[rows]
     cost = mw * per_mw
-    np.subtract.at(spend, f, cost * upfront[f])
     buyers, firm_cost = f, cost
     if finance.has_repeats(f):  # a firm may upgrade several sites (a sort: cheaper than np.unique when none does)
+        np.subtract.at(spend, f, cost * upfront[f])
         buyers, at = np.unique(f, return_inverse=True)
         firm_cost = np.bincount(at, weights=cost)
+    else:  # each firm once: one subtraction each, as ``np.subtract.at`` makes it
+        spend[f] -= cost * upfront[f]
     finance.draw_vendor_credit(model, buyers, firm_cost, unique=True)
     finance.fund_orders(model, buyers, firm_cost, equity_room, unique=True)
     firms.payments.add_rows(f, cost, 1)
@@ -356,7 +358,7 @@ def _order_expansions(model, f: np.ndarray, site: np.ndarray, mw: np.ndarray, sp
     finance.fund_orders(model, f, capex, equity_room, unique=True)
     lead = max(1, round(s.site_build_lead_time_months * steps))
     firms.payments.add_spread_rows(f, capex, lead)
-    building = sites.build_pipeline.buffer[site].sum(axis=1)
+    building = np.add.reduce(sites.build_pipeline.buffer[site], axis=1)  # (``.sum(axis=1)``)
     sites.build_efficiency[site] = (building + mw) / (building / sites.build_efficiency[site] + mw / o.frontier_j_per_th)
     sites.build_pipeline.add_rows(site, mw, lead)
     if not record:

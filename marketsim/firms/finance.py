@@ -235,11 +235,14 @@ def pay(model, seen: Observation) -> Payments:
         excess = np.maximum(firms.debt_usd[idx] - firms.debt_ceiling_usd[idx], 0.0)
         repay = np.minimum(excess, np.maximum(firms.cash_usd[idx], 0.0))
         _repay(firms, idx, repay)
-        extended = excess - repay > 0
-        firms.debt_rate_per_year[idx[extended]] += s.refinancing_penalty_rate
-        for f in idx[extended]:
-            model.events.add("debt_extended", f, -1, 0.0, value_usd=float(excess[idx == f][0] - repay[idx == f][0]),
-                             detail=f"rate now {firms.debt_rate_per_year[f]:.1%}")
+        unpaid = excess - repay
+        extended = (unpaid > 0).nonzero()[0]
+        if len(extended):
+            ext_firms = idx[extended]  # (``idx`` names each firm once: a firm's position is its own)
+            firms.debt_rate_per_year[ext_firms] += s.refinancing_penalty_rate
+            for f, gap in zip(ext_firms, unpaid[extended].tolist()):
+                model.events.add("debt_extended", f, -1, 0.0, value_usd=gap,
+                                 detail=f"rate now {firms.debt_rate_per_year[f]:.1%}")
         firms.debt_maturity_step[idx] = step + round(s.debt_maturity_years * model.steps_per_year)
 
     short = active & (firms.cash_usd < 0)
@@ -247,7 +250,7 @@ def pay(model, seen: Observation) -> Payments:
         idx = short.nonzero()[0]
         draw = credit_then_btc(-firms.cash_usd[idx], borrowable_usd(firms, idx),  # the headroom of the short only
                                firms.btc_held[idx] * price, s.max_debt_to_assets)
-        borrow(firms, idx, draw)
+        borrow(firms, idx, draw, unique=True)  # (``idx``: each short firm once)
         still = idx[firms.cash_usd[idx] < 0]
         if len(still):
             coins = np.minimum(firms.btc_held[still], -firms.cash_usd[still] / price)

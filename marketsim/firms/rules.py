@@ -69,14 +69,8 @@ class _OwnedCandidates(Candidates):
     step's candidates are valued: beliefs and rates are set before ``decide``)."""
 
     def __init__(self, efficiency_j_per_th, cost_usd_per_mwh, owner, firms, decline_per_year, firm_paths, site):
-        put = object.__setattr__
-        put(self, "efficiency_j_per_th", efficiency_j_per_th)
-        put(self, "cost_usd_per_mwh", cost_usd_per_mwh)
-        put(self, "site", site)
-        put(self, "_owner", owner)
-        put(self, "_firms", firms)
-        put(self, "_decline", decline_per_year)
-        put(self, "_firm_paths", firm_paths)
+        self.__dict__.update(efficiency_j_per_th=efficiency_j_per_th, cost_usd_per_mwh=cost_usd_per_mwh, site=site,
+                             _owner=owner, _firms=firms, _decline=decline_per_year, _firm_paths=firm_paths)
 
     def _kept(self, name: str, make):
         value = self.__dict__.get(name)
