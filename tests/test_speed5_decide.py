@@ -160,3 +160,31 @@ def test_pipeline_pending_is_the_row_sums():
     pipe = Pipeline(7, 30)
     pipe.buffer[:] = np.random.default_rng(2).uniform(-1e6, 1e9, pipe.buffer.shape)
     assert np.array_equal(pipe.pending(), pipe.buffer.sum(axis=1))
+
+
+@pytest.mark.parametrize("no_ceiling", [False, True])
+def test_finance_orders_is_vendor_credit_then_fund_orders(model, no_ceiling):
+    """``finance.finance_orders`` (one pass, each firm read once) leaves every book as
+    ``draw_vendor_credit`` followed by ``fund_orders``, bit for bit: public and private firms,
+    orders with and without a shortfall, rooms below zero, no valuation yet (no ceiling)."""
+    rng = np.random.default_rng(8)
+    active = np.flatnonzero(model.firms.active)
+    for _ in range(6):
+        idx = rng.choice(active, size=min(int(rng.integers(1, 12)), len(active)), replace=False)
+        machines = rng.uniform(0, 4e7, len(idx))
+        capex = machines + rng.choice([0.0, 3e6, 9e8], len(idx))
+        room = rng.uniform(-1e6, 3e7, len(model.firms))
+        out = []
+        for fused in (False, True):
+            m = copy.deepcopy(model)
+            if no_ceiling:
+                m.firms.debt_ceiling_usd = None
+            r = room.copy()
+            if fused:
+                finance.finance_orders(m, idx, machines, capex, r)
+            else:
+                finance.draw_vendor_credit(m, idx, machines)
+                finance.fund_orders(m, idx, capex, r)
+            out.append((r, _books(m)))
+        assert np.array_equal(out[0][0], out[1][0])
+        assert all(np.array_equal(x, y) for x, y in zip(out[0][1], out[1][1]))

@@ -306,8 +306,7 @@ def _place_upgrades(model, mw_site: np.ndarray, per_mw: float, spend, o, steps, 
         firm_cost = np.bincount(at, weights=cost)
     else:  # each firm once: one subtraction each, as ``np.subtract.at`` makes it
         spend[f] -= cost * upfront[f]
-    finance.draw_vendor_credit(model, buyers, firm_cost, unique=True)
-    finance.fund_orders(model, buyers, firm_cost, equity_room, unique=True)
+    finance.finance_orders(model, buyers, firm_cost, firm_cost, equity_room)  # vendor credit, equity, debt
     firms.payments.add_rows(f, cost, 1)
     lead = max(1, round(model.config.machine_lead_time_months * steps))
     sites.upgrade_due_step[rows] = model.steps_done + lead
@@ -354,8 +353,7 @@ def _order_expansions(model, f: np.ndarray, site: np.ndarray, mw: np.ndarray, sp
         f, site, mw, upfront_per_mw = f[ok], site[ok], mw[ok], upfront_per_mw[ok]
     capex = mw * per_mw
     spend[f] -= mw * upfront_per_mw
-    finance.draw_vendor_credit(model, f, mw * machines_per_mw, unique=True)
-    finance.fund_orders(model, f, capex, equity_room, unique=True)
+    finance.finance_orders(model, f, mw * machines_per_mw, capex, equity_room)  # vendor credit, equity, debt
     lead = max(1, round(s.site_build_lead_time_months * steps))
     firms.payments.add_spread_rows(f, capex, lead)
     building = np.add.reduce(sites.build_pipeline.buffer[site], axis=1)  # (``.sum(axis=1)``)
