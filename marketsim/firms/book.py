@@ -87,8 +87,9 @@ class Pipeline:
         return due
 
     def pending(self) -> np.ndarray:
-        """Total still to arrive per row."""
-        return self.buffer.sum(axis=1)
+        """Total still to arrive per row (``buffer.sum(axis=1)``: the same reduction, called
+        without ``ndarray.sum``'s Python layer)."""
+        return np.add.reduce(self.buffer, axis=1)
 
     def append_rows(self, k: int) -> None:
         """Room for ``k`` new rows (new firms or sites), nothing scheduled for them yet. The rows
@@ -325,12 +326,16 @@ class FirmBook:
         self.payments.append_rows(k)
         if self.debt_ceiling_usd is not None:
             self.debt_ceiling_usd = np.concatenate([self.debt_ceiling_usd, np.zeros(k)])
-        self.ledger = {item: np.concatenate([v, np.zeros(k)]) for item, v in self.ledger.items()}
+        if self.ledger:  # the items as rows of one block, k zero columns added (one copy, not one per item)
+            block = np.zeros((len(self.ledger), start + k))
+            block[:, :start] = list(self.ledger.values())
+            self.ledger = dict(zip(self.ledger, block))
         return np.arange(start, start + k)
 
     def reset_ledger(self) -> None:
-        n = len(self)
-        self.ledger = {item: np.zeros(n) for item in self.LEDGER_ITEMS}
+        """Every ledger item at zero for each firm: the rows of one zeroed block (each row its own
+        item's array, written and replaced like a separate one), not one allocation per item."""
+        self.ledger = dict(zip(self.LEDGER_ITEMS, np.zeros((len(self.LEDGER_ITEMS), len(self)))))
 
     @property
     def operating_cost_usd(self) -> np.ndarray:

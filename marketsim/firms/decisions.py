@@ -72,21 +72,6 @@ def occupancy_outlook(model, supply: float) -> float:
     return float(fastnp.clip(demand_forecast_it_mw(model) / supply, 0.0, 1.0))
 
 
-def _candidates(model, site_idx: np.ndarray, power: np.ndarray, decline: np.ndarray,
-                paths: FirmPaths | None = None) -> Candidates:
-    firms, sites = model.firms, model.sites
-    owner = sites.owner[site_idx]
-    return Candidates(
-        efficiency_j_per_th=sites.efficiency_j_per_th[site_idx],
-        cost_usd_per_mwh=power[site_idx] + model.config.mining_opex_usd_per_mwh,
-        expected_hashprice=firms.expected_hashprice[owner],
-        expected_decline_per_year=decline[owner],
-        hurdle_rate_per_year=firms.hurdle_rate_per_year[owner],
-        conversion_capex_usd_per_mw=firms.conversion_capex_usd_per_mw[owner],
-        paths=None if paths is None else paths.of(owner, "hurdle", firms.hurdle_rate_per_year),
-    )
-
-
 def decide(model, seen: Observation, beliefs: Beliefs, ai_supply_it_mw: float) -> Decisions:
     """Reviewing firms upgrade and expand under their rules, then the AI lease market
     (``conversion.convert``). ``seen``, ``beliefs``: this step's records; ``ai_supply_it_mw``: the
@@ -95,73 +80,79 @@ def decide(model, seen: Observation, beliefs: Beliefs, ai_supply_it_mw: float) -
     s, firms, sites = model.config, model.firms, model.sites
     power_usd_per_mwh = seen.site_power_usd_per_mwh
     decline = beliefs.expected_decline_per_year
-    reviewing = firms.active & (model.firm_rng.random(len(firms)) < s.review_probability_per_step)
+    n_firms = len(firms)
+    reviewing = firms.active & (model.firm_rng.random(n_firms) < s.review_probability_per_step)
     o = outlook(model, seen, ai_supply_it_mw)
     # every valuation of the step reads each firm's hashprice path and discount factors from here
     paths = FirmPaths(o, firms.expected_hashprice, decline)
     assets = finance.asset_value_after_pay(model, seen)  # pay valued the sites just before
-    equity_room = finance.equity_room_usd(model, assets, seen)
-    spend = finance.spendable_usd(model, assets, seen) + equity_room
-    steps = model.steps_per_month
     live_mw = sites.live_mw
-    live = live_mw > 0
     # the rules' orders below change no site's MW or owner: one largest site and MW per firm for all
-    primary_of_firm = sites.primary_site(len(firms))
-    firm_mw = np.bincount(sites.owner, weights=live_mw, minlength=len(firms))
-    upfront = _upfront_share(model, np.arange(len(firms)))  # per firm: its share of a machine order
+    firm_mw = np.bincount(sites.owner, weights=live_mw, minlength=n_firms)  # (``sites.mw_by_firm``)
+    equity_room = finance.equity_room_usd(model, assets, seen, live_mw_by_firm=firm_mw)
+    spend = finance.spendable_usd(model, assets, seen) + equity_room
+    opex = s.mining_opex_usd_per_mwh
+    primary_of_firm = sites.primary_site(n_firms)
 
     # upgrade candidates, all rules at once: the cohorts of reviewing firms' live sites with no
     # upgrade on order that lag the frontier (a rule's orders touch only its own firms' sites)
-    sites_ok = reviewing[sites.owner] & live & (sites.upgrade_due_step < 0)
+    sites_ok = reviewing[sites.owner] & (live_mw > 0) & (sites.upgrade_due_step < 0)
     # (only the reviewing sites' rows of the cohort table: row-major order, as over the whole table)
     ok_rows = sites_ok.nonzero()[0]
+    ok_eff = sites.cohort_efficiency_j_per_th[ok_rows]
     at_row, all_slot = ((sites.cohort_mw[ok_rows] > 0)
-                        & (sites.cohort_efficiency_j_per_th[ok_rows] > o.frontier_j_per_th * UPGRADE_MIN_GAIN_RATIO)).nonzero()
+                        & (ok_eff > o.frontier_j_per_th * UPGRADE_MIN_GAIN_RATIO)).nonzero()
     all_site_idx = ok_rows[at_row]
-    cand_rule = firms.rule[sites.owner[all_site_idx]]  # (the candidates' rules only, not every site's)
+    all_eff = ok_eff[at_row, all_slot]  # each candidate cohort's efficiency
+    all_owner = sites.owner[all_site_idx]
+    # expansion candidates, all rules at once: each reviewing firm with a live site, on its largest
+    exp_all_firm = reviewing.nonzero()[0]
+    exp_all_site = primary_of_firm[exp_all_firm]
+    has_site = exp_all_site >= 0
+    exp_all_firm, exp_all_site = exp_all_firm[has_site], exp_all_site[has_site]
+    one_rule = len(model.rules) == 1
+    if not one_rule:  # (the candidates' rules only, not every site's)
+        cand_rule, exp_rule = firms.rule[all_owner], firms.rule[exp_all_firm]
     valued = []  # per rule with something worth doing: its upgrades and expansions, funded together below
     for rule_id, rule in enumerate(model.rules):
-        # upgrades: the cohorts that lag the frontier and that the rule values
-        mine = cand_rule == rule_id
-        site_idx, slot = all_site_idx[mine], all_slot[mine]
-        if len(site_idx):
-            go = rule.upgrade_score(_cohort_candidates(model, site_idx, slot, power_usd_per_mwh, decline, paths), o) > 0
-            site_idx, slot = site_idx[go], slot[go]
-        # expansions: one order per reviewing firm, on its largest live site
-        firm_ids = (reviewing & (firms.rule == rule_id)).nonzero()[0]
-        primary = primary_of_firm[firm_ids]
-        ok = primary >= 0
-        exp_firm, exp_site, exp_mw = firm_ids[ok], primary[ok], np.zeros(int(ok.sum()))
+        # expansions: one order per reviewing firm, on its largest live site (valued before the
+        # upgrades: a rule's valuations are independent, and the expanding firms include every
+        # upgrading one, so the step's hashprice rows of the rule's firms are made in one batch)
+        if one_rule:
+            exp_firm, exp_site = exp_all_firm, exp_all_site
+        else:
+            mine = exp_rule == rule_id
+            exp_firm, exp_site = exp_all_firm[mine], exp_all_site[mine]
+        exp_cost = exp_mw = None
         if len(exp_firm):
-            intensity = rule.expansion_intensity(_candidates(model, exp_site, power_usd_per_mwh, decline, paths), o)
-            go = intensity > 0
-            exp_firm, exp_site = exp_firm[go], exp_site[go]
-            exp_mw = intensity[go] * s.expansion_max_share_per_year * firm_mw[exp_firm] * seen.years_in_step \
-                / s.review_probability_per_step
+            exp_cost = power_usd_per_mwh[exp_site] + opex
+            intensity = rule.expansion_intensity(
+                Candidates.of_firms(sites.efficiency_j_per_th[exp_site], exp_cost, exp_firm, firms, decline, paths), o)
+            go = (intensity > 0).nonzero()[0]
+            if len(go) < len(exp_firm):
+                exp_firm, exp_site, exp_cost, intensity = exp_firm[go], exp_site[go], exp_cost[go], intensity[go]
+            if len(go):
+                exp_mw = intensity * s.expansion_max_share_per_year * firm_mw[exp_firm] * seen.years_in_step \
+                    / s.review_probability_per_step
+        # upgrades: the cohorts that lag the frontier and that the rule values
+        if one_rule:
+            site_idx, slot, up_owner, up_eff = all_site_idx, all_slot, all_owner, all_eff
+        else:
+            mine = cand_rule == rule_id
+            site_idx, slot, up_owner, up_eff = all_site_idx[mine], all_slot[mine], all_owner[mine], all_eff[mine]
+        if len(site_idx):
+            cand = Candidates.of_firms(up_eff, power_usd_per_mwh[site_idx] + opex, up_owner, firms, decline, paths,
+                                       site=site_idx)  # each cohort valued at its own efficiency
+            go = (rule.upgrade_score(cand, o) > 0).nonzero()[0]
+            if len(go) < len(site_idx):
+                site_idx, slot, up_owner, up_eff = site_idx[go], slot[go], up_owner[go], up_eff[go]
         if len(site_idx) or len(exp_firm):
-            valued.append((site_idx, slot, exp_firm, exp_site, exp_mw))
+            valued.append((site_idx, slot, up_owner, up_eff, exp_firm, exp_site, exp_cost, exp_mw))
     if valued:
-        _fund_best_first(model, valued, spend, o, steps, power_usd_per_mwh, upfront, equity_room)
+        _fund_best_first(model, valued, spend, o, model.steps_per_month, equity_room)
     # AI: offers, the lease market, signings and builds (firms/conversion.py)
     lease_market = conversion.convert(model, seen, beliefs, spend, o, paths, equity_room)
     return Decisions(equity_room_usd=equity_room, lease_market=lease_market)
-
-
-def _cohort_candidates(model, site_idx: np.ndarray, slot: np.ndarray, power: np.ndarray, decline: np.ndarray,
-                       paths: FirmPaths | None = None) -> Candidates:
-    """``Candidates`` for (site, cohort) pairs: each cohort is valued at its own efficiency."""
-    firms, sites = model.firms, model.sites
-    owner = sites.owner[site_idx]
-    return Candidates(
-        efficiency_j_per_th=sites.cohort_efficiency_j_per_th[site_idx, slot],
-        cost_usd_per_mwh=power[site_idx] + model.config.mining_opex_usd_per_mwh,
-        expected_hashprice=firms.expected_hashprice[owner],
-        expected_decline_per_year=decline[owner],
-        hurdle_rate_per_year=firms.hurdle_rate_per_year[owner],
-        conversion_capex_usd_per_mw=firms.conversion_capex_usd_per_mw[owner],
-        paths=None if paths is None else paths.of(owner, "hurdle", firms.hurdle_rate_per_year),
-        site=site_idx,
-    )
 
 
 def profitability_index_per_month(revenue_gain_usd_per_mw_day, cost_gain_usd_per_mw_day, capex_usd_per_mw):
@@ -199,11 +190,12 @@ def funded_share(owner: np.ndarray, priority: np.ndarray, cost: np.ndarray, budg
     return share
 
 
-def _fund_best_first(model, valued: list, spend, o, steps, power, upfront, equity_room) -> None:
+def _fund_best_first(model, valued: list, spend, o, steps, equity_room) -> None:
     """Fund each rule's upgrades (per cohort) and expansions (per firm) together, best
     ``profitability_index_per_month`` first within each firm, as far as its money reaches.
-    ``valued``: per rule with candidates, in rule order, (upgrade sites, their cohorts, expanding
-    firms, their sites, the MW each would order).
+    ``valued``: per rule with candidates, in rule order, (upgrade sites, their cohorts, their
+    owners, the cohorts' efficiencies, expanding firms, their sites, the sites' power and opex
+    per MWh, the MW each would order; the last three None when the rule expands nowhere).
 
     Why one queue: an expansion buys a TH for about a third of what a replacement's extra TH
     costs once the fleet is modern, while replacing 2016-vintage machines beats both; funding
@@ -214,36 +206,49 @@ def _fund_best_first(model, valued: list, spend, o, steps, power, upfront, equit
     pass and all their upgrades in another: a firm follows one rule, so each firm's books see the
     same operations in the same order (its expansion before its upgrades) as when each rule
     ordered in turn; only the events are written rule by rule, as they were (``_record_orders``).
+
+    The profitability indices are ``profitability_index_per_month``'s expressions on plain
+    floats where they are one number (the machines' and a new MW's capex, both > 0 here, so
+    ``max(capex, 1.0)`` is numpy's ``maximum``), and an upgrade's ``gain - 0.0`` is the gain.
     """
     s, sites = model.config, model.sites
     machines_per_mw = float(econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, o.frontier_j_per_th))
     if machines_per_mw <= 0:
         return
-    frontier_rev = float(econ.revenue_usd_per_mw_day(o.hashprice_now, o.frontier_j_per_th))
-    exp_pi_capex = s.site_build_capex_usd_per_mw + machines_per_mw
+    upfront = _upfront_shares(model)  # per firm: its share of a machine order
+    hashprice = o.hashprice_now
+    frontier_rev = float(econ.revenue_usd_per_mw_day(hashprice, o.frontier_j_per_th))
+    site_capex = s.site_build_capex_usd_per_mw
+    up_pi_per_usd = econ.DAYS_PER_MONTH  # (the division by the capex follows the product, as in the formula)
+    up_capex = max(machines_per_mw, 1.0)
+    exp_pi_capex = max(site_capex + machines_per_mw, 1.0)
     up_parts, exp_parts = [], []
-    for site_idx, slot, exp_firm, exp_site, exp_mw in valued:
-        up_owner = sites.owner[site_idx]
-        up_mw = sites.cohort_mw[site_idx, slot]
-        up_pi = profitability_index_per_month(
-            frontier_rev - econ.revenue_usd_per_mw_day(o.hashprice_now, sites.cohort_efficiency_j_per_th[site_idx, slot]),
-            0.0, machines_per_mw)
-        up_cost = up_mw * machines_per_mw * upfront[up_owner]
-        exp_cost_per_mw = s.site_build_capex_usd_per_mw + machines_per_mw * upfront[exp_firm]
-        exp_power = (power[exp_site] + s.mining_opex_usd_per_mwh) * econ.HOURS_PER_DAY
-        exp_pi = profitability_index_per_month(frontier_rev, exp_power, exp_pi_capex)
-        share = funded_share(np.concatenate((up_owner, exp_firm)), np.concatenate((up_pi, exp_pi)),
-                             np.concatenate((up_cost, exp_mw * exp_cost_per_mw)), spend)
+    for site_idx, slot, up_owner, up_eff, exp_firm, exp_site, exp_cost, exp_mw in valued:
         n_up = len(site_idx)
-        if len(exp_firm):
-            exp_parts.append((exp_firm, exp_site, exp_mw * share[n_up:]))
         if n_up:
+            up_mw = sites.cohort_mw[site_idx, slot]
+            # ``profitability_index_per_month(frontier_rev - revenue(cohort), 0.0, machines_per_mw)``
+            up_pi = (frontier_rev - hashprice * econ.PH_PER_EH / up_eff) * up_pi_per_usd / up_capex
+            up_cost = up_mw * machines_per_mw * upfront[up_owner]
+        if exp_mw is not None:
+            exp_cost_per_mw = site_capex + machines_per_mw * upfront[exp_firm]
+            # ``profitability_index_per_month(frontier_rev, (power + opex) x 24, site + machines)``
+            exp_pi = (frontier_rev - exp_cost * econ.HOURS_PER_DAY) * econ.DAYS_PER_MONTH / exp_pi_capex
+            exp_total = exp_mw * exp_cost_per_mw
+        if n_up and exp_mw is not None:
+            share = funded_share(np.concatenate((up_owner, exp_firm)), np.concatenate((up_pi, exp_pi)),
+                                 np.concatenate((up_cost, exp_total)), spend)
+            exp_parts.append((exp_firm, exp_site, exp_mw * share[n_up:]))
             up_parts.append((site_idx, up_mw * share[:n_up]))
+        elif n_up:
+            up_parts.append((site_idx, up_mw * funded_share(up_owner, up_pi, up_cost, spend)))
+        else:
+            exp_parts.append((exp_firm, exp_site, exp_mw * funded_share(exp_firm, exp_pi, exp_total, spend)))
     expanded = placed = None
     if exp_parts:
         exp_firm, exp_site, exp_mw = (np.concatenate(a) if len(exp_parts) > 1 else a[0] for a in zip(*exp_parts))
         expanded = _order_expansions(model, exp_firm, exp_site, exp_mw, spend, o, steps, equity_room, upfront,
-                                     record=False)
+                                     record=False, machines_per_mw=machines_per_mw)
     if up_parts:
         site_idx, mw = (np.concatenate(a) if len(up_parts) > 1 else a[0] for a in zip(*up_parts))
         mw_site = np.bincount(site_idx, weights=mw, minlength=len(sites))  # a site's cohorts are one rule's
@@ -267,9 +272,11 @@ def _record_orders(model, expanded, placed, several_rules: bool) -> None:
     runs = []
     for kind, order in parts:
         of_rule = model.firms.rule[order[0]]
-        by = of_rule.argsort(kind="stable")
+        if kind != "expansion_ordered":  # the expansions come in rule order already (``_fund_best_first``
+            by = of_rule.argsort(kind="stable")  # concatenates them rule by rule): their stable sort is no move
+            order = [a[by] for a in order]
         ends = np.bincount(of_rule, minlength=n_rules).cumsum().tolist()
-        runs.append((kind, [a[by] for a in order], [0, *ends]))
+        runs.append((kind, order, [0, *ends]))
     for rule_id in range(n_rules):
         for kind, (f, site, mw, value), bounds in runs:
             lo, hi = bounds[rule_id], bounds[rule_id + 1]
@@ -292,13 +299,14 @@ def _place_upgrades(model, mw_site: np.ndarray, per_mw: float, spend, o, steps, 
     mw = mw_site[rows]
     f = sites.owner[rows]
     cost = mw * per_mw
-    np.subtract.at(spend, f, cost * upfront[f])
     buyers, firm_cost = f, cost
     if finance.has_repeats(f):  # a firm may upgrade several sites (a sort: cheaper than np.unique when none does)
+        np.subtract.at(spend, f, cost * upfront[f])
         buyers, at = np.unique(f, return_inverse=True)
         firm_cost = np.bincount(at, weights=cost)
-    finance.draw_vendor_credit(model, buyers, firm_cost)
-    finance.fund_orders(model, buyers, firm_cost, equity_room)
+    else:  # each firm once: one subtraction each, as ``np.subtract.at`` makes it
+        spend[f] -= cost * upfront[f]
+    finance.finance_orders(model, buyers, firm_cost, firm_cost, equity_room)  # vendor credit, equity, debt
     firms.payments.add_rows(f, cost, 1)
     lead = max(1, round(model.config.machine_lead_time_months * steps))
     sites.upgrade_due_step[rows] = model.steps_done + lead
@@ -311,35 +319,44 @@ def _place_upgrades(model, mw_site: np.ndarray, per_mw: float, spend, o, steps, 
 
 
 def _upfront_share(model, firm_idx: np.ndarray) -> np.ndarray:
-    """Per firm: share of a machine order it pays itself (1 less its maker's vendor credit).
-    ``decide`` works it out once a step for all firms (``upfront``) and reads it per order."""
+    """Per firm: share of a machine order it pays itself (1 less its maker's vendor credit)."""
     return 1.0 - finance.vendor_credit_usd(1.0, model.firms.is_public[firm_idx], model.config.vendor_financing_share)
 
 
+def _upfront_shares(model) -> np.ndarray:
+    """``_upfront_share`` of every firm, worked out once a step by ``_fund_best_first`` and read
+    per order: 1 - 0 = 1 for a public firm, 1 - share x max(1, 0) = 1 - share for a private one
+    (``vendor_credit_usd`` of a $1 order), in one select."""
+    return np.where(model.firms.is_public, 1.0, 1.0 - model.config.vendor_financing_share)
+
+
 def _order_expansions(model, f: np.ndarray, site: np.ndarray, mw: np.ndarray, spend, o, steps,
-                      equity_room: np.ndarray, upfront: np.ndarray | None = None, record: bool = True):
-    """New MW with frontier machines, for many firms at once (one site each); ``upfront``: each
-    firm's share of a machine order (``_upfront_share``, worked out here when not given);
-    ``equity_room``: the equity rule's room per firm (``finance.fund_orders`` spends from it).
-    ``record``: write the events (else return the orders' (firms, sites, MW, value), or None)."""
+                      equity_room: np.ndarray, upfront: np.ndarray | None = None, record: bool = True,
+                      machines_per_mw: float | None = None):
+    """New MW with frontier machines, for many firms at once (one site each, each firm once);
+    ``upfront``: each firm's share of a machine order (``_upfront_share``, worked out here when
+    not given); ``equity_room``: the equity rule's room per firm (``finance.fund_orders`` spends
+    from it). ``record``: write the events (else return the orders' (firms, sites, MW, value),
+    or None). ``machines_per_mw``: the frontier machines' capex per MW, if the caller has it."""
     s, firms, sites = model.config, model.firms, model.sites
-    machines_per_mw = float(econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, o.frontier_j_per_th))
+    if machines_per_mw is None:
+        machines_per_mw = float(econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, o.frontier_j_per_th))
     per_mw = s.site_build_capex_usd_per_mw + machines_per_mw
     # a private firm pays the site and the part of the machines its maker does not finance
     share = _upfront_share(model, f) if upfront is None else upfront[f]
     upfront_per_mw = s.site_build_capex_usd_per_mw + machines_per_mw * share
     mw = np.minimum(mw, np.maximum(spend[f], 0.0) / upfront_per_mw)
-    ok = mw >= model.MIN_ORDER_MW
-    f, site, mw, upfront_per_mw = f[ok], site[ok], mw[ok], upfront_per_mw[ok]
-    if not len(f):
-        return None
+    ok = (mw >= model.MIN_ORDER_MW).nonzero()[0]
+    if len(ok) < len(f):
+        if not len(ok):
+            return None
+        f, site, mw, upfront_per_mw = f[ok], site[ok], mw[ok], upfront_per_mw[ok]
     capex = mw * per_mw
     spend[f] -= mw * upfront_per_mw
-    finance.draw_vendor_credit(model, f, mw * machines_per_mw)
-    finance.fund_orders(model, f, capex, equity_room)
+    finance.finance_orders(model, f, mw * machines_per_mw, capex, equity_room)  # vendor credit, equity, debt
     lead = max(1, round(s.site_build_lead_time_months * steps))
     firms.payments.add_spread_rows(f, capex, lead)
-    building = sites.build_pipeline.buffer[site].sum(axis=1)
+    building = np.add.reduce(sites.build_pipeline.buffer[site], axis=1)  # (``.sum(axis=1)``)
     sites.build_efficiency[site] = (building + mw) / (building / sites.build_efficiency[site] + mw / o.frontier_j_per_th)
     sites.build_pipeline.add_rows(site, mw, lead)
     if not record:

@@ -79,20 +79,23 @@ def _site_assets(model, seen: Observation) -> tuple[np.ndarray, np.ndarray]:
     relative = fastnp.clip(model.market.state.frontier_j_per_th / sites.efficiency_j_per_th, 0.0, 1.0)
     site_value = site_collateral_usd_per_mw(s.site_build_capex_usd_per_mw, seen.hashprice_observed,
                                             s.machine_price_reference_hashprice, s.site_collateral_hashprice_elasticity)
+    hall_mw = sites.mw_converted + sites.mw_converting
     per_site = econ.firm_asset_value_usd(
         sites.mw_machines, machine_value * relative, site_value,
         # halls are valued at their build cost, which is quoted per MW of critical IT (gross MW / PUE)
-        sites.mw_converted + sites.mw_converting, s.conversion_capex_usd_per_mw / s.ai_pue, 0.0, 0.0,
+        hall_mw, s.conversion_capex_usd_per_mw / s.ai_pue, 0.0, 0.0,
     )
-    return np.bincount(sites.owner, weights=per_site, minlength=n), leased_hall_value_usd(model)
+    return np.bincount(sites.owner, weights=per_site, minlength=n), leased_hall_value_usd(model, hall_mw)
 
 
-def leased_hall_value_usd(model) -> np.ndarray:
+def leased_hall_value_usd(model, hall_mw: np.ndarray | None = None) -> np.ndarray:
     """Per firm: the value (build cost, as ``asset_value_usd`` counts it) of its AI halls under
-    lease: the gross MW its leases cover, at most the MW built or being built at the site."""
+    lease: the gross MW its leases cover, at most the MW built or being built at the site
+    (``hall_mw``: ``mw_converted + mw_converting`` per site, if the caller has it)."""
     s, sites = model.config, model.sites
-    leased_gross_mw = np.minimum(model.leases.contracted_it_by_site(len(sites)) * s.ai_pue,
-                                 sites.mw_converted + sites.mw_converting)
+    if hall_mw is None:
+        hall_mw = sites.mw_converted + sites.mw_converting
+    leased_gross_mw = np.minimum(model.leases.contracted_it_by_site(len(sites)) * s.ai_pue, hall_mw)
     return np.bincount(sites.owner, weights=leased_gross_mw * (s.conversion_capex_usd_per_mw / s.ai_pue),
                        minlength=len(model.firms))
 
@@ -141,15 +144,16 @@ def vendor_credit_usd(machine_capex_usd, is_public, financed_share: float) -> np
     return np.where(np.asarray(is_public, dtype=bool), 0.0, financed_share * np.maximum(capex, 0.0))
 
 
-def draw_vendor_credit(model, idx: np.ndarray, machine_capex_usd: np.ndarray) -> np.ndarray:
+def draw_vendor_credit(model, idx: np.ndarray, machine_capex_usd: np.ndarray, unique: bool = False) -> np.ndarray:
     """Book the vendor credit on these orders: debt at ``vendor_financing_rate_per_year``
     (blended into the firm's average rate, repaid with its other debt), cash for the
     instalments. It is lent outside the banks' loan-to-value ceiling (the maker lends against
-    the machines it ships) but counts as debt for every later loan. Returns the credit."""
+    the machines it ships) but counts as debt for every later loan. Returns the credit.
+    ``unique``: the caller knows no firm is named twice (no check)."""
     s, firms = model.config, model.firms
     idx = fastnp.as_1d(idx)
     credit = vendor_credit_usd(machine_capex_usd, firms.is_public[idx], s.vendor_financing_share)
-    if has_repeats(idx):
+    if not unique and has_repeats(idx):
         idx, at = np.unique(idx, return_inverse=True)
         credit = np.bincount(at, weights=credit)
     _add_debt(firms, idx, credit, s.vendor_financing_rate_per_year)
@@ -210,8 +214,9 @@ def pay(model, seen: Observation) -> Payments:
 
     led["capex_usd"] = led["capex_usd"] + firms.payments.pop()
     led["interest_usd"] = firms.debt_usd * firms.debt_rate_per_year * seen.years_in_step
-    led["btc_retained_usd"] = led["revenue_mining_usd"] * (1.0 - firms.btc_sell_share)
-    firms.btc_held += led["btc_mined"] * (1.0 - firms.btc_sell_share)
+    kept = 1.0 - firms.btc_sell_share
+    led["btc_retained_usd"] = led["revenue_mining_usd"] * kept
+    firms.btc_held += led["btc_mined"] * kept
     firms.cash_usd += (
         led["revenue_mining_usd"] - led["btc_retained_usd"] + led["revenue_ai_usd"]
         - led["power_usd"] - led["opex_usd"] - led["ai_opex_usd"] - led["interest_usd"] - led["capex_usd"]
@@ -230,11 +235,14 @@ def pay(model, seen: Observation) -> Payments:
         excess = np.maximum(firms.debt_usd[idx] - firms.debt_ceiling_usd[idx], 0.0)
         repay = np.minimum(excess, np.maximum(firms.cash_usd[idx], 0.0))
         _repay(firms, idx, repay)
-        extended = excess - repay > 0
-        firms.debt_rate_per_year[idx[extended]] += s.refinancing_penalty_rate
-        for f in idx[extended]:
-            model.events.add("debt_extended", f, -1, 0.0, value_usd=float(excess[idx == f][0] - repay[idx == f][0]),
-                             detail=f"rate now {firms.debt_rate_per_year[f]:.1%}")
+        unpaid = excess - repay
+        extended = (unpaid > 0).nonzero()[0]
+        if len(extended):
+            ext_firms = idx[extended]  # (``idx`` names each firm once: a firm's position is its own)
+            firms.debt_rate_per_year[ext_firms] += s.refinancing_penalty_rate
+            for f, gap in zip(ext_firms, unpaid[extended].tolist()):
+                model.events.add("debt_extended", f, -1, 0.0, value_usd=gap,
+                                 detail=f"rate now {firms.debt_rate_per_year[f]:.1%}")
         firms.debt_maturity_step[idx] = step + round(s.debt_maturity_years * model.steps_per_year)
 
     short = active & (firms.cash_usd < 0)
@@ -242,7 +250,7 @@ def pay(model, seen: Observation) -> Payments:
         idx = short.nonzero()[0]
         draw = credit_then_btc(-firms.cash_usd[idx], borrowable_usd(firms, idx),  # the headroom of the short only
                                firms.btc_held[idx] * price, s.max_debt_to_assets)
-        borrow(firms, idx, draw)
+        borrow(firms, idx, draw, unique=True)  # (``idx``: each short firm once)
         still = idx[firms.cash_usd[idx] < 0]
         if len(still):
             coins = np.minimum(firms.btc_held[still], -firms.cash_usd[still] / price)
@@ -268,20 +276,20 @@ def credit_then_btc(short_usd, headroom_usd, btc_usd, max_debt_to_assets: float)
     return np.where(head >= short, short, np.where(short - mixed <= btc, mixed, all_btc))
 
 
-def borrow(firms, idx: np.ndarray, amount: np.ndarray) -> np.ndarray:
+def borrow(firms, idx: np.ndarray, amount: np.ndarray, unique: bool = False) -> np.ndarray:
     """New debt at the market rate (``new_debt_rate_per_year``), blended into the firm's average
     rate: a miner with old 1% convertibles does not borrow at 1% today.
 
     Lenders lend only up to ``max_debt_to_assets`` of the assets they count (the ceiling set at
     the last ``asset_value_usd``): a request beyond it gets what is left under the ceiling.
-    Returns what each firm drew.
+    Returns what each firm drew. ``unique``: the caller knows no firm is named twice.
     """
     idx = fastnp.as_1d(idx)
     amount = np.asarray(amount, dtype=float)
     if amount.shape != idx.shape:
         amount = np.broadcast_to(amount, idx.shape)
     amount = np.maximum(amount, 0.0)  # no negative draws (np.clip(amount, 0.0, None))
-    if has_repeats(idx):  # a firm named twice: each draw sees the debt before it
+    if not unique and has_repeats(idx):  # a firm named twice: each draw sees the debt before it
         return np.concatenate([borrow(firms, idx[k:k + 1], amount[k:k + 1]) for k in range(len(idx))])
     drawn = np.minimum(amount, borrowable_usd(firms, idx))
     _add_debt(firms, idx, drawn, firms.new_debt_rate)
@@ -302,7 +310,8 @@ def repay_one(firms, firm_id: int, amount: float) -> None:
     firms.ledger["debt_repaid_usd"][firm_id] += amount
 
 
-def equity_room_usd(model, assets: np.ndarray | None = None, seen: Observation | None = None) -> np.ndarray:
+def equity_room_usd(model, assets: np.ndarray | None = None, seen: Observation | None = None,
+                    live_mw_by_firm: np.ndarray | None = None) -> np.ndarray:
     """Per firm: new equity it could raise this step for capex (a q rule).
 
     Public miners sold shares (at-the-market offerings) when the market valued them above the
@@ -315,20 +324,23 @@ def equity_room_usd(model, assets: np.ndarray | None = None, seen: Observation |
     it may raise up to ``equity_issuance_share_per_year`` of its market value a year, scaled
     by (1 - min_q / q) so issuance rises steeply with q; the ATM fee
     (``equity_issuance_fee_share``) is the cost the firm sees. Private firms raise no outside
-    equity (they finance from cash, credit and vendor terms). ``seen``: the step's ``Observation``.
+    equity (they finance from cash, credit and vendor terms). ``seen``: the step's ``Observation``;
+    ``live_mw_by_firm``: ``sites.mw_by_firm`` now, if the caller has it.
     """
     s, firms, sites = model.config, model.firms, model.sites
     seen = _seen(model, seen)
-    value, replacement = market_value_and_replacement_usd(model, seen)
+    value, replacement = market_value_and_replacement_usd(model, seen, live_mw_by_firm)
     q = np.divide(value, replacement, out=np.zeros(len(replacement)), where=replacement > 0)
     scale = fastnp.clip(1.0 - s.equity_issuance_min_q / np.where(q > 0, q, np.inf), 0.0, 1.0)
     per_review = s.equity_issuance_share_per_year * seen.years_in_step / s.review_probability_per_step
     return np.where(firms.active & firms.is_public & (value > 0), per_review * scale * value, 0.0)
 
 
-def market_value_and_replacement_usd(model, seen: Observation | None = None) -> tuple[np.ndarray, np.ndarray]:
+def market_value_and_replacement_usd(model, seen: Observation | None = None,
+                                     live_mw_by_firm: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per firm: (equity market value, replacement cost of its mining assets), USD. The value
-    includes the re-rating of its AI leases (``hosting.ai_market_value_usd``)."""
+    includes the re-rating of its AI leases (``hosting.ai_market_value_usd``).
+    ``live_mw_by_firm``: ``sites.mw_by_firm`` now, if the caller has it."""
     s, firms, sites = model.config, model.firms, model.sites
     seen = _seen(model, seen)
     n = len(firms)
@@ -339,26 +351,87 @@ def market_value_and_replacement_usd(model, seen: Observation | None = None) -> 
              + firms.cash_usd - firms.debt_usd
              + hosting.ai_market_value_usd(model))  # AI leases re-rate it toward data-centre multiples
     th = np.bincount(sites.owner, weights=sites.mw_machines / sites.efficiency_j_per_th, minlength=n) * econ.W_PER_MW
-    live_mw = sites.mw_by_firm(n)
+    live_mw = sites.mw_by_firm(n) if live_mw_by_firm is None else live_mw_by_firm
     replacement = live_mw * s.site_build_capex_usd_per_mw + th * seen.machine_price_usd_per_th
     return value, replacement
 
 
-def fund_orders(model, idx: np.ndarray, capex: np.ndarray, equity_room: np.ndarray) -> None:
+def fund_orders(model, idx: np.ndarray, capex: np.ndarray, equity_room: np.ndarray, unique: bool = False) -> None:
     """Fund capex commitments beyond free cash: new equity first (within ``equity_room``),
-    then debt. Cash rises by what is raised; the instalments are paid later from it."""
+    then debt. Cash rises by what is raised; the instalments are paid later from it.
+    ``unique``: the caller knows no firm is named twice (then each firm's room and ledger take
+    one subtraction or addition, which ``np.subtract.at`` would make the same way)."""
     firms = model.firms
     idx = fastnp.as_1d(idx)
-    pending = firms.payments.buffer[idx].sum(axis=1)
+    pending = np.add.reduce(firms.payments.buffer[idx], axis=1)  # ``.sum(axis=1)`` without its Python layer
     shortfall = np.maximum(pending + fastnp.as_1d(capex) - firms.cash_usd[idx], 0.0)
     # shares sold gross; the ATM fee is what the firm sees of the cost (equity_issuance_fee_share)
     keep = 1.0 - model.config.equity_issuance_fee_share
     gross = np.minimum(shortfall / keep, np.maximum(equity_room[idx], 0.0))
     equity = gross * keep
-    np.subtract.at(equity_room, idx, gross)
     firms.cash_usd[idx] += equity
-    np.add.at(firms.ledger["equity_raised_usd"], idx, equity)
-    borrow(firms, idx, shortfall - equity)
+    if unique:
+        equity_room[idx] -= gross
+        firms.ledger["equity_raised_usd"][idx] += equity
+    else:
+        np.subtract.at(equity_room, idx, gross)
+        np.add.at(firms.ledger["equity_raised_usd"], idx, equity)
+    borrow(firms, idx, shortfall - equity, unique=unique)
+
+
+def finance_orders(model, idx: np.ndarray, machine_capex_usd: np.ndarray, capex: np.ndarray,
+                   equity_room: np.ndarray) -> None:
+    """``draw_vendor_credit(model, idx, machine_capex_usd)`` then ``fund_orders(model, idx, capex,
+    equity_room)`` for orders that name each firm once (``decisions``' expansions and upgrades):
+    the same operations in the same order, with each firm's debt, rate, cash and drawn debt read
+    once and carried between the steps instead of written and read back (a firm named once
+    is one element: what one step writes is what the next would read).
+
+    Vendor credit at ``vendor_financing_rate_per_year`` (``_add_debt``: its rate blended in
+    only where something is drawn), then the shortfall of instalments due over cash met by
+    equity within ``equity_room`` (gross of the fee), then by debt up to the lenders' ceiling at
+    the market rate (``borrow``)."""
+    s, firms = model.config, model.firms
+    led = firms.ledger
+    rates = firms.debt_rate_per_year
+    # the maker's credit (``draw_vendor_credit``)
+    credit = vendor_credit_usd(machine_capex_usd, firms.is_public[idx], s.vendor_financing_share)
+    debt = firms.debt_usd[idx]
+    debt_after_credit = debt + credit
+    rate = None
+    drawing = credit > 0
+    if drawing.any():
+        rate = rates[idx]
+        rate = np.where(drawing, (debt * rate + credit * s.vendor_financing_rate_per_year)
+                        / np.where(debt_after_credit > 0, debt_after_credit, 1.0), rate)
+    cash = firms.cash_usd[idx] + credit
+    drawn_usd = led["debt_drawn_usd"][idx] + credit
+    # equity, then debt (``fund_orders``, ``borrow``)
+    pending = np.add.reduce(firms.payments.buffer[idx], axis=1)
+    shortfall = np.maximum(pending + capex - cash, 0.0)
+    keep = 1.0 - s.equity_issuance_fee_share
+    gross = np.minimum(shortfall / keep, np.maximum(equity_room[idx], 0.0))
+    equity = gross * keep
+    equity_room[idx] -= gross
+    led["equity_raised_usd"][idx] += equity
+    cash = cash + equity
+    amount = np.maximum(shortfall - equity, 0.0)
+    if firms.debt_ceiling_usd is None:  # (``borrowable_usd``: no valuation yet, no credit)
+        drawn = np.minimum(amount, np.zeros(len(idx)))
+    else:
+        drawn = np.minimum(amount, np.maximum(firms.debt_ceiling_usd[idx] - debt_after_credit, 0.0))
+    debt = debt_after_credit + drawn
+    drawing = drawn > 0
+    if drawing.any():
+        if rate is None:
+            rate = rates[idx]
+        rate = np.where(drawing, (debt_after_credit * rate + drawn * firms.new_debt_rate)
+                        / np.where(debt > 0, debt, 1.0), rate)
+    if rate is not None:
+        rates[idx] = rate
+    firms.debt_usd[idx] = debt
+    firms.cash_usd[idx] = cash + drawn
+    led["debt_drawn_usd"][idx] = drawn_usd + drawn
 
 
 def spendable_usd(model, assets: np.ndarray | None = None, seen: Observation | None = None) -> np.ndarray:

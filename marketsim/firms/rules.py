@@ -50,6 +50,57 @@ class Candidates:
             self.expected_decline_per_year[idx], self.hurdle_rate_per_year[idx],
             self.conversion_capex_usd_per_mw[idx], paths, None if self.site is None else self.site[idx])
 
+    @staticmethod
+    def of_firms(efficiency_j_per_th: np.ndarray, cost_usd_per_mwh: np.ndarray, owner: np.ndarray, firms,
+                 decline_per_year: np.ndarray, paths: FirmPaths | None = None,
+                 site: np.ndarray | None = None) -> Candidates:
+        """Candidates owned by the firms ``owner`` of the book ``firms`` (its beliefs, hurdle
+        rates and conversion capex; ``decline_per_year``: one per firm; ``paths``: the step's
+        ``FirmPaths``, valued at the hurdle rate). The owners' columns are read when a rule first
+        asks for them: the rules value upgrades and expansions from ``paths``, the efficiency
+        and the cost only, so ``decide`` does not index four columns per rule and kind that no
+        rule reads (``_OwnedCandidates``)."""
+        return _OwnedCandidates(efficiency_j_per_th, cost_usd_per_mwh, owner, firms, decline_per_year, paths, site)
+
+
+class _OwnedCandidates(Candidates):
+    """``Candidates.of_firms``: the same fields, the owners' columns (and their ``CandidatePaths``)
+    taken from the firms' columns on first read and kept (the columns do not change while a
+    step's candidates are valued: beliefs and rates are set before ``decide``)."""
+
+    def __init__(self, efficiency_j_per_th, cost_usd_per_mwh, owner, firms, decline_per_year, firm_paths, site):
+        self.__dict__.update(efficiency_j_per_th=efficiency_j_per_th, cost_usd_per_mwh=cost_usd_per_mwh, site=site,
+                             _owner=owner, _firms=firms, _decline=decline_per_year, _firm_paths=firm_paths)
+
+    def _kept(self, name: str, make):
+        value = self.__dict__.get(name)
+        if value is None:
+            value = make()
+            object.__setattr__(self, name, value)
+        return value
+
+    @property
+    def expected_hashprice(self) -> np.ndarray:
+        return self._kept("_hashprice", lambda: self._firms.expected_hashprice[self._owner])
+
+    @property
+    def expected_decline_per_year(self) -> np.ndarray:
+        return self._kept("_declines", lambda: self._decline[self._owner])
+
+    @property
+    def hurdle_rate_per_year(self) -> np.ndarray:
+        return self._kept("_hurdle", lambda: self._firms.hurdle_rate_per_year[self._owner])
+
+    @property
+    def conversion_capex_usd_per_mw(self) -> np.ndarray:
+        return self._kept("_capex", lambda: self._firms.conversion_capex_usd_per_mw[self._owner])
+
+    @property
+    def paths(self) -> CandidatePaths | None:
+        if self._firm_paths is None:
+            return None
+        return self._kept("_paths", lambda: self._firm_paths.of(self._owner, "hurdle", self._firms.hurdle_rate_per_year))
+
 
 @dataclass(frozen=True)
 class Outlook:
@@ -211,16 +262,23 @@ class NPVRule(DecisionRule):
         """Each candidate's expected hashprice in the first month, and a function giving the
         (hashprice, discount) paths of the candidates at positions ``idx``: the payback guards
         read only the first month, so the full paths are needed only where they let a candidate
-        through (from the step's per-firm tables when the caller has them)."""
+        through (from the step's per-firm tables when the caller has them: the hashprice rows
+        are looked up once, for the first month, and the rows of ``idx`` taken from there)."""
         if c.paths is None:
             hp, disc = self._paths(c, o)
             return hp[:, 0], lambda idx: (hp[idx], disc[idx])
         paths = c.paths
-        return paths.hashprice.column(paths.firm, 0), lambda idx: _rows_of(paths, paths.firm[idx])
+        at = paths.hashprice._slots(paths.firm)
+        table = paths.hashprice.table
+        return table[at, 0], lambda idx: (table[at[idx]], paths.discount.rows(paths.firm[idx]))
 
     def upgrade_score(self, c, o):
-        frontier = fastnp.full(len(c), o.frontier_j_per_th)
-        capex = econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, frontier)
+        """NPV of replacing each cohort by frontier machines, less their capex, where the payback
+        guard (at the first month's hashprice) lets it through; ``TOO_SLOW_SCORE`` elsewhere.
+        The frontier and its capex are one number for all candidates (the same floats as an
+        array of them, element by element)."""
+        frontier = o.frontier_j_per_th
+        capex = o.machine_price_usd_per_th * econ.W_PER_MW / frontier  # ``machine_capex_usd_per_mw``
         first_month, paths_of = self._first_month_and_paths(c, o)
         first_month_gain = first_month * econ.PH_PER_EH * econ.DAYS_PER_MONTH * (1 / frontier - 1 / c.efficiency_j_per_th)
         quick = econ.payback_months(capex, first_month_gain) <= o.max_payback_months
@@ -228,42 +286,46 @@ class NPVRule(DecisionRule):
         go = quick.nonzero()[0]  # the discounted gain only where the payback guard lets it through
         if len(go):
             hp, disc = paths_of(go)
-            cg = c.take(go)
-            gain = self._frontier_value(cg, hp, frontier[go], disc) - econ.pv_mining_margin_per_mw(
-                hp, cg.efficiency_j_per_th, cg.cost_usd_per_mwh, disc
-            )
-            score[go] = gain - capex[go]
+            cost = c.cost_usd_per_mwh[go]
+            gain = self._frontier_value(None if c.site is None else c.site[go], cost, hp, frontier, disc) \
+                - econ.pv_mining_margin_per_mw(hp, c.efficiency_j_per_th[go], cost, disc)
+            score[go] = gain - capex
         return score
 
     @staticmethod
-    def _frontier_value(c: Candidates, hp, frontier, disc) -> np.ndarray:
-        """PV of a MW of frontier machines per candidate: once per site when consecutive
-        candidates are cohorts of one site (``c.site``), the same numbers row by row."""
-        if c.site is None or len(c) < 2:
-            return econ.pv_mining_margin_per_mw(hp, frontier, c.cost_usd_per_mwh, disc)
-        first = np.concatenate(([True], c.site[1:] != c.site[:-1])).nonzero()[0]
-        if len(first) == len(c):
-            return econ.pv_mining_margin_per_mw(hp, frontier, c.cost_usd_per_mwh, disc)
-        per_site = econ.pv_mining_margin_per_mw(hp[first], frontier[first], c.cost_usd_per_mwh[first], disc[first])
+    def _frontier_value(site, cost, hp, frontier: float, disc) -> np.ndarray:
+        """PV of a MW of frontier machines per candidate (``site``, ``cost``: theirs, or None):
+        once per site when consecutive candidates are cohorts of one site, the same numbers row
+        by row. The frontier goes in as a one-element array (it broadcasts over the rows: the
+        same product in every element)."""
+        one = fastnp.full(1, frontier)
+        if site is None or len(site) < 2:
+            return econ.pv_mining_margin_per_mw(hp, one, cost, disc)
+        first = np.concatenate(([True], site[1:] != site[:-1])).nonzero()[0]
+        if len(first) == len(site):
+            return econ.pv_mining_margin_per_mw(hp, one, cost, disc)
+        per_site = econ.pv_mining_margin_per_mw(hp[first], one, cost[first], disc[first])
         ends = np.empty_like(first)  # where each site's run of cohorts ends
         ends[:-1] = first[1:]
-        ends[-1] = len(c)
+        ends[-1] = len(site)
         return per_site.repeat(ends - first)
 
     def expansion_intensity(self, c, o):
-        frontier = fastnp.full(len(c), o.frontier_j_per_th)
-        capex = o.site_build_capex_usd_per_mw + econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, frontier)
+        """How much of the allowed growth to order: the NPV of a new MW of frontier machines over
+        its capex, less 1, in [0, 1], where the payback guard lets it through (0 elsewhere)."""
+        frontier = o.frontier_j_per_th
+        capex = o.site_build_capex_usd_per_mw + o.machine_price_usd_per_th * econ.W_PER_MW / frontier
         first_month, paths_of = self._first_month_and_paths(c, o)
         margin_now = np.maximum(
-            econ.revenue_usd_per_mw_day(first_month, frontier) - c.cost_usd_per_mwh * econ.HOURS_PER_DAY, 0.0
-        ) * econ.DAYS_PER_MONTH
+            first_month * econ.PH_PER_EH / frontier - c.cost_usd_per_mwh * econ.HOURS_PER_DAY, 0.0
+        ) * econ.DAYS_PER_MONTH  # (``revenue_usd_per_mw_day``'s product and quotient)
         quick = econ.payback_months(capex, margin_now) <= o.max_payback_months
         intensity = np.zeros(len(c))
         go = quick.nonzero()[0]  # the discounted value only where the payback guard lets it through
         if len(go):
             hp, disc = paths_of(go)
-            value = econ.pv_mining_margin_per_mw(hp, frontier[go], c.cost_usd_per_mwh[go], disc)
-            intensity[go] = fastnp.clip(value / capex[go] - 1.0, 0.0, 1.0)
+            value = econ.pv_mining_margin_per_mw(hp, fastnp.full(1, frontier), c.cost_usd_per_mwh[go], disc)
+            intensity[go] = fastnp.clip(value / capex - 1.0, 0.0, 1.0)
         return intensity
 
     def conversion_reservation_rate(self, c, o):
