@@ -126,3 +126,53 @@ def test_capex_growth_kept_for_a_date_is_the_growth_worked_out_anew():
     faster = s.with_overrides(conversion_capex_growth_per_year=s.conversion_capex_growth_per_year + 0.5)
     later = pd.Timestamp(s.conversion_capex_growth_until)
     assert conversion.capex_per_it_mw(faster, later, base)[0] > conversion.capex_per_it_mw(s, later, base)[0]
+
+
+def _clear_the_long_way(mw, res, wanted, contracted, ref, choke, e):
+    """The clearing as it was before the shortcuts: demand at every offer's rate, as arrays."""
+    mw, res = np.asarray(mw, dtype=float), np.asarray(res, dtype=float)
+    filled = np.zeros_like(mw)
+    idx = (mw > 0).nonzero()[0]
+    if not len(idx):
+        return float("nan"), filled, 0.0
+    order = idx[res[idx].argsort(kind="stable")]
+    r_sorted, q_sorted = res[order], mw[order]
+    cum = q_sorted.cumsum()
+    before = np.concatenate(([0.0], cum[:-1]))
+    curve = (wanted, contracted, ref, choke, e)
+    demand = ai.new_lease_demand_mw(r_sorted, *curve)
+    met = (cum >= demand).nonzero()[0]
+    if not len(met):
+        rate = ai._rate_for_quantity(cum[-1], *curve)
+        filled[order] = q_sorted
+    else:
+        k = int(met[0])
+        if demand[k] > before[k]:
+            rate = float(r_sorted[k])
+            filled[order[:k]] = q_sorted[:k]
+            filled[order[k]] = demand[k] - before[k]
+        else:
+            rate = ai._rate_for_quantity(before[k], *curve)
+            filled[order[:k]] = q_sorted[:k]
+    rate = max(rate, float(r_sorted[0])) if filled.sum() > 0 else float(r_sorted[0])
+    return rate, filled, float(ai.new_lease_demand_mw(rate, *curve))
+
+
+@pytest.mark.parametrize("e", [0.0, 0.15, 2.0])
+def test_clearing_by_bisection_is_the_clearing_of_every_offer_bit_for_bit(e):
+    """The marginal offer found by bisection (demand asked at a few offers, in floats) is the one
+    the array form finds, and the rate, fills and demand at the rate are the same numbers."""
+    rng = np.random.default_rng(11)
+    for trial in range(400):
+        n = int(rng.integers(1, 40))
+        mw = rng.uniform(0.5, 60, n).round(int(rng.integers(0, 3)))
+        if trial % 3 == 0:
+            mw[rng.random(n) < 0.3] = 0.0  # some offers without MW
+        res = rng.uniform(50, 260, n).round(int(rng.integers(0, 2)))  # ties, rates above the choke
+        wanted = float(rng.choice([0.0, rng.uniform(0, 50), rng.uniform(0, 2000)]))
+        contracted = float(rng.choice([0.0, rng.uniform(0, wanted + 1)]))
+        fast = ai.clear_lease_market(mw, res, wanted, contracted, REF, CHOKE, e)
+        rate, filled, demand = _clear_the_long_way(mw, res, wanted, contracted, REF, CHOKE, e)
+        assert np.float64(fast.rate_usd_per_kw_month).tobytes() == np.float64(rate).tobytes()
+        assert fast.filled_mw.tobytes() == filled.tobytes()
+        assert fast.demand_at_rate_mw == demand

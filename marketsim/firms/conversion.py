@@ -128,13 +128,20 @@ def project_rate_per_year(hurdle_rate_per_year, debt_share: float, debt_rate_per
 def site_ai_room_mw(sites) -> tuple[np.ndarray, np.ndarray]:
     """Gross MW each site can still give AI as (new halls on unused interconnect, conversions of
     machine MW); their sum never takes the site's AI MW past ``suitable_mw`` (<= interconnect)."""
-    ai_gross = sites.mw_converting + sites.mw_converted
+    room = np.empty((2, len(sites)))
+    _ai_room_into(room, sites, sites.live_mw, sites.mw_converting + sites.mw_converted)
+    return room[0], room[1]
+
+
+def _ai_room_into(out: np.ndarray, sites, live: np.ndarray, ai_gross: np.ndarray) -> None:
+    """``site_ai_room_mw`` written into the rows of ``out`` (2, sites), from the sites' live MW and
+    the gross MW already converted or converting (the caller has them: the same numbers)."""
     room = np.maximum(sites.suitable_mw - ai_gross, 0.0)
-    live = sites.live_mw
     headroom = np.maximum(sites.interconnect_mw - live - sites.build_pipeline.pending(), 0.0)
-    new_hall = np.minimum(room, headroom)
-    convert = np.minimum(room - new_hall, sites.mw_machines)
-    return new_hall, convert
+    new_hall, convert = out
+    np.minimum(room, headroom, out=new_hall)
+    np.subtract(room, new_hall, out=convert)
+    np.minimum(convert, sites.mw_machines, out=convert)
 
 
 def _reservations(model, o: Outlook, power: np.ndarray, firm_capex_it: np.ndarray, rows: np.ndarray,
@@ -209,32 +216,36 @@ def _offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, decline: np
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0), None
     n = len(sites)
     owner = sites.owner
-    active = firms.active[owner] & (sites.live_mw > 0)
+    live = sites.live_mw
+    active = firms.active[owner] & (live > 0)
     firm_capex_it = capex_per_it_mw(s, model.market.state.date, firms.conversion_capex_usd_per_mw)
-    empty_it = empty_hall_it_mw(model)
-    hall_gross, conv_gross = site_ai_room_mw(sites)
-    hall_it, conv_it = hall_gross / s.ai_pue, conv_gross / s.ai_pue
-    suitable = active & (hall_it + conv_it > 0)
+    ai_gross = sites.mw_converting + sites.mw_converted
+    empty_it = np.maximum(ai_gross / s.ai_pue - leases.contracted_it_by_site(n), 0.0)  # ``empty_hall_it_mw``
+    # one row per kind (OFFER_KINDS), one column per site: the offers in kind-major order; the
+    # new building's rows (new halls, conversions) are the sites' room in IT MW
+    mw = np.empty((3, n))
+    mw[0] = np.where(active, empty_it, 0.0)
+    new = mw[1:]
+    _ai_room_into(new, sites, live, ai_gross)
+    new /= s.ai_pue
+    suitable = active & (new[0] + new[1] > 0)
     # financing: a firm offers only the new MW whose equity it can fund
     need_it = host_equity_per_it_mw(firm_capex_it, s.ai_tenant_capex_share, s.conversion_debt_share_leased)
     brought = project_equity_per_it_mw(s, firms.is_public, need_it)
     equity_it = need_it - brought
-    want = np.where(suitable, hall_it * (1.0 + s.ai_new_hall_capex_premium) + conv_it, 0.0)
+    want = np.where(suitable, new[0] * (1.0 + s.ai_new_hall_capex_premium) + new[1], 0.0)
     need = np.bincount(owner, weights=want, minlength=len(firms)) * equity_it
     scale = np.where(need > 0, fastnp.clip(np.maximum(spend, 0.0) / np.where(need > 0, need, 1.0), 0.0, 1.0), 1.0)
-    firm_scale = scale[owner]
-    hall_it = np.where(suitable, hall_it * firm_scale, 0.0)
-    conv_it = np.where(suitable, conv_it * firm_scale, 0.0)
+    # a site that is not suitable keeps its (unscaled) room here, but it is never priced below:
+    # its new building's rates stay inf, so it offers none of it
+    new *= scale[owner]
     # (only active sites offer: an inactive one's factor divides rates that are never offered)
     q = np.maximum(location_price_factor(s, sites.location_quality), 1e-9)
-    # one row per kind (OFFER_KINDS), one column per site: the offers in kind-major order
-    # (``np.stack`` of three rows, as one concatenation: the same (3, n) array)
-    mw = np.concatenate((np.where(active, empty_it, 0.0), hall_it, conv_it)).reshape(3, n)
     res = fastnp.full((3, n), np.inf)
     res[0] = s.ai_hall_opex_usd_per_kw_month
     # reservation rates only where a block could be offered (the costly part: elsewhere nothing
     # new is, and the priced room below is never more than the room)
-    rows = (suitable & (hall_it + conv_it >= s.ai_min_lease_block_it_mw)).nonzero()[0]
+    rows = (suitable & (new[0] + new[1] >= s.ai_min_lease_block_it_mw)).nonzero()[0]
     if len(rows):
         at_hall, at_conv = mw[1, rows], mw[2, rows]
         hall_res, conv_res = _reservations(model, o, power, firm_capex_it, rows, decline, paths,
@@ -341,12 +352,20 @@ def start_halls(model, site: np.ndarray, kind: np.ndarray, it_mw: np.ndarray, de
     lead = np.maximum(1, np.round((s.conversion_lead_time_months + np.where(hall, s.ai_new_hall_extra_lead_months, 0))
                                   * model.steps_per_month)).astype(np.int64)
     phases = max(1, round(s.ai_delivery_phase_months * model.steps_per_month))
-    groups = [(int(first), lead == first) for first in np.unique(lead)]  # rows by lead time
-    # phase k of every group, phase by phase (one pass, in the order of a loop over phases and groups)
-    parts = [(site[at], gross[at] / phases, first + k) for k in range(phases) for first, at in groups]
-    sites.conversion_pipeline.add_rows_each(np.concatenate([p[0] for p in parts]),
-                                            np.concatenate([p[1] for p in parts]),
-                                            np.concatenate([np.full(len(p[0]), p[2]) for p in parts]))
+    # rows by lead time, the leads ascending (``np.unique``'s order; a set of a few ints is quicker)
+    groups = [(first, lead == first) for first in sorted(set(lead.tolist()))]
+    # phase k of every group, phase by phase (one pass, in the order of a loop over phases and
+    # groups): the groups' rows, amounts and first delays once, repeated for each phase, the
+    # delays k steps later in phase k
+    if len(groups) == 1:
+        rows, amount, first_delay = site, gross / phases, lead
+    else:
+        rows = np.concatenate([site[at] for _, at in groups])
+        amount = np.concatenate([gross[at] / phases for _, at in groups])
+        first_delay = np.concatenate([lead[at] for _, at in groups])
+    sites.conversion_pipeline.add_rows_each(np.concatenate((rows,) * phases), np.concatenate((amount,) * phases),
+                                            np.concatenate((first_delay,) * phases)
+                                            + np.arange(phases).repeat(len(rows)))
     np.subtract.at(spend, f, host * (1.0 - debt_share))
     # project finance: the hall (and, when signed, the tenant's lease and its backstop) secures
     # its own loan, sized by the project's lenders at ``debt_share`` of its cost (80-85% with a
@@ -359,7 +378,7 @@ def start_halls(model, site: np.ndarray, kind: np.ndarray, it_mw: np.ndarray, de
     # which the re-rating of signed leases raises), then credit (``finance.fund_orders``)
     room = equity_room
     if room is not None and len(room) == len(firms):
-        buyers, at = np.unique(f, return_inverse=True)
+        buyers, at = fastnp.unique_inverse(f)  # ``np.unique(f, return_inverse=True)``'s arrays
         finance.fund_orders(model, buyers, np.bincount(at, weights=host * (1.0 - debt_share)), room)
     for first, at in groups:
         firms.payments.add_spread_rows(f[at], host[at], first + phases - 1)
@@ -421,8 +440,9 @@ def _convert(model, seen: Observation, beliefs: Beliefs, spend: np.ndarray, o: O
                                      equity_room=equity_room)
     near = ~signed & (res <= clearing.rate_usd_per_kw_month * (1.0 + NEAR_MARGIN_SHARE))
     if near.any():
-        ask = res[near] * location_price_factor(s, sites.location_quality[site[near]])
-        _log(model, "lease_offered", sites.owner[site[near]], site[near], mw[near] * s.ai_pue, ask * mw[near] * 12000.0,
+        at, near_mw = site[near], mw[near]
+        ask = res[near] * location_price_factor(s, sites.location_quality[at])
+        _log(model, "lease_offered", sites.owner[at], at, near_mw * s.ai_pue, ask * near_mw * 12000.0,
              np.array([f"asks {r:.1f} $/kW-month, {OFFER_KINDS[k]}" for r, k in zip(ask, kind[near])], dtype=object))
     # no signing: no lease and no hall changed since the offers, so their empty halls still stand
     gpu_it = choose_gpu_cloud(model, seen, spend, None if len(rates) else empty_it)

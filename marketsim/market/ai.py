@@ -220,7 +220,11 @@ def tenant_demand_share_at(rate: float, reference_rate: float, choke_rate: float
     plain floats (IEEE doubles either way), without numpy's ~10 us of array set-up; the market asks
     it two or three times a step. ``np.maximum(0, x)`` keeps a NaN x, and so does this."""
     _check_curve(reference_rate, choke_rate, elasticity_below)
-    r = float(rate)
+    return _share_at(float(rate), reference_rate, choke_rate, elasticity_below)
+
+
+def _share_at(r: float, reference_rate: float, choke_rate: float, elasticity_below: float) -> float:
+    """``tenant_demand_share_at`` of a checked curve."""
     if r < reference_rate:
         return 1.0 + elasticity_below * (reference_rate - r) / max(reference_rate, MIN_RATE)
     above = (choke_rate - r) / (choke_rate - reference_rate)
@@ -237,8 +241,32 @@ def new_lease_demand_mw(rate, wanted_mw: float, contracted_mw: float, reference_
 def new_lease_demand_mw_at(rate: float, wanted_mw: float, contracted_mw: float, reference_rate: float,
                            choke_rate: float, elasticity_below: float) -> float:
     """``new_lease_demand_mw`` at one rate, as a float (``tenant_demand_share_at``: the same numbers)."""
-    q = wanted_mw * tenant_demand_share_at(rate, reference_rate, choke_rate, elasticity_below) - contracted_mw
+    _check_curve(reference_rate, choke_rate, elasticity_below)
+    return _demand_at(float(rate), wanted_mw, contracted_mw, reference_rate, choke_rate, elasticity_below)
+
+
+def _demand_at(r: float, wanted_mw: float, contracted_mw: float, reference_rate: float, choke_rate: float,
+               elasticity_below: float) -> float:
+    """``new_lease_demand_mw_at`` of a checked curve."""
+    q = wanted_mw * _share_at(r, reference_rate, choke_rate, elasticity_below) - contracted_mw
     return float(q) if q > 0.0 or q != q else 0.0
+
+
+def _first_met(cum: np.ndarray, r_sorted: np.ndarray, curve: tuple) -> int:
+    """The first offer k (in rate order) whose cumulative MW ``cum[k]`` meets the demand at its rate,
+    ``len(cum)`` when none does: ``(cum >= Q(r_sorted)).nonzero()[0][0]``. Q is non-increasing in
+    the rate (each operation of ``_demand_at`` is monotone under rounding, and at the reference the
+    lower branch is >= 1 >= the upper) and ``cum`` non-decreasing, so the test is false and then
+    true: a bisection asks Q at ~log2(n) offers, in plain floats, where the array form costs a dozen
+    numpy calls on all of them."""
+    lo, hi = 0, len(cum)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if cum[mid] >= _demand_at(float(r_sorted[mid]), *curve):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def _rate_for_quantity(quantity_mw: float, wanted_mw: float, contracted_mw: float, reference_rate: float,
@@ -308,29 +336,29 @@ def clear_lease_market(offer_mw, reservation_rate, wanted_mw: float, contracted_
         order = idx[res[idx].argsort(kind="stable")]
     r_sorted, q_sorted = res[order], mw[order]
     cum = q_sorted.cumsum()
-    before = np.concatenate(([0.0], cum[:-1]))  # exclusive sum (no cancellation error; np.r_ costs ~20 us)
+    _check_curve(reference_rate, choke_rate, elasticity_below)
     curve = (wanted_mw, contracted_mw, reference_rate, choke_rate, elasticity_below)
-    demand = new_lease_demand_mw(r_sorted, *curve)
-    met = (cum >= demand).nonzero()[0]
+    k = _first_met(cum, r_sorted, curve)
     # every offer has MW > 0, so a fill of k >= 1 of them sums to more than 0
-    if not len(met):  # every offer is taken: demand sets the rate above the last offer
+    if k == len(cum):  # every offer is taken: demand sets the rate above the last offer
         rate = _rate_for_quantity(float(cum[-1]), *curve)
         filled[order] = q_sorted
         any_filled = True
     else:
-        k = int(met[0])
-        if demand[k] > before[k]:  # the marginal offer sets the rate and is partly filled
+        demand = _demand_at(float(r_sorted[k]), *curve)
+        before = float(cum[k - 1]) if k else 0.0  # the exclusive sum (no cancellation error)
+        if demand > before:  # the marginal offer sets the rate and is partly filled
             rate = float(r_sorted[k])
             filled[order[:k]] = q_sorted[:k]
-            filled[order[k]] = demand[k] - before[k]
+            filled[order[k]] = demand - before
             any_filled = True
         else:  # demand runs out between offers k-1 and k
-            rate = _rate_for_quantity(float(before[k]), *curve)
+            rate = _rate_for_quantity(before, *curve)
             filled[order[:k]] = q_sorted[:k]
             any_filled = k > 0
     first = float(r_sorted[0])
     rate = max(rate, first) if any_filled else first
-    return LeaseClearing(rate, filled, new_lease_demand_mw_at(rate, *curve))
+    return LeaseClearing(rate, filled, _demand_at(rate, *curve))
 
 
 def rerated_equity_value_usd(mining_mw, signed_it_mw, delivered_it_mw, miner_usd_per_mw: float,
