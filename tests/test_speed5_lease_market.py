@@ -176,3 +176,38 @@ def test_clearing_by_bisection_is_the_clearing_of_every_offer_bit_for_bit(e):
         assert np.float64(fast.rate_usd_per_kw_month).tobytes() == np.float64(rate).tobytes()
         assert fast.filled_mw.tobytes() == filled.tobytes()
         assert fast.demand_at_rate_mw == demand
+
+
+def test_rules_are_not_asked_about_rows_without_room_and_the_bisection_asks_few_rates(monkeypatch):
+    """The shortcuts are taken: a rule is not asked about a kind none of its rows has room for, and
+    the clearing asks the demand curve at ~log2(n) offers, not at each."""
+    model = _model_at(24)
+    o = decisions.outlook(model, model.seen, model.decisions.lease_market.supply_it_mw)
+    power, decline = model.seen.site_power_usd_per_mwh, model.beliefs.expected_decline_per_year
+    capex = conversion.capex_per_it_mw(model.config, model.market.state.date, model.firms.conversion_capex_usd_per_mw)
+    rows = (model.firms.active[model.sites.owner] & (model.sites.live_mw > 0)).nonzero()[0]
+    asked = []
+
+    class Spy:
+        def __init__(self, rule):
+            self.rule = rule
+
+        def conversion_reservation_rate(self, c, o):
+            asked.append((o.conversion_lead_months, len(c)))
+            return self.rule.conversion_reservation_rate(c, o)
+
+    monkeypatch.setattr(model, "rules", [Spy(r) for r in model.rules])
+    conversion._reservations(model, o, power, capex, rows, decline, hall_room=np.zeros(len(rows), bool),
+                             conv_room=np.ones(len(rows), bool))
+    assert asked and all(lead == o.conversion_lead_months for lead, _ in asked)  # conversions only
+    assert sum(n for _, n in asked) == len(rows)
+
+    calls = []
+    real = ai._demand_at
+    monkeypatch.setattr(ai, "_demand_at", lambda *a: calls.append(a[0]) or real(*a))
+    n = 1000
+    mw, res = np.full(n, 1.0), np.linspace(100.0, 199.0, n)
+    c = ai.clear_lease_market(mw, res, 300.0, 0.0, REF, CHOKE, 0.15)
+    assert len(calls) <= 12  # ~log2(1000) + the marginal offer + the demand at the rate
+    rate, filled, demand = _clear_the_long_way(mw, res, 300.0, 0.0, REF, CHOKE, 0.15)
+    assert c.rate_usd_per_kw_month == rate and c.filled_mw.tobytes() == filled.tobytes() and c.demand_at_rate_mw == demand

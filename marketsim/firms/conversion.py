@@ -209,8 +209,8 @@ def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, decline: np.
 
 def _offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, decline: np.ndarray,
             paths: FirmPaths | None = None):
-    """``offers``, and each site's IT MW of empty halls (``empty_hall_it_mw``; None when nothing
-    is offered), which ``choose_gpu_cloud`` reads when the market signed nothing."""
+    """``offers``, and each site's IT MW of empty halls (``empty_hall_it_mw``; None in the world
+    without conversion), which ``choose_gpu_cloud`` reads when the market signed nothing."""
     s, sites, firms, leases = model.config, model.sites, model.firms, model.leases
     if not s.ai_conversion_allowed:  # the counterfactual world: nothing offered, so nothing signed or built
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0), None
