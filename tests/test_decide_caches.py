@@ -165,9 +165,9 @@ def test_offers_value_only_the_sites_that_can_offer_a_block():
     seen = []
     original = conversion._reservations
 
-    def spy(m, o, power, capex, rows, decline, paths=None):
+    def spy(m, o, power, capex, rows, decline, paths=None, **rooms):
         seen.append(rows.copy())
-        return original(m, o, power, capex, rows, decline, paths)
+        return original(m, o, power, capex, rows, decline, paths, **rooms)
 
     conversion._reservations = spy
     try:

@@ -44,7 +44,7 @@ import numpy as np
 from marketsim import fastnp
 from marketsim.firms import finance
 from marketsim.firms.rules import Candidates, FirmPaths, Outlook
-from marketsim.market.ai import (LeaseClearing, gpu_cloud_npv_per_it_mw, new_lease_demand_mw,
+from marketsim.market.ai import (LeaseClearing, gpu_cloud_npv_per_it_mw, new_lease_demand_mw_at,
                                  rerating_uplift_usd_per_signed_it_mw)
 from marketsim.step_state import Beliefs, LeaseMarket, Observation
 from marketsim.units import DAYS_PER_YEAR, KW_PER_MW, MONTHS_PER_YEAR
@@ -60,9 +60,26 @@ def capex_per_it_mw(s, date, firm_capex_usd_per_mw) -> np.ndarray:
     """Capex per MW of critical IT at ``date``: the firm's figure at the reference date, grown by
     ``conversion_capex_growth_per_year`` between the reference date and ``..._growth_until``
     (deals: $6-8M late 2024, $8-11M in 2025; calibration.md section 4)."""
+    return np.asarray(firm_capex_usd_per_mw, dtype=float) * _capex_growth_factor(s, date)
+
+
+_GROWTH_AT: tuple | None = None  # (date, scenario, factor) of the last ``_capex_growth_factor``
+
+
+def _capex_growth_factor(s, date) -> np.float64:
+    """(1 + ``conversion_capex_growth_per_year``) ** the years of growth at ``date``: one number a
+    step, asked up to four times in it (offers, signings, the halls started); kept for the last
+    (date, scenario) by identity, as a step's state holds one date object all step. The same
+    ``np.float64`` power either way."""
+    global _GROWTH_AT
+    cached = _GROWTH_AT
+    if cached is not None and cached[0] is date and cached[1] is s:
+        return cached[2]
     years = _capex_growth_years(s.conversion_capex_reference_date, s.conversion_capex_growth_until,
                                 date.date() if hasattr(date, "date") else date)
-    return np.asarray(firm_capex_usd_per_mw, dtype=float) * (1.0 + s.conversion_capex_growth_per_year) ** years
+    factor = (1.0 + s.conversion_capex_growth_per_year) ** years
+    _GROWTH_AT = (date, s, factor)
+    return factor
 
 
 def _capex_growth_years(reference_date, growth_until, date) -> np.float64:
@@ -111,52 +128,73 @@ def project_rate_per_year(hurdle_rate_per_year, debt_share: float, debt_rate_per
 def site_ai_room_mw(sites) -> tuple[np.ndarray, np.ndarray]:
     """Gross MW each site can still give AI as (new halls on unused interconnect, conversions of
     machine MW); their sum never takes the site's AI MW past ``suitable_mw`` (<= interconnect)."""
-    ai_gross = sites.mw_converting + sites.mw_converted
+    room = np.empty((2, len(sites)))
+    _ai_room_into(room, sites, sites.live_mw, sites.mw_converting + sites.mw_converted)
+    return room[0], room[1]
+
+
+def _ai_room_into(out: np.ndarray, sites, live: np.ndarray, ai_gross: np.ndarray) -> None:
+    """``site_ai_room_mw`` written into the rows of ``out`` (2, sites), from the sites' live MW and
+    the gross MW already converted or converting (the caller has them: the same numbers)."""
     room = np.maximum(sites.suitable_mw - ai_gross, 0.0)
-    live = sites.live_mw
     headroom = np.maximum(sites.interconnect_mw - live - sites.build_pipeline.pending(), 0.0)
-    new_hall = np.minimum(room, headroom)
-    convert = np.minimum(room - new_hall, sites.mw_machines)
-    return new_hall, convert
+    new_hall, convert = out
+    np.minimum(room, headroom, out=new_hall)
+    np.subtract(room, new_hall, out=convert)
+    np.minimum(convert, sites.mw_machines, out=convert)
 
 
 def _reservations(model, o: Outlook, power: np.ndarray, firm_capex_it: np.ndarray, rows: np.ndarray,
-                  decline: np.ndarray, paths: FirmPaths | None = None):
+                  decline: np.ndarray, paths: FirmPaths | None = None, hall_room: np.ndarray | None = None,
+                  conv_room: np.ndarray | None = None, equity_need: tuple | None = None):
     """Reservation rates ($/kW-month) of the sites ``rows`` for a new hall and for a conversion,
     each site valued by its owner's decision rule (``paths``: the step's per-firm paths, made
     here when not given; ``decline``: each firm's expected hashprice decline, ``Beliefs``). The equity outside investors bring in on the signing
     (``project_equity_per_it_mw``) is priced at their return, the market's hurdle
-    ``hurdle_rate_per_year``, not at the host's own draw: only the rest earns the host's hurdle."""
+    ``hurdle_rate_per_year``, not at the host's own draw: only the rest earns the host's hurdle.
+
+    ``hall_room``, ``conv_room`` (one per row; None: all): the rows with new-hall or conversion
+    room. Elsewhere a rate would price no MW, so it is left inf (``offers`` reads a rate only
+    where its room is > 0); a rule is asked only about the rows it has of each kind, and every
+    rule values each row by itself, so a row's rate is the same number in any batch.
+    ``equity_need``: (host equity per IT MW, the outside equity of it) per firm, when ``offers``
+    has them (``host_equity_per_it_mw``, ``project_equity_per_it_mw``)."""
     s, sites, firms = model.config, model.sites, model.firms
     owner = sites.owner[rows]
-    need = host_equity_per_it_mw(firm_capex_it, s.ai_tenant_capex_share, s.conversion_debt_share_leased)
-    outside = np.where(need > 0, project_equity_per_it_mw(s, firms.is_public, need) / np.where(need > 0, need, 1.0), 0.0)
+    if equity_need is None:
+        need = host_equity_per_it_mw(firm_capex_it, s.ai_tenant_capex_share, s.conversion_debt_share_leased)
+        equity_need = need, project_equity_per_it_mw(s, firms.is_public, need)
+    need, brought = equity_need
+    outside = np.where(need > 0, brought / np.where(need > 0, need, 1.0), 0.0)
     hurdle = outside * s.hurdle_rate_per_year + (1.0 - outside) * firms.hurdle_rate_per_year
     firm_rate = project_rate_per_year(hurdle, s.conversion_debt_share_leased,
                                       leased_debt_rate_per_year(s, model.market.state.date), s.ai_tenant_default_per_year)
-    rate = firm_rate[owner]
     if paths is None:
         paths = FirmPaths(o, firms.expected_hashprice, decline)
-    host = host_capex_per_it_mw(firm_capex_it[owner], s.ai_tenant_capex_share)
+    host = host_capex_per_it_mw(firm_capex_it, s.ai_tenant_capex_share)  # per firm
     cost = power[rows] + s.mining_opex_usd_per_mwh
-    eff = sites.efficiency_j_per_th[rows]
     hall_res = fastnp.full(len(rows), np.inf)
     conv_res = fastnp.full(len(rows), np.inf)
     # a new hall waits for its substation and shell: its rent starts later
-    o_hall = o.with_conversion_lead(o.conversion_lead_months + s.ai_new_hall_extra_lead_months)
+    o_hall = None
+    rule_of = firms.rule[owner]
     for rule_id, rule in enumerate(model.rules):
-        mine = (firms.rule[owner] == rule_id).nonzero()[0]
-        if not len(mine):
-            continue
-        hp = firms.expected_hashprice[owner[mine]]
-        firm_decline = decline[owner[mine]]
+        mine = rule_of == rule_id
+        conv = (mine if conv_room is None else mine & conv_room).nonzero()[0]
+        hall = (mine if hall_room is None else mine & hall_room).nonzero()[0]
         # a conversion and a new hall of the same site share the owner's paths (at the project rate)
-        shared = paths.of(owner[mine], "project", firm_rate)
-        conv = Candidates(eff[mine], cost[mine], hp, firm_decline, rate[mine], host[mine], shared)
-        hall = Candidates(fastnp.full(len(mine), np.inf), cost[mine], hp, firm_decline, rate[mine],
-                          host[mine] * (1.0 + s.ai_new_hall_capex_premium), shared)
-        conv_res[mine] = rule.conversion_reservation_rate(conv, o)
-        hall_res[mine] = rule.conversion_reservation_rate(hall, o_hall)
+        if len(conv):
+            f = owner[conv]
+            c = Candidates(sites.efficiency_j_per_th[rows[conv]], cost[conv], firms.expected_hashprice[f], decline[f],
+                           firm_rate[f], host[f], paths.of(f, "project", firm_rate))
+            conv_res[conv] = rule.conversion_reservation_rate(c, o)
+        if len(hall):
+            if o_hall is None:
+                o_hall = o.with_conversion_lead(o.conversion_lead_months + s.ai_new_hall_extra_lead_months)
+            f = owner[hall]
+            c = Candidates(fastnp.full(len(hall), np.inf), cost[hall], firms.expected_hashprice[f], decline[f],
+                           firm_rate[f], host[f] * (1.0 + s.ai_new_hall_capex_premium), paths.of(f, "project", firm_rate))
+            hall_res[hall] = rule.conversion_reservation_rate(c, o_hall)
     return hall_res, conv_res
 
 
@@ -166,45 +204,75 @@ def offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, decline: np.
     each site's power price, ``decline``: each firm's expected hashprice decline (the step's
     ``Observation`` and ``Beliefs``); ``paths``: the step's per-firm hashprice paths
     (``rules.FirmPaths``), if the caller has them."""
+    return _offers(model, spend, o, power, decline, paths)[:4]
+
+
+def _offers(model, spend: np.ndarray, o: Outlook, power: np.ndarray, decline: np.ndarray,
+            paths: FirmPaths | None = None):
+    """``offers``, and each site's IT MW of empty halls (``empty_hall_it_mw``; None in the world
+    without conversion), which ``choose_gpu_cloud`` reads when the market signed nothing."""
     s, sites, firms, leases = model.config, model.sites, model.firms, model.leases
     if not s.ai_conversion_allowed:  # the counterfactual world: nothing offered, so nothing signed or built
-        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0)
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0), None
     n = len(sites)
-    active = firms.active[sites.owner] & (sites.live_mw > 0)
+    owner = sites.owner
+    live = sites.live_mw
+    active = firms.active[owner] & (live > 0)
     firm_capex_it = capex_per_it_mw(s, model.market.state.date, firms.conversion_capex_usd_per_mw)
-    empty_it = np.maximum((sites.mw_converting + sites.mw_converted) / s.ai_pue
-                          - leases.contracted_it_by_site(n), 0.0)
-    hall_gross, conv_gross = site_ai_room_mw(sites)
-    hall_it, conv_it = hall_gross / s.ai_pue, conv_gross / s.ai_pue
-    suitable = active & (hall_it + conv_it > 0)
+    ai_gross = sites.mw_converting + sites.mw_converted
+    empty_it = np.maximum(ai_gross / s.ai_pue - leases.contracted_it_by_site(n), 0.0)  # ``empty_hall_it_mw``
+    # one row per kind (OFFER_KINDS), one column per site: the offers in kind-major order; the
+    # new building's rows (new halls, conversions) are the sites' room in IT MW
+    mw = np.empty((3, n))
+    mw[0] = np.where(active, empty_it, 0.0)
+    new = mw[1:]
+    _ai_room_into(new, sites, live, ai_gross)
+    new /= s.ai_pue
+    suitable = active & (new[0] + new[1] > 0)
     # financing: a firm offers only the new MW whose equity it can fund
     need_it = host_equity_per_it_mw(firm_capex_it, s.ai_tenant_capex_share, s.conversion_debt_share_leased)
-    equity_it = need_it - project_equity_per_it_mw(s, firms.is_public, need_it)
-    want = np.where(suitable, hall_it * (1.0 + s.ai_new_hall_capex_premium) + conv_it, 0.0)
-    need = np.bincount(sites.owner, weights=want, minlength=len(firms)) * equity_it
+    brought = project_equity_per_it_mw(s, firms.is_public, need_it)
+    equity_it = need_it - brought
+    want = np.where(suitable, new[0] * (1.0 + s.ai_new_hall_capex_premium) + new[1], 0.0)
+    need = np.bincount(owner, weights=want, minlength=len(firms)) * equity_it
     scale = np.where(need > 0, fastnp.clip(np.maximum(spend, 0.0) / np.where(need > 0, need, 1.0), 0.0, 1.0), 1.0)
-    hall_it = np.where(suitable, hall_it * scale[sites.owner], 0.0)
-    conv_it = np.where(suitable, conv_it * scale[sites.owner], 0.0)
+    # a site that is not suitable keeps its (unscaled) room here, but it is never priced below:
+    # its new building's rates stay inf, so it offers none of it
+    new *= scale[owner]
+    # (only active sites offer: an inactive one's factor divides rates that are never offered)
+    q = np.maximum(location_price_factor(s, sites.location_quality), 1e-9)
+    res = fastnp.full((3, n), np.inf)
+    res[0] = s.ai_hall_opex_usd_per_kw_month
     # reservation rates only where a block could be offered (the costly part: elsewhere nothing
     # new is, and the priced room below is never more than the room)
-    hall_res, conv_res = fastnp.full(n, np.inf), fastnp.full(n, np.inf)
-    rows = (suitable & (hall_it + conv_it >= s.ai_min_lease_block_it_mw)).nonzero()[0]
+    rows = (suitable & (new[0] + new[1] >= s.ai_min_lease_block_it_mw)).nonzero()[0]
     if len(rows):
-        hall_res[rows], conv_res[rows] = _reservations(model, o, power, firm_capex_it, rows, decline, paths)
-    # tenants lease campus-sized blocks: a site that cannot offer one (room or money, counting
-    # only the room it would build at a finite rent) gets no tenant for new building (its
-    # existing empty halls are still let)
-    priced_it = np.where(np.isfinite(hall_res), hall_it, 0.0) + np.where(np.isfinite(conv_res), conv_it, 0.0)
-    block = priced_it >= s.ai_min_lease_block_it_mw
-    hall_it, conv_it = np.where(block, hall_it, 0.0), np.where(block, conv_it, 0.0)
-    q = np.where(active, np.maximum(location_price_factor(s, sites.location_quality), 1e-9), 1.0)
-    # one row per kind (OFFER_KINDS), one column per site: the offers in kind-major order
-    # (``np.stack`` of three rows, as one concatenation: the same (3, n) array)
-    mw = np.concatenate((np.where(active, empty_it, 0.0), hall_it, conv_it)).reshape(3, n)
-    res = np.concatenate((fastnp.full(n, s.ai_hall_opex_usd_per_kw_month), hall_res, conv_res)).reshape(3, n) / q
+        at_hall, at_conv = mw[1, rows], mw[2, rows]
+        hall_res, conv_res = _reservations(model, o, power, firm_capex_it, rows, decline, paths,
+                                           hall_room=at_hall > 0, conv_room=at_conv > 0,
+                                           equity_need=(need_it, brought))
+        # tenants lease campus-sized blocks: a site that cannot offer one (room or money, counting
+        # only the room it would build at a finite rent) gets no tenant for new building (its
+        # existing empty halls are still let); a rate is inf where its room is 0, so the room it
+        # prices is the same
+        priced_it = np.where(np.isfinite(hall_res), at_hall, 0.0) + np.where(np.isfinite(conv_res), at_conv, 0.0)
+        res[1, rows], res[2, rows] = hall_res, conv_res
+        small = rows[priced_it < s.ai_min_lease_block_it_mw]
+        mw[1:, small] = 0.0
+    # the rest of the rows price no new building: their new halls and conversions are not offered
+    # (an inf rate is never offered, whatever the MW)
+    res /= q
     ok = (mw > 0) & np.isfinite(res)
     kind, site = ok.nonzero()
-    return site, kind, mw[ok], res[ok]
+    return site, kind, mw[ok], res[ok], empty_it
+
+
+def empty_hall_it_mw(model) -> np.ndarray:
+    """Per site: IT MW of halls built or being built that no lease holds (gross / PUE less the
+    contracted IT MW, at least 0)."""
+    sites, s = model.sites, model.config
+    return np.maximum((sites.mw_converting + sites.mw_converted) / s.ai_pue
+                      - model.leases.contracted_it_by_site(len(sites)), 0.0)
 
 
 def signable_fill_mw(site: np.ndarray, kind: np.ndarray, filled_mw: np.ndarray, block_it_mw: float,
@@ -213,6 +281,8 @@ def signable_fill_mw(site: np.ndarray, kind: np.ndarray, filled_mw: np.ndarray, 
     whose new builds (kinds > 0: new halls and conversions together) are filled below
     ``block_it_mw`` signs none of them and waits for more demand (deals are lumpy; the first at
     mining sites came in mid-2024); empty halls (kind 0) are let whatever their size."""
+    if not filled_mw.any():  # nothing filled (no demand): nothing to sign
+        return filled_mw
     new_build = np.where(kind > 0, filled_mw, 0.0)
     site_new = np.bincount(site, weights=new_build, minlength=n_sites)[site]
     return np.where((kind > 0) & (site_new < block_it_mw), 0.0, filled_mw)
@@ -282,12 +352,20 @@ def start_halls(model, site: np.ndarray, kind: np.ndarray, it_mw: np.ndarray, de
     lead = np.maximum(1, np.round((s.conversion_lead_time_months + np.where(hall, s.ai_new_hall_extra_lead_months, 0))
                                   * model.steps_per_month)).astype(np.int64)
     phases = max(1, round(s.ai_delivery_phase_months * model.steps_per_month))
-    groups = [(int(first), lead == first) for first in np.unique(lead)]  # rows by lead time
-    # phase k of every group, phase by phase (one pass, in the order of a loop over phases and groups)
-    parts = [(site[at], gross[at] / phases, first + k) for k in range(phases) for first, at in groups]
-    sites.conversion_pipeline.add_rows_each(np.concatenate([p[0] for p in parts]),
-                                            np.concatenate([p[1] for p in parts]),
-                                            np.concatenate([np.full(len(p[0]), p[2]) for p in parts]))
+    # rows by lead time, the leads ascending (``np.unique``'s order; a set of a few ints is quicker)
+    groups = [(first, lead == first) for first in sorted(set(lead.tolist()))]
+    # phase k of every group, phase by phase (one pass, in the order of a loop over phases and
+    # groups): the groups' rows, amounts and first delays once, repeated for each phase, the
+    # delays k steps later in phase k
+    if len(groups) == 1:
+        rows, amount, first_delay = site, gross / phases, lead
+    else:
+        rows = np.concatenate([site[at] for _, at in groups])
+        amount = np.concatenate([gross[at] / phases for _, at in groups])
+        first_delay = np.concatenate([lead[at] for _, at in groups])
+    sites.conversion_pipeline.add_rows_each(np.concatenate((rows,) * phases), np.concatenate((amount,) * phases),
+                                            np.concatenate((first_delay,) * phases)
+                                            + np.arange(phases).repeat(len(rows)))
     np.subtract.at(spend, f, host * (1.0 - debt_share))
     # project finance: the hall (and, when signed, the tenant's lease and its backstop) secures
     # its own loan, sized by the project's lenders at ``debt_share`` of its cost (80-85% with a
@@ -300,7 +378,7 @@ def start_halls(model, site: np.ndarray, kind: np.ndarray, it_mw: np.ndarray, de
     # which the re-rating of signed leases raises), then credit (``finance.fund_orders``)
     room = equity_room
     if room is not None and len(room) == len(firms):
-        buyers, at = np.unique(f, return_inverse=True)
+        buyers, at = fastnp.unique_inverse(f)  # ``np.unique(f, return_inverse=True)``'s arrays
         finance.fund_orders(model, buyers, np.bincount(at, weights=host * (1.0 - debt_share)), room)
     for first, at in groups:
         firms.payments.add_spread_rows(f[at], host[at], first + phases - 1)
@@ -335,8 +413,8 @@ def _convert(model, seen: Observation, beliefs: Beliefs, spend: np.ndarray, o: O
              paths: FirmPaths | None, equity_room: np.ndarray | None) -> LeaseMarket:
     s, firms, sites, leases = model.config, model.firms, model.sites, model.leases
     step = seen.step
-    site, kind, mw, res = offers(model, spend, o, seen.site_power_usd_per_mwh, beliefs.expected_decline_per_year,
-                                 paths)
+    site, kind, mw, res, empty_it = _offers(model, spend, o, seen.site_power_usd_per_mwh,
+                                            beliefs.expected_decline_per_year, paths)
     contracted = float(leases.mw_it.sum())
     clearing: LeaseClearing = model.market.clear_leases(mw, res, contracted)
     filled = signable_fill_mw(site, kind, clearing.filled_mw, s.ai_min_lease_block_it_mw, len(sites))
@@ -362,22 +440,25 @@ def _convert(model, seen: Observation, beliefs: Beliefs, spend: np.ndarray, o: O
                                      equity_room=equity_room)
     near = ~signed & (res <= clearing.rate_usd_per_kw_month * (1.0 + NEAR_MARGIN_SHARE))
     if near.any():
-        ask = res[near] * location_price_factor(s, sites.location_quality[site[near]])
-        _log(model, "lease_offered", sites.owner[site[near]], site[near], mw[near] * s.ai_pue, ask * mw[near] * 12000.0,
+        at, near_mw = site[near], mw[near]
+        ask = res[near] * location_price_factor(s, sites.location_quality[at])
+        _log(model, "lease_offered", sites.owner[at], at, near_mw * s.ai_pue, ask * near_mw * 12000.0,
              np.array([f"asks {r:.1f} $/kW-month, {OFFER_KINDS[k]}" for r, k in zip(ask, kind[near])], dtype=object))
-    gpu_it = choose_gpu_cloud(model, seen, spend)
+    # no signing: no lease and no hall changed since the offers, so their empty halls still stand
+    gpu_it = choose_gpu_cloud(model, seen, spend, None if len(rates) else empty_it)
     if s.ai_target_share is not None:
         new_hall_mw += pursue_ai_target(model, seen, spend, equity_room)
+    signed_it, offered_it = float(filled.sum()), float(mw.sum())
     return LeaseMarket(
-        signed_it_mw=float(filled.sum()),
-        offered_it_mw=float(mw.sum()),
+        signed_it_mw=signed_it,
+        offered_it_mw=offered_it,
         clearing_rate_usd_per_kw_month=clearing.rate_usd_per_kw_month,
         signed_rate_min_usd_per_kw_month=float(rates.min()) if len(rates) else float("nan"),
         signed_rate_max_usd_per_kw_month=float(rates.max()) if len(rates) else float("nan"),
         gpu_cloud_started_it_mw=gpu_it,
-        unmet_demand_it_mw=unmet_demand_it_mw(model, seen, clearing, float(filled.sum()), contracted),
+        unmet_demand_it_mw=unmet_demand_it_mw(model, seen, clearing, signed_it, contracted),
         contracted_it_mw=float(leases.mw_it.sum()),
-        unfilled_offered_it_mw=float(mw.sum()) - float(filled.sum()),
+        unfilled_offered_it_mw=offered_it - signed_it,
         new_hall_mw=new_hall_mw,
     )
 
@@ -389,9 +470,9 @@ def unmet_demand_it_mw(model, seen: Observation, clearing: LeaseClearing, signed
     if np.isfinite(clearing.rate_usd_per_kw_month):
         return max(0.0, clearing.demand_at_rate_mw - signed_it_mw)
     s = model.config
-    return float(new_lease_demand_mw(model.market.lease_rate_usd_per_kw_month, seen.ai_demand_mw,
-                                     contracted_it_mw, s.ai_tenant_reference_rate_usd_per_kw_month,
-                                     s.ai_choke_rate_usd_per_kw_month, s.ai_tenant_demand_elasticity_below_reference))
+    return new_lease_demand_mw_at(model.market.lease_rate_usd_per_kw_month, seen.ai_demand_mw,
+                                  contracted_it_mw, s.ai_tenant_reference_rate_usd_per_kw_month,
+                                  s.ai_choke_rate_usd_per_kw_month, s.ai_tenant_demand_elasticity_below_reference)
 
 
 def gpu_cloud_rent_equivalent(s, utilisation) -> np.ndarray:
@@ -401,18 +482,18 @@ def gpu_cloud_rent_equivalent(s, utilisation) -> np.ndarray:
     return net / (MONTHS_PER_YEAR * KW_PER_MW * max(s.ai_margin, 1e-9))
 
 
-def choose_gpu_cloud(model, seen: Observation, spend: np.ndarray) -> float:
+def choose_gpu_cloud(model, seen: Observation, spend: np.ndarray, empty_it: np.ndarray | None = None) -> float:
     """Halls still empty after the market cleared may run their owner's own GPU cloud instead.
 
     A firm does it where ``ai.gpu_cloud_npv_per_it_mw`` at its hurdle rate and the expected
     utilisation is positive and it can fund the GPUs' equity (``conversion_debt_share_unleased``
     is borrowed: no tenant backs the debt). The utilisation it then gets is drawn (the risk:
     normal around ``ai_gpu_utilisation_mean``, clipped to [0.05, 1]) and fixed for the GPUs'
-    life. Returns the IT MW started.
+    life. Returns the IT MW started. ``empty_it``: the sites' ``empty_hall_it_mw`` if the caller
+    has them as they stand.
     """
     s, sites, firms, leases = model.config, model.sites, model.firms, model.leases
-    n = len(sites)
-    empty = np.maximum((sites.mw_converting + sites.mw_converted) / s.ai_pue - leases.contracted_it_by_site(n), 0.0)
+    empty = empty_hall_it_mw(model) if empty_it is None else empty_it
     cand = ((empty * s.ai_pue >= model.MIN_ORDER_MW) & firms.active[sites.owner]).nonzero()[0]
     if not len(cand):
         return 0.0

@@ -48,9 +48,9 @@ def fail_tenants_in_a_bust(model, seen: Observation) -> float:
     """
     s, leases = model.config, model.leases
     contracted = float(leases.mw_it.sum())
-    share = float(ai.tenant_demand_share(model.market.lease_rate_usd_per_kw_month,
-                                         s.ai_tenant_reference_rate_usd_per_kw_month, s.ai_choke_rate_usd_per_kw_month,
-                                         s.ai_tenant_demand_elasticity_below_reference))
+    share = ai.tenant_demand_share_at(model.market.lease_rate_usd_per_kw_month,
+                                      s.ai_tenant_reference_rate_usd_per_kw_month, s.ai_choke_rate_usd_per_kw_month,
+                                      s.ai_tenant_demand_elasticity_below_reference)
     excess = contracted - seen.ai_demand_mw * share
     if excess <= 0 or contracted <= 0 or s.ai_tenant_failure_share_per_year <= 0:
         return 0.0

@@ -55,6 +55,7 @@ Lease value: PV of a lease's net operating income, see ``firms.economics.lease_p
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -195,17 +196,39 @@ def greenfield_choke_rate(greenfield_rent_usd_per_kw_month: float, speed_value_p
     return float(greenfield_rent_usd_per_kw_month * (1.0 + speed_value_per_year * years_gained))
 
 
+def _check_curve(reference_rate: float, choke_rate: float, elasticity_below: float) -> None:
+    """ValueError unless choke > reference >= 0 (both finite) and the elasticity is finite and >= 0
+    (plain float checks: ``math.isfinite`` is the same test as ``np.isfinite`` on a number)."""
+    if not (math.isfinite(choke_rate) and math.isfinite(reference_rate) and choke_rate > reference_rate >= 0):
+        raise ValueError(f"choke_rate={choke_rate!r}: must be finite and above reference_rate={reference_rate!r} >= 0")
+    if not (math.isfinite(elasticity_below) and elasticity_below >= 0):
+        raise ValueError(f"elasticity_below={elasticity_below!r}: must be finite and >= 0")
+
+
 def tenant_demand_share(rate, reference_rate: float, choke_rate: float, elasticity_below: float):
     """share(r): 1 at the reference rate, falling linearly to 0 at the choke above it, and rising
     with price elasticity ``elasticity_below`` below it (see the module docstring)."""
-    if not (np.isfinite(choke_rate) and np.isfinite(reference_rate) and choke_rate > reference_rate >= 0):
-        raise ValueError(f"choke_rate={choke_rate!r}: must be finite and above reference_rate={reference_rate!r} >= 0")
-    if not (np.isfinite(elasticity_below) and elasticity_below >= 0):
-        raise ValueError(f"elasticity_below={elasticity_below!r}: must be finite and >= 0")
+    _check_curve(reference_rate, choke_rate, elasticity_below)
     r = np.asarray(rate, dtype=float)
     above = np.maximum(0.0, (choke_rate - r) / (choke_rate - reference_rate))
     below = 1.0 + elasticity_below * (reference_rate - r) / max(reference_rate, MIN_RATE)
     return np.where(r < reference_rate, below, above)
+
+
+def tenant_demand_share_at(rate: float, reference_rate: float, choke_rate: float, elasticity_below: float) -> float:
+    """``tenant_demand_share`` at one rate, as a float: the same branch and the same arithmetic on
+    plain floats (IEEE doubles either way), without numpy's ~10 us of array set-up; the market asks
+    it two or three times a step. ``np.maximum(0, x)`` keeps a NaN x, and so does this."""
+    _check_curve(reference_rate, choke_rate, elasticity_below)
+    return _share_at(float(rate), reference_rate, choke_rate, elasticity_below)
+
+
+def _share_at(r: float, reference_rate: float, choke_rate: float, elasticity_below: float) -> float:
+    """``tenant_demand_share_at`` of a checked curve."""
+    if r < reference_rate:
+        return 1.0 + elasticity_below * (reference_rate - r) / max(reference_rate, MIN_RATE)
+    above = (choke_rate - r) / (choke_rate - reference_rate)
+    return above if above > 0.0 or above != above else 0.0
 
 
 def new_lease_demand_mw(rate, wanted_mw: float, contracted_mw: float, reference_rate: float, choke_rate: float,
@@ -213,6 +236,37 @@ def new_lease_demand_mw(rate, wanted_mw: float, contracted_mw: float, reference_
     """Q(r) = max(0, wanted x share(r) - contracted): IT MW of new leases tenants sign at ``rate``."""
     share = tenant_demand_share(rate, reference_rate, choke_rate, elasticity_below)
     return np.maximum(0.0, wanted_mw * share - contracted_mw)
+
+
+def new_lease_demand_mw_at(rate: float, wanted_mw: float, contracted_mw: float, reference_rate: float,
+                           choke_rate: float, elasticity_below: float) -> float:
+    """``new_lease_demand_mw`` at one rate, as a float (``tenant_demand_share_at``: the same numbers)."""
+    _check_curve(reference_rate, choke_rate, elasticity_below)
+    return _demand_at(float(rate), wanted_mw, contracted_mw, reference_rate, choke_rate, elasticity_below)
+
+
+def _demand_at(r: float, wanted_mw: float, contracted_mw: float, reference_rate: float, choke_rate: float,
+               elasticity_below: float) -> float:
+    """``new_lease_demand_mw_at`` of a checked curve."""
+    q = wanted_mw * _share_at(r, reference_rate, choke_rate, elasticity_below) - contracted_mw
+    return float(q) if q > 0.0 or q != q else 0.0
+
+
+def _first_met(cum: np.ndarray, r_sorted: np.ndarray, curve: tuple) -> int:
+    """The first offer k (in rate order) whose cumulative MW ``cum[k]`` meets the demand at its rate,
+    ``len(cum)`` when none does: ``(cum >= Q(r_sorted)).nonzero()[0][0]``. Q is non-increasing in
+    the rate (each operation of ``_demand_at`` is monotone under rounding, and at the reference the
+    lower branch is >= 1 >= the upper) and ``cum`` non-decreasing, so the test is false and then
+    true: a bisection asks Q at ~log2(n) offers, in plain floats, where the array form costs a dozen
+    numpy calls on all of them."""
+    lo, hi = 0, len(cum)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if cum[mid] >= _demand_at(float(r_sorted[mid]), *curve):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def _rate_for_quantity(quantity_mw: float, wanted_mw: float, contracted_mw: float, reference_rate: float,
@@ -257,38 +311,54 @@ def clear_lease_market(offer_mw, reservation_rate, wanted_mw: float, contracted_
     res = np.asarray(reservation_rate, dtype=float)
     if mw.shape != res.shape:
         raise ValueError(f"offer_mw and reservation_rate: shapes differ ({mw.shape} vs {res.shape})")
-    if not (np.isfinite(mw).all() and (mw >= 0).all()):
-        raise ValueError("offer_mw: must be finite and >= 0")
-    if not np.isfinite(res).all():
-        raise ValueError("reservation_rate: must be finite")
-    if not (np.isfinite(wanted_mw) and wanted_mw >= 0 and np.isfinite(contracted_mw) and contracted_mw >= 0):
-        raise ValueError(f"wanted_mw={wanted_mw!r}, contracted_mw={contracted_mw!r}: must be finite and >= 0")
+    # a finite sum has no inf or NaN in it (the usual case: two sums); one that is not (or overflows)
+    # is looked at value by value
+    if not (math.isfinite(mw.sum()) and math.isfinite(res.sum())):
+        if not np.isfinite(mw).all():
+            raise ValueError("offer_mw: must be finite and >= 0")
+        if not np.isfinite(res).all():
+            raise ValueError("reservation_rate: must be finite")
     live = mw > 0
-    filled = np.zeros_like(mw)
-    if not live.any():
+    all_live = live.all()
+    if not (all_live or (mw >= 0).all()):  # every offer > 0 is >= 0
+        raise ValueError("offer_mw: must be finite and >= 0")
+    if not (math.isfinite(wanted_mw) and wanted_mw >= 0 and math.isfinite(contracted_mw) and contracted_mw >= 0):
+        raise ValueError(f"wanted_mw={wanted_mw!r}, contracted_mw={contracted_mw!r}: must be finite and >= 0")
+    filled = np.zeros(mw.shape)
+    if all_live:  # every offer has MW (the model's always do): the same order as the indexed sort below
+        if not len(mw):
+            return LeaseClearing(float("nan"), filled, 0.0)
+        order = res.argsort(kind="stable")
+    elif not live.any():
         return LeaseClearing(float("nan"), filled, 0.0)
-    idx = live.nonzero()[0]
-    order = idx[res[idx].argsort(kind="stable")]
+    else:
+        idx = live.nonzero()[0]
+        order = idx[res[idx].argsort(kind="stable")]
     r_sorted, q_sorted = res[order], mw[order]
     cum = q_sorted.cumsum()
-    before = np.concatenate(([0.0], cum[:-1]))  # exclusive sum (no cancellation error; np.r_ costs ~20 us)
+    _check_curve(reference_rate, choke_rate, elasticity_below)
     curve = (wanted_mw, contracted_mw, reference_rate, choke_rate, elasticity_below)
-    demand = new_lease_demand_mw(r_sorted, *curve)
-    met = (cum >= demand).nonzero()[0]
-    if not len(met):  # every offer is taken: demand sets the rate above the last offer
-        rate = _rate_for_quantity(cum[-1], *curve)
+    k = _first_met(cum, r_sorted, curve)
+    # every offer has MW > 0, so a fill of k >= 1 of them sums to more than 0
+    if k == len(cum):  # every offer is taken: demand sets the rate above the last offer
+        rate = _rate_for_quantity(float(cum[-1]), *curve)
         filled[order] = q_sorted
+        any_filled = True
     else:
-        k = int(met[0])
-        if demand[k] > before[k]:  # the marginal offer sets the rate and is partly filled
+        demand = _demand_at(float(r_sorted[k]), *curve)
+        before = float(cum[k - 1]) if k else 0.0  # the exclusive sum (no cancellation error)
+        if demand > before:  # the marginal offer sets the rate and is partly filled
             rate = float(r_sorted[k])
             filled[order[:k]] = q_sorted[:k]
-            filled[order[k]] = demand[k] - before[k]
+            filled[order[k]] = demand - before
+            any_filled = True
         else:  # demand runs out between offers k-1 and k
-            rate = _rate_for_quantity(before[k], *curve)
+            rate = _rate_for_quantity(before, *curve)
             filled[order[:k]] = q_sorted[:k]
-    rate = max(rate, float(r_sorted[0])) if filled.sum() > 0 else float(r_sorted[0])
-    return LeaseClearing(rate, filled, float(new_lease_demand_mw(rate, *curve)))
+            any_filled = k > 0
+    first = float(r_sorted[0])
+    rate = max(rate, first) if any_filled else first
+    return LeaseClearing(rate, filled, _demand_at(rate, *curve))
 
 
 def rerated_equity_value_usd(mining_mw, signed_it_mw, delivered_it_mw, miner_usd_per_mw: float,
