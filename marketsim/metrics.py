@@ -163,20 +163,22 @@ def industry_outcome(model, tally=None) -> dict:
     # halted: nothing mined in the step; shares are also undefined when the firms that mined
     # all left in it (their sites shut: no hashrate left to share)
     halted = not model.network_hashrate_ehs > 0
-    # each total once (the concentration measures divide by it): the same ``sum()`` as theirs
-    hashrate_total, mw_total = _sum(hashrate), _sum(firm_mw)
+    # the totals in two reductions, one over the per-firm arrays and one over the per-site ones: a
+    # row of a C-ordered block is summed as the array alone (the same pairwise sum over contiguous
+    # values, ``tests/test_speed5_records_exits.py`` checks it to the bit), so each total is the
+    # ``sum()`` it was. Each total once: the concentration measures divide by them
+    (hashrate_total, mw_total, mining_cost, mined, revenue_ai, capex, opex, cost) = _sum(np.concatenate((
+        hashrate, firm_mw, led["power_usd"], led["btc_mined"], led["revenue_ai_usd"], led["capex_usd"],
+        led["opex_usd"], firms.operating_cost_usd)).reshape(8, -1), axis=1).tolist()
+    (mining_th, mw_ai, mw_mining, mw_idle, mw_converting, mw_converted, mw_shutdown, mw_cancelled) = _sum(
+        np.concatenate((sites.mw_mining / sites.efficiency_j_per_th, sites.mw_ai_leased, sites.mw_mining, sites.mw_idle,
+                        sites.mw_converting, sites.mw_converted, sites.mw_shutdown, sites.mw_cancelled)).reshape(8, -1),
+        axis=1).tolist()
     no_hashrate = not hashrate_total > 0
-    mining_th = _sum(sites.mw_mining / sites.efficiency_j_per_th)
-    mining_cost = float(_sum(led["power_usd"]))
-    mined = float(_sum(led["btc_mined"]))
-    mw_ai = float(_sum(sites.mw_ai_leased))
-    mw_mining = float(_sum(sites.mw_mining))
-    revenue_ai = float(_sum(led["revenue_ai_usd"]))
     events = model.events
     step = model.steps_done
     counts = events.counts_at(step)
     no_mw = not mw_total > 0
-    cost = float(_sum(firms.operating_cost_usd))
     return {
         "step": step,
         "date": state.date,
@@ -193,15 +195,15 @@ def industry_outcome(model, tally=None) -> dict:
         "revenue_ai_usd": revenue_ai,
         "cost_usd": cost,
         "profit_usd": chain.revenue_usd + revenue_ai - cost,
-        "capex_usd": float(_sum(led["capex_usd"])),
+        "capex_usd": capex,
         "mw_mining": mw_mining,
-        "mw_idle": float(_sum(sites.mw_idle)),
-        "mw_converting": float(_sum(sites.mw_converting)),
+        "mw_idle": mw_idle,
+        "mw_converting": mw_converting,
         "mw_ai": mw_ai,
-        "mw_ai_empty": without_residue(float(_sum(sites.mw_converted)) - mw_ai),
-        "mw_shutdown": float(_sum(sites.mw_shutdown)),
+        "mw_ai_empty": without_residue(mw_converted - mw_ai),
+        "mw_shutdown": mw_shutdown,
         "mw_building": float(_sum(sites.build_pipeline.pending())),
-        "mw_cancelled": float(_sum(sites.mw_cancelled)),
+        "mw_cancelled": mw_cancelled,
         "firms_active": int(np.count_nonzero(firms.active)),
         "entries": counts.get("entry", 0),
         "bankruptcies": counts.get("bankruptcy", 0),
@@ -222,7 +224,7 @@ def industry_outcome(model, tally=None) -> dict:
         "top5_share_mw": MISSING if no_mw else top_n_share(firm_mw, 5, mw_total),
         "public_share_hashrate": MISSING if no_hashrate else float(_sum(hashrate[firms.is_public]) / hashrate_total),
         "avg_efficiency_j_per_th": float(mw_mining / mining_th) if mining_th > 0 else MISSING,
-        "cost_to_mine_btc_usd": (mining_cost + float(_sum(led["opex_usd"]))) / mined if mined > 0 else MISSING,
+        "cost_to_mine_btc_usd": (mining_cost + opex) / mined if mined > 0 else MISSING,
         "halted": halted,
         "ai_demand_mw": state.ai_demand_mw,
         # the lease book at the step's end: an exit after the lease market (a bankruptcy's cut) is in it

@@ -202,3 +202,18 @@ def test_lognormal_parameters_kept_give_the_same_draws():
     sigma2 = np.log1p((sd / mean) ** 2)
     by_hand = np.random.default_rng(5).lognormal(np.log(mean) - sigma2 / 2, np.sqrt(sigma2), 50)
     assert np.array_equal(first, by_hand) and np.array_equal(again, by_hand)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 8, 9, 127, 128, 129, 1000, 8191, 8192, 8193, 20001])
+def test_the_rows_of_a_block_sum_as_each_array_alone_to_the_bit(n):
+    """What the industry row's totals rest on: ``np.add.reduce(block, axis=1)`` over a C-ordered
+    (k, n) block gives each row's ``sum()`` exactly (numpy's pairwise sum over contiguous values,
+    beyond its 8,192-value buffer too), so one reduction serves eight totals."""
+    rng = np.random.default_rng(n)
+    arrays = [rng.standard_normal(n) * 10.0 ** int(rng.integers(-6, 9)) for _ in range(8)]
+    arrays[3][::3] = -0.0
+    block = np.concatenate(arrays).reshape(8, -1)
+    together = np.add.reduce(block, axis=1).tolist()
+    for total, a in zip(together, arrays):
+        alone = a.sum()
+        assert total == alone and math.copysign(1.0, total) == math.copysign(1.0, alone)
