@@ -382,12 +382,15 @@ def screen_targets(model, assets: np.ndarray | None = None) -> np.ndarray:
     debt ceilings, to the same values when nothing changed since)."""
     s, firms = model.config, model.firms
     assets = finance.asset_value_usd(model, model.seen) if assets is None else assets
+    drawn = model.firm_rng.random(len(firms)) < s.ma_review_probability_per_step
+    drawn &= firms.active
+    if len(model.payments.insolvent):
+        drawn[model.payments.insolvent] = False
+    if not drawn.any():  # most steps of a small industry: no firm to screen, nothing to value
+        return drawn.nonzero()[0]
     weak = (firms.profit_usd < 0) | (firms.debt_usd > firms.debt_ceiling_usd)  # the lenders' limit of that valuation
     cheap = assets - firms.debt_usd < s.takeover_value_ratio * replacement_value_usd(model)
-    drawn = model.firm_rng.random(len(firms)) < s.ma_review_probability_per_step
-    candidates = firms.active & drawn & (weak | cheap)
-    candidates[model.payments.insolvent] = False
-    return candidates.nonzero()[0]
+    return (drawn & (weak | cheap)).nonzero()[0]
 
 
 def replacement_value_usd(model) -> np.ndarray:
@@ -460,18 +463,25 @@ def _value_target(model, rows: np.ndarray, bidders: np.ndarray, target: int) -> 
 def _live_sites_by_firm(model, firm_ids: np.ndarray) -> dict[int, np.ndarray]:
     """Each firm's sites with live MW, ascending (``_live(sites, book.sites_of(f))`` for each f),
     from one pass over the sites instead of one lookup per firm. ``firm_ids`` ascending, once each."""
+    return _live_site_groups(model, firm_ids)[0]
+
+
+def _live_site_groups(model, firm_ids: np.ndarray) -> tuple[dict[int, np.ndarray], np.ndarray, np.ndarray]:
+    """``_live_sites_by_firm``, and the same sites in one array (firm after firm: each firm's
+    array is a slice of it) with their owners: what the exits value in one pass."""
     sites = model.sites
     wanted = np.zeros(len(model.firms), bool)
     wanted[firm_ids] = True
     rows = np.flatnonzero(wanted[sites.owner] & (sites.capacity_mw - sites.mw_shutdown > 0))
     owner = sites.owner[rows]
-    rows = rows[owner.argsort(kind="stable")]  # grouped by firm (ascending ids), ascending within
+    order = owner.argsort(kind="stable")
+    rows, grouped_owner = rows[order], owner[order]  # grouped by firm (ascending ids), ascending within
     ends = np.bincount(owner, minlength=len(model.firms))[firm_ids].cumsum().tolist()
     out, lo = {}, 0
     for f, hi in zip(firm_ids.tolist(), ends):
         out[f] = rows[lo:hi]
         lo = hi
-    return out
+    return out, rows, grouped_owner
 
 
 def _screened_values(model, book: ExitBook, targets: np.ndarray) -> tuple[dict, dict]:
@@ -485,16 +495,16 @@ def _screened_values(model, book: ExitBook, targets: np.ndarray) -> tuple[dict, 
     sites' states and the firms' beliefs do not change during the market), else values anew.
     """
     bidders = book.bidders(-1)
-    live = _live_sites_by_firm(model, targets[model.firms.active[targets]])
-    rows = {t: r for t, r in live.items() if len(r)}
-    if not rows or not len(bidders):
+    # every target's live sites in one array, target after target, and their owners
+    live, every, owners = _live_site_groups(model, targets[model.firms.active[targets]])
+    if not len(every) or not len(bidders):
         return live, {}
-    every = np.concatenate(list(rows.values())) if len(rows) > 1 else next(iter(rows.values()))
-    owners = np.repeat(np.fromiter(rows, dtype=np.int64, count=len(rows)), [len(r) for r in rows.values()])
     to_bidders, to_owners = valuation.site_values_to_bidders_and_owners(model, every, bidders, owners)
     out, lo = {}, 0
-    for t, r in rows.items():
+    for t, r in live.items():
         hi = lo + len(r)
+        if hi == lo:  # no live site: nothing valued
+            continue
         if hi - lo == 1:  # most targets hold one live site: numpy's sum of one number x is 0.0 + x
             out[t] = (r, bidders, to_bidders[:, lo] + 0.0, to_owners[lo] + 0.0)
         else:

@@ -82,26 +82,31 @@ UNDEFINED_WITHOUT_DEALS = ("ai_clearing_rate_usd_per_kw_month", "ai_signed_rate_
 INDUSTRY_COLUMNS = list(COLUMN_DOCS)
 
 
+# ``x.sum()`` of a 1-D float array is this reduction behind a Python wrapper (``numpy/_core/_methods._sum``):
+# called directly it is the same pairwise sum, float for float (the industry row takes ~30 sums a step)
+_sum = np.add.reduce
+
+
 def hhi(holdings, total: float | None = None) -> float:
     """Herfindahl-Hirschman index of holdings (0..1); 0 when nothing is held. ``total``: the
     holdings' ``sum()`` when the caller has it (the industry row asks for it five times a step)."""
     x = np.asarray(holdings, dtype=float)
     if total is None:
-        total = x.sum()
-    return float(((x / total) ** 2).sum()) if total > 0 else 0.0
+        total = _sum(x)
+    return float(_sum((x / total) ** 2)) if total > 0 else 0.0
 
 
 def top_n_share(holdings, n: int, total: float | None = None) -> float:
     """Share of the ``n`` largest holders (``total``: as in ``hhi``)."""
     x = np.asarray(holdings, dtype=float)
     if total is None:
-        total = x.sum()
+        total = _sum(x)
     if total <= 0:
         return 0.0
-    k = min(n, len(x))
+    cut = max(len(x) - n, 0)
     part = x.copy()  # ``np.partition(x, ...)``: a copy partitioned in place, without the wrapper
-    part.partition(len(x) - k)
-    return float(part[len(x) - k:].sum() / total)
+    part.partition(cut)
+    return float(_sum(part[cut:]) / total)
 
 
 def start_outcome(model) -> dict:
@@ -137,36 +142,43 @@ def start_outcome(model) -> dict:
     }
 
 
-def industry_outcome(model) -> dict:
+def industry_outcome(model, tally=None) -> dict:
     """This step's row of ``industry.parquet``. Pure: it reads the model (its books and the
     step's records: ``operation``, ``hosting``, ``decisions``) and changes nothing, so calling it
-    twice gives the same row (running totals are kept by the model's step)."""
+    twice gives the same row (running totals are kept by the model's step). ``tally``: the
+    step's ``Tally`` when the caller has just counted it after the deals (``model.record``): its
+    hashrate per owner and its exits are then read, not counted again (the same numbers)."""
     sites, firms, market = model.sites, model.firms, model.market
     chain, state = model.operation.chain, market.state
     lease_market = model.decisions.lease_market
     led = firms.ledger
-    firm_mw = sites.mw_by_firm(len(firms))
-    firm_mw = np.where(firms.active, firm_mw, 0.0)
-    # concentration after this step's deals: sites' hashrate under their current owners
-    hashrate = np.bincount(sites.owner, weights=sites.hashrate_ehs, minlength=len(firms))
+    firm_mw = sites.mw_by_firm(len(firms.active))
+    firm_mw[~firms.active] = 0.0  # ``np.where(active, firm_mw, 0.0)`` in place (a fresh array)
+    if tally is None:
+        # concentration after this step's deals: sites' hashrate under their current owners
+        hashrate = np.bincount(sites.owner, weights=sites.hashrate_ehs, minlength=len(firms.active))
+        exits = int(np.count_nonzero(model.left_this_step))
+    else:
+        hashrate, exits = tally.firm_hashrate_ehs, tally.exits
     # halted: nothing mined in the step; shares are also undefined when the firms that mined
     # all left in it (their sites shut: no hashrate left to share)
     halted = not model.network_hashrate_ehs > 0
-    # each total once (the concentration measures divide by it): the same ``sum()`` as theirs
-    hashrate_total, mw_total = hashrate.sum(), firm_mw.sum()
+    # the totals in two reductions, one over the per-firm arrays and one over the per-site ones: a
+    # row of a C-ordered block is summed as the array alone (the same pairwise sum over contiguous
+    # values, ``tests/test_speed5_records_exits.py`` checks it to the bit), so each total is the
+    # ``sum()`` it was. Each total once: the concentration measures divide by them
+    (hashrate_total, mw_total, mining_cost, mined, revenue_ai, capex, opex, cost) = _sum(np.concatenate((
+        hashrate, firm_mw, led["power_usd"], led["btc_mined"], led["revenue_ai_usd"], led["capex_usd"],
+        led["opex_usd"], firms.operating_cost_usd)).reshape(8, -1), axis=1).tolist()
+    (mining_th, mw_ai, mw_mining, mw_idle, mw_converting, mw_converted, mw_shutdown, mw_cancelled) = _sum(
+        np.concatenate((sites.mw_mining / sites.efficiency_j_per_th, sites.mw_ai_leased, sites.mw_mining, sites.mw_idle,
+                        sites.mw_converting, sites.mw_converted, sites.mw_shutdown, sites.mw_cancelled)).reshape(8, -1),
+        axis=1).tolist()
     no_hashrate = not hashrate_total > 0
-    mining_th = (sites.mw_mining / sites.efficiency_j_per_th).sum()
-    mining_cost = float(led["power_usd"].sum())
-    mined = float(led["btc_mined"].sum())
-    mw_ai = float(sites.mw_ai_leased.sum())
-    mw_mining = float(sites.mw_mining.sum())
-    revenue_ai = float(led["revenue_ai_usd"].sum())
     events = model.events
     step = model.steps_done
     counts = events.counts_at(step)
-    exits = int(model.left_this_step.sum())
     no_mw = not mw_total > 0
-    cost = float(firms.operating_cost_usd.sum())
     return {
         "step": step,
         "date": state.date,
@@ -183,16 +195,16 @@ def industry_outcome(model) -> dict:
         "revenue_ai_usd": revenue_ai,
         "cost_usd": cost,
         "profit_usd": chain.revenue_usd + revenue_ai - cost,
-        "capex_usd": float(led["capex_usd"].sum()),
+        "capex_usd": capex,
         "mw_mining": mw_mining,
-        "mw_idle": float(sites.mw_idle.sum()),
-        "mw_converting": float(sites.mw_converting.sum()),
+        "mw_idle": mw_idle,
+        "mw_converting": mw_converting,
         "mw_ai": mw_ai,
-        "mw_ai_empty": without_residue(float(sites.mw_converted.sum()) - mw_ai),
-        "mw_shutdown": float(sites.mw_shutdown.sum()),
-        "mw_building": float(sites.build_pipeline.pending().sum()),
-        "mw_cancelled": float(sites.mw_cancelled.sum()),
-        "firms_active": int(firms.active.sum()),
+        "mw_ai_empty": without_residue(mw_converted - mw_ai),
+        "mw_shutdown": mw_shutdown,
+        "mw_building": float(_sum(sites.build_pipeline.pending())),
+        "mw_cancelled": mw_cancelled,
+        "firms_active": int(np.count_nonzero(firms.active)),
         "entries": counts.get("entry", 0),
         "bankruptcies": counts.get("bankruptcy", 0),
         "voluntary_sales": counts.get("voluntary_sale", 0),
@@ -210,13 +222,13 @@ def industry_outcome(model) -> dict:
         "hhi_mw": MISSING if no_mw else hhi(firm_mw, mw_total),
         "top4_share_mw": MISSING if no_mw else top_n_share(firm_mw, 4, mw_total),
         "top5_share_mw": MISSING if no_mw else top_n_share(firm_mw, 5, mw_total),
-        "public_share_hashrate": MISSING if no_hashrate else float(hashrate[firms.is_public].sum() / hashrate_total),
+        "public_share_hashrate": MISSING if no_hashrate else float(_sum(hashrate[firms.is_public]) / hashrate_total),
         "avg_efficiency_j_per_th": float(mw_mining / mining_th) if mining_th > 0 else MISSING,
-        "cost_to_mine_btc_usd": (mining_cost + float(led["opex_usd"].sum())) / mined if mined > 0 else MISSING,
+        "cost_to_mine_btc_usd": (mining_cost + opex) / mined if mined > 0 else MISSING,
         "halted": halted,
         "ai_demand_mw": state.ai_demand_mw,
         # the lease book at the step's end: an exit after the lease market (a bankruptcy's cut) is in it
-        "ai_contracted_it_mw": float(model.leases.mw_it.sum()),
+        "ai_contracted_it_mw": float(_sum(model.leases.mw_it)),
         "ai_lease_rate_usd_per_kw_month": market.lease_rate_usd_per_kw_month,
         "machine_price_usd_per_th": model.seen.machine_price_usd_per_th,
         "asic_shipped_ehs": model.asic_shipped_ehs,

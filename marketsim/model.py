@@ -278,7 +278,7 @@ class IndustryModel(mesa.Model):
         tally = Tally(
             firm_hashrate_ehs=np.bincount(self.sites.owner, weights=self.sites.hashrate_ehs, minlength=len(self.firms)),
             bankruptcies=counts.get("bankruptcy", 0), acquisitions=counts.get("acquisition", 0),
-            exits=int(self.left_this_step.sum()),
+            exits=int(np.count_nonzero(self.left_this_step)),
         )
         self.cumulative["bankruptcies"] += tally.bankruptcies
         self.cumulative["acquisitions"] += tally.acquisitions
@@ -286,7 +286,7 @@ class IndustryModel(mesa.Model):
         return tally
 
     def record(self) -> None:
-        self.outcome = metrics.industry_outcome(self)
+        self.outcome = metrics.industry_outcome(self, self.tally)  # the step's tally: counted after the deals
         self.datacollector.collect(self)
         every = self.config.firm_record_every
         if every and (self.steps_done % every == 0 or not self.running or self.steps >= self.n_steps):

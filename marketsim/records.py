@@ -14,8 +14,10 @@ snapshots every ``firm_record_every`` steps of the firms in business or leaving 
 
 from __future__ import annotations
 
-from collections import Counter
+import math
+from collections import deque
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
 import mesa
@@ -99,27 +101,46 @@ class EventRows(Sequence):
             i += n
         if not 0 <= i < n:
             raise IndexError("event row index out of range")
+        self._log._flush()  # events added since this view was made
         buf = self._log.buffer
         return tuple(buf.arrays[c][i].item() if EVENT_BUFFER_DTYPES[c] is not object else buf.arrays[c][i]
                      for c in EVENT_COLUMNS)
 
 
+# columns an ``add_many`` may give one value for all its events (the others are one per event)
+SCALAR_TYPES = (int, float, str, np.generic)
+
+
 class EventLog:
     """Events in step order. Single events wait in a list of tuples (a tuple append is the cheapest
     thing Python does) and join the numpy columns in one block when read or when a vector of
-    events arrives, so order is kept and ``add_many`` costs one slice write per column."""
+    events arrives, so order is kept. ``add_many`` writes the columns it has one value per event
+    for (firm, site, MW: one slice write each); a column with one value for all of them (step,
+    date, kind, the defaults) waits as a run of rows (``_runs``) that the next such value extends
+    when it is the same and follows on, so a step's vectors of events cost one write of their step,
+    date and defaults, not one each (a slice write costs ~2 us; a step made ~8 vectors x 7)."""
 
     def __init__(self, model):
         self.model = model
         self.buffer = ColumnBuffer(EVENT_BUFFER_DTYPES)
         self._pending: list[tuple] = []
-        self._counts: tuple = (None, None, {})  # (step, rows in the log, counts): asked twice a step
+        # column -> [start, stop, value]: rows of the buffer that hold ``value`` once it is written
+        self._runs: dict[str, list] = {}
+        # events of each kind by step, counted as they are added (every row comes in through ``add``
+        # or ``add_many``): the outcomes ask for a step's counts twice a step, and a count kept is
+        # cheaper than a search of the step column and a count of its kinds
+        self._counts: dict[int, dict[str, int]] = {}
 
     def add(self, kind: str, firm_id, site_id=-1, mw=0.0, *, counterparty_id=-1, hashrate_ehs=0.0,
             value_usd=0.0, detail: str = "") -> None:
         m = self.model
-        self._pending.append((m.steps_done, m.market.state.date, kind, int(firm_id), int(counterparty_id),
+        step = m.steps_done
+        self._pending.append((step, m.market.state.date, kind, int(firm_id), int(counterparty_id),
                               int(site_id), float(mw), float(hashrate_ehs), float(value_usd), detail))
+        counts = self._counts.get(step)
+        if counts is None:
+            counts = self._counts[step] = {}
+        counts[kind] = counts.get(kind, 0) + 1
 
     def add_many(self, kind: str, firm_ids, site_ids, mw, *, value_usd=None, counterparty_ids=-1,
                  hashrate_ehs=0.0, detail="") -> None:
@@ -135,18 +156,49 @@ class EventLog:
             values = values[:n]
         if n == 0:
             return
-        self._flush()
+        if self._pending:  # the single events before these come first
+            self.buffer.extend_rows(self._pending)
+            self._pending = []
         m = self.model
-        self.buffer.extend(n, {
-            "step": m.steps_done, "date": m.market.state.date, "kind": kind, "firm_id": firm_ids[:n],
-            "counterparty_id": counterparty_ids, "site_id": site_ids[:n], "mw": mw[:n], "hashrate_ehs": hashrate_ehs,
-            "value_usd": values, "detail": detail if isinstance(detail, str) else np.asarray(detail)[:n],
-        })
+        step = m.steps_done
+        counts = self._counts.get(step)
+        if counts is None:
+            counts = self._counts[step] = {}
+        counts[kind] = counts.get(kind, 0) + n
+        buf = self.buffer
+        buf._reserve(n)
+        start = buf.size
+        stop = buf.size = start + n
+        arrays, runs = buf.arrays, self._runs
+        arrays["firm_id"][start:stop] = firm_ids[:n]
+        arrays["site_id"][start:stop] = site_ids[:n]
+        arrays["mw"][start:stop] = mw[:n]
+        if not isinstance(detail, str):
+            detail = np.asarray(detail)[:n]
+        for name, value in (("step", step), ("date", m.market.state.date), ("kind", kind),
+                            ("counterparty_id", counterparty_ids), ("hashrate_ehs", hashrate_ehs),
+                            ("value_usd", values), ("detail", detail)):
+            if not isinstance(value, SCALAR_TYPES):
+                arrays[name][start:stop] = value
+                continue
+            run = runs.get(name)
+            if run is not None:
+                if run[1] == start and _same_scalar(run[2], value):
+                    run[1] = stop  # the run goes on over these rows
+                    continue
+                arrays[name][run[0]:run[1]] = run[2]
+            runs[name] = [start, stop, value]
 
     def _flush(self) -> None:
+        """Write what waits into the columns: the single events, then the runs of one value."""
         if self._pending:
             self.buffer.extend_rows(self._pending)
             self._pending = []
+        if self._runs:
+            arrays = self.buffer.arrays  # the rows of a run are where they were if the buffer grew since
+            for name, (start, stop, value) in self._runs.items():
+                arrays[name][start:stop] = value
+            self._runs = {}
 
     def __len__(self) -> int:
         return len(self.buffer) + len(self._pending)
@@ -168,14 +220,12 @@ class EventLog:
         return {c: self.buffer.column(c)[span] for c in EVENT_COLUMNS}
 
     def counts_at(self, step: int) -> dict[str, int]:
-        if self._counts[:2] != (step, len(self)):  # the log only grows: same length, same rows
-            span = self._span(step)  # first: it flushes the pending rows into the columns
-            self._counts = (step, len(self), dict(Counter(self.buffer.column("kind")[span])))
-        return dict(self._counts[2])
+        """Events of each kind in one step (kinds in the order of their first event)."""
+        return dict(self._counts.get(step, ()))
 
     def value_at(self, step: int, kind: str) -> float:
-        if self._counts[:2] == (step, len(self)) and kind not in self._counts[2]:
-            return 0.0  # the step's counts, just read, have no such event (the sum of nothing)
+        if kind not in self._counts.get(step, ()):
+            return 0.0  # no such event in the step (the sum of nothing)
         span = self._span(step)
         kinds, values = self.buffer.column("kind")[span], self.buffer.column("value_usd")[span]
         # Python's sum, newest first, as the row-by-row log did: the same float to the last bit
@@ -191,6 +241,16 @@ class EventLog:
         return df
 
 
+def _same_scalar(a, b) -> bool:
+    """Whether a column written with ``a`` holds what it would hold written with ``b``: the same
+    value of the same type, and for zeros the same sign (0.0 == -0.0, but the bits differ)."""
+    if a is b:
+        return True
+    if type(a) is not type(b) or not a == b:
+        return False
+    return a != 0 or not isinstance(a, (float, np.floating)) or math.copysign(1.0, a) == math.copysign(1.0, b)
+
+
 # --- per-firm records ----------------------------------------------------------------------------------
 FIRM_COLUMNS = ["step", "date", "firm_id", "name", "is_public", "rule", "state", "mw_mining", "mw_idle",
                 "mw_converting", "mw_ai", "mw_ai_empty", "ai_contracted_it_mw", "mw_shutdown", "hashrate_ehs", "efficiency_j_per_th",
@@ -200,14 +260,18 @@ FIRM_COLUMNS = ["step", "date", "firm_id", "name", "is_public", "rule", "state",
 # once, at the end, by an Arrow ``take`` (10x faster than converting 100,000 Python strings):
 # ``name`` by firm id (the book never renames a firm), ``rule`` by index into ``model.rules``,
 # ``state`` by index into ``FirmRecorder.states`` ("active" first, then exit reasons as they occur).
-FIRM_BUFFER_DTYPES = {"step": np.int64, "firm_id": np.int64, "is_public": bool, "rule": np.int64, "state": np.int64,
-               **{c: np.float64 for c in FIRM_COLUMNS[7:]}}
+FIRM_BUFFER_DTYPES = {"step": np.int64, "firm_id": np.int64, "is_public": bool, "rule": np.int64, "state": np.int64}
+# the float columns, kept as the rows of one 2-D block: a snapshot takes its firms' rows of all of
+# them in one fancy index and writes them in one slice (not 17 of each: ~2 us apiece, every step)
+FIRM_FLOAT_COLUMNS = FIRM_COLUMNS[7:]
+FLOATS = "floats"  # the key of that block in ``snapshot_columns``
 ACTIVE = "active"
 
 
 def snapshot_columns(model, state_code) -> dict[str, Any]:
     """The firms.parquet columns of the firms still in business or leaving in this step, as numpy
-    arrays (text as codes, see ``FIRM_BUFFER_DTYPES``; ``step`` and ``date`` as scalars). ``state_code``
+    arrays (text as codes, see ``FIRM_BUFFER_DTYPES``; ``step`` and ``date`` as scalars; the float
+    columns as the rows of one (``FIRM_FLOAT_COLUMNS``, firms) block under ``FLOATS``). ``state_code``
     maps a leaving firm's exit reason to its code (a firm in business is ``ACTIVE``, code 0)."""
     firms, sites = model.firms, model.sites
     n = len(firms)
@@ -225,9 +289,17 @@ def snapshot_columns(model, state_code) -> dict[str, Any]:
     bins = (sites.owner + n * np.arange(k)[:, None]).ravel()
     (mw_machines, machine_th, mw_ai, power_mw, capacity, mw_mining, mw_idle, mw_converting, mw_converted,
      contracted_it, mw_shutdown) = np.bincount(bins, weights=np.concatenate(site_columns), minlength=n * k).reshape(k, n)
-    mw_machines, machine_th = mw_machines[rows], machine_th[rows]
-    power = power_mw / np.maximum(capacity, 1e-12)
     led = firms.ledger
+    # every firm's float columns (``FIRM_FLOAT_COLUMNS`` order) as one block, each value computed as
+    # for the firm alone (element-wise), then the recorded firms' columns of it in one fancy index
+    per_firm = np.concatenate((
+        mw_mining, mw_idle, mw_converting, mw_ai, without_residue(mw_converted - mw_ai), contracted_it, mw_shutdown,
+        np.asarray(model.tally.firm_hashrate_ehs, dtype=float),
+        np.divide(mw_machines, machine_th, out=np.full(n, np.nan), where=machine_th > 0),  # efficiency
+        power_mw / np.maximum(capacity, 1e-12),  # power price, MW-weighted
+        firms.cash_usd, firms.debt_usd, firms.btc_held, led["revenue_mining_usd"], led["revenue_ai_usd"],
+        firms.profit_usd, led["capex_usd"],
+    )).reshape(len(FIRM_FLOAT_COLUMNS), n)
     return {
         "step": model.steps_done,
         "date": model.market.state.date,
@@ -235,24 +307,7 @@ def snapshot_columns(model, state_code) -> dict[str, Any]:
         "is_public": np.asarray(firms.is_public)[rows],
         "rule": np.asarray(firms.rule)[rows],
         "state": state,
-        "mw_mining": mw_mining[rows],
-        "mw_idle": mw_idle[rows],
-        "mw_converting": mw_converting[rows],
-        "mw_ai": mw_ai[rows],
-        "mw_ai_empty": without_residue(mw_converted - mw_ai)[rows],
-        "ai_contracted_it_mw": contracted_it[rows],
-        "mw_shutdown": mw_shutdown[rows],
-        "hashrate_ehs": np.asarray(model.tally.firm_hashrate_ehs, dtype=float)[rows],
-        "efficiency_j_per_th": np.divide(mw_machines, machine_th, out=np.full(len(rows), np.nan),
-                                         where=machine_th > 0),
-        "power_usd_per_mwh": power[rows],
-        "cash_usd": firms.cash_usd[rows],
-        "debt_usd": firms.debt_usd[rows],
-        "btc_held": firms.btc_held[rows],
-        "revenue_mining_usd": led["revenue_mining_usd"][rows],
-        "revenue_ai_usd": led["revenue_ai_usd"][rows],
-        "profit_usd": firms.profit_usd[rows],
-        "capex_usd": led["capex_usd"][rows],
+        FLOATS: per_firm[:, rows],
     }
 
 
@@ -269,6 +324,8 @@ class FirmRecorder:
         snapshots), allocated at once instead of grown by doubling from ``INITIAL_ROWS`` (each
         doubling copies every column; pages never written cost no memory)."""
         self.buffer = ColumnBuffer(FIRM_BUFFER_DTYPES, max(int(expected_rows), INITIAL_ROWS))
+        # the float columns as rows, with as many places as the buffer (grown with it, see ``record``)
+        self.floats = np.empty((len(FIRM_FLOAT_COLUMNS), self.buffer.capacity))
         self.dates: list = []
         self.counts: list[int] = []
         self.names: Sequence[str] = []
@@ -286,7 +343,13 @@ class FirmRecorder:
     def record(self, model) -> None:
         cols = snapshot_columns(model, self.state_code)
         n = len(cols["firm_id"])
+        start = self.buffer.size
         self.buffer.extend(n, cols)
+        if self.buffer.capacity > self.floats.shape[1]:  # the buffer grew: so do the float rows
+            grown = np.empty((len(FIRM_FLOAT_COLUMNS), self.buffer.capacity))
+            grown[:, :start] = self.floats[:, :start]
+            self.floats = grown
+        self.floats[:, start:start + n] = cols[FLOATS]
         self.dates.append(cols["date"])
         self.counts.append(n)
         self.names = model.firms.name
@@ -310,7 +373,8 @@ class FirmRecorder:
             "rule": text_column(self.rule_names, col("rule")),
             "state": text_column(self.states, col("state")),
         }
-        out.update({c: col(c) for c in FIRM_COLUMNS[7:]})
+        size = self.buffer.size
+        out.update({c: self.floats[j, :size].copy() for j, c in enumerate(FIRM_FLOAT_COLUMNS)})
         return pd.DataFrame(out, columns=FIRM_COLUMNS, copy=False)
 
 
@@ -332,11 +396,12 @@ class OutcomeCollector(mesa.DataCollector):
     def __init__(self, columns: Iterable[str]):
         columns = list(columns)
         super().__init__(model_reporters={c: (lambda m, c=c: m.outcome[c]) for c in columns})
-        self._columns = [(c, self.model_vars[c]) for c in columns]
+        # the step's values in column order, and the list each one goes to: ``collect`` appends
+        # them in one C-level pass (``map``), not one interpreted loop turn per column
+        self._values = itemgetter(*columns) if len(columns) > 1 else (lambda outcome: tuple(outcome[c] for c in columns))
+        self._lists = [self.model_vars[c] for c in columns]
 
     def collect(self, model) -> None:
         if hasattr(self, "_collection_steps"):
             self._collection_steps.append(model.time)
-        outcome = model.outcome
-        for column, values in self._columns:
-            values.append(outcome[column])
+        deque(map(list.append, self._lists, self._values(model.outcome)), maxlen=0)

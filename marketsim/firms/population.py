@@ -66,8 +66,16 @@ def lognormal_with_moments(rng: np.random.Generator, mean: float, sd: float, n: 
     average, so the cost curve's cheap end thins out instead of piling up at a floor."""
     if sd <= 0:
         return np.full(n, mean)
-    sigma2 = np.log1p((sd / mean) ** 2)
-    return rng.lognormal(np.log(mean) - sigma2 / 2, np.sqrt(sigma2), n)
+    params = _LOGNORMAL_PARAMETERS.get((mean, sd))
+    if params is None:
+        sigma2 = np.log1p((sd / mean) ** 2)
+        params = _LOGNORMAL_PARAMETERS[mean, sd] = (np.log(mean) - sigma2 / 2, np.sqrt(sigma2))
+    return rng.lognormal(params[0], params[1], n)
+
+
+# (mean, sd) -> the lognormal's (mu, sigma) as ``lognormal_with_moments`` computes them: entry draws
+# with the scenario's same two pairs every step, and these numpy scalar logs cost more than the draws
+_LOGNORMAL_PARAMETERS: dict[tuple[float, float], tuple[float, float]] = {}
 
 
 def beta_with_mean(rng: np.random.Generator, mean: float, concentration: float, n: int) -> np.ndarray:
@@ -79,11 +87,18 @@ def beta_with_mean(rng: np.random.Generator, mean: float, concentration: float, 
 
 def load_order_book() -> pd.DataFrame:
     """The public miners' end-2022 hashrate guidance and the machines they had on order
-    (``data/order_book_2022.csv``; every row names its public, pre-2023 source)."""
+    (``data/order_book_2022.csv``; every row names its public, pre-2023 source). The shipped
+    file never changes in a process, so it is checked once (a model's construction reads it twice)."""
+    global _order_book_checked
     table = read_packaged_table(ORDER_BOOK_FILE, ORDER_BOOK_COLUMNS, ScenarioError, parse_dates=["target_date"])
-    if (table["target_date"] > pd.Timestamp("2024-12-31")).any() or (table["target_ehs"] <= 0).any():
-        raise ScenarioError(f"{ORDER_BOOK_FILE}: targets must be positive and due by 2024")
+    if not _order_book_checked:
+        if (table["target_date"] > pd.Timestamp("2024-12-31")).any() or (table["target_ehs"] <= 0).any():
+            raise ScenarioError(f"{ORDER_BOOK_FILE}: targets must be positive and due by 2024")
+        _order_book_checked = True
     return table
+
+
+_order_book_checked = False
 
 
 def capped_shares(sizes: np.ndarray, cap: float) -> np.ndarray:
@@ -142,21 +157,70 @@ class Population:
         return self.mw / self.efficiency_j_per_th
 
 
-def build_population(s: Scenario, network_hashrate_ehs: float, rule_names: list[str],
-                     rng: np.random.Generator) -> Population:
-    if s.include_public_miners:
+@dataclass(frozen=True)
+class _Public:
+    """The public miners' columns the population is built from, read from the shipped tables
+    (``public_miners_2022.csv``, ``ai_sites_2022.csv``) once per process: every construction of a
+    model read and checked the same files with pandas (~5,000 interpreted calls, 5% of a 16-firm
+    run). The arrays are read-only; ``build_population`` copies them into its own."""
+
+    name: tuple[str, ...]
+    hashrate_ehs_total: float  # pandas' ``sum()`` of the columns, as the population used them
+    mw_total: float
+    mw: np.ndarray
+    efficiency_j_per_th: np.ndarray
+    power_usd_per_mwh: np.ndarray
+    cash_usd: np.ndarray
+    debt_usd: np.ndarray
+    debt_rate_per_year: np.ndarray
+    btc_held: np.ndarray
+    btc_sell_share: np.ndarray
+    distressed: np.ndarray
+    interconnect_mw: np.ndarray  # the site's grid, at least its MW
+    land_acres: np.ndarray  # NaN: not reported (filled by ``_site_fields``)
+    location_quality: np.ndarray
+
+
+_PUBLIC: dict[bool, _Public] = {}
+
+
+def _public_columns(include: bool) -> _Public:
+    """The public miners' columns (``include_public_miners``), or none of them."""
+    cached = _PUBLIC.get(include)
+    if cached is not None:
+        return cached
+    if include:
         public = load_public_miners()
     else:
         public = pd.DataFrame({c: pd.Series(dtype=float) for c in PUBLIC_COLUMNS}).astype({"name": object})
-    n_tail = s.n_firms - len(public)
+    sites = load_ai_sites().set_index("name").reindex(public["name"])
+    if len(public) and sites["interconnect_mw"].isna().any():
+        raise ScenarioError(f"ai_sites_2022.csv: no row for {', '.join(sites.index[sites['interconnect_mw'].isna()])}")
+    arrays = {c: public[c].to_numpy(float) for c in ("mw", "efficiency_j_per_th", "power_usd_per_mwh", "cash_usd",
+                                                     "debt_usd", "debt_rate_per_year", "btc_held", "btc_sell_share")}
+    arrays["distressed"] = public["distressed"].astype(str).str.lower().eq("true").to_numpy()
+    arrays["interconnect_mw"] = np.maximum(sites["interconnect_mw"].to_numpy(float), arrays["mw"])
+    arrays["land_acres"] = sites["land_acres"].to_numpy(float)
+    arrays["location_quality"] = sites["location_quality"].to_numpy(float)
+    for a in arrays.values():
+        a.flags.writeable = False
+    cached = _PUBLIC[include] = _Public(name=tuple(public["name"]), hashrate_ehs_total=public["hashrate_ehs"].sum(),
+                                        mw_total=public["mw"].sum(), **arrays)
+    return cached
+
+
+def build_population(s: Scenario, network_hashrate_ehs: float, rule_names: list[str],
+                     rng: np.random.Generator) -> Population:
+    public = _public_columns(bool(s.include_public_miners))
+    n_tail = s.n_firms - len(public.name)
     if n_tail < 1:
         raise ScenarioError(
             f"n_firms={s.n_firms}: with include_public_miners the population needs at least "
-            f"{len(public) + 1} firms ({len(public)} public miners plus a tail)"
+            f"{len(public.name) + 1} firms ({len(public.name)} public miners plus a tail)"
         )
     network_mw = network_hashrate_ehs * s.network_efficiency_j_per_th
-    tail_hashrate = network_hashrate_ehs - public["hashrate_ehs"].sum()
-    tail_mw = network_mw - public["mw"].sum()
+    tail_hashrate = network_hashrate_ehs - public.hashrate_ehs_total
+    tail_mw = network_mw - public.mw_total
     if tail_hashrate <= 0 or tail_mw <= 0:
         raise ScenarioError(
             f"initial_network_hashrate_ehs={network_hashrate_ehs:.1f}: smaller than the public miners alone"
@@ -169,30 +233,29 @@ def build_population(s: Scenario, network_hashrate_ehs: float, rule_names: list[
     power_cost = np.minimum(lognormal_with_moments(rng, s.tail_power_price_mean_usd_per_mwh,
                                                    s.tail_power_price_sd_usd_per_mwh, n_tail), TAIL_POWER_MAX_USD_PER_MWH)
     tail_top = beta_with_mean(rng, s.tail_take_or_pay_share_mean, TAKE_OR_PAY_BETA_CONCENTRATION, n_tail)
-    public_power = public["power_usd_per_mwh"].to_numpy(float)
+    public_power = public.power_usd_per_mwh
     public_top = np.where(public_power >= HOSTING_FEE_MIN_USD_PER_MWH, s.hosted_take_or_pay_share, 0.0)
     cash = s.tail_cash_usd_per_mw * mw * rng.lognormal(*TAIL_CASH_LOGNORMAL, n_tail)
     debt = s.tail_debt_usd_per_mw * mw * rng.lognormal(*TAIL_DEBT_LOGNORMAL, n_tail)
 
     n = s.n_firms
-    names = list(public["name"]) + [f"Private miner {i + 1:0{len(str(n_tail))}d}" for i in range(n_tail)]
+    names = list(public.name) + [f"Private miner {i + 1:0{len(str(n_tail))}d}" for i in range(n_tail)]
     mix = np.array([s.decision_rule_mix.get(r, 0.0) for r in rule_names], dtype=float)
     sigma = s.conversion_capex_dispersion
     grid, land, quality = _site_fields(s, public, mw, rng.spawn(1)[0])
     return Population(
         name=names,
-        is_public=np.r_[np.ones(len(public), bool), np.zeros(n_tail, bool)],
-        mw=np.r_[public["mw"].to_numpy(float), mw],
-        efficiency_j_per_th=np.r_[public["efficiency_j_per_th"].to_numpy(float), eff],
+        is_public=np.r_[np.ones(len(public.name), bool), np.zeros(n_tail, bool)],
+        mw=np.r_[public.mw, mw],
+        efficiency_j_per_th=np.r_[public.efficiency_j_per_th, eff],
         power_usd_per_mwh=np.r_[public_power, power_cost],
         take_or_pay_share=np.r_[public_top, tail_top],
-        cash_usd=np.r_[public["cash_usd"].to_numpy(float), cash],
-        debt_usd=np.r_[public["debt_usd"].to_numpy(float), debt],
-        debt_rate_per_year=np.r_[public["debt_rate_per_year"].to_numpy(float),
-                                 np.full(n_tail, s.tail_debt_rate_per_year)],
-        btc_held=np.r_[public["btc_held"].to_numpy(float), np.zeros(n_tail)],
-        btc_sell_share=np.r_[public["btc_sell_share"].to_numpy(float), np.full(n_tail, s.tail_btc_sell_share)],
-        distressed=np.r_[public["distressed"].astype(str).str.lower().eq("true").to_numpy(), np.zeros(n_tail, bool)],
+        cash_usd=np.r_[public.cash_usd, cash],
+        debt_usd=np.r_[public.debt_usd, debt],
+        debt_rate_per_year=np.r_[public.debt_rate_per_year, np.full(n_tail, s.tail_debt_rate_per_year)],
+        btc_held=np.r_[public.btc_held, np.zeros(n_tail)],
+        btc_sell_share=np.r_[public.btc_sell_share, np.full(n_tail, s.tail_btc_sell_share)],
+        distressed=np.r_[public.distressed, np.zeros(n_tail, bool)],
         fleet_age_years=rng.uniform(0.0, MAX_INITIAL_FLEET_AGE_YEARS, n),
         rule=rng.choice(len(rule_names), size=n, p=mix / mix.sum()),
         hurdle_rate_per_year=np.clip(rng.normal(s.hurdle_rate_per_year, s.hurdle_rate_sd, n), *HURDLE_BOUNDS),
@@ -202,21 +265,18 @@ def build_population(s: Scenario, network_hashrate_ehs: float, rule_names: list[
     )
 
 
-def _site_fields(s: Scenario, public: pd.DataFrame, tail_mw: np.ndarray, rng: np.random.Generator):
+def _site_fields(s: Scenario, public: _Public, tail_mw: np.ndarray, rng: np.random.Generator):
     """Interconnect, land and location quality: public miners from ``ai_sites_2022.csv``; the tail
     drawn (own stream, so the other draws do not move): interconnect = MW x (1 + headroom), headroom
     ~ scale x Lomax(alpha) capped (heavy-tailed: most sites full, a few with large approved power);
     quality ~ lognormal(mean 1, sd); land = the mining footprint of the interconnect x lognormal."""
-    sites = load_ai_sites().set_index("name").reindex(public["name"])
-    if len(public) and sites["interconnect_mw"].isna().any():
-        raise ScenarioError(f"ai_sites_2022.csv: no row for {', '.join(sites.index[sites['interconnect_mw'].isna()])}")
     headroom = np.minimum(s.tail_interconnect_headroom_scale * rng.pareto(s.tail_interconnect_headroom_pareto_alpha,
                                                                          len(tail_mw)), s.tail_interconnect_headroom_max)
     sd = s.tail_location_quality_sd
     quality = np.clip(rng.lognormal(-sd**2 / 2, sd, len(tail_mw)), *TAIL_QUALITY_BOUNDS)
     tail_grid = tail_mw * (1.0 + headroom)
-    grid = np.r_[np.maximum(sites["interconnect_mw"].to_numpy(float), public["mw"].to_numpy(float)), tail_grid]
-    land = np.r_[sites["land_acres"].to_numpy(float), tail_grid * rng.lognormal(*TAIL_LAND_LOGNORMAL, len(tail_mw))
+    grid = np.r_[public.interconnect_mw, tail_grid]
+    land = np.r_[public.land_acres, tail_grid * rng.lognormal(*TAIL_LAND_LOGNORMAL, len(tail_mw))
                  * MINING_SQFT_PER_MW / SQFT_PER_ACRE]
     land = np.where(np.isnan(land), grid * MINING_SQFT_PER_MW / SQFT_PER_ACRE, land)
-    return grid, land, np.r_[sites["location_quality"].to_numpy(float), quality]
+    return grid, land, np.r_[public.location_quality, quality]
