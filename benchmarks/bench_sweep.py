@@ -6,7 +6,9 @@ A ``--runs``-run sweep (the baseline scenario with ``--firms`` firms over ``--mo
 power-price levels x runs/4 seeds, recording the industry every step and the events, as the
 shipped sweeps do) on 1 worker (in this process), 2 worker processes and a 2-worker Dask
 LocalCluster. Each is timed as a user sees it: ``sweep()`` from the call to the final tables,
-start-up included. Prints runs per second and the speed-up over one worker.
+start-up included. With ``--repeat N`` the three take turns, N rounds, and the medians are quoted:
+the host's speed drifts over minutes, so passes made side by side compare better than passes made
+one after the other. Prints runs per second and the speed-up over one worker.
 
 Then the start-up alone: from creating the executor to every worker having imported what a run
 needs (``executors.warm_up``), median of ``--startup-repeat`` fresh pools. Writes the tables to
@@ -77,7 +79,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--firms", type=int, default=200)
     parser.add_argument("--months", type=int, default=120)
-    parser.add_argument("--repeat", type=int, default=1, help="times each sweep is timed (median)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds of the three sweeps, executors taking turns (medians)")
     parser.add_argument("--startup-repeat", type=int, default=3)
     args = parser.parse_args()
 
@@ -87,14 +90,17 @@ def main() -> None:
     print(plain(header), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         path = sweep_file(Path(tmp), args.runs, args.months, args.firms)
-        base = None
-        for i, (name, executor) in enumerate(EXECUTORS.items()):
-            times = []
-            for r in range(args.repeat):
+        # the executors take turns, round after round: the host's speed drifts over minutes, and a
+        # speed-up read from passes made minutes apart measures the drift as much as the workers
+        times = {name: [] for name in EXECUTORS}
+        for r in range(args.repeat):
+            for i, (name, executor) in enumerate(EXECUTORS.items()):
                 elapsed, n = time_sweep(path, Path(tmp) / f"out-{i}-{r}", executor)
-                times.append(elapsed)
-            wall = median(times)
-            base = base or wall
+                times[name].append(elapsed)
+                print(f"  round {r + 1}: {name} {elapsed:.1f} s", flush=True)
+        base = median(times["1 worker"])
+        for name, walls in times.items():
+            wall = median(walls)
             rows.append([name, str(n), f"{wall:.1f}", f"{n / wall:.2f}", f"{base / wall:.2f}x"])
             print(plain(rows[-1]), flush=True)
 
@@ -106,9 +112,10 @@ def main() -> None:
     print(plain(start_header), *(plain(r) for r in start_rows), sep="\n", flush=True)
 
     notes = (f"`.venv/bin/python benchmarks/bench_sweep.py --runs {args.runs} --firms {args.firms} --months "
-             f"{args.months}` — wall time of `sweep()` including the executor's start-up and the final tables "
-             f"(industry every step and events recorded). Start-up: creating the executor until 2 workers have "
-             f"imported what a run needs (`executors.warm_up`).")
+             f"{args.months} --repeat {args.repeat}` — wall time of `sweep()` including the executor's start-up "
+             f"and the final tables (industry every step and events recorded); medians of the rounds, the "
+             f"executors taking turns. Start-up: creating the executor until 2 workers have imported what a "
+             f"run needs (`executors.warm_up`).")
     text = (markdown("Sweeps (bench_sweep.py)", header, rows)
             + "\n" + markdown("Worker start-up (bench_sweep.py)", start_header, start_rows, notes))
     write_section("sweep", text)

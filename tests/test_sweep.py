@@ -428,6 +428,24 @@ def test_process_pool_and_dask_local_cluster_match_sequential(smoke_reference, t
     assert_same_tables(smoke_reference, tmp_path / "dask")
 
 
+@pytest.mark.slow
+def test_the_local_clusters_workers_run_without_the_statistical_profiler():
+    """Dask's workers sample a running task's stack every 10 ms by default, for a dashboard the
+    LocalCluster does not serve; marketsim's cluster turns that off in its workers (and leaves this
+    process's own configuration as it was)."""
+    import dask
+
+    from marketsim.experiments.executors import DaskExecutor
+
+    ex = DaskExecutor(local_workers=1)
+    try:
+        seen = ex.client.run(lambda: dask.config.get("distributed.worker.profile.enabled"))
+    finally:
+        ex.close()
+    assert list(seen.values()) == [False]
+    assert dask.config.get("distributed.worker.profile.enabled") is True
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
