@@ -12,7 +12,9 @@ ten arithmetic operations per step (``BareAgent.step``), the same number of step
 Prints, per size: median wall and CPU seconds of a run, microseconds of CPU per firm-step, the
 floor's CPU seconds and the ratio to it, the share of the time spent building the tables at the
 end, and the peak resident memory of the process (and how much of it the run added to the
-interpreter with everything imported). Writes the table to ``benchmarks/results/model.md``.
+interpreter with everything imported). Then, between consecutive sizes, the cost split into a fixed
+part per step and a marginal part per firm-step (``fixed_and_marginal``). Writes the tables to
+``benchmarks/results/model.md``.
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ def fixed_and_marginal(sizes: list[int], cpu_s: list[float], steps: int) -> list
     1,000 and 50,000 firms because a fixed cost is spread over more firms, not because firms get
     cheaper: an affine cost has a constant marginal cost, which this shows. Worked: 0.911 s at
     1,000 firms and 4.330 s at 10,000, 120 steps: marginal (4.330 - 0.911) / (9,000 x 120) = 3.17
-    us, fixed 0.911 / 120 - 3.17e-6 x 1,000 = 4.42 ms a step."""
+    us, fixed 0.911 / 120 - 3.17e-6 x 1,000 = 4.43 ms a step."""
     rows = []
     for (a, ca), (b, cb) in zip(zip(sizes, cpu_s), list(zip(sizes, cpu_s))[1:]):
         marginal = (cb - ca) / ((b - a) * steps)
