@@ -1,11 +1,10 @@
 """Issue 14, fifth round (decide's rules, funding and finance): the shortcuts give the numbers of the
 long way, exactly, and are taken.
 
-- ``Candidates.of_firms`` reads the owners' columns (beliefs, hurdle rates, conversion capex,
-  paths) only when a rule asks, and they are the columns an eager ``Candidates`` holds;
+- ``Candidates.of_firms`` holds the owners' columns (beliefs, hurdle rates, conversion capex, paths)
+  that a ``Candidates`` built field by field holds, and the rules value both alike;
 - the NPV rule values upgrades and expansions on a scalar frontier (the numbers of the
   per-candidate arrays are checked in tests/test_decide_caches.py);
-- ``_fund_best_first``'s profitability indices are ``profitability_index_per_month``'s numbers;
 - one upfront share per firm (``_upfront_shares``) is ``_upfront_share`` of every firm;
 - orders that name each firm once (``unique=True``) fund, draw and borrow as the general path;
 - the ledger's items are rows of one block, each its own array; ``Pipeline.pending`` is the sum.
@@ -20,7 +19,6 @@ import pytest
 
 from marketsim import IndustryModel, load_scenario
 from marketsim.firms import decisions, finance
-from marketsim.firms import economics as econ
 from marketsim.firms.book import FirmBook, Pipeline
 from marketsim.firms.rules import Candidates, FirmPaths, MyopicRule, NPVRule
 
@@ -33,7 +31,7 @@ def model():
     return model
 
 
-def _eager(model, site_idx, decline, paths):
+def _by_field(model, site_idx, decline, paths):
     firms, sites = model.firms, model.sites
     owner = sites.owner[site_idx]
     return Candidates(
@@ -45,7 +43,7 @@ def _eager(model, site_idx, decline, paths):
         paths=None if paths is None else paths.of(owner, "hurdle", firms.hurdle_rate_per_year), site=site_idx)
 
 
-def _lazy(model, site_idx, decline, paths):
+def _of_firms(model, site_idx, decline, paths):
     sites = model.sites
     return Candidates.of_firms(
         sites.efficiency_j_per_th[site_idx],
@@ -53,50 +51,28 @@ def _lazy(model, site_idx, decline, paths):
         sites.owner[site_idx], model.firms, decline, paths, site=site_idx)
 
 
-def test_candidates_of_firms_read_the_owners_columns_only_when_asked_and_the_same(model):
+def test_candidates_of_firms_hold_the_owners_columns(model):
     decline = model.beliefs.expected_decline_per_year
     o = decisions.outlook(model, model.seen, 0.0)
     site_idx = np.flatnonzero(model.sites.live_mw > 0)[::2]
     for paths in (None, FirmPaths(o, model.firms.expected_hashprice, decline)):
-        lazy = _lazy(model, site_idx, decline, paths)
-        # the rules' upgrade and expansion valuations with the step's paths read no owner column
-        # but the paths, the myopic rule none at all
-        MyopicRule().upgrade_score(lazy, o)
-        MyopicRule().expansion_intensity(lazy, o)
-        assert not {"_hashprice", "_declines", "_hurdle", "_capex", "_paths"} & set(vars(lazy))
-        if paths is not None:
-            NPVRule().expansion_intensity(lazy, o)
-            assert set(vars(lazy)) & {"_hashprice", "_declines", "_hurdle", "_capex"} == set()
-        eager = _eager(model, site_idx, decline, paths)
+        owned = _of_firms(model, site_idx, decline, paths)
+        built = _by_field(model, site_idx, decline, paths)
         for name in ("expected_hashprice", "expected_decline_per_year", "hurdle_rate_per_year",
                      "conversion_capex_usd_per_mw", "efficiency_j_per_th", "cost_usd_per_mwh", "site"):
-            assert np.array_equal(getattr(lazy, name), getattr(eager, name)), name
-        assert (lazy.paths is None) == (paths is None)
+            assert np.array_equal(getattr(owned, name), getattr(built, name)), name
+        assert (owned.paths is None) == (paths is None)
         if paths is not None:
-            assert np.array_equal(lazy.paths.firm, eager.paths.firm)
+            assert np.array_equal(owned.paths.firm, built.paths.firm)
         for rule in (NPVRule(), MyopicRule()):
             for method in ("upgrade_score", "expansion_intensity", "conversion_reservation_rate"):
-                a, b = getattr(rule, method)(_lazy(model, site_idx, decline, paths), o), getattr(rule, method)(eager, o)
+                a, b = getattr(rule, method)(owned, o), getattr(rule, method)(built, o)
                 assert np.array_equal(a, b), (rule.name, method)
-        taken = lazy.take(np.array([2, 0]))
-        assert np.array_equal(taken.hurdle_rate_per_year, eager.hurdle_rate_per_year[[2, 0]])
-
-
-def test_profitability_indices_on_floats_are_the_functions_numbers():
-    rng = np.random.default_rng(11)
-    for _ in range(50):
-        hashprice, frontier = rng.uniform(20, 400), rng.uniform(12, 40)
-        machines = float(econ.machine_capex_usd_per_mw(rng.uniform(3, 80), frontier))
-        site = rng.uniform(2e5, 9e5)
-        eff = rng.uniform(frontier, 120, 30)
-        cost = rng.uniform(-5, 160, 30)
-        frontier_rev = float(econ.revenue_usd_per_mw_day(hashprice, frontier))
-        up = (frontier_rev - hashprice * econ.PH_PER_EH / eff) * econ.DAYS_PER_MONTH / max(machines, 1.0)
-        assert np.array_equal(up, decisions.profitability_index_per_month(
-            frontier_rev - econ.revenue_usd_per_mw_day(hashprice, eff), 0.0, machines))
-        new = (frontier_rev - cost * econ.HOURS_PER_DAY) * econ.DAYS_PER_MONTH / max(site + machines, 1.0)
-        assert np.array_equal(new, decisions.profitability_index_per_month(
-            frontier_rev, cost * econ.HOURS_PER_DAY, site + machines))
+        # a rule that declares it reads no paths values the same without them (decide hands it none)
+        assert NPVRule.reads_paths and not MyopicRule.reads_paths
+        bare = _of_firms(model, site_idx, decline, None)
+        for method in ("upgrade_score", "expansion_intensity"):
+            assert np.array_equal(getattr(MyopicRule(), method)(owned, o), getattr(MyopicRule(), method)(bare, o))
 
 
 def test_upfront_shares_are_each_firms_upfront_share(model):
@@ -160,31 +136,3 @@ def test_pipeline_pending_is_the_row_sums():
     pipe = Pipeline(7, 30)
     pipe.buffer[:] = np.random.default_rng(2).uniform(-1e6, 1e9, pipe.buffer.shape)
     assert np.array_equal(pipe.pending(), pipe.buffer.sum(axis=1))
-
-
-@pytest.mark.parametrize("no_ceiling", [False, True])
-def test_finance_orders_is_vendor_credit_then_fund_orders(model, no_ceiling):
-    """``finance.finance_orders`` (one pass, each firm read once) leaves every book as
-    ``draw_vendor_credit`` followed by ``fund_orders``, bit for bit: public and private firms,
-    orders with and without a shortfall, rooms below zero, no valuation yet (no ceiling)."""
-    rng = np.random.default_rng(8)
-    active = np.flatnonzero(model.firms.active)
-    for _ in range(6):
-        idx = rng.choice(active, size=min(int(rng.integers(1, 12)), len(active)), replace=False)
-        machines = rng.uniform(0, 4e7, len(idx))
-        capex = machines + rng.choice([0.0, 3e6, 9e8], len(idx))
-        room = rng.uniform(-1e6, 3e7, len(model.firms))
-        out = []
-        for fused in (False, True):
-            m = copy.deepcopy(model)
-            if no_ceiling:
-                m.firms.debt_ceiling_usd = None
-            r = room.copy()
-            if fused:
-                finance.finance_orders(m, idx, machines, capex, r)
-            else:
-                finance.draw_vendor_credit(m, idx, machines)
-                finance.fund_orders(m, idx, capex, r)
-            out.append((r, _books(m)))
-        assert np.array_equal(out[0][0], out[1][0])
-        assert all(np.array_equal(x, y) for x, y in zip(out[0][1], out[1][1]))

@@ -115,6 +115,7 @@ def decide(model, seen: Observation, beliefs: Beliefs, ai_supply_it_mw: float) -
         cand_rule, exp_rule = firms.rule[all_owner], firms.rule[exp_all_firm]
     valued = []  # per rule with something worth doing: its upgrades and expansions, funded together below
     for rule_id, rule in enumerate(model.rules):
+        rule_paths = paths if rule.reads_paths else None
         # expansions: one order per reviewing firm, on its largest live site (valued before the
         # upgrades: a rule's valuations are independent, and the expanding firms include every
         # upgrading one, so the step's hashprice rows of the rule's firms are made in one batch)
@@ -127,7 +128,8 @@ def decide(model, seen: Observation, beliefs: Beliefs, ai_supply_it_mw: float) -
         if len(exp_firm):
             exp_cost = power_usd_per_mwh[exp_site] + opex
             intensity = rule.expansion_intensity(
-                Candidates.of_firms(sites.efficiency_j_per_th[exp_site], exp_cost, exp_firm, firms, decline, paths), o)
+                Candidates.of_firms(sites.efficiency_j_per_th[exp_site], exp_cost, exp_firm, firms, decline, rule_paths),
+                o)
             go = (intensity > 0).nonzero()[0]
             if len(go) < len(exp_firm):
                 exp_firm, exp_site, exp_cost, intensity = exp_firm[go], exp_site[go], exp_cost[go], intensity[go]
@@ -141,8 +143,8 @@ def decide(model, seen: Observation, beliefs: Beliefs, ai_supply_it_mw: float) -
             mine = cand_rule == rule_id
             site_idx, slot, up_owner, up_eff = all_site_idx[mine], all_slot[mine], all_owner[mine], all_eff[mine]
         if len(site_idx):
-            cand = Candidates.of_firms(up_eff, power_usd_per_mwh[site_idx] + opex, up_owner, firms, decline, paths,
-                                       site=site_idx)  # each cohort valued at its own efficiency
+            cand = Candidates.of_firms(up_eff, power_usd_per_mwh[site_idx] + opex, up_owner, firms, decline,
+                                       rule_paths, site=site_idx)  # each cohort valued at its own efficiency
             go = (rule.upgrade_score(cand, o) > 0).nonzero()[0]
             if len(go) < len(site_idx):
                 site_idx, slot, up_owner, up_eff = site_idx[go], slot[go], up_owner[go], up_eff[go]
@@ -206,44 +208,31 @@ def _fund_best_first(model, valued: list, spend, o, steps, equity_room) -> None:
     pass and all their upgrades in another: a firm follows one rule, so each firm's books see the
     same operations in the same order (its expansion before its upgrades) as when each rule
     ordered in turn; only the events are written rule by rule, as they were (``_record_orders``).
-
-    The profitability indices are ``profitability_index_per_month``'s expressions on plain
-    floats where they are one number (the machines' and a new MW's capex, both > 0 here, so
-    ``max(capex, 1.0)`` is numpy's ``maximum``), and an upgrade's ``gain - 0.0`` is the gain.
     """
     s, sites = model.config, model.sites
     machines_per_mw = float(econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, o.frontier_j_per_th))
     if machines_per_mw <= 0:
         return
     upfront = _upfront_shares(model)  # per firm: its share of a machine order
-    hashprice = o.hashprice_now
-    frontier_rev = float(econ.revenue_usd_per_mw_day(hashprice, o.frontier_j_per_th))
-    site_capex = s.site_build_capex_usd_per_mw
-    up_pi_per_usd = econ.DAYS_PER_MONTH  # (the division by the capex follows the product, as in the formula)
-    up_capex = max(machines_per_mw, 1.0)
-    exp_pi_capex = max(site_capex + machines_per_mw, 1.0)
+    frontier_rev = float(econ.revenue_usd_per_mw_day(o.hashprice_now, o.frontier_j_per_th))
+    exp_pi_capex = s.site_build_capex_usd_per_mw + machines_per_mw
     up_parts, exp_parts = [], []
     for site_idx, slot, up_owner, up_eff, exp_firm, exp_site, exp_cost, exp_mw in valued:
+        if exp_mw is None:  # the rule expands nowhere
+            exp_cost = exp_mw = np.zeros(0)
+        up_mw = sites.cohort_mw[site_idx, slot]
+        up_pi = profitability_index_per_month(
+            frontier_rev - econ.revenue_usd_per_mw_day(o.hashprice_now, up_eff), 0.0, machines_per_mw)
+        up_cost = up_mw * machines_per_mw * upfront[up_owner]
+        exp_cost_per_mw = s.site_build_capex_usd_per_mw + machines_per_mw * upfront[exp_firm]
+        exp_pi = profitability_index_per_month(frontier_rev, exp_cost * econ.HOURS_PER_DAY, exp_pi_capex)
+        share = funded_share(np.concatenate((up_owner, exp_firm)), np.concatenate((up_pi, exp_pi)),
+                             np.concatenate((up_cost, exp_mw * exp_cost_per_mw)), spend)
         n_up = len(site_idx)
-        if n_up:
-            up_mw = sites.cohort_mw[site_idx, slot]
-            # ``profitability_index_per_month(frontier_rev - revenue(cohort), 0.0, machines_per_mw)``
-            up_pi = (frontier_rev - hashprice * econ.PH_PER_EH / up_eff) * up_pi_per_usd / up_capex
-            up_cost = up_mw * machines_per_mw * upfront[up_owner]
-        if exp_mw is not None:
-            exp_cost_per_mw = site_capex + machines_per_mw * upfront[exp_firm]
-            # ``profitability_index_per_month(frontier_rev, (power + opex) x 24, site + machines)``
-            exp_pi = (frontier_rev - exp_cost * econ.HOURS_PER_DAY) * econ.DAYS_PER_MONTH / exp_pi_capex
-            exp_total = exp_mw * exp_cost_per_mw
-        if n_up and exp_mw is not None:
-            share = funded_share(np.concatenate((up_owner, exp_firm)), np.concatenate((up_pi, exp_pi)),
-                                 np.concatenate((up_cost, exp_total)), spend)
+        if len(exp_firm):
             exp_parts.append((exp_firm, exp_site, exp_mw * share[n_up:]))
+        if n_up:
             up_parts.append((site_idx, up_mw * share[:n_up]))
-        elif n_up:
-            up_parts.append((site_idx, up_mw * funded_share(up_owner, up_pi, up_cost, spend)))
-        else:
-            exp_parts.append((exp_firm, exp_site, exp_mw * funded_share(exp_firm, exp_pi, exp_total, spend)))
     expanded = placed = None
     if exp_parts:
         exp_firm, exp_site, exp_mw = (np.concatenate(a) if len(exp_parts) > 1 else a[0] for a in zip(*exp_parts))
@@ -306,7 +295,8 @@ def _place_upgrades(model, mw_site: np.ndarray, per_mw: float, spend, o, steps, 
         firm_cost = np.bincount(at, weights=cost)
     else:  # each firm once: one subtraction each, as ``np.subtract.at`` makes it
         spend[f] -= cost * upfront[f]
-    finance.finance_orders(model, buyers, firm_cost, firm_cost, equity_room)  # vendor credit, equity, debt
+    finance.draw_vendor_credit(model, buyers, firm_cost, unique=True)  # (``buyers``: each firm once)
+    finance.fund_orders(model, buyers, firm_cost, equity_room, unique=True)
     firms.payments.add_rows(f, cost, 1)
     lead = max(1, round(model.config.machine_lead_time_months * steps))
     sites.upgrade_due_step[rows] = model.steps_done + lead
@@ -353,7 +343,8 @@ def _order_expansions(model, f: np.ndarray, site: np.ndarray, mw: np.ndarray, sp
         f, site, mw, upfront_per_mw = f[ok], site[ok], mw[ok], upfront_per_mw[ok]
     capex = mw * per_mw
     spend[f] -= mw * upfront_per_mw
-    finance.finance_orders(model, f, mw * machines_per_mw, capex, equity_room)  # vendor credit, equity, debt
+    finance.draw_vendor_credit(model, f, mw * machines_per_mw, unique=True)  # (one expansion per firm)
+    finance.fund_orders(model, f, capex, equity_room, unique=True)
     lead = max(1, round(s.site_build_lead_time_months * steps))
     firms.payments.add_spread_rows(f, capex, lead)
     building = np.add.reduce(sites.build_pipeline.buffer[site], axis=1)  # (``.sum(axis=1)``)

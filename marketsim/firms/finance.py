@@ -379,61 +379,6 @@ def fund_orders(model, idx: np.ndarray, capex: np.ndarray, equity_room: np.ndarr
     borrow(firms, idx, shortfall - equity, unique=unique)
 
 
-def finance_orders(model, idx: np.ndarray, machine_capex_usd: np.ndarray, capex: np.ndarray,
-                   equity_room: np.ndarray) -> None:
-    """``draw_vendor_credit(model, idx, machine_capex_usd)`` then ``fund_orders(model, idx, capex,
-    equity_room)`` for orders that name each firm once (``decisions``' expansions and upgrades):
-    the same operations in the same order, with each firm's debt, rate, cash and drawn debt read
-    once and carried between the steps instead of written and read back (a firm named once
-    is one element: what one step writes is what the next would read).
-
-    Vendor credit at ``vendor_financing_rate_per_year`` (``_add_debt``: its rate blended in
-    only where something is drawn), then the shortfall of instalments due over cash met by
-    equity within ``equity_room`` (gross of the fee), then by debt up to the lenders' ceiling at
-    the market rate (``borrow``)."""
-    s, firms = model.config, model.firms
-    led = firms.ledger
-    rates = firms.debt_rate_per_year
-    # the maker's credit (``draw_vendor_credit``)
-    credit = vendor_credit_usd(machine_capex_usd, firms.is_public[idx], s.vendor_financing_share)
-    debt = firms.debt_usd[idx]
-    debt_after_credit = debt + credit
-    rate = None
-    drawing = credit > 0
-    if drawing.any():
-        rate = rates[idx]
-        rate = np.where(drawing, (debt * rate + credit * s.vendor_financing_rate_per_year)
-                        / np.where(debt_after_credit > 0, debt_after_credit, 1.0), rate)
-    cash = firms.cash_usd[idx] + credit
-    drawn_usd = led["debt_drawn_usd"][idx] + credit
-    # equity, then debt (``fund_orders``, ``borrow``)
-    pending = np.add.reduce(firms.payments.buffer[idx], axis=1)
-    shortfall = np.maximum(pending + capex - cash, 0.0)
-    keep = 1.0 - s.equity_issuance_fee_share
-    gross = np.minimum(shortfall / keep, np.maximum(equity_room[idx], 0.0))
-    equity = gross * keep
-    equity_room[idx] -= gross
-    led["equity_raised_usd"][idx] += equity
-    cash = cash + equity
-    amount = np.maximum(shortfall - equity, 0.0)
-    if firms.debt_ceiling_usd is None:  # (``borrowable_usd``: no valuation yet, no credit)
-        drawn = np.minimum(amount, np.zeros(len(idx)))
-    else:
-        drawn = np.minimum(amount, np.maximum(firms.debt_ceiling_usd[idx] - debt_after_credit, 0.0))
-    debt = debt_after_credit + drawn
-    drawing = drawn > 0
-    if drawing.any():
-        if rate is None:
-            rate = rates[idx]
-        rate = np.where(drawing, (debt_after_credit * rate + drawn * firms.new_debt_rate)
-                        / np.where(debt > 0, debt, 1.0), rate)
-    if rate is not None:
-        rates[idx] = rate
-    firms.debt_usd[idx] = debt
-    firms.cash_usd[idx] = cash + drawn
-    led["debt_drawn_usd"][idx] = drawn_usd + drawn
-
-
 def spendable_usd(model, assets: np.ndarray | None = None, seen: Observation | None = None) -> np.ndarray:
     """Per firm: what it can commit to new capex now without breaching its cash reserve.
 

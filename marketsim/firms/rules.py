@@ -54,52 +54,15 @@ class Candidates:
     def of_firms(efficiency_j_per_th: np.ndarray, cost_usd_per_mwh: np.ndarray, owner: np.ndarray, firms,
                  decline_per_year: np.ndarray, paths: FirmPaths | None = None,
                  site: np.ndarray | None = None) -> Candidates:
-        """Candidates owned by the firms ``owner`` of the book ``firms`` (its beliefs, hurdle
-        rates and conversion capex; ``decline_per_year``: one per firm; ``paths``: the step's
-        ``FirmPaths``, valued at the hurdle rate). The owners' columns are read when a rule first
-        asks for them: the rules value upgrades and expansions from ``paths``, the efficiency
-        and the cost only, so ``decide`` does not index four columns per rule and kind that no
-        rule reads (``_OwnedCandidates``)."""
-        return _OwnedCandidates(efficiency_j_per_th, cost_usd_per_mwh, owner, firms, decline_per_year, paths, site)
-
-
-class _OwnedCandidates(Candidates):
-    """``Candidates.of_firms``: the same fields, the owners' columns (and their ``CandidatePaths``)
-    taken from the firms' columns on first read and kept (the columns do not change while a
-    step's candidates are valued: beliefs and rates are set before ``decide``)."""
-
-    def __init__(self, efficiency_j_per_th, cost_usd_per_mwh, owner, firms, decline_per_year, firm_paths, site):
-        self.__dict__.update(efficiency_j_per_th=efficiency_j_per_th, cost_usd_per_mwh=cost_usd_per_mwh, site=site,
-                             _owner=owner, _firms=firms, _decline=decline_per_year, _firm_paths=firm_paths)
-
-    def _kept(self, name: str, make):
-        value = self.__dict__.get(name)
-        if value is None:
-            value = make()
-            object.__setattr__(self, name, value)
-        return value
-
-    @property
-    def expected_hashprice(self) -> np.ndarray:
-        return self._kept("_hashprice", lambda: self._firms.expected_hashprice[self._owner])
-
-    @property
-    def expected_decline_per_year(self) -> np.ndarray:
-        return self._kept("_declines", lambda: self._decline[self._owner])
-
-    @property
-    def hurdle_rate_per_year(self) -> np.ndarray:
-        return self._kept("_hurdle", lambda: self._firms.hurdle_rate_per_year[self._owner])
-
-    @property
-    def conversion_capex_usd_per_mw(self) -> np.ndarray:
-        return self._kept("_capex", lambda: self._firms.conversion_capex_usd_per_mw[self._owner])
-
-    @property
-    def paths(self) -> CandidatePaths | None:
-        if self._firm_paths is None:
-            return None
-        return self._kept("_paths", lambda: self._firm_paths.of(self._owner, "hurdle", self._firms.hurdle_rate_per_year))
+        """Candidates owned by the firms ``owner`` of the book ``firms``: their beliefs, hurdle
+        rates and conversion capex (``decline_per_year``: one per firm; ``paths``: the step's
+        ``FirmPaths``, valued at the hurdle rate)."""
+        return Candidates(
+            efficiency_j_per_th=efficiency_j_per_th, cost_usd_per_mwh=cost_usd_per_mwh,
+            expected_hashprice=firms.expected_hashprice[owner], expected_decline_per_year=decline_per_year[owner],
+            hurdle_rate_per_year=firms.hurdle_rate_per_year[owner],
+            conversion_capex_usd_per_mw=firms.conversion_capex_usd_per_mw[owner],
+            paths=None if paths is None else paths.of(owner, "hurdle", firms.hurdle_rate_per_year), site=site)
 
 
 @dataclass(frozen=True)
@@ -227,6 +190,9 @@ class DecisionRule:
     """Interface; see the module docstring."""
 
     name = "abstract"
+    # whether the rule values candidates along the step's hashprice paths (``Candidates.paths``):
+    # a rule that does not is handed none, and the step does not look its firms' paths up
+    reads_paths = True
 
     def upgrade_score(self, c: Candidates, o: Outlook) -> np.ndarray:
         raise NotImplementedError
@@ -278,7 +244,7 @@ class NPVRule(DecisionRule):
         The frontier and its capex are one number for all candidates (the same floats as an
         array of them, element by element)."""
         frontier = o.frontier_j_per_th
-        capex = o.machine_price_usd_per_th * econ.W_PER_MW / frontier  # ``machine_capex_usd_per_mw``
+        capex = econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, frontier)
         first_month, paths_of = self._first_month_and_paths(c, o)
         first_month_gain = first_month * econ.PH_PER_EH * econ.DAYS_PER_MONTH * (1 / frontier - 1 / c.efficiency_j_per_th)
         quick = econ.payback_months(capex, first_month_gain) <= o.max_payback_months
@@ -314,11 +280,11 @@ class NPVRule(DecisionRule):
         """How much of the allowed growth to order: the NPV of a new MW of frontier machines over
         its capex, less 1, in [0, 1], where the payback guard lets it through (0 elsewhere)."""
         frontier = o.frontier_j_per_th
-        capex = o.site_build_capex_usd_per_mw + o.machine_price_usd_per_th * econ.W_PER_MW / frontier
+        capex = o.site_build_capex_usd_per_mw + econ.machine_capex_usd_per_mw(o.machine_price_usd_per_th, frontier)
         first_month, paths_of = self._first_month_and_paths(c, o)
         margin_now = np.maximum(
-            first_month * econ.PH_PER_EH / frontier - c.cost_usd_per_mwh * econ.HOURS_PER_DAY, 0.0
-        ) * econ.DAYS_PER_MONTH  # (``revenue_usd_per_mw_day``'s product and quotient)
+            econ.revenue_usd_per_mw_day(first_month, frontier) - c.cost_usd_per_mwh * econ.HOURS_PER_DAY, 0.0
+        ) * econ.DAYS_PER_MONTH
         quick = econ.payback_months(capex, margin_now) <= o.max_payback_months
         intensity = np.zeros(len(c))
         go = quick.nonzero()[0]  # the discounted value only where the payback guard lets it through
@@ -359,6 +325,7 @@ class MyopicRule(DecisionRule):
     """
 
     name = "myopic"
+    reads_paths = False  # today's numbers only
 
     def _margin_month(self, hashprice, eff, cost):
         return (econ.revenue_usd_per_mw_day(hashprice, eff) - cost * econ.HOURS_PER_DAY) * econ.DAYS_PER_MONTH
