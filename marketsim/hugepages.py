@@ -6,12 +6,13 @@ write into it: with 4 KiB pages, one page fault (and a page zeroed) every 4 KiB.
 per-firm records write ~1.4 MB a step, ~350 faults, at several microseconds each on a virtual
 machine. A mapping advised ``MADV_HUGEPAGE`` is served in 2 MiB pages (Linux's transparent huge
 pages, in its ``madvise`` or ``always`` mode): 512 times fewer faults, the same bytes zeroed.
-Measured here (AMD EPYC virtual machine, 2026-12-02): writing 120 steps of a (17, 10,000) float
-block into a fresh buffer took 2.75 ms a step with ``np.empty``, 0.23 ms on huge pages, 0.13 ms into
-memory already touched; in a 10,000-firm run, the CPU time of recording fell from 0.67 to 0.33 s
-(page faults while recording 29,700 -> 19,400: the rest come from the step's own temporaries).
-numpy advises huge pages for its large allocations too, but that did not take effect for these
-buffers here (the 2.75 ms above), so the mapping is made explicitly.
+Measured here (AMD EPYC virtual machine, 2026-12-02), writing 120 steps of a (17, 10,000) float
+block into a fresh buffer, CPU per step: ``np.empty`` 2.75, 11.97 and 1.02 ms in three processes,
+huge pages 0.23, 0.25 and 0.24 ms; memory already touched, 0.13 ms. In whole 10,000-firm runs the
+difference is there (recording 0.67 -> 0.33 s of CPU in one pair of runs) but within the noise of the
+kernel's time while other jobs ran (0.4-3.6 s of system time between identical runs).
+numpy advises huge pages for its own large allocations too (``madvise`` after ``malloc``, seen with
+strace), yet its buffers filled as slowly and as unevenly as above, so the mapping is made here.
 
 Only the memory changes: the arrays are ordinary writable numpy arrays, and below ``MIN_BYTES``,
 for object dtypes, or where ``mmap`` cannot advise huge pages (macOS, Windows), plain ``np.empty``.
