@@ -36,7 +36,7 @@ import mesa
 import numpy as np
 from mesa.experimental.scenarios import Scenario as MesaScenario
 
-from marketsim import consolidation, invariants, metrics, valuation
+from marketsim import consolidation, hugepages, invariants, metrics, valuation
 from marketsim.firms import asic_orders, decisions, entry, finance, hosting, operations
 from marketsim.firms import economics as econ
 from marketsim.firms import orderbook
@@ -51,6 +51,10 @@ from marketsim.step_state import (Beliefs, Decisions, Hosting, LeaseMarket, Obse
                                   Tally, UsedSale)
 from marketsim.timeline import STEPS_PER_MONTH, step_boundaries
 from marketsim.units import DAYS_PER_MONTH, DAYS_PER_YEAR, MONTHS_PER_YEAR
+
+# a run allocates and frees multi-MB temporaries every step: numpy's huge-page advice costs it
+# system time at large populations (``hugepages.numpy_advice_off``; a user's own setting is kept)
+hugepages.numpy_advice_off()
 
 PIPELINE_SLACK_STEPS = 2  # steps of room beyond the longest lead time, so a due date never wraps the ring
 # The debt on the books at the start was drawn at different times before it, so what is left of

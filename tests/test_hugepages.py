@@ -66,3 +66,24 @@ def test_a_recorder_that_outgrows_its_buffer_records_the_same_table():
     assert recorder.buffer.capacity > 1024 and recorder.floats.nbytes >= hugepages.MIN_BYTES
     assert len(grown) > 300 * 30
     pd.testing.assert_frame_equal(grown, sized, check_exact=True)
+
+
+def _advice_in_fresh_process(env_value: str | None) -> str:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if env_value is not None:
+        env["NUMPY_MADVISE_HUGEPAGE"] = env_value
+    code = ("from numpy._core.multiarray import _get_madvise_hugepage as get; before = get(); "
+            "import marketsim.model; print(before, get())")
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()
+
+
+def test_the_model_turns_numpys_advice_off_unless_the_user_chose():
+    pytest.importorskip("numpy._core.multiarray")
+    _, after = _advice_in_fresh_process(None)
+    assert after == "False"  # whatever numpy chose for this kernel, a run goes without it
+    assert _advice_in_fresh_process("1") == ["True", "True"]  # the user's choice stands
+    assert _advice_in_fresh_process("0") == ["False", "False"]
