@@ -62,9 +62,11 @@ def numpy_advice_off() -> bool:
     ~50 arrays are that large (at 10,000 firms), but the advice lands on the C heap, where the
     step's many smaller temporaries are then served, freed, trimmed and faulted in again, now a
     2 MiB page zeroed at a time. Measured here (AMD EPYC virtual machine, 2026-12-02; whole
-    ``marketsim run baseline --firms 10000`` processes, five pairs run in turn, twice): with the
-    advice off, CPU 0.85x and 0.90x (system time 3.8 -> 2.0 s and 3.9 -> 2.6 s); at 1,000 and 200
-    firms no difference (1.05x and 1.00x, within the noise). Only speed changes, never a number."""
+    ``marketsim run baseline --firms 10000`` processes, five pairs run in turn): with the advice
+    off by ``NUMPY_MADVISE_HUGEPAGE=0``, CPU 0.85x and 0.90x in two sets (system time 3.8 -> 2.0 s and
+    3.9 -> 2.6 s); off by this function, 0.70x against ``=1`` (system time 4.5 -> 1.6 s); at 1,000 and
+    200 firms no difference (1.05x and 1.00x, within the noise). glibc's trim and mmap thresholds
+    raised by environment made it worse (1.22x). Only speed changes, never a number."""
     if "NUMPY_MADVISE_HUGEPAGE" in os.environ:
         return False
     try:
