@@ -16,6 +16,7 @@ import threading
 import traceback
 from collections.abc import Sequence
 
+from marketsim import process_setup
 from marketsim.errors import MarketsimError
 
 
@@ -42,6 +43,8 @@ def cmd_run(args) -> int:
     from marketsim.runner import check_seed, inert_overrides, run
     from marketsim.scenario import load_scenario, parse_override
     from marketsim.summary import summarize
+
+    process_setup.freeze_imports()  # this process is marketsim's: the libraries' objects out of the collector's walks
 
     seed = check_seed(0 if args.seed is None else args.seed, "--seed")
     overrides = dict(parse_override(text) for text in args.overrides)
@@ -130,6 +133,9 @@ def _add_sweep(sub) -> None:
 
 def cmd_sweep(args) -> int:
     from marketsim.experiments import sweep
+    from marketsim.runner import run  # noqa: F401 (runs go in this process with --workers 1: imported before the freeze)
+
+    process_setup.freeze_imports()
 
     result = sweep(args.sweep_file, args.out, workers=args.workers, dask=args.dask, dask_local=args.dask_local,
                    resume=args.resume, progress=None if not args.quiet else False)
@@ -165,6 +171,8 @@ def cmd_report(args) -> int:
 def cmd_validate(args) -> int:
     from marketsim import output, pivot, validation
     from marketsim.runner import check_seed
+
+    process_setup.freeze_imports()
 
     for seed in args.seeds:
         check_seed(seed, "--seeds")

@@ -41,12 +41,18 @@ LOST_RESULT_RETRIES = 2  # recomputations of a run whose result vanished with it
 
 
 def warm_up(_: Any = None) -> int:
-    """Import what a run needs (``PRELOAD``) and return this worker's process id: submitted once
-    per worker when a pool starts, so the imports overlap with the sweep's own preparation."""
+    """Import what a run needs (``PRELOAD``), freeze it out of the garbage collector's walks
+    (``process_setup.freeze_imports``, in a worker process only) and return this worker's process
+    id: submitted once per worker when a pool starts, so the imports overlap with the sweep's own
+    preparation."""
     import importlib
+
+    from marketsim import process_setup
 
     for module in PRELOAD:
         importlib.import_module(module)
+    if process_setup.in_worker():  # a worker the pool started: its objects so far are the imports
+        process_setup.freeze_imports()
     return os.getpid()
 
 

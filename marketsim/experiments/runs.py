@@ -146,9 +146,12 @@ def halted_at_any_step(industry: pd.DataFrame) -> bool:
 
 def execute(spec: RunSpec) -> RunOutcome:
     """Run one model to the end; a raising model becomes a failed outcome, not an exception."""
+    from marketsim import process_setup
     from marketsim.model import IndustryModel
     from marketsim.runner import result_of
 
+    if process_setup.in_worker():  # a pool's or a Dask nanny's worker (a Dask worker is not warmed up)
+        process_setup.freeze_imports()
     row: dict[str, Any] = {"run_id": spec.run_id, "point_id": spec.point_id, "replication": spec.replication,
                            "seed": spec.seed}
     row.update({name: param_value(v) for name, v in spec.params.items()})
