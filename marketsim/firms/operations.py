@@ -175,28 +175,28 @@ class _Supply:
     with machines, in the same order) and their prepared terms: only MW fell, so a cohort's share
     at a trial hashprice is the same number; only the weights (TH/s) change."""
 
-    def __init__(self, config, reward: float, online: float, live: np.ndarray, eff: np.ndarray, ths: np.ndarray,
-                 revenue: np.ndarray | None = None, marginal: np.ndarray | None = None,
-                 log_marginal: np.ndarray | None = None, sure: np.ndarray | None = None):
+    def __init__(self, config, reward: float, online: float, live, eff, ths: np.ndarray, sure: np.ndarray | None = None,
+                 unsure: np.ndarray | None = None, revenue: np.ndarray | None = None,
+                 marginal: np.ndarray | None = None, log_marginal: np.ndarray | None = None):
+        """``revenue`` (per unit of hashprice), ``marginal`` (only without volatility) and
+        ``log_marginal`` are the unsure cohorts' (all of them when ``unsure`` is None); None when
+        there is nothing to search (no capacity or no reward)."""
         self.config, self.reward, self.online = config, reward, online
         self.live, self.eff, self.ths = live, eff, ths  # flat cells, their J/TH, their TH/s (x online)
         self.capacity = float(ths.sum())
-        self.ready = revenue is not None  # the evaluation terms (only when there is something to search)
+        self.ready = revenue is not None
         if not self.ready:
             return
-        free = config.power_negative_hours_share
-        if sure is not None and sure.any():
+        self.sure, self.unsure = sure, unsure
+        if unsure is None:
+            self.products, self.unsure_ths = np.empty_like(ths), ths
+        else:
             # the sure cohorts' share: ndtr(d) is exactly 1.0 at every trial point (``prepare``)
+            free = config.power_negative_hours_share
             self.products = np.where(sure, 1.0 * (1.0 - free) + free, 0.0)
             self.products *= ths
-            self.unsure = (~sure).nonzero()[0]
-            self.unsure_ths = ths.take(self.unsure)
-            revenue, marginal, log_marginal = revenue.take(self.unsure), marginal.take(self.unsure), \
-                log_marginal.take(self.unsure)
-        else:
-            self.products, self.unsure, self.unsure_ths = np.empty_like(ths), None, ths
-        self.sure = sure
-        self.revenue, self.marginal, self.log_marginal = revenue, marginal, log_marginal  # per unsure cohort
+            self.unsure_ths = ths.take(unsure)
+        self.revenue, self.marginal, self.log_marginal = revenue, marginal, log_marginal
         self.work = np.empty(len(revenue))  # one buffer for the products of the unsure cohorts
         # k = hashprice x revenue - opex rises with revenue (rounding is monotone), so every cohort's k
         # is positive exactly when the least-earning cohort's is: one float test instead of two array ops
@@ -233,7 +233,12 @@ class _Supply:
             floor = np.maximum(at.marginal, 1e-9)
             floor *= math.exp(fastnp.NDTR_ONE_FROM * vol - vol * vol / 2)
             sure = k >= floor
-        return cls(s, reward, online, live, eff, ths, revenue, at.marginal, at.log_marginal, sure)
+        if sure is None or not sure.any():
+            return cls(s, reward, online, live, eff, ths, None, None, revenue, at.marginal, at.log_marginal)
+        unsure = (~sure).nonzero()[0]
+        # (the marginal price itself is read only without volatility, where no cohort is sure)
+        return cls(s, reward, online, live, eff, ths, sure, unsure, revenue.take(unsure), None,
+                   at.log_marginal.take(unsure))
 
     def after_scrapping(self, model) -> tuple["_Supply", np.ndarray | None]:
         """The same cohorts after a scrapping (their MW can only have fallen): those left with
@@ -245,11 +250,10 @@ class _Supply:
             ths = mw / self.eff
             if self.online != 1.0:
                 ths *= self.online
-            return self._with(self.live, self.eff, ths, self.sure, self.unsure, self.revenue, self.marginal,
-                              self.log_marginal), None
+            return _Supply(self.config, self.reward, self.online, self.live, self.eff, ths, self.sure, self.unsure,
+                           self.revenue, self.marginal, self.log_marginal), None
         at = alive.nonzero()[0]
-        eff = self.eff.take(at)
-        ths = mw.take(at) / eff
+        ths = mw.take(at) / self.eff.take(at)
         if self.online != 1.0:
             ths *= self.online
         if self.unsure is None:
@@ -259,28 +263,10 @@ class _Supply:
             kept = alive.take(self.unsure).nonzero()[0]
             sure = self.sure.take(at)
             unsure = (~sure).nonzero()[0]
-        return self._with(self.live.take(at), eff, ths, sure, unsure, self.revenue.take(kept),
-                          self.marginal.take(kept), self.log_marginal.take(kept)), kept
-
-    def _with(self, live, eff, ths, sure, unsure, revenue, marginal, log_marginal) -> "_Supply":
-        """A supply of prepared terms (``after_scrapping``), without ``__init__``'s preparation."""
-        new = object.__new__(_Supply)
-        new.config, new.reward, new.online = self.config, self.reward, self.online
-        new.live, new.eff, new.ths = live, eff, ths
-        new.capacity = float(ths.sum())
-        new.ready = new.capacity > 0
-        free = self.config.power_negative_hours_share
-        new.sure, new.unsure = sure, unsure
-        if unsure is None:
-            new.products, new.unsure_ths = np.empty_like(ths), ths
-        else:
-            new.products = np.where(sure, 1.0 * (1.0 - free) + free, 0.0)
-            new.products *= ths
-            new.unsure_ths = ths.take(unsure)
-        new.revenue, new.marginal, new.log_marginal = revenue, marginal, log_marginal
-        new.work = np.empty(len(revenue))
-        new.least_revenue = float(revenue.min()) if len(revenue) else np.inf
-        return new
+        marginal = None if self.marginal is None else self.marginal.take(kept)
+        # (its cells and J/TH are not kept: a second scrapping is prepared from the first search's)
+        return _Supply(self.config, self.reward, self.online, None, None, ths, sure, unsure, self.revenue.take(kept),
+                       marginal, self.log_marginal.take(kept)), kept
 
     def shares(self, hashprice: float, out: np.ndarray | None = None) -> np.ndarray:
         """Each unsure cohort's share of hours mined at ``hashprice``: the formula, element by element
