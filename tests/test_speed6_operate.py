@@ -77,3 +77,42 @@ def test_scrapping_step_keeps_the_first_search_cohorts_and_equals_a_fresh_search
         assert np.bincount(rows, weights=share * mw / eff, minlength=n).tobytes() == got.site_mining_ehs.tobytes()
         assert np.bincount(rows, weights=cost_share * mw, minlength=n).tobytes() == got.site_power_cost_mw.tobytes()
     assert scrapping > 0 and (emptied > 0) == (remnant_mw > 1)  # the second search's paths were compared
+
+
+@pytest.mark.parametrize("vol", [0.35, 0.05, 1e-6, 2.5])
+def test_cohorts_marked_sure_without_a_log_mine_every_hour_at_every_trial_point(vol):
+    """``_Supply.prepare`` marks a cohort sure by k >= m e^(cut s - s^2 / 2), without a log: every
+    cohort it marks has share exactly on_share + free (ndtr(d) = 1.0) at the trial points of any
+    search (log H up to the fleet's capacity), and it marks those the log test d >= cut marks."""
+    from scipy.special import ndtr
+
+    from marketsim import fastnp, protocol
+    from marketsim.firms import economics as econ
+
+    model = IndustryModel(load_scenario("baseline", n_firms=40, months=12), rng=5)
+    model.step()
+    model.config = model.config.model_copy(update={"power_hourly_volatility": vol})
+    s, sites = model.config, model.sites
+    live, rows = operations._live_cells(sites)
+    rng = np.random.default_rng(8)
+    marked = 0
+    for _ in range(20):
+        power = rng.lognormal(np.log(40.0), 1.5, len(live))
+        top = np.where(rng.random(len(live)) < 0.3, rng.choice([1.0, 0.999999, 0.99], len(live)), rng.random(len(live)))
+        at = mining_margin.cells(model, power, top)
+        eff = sites.cohort_efficiency_j_per_th.ravel()[live]
+        reward = model.market.reward_usd_per_day() * rng.uniform(0.2, 5.0)
+        supply = operations._Supply.prepare(model, reward, 1.0, live, eff, at)
+        sure = np.zeros(len(live), bool) if supply.sure is None else supply.sure
+        high = np.log(supply.capacity)
+        revenue = (econ.PH_PER_EH / eff) / econ.HOURS_PER_DAY
+        for log_h in (high + 1e-3, high, high - 1e-9, high - 0.3, high - 30.0):
+            k = revenue * (reward / (np.exp(log_h) * protocol.PH_PER_EH)) - s.mining_opex_usd_per_mwh
+            d = (np.log(np.where(k > 0, k, 1.0)) - at.log_marginal + vol * vol / 2) / vol
+            if log_h == high + 1e-3:  # where the cut is taken: the log test's cohorts, up to rounding at the cut
+                by_log = (k > 0) & (d >= fastnp.NDTR_ONE_FROM)
+                assert (sure == by_log)[np.abs(d - fastnp.NDTR_ONE_FROM) > 1e-9].all()
+            else:
+                assert (ndtr(d[sure]) == 1.0).all() and (k[sure] > 0).all()
+        marked += int(sure.sum())
+    assert marked > 0
