@@ -13,6 +13,8 @@ Order within the phase (MODEL.md "Each step, each firm", 1-2):
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.special import ndtr
 
@@ -147,9 +149,155 @@ def _reconcile(sites) -> tuple[np.ndarray | None, bool]:
 
 def _live_cells(sites) -> tuple[np.ndarray, np.ndarray]:
     """Flat (C-order) indices of the cohorts that hold machines, and their sites: the cells of
-    ``np.nonzero(cohort_mw > 0)`` in the same order, at a quarter of the cost of a 2-D nonzero."""
+    ``np.nonzero(cohort_mw > 0)`` in the same order, at a quarter of the cost of a 2-D nonzero.
+    (With a power-of-two number of slots the site is a shift of the index, the same integers as
+    ``//`` on these non-negative indices at a third of its instructions.)"""
     live = (sites.cohort_mw.ravel() > 0).nonzero()[0]
-    return live, live // sites.cohort_mw.shape[1]
+    slots = sites.cohort_mw.shape[1]
+    if slots & (slots - 1) == 0:
+        return live, live >> (slots.bit_length() - 1)
+    return live, live // slots
+
+
+class _Supply:
+    """The fixed point's supply: the TH/s that mines at a trial hashprice, S(hp) x online, summed
+    over the live cohorts in their order (``consistent_hashprice``), with what its evaluations
+    share prepared once.
+
+    A cohort's share of hours at hashprice hp is n + (1 - n) Phi(d), d = (ln k - ln m + s^2 / 2) / s,
+    k = hp x revenue - opex (``economics.hourly_mining_share``; m the marginal power price).
+    Cohorts sure to mine every hour at every trial point (``sure``, below) have a constant product
+    share x TH/s, written once into ``products``; an evaluation computes the shares of the others
+    (``unsure``; None: all of them), writes their products over theirs and sums the whole array:
+    every cohort's share times its TH/s, summed in the cohorts' order, as the long way does.
+
+    After a scrapping (``after_scrapping``) the second search keeps these cohorts (those left
+    with machines, in the same order) and their prepared terms: only MW fell, so a cohort's share
+    at a trial hashprice is the same number; only the weights (TH/s) change."""
+
+    def __init__(self, config, reward: float, online: float, live, eff, ths: np.ndarray, sure: np.ndarray | None = None,
+                 unsure: np.ndarray | None = None, revenue: np.ndarray | None = None,
+                 marginal: np.ndarray | None = None, log_marginal: np.ndarray | None = None):
+        """``revenue`` (per unit of hashprice), ``marginal`` (only without volatility) and
+        ``log_marginal`` are the unsure cohorts' (all of them when ``unsure`` is None); None when
+        there is nothing to search (no capacity or no reward)."""
+        self.config, self.reward, self.online = config, reward, online
+        self.live, self.eff, self.ths = live, eff, ths  # flat cells, their J/TH, their TH/s (x online)
+        self.capacity = float(ths.sum())
+        self.ready = revenue is not None
+        if not self.ready:
+            return
+        self.sure, self.unsure = sure, unsure
+        if unsure is None:
+            self.products, self.unsure_ths = np.empty_like(ths), ths
+        else:
+            # the sure cohorts' share: ndtr(d) is exactly 1.0 at every trial point (``prepare``)
+            free = config.power_negative_hours_share
+            self.products = np.where(sure, 1.0 * (1.0 - free) + free, 0.0)
+            self.products *= ths
+            self.unsure_ths = ths.take(unsure)
+        self.revenue, self.marginal, self.log_marginal = revenue, marginal, log_marginal
+        self.work = np.empty(len(revenue))  # one buffer for the products of the unsure cohorts
+        # k = hashprice x revenue - opex rises with revenue (rounding is monotone), so every cohort's k
+        # is positive exactly when the least-earning cohort's is: one float test instead of two array ops
+        self.least_revenue = float(revenue.min()) if len(revenue) else np.inf
+
+    @classmethod
+    def prepare(cls, model, reward: float, online: float, live: np.ndarray, eff: np.ndarray, at) -> "_Supply":
+        """The supply of the cells ``live`` (J/TH ``eff``, ``mining_margin.Cells`` ``at``).
+
+        Cohorts that mine every hour at every trial point: every trial hashprice is
+        reward / (e^log H x PH) with log H at most ``high`` (the whole fleet mining), and d rises
+        with hashprice, so a cohort whose d at that lowest hashprice (a hair lower still:
+        log H = high + 1e-3) is at least ``fastnp.NDTR_ONE_FROM`` has ndtr(d) = 1.0 exactly at every
+        trial point (the cut is 0.008 above where ndtr reaches 1, far beyond any rounding of d):
+        its share is on_share + free, computed once. d >= cut is k >= m x e^(cut s - s^2 / 2)
+        (m floored at 1e-9 as in its log), tested without a log: the test's rounding (~1e-15 of
+        k) is far inside the 1e-3 by which k at any trial point exceeds k here. About 40% of the
+        cohorts (cheap or take-or-pay power); each evaluation computes the log and the ndtr of
+        the others only."""
+        s = model.config
+        ths = model.sites.cohort_mw.ravel().take(live) / eff
+        if online != 1.0:  # x * 1.0 is x: no outage, no product
+            ths *= online
+        supply = cls(s, reward, online, live, eff, ths)
+        if supply.capacity <= 0 or reward <= 0:
+            return supply
+        # the hot loop's per-cohort constants of ``economics.hourly_mining_share``, out of the loop
+        revenue = (econ.PH_PER_EH / eff) / econ.HOURS_PER_DAY
+        vol = s.power_hourly_volatility
+        sure = None
+        if vol > 0:
+            k = revenue * (reward / (np.exp(np.log(supply.capacity) + 1e-3) * protocol.PH_PER_EH))
+            k -= s.mining_opex_usd_per_mwh
+            floor = np.maximum(at.marginal, 1e-9)
+            floor *= math.exp(fastnp.NDTR_ONE_FROM * vol - vol * vol / 2)
+            sure = k >= floor
+        if sure is None or not sure.any():
+            return cls(s, reward, online, live, eff, ths, None, None, revenue, at.marginal, at.log_marginal)
+        unsure = (~sure).nonzero()[0]
+        # (the marginal price itself is read only without volatility, where no cohort is sure)
+        return cls(s, reward, online, live, eff, ths, sure, unsure, revenue.take(unsure), None,
+                   at.log_marginal.take(unsure))
+
+    def after_scrapping(self, model) -> tuple["_Supply", np.ndarray | None]:
+        """The same cohorts after a scrapping (their MW can only have fallen): those left with
+        machines, in the same order, with their prepared terms. Returns the new supply and where
+        its unsure cohorts sit among this one's (None: all of them, in place)."""
+        mw = model.sites.cohort_mw.ravel().take(self.live)
+        alive = mw > 0
+        if alive.all():  # no cohort emptied: the same cells, new TH/s
+            ths = mw / self.eff
+            if self.online != 1.0:
+                ths *= self.online
+            return _Supply(self.config, self.reward, self.online, self.live, self.eff, ths, self.sure, self.unsure,
+                           self.revenue, self.marginal, self.log_marginal), None
+        at = alive.nonzero()[0]
+        ths = mw.take(at) / self.eff.take(at)
+        if self.online != 1.0:
+            ths *= self.online
+        if self.unsure is None:
+            kept = at
+            sure, unsure = None, None
+        else:
+            kept = alive.take(self.unsure).nonzero()[0]
+            sure = self.sure.take(at)
+            unsure = (~sure).nonzero()[0]
+        marginal = None if self.marginal is None else self.marginal.take(kept)
+        # (its cells and J/TH are not kept: a second scrapping is prepared from the first search's)
+        return _Supply(self.config, self.reward, self.online, None, None, ths, sure, unsure, self.revenue.take(kept),
+                       marginal, self.log_marginal.take(kept)), kept
+
+    def shares(self, hashprice: float, out: np.ndarray | None = None) -> np.ndarray:
+        """Each unsure cohort's share of hours mined at ``hashprice``: the formula, element by element
+        (into ``out`` if given, else a new array)."""
+        s = self.config
+        vol, free, opex = s.power_hourly_volatility, s.power_negative_hours_share, s.mining_opex_usd_per_mwh
+        k = np.multiply(self.revenue, hashprice, out=out)
+        k -= opex
+        if vol <= 0:
+            share = (k > self.marginal).astype(float)
+        elif hashprice * self.least_revenue - opex > 0:  # the usual case: every cohort earns more than its opex somewhere
+            share = np.log(k, out=k)
+            share -= self.log_marginal
+            share += vol * vol / 2
+            share /= vol
+            share = ndtr(share, out=share)  # the sure cohorts are out: of these, few have d past the cut
+        else:
+            positive = k > 0
+            d = (np.log(np.where(positive, k, 1.0)) - self.log_marginal + vol * vol / 2) / vol
+            share = np.where(positive, ndtr(d), 0.0)
+        share *= 1.0 - free
+        share += free
+        return share
+
+    def total(self, share: np.ndarray) -> float:
+        """S x online: the unsure cohorts' ``share`` times their TH/s, among the sure ones' products,
+        summed over all the cohorts in their order."""
+        if self.unsure is None:
+            return float(np.multiply(share, self.ths, out=self.products).sum())
+        self.products[self.unsure] = np.multiply(share, self.unsure_ths, out=self.work)
+        return float(self.products.sum())
 
 
 def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, last_network_ehs: float = 0.0,
@@ -172,111 +320,42 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, la
     ``last_network_ehs``: last step's network hashrate, where the search starts (0: the whole range).
 
     ``memo``: a dict shared by the calls of one curtailment (``curtail_or_mine``), between which
-    only cohort MW may fall (scrapping): same power prices, outages, reward, efficiencies. A
-    cohort's share of hours at a trial hashprice depends on none of the MW, so the shares the
-    first call computed are the second's at the same trial point (the narrow bracket's low end,
+    only cohort MW may fall (scrapping): same power prices, outages, reward, efficiencies. The
+    second call keeps the first's cohorts and terms (``_Supply.after_scrapping``: no new live
+    cells, marginal prices, logs or sure cohorts to find), and a cohort's share of hours at a
+    trial hashprice depends on none of the MW, so the shares the first call computed
+    (``memo["shares"]``) are the second's at the same trial point (the narrow bracket's low end,
     the same in both calls; its top too when it lies below the fleet's: ~10% of the evaluations,
-    each a log and an ndtr of every live cohort); only the weights (TH/s) and the live cells
-    change. The same numbers, summed in the same order.
+    each a log and an ndtr of every unsure cohort); only the weights (TH/s) change. The same
+    numbers, summed in the same order.
 
-    ``cells``: when the caller has them, ``_live_cells(model.sites)`` (the cohorts as they are now)
-    and their ``mining_margin.cells`` at ``power_usd_per_mwh`` (the same marginal power and log).
+    ``cells``: when the caller has them, ``_live_cells(model.sites)`` (the cohorts as they are now),
+    their ``mining_margin.cells`` at ``power_usd_per_mwh`` (the same marginal power and log) and
+    their J/TH (read when there is no first call in ``memo``).
     """
-    s, sites = model.config, model.sites
     reward = model.market.reward_usd_per_day()
-    if cells is None:
-        live, rows = _live_cells(sites)
-        marginal_power = np.asarray(power_usd_per_mwh)[rows] * (1.0 - sites.power_take_or_pay_share[rows])
-        log_marginal_power = np.log(np.maximum(marginal_power, 1e-9))  # the same in every evaluation
+    first = memo.get("supply") if memo else None
+    kept, prior = None, {}
+    if first is not None and first.ready and first.reward == reward and first.online == online:
+        supply, kept = first.after_scrapping(model)
+        prior = memo["shares"]
     else:
-        live, rows, at = cells
-        marginal_power, log_marginal_power = at.marginal, at.log_marginal
-    cohort_mw, cohort_eff = sites.cohort_mw.ravel(), sites.cohort_efficiency_j_per_th.ravel()
-    ths = cohort_mw[live] / cohort_eff[live]
-    if online != 1.0:  # x * 1.0 is x: no outage, no product
-        ths *= online
-    capacity = float(ths.sum())
+        if cells is None:
+            live, rows = _live_cells(model.sites)
+            at = mining_margin.cells(model, np.asarray(power_usd_per_mwh).take(rows),
+                                     model.sites.power_take_or_pay_share.take(rows))
+            eff = model.sites.cohort_efficiency_j_per_th.ravel().take(live)
+        else:
+            live, rows, at, eff = cells
+        supply = _Supply.prepare(model, reward, online, live, eff, at)
+        if memo is not None and first is None:
+            memo.update(supply=supply, shares={})
+    capacity = supply.capacity
     if capacity <= 0 or reward <= 0:
         return float("nan")
     high = np.log(capacity)
-    # the hot loop: only the live cohorts, only the share of hours (not the cost), with the
-    # per-cohort constants of ``economics.hourly_mining_share`` taken out of the loop
-    revenue_per_hashprice = (econ.PH_PER_EH / cohort_eff[live]) / econ.HOURS_PER_DAY
-    vol, free = s.power_hourly_volatility, s.power_negative_hours_share
-    half_variance = vol * vol / 2
-    opex, on_share = s.mining_opex_usd_per_mwh, 1.0 - free
-
-    # Cohorts that mine every hour at every trial point. Every trial hashprice is
-    # reward / (e^log H x PH) with log H at most ``high`` (the whole fleet mining), and d (below)
-    # rises with hashprice, so a cohort whose d at that lowest hashprice (a hair lower still:
-    # log H = high + 1e-3) is at least ``fastnp.NDTR_ONE_FROM`` has ndtr(d) = 1.0 exactly at every
-    # trial point (the cut is 0.008 above where ndtr reaches 1, far beyond any rounding of d):
-    # its share is on_share + free, computed once. About 40% of the cohorts (cheap or
-    # take-or-pay power); each evaluation computes the log and the ndtr of the others only.
-    sure = None
-    if vol > 0:
-        k = revenue_per_hashprice * (reward / (np.exp(high + 1e-3) * protocol.PH_PER_EH))
-        k -= opex
-        positive = k > 0
-        d = np.log(np.where(positive, k, 1.0))
-        d -= log_marginal_power
-        d += half_variance
-        d /= vol
-        sure = positive & (d >= fastnp.NDTR_ONE_FROM)
-    if sure is not None and sure.any():
-        template = np.where(sure, 1.0 * on_share + free, 0.0)  # the sure cohorts' share; the others' are written over
-        unsure = (~sure).nonzero()[0]
-        revenue_per_hashprice, marginal_power = revenue_per_hashprice[unsure], marginal_power[unsure]
-        log_marginal_power = log_marginal_power[unsure]
-    else:
-        template = unsure = None
-    work = np.empty(len(revenue_per_hashprice))  # every evaluation writes into one buffer: no allocations
-    # k = hashprice x revenue - opex rises with revenue (rounding is monotone), so every cohort's k
-    # is positive exactly when the least-earning cohort's is: one float test instead of two array ops
-    least_revenue = float(revenue_per_hashprice.min()) if len(revenue_per_hashprice) else np.inf
-
-    def shares(hashprice: float) -> np.ndarray:
-        """Each live cohort's share of hours mined at ``hashprice`` (a new array): the formula on
-        the cohorts not sure to mine every hour, element by element, the others' from ``template``."""
-        k = np.multiply(revenue_per_hashprice, hashprice, out=work)
-        k -= opex
-        if vol <= 0:
-            share = (k > marginal_power).astype(float)
-        else:
-            if hashprice * least_revenue - opex > 0:  # the usual case: every live cohort earns more than its opex somewhere
-                share = np.log(k, out=k)
-                share -= log_marginal_power
-                share += half_variance
-                share /= vol
-                # the sure cohorts are out: of these, few have d past the cut (no ``fastnp.ndtr``)
-                share = ndtr(share) if template is None else ndtr(share, out=share)
-            else:
-                positive = k > 0
-                d = (np.log(np.where(positive, k, 1.0)) - log_marginal_power + half_variance) / vol
-                share = np.where(positive, ndtr(d), 0.0)
-        share *= on_share
-        share += free
-        if template is None:
-            return share
-        full = template.copy()
-        full[unsure] = share
-        return full
-
-    products = np.empty_like(ths)
-    # the shares of the memo's first call, at its trial points (log H), and where this call's
-    # live cells sit among its cells (they are a subset: scrapping only empties cells)
-    prior, at = {}, None
-    if memo is not None:
-        if "live" not in memo:
-            memo.update(live=live, reward=reward, shares={})
-        elif memo["reward"] == reward:
-            before = memo["live"]
-            # this call's cells among the first call's: all of them, or those still holding machines
-            at = None if len(live) == len(before) else (cohort_mw[before] > 0).nonzero()[0]
-            prior = memo["shares"]
-        record = memo["shares"] if memo["live"] is live else None
-    else:
-        record = None
+    # the first call's shares are recorded at its trial points, for the second
+    record = memo["shares"] if memo is not None and memo.get("supply") is supply else None
 
     # brentq evaluates its bracket's ends again: the values already computed are reused (the
     # same numbers, so the same root)
@@ -285,13 +364,13 @@ def consistent_hashprice(model, power_usd_per_mwh: np.ndarray, online: float, la
     def excess(log_h: float) -> float:
         if log_h not in seen:
             if log_h in prior:
-                share = prior[log_h] if at is None else prior[log_h][at]
+                share = prior[log_h] if kept is None else prior[log_h].take(kept)
             else:
-                share = shares(reward / (np.exp(log_h) * protocol.PH_PER_EH))
+                share = supply.shares(reward / (np.exp(log_h) * protocol.PH_PER_EH),
+                                      out=None if record is not None else supply.work)
                 if record is not None:
                     record[log_h] = share
-            supply = float(np.multiply(share, ths, out=products).sum())
-            seen[log_h] = float(np.log(max(supply, 1e-300))) - log_h
+            seen[log_h] = float(np.log(max(supply.total(share), 1e-300))) - log_h
         return seen[log_h]
 
     # first try a narrow bracket around last step's hashrate (it rarely moves by more than
@@ -339,27 +418,30 @@ def curtail_or_mine(model, seen: Observation, last_network_ehs: float) -> Curtai
     share of hours it runs. Prices are ``seen``'s (this step's ``Observation``);
     ``last_network_ehs`` (last step's ``Operation.network_hashrate_ehs``) starts the fixed point's search.
 
-    Only the cohorts that hold machines are valued and summed (``_live_cells``: an empty slot
-    neither loses money nor mines). The per-site sums are ``np.bincount`` over those cells, which
-    adds each site's cells in slot order starting from 0.0: the same floats as the row sums of
-    the (sites, slots) arrays (``vintages.slot_sum``), whose empty cells add exact zeros.
+    Only the cohorts that hold machines at the start of the step are valued and summed
+    (``_live_cells``: an empty slot neither loses money nor mines). The per-site sums are
+    ``np.bincount`` over those cells, which adds each site's cells in slot order starting from
+    0.0: the same floats as the row sums of the (sites, slots) arrays (``vintages.slot_sum``),
+    whose empty cells add exact zeros. So a scrapping does not look for the live cells again:
+    the cells it emptied hold 0 MW and add exact zeros too (every weight is >= 0), and a cell's
+    shares depend on its hashprice, power and J/TH, none of which a scrapping changes.
     """
     s, sites = model.config, model.sites
     n_sites = len(sites.cohort_mw)
     power_usd_per_mwh = seen.site_power_usd_per_mwh
     online = 1.0 - outage_share(model)
-    memo: dict = {}  # the fixed point's shares, for its second search after scrapping
-    power = np.asarray(power_usd_per_mwh)
-    cohort_eff = sites.cohort_efficiency_j_per_th.ravel()
+    memo: dict = {}  # the fixed point's cohorts and shares, for its second search after scrapping
     live, rows = _live_cells(sites)
-    at = mining_margin.cells(model, power[rows], sites.power_take_or_pay_share[rows])
-    live_eff = cohort_eff[live]
-    hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs, memo, (live, rows, at))
+    # (``take``: the same gather as ``a[live]``, with less set-up per element)
+    at = mining_margin.cells(model, np.asarray(power_usd_per_mwh).take(rows), sites.power_take_or_pay_share.take(rows))
+    live_eff = sites.cohort_efficiency_j_per_th.ravel().take(live)
+    hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs, memo,
+                                     (live, rows, at, live_eff))
     if not np.isfinite(hashprice):
         hashprice = seen.hashprice_observed
-    best = np.fmax(model.firms.expected_hashprice[sites.owner[rows]], hashprice)  # ``best[rows]`` of the sites'
+    best = np.fmax(model.firms.expected_hashprice.take(sites.owner.take(rows)), hashprice)  # ``best[rows]`` of the sites'
     margin = mining_margin.cell_margin_usd_per_mw_month(model, at, best, live_eff)
-    lose = ((margin < s.site_fixed_cost_usd_per_mw_month) & (sites.upgrade_due_step[rows] < 0)).nonzero()[0]
+    lose = ((margin < s.site_fixed_cost_usd_per_mw_month) & (sites.upgrade_due_step.take(rows) < 0)).nonzero()[0]
     if not len(lose):  # the usual step: every cohort pays its way, no fleet counts an idle step
         sites.idle_steps = np.zeros(n_sites, sites.idle_steps.dtype)
     else:
@@ -381,11 +463,9 @@ def curtail_or_mine(model, seen: Observation, last_network_ehs: float) -> Curtai
             sites.cohort_mw[at_site, at_slot] = cohort - scrap_mw
             sites.mw_shutdown += scrapped
             sites.sync_fleet()
-            # the machines left: the fixed point moves (the remaining ones earn a little more)
-            live, rows = _live_cells(sites)
-            at = mining_margin.cells(model, power[rows], sites.power_take_or_pay_share[rows])
-            live_eff = cohort_eff[live]
-            hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs, memo, (live, rows, at))
+            # the machines left: the fixed point moves (the remaining ones earn a little more);
+            # the second search keeps the first's cohorts (``memo``)
+            hashprice = consistent_hashprice(model, power_usd_per_mwh, online, last_network_ehs, memo)
     consistent = hashprice
     if not np.isfinite(hashprice):
         hashprice = seen.hashprice_observed
@@ -393,7 +473,7 @@ def curtail_or_mine(model, seen: Observation, last_network_ehs: float) -> Curtai
     share, cost_share, _ = mining_margin.cell_shares(model, at, hashprice, live_eff)
     machines = vintages.slot_sum(sites.cohort_mw)
     was_mining = sites.mw_mining > MINING_SITE_SHARE * sites.mw_machines
-    cohort_mw = sites.cohort_mw.ravel()[live]
+    cohort_mw = sites.cohort_mw.ravel().take(live)
     mined_mw = share * cohort_mw
     sites.mw_mining = np.bincount(rows, weights=mined_mw, minlength=n_sites)
     sites.mw_idle = machines - sites.mw_mining

@@ -41,7 +41,8 @@ def resell_used_machines(model, seen: Observation, hashprice_consistent: float, 
     # a firm that has left has closed its books: its shut sites found no bidder at the auction
     # that priced them with their machines, so what stood on them is scrapped, not sold
     retired_mw = vintages.slot_sum(retired)
-    gone = (~firms.active[sites.owner] & (retired_mw > 0)).nonzero()[0]
+    site_active = firms.active.take(sites.owner)  # read again for the buyers (nothing here changes it)
+    gone = (~site_active & (retired_mw > 0)).nonzero()[0]
     if len(gone):
         model.events.add_many("scrapped", sites.owner[gone], gone, retired_mw[gone])
         retired = retired.copy()
@@ -59,7 +60,7 @@ def resell_used_machines(model, seen: Observation, hashprice_consistent: float, 
     bins, lot_bin = fastnp.unique_inverse((np.log(lot_eff) / USED_LOT_BIN_LOG).round())
     bin_mw = np.bincount(lot_bin, weights=lot_mw)
     bin_eff = bin_mw / np.bincount(lot_bin, weights=lot_mw / lot_eff)  # TH-conserving average
-    free = np.where(firms.active[sites.owner], sites.mw_shutdown, 0.0)
+    free = np.where(site_active, sites.mw_shutdown, 0.0)
     buyers = (free > COHORT_TOLERANCE_MW).nonzero()[0]
     hashprice = hashprice_consistent if np.isfinite(hashprice_consistent) else seen.hashprice_observed
     site_power = seen.site_power_usd_per_mwh
