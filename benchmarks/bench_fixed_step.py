@@ -65,6 +65,9 @@ def measure(n_firms: int, months: int, repeat: int) -> dict:
     from marketsim.market.engine import Market
     from marketsim.model import IndustryModel
     from marketsim.scenario import load_scenario
+    from marketsim.process_setup import freeze_imports
+
+    freeze_imports()  # as the command line and each sweep worker do before their runs
 
     scenario = load_scenario("baseline", n_firms=n_firms, months=months)
     IndustryModel(scenario, rng=repeat).run()  # warm-up: first-call caches and lazy imports

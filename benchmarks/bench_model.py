@@ -12,7 +12,9 @@ ten arithmetic operations per step (``BareAgent.step``), the same number of step
 Prints, per size: median wall and CPU seconds of a run, microseconds of CPU per firm-step, the
 floor's CPU seconds and the ratio to it, the share of the time spent building the tables at the
 end, and the peak resident memory of the process (and how much of it the run added to the
-interpreter with everything imported). Then, between consecutive sizes, the cost split into a fixed
+interpreter with everything imported). The process is set up as marketsim's own are (the command
+line's, a sweep worker's): its imports frozen out of the garbage collector's walks
+(``process_setup.freeze_imports``). Then, between consecutive sizes, the cost split into a fixed
 part per step and a marginal part per firm-step (``fixed_and_marginal``). Writes the tables to
 ``benchmarks/results/model.md``.
 """
@@ -40,6 +42,9 @@ def measure(n_firms: int, months: int, repeat: int) -> dict:
     from marketsim.model import IndustryModel
     from marketsim.runner import result_of
     from marketsim.scenario import load_scenario
+    from marketsim.process_setup import freeze_imports
+
+    freeze_imports()  # as the command line and each sweep worker do before their runs (the floor too)
 
     class BareAgent(mesa.Agent):
         """The floor: an agent whose step is ten arithmetic operations on its own attributes."""

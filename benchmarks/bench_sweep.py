@@ -83,6 +83,12 @@ def main() -> None:
                         help="rounds of the three sweeps, executors taking turns (medians)")
     parser.add_argument("--startup-repeat", type=int, default=3)
     args = parser.parse_args()
+    # this process runs the 1-worker sweep itself: set up as ``marketsim sweep`` sets up its own (its
+    # imports frozen out of the garbage collector's walks, as the pool's workers freeze theirs)
+    import marketsim.runner  # noqa: F401 (what an in-process run imports, before the freeze)
+    from marketsim.process_setup import freeze_imports
+
+    freeze_imports()
 
     header = ["executor", "runs", "wall s", "runs/s", "speed-up"]
     rows = []
