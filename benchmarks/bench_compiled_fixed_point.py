@@ -31,6 +31,7 @@ import math
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from tables import markdown, plain, write_section
@@ -199,7 +200,7 @@ def start_up_seconds() -> tuple[float, float]:
             "import bench_compiled_fixed_point as b; t = time.perf_counter(); "
             "b.compiled_consistent_hashprice(np.ones(4), np.ones(4), np.zeros(4), np.ones(4), 1e7, 0.5, 0.05, 2.0, 0.0); "
             "print(i, time.perf_counter() - t)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=str(__import__("pathlib").Path(__file__).parent),
+    out = subprocess.run([sys.executable, "-c", code], cwd=str(Path(__file__).parent),
                          capture_output=True, text=True, check=True).stdout.split()
     return float(out[0]), float(out[1])
 

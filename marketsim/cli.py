@@ -133,7 +133,7 @@ def _add_sweep(sub) -> None:
 
 def cmd_sweep(args) -> int:
     from marketsim.experiments import sweep
-    from marketsim.runner import run  # noqa: F401 (runs go in this process with --workers 1: imported before the freeze)
+    import marketsim.runner  # noqa: F401 (runs go in this process with --workers 1: imported before the freeze)
 
     process_setup.freeze_imports()
 

@@ -2,7 +2,9 @@
 
 These are process-wide, so they are made only where marketsim owns the process (``cli`` before it
 runs a model, ``executors.warm_up`` and ``runs.execute`` in a worker), never on import of the
-library: a notebook's interpreter stays as its user set it.
+library: a notebook's interpreter stays as its user set it. (One setting is made on import of the
+model instead: numpy's huge-page advice, ``hugepages.numpy_advice_off``. It changes only speed, never
+which objects live or die, and a user's own ``NUMPY_MADVISE_HUGEPAGE`` is kept.)
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ it owns (the command line, sweep workers), once, and never in a user's own sessi
 from __future__ import annotations
 
 import gc
-import os
 import subprocess
 import sys
 from concurrent import futures
@@ -14,8 +13,7 @@ from marketsim.experiments.executors import ProcessPoolExecutor
 
 
 def _in_fresh_process(code: str) -> str:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          env={**os.environ}).stdout.strip()
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
 
 
 def test_freeze_imports_freezes_once_what_is_alive():
