@@ -158,7 +158,7 @@ def paired_times(n_firms: int, months: int, tries: int = 3) -> list[tuple[float,
     """Every fixed point of a baseline run (seed 1): numpy's and the kernel's best time of ``tries``
     on the same inputs, one after the other, and the relative difference of their roots."""
     from marketsim.firms import economics as econ
-    from marketsim.firms import operations
+    from marketsim.firms import mining_margin, operations
     from marketsim.model import IndustryModel
     from marketsim.scenario import load_scenario
 
@@ -175,8 +175,12 @@ def paired_times(n_firms: int, months: int, tries: int = 3) -> list[tuple[float,
 
     def timed(model, power, online, last=0.0, memo=None, cells=None):
         s, sites = model.config, model.sites
-        live, _, at = cells
-        eff = sites.cohort_efficiency_j_per_th.ravel()[live]
+        if cells is None:  # the search after a scrapping: the cohorts as they are now, as the function finds them
+            live, rows = operations._live_cells(sites)
+            at = mining_margin.cells(model, np.asarray(power).take(rows), sites.power_take_or_pay_share.take(rows))
+            eff = sites.cohort_efficiency_j_per_th.ravel().take(live)
+        else:  # the live cells, their sites, their ``mining_margin.Cells``, their J/TH
+            live, _, at, eff = cells
         args = (sites.cohort_mw.ravel()[live] / eff * online, (econ.PH_PER_EH / eff) / econ.HOURS_PER_DAY,
                 at.log_marginal, at.marginal, model.market.reward_usd_per_day(),
                 s.power_hourly_volatility, s.power_negative_hours_share, s.mining_opex_usd_per_mwh, float(last))
